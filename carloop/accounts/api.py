@@ -1,0 +1,5 @@
+"""accounts api routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""accounts pages routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""catalog pages routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

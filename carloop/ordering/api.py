@@ -1,0 +1,5 @@
+"""ordering api routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""ordering pages routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""payments api routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

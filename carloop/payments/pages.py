@@ -1,0 +1,5 @@
+"""payments pages routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,62 @@
+"""Every knob of carloop, read from ``CARLOOP_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "change-me-in-production"  # noqa: S105 - a marker, refused outside development
+
+
+class Settings(BaseSettings):
+    """Configuration for one carloop process; build it once at the edge and pass it down."""
+
+    model_config = SettingsConfigDict(env_prefix="CARLOOP_", env_file=None, extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///./var/carloop.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    # The built-in payment simulator signs its notifications with this key (HMAC-SHA256).
+    simulator_secret: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    payment_provider: Literal["simulator", "alipay"] = "simulator"
+    # Alipay open platform credentials (PEM text or a path to a PEM file).
+    alipay_app_id: str = ""
+    alipay_app_private_key: SecretStr = SecretStr("")
+    alipay_public_key: str = ""
+    alipay_sandbox: bool = True
+    public_base_url: str = "http://127.0.0.1:8000"
+    otp_sender: Literal["log", "page"] = "page"
+    otp_ttl_seconds: int = 300
+    session_ttl_hours: int = 24 * 14
+    login_attempts_per_window: int = 5
+    otp_requests_per_window: int = 5
+    rate_window_seconds: int = 900
+    default_locale: Literal["zh_CN", "en"] = "zh_CN"
+    timezone: str = "Asia/Shanghai"
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.environment == "production":
+            for name in ("secret_key", "simulator_secret"):
+                if getattr(self, name).get_secret_value() == PLACEHOLDER_SECRET:
+                    raise ValueError(f"CARLOOP_{name.upper()} must be set in production")
+            if self.otp_sender == "page":
+                raise ValueError("CARLOOP_OTP_SENDER=page shows login codes on the page; not in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is the embedded SQLite file."""
+        return self.database_url.startswith("sqlite")
+
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file behind ``database_url``, if it is one."""
+        if not self.is_sqlite:
+            return None
+        tail = self.database_url.split("///", 1)[1] if "///" in self.database_url else ""
+        return Path(tail) if tail and tail != ":memory:" else None

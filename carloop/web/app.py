@@ -1,0 +1,69 @@
+"""The FastAPI application: JSON API under /api/v1, pages, problem errors, languages."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+from carloop import __version__
+from carloop.accounts import api as accounts_api
+from carloop.accounts import pages as accounts_pages
+from carloop.catalog import api as catalog_api
+from carloop.catalog import pages as catalog_pages
+from carloop.db import make_engine, make_session_factory
+from carloop.ordering import api as ordering_api
+from carloop.ordering import pages as ordering_pages
+from carloop.payments import api as payments_api
+from carloop.payments import pages as payments_pages
+from carloop.payments.providers import build_provider
+from carloop.settings import Settings
+from carloop.web import problems
+from carloop.web.i18n import request_locale
+from carloop.web.templating import Renderer
+
+STATIC = __file__.rsplit("/", 1)[0] + "/static"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for ``settings``; nothing is created at import time."""
+    settings = settings or Settings()
+    app = FastAPI(
+        title="carloop",
+        version=__version__,
+        openapi_url="/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    engine = make_engine(settings)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = make_session_factory(engine)
+    app.state.renderer = Renderer(settings.default_locale, development=settings.environment != "production")
+    app.state.payment_provider = build_provider(settings)
+
+    problems.install(app)
+
+    @app.middleware("http")
+    async def _locale(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request.state.locale = request_locale(request, settings.default_locale)
+        response = await call_next(request)
+        response.headers.setdefault("Content-Language", "zh-CN" if request.state.locale == "zh_CN" else "en")
+        return response
+
+    for module in (catalog_api, accounts_api, ordering_api, payments_api):
+        app.include_router(module.router, prefix="/api/v1")
+    for module in (catalog_pages, accounts_pages, ordering_pages, payments_pages):
+        app.include_router(module.router, include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """Liveness and database reachability."""
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__}
+
+    return app

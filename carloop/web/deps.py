@@ -1,0 +1,107 @@
+"""FastAPI dependencies: the transaction, the principal, and role checks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from carloop.accounts import service as accounts
+from carloop.accounts.schemas import Principal, Role
+from carloop.errors import AuthenticationFailed, PermissionDenied
+from carloop.settings import Settings
+
+SESSION_COOKIE = "carloop_session"
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was built with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per request, committed before the response is sent."""
+    with request.app.state.sessions.begin() as session:
+        yield session
+
+
+# scope="function" makes FastAPI close (commit) the dependency before it sends the response:
+# an acknowledged change is a committed change.
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def session_token(request: Request) -> str | None:
+    """The bearer token, or for pages the session cookie."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    if not request.url.path.startswith("/api/"):
+        return request.cookies.get(SESSION_COOKIE)
+    return None
+
+
+def optional_principal(request: Request, session: DbSession) -> Principal | None:
+    """The signed-in principal, or None for an anonymous request."""
+    token = session_token(request)
+    principal = accounts.resolve_session(session=session, token=token) if token else None
+    request.state.principal = principal
+    if principal is not None and token is not None:
+        request.state.csrf_token = csrf_token_for(request.app.state.settings, token)
+    return principal
+
+
+def require_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+    """Any signed-in principal; 401 otherwise."""
+    if principal is None:
+        raise AuthenticationFailed("Sign in first.")
+    return principal
+
+
+def require_customer(principal: Annotated[Principal, Depends(require_principal)]) -> Principal:
+    """A signed-in customer; staff get 403."""
+    if principal.role is not Role.CUSTOMER or principal.customer_id is None:
+        raise PermissionDenied("This is for customers.")
+    return principal
+
+
+def require_staff(principal: Annotated[Principal, Depends(require_principal)]) -> Principal:
+    """A signed-in staff member of any role."""
+    if not principal.is_staff:
+        raise PermissionDenied("This is for staff.")
+    return principal
+
+
+def require_roles(*roles: Role) -> object:
+    """A dependency admitting only the given staff roles."""
+
+    def _check(principal: Annotated[Principal, Depends(require_staff)]) -> Principal:
+        if principal.role not in roles:
+            raise PermissionDenied(f"This needs one of the roles: {', '.join(roles)}.")
+        return principal
+
+    return Depends(_check)
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
+CurrentCustomer = Annotated[Principal, Depends(require_customer)]
+CurrentStaff = Annotated[Principal, Depends(require_staff)]
+
+
+def csrf_token_for(settings: Settings, token: str) -> str:
+    """The anti-forgery token for forms of one session (an HMAC of its token)."""
+    key = settings.secret_key.get_secret_value().encode()
+    return hmac.new(key, b"csrf:" + token.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def check_csrf(request: Request, submitted: str | None) -> None:
+    """Refuse a page form whose anti-forgery token is missing or wrong."""
+    expected = getattr(request.state, "csrf_token", None)
+    if not expected or not submitted or not hmac.compare_digest(expected, submitted):
+        raise PermissionDenied("The form expired or did not come from this site; reload the page and try again.")

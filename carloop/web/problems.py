@@ -1,0 +1,130 @@
+"""RFC 9457 problem details: every error leaves the app as ``application/problem+json``.
+
+API paths get JSON; page paths get the same facts rendered as an HTML page. Nothing ever
+leaves with a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from carloop import errors
+
+log = logging.getLogger("carloop.web")
+
+PROBLEM_BASE = "https://carloop.dev/problems/"
+
+STATUS_FOR: list[tuple[type[errors.DomainError], int]] = [
+    (errors.NotFound, 404),
+    (errors.InvalidTransition, 409),
+    (errors.Conflict, 409),
+    (errors.InvalidConfiguration, 422),
+    (errors.PolicyViolation, 422),
+    (errors.CapacityExhausted, 409),
+    (errors.PaymentFailed, 402),
+    (errors.AuthenticationFailed, 401),
+    (errors.PermissionDenied, 403),
+    (errors.RateLimited, 429),
+]
+
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def status_for(exc: errors.DomainError) -> int:
+    """The HTTP status a domain error maps to."""
+    for cls, status in STATUS_FOR:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+def problem(
+    request: Request,
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """A problem response: JSON for the API, an HTML page for browsers on page routes."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + code,
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": request.url.path,
+        **extra,
+    }
+    if _wants_html(request):
+        renderer = getattr(request.app.state, "renderer", None)
+        if renderer is not None:
+            return renderer.render(request, "error.html", {"problem": body}, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+
+
+def _wants_html(request: Request) -> bool:
+    path = request.url.path
+    if path.startswith("/api/") or path in ("/healthz", "/openapi.json"):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _clean_validation_errors(raw: list[Any]) -> list[dict[str, Any]]:
+    cleaned = []
+    for err in raw:
+        loc = [str(part) for part in err.get("loc", ())]
+        cleaned.append({"field": ".".join(loc), "loc": loc, "message": err.get("msg", ""), "type": err.get("type", "")})
+    return cleaned
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into a problem response."""
+
+    @app.exception_handler(errors.DomainError)
+    async def _domain(request: Request, exc: errors.DomainError) -> Response:
+        headers = None
+        if isinstance(exc, errors.RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
+        extra = {k: v for k, v in exc.data.items() if k != "retry_after"}
+        return problem(request, status_for(exc), str(exc.code), exc.message, headers=headers, **extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errs = _clean_validation_errors(list(exc.errors()))
+        if any(e["type"] == "json_invalid" for e in errs):
+            return problem(request, 400, "malformed-body", "The request body is not valid JSON.", errors=errs)
+        fields = ", ".join(sorted({e["field"] for e in errs})) or "request"
+        return problem(request, 422, "validation-error", f"Invalid input: {fields}.", errors=errs)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
+        return problem(request, exc.status_code, code, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(request, 500, "internal-error", "Something went wrong on our side; nothing was changed.")

@@ -1,0 +1,83 @@
+"""Server-rendered pages: one Jinja2 environment per locale, with locale-aware filters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_datetime
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from carloop.clock import SHANGHAI, as_utc
+from carloop.money import format_fen
+from carloop.web.i18n import LANG_COOKIE, LOCALES, normalise, translations
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _environment(locale: str) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+
+    def money(fen: int) -> str:
+        return format_fen(fen, locale)
+
+    def when(moment: datetime | None, fmt: str = "medium") -> str:
+        if moment is None:
+            return ""
+        return format_datetime(as_utc(moment), fmt, tzinfo=SHANGHAI, locale=locale)
+
+    def pick(obj: Any, field: str) -> Any:
+        """The zh or en variant of a bilingual field (``name_zh`` / ``name_en``)."""
+        suffix = "zh" if locale == "zh_CN" else "en"
+        if isinstance(obj, dict):
+            return obj.get(f"{field}_{suffix}") or obj.get(f"{field}_en")
+        return getattr(obj, f"{field}_{suffix}", None) or getattr(obj, f"{field}_en", None)
+
+    env.filters.update(money=money, when=when, pick=pick)
+    env.globals.update(locale=locale, html_lang="zh-CN" if locale == "zh_CN" else "en")
+    return env
+
+
+class Renderer:
+    """Renders a template in the request's language and remembers an explicit ``?lang=`` choice."""
+
+    def __init__(self, default_locale: str, *, development: bool) -> None:
+        self.default_locale = default_locale
+        self.development = development
+        self.environments = {locale: _environment(locale) for locale in LOCALES}
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        context: dict[str, Any] | None = None,
+        *,
+        status_code: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> HTMLResponse:
+        """An HTML response for ``template`` in the request's locale."""
+        locale = getattr(request.state, "locale", self.default_locale)
+        env = self.environments[locale]
+        full = {
+            "request": request,
+            "principal": getattr(request.state, "principal", None),
+            "csrf_token": getattr(request.state, "csrf_token", ""),
+            "development": self.development,
+            **(context or {}),
+        }
+        html = env.get_template(template).render(full)
+        response = HTMLResponse(html, status_code=status_code, headers=headers)
+        chosen = normalise(request.query_params.get("lang"))
+        if chosen:
+            response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 24 * 3600, samesite="lax")
+        return response
