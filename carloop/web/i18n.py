@@ -1,7 +1,8 @@
 """Languages: zh-CN and en from Babel catalogs, chosen per request.
 
-The ``.po`` catalogs under ``carloop/locale`` are the source of truth; they are compiled in
-memory at start-up, so there is no build step and no generated file to forget.
+The ``.po`` catalogs under ``carloop/locale/<locale>/LC_MESSAGES/`` are the source of truth, one
+file per domain (``catalog.po``, ``ordering.po``...). They are compiled in memory and merged at
+start-up, so there is no build step and no generated file to forget.
 """
 
 from __future__ import annotations
@@ -23,14 +24,17 @@ _ALIASES = {"zh": "zh_CN", "zh-cn": "zh_CN", "zh_cn": "zh_CN", "zh-hans": "zh_CN
 
 @cache
 def translations(locale: str) -> Translations:
-    """The compiled message catalog for a locale (cached for the process)."""
-    po_file = files("carloop") / "locale" / locale / "LC_MESSAGES" / "messages.po"
-    with po_file.open("rb") as fh:
-        catalog = read_po(fh, locale=locale)
-    buffer = BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return Translations(buffer, domain="messages")
+    """The merged message catalogs for a locale (cached for the process)."""
+    folder = files("carloop") / "locale" / locale / "LC_MESSAGES"
+    merged = Translations(domain="messages")
+    for po_file in sorted((f for f in folder.iterdir() if f.name.endswith(".po")), key=lambda f: f.name):
+        with po_file.open("rb") as fh:
+            catalog = read_po(fh, locale=locale)
+        buffer = BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        merged.merge(Translations(buffer, domain="messages"))
+    return merged
 
 
 def normalise(tag: str | None) -> str | None:
