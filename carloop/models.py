@@ -1,5 +1,10 @@
 """Imports every domain's models so ``Base.metadata`` knows all tables (Alembic and tests use it)."""
 
+from carloop.accounts import models as accounts_models  # noqa: F401
+from carloop.audit import models as audit_models  # noqa: F401
 from carloop.db import Base
+from carloop.network import models as network_models  # noqa: F401
+from carloop.ordering import models as ordering_models  # noqa: F401
+from carloop.payments import models as payments_models  # noqa: F401
 
 __all__ = ["Base"]

@@ -1,5 +1,245 @@
-"""ordering api routes."""
+"""Order API: reserve, pay, lock, refund, cancel, my orders, staff search."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+
+from carloop.accounts.schemas import Principal
+from carloop.audit import service as audit
+from carloop.errors import NotFound, PaymentFailed
+from carloop.ordering import idempotency, rules, service
+from carloop.ordering.models import Order
+from carloop.ordering.schemas import (
+    CancelRequest,
+    LockConfirm,
+    OrderCreate,
+    OrderRead,
+    PaymentRead,
+    ReservationRead,
+)
+from carloop.payments.models import Payment
+from carloop.payments.providers.base import PaymentProvider
+from carloop.web.deps import CurrentCustomer, CurrentStaff, DbSession
+
+router = APIRouter(tags=["orders"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", max_length=200, description="Retries with the same key get the first answer."),
+]
+
+
+def provider_of(request: Request) -> PaymentProvider:
+    """The payment provider the app was built with."""
+    provider: PaymentProvider = request.app.state.payment_provider
+    return provider
+
+
+def payment_read(payment: Payment) -> PaymentRead:
+    """The API shape of a payment."""
+    return PaymentRead(
+        trade_no=payment.trade_no,
+        purpose=str(payment.purpose),
+        provider=payment.provider,
+        amount_fen=payment.amount_fen,
+        status=str(payment.status),
+        pay_url=payment.pay_url,
+    )
+
+
+def _once(
+    request: Request,
+    session: DbSession,
+    principal: Principal,
+    key: str | None,
+    body: Any,
+    produce: Callable[[], tuple[int, dict[str, Any]]],
+) -> JSONResponse:
+    status, payload, replayed = idempotency.run_once(
+        session=session,
+        scope=principal.actor,
+        key=key,
+        request_hash=idempotency.fingerprint(request.method, request.url.path, body),
+        produce=produce,
+    )
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return JSONResponse(payload, status_code=status, headers=headers)
+
+
+def _mine(session: DbSession, principal: Principal, number: str) -> Order:
+    return service.get_for(session=session, principal=principal, number=number, for_update=True)
+
+
+@router.post("/orders", status_code=201, response_model=ReservationRead)
+def reserve(
+    body: OrderCreate, request: Request, session: DbSession, me: CurrentCustomer, key: IdempotencyKey = None
+) -> JSONResponse:
+    """Reserve a configured car: the order is created and its deposit payment started."""
+
+    def produce() -> tuple[int, dict[str, Any]]:
+        assert me.customer_id is not None
+        order = service.reserve(session=session, customer_id=me.customer_id, config=body.configuration)
+        payment = service.start_deposit_payment(
+            session=session, provider=provider_of(request), order=order, base_url=str(request.base_url)
+        )
+        out = ReservationRead(order=OrderRead.of(order), payment=payment_read(payment))
+        return 201, out.model_dump(mode="json")
+
+    return _once(request, session, me, key, body.model_dump(mode="json"), produce)
+
+
+@router.get("/orders", response_model=list[OrderRead])
+def my_orders(session: DbSession, me: CurrentCustomer) -> list[OrderRead]:
+    """The signed-in customer's orders, newest first."""
+    assert me.customer_id is not None
+    return [OrderRead.of(o) for o in service.list_for_customer(session=session, customer_id=me.customer_id)]
+
+
+@router.get("/orders/{number}", response_model=OrderRead)
+def get_order(number: str, session: DbSession, me: CurrentCustomer) -> OrderRead:
+    """One of the customer's orders; anyone else's is 404."""
+    return OrderRead.of(service.get_for(session=session, principal=me, number=number))
+
+
+@router.post("/orders/{number}/payments", status_code=201, response_model=PaymentRead)
+def pay_deposit(
+    number: str, request: Request, session: DbSession, me: CurrentCustomer, key: IdempotencyKey = None
+) -> JSONResponse:
+    """Start (or resume) the deposit payment of an unpaid order."""
+
+    def produce() -> tuple[int, dict[str, Any]]:
+        order = _mine(session, me, number)
+        payment = service.start_deposit_payment(
+            session=session, provider=provider_of(request), order=order, base_url=str(request.base_url)
+        )
+        return 201, payment_read(payment).model_dump(mode="json")
+
+    return _once(request, session, me, key, None, produce)
+
+
+@router.post("/orders/{number}/lock", response_model=OrderRead)
+def lock_order(
+    number: str, body: LockConfirm, request: Request, session: DbSession, me: CurrentCustomer, key: IdempotencyKey = None
+) -> JSONResponse:
+    """Lock early. The deposit becomes non-refundable, so the body must repeat amount and configuration."""
+
+    def produce() -> tuple[int, dict[str, Any]]:
+        order = _mine(session, me, number)
+        confirmation = rules.LockConfirmation(body.acknowledge_non_refundable, body.deposit_fen, body.configuration)
+        service.lock(session=session, order=order, confirmation=confirmation, actor=me.actor)
+        return 200, OrderRead.of(order).model_dump(mode="json")
+
+    return _once(request, session, me, key, body.model_dump(mode="json"), produce)
+
+
+@router.post("/orders/{number}/refund", response_model=OrderRead)
+def refund_deposit(
+    number: str, request: Request, session: DbSession, me: CurrentCustomer, key: IdempotencyKey = None
+) -> JSONResponse:
+    """Refund a refundable deposit in one call; the order ends as refunded. Safe to retry."""
+
+    def produce() -> tuple[int, dict[str, Any]]:
+        order = _mine(session, me, number)
+        service.refund_deposit(session=session, provider=provider_of(request), order=order, actor=me.actor)
+        return 200, OrderRead.of(order).model_dump(mode="json")
+
+    return _once(request, session, me, key, None, produce)
+
+
+@router.post("/orders/{number}/cancel", response_model=OrderRead)
+def cancel_order(
+    number: str,
+    request: Request,
+    session: DbSession,
+    me: CurrentCustomer,
+    body: CancelRequest | None = None,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Cancel: unpaid orders end, refundable deposits go back, locked orders forfeit (if accepted)."""
+    accept = body.accept_forfeit if body else False
+
+    def produce() -> tuple[int, dict[str, Any]]:
+        order = _mine(session, me, number)
+        service.cancel(
+            session=session, provider=provider_of(request), order=order, actor=me.actor, accept_forfeit=accept
+        )
+        return 200, OrderRead.of(order).model_dump(mode="json")
+
+    return _once(request, session, me, key, {"accept_forfeit": accept}, produce)
+
+
+@router.get("/staff/orders", response_model=list[OrderRead])
+def staff_search(
+    request: Request,
+    session: DbSession,
+    staff: CurrentStaff,
+    q: Annotated[str, Query(max_length=60)] = "",
+    status: rules.OrderStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[OrderRead]:
+    """Staff order search, limited to the orders the role and store may see (audited)."""
+    found = service.search(session=session, principal=staff, text=q, status=status, limit=limit)
+    audit.record(
+        session=session,
+        principal=staff,
+        action="order.search",
+        target_type="order",
+        target_id="*",
+        detail={"q": q, "status": str(status) if status else None, "results": len(found)},
+        ip=request.client.host if request.client else None,
+    )
+    return [OrderRead.of(o) for o in found]
+
+
+@router.get("/staff/orders/{number}", response_model=OrderRead)
+def staff_get(number: str, request: Request, session: DbSession, staff: CurrentStaff) -> OrderRead:
+    """One order, if the staff member's role and store may see it (audited)."""
+    order = service.get_for(session=session, principal=staff, number=number)
+    audit.record(
+        session=session,
+        principal=staff,
+        action="order.view",
+        target_type="order",
+        target_id=order.number,
+        ip=request.client.host if request.client else None,
+    )
+    return OrderRead.of(order)
+
+
+def local_path(target: str | None) -> str | None:
+    """``target`` if it is a path on this site (no scheme, no host), else None."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@router.post("/payments/notify/{provider_name}", response_class=PlainTextResponse, tags=["payments"])
+async def payment_notification(provider_name: str, request: Request, session: DbSession) -> Response:
+    """Receive a provider's signed, form-encoded notification; answers ``success`` once applied.
+
+    Duplicates and replays answer ``success`` too and change nothing; a forged or malformed one is
+    refused with a problem response. The simulator's pay page posts here with ``return_to`` and the
+    buyer is then sent back to the order.
+    """
+    provider = provider_of(request)
+    if provider_name != provider.name:
+        raise NotFound(f"No payment provider {provider_name!r} is configured.")
+    form = await request.form()
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    if not fields:
+        raise PaymentFailed("The notification has no form fields.")
+    await run_in_threadpool(lambda: service.handle_notification(session=session, provider=provider, form=fields))
+    back = local_path(request.query_params.get("return_to"))
+    if back:
+        return RedirectResponse(back, status_code=303)
+    return PlainTextResponse("success")

@@ -1,5 +1,276 @@
-"""ordering pages routes."""
+"""Order pages: checkout, the simulator's pay page, my orders, an order, early lock, staff search."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+from urllib.parse import quote as urlquote
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from carloop.accounts.schemas import Principal
+from carloop.audit import service as audit
+from carloop.catalog import service as catalog
+from carloop.catalog.schemas import ConfigurationIn
+from carloop.clock import utcnow
+from carloop.errors import InvalidConfiguration, NotFound
+from carloop.ordering import idempotency, rules, service
+from carloop.ordering.api import provider_of
+from carloop.ordering.schemas import OrderRead
+from carloop.payments import service as payments
+from carloop.payments.providers.base import NotificationStatus
+from carloop.web.deps import DbSession, OptionalPrincipal, check_csrf
 
 router = APIRouter()
+
+FormKey = Annotated[str, Form(min_length=8, max_length=64)]
+Csrf = Annotated[str, Form()]
+
+
+def _render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    return request.app.state.renderer.render(request, template, context, status_code=status_code)  # type: ignore[no-any-return]
+
+
+def _sign_in_first(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={urlquote(target, safe='')}", status_code=303)
+
+
+def _customer(principal: Principal | None) -> Principal | None:
+    return principal if principal is not None and principal.customer_id is not None else None
+
+
+@router.get("/checkout")
+def checkout(
+    request: Request,
+    session: DbSession,
+    principal: OptionalPrincipal,
+    model: Annotated[str, Query(max_length=40)],
+    trim: Annotated[str, Query(max_length=40)],
+    option: Annotated[list[str] | None, Query(max_length=60)] = None,
+) -> Response:
+    """Review the priced configuration and the deposit terms before paying."""
+    me = _customer(principal)
+    if me is None:
+        return _sign_in_first(request)
+    config = ConfigurationIn(model=model, trim=trim, options=option or [])
+    try:
+        quote = catalog.quote(config=config)
+    except InvalidConfiguration as err:
+        return _render(request, "ordering/checkout.html", {"config": config, "problems": err.problems}, 422)
+    return _render(
+        request,
+        "ordering/checkout.html",
+        {"config": config, "quote": quote, "form_key": uuid.uuid4().hex, "problems": []},
+    )
+
+
+@router.post("/orders")
+def place_order(
+    request: Request,
+    session: DbSession,
+    principal: OptionalPrincipal,
+    model: Annotated[str, Form(max_length=40)],
+    trim: Annotated[str, Form(max_length=40)],
+    form_key: FormKey,
+    csrf_token: Csrf,
+    option: Annotated[list[str] | None, Form(max_length=60)] = None,
+) -> Response:
+    """Create the order and go to pay its deposit; a double submit lands on the same order."""
+    me = _customer(principal)
+    if me is None or me.customer_id is None:
+        return _sign_in_first(request)
+    check_csrf(request, csrf_token)
+    config = ConfigurationIn(model=model, trim=trim, options=option or [])
+    customer_id = me.customer_id
+
+    def produce() -> tuple[int, dict[str, Any]]:
+        order = service.reserve(session=session, customer_id=customer_id, config=config)
+        payment = service.start_deposit_payment(
+            session=session, provider=provider_of(request), order=order, base_url=str(request.base_url)
+        )
+        return 303, {"location": payment.pay_url}
+
+    _, body, _ = idempotency.run_once(
+        session=session,
+        scope=me.actor,
+        key=f"page:{form_key}",
+        request_hash=idempotency.fingerprint("POST", "/orders", config.model_dump(mode="json")),
+        produce=produce,
+    )
+    return RedirectResponse(body["location"], status_code=303)
+
+
+@router.get("/pay/simulator/{trade_no}")
+def simulator_page(trade_no: str, request: Request, session: DbSession, principal: OptionalPrincipal) -> Response:
+    """The built-in payment simulator: signs a provider notification the buyer's browser delivers."""
+    me = _customer(principal)
+    if me is None:
+        return _sign_in_first(request)
+    provider = provider_of(request)
+    if provider.name != "simulator":
+        raise NotFound("The payment simulator is not enabled.")
+    payment = payments.get_payment(session=session, trade_no=trade_no)
+    order = session.get(service.Order, payment.order_id)
+    if order is None or order.customer_id != me.customer_id:
+        raise NotFound(f"No payment {trade_no}.")
+    sign = provider.signed_notification  # type: ignore[attr-defined]
+    return _render(
+        request,
+        "ordering/simulator.html",
+        {
+            "payment": payment,
+            "order": order,
+            "paid_form": sign(trade_no=payment.trade_no, amount_fen=payment.amount_fen, status=NotificationStatus.SUCCEEDED),
+            "closed_form": sign(trade_no=payment.trade_no, amount_fen=payment.amount_fen, status=NotificationStatus.CLOSED),
+            "return_to": f"/orders/{order.number}",
+        },
+    )
+
+
+@router.get("/orders")
+def my_orders(request: Request, session: DbSession, principal: OptionalPrincipal) -> Response:
+    """The buyer's orders."""
+    me = _customer(principal)
+    if me is None or me.customer_id is None:
+        return _sign_in_first(request)
+    orders = service.list_for_customer(session=session, customer_id=me.customer_id)
+    return _render(request, "ordering/orders.html", {"orders": [OrderRead.of(o) for o in orders]})
+
+
+@router.get("/orders/{number}")
+def order_page(number: str, request: Request, session: DbSession, principal: OptionalPrincipal) -> Response:
+    """One order: status timeline, price breakdown and the deposit's refundability with its controls."""
+    me = _customer(principal)
+    if me is None:
+        return _sign_in_first(request)
+    order = service.get_for(session=session, principal=me, number=number)
+    pending = [
+        p for p in payments.payments_for_order(session=session, order_id=order.id) if str(p.status) == "pending"
+    ]
+    return _render(
+        request,
+        "ordering/order.html",
+        {
+            "order": OrderRead.of(order),
+            "pending_payment": pending[0] if pending else None,
+            "form_key": uuid.uuid4().hex,
+            "now": utcnow(),
+        },
+    )
+
+
+@router.post("/orders/{number}/pay")
+def pay_again(number: str, request: Request, session: DbSession, principal: OptionalPrincipal, csrf_token: Csrf) -> Response:
+    """Go (back) to the deposit payment of an unpaid order."""
+    me = _customer(principal)
+    if me is None:
+        return _sign_in_first(request)
+    check_csrf(request, csrf_token)
+    order = service.get_for(session=session, principal=me, number=number, for_update=True)
+    payment = service.start_deposit_payment(
+        session=session, provider=provider_of(request), order=order, base_url=str(request.base_url)
+    )
+    return RedirectResponse(payment.pay_url, status_code=303)
+
+
+@router.post("/orders/{number}/refund")
+def refund(number: str, request: Request, session: DbSession, principal: OptionalPrincipal, csrf_token: Csrf) -> Response:
+    """One-click refund of a refundable deposit (safe to click twice)."""
+    me = _customer(principal)
+    if me is None:
+        return _sign_in_first(request)
+    check_csrf(request, csrf_token)
+    order = service.get_for(session=session, principal=me, number=number, for_update=True)
+    service.refund_deposit(session=session, provider=provider_of(request), order=order, actor=me.actor)
+    return RedirectResponse(f"/orders/{number}", status_code=303)
+
+
+@router.get("/orders/{number}/lock")
+def confirm_lock(number: str, request: Request, session: DbSession, principal: OptionalPrincipal) -> Response:
+    """Step two of an early lock: repeat the amount and configuration before the final acknowledgement."""
+    me = _customer(principal)
+    if me is None:
+        return _sign_in_first(request)
+    order = service.get_for(session=session, principal=me, number=number)
+    return _render(
+        request,
+        "ordering/lock.html",
+        {"order": OrderRead.of(order), "summary": service.configuration_summary(order)},
+    )
+
+
+@router.post("/orders/{number}/lock")
+def lock(
+    number: str,
+    request: Request,
+    session: DbSession,
+    principal: OptionalPrincipal,
+    csrf_token: Csrf,
+    deposit_fen: Annotated[int, Form()],
+    configuration: Annotated[str, Form(max_length=300)],
+    acknowledge: Annotated[bool, Form()] = False,
+) -> Response:
+    """Lock early once the buyer ticked the acknowledgement on the confirmation page."""
+    me = _customer(principal)
+    if me is None:
+        return _sign_in_first(request)
+    check_csrf(request, csrf_token)
+    order = service.get_for(session=session, principal=me, number=number, for_update=True)
+    service.lock(
+        session=session,
+        order=order,
+        confirmation=rules.LockConfirmation(acknowledge, deposit_fen, configuration),
+        actor=me.actor,
+    )
+    return RedirectResponse(f"/orders/{number}", status_code=303)
+
+
+@router.post("/orders/{number}/cancel")
+def cancel(
+    number: str,
+    request: Request,
+    session: DbSession,
+    principal: OptionalPrincipal,
+    csrf_token: Csrf,
+    accept_forfeit: Annotated[bool, Form()] = False,
+) -> Response:
+    """Cancel an order from its page."""
+    me = _customer(principal)
+    if me is None:
+        return _sign_in_first(request)
+    check_csrf(request, csrf_token)
+    order = service.get_for(session=session, principal=me, number=number, for_update=True)
+    service.cancel(
+        session=session, provider=provider_of(request), order=order, actor=me.actor, accept_forfeit=accept_forfeit
+    )
+    return RedirectResponse(f"/orders/{number}", status_code=303)
+
+
+@router.get("/staff/orders")
+def staff_orders(
+    request: Request,
+    session: DbSession,
+    principal: OptionalPrincipal,
+    q: Annotated[str, Query(max_length=60)] = "",
+    status: rules.OrderStatus | None = None,
+) -> Response:
+    """Staff order search, within the role's and store's reach (audited)."""
+    if principal is None or not principal.is_staff:
+        return RedirectResponse("/staff/login?next=/staff/orders", status_code=303)
+    found = service.search(session=session, principal=principal, text=q, status=status)
+    audit.record(
+        session=session,
+        principal=principal,
+        action="order.search",
+        target_type="order",
+        target_id="*",
+        detail={"q": q, "status": str(status) if status else None, "results": len(found), "via": "page"},
+        ip=request.client.host if request.client else None,
+    )
+    return _render(
+        request,
+        "ordering/staff_orders.html",
+        {"orders": [OrderRead.of(o) for o in found], "q": q, "status": status, "statuses": list(rules.OrderStatus)},
+    )

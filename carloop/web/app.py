@@ -16,8 +16,6 @@ from carloop.catalog import pages as catalog_pages
 from carloop.db import make_engine, make_session_factory
 from carloop.ordering import api as ordering_api
 from carloop.ordering import pages as ordering_pages
-from carloop.payments import api as payments_api
-from carloop.payments import pages as payments_pages
 from carloop.payments.providers import build_provider
 from carloop.settings import Settings
 from carloop.web import problems
@@ -53,9 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response.headers.setdefault("Content-Language", "zh-CN" if request.state.locale == "zh_CN" else "en")
         return response
 
-    for module in (catalog_api, accounts_api, ordering_api, payments_api):
+    for module in (catalog_api, accounts_api, ordering_api):
         app.include_router(module.router, prefix="/api/v1")
-    for module in (catalog_pages, accounts_pages, ordering_pages, payments_pages):
+    for module in (catalog_pages, accounts_pages, ordering_pages):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

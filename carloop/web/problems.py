@@ -52,6 +52,8 @@ TITLES = {
 
 def status_for(exc: errors.DomainError) -> int:
     """The HTTP status a domain error maps to."""
+    if exc.code is errors.ErrorCode.SIGNATURE_INVALID:
+        return 400
     for cls, status in STATUS_FOR:
         if isinstance(exc, cls):
             return status

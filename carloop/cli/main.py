@@ -1,0 +1,174 @@
+"""The ``carloop`` command: serve, demo, db, ledger, orders."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from carloop.db import make_engine, make_session_factory
+from carloop.settings import Settings
+
+app = typer.Typer(help="carloop: online order, offline delivery, smart service.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
+orders_app = typer.Typer(help="Order housekeeping.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(orders_app, name="orders")
+
+console = Console()
+DatabaseUrl = Annotated[str | None, typer.Option("--database-url", help="Overrides CARLOOP_DATABASE_URL.")]
+
+
+def _settings(database_url: str | None = None) -> Settings:
+    settings = Settings()
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
+    return settings
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseUrl = None) -> None:
+    """Migrate the database to the newest schema."""
+    from carloop.cli import db
+
+    settings = _settings(database_url)
+    db.upgrade(make_engine(settings))
+    console.print(f"[green]database at head[/green] ({settings.database_url})")
+
+
+@db_app.command("revision")
+def db_revision(message: Annotated[str, typer.Option("-m", "--message")], database_url: DatabaseUrl = None) -> None:
+    """Autogenerate a migration from model changes (developers)."""
+    from carloop.cli import db
+
+    db.revision(make_engine(_settings(database_url)), message)
+
+
+@ledger_app.command("check")
+def ledger_check(
+    database_url: DatabaseUrl = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Verify every entry balances and each order holds paid - refunded - forfeited; exit 1 if not."""
+    from carloop.payments import ledger
+
+    factory = make_session_factory(make_engine(_settings(database_url)))
+    with factory() as session:
+        report = ledger.check(session=session)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "entries": report.entries,
+                    "unbalanced_entries": [{"id": i, "key": k, "sum_fen": s} for i, k, s in report.unbalanced_entries],
+                    "mismatches": [
+                        {
+                            "order_id": m.order_id,
+                            "ledger_held_fen": m.ledger_held_fen,
+                            "expected_held_fen": m.expected_held_fen,
+                            "difference_fen": m.difference_fen,
+                        }
+                        for m in report.mismatches
+                    ],
+                    "balances_fen": report.balances,
+                }
+            )
+        )
+    else:
+        _print_ledger(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _print_ledger(report: object) -> None:
+    from carloop.payments.ledger import LedgerReport
+
+    assert isinstance(report, LedgerReport)
+    table = Table(title="Account balances (fen; debit +)")
+    table.add_column("account")
+    table.add_column("balance", justify="right")
+    for account, balance in sorted(report.balances.items()):
+        table.add_row(account, f"{balance:,}")
+    console.print(table)
+    console.print(f"{report.entries} journal entries checked")
+    for entry_id, key, total in report.unbalanced_entries:
+        console.print(f"[red]entry {entry_id} ({key}) does not balance: sums to {total} fen[/red]")
+    for m in report.mismatches:
+        console.print(
+            f"[red]order {m.order_id}: ledger holds {m.ledger_held_fen} fen, payments say "
+            f"{m.expected_held_fen} (paid - refunded - forfeited); difference {m.difference_fen}[/red]"
+        )
+    console.print("[green]ledger balanced[/green]" if report.ok else "[red]ledger NOT balanced[/red]")
+
+
+@orders_app.command("auto-lock")
+def orders_auto_lock(database_url: DatabaseUrl = None) -> None:
+    """Lock every reserved order whose refundable window has ended."""
+    from carloop.ordering import service
+
+    factory = make_session_factory(make_engine(_settings(database_url)))
+    with factory.begin() as session:
+        count = service.auto_lock_due(session=session)
+    console.print(f"{count} orders locked")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Defaults to CARLOOP_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Defaults to CARLOOP_PORT.")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=16)] = 1,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Migrate once, then serve the app with uvicorn."""
+    import uvicorn
+
+    from carloop.cli import db
+
+    settings = _settings(database_url)
+    db.upgrade(make_engine(settings))  # once, before any worker starts
+    if database_url:
+        os.environ["CARLOOP_DATABASE_URL"] = database_url
+    uvicorn.run(
+        "carloop.web.asgi:create",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+@app.command()
+def demo(
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the server after seeding.")] = True,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Migrate the embedded database, load demo accounts and activity, print logins, and serve."""
+    from carloop.cli import db
+    from carloop.cli.demo import seed
+
+    settings = _settings(database_url)
+    engine = make_engine(settings)
+    db.upgrade(engine)
+    logins = seed(make_session_factory(engine), settings, console)
+    url = f"http://{settings.host}:{settings.port}/"
+    table = Table(title="Demo logins (development only)")
+    for column in ("who", "sign in with", "secret"):
+        table.add_column(column)
+    for row in logins:
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"[bold]carloop is at {url}[/bold]  (Ctrl+C stops it)")
+    engine.dispose()
+    if serve_after:
+        serve(host=None, port=None, workers=1, database_url=database_url)
+
+
+if __name__ == "__main__":
+    app()

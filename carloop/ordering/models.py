@@ -1,0 +1,90 @@
+"""Orders, their transition events, edition stock and idempotency records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from carloop.clock import utcnow
+from carloop.db import Base, BigId
+from carloop.ordering.rules import OrderStatus
+
+
+class Order(Base):
+    """A buyer's order: the configuration and price it was taken at, and where it stands."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    status: Mapped[OrderStatus] = mapped_column(String(24), index=True)
+    model: Mapped[str] = mapped_column(String(40))
+    trim: Mapped[str] = mapped_column(String(40))
+    options: Mapped[list[str]] = mapped_column(JSON)
+    catalog_version: Mapped[str] = mapped_column(String(20))
+    quote: Mapped[dict[str, Any]] = mapped_column(JSON)  # the full price breakdown it was priced with
+    total_fen: Mapped[int] = mapped_column(BigInteger)
+    deposit_fen: Mapped[int] = mapped_column(BigInteger)
+    refundable_hours: Mapped[int] = mapped_column(Integer)
+    lock_at_payment: Mapped[bool] = mapped_column(default=False)
+    edition: Mapped[str | None] = mapped_column(String(40))
+    edition_number: Mapped[int | None] = mapped_column(Integer)
+    delivery_store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"), index=True)
+    paid_at: Mapped[datetime | None]
+    refundable_until: Mapped[datetime | None]
+    locked_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    events: Mapped[list[OrderEvent]] = relationship(back_populates="order", order_by="OrderEvent.id")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy mapper configuration
+
+
+class OrderEvent(Base):
+    """One transition of an order: who, when, from, to, why."""
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    order: Mapped[Order] = relationship(back_populates="events")
+
+
+class EditionStock(Base):
+    """Units of a numbered limited edition; ``taken`` only grows by one conditional UPDATE."""
+
+    __tablename__ = "edition_stock"
+
+    edition: Mapped[str] = mapped_column(String(40), primary_key=True)
+    capacity: Mapped[int] = mapped_column(Integer)
+    taken: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IdempotencyRecord(Base):
+    """The first answer to a request made with an ``Idempotency-Key``, replayed on retries."""
+
+    __tablename__ = "idempotency_records"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(60))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer, default=0)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("scope", "key"),)

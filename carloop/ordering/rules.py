@@ -1,0 +1,197 @@
+"""The order lifecycle as pure rules: states, transitions, refundability, lock confirmation.
+
+    pending_payment ──paid──▶ reserved ──lock / window ends──▶ locked ──▶ scheduled ──▶ in_production
+          │  (edition: paid ──────────────────────────────▶ locked)                        │
+          ▼                      │                              │                          ▼
+      cancelled             refunded (deposit back)        cancelled (deposit forfeited)  built ──▶ in_transit
+                                                                                            ──▶ at_delivery_centre ──▶ delivered
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from carloop.errors import ErrorCode, InvalidTransition, PolicyViolation
+
+
+class OrderStatus(StrEnum):
+    """Where an order stands."""
+
+    PENDING_PAYMENT = "pending_payment"  # created; the deposit is not paid yet
+    RESERVED = "reserved"  # deposit paid and refundable until the window ends
+    LOCKED = "locked"  # configuration frozen, deposit non-refundable, waiting to be built
+    SCHEDULED = "scheduled"  # given a build week by the production plan
+    IN_PRODUCTION = "in_production"  # on the line
+    BUILT = "built"  # off the line, VIN assigned
+    IN_TRANSIT = "in_transit"  # on its way to the delivery centre
+    AT_DELIVERY_CENTRE = "at_delivery_centre"  # arrived; a handover can be booked
+    DELIVERED = "delivered"  # handed over to the owner
+    REFUNDED = "refunded"  # ended within the refundable window; the deposit went back
+    CANCELLED = "cancelled"  # ended otherwise: unpaid, or locked and the deposit forfeited
+
+
+ACTIVE_AFTER_LOCK = (
+    OrderStatus.LOCKED,
+    OrderStatus.SCHEDULED,
+    OrderStatus.IN_PRODUCTION,
+    OrderStatus.BUILT,
+    OrderStatus.IN_TRANSIT,
+    OrderStatus.AT_DELIVERY_CENTRE,
+)
+FINAL = frozenset({OrderStatus.DELIVERED, OrderStatus.REFUNDED, OrderStatus.CANCELLED})
+
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.PENDING_PAYMENT: frozenset({OrderStatus.RESERVED, OrderStatus.LOCKED, OrderStatus.CANCELLED}),
+    OrderStatus.RESERVED: frozenset({OrderStatus.LOCKED, OrderStatus.REFUNDED}),
+    OrderStatus.LOCKED: frozenset({OrderStatus.SCHEDULED, OrderStatus.CANCELLED}),
+    OrderStatus.SCHEDULED: frozenset({OrderStatus.IN_PRODUCTION, OrderStatus.CANCELLED}),
+    OrderStatus.IN_PRODUCTION: frozenset({OrderStatus.BUILT}),
+    OrderStatus.BUILT: frozenset({OrderStatus.IN_TRANSIT, OrderStatus.CANCELLED}),
+    OrderStatus.IN_TRANSIT: frozenset({OrderStatus.AT_DELIVERY_CENTRE}),
+    OrderStatus.AT_DELIVERY_CENTRE: frozenset({OrderStatus.DELIVERED, OrderStatus.CANCELLED}),
+    OrderStatus.DELIVERED: frozenset(),
+    OrderStatus.REFUNDED: frozenset(),
+    OrderStatus.CANCELLED: frozenset(),
+}
+
+
+def can_transition(current: OrderStatus, target: OrderStatus) -> bool:
+    """Whether the lifecycle allows moving from ``current`` to ``target``."""
+    return target in TRANSITIONS[current]
+
+
+def check_transition(current: OrderStatus, target: OrderStatus) -> None:
+    """Raise ``InvalidTransition`` unless the move is allowed."""
+    if not can_transition(current, target):
+        raise InvalidTransition(
+            f"An order that is {current} cannot become {target}.", current=str(current), target=str(target)
+        )
+
+
+def status_after_deposit(*, lock_at_payment: bool) -> OrderStatus:
+    """Paid deposits reserve an order; numbered limited editions lock at once."""
+    return OrderStatus.LOCKED if lock_at_payment else OrderStatus.RESERVED
+
+
+def refundable_until(paid_at: datetime, *, refundable_hours: int, lock_at_payment: bool) -> datetime | None:
+    """The end of the refund window for a deposit paid at ``paid_at`` (None: never refundable)."""
+    if lock_at_payment or refundable_hours <= 0:
+        return None
+    return paid_at + timedelta(hours=refundable_hours)
+
+
+class NotRefundableReason(StrEnum):
+    """Why a deposit cannot be refunded now."""
+
+    NOT_PAID = "not_paid"  # nothing has been paid yet
+    LOCKED = "locked"  # the order was locked (by the buyer, or when the window ended)
+    WINDOW_ENDED = "window_ended"  # the refundable window has passed
+    EDITION = "edition"  # numbered limited editions lock at payment
+    POLICY = "policy"  # the model's deposit policy has no refund window
+    REFUNDED = "refunded"  # it was already refunded
+    CANCELLED = "cancelled"  # the order was cancelled
+    DELIVERED = "delivered"  # the car was delivered
+
+
+@dataclass(frozen=True, slots=True)
+class DepositFacts:
+    """What refundability depends on."""
+
+    status: OrderStatus
+    lock_at_payment: bool
+    refundable_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Refundability:
+    """Either refundable until a time, or not refundable for a reason."""
+
+    refundable: bool
+    until: datetime | None = None
+    reason: NotRefundableReason | None = None
+
+
+def refundability(facts: DepositFacts, now: datetime) -> Refundability:
+    """Whether the deposit can be refunded at ``now``, and until when or why not."""
+    status = facts.status
+    if status is OrderStatus.PENDING_PAYMENT:
+        return Refundability(False, reason=NotRefundableReason.NOT_PAID)
+    if status is OrderStatus.REFUNDED:
+        return Refundability(False, reason=NotRefundableReason.REFUNDED)
+    if status is OrderStatus.CANCELLED:
+        return Refundability(False, reason=NotRefundableReason.CANCELLED)
+    if status is OrderStatus.DELIVERED:
+        return Refundability(False, reason=NotRefundableReason.DELIVERED)
+    if status is not OrderStatus.RESERVED:
+        return Refundability(
+            False, reason=NotRefundableReason.EDITION if facts.lock_at_payment else NotRefundableReason.LOCKED
+        )
+    if facts.refundable_until is None:
+        return Refundability(False, reason=NotRefundableReason.POLICY)
+    if now >= facts.refundable_until:
+        return Refundability(False, until=facts.refundable_until, reason=NotRefundableReason.WINDOW_ENDED)
+    return Refundability(True, until=facts.refundable_until)
+
+
+def due_for_auto_lock(facts: DepositFacts, now: datetime) -> bool:
+    """A reserved order whose refund window has ended locks itself."""
+    return (
+        facts.status is OrderStatus.RESERVED
+        and facts.refundable_until is not None
+        and now >= facts.refundable_until
+    )
+
+
+class CancelMoney(StrEnum):
+    """What happens to the buyer's money when an order is cancelled."""
+
+    NONE = "none"  # nothing was paid
+    REFUND = "refund"  # everything paid goes back
+    FORFEIT = "forfeit"  # the deposit is kept (the order was locked)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelPlan:
+    """The end state of a cancellation and what it does with the money."""
+
+    target: OrderStatus
+    money: CancelMoney
+
+
+def plan_cancellation(facts: DepositFacts, now: datetime) -> CancelPlan:
+    """How an order ends if its buyer cancels it now."""
+    if facts.status is OrderStatus.PENDING_PAYMENT:
+        return CancelPlan(OrderStatus.CANCELLED, CancelMoney.NONE)
+    if refundability(facts, now).refundable:
+        return CancelPlan(OrderStatus.REFUNDED, CancelMoney.REFUND)
+    current = OrderStatus.LOCKED if due_for_auto_lock(facts, now) else facts.status
+    check_transition(current, OrderStatus.CANCELLED)
+    return CancelPlan(OrderStatus.CANCELLED, CancelMoney.FORFEIT)
+
+
+@dataclass(frozen=True, slots=True)
+class LockConfirmation:
+    """The buyer's explicit confirmation that locking makes the deposit non-refundable."""
+
+    acknowledge_non_refundable: bool
+    deposit_fen: int
+    configuration: str
+
+
+def check_lock_confirmation(confirmation: LockConfirmation, *, deposit_fen: int, configuration: str) -> None:
+    """Refuse an early lock unless the buyer confirmed the amount, the configuration and the consequence."""
+    problems = []
+    if not confirmation.acknowledge_non_refundable:
+        problems.append("acknowledge_non_refundable must be true")
+    if confirmation.deposit_fen != deposit_fen:
+        problems.append(f"deposit_fen must repeat the deposit ({deposit_fen})")
+    if confirmation.configuration.strip() != configuration.strip():
+        problems.append("configuration must repeat the order's configuration summary")
+    if problems:
+        raise PolicyViolation(
+            "Locking makes the deposit non-refundable; confirm it explicitly: " + "; ".join(problems) + ".",
+            code=ErrorCode.LOCK_NOT_CONFIRMED,
+            problems=problems,
+        )

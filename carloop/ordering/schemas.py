@@ -1,0 +1,132 @@
+"""API shapes of orders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from carloop.catalog.schemas import ConfigurationIn
+from carloop.clock import utcnow
+from carloop.ordering import rules
+from carloop.ordering.models import Order
+
+
+class OrderCreate(BaseModel):
+    """A reservation: the configuration to order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    configuration: ConfigurationIn
+
+
+class LockConfirm(BaseModel):
+    """An early lock, confirmed by repeating the deposit and configuration and acknowledging the loss."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    acknowledge_non_refundable: bool
+    deposit_fen: int = Field(ge=0)
+    configuration: str = Field(max_length=300)
+
+
+class CancelRequest(BaseModel):
+    """A cancellation; a locked order needs ``accept_forfeit`` because its deposit is kept."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    accept_forfeit: bool = False
+
+
+class EventRead(BaseModel):
+    """One transition on the order's timeline."""
+
+    at: datetime
+    actor: str
+    from_status: str | None
+    to_status: str
+    reason: str
+
+
+class DepositRead(BaseModel):
+    """The deposit and, always, whether it can be refunded and until when or why not."""
+
+    amount_fen: int
+    refundable: bool
+    refundable_until: datetime | None
+    not_refundable_reason: str | None
+    lock_at_payment: bool
+
+
+class OrderRead(BaseModel):
+    """An order as its owner (or permitted staff) sees it."""
+
+    number: str
+    status: rules.OrderStatus
+    model: str
+    trim: str
+    options: list[str]
+    catalog_version: str
+    total_fen: int
+    price_breakdown: list[dict[str, Any]]
+    summary: str
+    deposit: DepositRead
+    edition: str | None
+    edition_number: int | None
+    created_at: datetime
+    paid_at: datetime | None
+    locked_at: datetime | None
+    events: list[EventRead]
+
+    @classmethod
+    def of(cls, order: Order, now: datetime | None = None) -> OrderRead:
+        """Build the read shape, computing refundability at ``now``."""
+        verdict = rules.refundability(
+            rules.DepositFacts(order.status, order.lock_at_payment, order.refundable_until), now or utcnow()
+        )
+        return cls(
+            number=order.number,
+            status=order.status,
+            model=order.model,
+            trim=order.trim,
+            options=list(order.options),
+            catalog_version=order.catalog_version,
+            total_fen=order.total_fen,
+            price_breakdown=list(order.quote.get("lines", [])),
+            summary=str(order.quote.get("summary_en", "")),
+            deposit=DepositRead(
+                amount_fen=order.deposit_fen,
+                refundable=verdict.refundable,
+                refundable_until=verdict.until,
+                not_refundable_reason=str(verdict.reason) if verdict.reason else None,
+                lock_at_payment=order.lock_at_payment,
+            ),
+            edition=order.edition,
+            edition_number=order.edition_number,
+            created_at=order.created_at,
+            paid_at=order.paid_at,
+            locked_at=order.locked_at,
+            events=[
+                EventRead(at=e.at, actor=e.actor, from_status=e.from_status, to_status=e.to_status, reason=e.reason)
+                for e in order.events
+            ],
+        )
+
+
+class PaymentRead(BaseModel):
+    """A payment started for an order, with where to pay it."""
+
+    trade_no: str
+    purpose: str
+    provider: str
+    amount_fen: int
+    status: str
+    pay_url: str
+
+
+class ReservationRead(BaseModel):
+    """The answer to a reservation: the order and the deposit payment to complete."""
+
+    order: OrderRead
+    payment: PaymentRead

@@ -1,0 +1,339 @@
+"""Order use cases: reserve, pay the deposit, lock, cancel, refund, and the automatic lock."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, selectinload
+
+from carloop.accounts.schemas import Principal, Role
+from carloop.catalog import service as catalog
+from carloop.catalog.schemas import ConfigurationIn
+from carloop.clock import utcnow
+from carloop.errors import CapacityExhausted, Conflict, ErrorCode, NotFound, PolicyViolation
+from carloop.ordering import rules
+from carloop.ordering.models import EditionStock, Order, OrderEvent
+from carloop.ordering.rules import CancelMoney, OrderStatus
+from carloop.payments import service as payments
+from carloop.payments.models import Payment, PaymentPurpose, PaymentStatus
+from carloop.payments.providers.base import PaymentProvider
+from carloop.payments.service import NotificationOutcome, NotificationResult
+
+_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: order numbers are read aloud
+
+
+def new_order_number(model: str) -> str:
+    """A public order number such as ``SU7-7K3M9Q2X``."""
+    return f"{model.upper()[:6]}-" + "".join(secrets.choice(_ALPHABET) for _ in range(8))
+
+
+def facts(order: Order) -> rules.DepositFacts:
+    """The deposit facts of an order, for the pure rules."""
+    return rules.DepositFacts(order.status, order.lock_at_payment, order.refundable_until)
+
+
+def _move(session: Session, order: Order, target: OrderStatus, *, actor: str, reason: str, **data: Any) -> None:
+    rules.check_transition(order.status, target)
+    event = OrderEvent(actor=actor, from_status=str(order.status), to_status=str(target), reason=reason, data=data)
+    order.events.append(event)
+    session.add(event)
+    order.status = target
+    now = event.at = utcnow()
+    if target is OrderStatus.LOCKED:
+        order.locked_at = now
+    if target in rules.FINAL:
+        order.ended_at = now
+
+
+def reserve(
+    *,
+    session: Session,
+    customer_id: int,
+    config: ConfigurationIn,
+    delivery_store_id: int | None = None,
+    now: datetime | None = None,
+) -> Order:
+    """Price a configuration and open an order waiting for its deposit."""
+    quote = catalog.quote(config=config, at=now or utcnow())
+    order = Order(
+        number=new_order_number(quote.model),
+        customer_id=customer_id,
+        status=OrderStatus.PENDING_PAYMENT,
+        model=quote.model,
+        trim=quote.trim,
+        options=list(quote.options),
+        catalog_version=quote.catalog_version,
+        quote=quote.model_dump(mode="json"),
+        total_fen=quote.total_fen,
+        deposit_fen=quote.deposit.amount_fen,
+        refundable_hours=quote.deposit.refundable_hours,
+        lock_at_payment=quote.deposit.lock_at_payment,
+        edition=quote.edition,
+        delivery_store_id=delivery_store_id,
+    )
+    event = OrderEvent(
+        actor=f"customer:{customer_id}",
+        from_status=None,
+        to_status=str(OrderStatus.PENDING_PAYMENT),
+        reason="reservation started",
+        data={"total_fen": quote.total_fen, "deposit_fen": quote.deposit.amount_fen},
+    )
+    order.events.append(event)
+    session.add_all([order, event])
+    session.flush()
+    return order
+
+
+def load(*, session: Session, number: str, for_update: bool = False) -> Order:
+    """An order by number, with its events."""
+    query = select(Order).where(Order.number == number).options(selectinload(Order.events))
+    if for_update:
+        query = query.with_for_update()
+    order = session.scalar(query)
+    if order is None:
+        raise NotFound(f"No order {number}.")
+    return order
+
+
+def get_for(*, session: Session, principal: Principal, number: str, for_update: bool = False) -> Order:
+    """An order the principal may see; anyone else's is reported as not found."""
+    order = load(session=session, number=number, for_update=for_update)
+    if not may_see(principal, order):
+        raise NotFound(f"No order {number}.")
+    settle_if_due(session=session, order=order)
+    return order
+
+
+def may_see(principal: Principal, order: Order) -> bool:
+    """Customers see their own orders; store staff their store's; HQ and admins all."""
+    if principal.role is Role.CUSTOMER:
+        return order.customer_id == principal.customer_id
+    if principal.role is Role.STORE_STAFF:
+        return order.delivery_store_id is not None and order.delivery_store_id == principal.store_id
+    return principal.role in (Role.HQ_OPS, Role.ADMIN)
+
+
+def list_for_customer(*, session: Session, customer_id: int) -> list[Order]:
+    """A customer's orders, newest first, with any due automatic lock applied."""
+    orders = list(
+        session.scalars(
+            select(Order)
+            .where(Order.customer_id == customer_id)
+            .options(selectinload(Order.events))
+            .order_by(Order.id.desc())
+        )
+    )
+    for order in orders:
+        settle_if_due(session=session, order=order)
+    return orders
+
+
+def search(
+    *, session: Session, principal: Principal, text: str = "", status: OrderStatus | None = None, limit: int = 50
+) -> list[Order]:
+    """Staff search by order number, model or status, limited to what the role may see."""
+    query = select(Order).order_by(Order.id.desc()).limit(max(1, min(limit, 200)))
+    if principal.role is Role.STORE_STAFF:
+        query = query.where(Order.delivery_store_id == principal.store_id)
+    elif principal.role not in (Role.HQ_OPS, Role.ADMIN):
+        return []
+    if text:
+        needle = f"%{text.strip().upper()}%"
+        query = query.where(Order.number.like(needle) | (Order.model == text.strip().lower()))
+    if status is not None:
+        query = query.where(Order.status == status)
+    return list(session.scalars(query))
+
+
+def settle_if_due(*, session: Session, order: Order, now: datetime | None = None) -> bool:
+    """Lock a reserved order whose refundable window has ended; True if it did."""
+    now = now or utcnow()
+    if not rules.due_for_auto_lock(facts(order), now):
+        return False
+    _move(session, order, OrderStatus.LOCKED, actor="system", reason="the refundable window ended")
+    session.flush()
+    return True
+
+
+def auto_lock_due(*, session: Session, now: datetime | None = None) -> int:
+    """Lock every reserved order whose window has ended; returns how many were locked."""
+    now = now or utcnow()
+    due = session.scalars(
+        select(Order)
+        .where(Order.status == OrderStatus.RESERVED, Order.refundable_until <= now)
+        .order_by(Order.id)
+        .with_for_update()
+    )
+    return sum(settle_if_due(session=session, order=order, now=now) for order in due)
+
+
+def start_deposit_payment(
+    *, session: Session, provider: PaymentProvider, order: Order, base_url: str
+) -> Payment:
+    """The pending deposit payment of an order, started if there is none yet."""
+    if order.status is not OrderStatus.PENDING_PAYMENT:
+        raise Conflict(f"Order {order.number} is {order.status}; its deposit is not due.", code=ErrorCode.CONFLICT)
+    for payment in payments.payments_for_order(session=session, order_id=order.id):
+        if payment.purpose is PaymentPurpose.DEPOSIT and payment.status is PaymentStatus.PENDING:
+            return payment
+    quote = order.quote
+    return payments.start_payment(
+        session=session,
+        provider=provider,
+        order_id=order.id,
+        purpose=PaymentPurpose.DEPOSIT,
+        amount_fen=order.deposit_fen,
+        subject=f"Deposit {order.number} {quote.get('summary_en', '')}"[:120],
+        return_url=f"{base_url.rstrip('/')}/orders/{order.number}",
+        notify_url=f"{base_url.rstrip('/')}/api/v1/payments/notify/{provider.name}",
+    )
+
+
+def handle_notification(
+    *, session: Session, provider: PaymentProvider, form: Mapping[str, str]
+) -> NotificationResult:
+    """Verify a provider notification, apply it once, and move the order it pays for."""
+    notification = payments.verify(session=session, provider=provider, form=form)
+    result = payments.apply_notification(session=session, notification=notification)
+    if result.outcome is NotificationOutcome.CAPTURED:
+        order = session.scalar(select(Order).where(Order.id == result.payment.order_id).with_for_update())
+        assert order is not None  # payments reference orders by foreign key
+        _on_payment_captured(session, provider, order, result.payment)
+    return result
+
+
+def _on_payment_captured(session: Session, provider: PaymentProvider, order: Order, payment: Payment) -> None:
+    actor = f"provider:{provider.name}"
+    if payment.purpose is not PaymentPurpose.DEPOSIT:
+        return
+    if order.status is not OrderStatus.PENDING_PAYMENT:
+        # Paid after the order was cancelled, or a second deposit for it: send the money back.
+        payments.refund_payment(
+            session=session, provider=provider, payment=payment, reason=f"order {order.number} is {order.status}"
+        )
+        order.events.append(
+            OrderEvent(
+                actor=actor,
+                from_status=str(order.status),
+                to_status=str(order.status),
+                reason="a late or duplicate deposit payment was refunded automatically",
+                data={"trade_no": payment.trade_no, "amount_fen": payment.amount_fen},
+            )
+        )
+        return
+    paid_at = payment.paid_at or utcnow()
+    if order.edition and not _take_edition_unit(session, order):
+        _move(session, order, OrderStatus.CANCELLED, actor="system", reason=f"edition {order.edition} sold out")
+        payments.refund_payment(session=session, provider=provider, payment=payment, reason="edition sold out")
+        return
+    order.paid_at = paid_at
+    order.refundable_until = rules.refundable_until(
+        paid_at, refundable_hours=order.refundable_hours, lock_at_payment=order.lock_at_payment
+    )
+    target = rules.status_after_deposit(lock_at_payment=order.lock_at_payment)
+    reason = "deposit paid; numbered edition locks at payment" if order.lock_at_payment else "deposit paid"
+    _move(session, order, target, actor=actor, reason=reason, trade_no=payment.trade_no)
+    session.flush()
+
+
+def _take_edition_unit(session: Session, order: Order) -> bool:
+    capacity = catalog.edition_units(order.edition or "")
+    if session.get(EditionStock, order.edition) is None:
+        session.add(EditionStock(edition=order.edition, capacity=capacity, taken=0))
+        session.flush()
+    taken = session.scalar(
+        update(EditionStock)
+        .where(EditionStock.edition == order.edition, EditionStock.taken < EditionStock.capacity)
+        .values(taken=EditionStock.taken + 1)
+        .returning(EditionStock.taken)
+    )
+    if taken is None:
+        return False
+    order.edition_number = int(taken)
+    return True
+
+
+def lock(
+    *, session: Session, order: Order, confirmation: rules.LockConfirmation, actor: str, now: datetime | None = None
+) -> Order:
+    """Lock a reserved order early, only with the buyer's explicit confirmation."""
+    if settle_if_due(session=session, order=order, now=now):
+        return order
+    if order.status is OrderStatus.LOCKED:
+        return order
+    rules.check_transition(order.status, OrderStatus.LOCKED)
+    rules.check_lock_confirmation(
+        confirmation, deposit_fen=order.deposit_fen, configuration=configuration_summary(order)
+    )
+    _move(session, order, OrderStatus.LOCKED, actor=actor, reason="locked early by the buyer, confirmed")
+    session.flush()
+    return order
+
+
+def configuration_summary(order: Order) -> str:
+    """The configuration line a buyer repeats to confirm an early lock."""
+    return str(order.quote.get("summary_en") or f"{order.model} {order.trim}")
+
+
+def refund_deposit(
+    *, session: Session, provider: PaymentProvider, order: Order, actor: str, now: datetime | None = None
+) -> Order:
+    """Refund a refundable deposit and end the order; calling it again changes nothing."""
+    if order.status is OrderStatus.REFUNDED:
+        return order
+    now = now or utcnow()
+    verdict = rules.refundability(facts(order), now)
+    if not verdict.refundable:
+        settle_if_due(session=session, order=order, now=now)
+        raise PolicyViolation(
+            f"The deposit of order {order.number} is not refundable: {verdict.reason}.",
+            code=ErrorCode.NOT_REFUNDABLE,
+            reason=str(verdict.reason),
+        )
+    _return_all(session, provider, order, reason="deposit refunded at the buyer's request")
+    _move(session, order, OrderStatus.REFUNDED, actor=actor, reason="deposit refunded within the window")
+    session.flush()
+    return order
+
+
+def cancel(
+    *,
+    session: Session,
+    provider: PaymentProvider,
+    order: Order,
+    actor: str,
+    accept_forfeit: bool = False,
+    now: datetime | None = None,
+) -> Order:
+    """Cancel an order: unpaid ones simply end, refundable ones are refunded, locked ones forfeit."""
+    if order.status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED):
+        return order
+    now = now or utcnow()
+    plan = rules.plan_cancellation(facts(order), now)
+    if plan.money is CancelMoney.REFUND:
+        return refund_deposit(session=session, provider=provider, order=order, actor=actor, now=now)
+    if plan.money is CancelMoney.FORFEIT and not accept_forfeit:
+        raise PolicyViolation(
+            f"Order {order.number} is locked: cancelling it forfeits the deposit. Confirm with accept_forfeit.",
+            code=ErrorCode.NOT_REFUNDABLE,
+        )
+    settle_if_due(session=session, order=order, now=now)
+    for payment in payments.payments_for_order(session=session, order_id=order.id):
+        payments.close_payment(session=session, payment=payment)
+    if plan.money is CancelMoney.FORFEIT:
+        payments.forfeit(session=session, order_id=order.id, reason=f"locked order {order.number} cancelled")
+    _move(session, order, plan.target, actor=actor, reason=f"cancelled ({plan.money})")
+    session.flush()
+    return order
+
+
+def _return_all(session: Session, provider: PaymentProvider, order: Order, *, reason: str) -> None:
+    for payment in payments.payments_for_order(session=session, order_id=order.id):
+        if payment.status is PaymentStatus.SUCCEEDED:
+            payments.refund_payment(session=session, provider=provider, payment=payment, reason=reason)
+        else:
+            payments.close_payment(session=session, payment=payment)

@@ -1,5 +1,0 @@
-"""payments api routes."""
-
-from fastapi import APIRouter
-
-router = APIRouter()

@@ -1,0 +1,109 @@
+"""The double-entry journal: idempotent posting, balances, and the full books check."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from carloop.payments import rules
+from carloop.payments.models import (
+    Account,
+    Forfeiture,
+    JournalEntry,
+    Payment,
+    PaymentStatus,
+    Posting,
+    Refund,
+)
+
+
+def post(
+    *, session: Session, key: str, kind: str, lines: Sequence[rules.Line], order_id: int | None = None, memo: str = ""
+) -> JournalEntry:
+    """Book one balanced entry once; posting the same key again returns the first entry unchanged."""
+    existing = session.scalar(select(JournalEntry).where(JournalEntry.idempotency_key == key))
+    if existing is not None:
+        return existing
+    if not rules.is_balanced(lines):
+        raise ValueError(f"journal entry {key!r} does not balance")
+    entry = JournalEntry(idempotency_key=key, kind=kind, order_id=order_id, memo=memo)
+    entry.postings = [Posting(account=ln.account, order_id=ln.order_id, amount_fen=ln.amount_fen) for ln in lines]
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def held_for_order(*, session: Session, order_id: int) -> int:
+    """What the ledger holds for the buyer of one order, in fen (credit balance of prepayments)."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(Posting.amount_fen), 0)).where(
+            Posting.account == Account.CUSTOMER_PREPAYMENTS, Posting.order_id == order_id
+        )
+    )
+    return -int(total or 0)
+
+
+def account_balances(*, session: Session) -> dict[str, int]:
+    """The balance of every account (debit positive)."""
+    rows = session.execute(select(Posting.account, func.sum(Posting.amount_fen)).group_by(Posting.account))
+    return {str(account): int(total) for account, total in rows}
+
+
+@dataclass
+class LedgerReport:
+    """The result of checking the books."""
+
+    entries: int = 0
+    unbalanced_entries: list[tuple[int, str, int]] = field(default_factory=list)  # (id, key, sum)
+    mismatches: list[rules.Mismatch] = field(default_factory=list)
+    balances: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when every entry balances and every order reconciles."""
+        return not self.unbalanced_entries and not self.mismatches
+
+
+def check(*, session: Session) -> LedgerReport:
+    """Verify every entry sums to zero and each order's ledger balance is paid - refunded - forfeited."""
+    report = LedgerReport(entries=session.scalar(select(func.count(JournalEntry.id))) or 0)
+    sums = session.execute(
+        select(JournalEntry.id, JournalEntry.idempotency_key, func.coalesce(func.sum(Posting.amount_fen), 0))
+        .outerjoin(Posting, Posting.entry_id == JournalEntry.id)
+        .group_by(JournalEntry.id, JournalEntry.idempotency_key)
+        .having(func.coalesce(func.sum(Posting.amount_fen), 0) != 0)
+    )
+    report.unbalanced_entries = [(int(i), str(k), int(s)) for i, k, s in sums]
+
+    records: dict[int, rules.OrderMoney] = {}
+
+    def bump(order_id: int, paid: int = 0, refunded: int = 0, forfeited: int = 0) -> None:
+        m = records.get(order_id, rules.OrderMoney())
+        records[order_id] = rules.OrderMoney(
+            m.paid_fen + paid, m.refunded_fen + refunded, m.forfeited_fen + forfeited
+        )
+
+    paid_q = (
+        select(Payment.order_id, func.sum(Payment.amount_fen))
+        .where(Payment.status == PaymentStatus.SUCCEEDED)
+        .group_by(Payment.order_id)
+    )
+    for order_id, total in session.execute(paid_q):
+        bump(int(order_id), paid=int(total))
+    for order_id, total in session.execute(select(Refund.order_id, func.sum(Refund.amount_fen)).group_by(Refund.order_id)):
+        bump(int(order_id), refunded=int(total))
+    for order_id, total in session.execute(select(Forfeiture.order_id, Forfeiture.amount_fen)):
+        bump(int(order_id), forfeited=int(total))
+
+    held_q = (
+        select(Posting.order_id, func.sum(Posting.amount_fen))
+        .where(Posting.account == Account.CUSTOMER_PREPAYMENTS, Posting.order_id.is_not(None))
+        .group_by(Posting.order_id)
+    )
+    held = {int(order_id): -int(total) for order_id, total in session.execute(held_q)}
+    report.mismatches = rules.reconcile(records, held)
+    report.balances = account_balances(session=session)
+    return report

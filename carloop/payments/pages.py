@@ -1,5 +1,0 @@
-"""payments pages routes."""
-
-from fastapi import APIRouter
-
-router = APIRouter()

@@ -1,0 +1,93 @@
+"""Pure money rules: how each movement is booked, and how the books are reconciled."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from carloop.payments.models import Account
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One posting before it is stored: debit positive, credit negative."""
+
+    account: Account
+    amount_fen: int
+    order_id: int | None = None
+
+
+def is_balanced(lines: Iterable[Line]) -> bool:
+    """Whether the lines of one entry sum to zero."""
+    return sum(line.amount_fen for line in lines) == 0
+
+
+def payment_received(order_id: int, amount_fen: int) -> list[Line]:
+    """A buyer paid: cash at the provider rises, and so does what we owe the buyer."""
+    _positive(amount_fen)
+    return [
+        Line(Account.PROVIDER_CASH, amount_fen, order_id),
+        Line(Account.CUSTOMER_PREPAYMENTS, -amount_fen, order_id),
+    ]
+
+
+def refund_paid(order_id: int, amount_fen: int) -> list[Line]:
+    """Money went back to the buyer: both sides of ``payment_received`` shrink."""
+    _positive(amount_fen)
+    return [
+        Line(Account.CUSTOMER_PREPAYMENTS, amount_fen, order_id),
+        Line(Account.PROVIDER_CASH, -amount_fen, order_id),
+    ]
+
+
+def deposit_forfeited(order_id: int, amount_fen: int) -> list[Line]:
+    """A locked order was cancelled: what we held for the buyer becomes the maker's income."""
+    _positive(amount_fen)
+    return [
+        Line(Account.CUSTOMER_PREPAYMENTS, amount_fen, order_id),
+        Line(Account.FORFEITED_DEPOSITS, -amount_fen, order_id),
+    ]
+
+
+def _positive(amount_fen: int) -> None:
+    if amount_fen <= 0:
+        raise ValueError(f"amounts are positive integers of fen, got {amount_fen!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderMoney:
+    """What the operational records say about one order's money."""
+
+    paid_fen: int = 0
+    refunded_fen: int = 0
+    forfeited_fen: int = 0
+
+    @property
+    def expected_held_fen(self) -> int:
+        """paid - refunded - forfeited: what the ledger must hold for the buyer."""
+        return self.paid_fen - self.refunded_fen - self.forfeited_fen
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """An order whose ledger balance differs from its payments, refunds and forfeitures."""
+
+    order_id: int
+    ledger_held_fen: int
+    expected_held_fen: int
+
+    @property
+    def difference_fen(self) -> int:
+        """Ledger minus expectation."""
+        return self.ledger_held_fen - self.expected_held_fen
+
+
+def reconcile(records: Mapping[int, OrderMoney], ledger_held: Mapping[int, int]) -> list[Mismatch]:
+    """Every order where the ledger's held balance is not paid - refunded - forfeited."""
+    mismatches = []
+    for order_id in sorted(set(records) | set(ledger_held)):
+        expected = records.get(order_id, OrderMoney()).expected_held_fen
+        held = ledger_held.get(order_id, 0)
+        if held != expected:
+            mismatches.append(Mismatch(order_id, held, expected))
+    return mismatches

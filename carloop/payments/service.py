@@ -1,0 +1,227 @@
+"""Payment use cases: start a payment, apply a verified notification, refund, forfeit."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carloop.clock import utcnow
+from carloop.errors import ErrorCode, NotFound, PaymentFailed
+from carloop.payments import ledger, rules
+from carloop.payments.models import (
+    Forfeiture,
+    NotificationLog,
+    Payment,
+    PaymentPurpose,
+    PaymentStatus,
+    Refund,
+)
+from carloop.payments.providers.base import Notification, NotificationStatus, PaymentProvider
+
+
+class NotificationOutcome(StrEnum):
+    """What a notification did."""
+
+    CAPTURED = "captured"  # a pending (or closed) payment is now succeeded; money booked
+    CLOSED = "closed"  # a pending payment was closed; nothing booked
+    DUPLICATE = "duplicate"  # already applied; nothing changed
+    IGNORED = "ignored"  # stale or out of order (a close after success); nothing changed
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationResult:
+    """The payment a notification was about and what it did."""
+
+    payment: Payment
+    outcome: NotificationOutcome
+
+
+def new_trade_no() -> str:
+    """A fresh, unguessable payment number."""
+    return "P" + secrets.token_hex(10).upper()
+
+
+def start_payment(
+    *,
+    session: Session,
+    provider: PaymentProvider,
+    order_id: int,
+    purpose: PaymentPurpose,
+    amount_fen: int,
+    subject: str,
+    return_url: str,
+    notify_url: str,
+) -> Payment:
+    """Create a pending payment and ask the provider where the buyer pays it."""
+    payment = Payment(
+        trade_no=new_trade_no(),
+        order_id=order_id,
+        purpose=purpose,
+        provider=provider.name,
+        amount_fen=amount_fen,
+        status=PaymentStatus.PENDING,
+    )
+    start = provider.start_payment(
+        trade_no=payment.trade_no,
+        amount_fen=amount_fen,
+        subject=subject,
+        return_url=return_url,
+        notify_url=notify_url,
+    )
+    payment.pay_url = start.pay_url
+    session.add(payment)
+    session.flush()
+    return payment
+
+
+def get_payment(*, session: Session, trade_no: str, for_update: bool = False) -> Payment:
+    """A payment by its number."""
+    query = select(Payment).where(Payment.trade_no == trade_no)
+    if for_update:
+        query = query.with_for_update()
+    payment = session.scalar(query)
+    if payment is None:
+        raise NotFound(f"No payment {trade_no}.")
+    return payment
+
+
+def payments_for_order(*, session: Session, order_id: int) -> list[Payment]:
+    """Every payment of an order, oldest first."""
+    return list(session.scalars(select(Payment).where(Payment.order_id == order_id).order_by(Payment.id)))
+
+
+def verify(*, session: Session, provider: PaymentProvider, form: Mapping[str, str]) -> Notification:
+    """Verify a provider's signed notification; a forgery is logged and refused."""
+    try:
+        return provider.verify_notification(form)
+    except PaymentFailed as err:
+        session.add(
+            NotificationLog(
+                provider=provider.name,
+                trade_no=str(form.get("out_trade_no", ""))[:40],
+                outcome="rejected",
+                detail=err.message[:300],
+                raw=dict(form),
+            )
+        )
+        raise
+
+
+def apply_notification(*, session: Session, notification: Notification) -> NotificationResult:
+    """Apply a verified notification exactly once; duplicates and stale ones change nothing."""
+    payment = get_payment(session=session, trade_no=notification.trade_no, for_update=True)
+    if notification.amount_fen != payment.amount_fen:
+        _log(session, notification, "rejected", f"amount {notification.amount_fen} != {payment.amount_fen}")
+        raise PaymentFailed(
+            f"Notification amount {notification.amount_fen} fen does not match payment {payment.trade_no}.",
+            code=ErrorCode.PAYMENT_FAILED,
+        )
+    outcome = _decide(payment.status, notification.status)
+    if outcome is NotificationOutcome.CAPTURED:
+        payment.status = PaymentStatus.SUCCEEDED
+        payment.provider_txn_id = notification.provider_txn_id
+        payment.paid_at = utcnow()
+        ledger.post(
+            session=session,
+            key=f"payment:{payment.trade_no}",
+            kind="payment",
+            order_id=payment.order_id,
+            lines=rules.payment_received(payment.order_id, payment.amount_fen),
+            memo=f"{payment.purpose} via {payment.provider} {notification.provider_txn_id}",
+        )
+    elif outcome is NotificationOutcome.CLOSED:
+        payment.status = PaymentStatus.CLOSED
+        payment.closed_at = utcnow()
+    _log(session, notification, str(outcome))
+    session.flush()
+    return NotificationResult(payment, outcome)
+
+
+def _decide(current: PaymentStatus, reported: NotificationStatus) -> NotificationOutcome:
+    if reported is NotificationStatus.SUCCEEDED:
+        # Money taken is money taken: a success after a close (out of order) is still booked.
+        return NotificationOutcome.DUPLICATE if current is PaymentStatus.SUCCEEDED else NotificationOutcome.CAPTURED
+    if current is PaymentStatus.PENDING:
+        return NotificationOutcome.CLOSED
+    return NotificationOutcome.DUPLICATE if current is PaymentStatus.CLOSED else NotificationOutcome.IGNORED
+
+
+def _log(session: Session, n: Notification, outcome: str, detail: str = "") -> None:
+    session.add(
+        NotificationLog(provider=n.provider, trade_no=n.trade_no, outcome=outcome, detail=detail, raw=dict(n.raw))
+    )
+
+
+def close_payment(*, session: Session, payment: Payment) -> None:
+    """Stop waiting for a pending payment (the order was cancelled before it was paid)."""
+    if payment.status is PaymentStatus.PENDING:
+        payment.status = PaymentStatus.CLOSED
+        payment.closed_at = utcnow()
+
+
+def refunded_fen(payment: Payment) -> int:
+    """How much of a payment has already been refunded."""
+    return sum(r.amount_fen for r in payment.refunds)
+
+
+def refund_payment(
+    *, session: Session, provider: PaymentProvider, payment: Payment, reason: str, refund_no: str | None = None
+) -> Refund | None:
+    """Return what is left of a succeeded payment, once: a second call with the same number refunds nothing."""
+    refund_no = refund_no or f"RF-{payment.trade_no}"
+    existing = session.scalar(select(Refund).where(Refund.refund_no == refund_no))
+    if existing is not None:
+        return existing
+    if payment.status is not PaymentStatus.SUCCEEDED:
+        return None
+    amount = payment.amount_fen - refunded_fen(payment)
+    if amount <= 0:
+        return None
+    result = provider.refund(trade_no=payment.trade_no, refund_no=refund_no, amount_fen=amount, reason=reason)
+    if not result.accepted:
+        raise PaymentFailed(f"The provider refused refund {refund_no}; nothing was refunded.")
+    refund = Refund(
+        refund_no=refund_no,
+        payment_id=payment.id,
+        order_id=payment.order_id,
+        amount_fen=amount,
+        reason=reason[:200],
+        provider_ref=result.provider_ref,
+    )
+    payment.refunds.append(refund)
+    session.add(refund)
+    ledger.post(
+        session=session,
+        key=f"refund:{refund_no}",
+        kind="refund",
+        order_id=payment.order_id,
+        lines=rules.refund_paid(payment.order_id, amount),
+        memo=reason[:300],
+    )
+    return refund
+
+
+def forfeit(*, session: Session, order_id: int, reason: str) -> Forfeiture | None:
+    """Keep everything held for an order as forfeited income (once per order)."""
+    existing = session.scalar(select(Forfeiture).where(Forfeiture.order_id == order_id))
+    if existing is not None:
+        return existing
+    held = ledger.held_for_order(session=session, order_id=order_id)
+    if held <= 0:
+        return None
+    forfeiture = Forfeiture(order_id=order_id, amount_fen=held, reason=reason[:200])
+    session.add(forfeiture)
+    ledger.post(
+        session=session,
+        key=f"forfeit:{order_id}",
+        kind="forfeit",
+        order_id=order_id,
+        lines=rules.deposit_forfeited(order_id, held),
+        memo=reason[:300],
+    )
+    return forfeiture
