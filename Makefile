@@ -18,7 +18,7 @@ demo: install
 	$(BIN)/carloop demo
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(or $(TEST_WORKERS),2) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check carloop tests

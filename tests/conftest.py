@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.db import Base, enable_wal, make_engine, make_session_factory
@@ -31,12 +34,33 @@ def _import_all_models() -> None:
 _pg_schema_ready = False
 
 
+@functools.cache
+def _pg_url_for_this_process() -> str:
+    """PG_URL itself, or under pytest-xdist a fresh database of this worker's own (``test_gw0``...)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker:
+        return PG_URL
+    url = make_url(PG_URL)
+    name = f"{url.database}_{worker}"
+    admin = create_engine(url.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            with contextlib.suppress(DBAPIError):  # still in use by another run: reuse it as it is
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
+            if found.scalar() is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(params=_backends())
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database URL per backend: a fresh SQLite file, or the CI PostgreSQL database."""
+    """A database URL per backend: a fresh SQLite file, or CI's PostgreSQL (one database per xdist worker)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/carloop-test.db"
-    return PG_URL
+    return _pg_url_for_this_process()
 
 
 @pytest.fixture
