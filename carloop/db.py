@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import BigInteger, DateTime, Engine, Enum, MetaData, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -98,3 +99,15 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One use case, one transaction: commit on success, roll back on any error."""
     with factory.begin() as session:
         yield session
+
+
+def enum_column(enum_class: type[StrEnum]) -> Enum:
+    """A ``StrEnum`` stored as its value in a plain string column and read back as the member."""
+    return Enum(
+        enum_class,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )

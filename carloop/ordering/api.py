@@ -238,7 +238,12 @@ async def payment_notification(provider_name: str, request: Request, session: Db
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     if not fields:
         raise PaymentFailed("The notification has no form fields.")
-    await run_in_threadpool(lambda: service.handle_notification(session=session, provider=provider, form=fields))
+    try:
+        await run_in_threadpool(lambda: service.handle_notification(session=session, provider=provider, form=fields))
+    except PaymentFailed as err:
+        if err.data.get("final") is not False:
+            raise
+        # A genuine but non-final status (e.g. WAIT_BUYER_PAY): acknowledge it so the provider stops resending.
     back = local_path(request.query_params.get("return_to"))
     if back:
         return RedirectResponse(back, status_code=303)

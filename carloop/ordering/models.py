@@ -9,7 +9,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, UniqueCons
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from carloop.clock import utcnow
-from carloop.db import Base, BigId
+from carloop.db import Base, BigId, enum_column
 from carloop.ordering.rules import OrderStatus
 
 
@@ -20,8 +20,8 @@ class Order(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     number: Mapped[str] = mapped_column(String(24), unique=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
-    status: Mapped[OrderStatus] = mapped_column(String(24), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    status: Mapped[OrderStatus] = mapped_column(enum_column(OrderStatus), index=True)
     model: Mapped[str] = mapped_column(String(40))
     trim: Mapped[str] = mapped_column(String(40))
     options: Mapped[list[str]] = mapped_column(JSON)
@@ -33,7 +33,7 @@ class Order(Base):
     lock_at_payment: Mapped[bool] = mapped_column(default=False)
     edition: Mapped[str | None] = mapped_column(String(40))
     edition_number: Mapped[int | None] = mapped_column(Integer)
-    delivery_store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"), index=True)
+    delivery_store_id: Mapped[int | None] = mapped_column(ForeignKey("store.id"), index=True)
     paid_at: Mapped[datetime | None]
     refundable_until: Mapped[datetime | None]
     locked_at: Mapped[datetime | None]

@@ -20,6 +20,7 @@ from carloop.ordering.api import provider_of
 from carloop.ordering.schemas import OrderRead
 from carloop.payments import service as payments
 from carloop.payments.providers.base import NotificationStatus
+from carloop.payments.providers.simulator import SimulatorProvider
 from carloop.web.deps import DbSession, OptionalPrincipal, check_csrf
 
 router = APIRouter()
@@ -109,13 +110,13 @@ def simulator_page(trade_no: str, request: Request, session: DbSession, principa
     if me is None:
         return _sign_in_first(request)
     provider = provider_of(request)
-    if provider.name != "simulator":
+    if not isinstance(provider, SimulatorProvider):
         raise NotFound("The payment simulator is not enabled.")
     payment = payments.get_payment(session=session, trade_no=trade_no)
     order = session.get(service.Order, payment.order_id)
     if order is None or order.customer_id != me.customer_id:
         raise NotFound(f"No payment {trade_no}.")
-    sign = provider.signed_notification  # type: ignore[attr-defined]
+    sign = provider.signed_notification
     return _render(
         request,
         "ordering/simulator.html",

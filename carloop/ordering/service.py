@@ -14,7 +14,7 @@ from carloop.accounts.schemas import Principal, Role
 from carloop.catalog import service as catalog
 from carloop.catalog.schemas import ConfigurationIn
 from carloop.clock import utcnow
-from carloop.errors import CapacityExhausted, Conflict, ErrorCode, NotFound, PolicyViolation
+from carloop.errors import Conflict, ErrorCode, InvalidTransition, NotFound, PolicyViolation
 from carloop.ordering import rules
 from carloop.ordering.models import EditionStock, Order, OrderEvent
 from carloop.ordering.rules import CancelMoney, OrderStatus
@@ -265,7 +265,8 @@ def lock(
         return order
     if order.status is OrderStatus.LOCKED:
         return order
-    rules.check_transition(order.status, OrderStatus.LOCKED)
+    if order.status is not OrderStatus.RESERVED:
+        raise InvalidTransition(f"Only a reserved order can be locked; order {order.number} is {order.status}.")
     rules.check_lock_confirmation(
         confirmation, deposit_fen=order.deposit_fen, configuration=configuration_summary(order)
     )

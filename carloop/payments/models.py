@@ -10,7 +10,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from carloop.clock import utcnow
-from carloop.db import Base, BigId
+from carloop.db import Base, BigId, enum_column
 
 
 class PaymentStatus(StrEnum):
@@ -44,10 +44,10 @@ class Payment(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     trade_no: Mapped[str] = mapped_column(String(40), unique=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    purpose: Mapped[PaymentPurpose] = mapped_column(String(16))
+    purpose: Mapped[PaymentPurpose] = mapped_column(enum_column(PaymentPurpose))
     provider: Mapped[str] = mapped_column(String(20))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[PaymentStatus] = mapped_column(String(16), default=PaymentStatus.PENDING)
+    status: Mapped[PaymentStatus] = mapped_column(enum_column(PaymentStatus), default=PaymentStatus.PENDING)
     provider_txn_id: Mapped[str | None] = mapped_column(String(80))
     pay_url: Mapped[str] = mapped_column(String(2000), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -124,7 +124,7 @@ class Posting(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
-    account: Mapped[Account] = mapped_column(String(40))
+    account: Mapped[Account] = mapped_column(enum_column(Account))
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
 
