@@ -46,7 +46,9 @@ class Settings(BaseSettings):
                 if getattr(self, name).get_secret_value() == PLACEHOLDER_SECRET:
                     raise ValueError(f"CARLOOP_{name.upper()} must be set in production")
             if self.payment_provider == "simulator":
-                raise ValueError("the payment simulator lets anyone 'pay'; configure a real provider in production")
+                raise ValueError(
+                    "the payment simulator lets anyone 'pay'; configure a real provider in production"
+                )
             if self.otp_sender == "page":
                 raise ValueError("CARLOOP_OTP_SENDER=page shows login codes on the page; not in production")
         return self

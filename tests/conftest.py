@@ -23,7 +23,9 @@ ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 def _backends() -> list[str]:
     if ON_CI and not PG_URL:
-        raise pytest.UsageError("CI must set CARLOOP_TEST_DATABASE_URL so database tests also run on PostgreSQL")
+        raise pytest.UsageError(
+            "CI must set CARLOOP_TEST_DATABASE_URL so database tests also run on PostgreSQL"
+        )
     return ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
 
 
@@ -81,8 +83,9 @@ def engine(settings: Settings) -> Iterator[Engine]:
             Base.metadata.create_all(engine)
             _pg_schema_ready = True
         names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        if names:
+            with engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     else:
         enable_wal(engine)
         Base.metadata.create_all(engine)

@@ -27,7 +27,9 @@ def _paid_order(
     session: Session, provider: SimulatorProvider, customer_id: int, config: ConfigurationIn
 ) -> Order:
     order = ordering.reserve(session=session, customer_id=customer_id, config=config)
-    payment = ordering.start_deposit_payment(session=session, provider=provider, order=order, base_url=DEMO_BASE_URL)
+    payment = ordering.start_deposit_payment(
+        session=session, provider=provider, order=order, base_url=DEMO_BASE_URL
+    )
     form = provider.signed_notification(
         trade_no=payment.trade_no, amount_fen=payment.amount_fen, status=NotificationStatus.SUCCEEDED
     )
@@ -55,13 +57,23 @@ def seed(factory: sessionmaker[Session], settings: Settings, console: Console) -
                 actor=f"customer:{buyer.id}",
             )
             refunded = _paid_order(session, provider, other.id, ConfigurationIn(model="su7", trim="standard"))
-            ordering.refund_deposit(session=session, provider=provider, order=refunded, actor=f"customer:{other.id}")
-            forfeited = _paid_order(session, provider, other.id, ConfigurationIn(model="yu7", trim="pro"))
-            ordering.settle_if_due(session=session, order=forfeited, now=utcnow() + timedelta(hours=forfeited.refundable_hours))
-            ordering.cancel(
-                session=session, provider=provider, order=forfeited, actor=f"customer:{other.id}", accept_forfeit=True
+            ordering.refund_deposit(
+                session=session, provider=provider, order=refunded, actor=f"customer:{other.id}"
             )
-            ordering.reserve(session=session, customer_id=other.id, config=ConfigurationIn(model="su7", trim="max"))
+            forfeited = _paid_order(session, provider, other.id, ConfigurationIn(model="yu7", trim="pro"))
+            ordering.settle_if_due(
+                session=session, order=forfeited, now=utcnow() + timedelta(hours=forfeited.refundable_hours)
+            )
+            ordering.cancel(
+                session=session,
+                provider=provider,
+                order=forfeited,
+                actor=f"customer:{other.id}",
+                accept_forfeit=True,
+            )
+            ordering.reserve(
+                session=session, customer_id=other.id, config=ConfigurationIn(model="su7", trim="max")
+            )
     rows = [(login.who, login.username, login.secret) for login in logins]
     rows.append(("second demo buyer", SECOND_BUYER, "one-time code shown on the sign-in page"))
     return rows

@@ -43,7 +43,9 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
 
 
 @db_app.command("revision")
-def db_revision(message: Annotated[str, typer.Option("-m", "--message")], database_url: DatabaseUrl = None) -> None:
+def db_revision(
+    message: Annotated[str, typer.Option("-m", "--message")], database_url: DatabaseUrl = None
+) -> None:
     """Autogenerate a migration from model changes (developers)."""
     from carloop.cli import db
 
@@ -67,7 +69,9 @@ def ledger_check(
                 {
                     "ok": report.ok,
                     "entries": report.entries,
-                    "unbalanced_entries": [{"id": i, "key": k, "sum_fen": s} for i, k, s in report.unbalanced_entries],
+                    "unbalanced_entries": [
+                        {"id": i, "key": k, "sum_fen": s} for i, k, s in report.unbalanced_entries
+                    ],
                     "mismatches": [
                         {
                             "order_id": m.order_id,
@@ -76,6 +80,10 @@ def ledger_check(
                             "difference_fen": m.difference_fen,
                         }
                         for m in report.mismatches
+                    ],
+                    "account_mismatches": [
+                        {"account": a, "ledger_fen": have, "records_fen": want}
+                        for a, have, want in report.account_mismatches
                     ],
                     "balances_fen": report.balances,
                 }
@@ -104,6 +112,8 @@ def _print_ledger(report: object) -> None:
             f"[red]order {m.order_id}: ledger holds {m.ledger_held_fen} fen, payments say "
             f"{m.expected_held_fen} (paid - refunded - forfeited); difference {m.difference_fen}[/red]"
         )
+    for account, have, want in report.account_mismatches:
+        console.print(f"[red]account {account}: ledger {have} fen, payment records say {want}[/red]")
     console.print("[green]ledger balanced[/green]" if report.ok else "[red]ledger NOT balanced[/red]")
 
 
@@ -146,7 +156,9 @@ def serve(
 
 @app.command()
 def demo(
-    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the server after seeding.")] = True,
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Start the server after seeding.")
+    ] = True,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Migrate the embedded database, load demo accounts and activity, print logins, and serve."""

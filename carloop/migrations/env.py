@@ -23,5 +23,7 @@ def _run(connection: Connection) -> None:
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("carloop migrations run through `carloop db upgrade` (carloop.cli.db), not bare alembic")
+    raise RuntimeError(
+        "carloop migrations run through `carloop db upgrade` (carloop.cli.db), not bare alembic"
+    )
 _run(connection)

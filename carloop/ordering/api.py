@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any
-
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Header, Query, Request
@@ -32,7 +31,9 @@ router = APIRouter(tags=["orders"])
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", max_length=200, description="Retries with the same key get the first answer."),
+    Header(
+        alias="Idempotency-Key", max_length=200, description="Retries with the same key get the first answer."
+    ),
 ]
 
 
@@ -126,13 +127,20 @@ def pay_deposit(
 
 @router.post("/orders/{number}/lock", response_model=OrderRead)
 def lock_order(
-    number: str, body: LockConfirm, request: Request, session: DbSession, me: CurrentCustomer, key: IdempotencyKey = None
+    number: str,
+    body: LockConfirm,
+    request: Request,
+    session: DbSession,
+    me: CurrentCustomer,
+    key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Lock early. The deposit becomes non-refundable, so the body must repeat amount and configuration."""
 
     def produce() -> tuple[int, dict[str, Any]]:
         order = _mine(session, me, number)
-        confirmation = rules.LockConfirmation(body.acknowledge_non_refundable, body.deposit_fen, body.configuration)
+        confirmation = rules.LockConfirmation(
+            body.acknowledge_non_refundable, body.deposit_fen, body.configuration
+        )
         service.lock(session=session, order=order, confirmation=confirmation, actor=me.actor)
         return 200, OrderRead.of(order).model_dump(mode="json")
 
@@ -239,11 +247,13 @@ async def payment_notification(provider_name: str, request: Request, session: Db
     if not fields:
         raise PaymentFailed("The notification has no form fields.")
     try:
-        await run_in_threadpool(lambda: service.handle_notification(session=session, provider=provider, form=fields))
+        await run_in_threadpool(
+            lambda: service.handle_notification(session=session, provider=provider, form=fields)
+        )
     except PaymentFailed as err:
         if err.data.get("final") is not False:
             raise
-        # A genuine but non-final status (e.g. WAIT_BUYER_PAY): acknowledge it so the provider stops resending.
+        # A genuine but non-final status (WAIT_BUYER_PAY): acknowledge it so the provider stops resending.
     back = local_path(request.query_params.get("return_to"))
     if back:
         return RedirectResponse(back, status_code=303)

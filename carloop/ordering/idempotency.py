@@ -36,7 +36,9 @@ def run_once(
         status, body = produce()
         return status, body, False
     if len(key) > MAX_KEY_LENGTH:
-        raise Conflict(f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters.", code=ErrorCode.CONFLICT)
+        raise Conflict(
+            f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters.", code=ErrorCode.CONFLICT
+        )
     stored = _find(session, scope, key)
     if stored is None:
         record = IdempotencyRecord(scope=scope, key=key, request_hash=request_hash)
@@ -56,10 +58,13 @@ def run_once(
             return status, body, False
     if stored.request_hash != request_hash:
         raise Conflict(
-            "This Idempotency-Key was already used for a different request.", code=ErrorCode.IDEMPOTENCY_MISMATCH
+            "This Idempotency-Key was already used for a different request.",
+            code=ErrorCode.IDEMPOTENCY_MISMATCH,
         )
     return stored.status_code, dict(stored.response), True
 
 
 def _find(session: Session, scope: str, key: str) -> IdempotencyRecord | None:
-    return session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key))
+    return session.scalar(
+        select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+    )

@@ -30,7 +30,7 @@ Csrf = Annotated[str, Form()]
 
 
 def _render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    return request.app.state.renderer.render(request, template, context, status_code=status_code)  # type: ignore[no-any-return]
+    return request.app.state.renderer.render(request, template, context, status_code=status_code)
 
 
 def _sign_in_first(request: Request) -> RedirectResponse:
@@ -104,7 +104,9 @@ def place_order(
 
 
 @router.get("/pay/simulator/{trade_no}")
-def simulator_page(trade_no: str, request: Request, session: DbSession, principal: OptionalPrincipal) -> Response:
+def simulator_page(
+    trade_no: str, request: Request, session: DbSession, principal: OptionalPrincipal
+) -> Response:
     """The built-in payment simulator: signs a provider notification the buyer's browser delivers."""
     me = _customer(principal)
     if me is None:
@@ -123,8 +125,12 @@ def simulator_page(trade_no: str, request: Request, session: DbSession, principa
         {
             "payment": payment,
             "order": order,
-            "paid_form": sign(trade_no=payment.trade_no, amount_fen=payment.amount_fen, status=NotificationStatus.SUCCEEDED),
-            "closed_form": sign(trade_no=payment.trade_no, amount_fen=payment.amount_fen, status=NotificationStatus.CLOSED),
+            "paid_form": sign(
+                trade_no=payment.trade_no, amount_fen=payment.amount_fen, status=NotificationStatus.SUCCEEDED
+            ),
+            "closed_form": sign(
+                trade_no=payment.trade_no, amount_fen=payment.amount_fen, status=NotificationStatus.CLOSED
+            ),
             "return_to": f"/orders/{order.number}",
         },
     )
@@ -148,7 +154,9 @@ def order_page(number: str, request: Request, session: DbSession, principal: Opt
         return _sign_in_first(request)
     order = service.get_for(session=session, principal=me, number=number)
     pending = [
-        p for p in payments.payments_for_order(session=session, order_id=order.id) if str(p.status) == "pending"
+        p
+        for p in payments.payments_for_order(session=session, order_id=order.id)
+        if str(p.status) == "pending"
     ]
     return _render(
         request,
@@ -163,7 +171,9 @@ def order_page(number: str, request: Request, session: DbSession, principal: Opt
 
 
 @router.post("/orders/{number}/pay")
-def pay_again(number: str, request: Request, session: DbSession, principal: OptionalPrincipal, csrf_token: Csrf) -> Response:
+def pay_again(
+    number: str, request: Request, session: DbSession, principal: OptionalPrincipal, csrf_token: Csrf
+) -> Response:
     """Go (back) to the deposit payment of an unpaid order."""
     me = _customer(principal)
     if me is None:
@@ -177,7 +187,9 @@ def pay_again(number: str, request: Request, session: DbSession, principal: Opti
 
 
 @router.post("/orders/{number}/refund")
-def refund(number: str, request: Request, session: DbSession, principal: OptionalPrincipal, csrf_token: Csrf) -> Response:
+def refund(
+    number: str, request: Request, session: DbSession, principal: OptionalPrincipal, csrf_token: Csrf
+) -> Response:
     """One-click refund of a refundable deposit (safe to click twice)."""
     me = _customer(principal)
     if me is None:
@@ -244,7 +256,11 @@ def cancel(
     check_csrf(request, csrf_token)
     order = service.get_for(session=session, principal=me, number=number, for_update=True)
     service.cancel(
-        session=session, provider=provider_of(request), order=order, actor=me.actor, accept_forfeit=accept_forfeit
+        session=session,
+        provider=provider_of(request),
+        order=order,
+        actor=me.actor,
+        accept_forfeit=accept_forfeit,
     )
     return RedirectResponse(f"/orders/{number}", status_code=303)
 
@@ -273,5 +289,10 @@ def staff_orders(
     return _render(
         request,
         "ordering/staff_orders.html",
-        {"orders": [OrderRead.of(o) for o in found], "q": q, "status": status, "statuses": list(rules.OrderStatus)},
+        {
+            "orders": [OrderRead.of(o) for o in found],
+            "q": q,
+            "status": status,
+            "statuses": list(rules.OrderStatus),
+        },
     )

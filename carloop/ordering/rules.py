@@ -1,10 +1,11 @@
 """The order lifecycle as pure rules: states, transitions, refundability, lock confirmation.
 
-    pending_payment ──paid──▶ reserved ──lock / window ends──▶ locked ──▶ scheduled ──▶ in_production
-          │  (edition: paid ──────────────────────────────▶ locked)                        │
-          ▼                      │                              │                          ▼
-      cancelled             refunded (deposit back)        cancelled (deposit forfeited)  built ──▶ in_transit
-                                                                                            ──▶ at_delivery_centre ──▶ delivered
+pending_payment --paid--> reserved --lock, or the window ends--> locked --> scheduled
+    |   (a numbered edition: paid --> locked)                       |
+    v                         |                                     v
+cancelled            refunded (deposit back)          cancelled (deposit forfeited)
+
+scheduled --> in_production --> built (VIN) --> in_transit --> at_delivery_centre --> delivered
 """
 
 from __future__ import annotations

@@ -108,7 +108,9 @@ class OrderRead(BaseModel):
             paid_at=order.paid_at,
             locked_at=order.locked_at,
             events=[
-                EventRead(at=e.at, actor=e.actor, from_status=e.from_status, to_status=e.to_status, reason=e.reason)
+                EventRead(
+                    at=e.at, actor=e.actor, from_status=e.from_status, to_status=e.to_status, reason=e.reason
+                )
                 for e in order.events
             ],
         )

@@ -36,9 +36,13 @@ def facts(order: Order) -> rules.DepositFacts:
     return rules.DepositFacts(order.status, order.lock_at_payment, order.refundable_until)
 
 
-def _move(session: Session, order: Order, target: OrderStatus, *, actor: str, reason: str, **data: Any) -> None:
+def _move(
+    session: Session, order: Order, target: OrderStatus, *, actor: str, reason: str, **data: Any
+) -> None:
     rules.check_transition(order.status, target)
-    event = OrderEvent(actor=actor, from_status=str(order.status), to_status=str(target), reason=reason, data=data)
+    event = OrderEvent(
+        actor=actor, from_status=str(order.status), to_status=str(target), reason=reason, data=data
+    )
     order.events.append(event)
     session.add(event)
     order.status = target
@@ -133,7 +137,12 @@ def list_for_customer(*, session: Session, customer_id: int) -> list[Order]:
 
 
 def search(
-    *, session: Session, principal: Principal, text: str = "", status: OrderStatus | None = None, limit: int = 50
+    *,
+    session: Session,
+    principal: Principal,
+    text: str = "",
+    status: OrderStatus | None = None,
+    limit: int = 50,
 ) -> list[Order]:
     """Staff search by order number, model or status, limited to what the role may see."""
     query = select(Order).order_by(Order.id.desc()).limit(max(1, min(limit, 200)))
@@ -176,7 +185,9 @@ def start_deposit_payment(
 ) -> Payment:
     """The pending deposit payment of an order, started if there is none yet."""
     if order.status is not OrderStatus.PENDING_PAYMENT:
-        raise Conflict(f"Order {order.number} is {order.status}; its deposit is not due.", code=ErrorCode.CONFLICT)
+        raise Conflict(
+            f"Order {order.number} is {order.status}; its deposit is not due.", code=ErrorCode.CONFLICT
+        )
     for payment in payments.payments_for_order(session=session, order_id=order.id):
         if payment.purpose is PaymentPurpose.DEPOSIT and payment.status is PaymentStatus.PENDING:
             return payment
@@ -213,7 +224,10 @@ def _on_payment_captured(session: Session, provider: PaymentProvider, order: Ord
     if order.status is not OrderStatus.PENDING_PAYMENT:
         # Paid after the order was cancelled, or a second deposit for it: send the money back.
         payments.refund_payment(
-            session=session, provider=provider, payment=payment, reason=f"order {order.number} is {order.status}"
+            session=session,
+            provider=provider,
+            payment=payment,
+            reason=f"order {order.number} is {order.status}",
         )
         order.events.append(
             OrderEvent(
@@ -227,8 +241,12 @@ def _on_payment_captured(session: Session, provider: PaymentProvider, order: Ord
         return
     paid_at = payment.paid_at or utcnow()
     if order.edition and not _take_edition_unit(session, order):
-        _move(session, order, OrderStatus.CANCELLED, actor="system", reason=f"edition {order.edition} sold out")
-        payments.refund_payment(session=session, provider=provider, payment=payment, reason="edition sold out")
+        _move(
+            session, order, OrderStatus.CANCELLED, actor="system", reason=f"edition {order.edition} sold out"
+        )
+        payments.refund_payment(
+            session=session, provider=provider, payment=payment, reason="edition sold out"
+        )
         return
     order.paid_at = paid_at
     order.refundable_until = rules.refundable_until(
@@ -258,7 +276,12 @@ def _take_edition_unit(session: Session, order: Order) -> bool:
 
 
 def lock(
-    *, session: Session, order: Order, confirmation: rules.LockConfirmation, actor: str, now: datetime | None = None
+    *,
+    session: Session,
+    order: Order,
+    confirmation: rules.LockConfirmation,
+    actor: str,
+    now: datetime | None = None,
 ) -> Order:
     """Lock a reserved order early, only with the buyer's explicit confirmation."""
     if settle_if_due(session=session, order=order, now=now):
@@ -266,7 +289,9 @@ def lock(
     if order.status is OrderStatus.LOCKED:
         return order
     if order.status is not OrderStatus.RESERVED:
-        raise InvalidTransition(f"Only a reserved order can be locked; order {order.number} is {order.status}.")
+        raise InvalidTransition(
+            f"Only a reserved order can be locked; order {order.number} is {order.status}."
+        )
     rules.check_lock_confirmation(
         confirmation, deposit_fen=order.deposit_fen, configuration=configuration_summary(order)
     )
@@ -319,7 +344,7 @@ def cancel(
         return refund_deposit(session=session, provider=provider, order=order, actor=actor, now=now)
     if plan.money is CancelMoney.FORFEIT and not accept_forfeit:
         raise PolicyViolation(
-            f"Order {order.number} is locked: cancelling it forfeits the deposit. Confirm with accept_forfeit.",
+            f"Order {order.number} is locked: cancelling forfeits the deposit. Confirm with accept_forfeit.",
             code=ErrorCode.NOT_REFUNDABLE,
         )
     settle_if_due(session=session, order=order, now=now)

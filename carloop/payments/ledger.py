@@ -21,7 +21,13 @@ from carloop.payments.models import (
 
 
 def post(
-    *, session: Session, key: str, kind: str, lines: Sequence[rules.Line], order_id: int | None = None, memo: str = ""
+    *,
+    session: Session,
+    key: str,
+    kind: str,
+    lines: Sequence[rules.Line],
+    order_id: int | None = None,
+    memo: str = "",
 ) -> JournalEntry:
     """Book one balanced entry once; posting the same key again returns the first entry unchanged."""
     existing = session.scalar(select(JournalEntry).where(JournalEntry.idempotency_key == key))
@@ -30,7 +36,9 @@ def post(
     if not rules.is_balanced(lines):
         raise ValueError(f"journal entry {key!r} does not balance")
     entry = JournalEntry(idempotency_key=key, kind=kind, order_id=order_id, memo=memo)
-    entry.postings = [Posting(account=ln.account, order_id=ln.order_id, amount_fen=ln.amount_fen) for ln in lines]
+    entry.postings = [
+        Posting(account=ln.account, order_id=ln.order_id, amount_fen=ln.amount_fen) for ln in lines
+    ]
     session.add(entry)
     session.flush()
     return entry
@@ -59,12 +67,13 @@ class LedgerReport:
     entries: int = 0
     unbalanced_entries: list[tuple[int, str, int]] = field(default_factory=list)  # (id, key, sum)
     mismatches: list[rules.Mismatch] = field(default_factory=list)
+    account_mismatches: list[tuple[str, int, int]] = field(default_factory=list)  # (account, ledger, records)
     balances: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        """True when every entry balances and every order reconciles."""
-        return not self.unbalanced_entries and not self.mismatches
+        """True when every entry balances and every order and account reconciles."""
+        return not self.unbalanced_entries and not self.mismatches and not self.account_mismatches
 
 
 def check(*, session: Session) -> LedgerReport:
@@ -93,7 +102,9 @@ def check(*, session: Session) -> LedgerReport:
     )
     for order_id, total in session.execute(paid_q):
         bump(int(order_id), paid=int(total))
-    for order_id, total in session.execute(select(Refund.order_id, func.sum(Refund.amount_fen)).group_by(Refund.order_id)):
+    for order_id, total in session.execute(
+        select(Refund.order_id, func.sum(Refund.amount_fen)).group_by(Refund.order_id)
+    ):
         bump(int(order_id), refunded=int(total))
     for order_id, total in session.execute(select(Forfeiture.order_id, Forfeiture.amount_fen)):
         bump(int(order_id), forfeited=int(total))
@@ -103,7 +114,15 @@ def check(*, session: Session) -> LedgerReport:
         .where(Posting.account == Account.CUSTOMER_PREPAYMENTS, Posting.order_id.is_not(None))
         .group_by(Posting.order_id)
     )
-    held = {int(order_id): -int(total) for order_id, total in session.execute(held_q)}
+    held = {int(order_id or 0): -int(total or 0) for order_id, total in session.execute(held_q)}
     report.mismatches = rules.reconcile(records, held)
     report.balances = account_balances(session=session)
+    expected = {
+        Account.PROVIDER_CASH: sum(m.paid_fen - m.refunded_fen for m in records.values()),
+        Account.FORFEITED_DEPOSITS: -sum(m.forfeited_fen for m in records.values()),
+    }
+    for account, want in expected.items():
+        have = report.balances.get(str(account), 0)
+        if have != want:
+            report.account_mismatches.append((str(account), have, want))
     return report

@@ -145,7 +145,11 @@ def apply_notification(*, session: Session, notification: Notification) -> Notif
 def _decide(current: PaymentStatus, reported: NotificationStatus) -> NotificationOutcome:
     if reported is NotificationStatus.SUCCEEDED:
         # Money taken is money taken: a success after a close (out of order) is still booked.
-        return NotificationOutcome.DUPLICATE if current is PaymentStatus.SUCCEEDED else NotificationOutcome.CAPTURED
+        return (
+            NotificationOutcome.DUPLICATE
+            if current is PaymentStatus.SUCCEEDED
+            else NotificationOutcome.CAPTURED
+        )
     if current is PaymentStatus.PENDING:
         return NotificationOutcome.CLOSED
     return NotificationOutcome.DUPLICATE if current is PaymentStatus.CLOSED else NotificationOutcome.IGNORED
@@ -153,7 +157,9 @@ def _decide(current: PaymentStatus, reported: NotificationStatus) -> Notificatio
 
 def _log(session: Session, n: Notification, outcome: str, detail: str = "") -> None:
     session.add(
-        NotificationLog(provider=n.provider, trade_no=n.trade_no, outcome=outcome, detail=detail, raw=dict(n.raw))
+        NotificationLog(
+            provider=n.provider, trade_no=n.trade_no, outcome=outcome, detail=detail, raw=dict(n.raw)
+        )
     )
 
 
@@ -170,9 +176,14 @@ def refunded_fen(payment: Payment) -> int:
 
 
 def refund_payment(
-    *, session: Session, provider: PaymentProvider, payment: Payment, reason: str, refund_no: str | None = None
+    *,
+    session: Session,
+    provider: PaymentProvider,
+    payment: Payment,
+    reason: str,
+    refund_no: str | None = None,
 ) -> Refund | None:
-    """Return what is left of a succeeded payment, once: a second call with the same number refunds nothing."""
+    """Return what is left of a succeeded payment, once; the same refund number never refunds twice."""
     refund_no = refund_no or f"RF-{payment.trade_no}"
     existing = session.scalar(select(Refund).where(Refund.refund_no == refund_no))
     if existing is not None:

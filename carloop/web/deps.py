@@ -104,4 +104,6 @@ def check_csrf(request: Request, submitted: str | None) -> None:
     """Refuse a page form whose anti-forgery token is missing or wrong."""
     expected = getattr(request.state, "csrf_token", None)
     if not expected or not submitted or not hmac.compare_digest(expected, submitted):
-        raise PermissionDenied("The form expired or did not come from this site; reload the page and try again.")
+        raise PermissionDenied(
+            "The form expired or did not come from this site; reload the page and try again."
+        )

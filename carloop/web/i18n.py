@@ -19,7 +19,15 @@ from starlette.requests import Request
 
 LOCALES = ("zh_CN", "en")
 LANG_COOKIE = "carloop_lang"
-_ALIASES = {"zh": "zh_CN", "zh-cn": "zh_CN", "zh_cn": "zh_CN", "zh-hans": "zh_CN", "en": "en", "en-us": "en", "en_us": "en"}
+_ALIASES = {
+    "zh": "zh_CN",
+    "zh-cn": "zh_CN",
+    "zh_cn": "zh_CN",
+    "zh-hans": "zh_CN",
+    "en": "en",
+    "en-us": "en",
+    "en_us": "en",
+}
 
 
 @cache

@@ -82,7 +82,9 @@ def problem(
     if _wants_html(request):
         renderer = getattr(request.app.state, "renderer", None)
         if renderer is not None:
-            return renderer.render(request, "error.html", {"problem": body}, status_code=status, headers=headers)
+            return renderer.render(
+                request, "error.html", {"problem": body}, status_code=status, headers=headers
+            )
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
@@ -97,7 +99,9 @@ def _clean_validation_errors(raw: list[Any]) -> list[dict[str, Any]]:
     cleaned = []
     for err in raw:
         loc = [str(part) for part in err.get("loc", ())]
-        cleaned.append({"field": ".".join(loc), "loc": loc, "message": err.get("msg", ""), "type": err.get("type", "")})
+        cleaned.append(
+            {"field": ".".join(loc), "loc": loc, "message": err.get("msg", ""), "type": err.get("type", "")}
+        )
     return cleaned
 
 
@@ -129,4 +133,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(request, 500, "internal-error", "Something went wrong on our side; nothing was changed.")
+        return problem(
+            request, 500, "internal-error", "Something went wrong on our side; nothing was changed."
+        )

@@ -30,7 +30,9 @@ def buyer_id(session: Session) -> int:
 
 def reserve(session: Session, buyer_id: int, model: str = "su7", trim: str = "pro") -> Order:
     """An order waiting for its deposit."""
-    return ordering.reserve(session=session, customer_id=buyer_id, config=ConfigurationIn(model=model, trim=trim))
+    return ordering.reserve(
+        session=session, customer_id=buyer_id, config=ConfigurationIn(model=model, trim=trim)
+    )
 
 
 def start(session: Session, provider: SimulatorProvider, order: Order) -> Payment:
@@ -45,7 +47,9 @@ def notify(
     status: NotificationStatus = NotificationStatus.SUCCEEDED,
 ) -> dict[str, str]:
     """Deliver a signed simulator notification for a payment; returns the form (to replay it)."""
-    form = provider.signed_notification(trade_no=payment.trade_no, amount_fen=payment.amount_fen, status=status)
+    form = provider.signed_notification(
+        trade_no=payment.trade_no, amount_fen=payment.amount_fen, status=status
+    )
     ordering.handle_notification(session=session, provider=provider, form=form)
     return form
 

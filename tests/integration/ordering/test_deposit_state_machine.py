@@ -60,7 +60,10 @@ class DepositMachine(RuleBasedStateMachine):
     @rule(target=orders, trim=st.sampled_from(["standard", "pro", "max"]))
     def reserve(self, trim: str) -> int:
         order = ordering.reserve(
-            session=self.session, customer_id=self.buyer, config=ConfigurationIn(model="su7", trim=trim), now=self.now
+            session=self.session,
+            customer_id=self.buyer,
+            config=ConfigurationIn(model="su7", trim=trim),
+            now=self.now,
         )
         return order.id
 
@@ -85,7 +88,9 @@ class DepositMachine(RuleBasedStateMachine):
     def replay_a_notification(self, data: st.DataObject) -> None:
         if self.forms:
             form = data.draw(st.sampled_from(self.forms))
-            self._attempt(lambda: ordering.handle_notification(session=self.session, provider=self.provider, form=form))
+            self._attempt(
+                lambda: ordering.handle_notification(session=self.session, provider=self.provider, form=form)
+            )
 
     @rule(order_id=orders)
     def lock(self, order_id: int) -> None:
@@ -93,7 +98,9 @@ class DepositMachine(RuleBasedStateMachine):
         assert order is not None
         confirmation = rules.LockConfirmation(True, order.deposit_fen, ordering.configuration_summary(order))
         self._attempt(
-            lambda: ordering.lock(session=self.session, order=order, confirmation=confirmation, actor="t", now=self.now)
+            lambda: ordering.lock(
+                session=self.session, order=order, confirmation=confirmation, actor="t", now=self.now
+            )
         )
 
     @rule(order_id=orders)
@@ -101,7 +108,9 @@ class DepositMachine(RuleBasedStateMachine):
         order = self.session.get(Order, order_id)
         assert order is not None
         self._attempt(
-            lambda: ordering.refund_deposit(session=self.session, provider=self.provider, order=order, actor="t", now=self.now)
+            lambda: ordering.refund_deposit(
+                session=self.session, provider=self.provider, order=order, actor="t", now=self.now
+            )
         )
 
     @rule(order_id=orders, accept=st.booleans())
@@ -110,7 +119,12 @@ class DepositMachine(RuleBasedStateMachine):
         assert order is not None
         self._attempt(
             lambda: ordering.cancel(
-                session=self.session, provider=self.provider, order=order, actor="t", accept_forfeit=accept, now=self.now
+                session=self.session,
+                provider=self.provider,
+                order=order,
+                actor="t",
+                accept_forfeit=accept,
+                now=self.now,
             )
         )
 

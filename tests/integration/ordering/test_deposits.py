@@ -32,7 +32,9 @@ def test_paying_the_deposit_reserves_the_order_refundable_for_168_hours(
     assert ledger.check(session=session).ok
 
 
-def test_a_duplicated_notification_changes_nothing(session: Session, provider: SimulatorProvider, buyer_id: int) -> None:
+def test_a_duplicated_notification_changes_nothing(
+    session: Session, provider: SimulatorProvider, buyer_id: int
+) -> None:
     order = reserve(session, buyer_id)
     payment = start(session, provider, order)
     form = notify(session, provider, payment)
@@ -44,7 +46,9 @@ def test_a_duplicated_notification_changes_nothing(session: Session, provider: S
     assert len(order.events) == 2
 
 
-def test_a_close_arriving_after_success_is_ignored(session: Session, provider: SimulatorProvider, buyer_id: int) -> None:
+def test_a_close_arriving_after_success_is_ignored(
+    session: Session, provider: SimulatorProvider, buyer_id: int
+) -> None:
     order = reserve(session, buyer_id)
     payment = start(session, provider, order)
     notify(session, provider, payment)
@@ -53,7 +57,9 @@ def test_a_close_arriving_after_success_is_ignored(session: Session, provider: S
     assert order.status is OrderStatus.RESERVED
 
 
-def test_a_success_arriving_after_close_is_still_booked(session: Session, provider: SimulatorProvider, buyer_id: int) -> None:
+def test_a_success_arriving_after_close_is_still_booked(
+    session: Session, provider: SimulatorProvider, buyer_id: int
+) -> None:
     order = reserve(session, buyer_id)
     payment = start(session, provider, order)
     notify(session, provider, payment, NotificationStatus.CLOSED)
@@ -89,7 +95,9 @@ def test_refund_is_idempotent(session: Session, provider: SimulatorProvider, buy
     assert ledger.check(session=session).ok
 
 
-def test_locked_deposit_is_never_refunded(session: Session, provider: SimulatorProvider, buyer_id: int) -> None:
+def test_locked_deposit_is_never_refunded(
+    session: Session, provider: SimulatorProvider, buyer_id: int
+) -> None:
     order = paid_order(session, provider, buyer_id)
     confirmation = rules.LockConfirmation(True, order.deposit_fen, ordering.configuration_summary(order))
     ordering.lock(session=session, order=order, confirmation=confirmation, actor="test")
@@ -100,7 +108,9 @@ def test_locked_deposit_is_never_refunded(session: Session, provider: SimulatorP
     assert ledger.held_for_order(session=session, order_id=order.id) == order.deposit_fen
 
 
-def test_early_lock_needs_the_explicit_confirmation(session: Session, provider: SimulatorProvider, buyer_id: int) -> None:
+def test_early_lock_needs_the_explicit_confirmation(
+    session: Session, provider: SimulatorProvider, buyer_id: int
+) -> None:
     order = paid_order(session, provider, buyer_id)
     with pytest.raises(PolicyViolation):
         ordering.lock(
@@ -109,7 +119,9 @@ def test_early_lock_needs_the_explicit_confirmation(session: Session, provider: 
     assert order.status is OrderStatus.RESERVED
 
 
-def test_the_order_locks_itself_when_the_window_ends(session: Session, provider: SimulatorProvider, buyer_id: int) -> None:
+def test_the_order_locks_itself_when_the_window_ends(
+    session: Session, provider: SimulatorProvider, buyer_id: int
+) -> None:
     order = paid_order(session, provider, buyer_id)
     assert order.refundable_until is not None
     assert ordering.auto_lock_due(session=session, now=order.refundable_until - timedelta(seconds=1)) == 0
@@ -124,7 +136,9 @@ def test_refund_after_the_window_is_refused_even_before_the_sweep(
     order = paid_order(session, provider, buyer_id)
     assert order.refundable_until is not None
     with pytest.raises(PolicyViolation):
-        ordering.refund_deposit(session=session, provider=provider, order=order, actor="t", now=order.refundable_until)
+        ordering.refund_deposit(
+            session=session, provider=provider, order=order, actor="t", now=order.refundable_until
+        )
     assert order.status is OrderStatus.LOCKED
 
 
@@ -179,7 +193,9 @@ def test_ledger_check_names_the_order_when_a_posting_is_tampered_with(
     posting = session.scalars(
         select(Posting).where(Posting.order_id == order.id, Posting.account == "customer_prepayments")
     ).one()
-    session.execute(update(Posting).where(Posting.id == posting.id).values(amount_fen=posting.amount_fen + 100))
+    session.execute(
+        update(Posting).where(Posting.id == posting.id).values(amount_fen=posting.amount_fen + 100)
+    )
     session.expire_all()
     report = ledger.check(session=session)
     assert not report.ok

@@ -36,7 +36,11 @@ def test_payment_then_refund_leaves_nothing_held() -> None:
     assert held == 0
 
 
-@given(st.lists(st.tuples(st.integers(1, 5), st.sampled_from(["pay", "refund", "forfeit"]), amounts), max_size=40))
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 5), st.sampled_from(["pay", "refund", "forfeit"]), amounts), max_size=40
+    )
+)
 def test_reconcile_agrees_with_bookings_made_by_the_rules(moves: list[tuple[int, str, int]]) -> None:
     records: dict[int, OrderMoney] = {}
     held: dict[int, int] = {}

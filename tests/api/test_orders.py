@@ -1,0 +1,188 @@
+"""The order API over HTTP: reserve, pay through the signed notification endpoint, lock, refund."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from carloop.payments.providers.base import NotificationStatus
+
+CONFIG = {"configuration": {"model": "su7", "trim": "pro", "options": []}}
+
+
+def sign_in(client: TestClient, phone: str) -> dict[str, str]:
+    code = client.post("/api/v1/auth/code", json={"phone": phone}).json()["dev_code"]
+    token = client.post("/api/v1/auth/sign-in", json={"phone": phone, "code": code}).json()["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def buyer(client: TestClient) -> dict[str, str]:
+    return sign_in(client, "13800138000")
+
+
+def reserve(client: TestClient, headers: dict[str, str], key: str | None = None) -> dict[str, Any]:
+    h = dict(headers)
+    if key:
+        h["Idempotency-Key"] = key
+    response = client.post("/api/v1/orders", json=CONFIG, headers=h)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def pay(
+    client: TestClient, payment: dict[str, Any], status: NotificationStatus = NotificationStatus.SUCCEEDED
+) -> dict[str, str]:
+    provider = client.app.state.payment_provider  # type: ignore[attr-defined]
+    form = provider.signed_notification(
+        trade_no=payment["trade_no"], amount_fen=payment["amount_fen"], status=status
+    )
+    response = client.post("/api/v1/payments/notify/simulator", data=form)
+    assert response.status_code == 200, response.text
+    assert response.text == "success"
+    return dict(form)
+
+
+def test_reserve_pay_and_refund_over_http(client: TestClient, buyer: dict[str, str]) -> None:
+    made = reserve(client, buyer)
+    number = made["order"]["number"]
+    assert made["order"]["status"] == "pending_payment"
+    assert made["payment"]["amount_fen"] == 500_000
+    form = pay(client, made["payment"])
+    assert client.post("/api/v1/payments/notify/simulator", data=form).text == "success"  # replay
+    order = client.get(f"/api/v1/orders/{number}", headers=buyer).json()
+    assert order["status"] == "reserved"
+    assert order["deposit"]["refundable"] is True and order["deposit"]["refundable_until"]
+    refunded = client.post(f"/api/v1/orders/{number}/refund", headers=buyer)
+    assert refunded.status_code == 200 and refunded.json()["status"] == "refunded"
+    again = client.post(f"/api/v1/orders/{number}/refund", headers=buyer)
+    assert again.status_code == 200 and again.json()["status"] == "refunded"
+    assert again.json()["deposit"]["not_refundable_reason"] == "refunded"
+
+
+def test_an_idempotency_key_returns_the_original_order(client: TestClient, buyer: dict[str, str]) -> None:
+    key = str(uuid.uuid4())
+    first = reserve(client, buyer, key)
+    second = client.post("/api/v1/orders", json=CONFIG, headers={**buyer, "Idempotency-Key": key})
+    assert second.status_code == 201
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert second.json()["order"]["number"] == first["order"]["number"]
+    assert len(client.get("/api/v1/orders", headers=buyer).json()) == 1
+
+
+def test_reusing_a_key_for_a_different_request_is_a_conflict(
+    client: TestClient, buyer: dict[str, str]
+) -> None:
+    key = str(uuid.uuid4())
+    reserve(client, buyer, key)
+    other = {"configuration": {"model": "yu7", "trim": "max", "options": []}}
+    response = client.post("/api/v1/orders", json=other, headers={**buyer, "Idempotency-Key": key})
+    assert response.status_code == 409
+    assert response.json()["code"] == "idempotency-key-reused"
+
+
+def test_someone_elses_order_is_404(client: TestClient, buyer: dict[str, str]) -> None:
+    number = reserve(client, buyer)["order"]["number"]
+    stranger = sign_in(client, "13900139000")
+    for method, path in (
+        ("get", ""),
+        ("post", "/refund"),
+        ("post", "/lock"),
+        ("post", "/cancel"),
+        ("post", "/payments"),
+    ):
+        response = client.request(
+            method.upper(),
+            f"/api/v1/orders/{number}{path}",
+            headers=stranger,
+            json={} if path == "/lock" else None,
+        )
+        assert response.status_code in (404, 422), (path, response.text)
+        if response.status_code == 422:
+            continue
+        assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_early_lock_requires_the_repeated_confirmation(client: TestClient, buyer: dict[str, str]) -> None:
+    made = reserve(client, buyer)
+    pay(client, made["payment"])
+    number = made["order"]["number"]
+    wrong = {"acknowledge_non_refundable": True, "deposit_fen": 1, "configuration": "x"}
+    response = client.post(f"/api/v1/orders/{number}/lock", json=wrong, headers=buyer)
+    assert response.status_code == 422 and response.json()["code"] == "lock-not-confirmed"
+    right = {
+        "acknowledge_non_refundable": True,
+        "deposit_fen": 500_000,
+        "configuration": made["order"]["summary"],
+    }
+    locked = client.post(f"/api/v1/orders/{number}/lock", json=right, headers=buyer)
+    assert locked.status_code == 200 and locked.json()["status"] == "locked"
+    refused = client.post(f"/api/v1/orders/{number}/refund", headers=buyer)
+    assert refused.status_code == 422 and refused.json()["code"] == "deposit-not-refundable"
+
+
+def test_a_forged_notification_gets_400_and_changes_nothing(
+    client: TestClient, buyer: dict[str, str]
+) -> None:
+    made = reserve(client, buyer)
+    form = client.app.state.payment_provider.signed_notification(  # type: ignore[attr-defined]
+        trade_no=made["payment"]["trade_no"],
+        amount_fen=made["payment"]["amount_fen"],
+        status=NotificationStatus.SUCCEEDED,
+    )
+    form["total_amount"] = "1.00"
+    response = client.post("/api/v1/payments/notify/simulator", data=form)
+    assert response.status_code == 400
+    assert response.json()["code"] == "signature-invalid"
+    order = client.get(f"/api/v1/orders/{made['order']['number']}", headers=buyer).json()
+    assert order["status"] == "pending_payment"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ('{"configuration": {"model": "su7", "trim": "pro"}, "extra": 1}', 422, "body.extra"),
+        ('{"configuration": {"model": "su7"}}', 422, "body.configuration.trim"),
+        ('{"configuration": ', 400, None),
+        ("[]", 422, "body"),
+        ('{"configuration": {"model": "su7", "trim": "nope", "options": []}}', 422, None),
+    ],
+)
+def test_bad_input_gets_a_problem_naming_the_field(
+    client: TestClient, buyer: dict[str, str], body: str, status: int, field: str | None
+) -> None:
+    response = client.post(
+        "/api/v1/orders", content=body, headers={**buyer, "Content-Type": "application/json"}
+    )
+    assert response.status_code == status, response.text
+    problem = response.json()
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert problem["status"] == status and problem["detail"]
+    if field:
+        assert field in [e["field"] for e in problem["errors"]]
+
+
+def test_anonymous_callers_get_401(client: TestClient) -> None:
+    assert client.post("/api/v1/orders", json=CONFIG).status_code == 401
+    assert client.get("/api/v1/orders").status_code == 401
+
+
+def test_staff_search_is_audited_and_store_bound(client: TestClient, buyer: dict[str, str]) -> None:
+    reserve(client, buyer)
+    from carloop.accounts.demo import seed_demo_accounts
+
+    with client.app.state.sessions.begin() as session:  # type: ignore[attr-defined]
+        logins = {login.username: login.secret for login in seed_demo_accounts(session=session)}
+
+    def staff(username: str) -> dict[str, str]:
+        token = client.post(
+            "/api/v1/auth/staff/sign-in", json={"username": username, "password": logins[username]}
+        ).json()["token"]
+        return {"Authorization": f"Bearer {token}"}
+
+    assert len(client.get("/api/v1/staff/orders", headers=staff("ops")).json()) == 1
+    assert client.get("/api/v1/staff/orders", headers=staff("store1")).json() == []
+    assert client.get("/api/v1/staff/orders", headers=buyer).status_code == 403
