@@ -85,8 +85,13 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
 def enable_wal(engine: Engine) -> None:
     """Switch an SQLite database to WAL once, before any server worker starts."""
     if engine.dialect.name == "sqlite":
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        raw = engine.raw_connection()  # outside SQLAlchemy's transaction: the pragma refuses to run in one
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+        finally:
+            raw.close()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

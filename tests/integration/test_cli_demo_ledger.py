@@ -1,0 +1,56 @@
+"""`carloop demo` seeds a database whose ledger checks clean; a tampered posting makes the check fail."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
+
+from carloop.cli.main import app
+
+
+@pytest.fixture
+def demo_db(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path}/demo.db"
+    result = CliRunner().invoke(app, ["demo", "--no-serve", "--database-url", url])
+    assert result.exit_code == 0, result.output
+    assert "13800138000" in result.output
+    return url
+
+
+def test_ledger_check_passes_after_the_demo(demo_db: str) -> None:
+    result = CliRunner().invoke(app, ["ledger", "check", "--json", "--database-url", demo_db])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["ok"] is True and report["entries"] >= 5
+
+
+def test_demo_is_idempotent(demo_db: str) -> None:
+    again = CliRunner().invoke(app, ["demo", "--no-serve", "--database-url", demo_db])
+    assert again.exit_code == 0, again.output
+    engine = create_engine(demo_db)
+    with engine.connect() as conn:
+        orders = conn.execute(text("SELECT count(*) FROM orders")).scalar_one()
+    engine.dispose()
+    assert orders == 5
+
+
+def test_a_tampered_posting_fails_the_check_and_names_the_order(demo_db: str) -> None:
+    engine = create_engine(demo_db)
+    with engine.begin() as conn:
+        posting_id, order_id = conn.execute(
+            text(
+                "SELECT id, order_id FROM postings WHERE account = 'customer_prepayments' ORDER BY id LIMIT 1"
+            )
+        ).one()
+        conn.execute(
+            text("UPDATE postings SET amount_fen = amount_fen + 1 WHERE id = :id"), {"id": posting_id}
+        )
+    engine.dispose()
+    result = CliRunner().invoke(app, ["ledger", "check", "--database-url", demo_db])
+    assert result.exit_code == 1
+    assert f"order {order_id}" in result.output
+    assert "NOT balanced" in result.output
