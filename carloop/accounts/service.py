@@ -1,12 +1,349 @@
-"""Accounts use cases (stub until the accounts work lands)."""
+"""Accounts use cases: phone-code and password sign-in, sessions, customers and staff accounts.
+
+Sign-in attempts are counted even when they fail. A failing call flushes its counters and then
+raises; the caller commits the session before turning the error into a response (``api.py`` and
+``pages.py`` do), otherwise a rolled-back transaction would forget the attempt.
+"""
 
 from __future__ import annotations
 
+import hmac
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from carloop.accounts.schemas import Principal
+from carloop.accounts import ratelimit, rules
+from carloop.accounts import staff as staff_accounts
+from carloop.accounts.models import Customer, LoginCode, PrincipalKind, SessionToken, Staff
+from carloop.accounts.schemas import CodeIssued, Principal, Role
+from carloop.accounts.senders import CodeSender, LogSender
+
+# Staff account management lives in staff.py; it is part of this module's surface too.
+from carloop.accounts.staff import (
+    UNSET,
+    create_staff,
+    find_staff,
+    get_staff,
+    list_staff,
+    set_role,
+    update_staff,
+)
+from carloop.audit import service as audit
+from carloop.clock import utcnow
+from carloop.errors import AuthenticationFailed, NotFound, PolicyViolation
+from carloop.settings import Settings
+
+__all__ = [
+    "UNSET",
+    "create_staff",
+    "find_staff",
+    "get_customer",
+    "get_or_create_customer",
+    "get_staff",
+    "list_staff",
+    "request_login_code",
+    "resolve_session",
+    "set_role",
+    "sign_in_staff",
+    "sign_in_with_code",
+    "sign_out",
+    "start_session",
+    "update_staff",
+]
+
+WRONG_PASSWORD = "Wrong username or password."  # noqa: S105 - a message, not a password
+NO_CODE = "There is no code waiting for this number. Ask for a new code."
+CODE_REPLACED = "This code was already used or replaced by a newer one. Ask for a new code."
+CODE_EXPIRED = "This code has expired. Ask for a new code."
+CODE_EXHAUSTED = "Too many wrong codes. Ask for a new code."
+WRONG_CODE = "That code is not right. Check the message and try again."
 
 
-def resolve_session(*, session: Session, token: str) -> Principal | None:
-    """The principal behind a session token, or None if it is unknown or expired."""
+def _bad_phone() -> PolicyViolation:
+    return PolicyViolation("Enter a mainland China mobile number (11 digits starting with 1).", field="phone")
+
+
+# --- customers and one-time codes ------------------------------------------------------------
+
+
+def request_login_code(
+    *,
+    session: Session,
+    settings: Settings,
+    phone: str,
+    ip: str | None,
+    sender: CodeSender | None = None,
+    now: datetime | None = None,
+) -> CodeIssued:
+    """Send a fresh one-time code to ``phone`` (rate limited per phone and per ip)."""
+    now = now or utcnow()
+    normalised = rules.normalise_phone(phone)
+    if normalised is None:
+        raise _bad_phone()
+    keys = [f"code:phone:{normalised}"] + ([f"code:ip:{ip}"] if ip else [])
+    ratelimit.hit(
+        session=session,
+        keys=keys,
+        limit=settings.otp_requests_per_window,
+        window_seconds=settings.rate_window_seconds,
+        now=now,
+    )
+    # Only the newest code of a phone is live.
+    session.execute(
+        update(LoginCode)
+        .where(LoginCode.phone == normalised, LoginCode.consumed_at.is_(None))
+        .values(consumed_at=now)
+    )
+    code = rules.new_code()
+    expires_at = now + timedelta(seconds=settings.otp_ttl_seconds)
+    session.add(
+        LoginCode(
+            phone=normalised,
+            code_hash=rules.code_digest(_secret(settings), normalised, code),
+            created_at=now,
+            expires_at=expires_at,
+            ip=ip,
+        )
+    )
+    session.flush()
+    (sender or LogSender()).send(phone=normalised, code=code, ttl_seconds=settings.otp_ttl_seconds)
+    show = settings.otp_sender == "page" and settings.environment != "production"
+    return CodeIssued(
+        phone=normalised,
+        expires_at=expires_at,
+        expires_in=settings.otp_ttl_seconds,
+        dev_code=code if show else None,
+    )
+
+
+def sign_in_with_code(
+    *,
+    session: Session,
+    settings: Settings,
+    phone: str,
+    code: str,
+    ip: str | None,
+    now: datetime | None = None,
+) -> tuple[str, Principal]:
+    """Check the code sent to ``phone`` and open a session, creating the customer on first sign-in."""
+    now = now or utcnow()
+    normalised = rules.normalise_phone(phone)
+    if normalised is None:
+        raise _bad_phone()
+    keys = [f"signin:phone:{normalised}"] + ([f"signin:ip:{ip}"] if ip else [])
+    ratelimit.hit(
+        session=session,
+        keys=keys,
+        limit=settings.login_attempts_per_window,
+        window_seconds=settings.rate_window_seconds,
+        now=now,
+    )
+    row = session.scalars(
+        select(LoginCode)
+        .where(LoginCode.phone == normalised)
+        .order_by(LoginCode.created_at.desc(), LoginCode.id.desc())
+        .limit(1)
+    ).one_or_none()
+    if row is None:
+        raise AuthenticationFailed(NO_CODE)
+    state = rules.code_state(
+        expires_at=row.expires_at, attempts=row.attempts, consumed=row.consumed_at is not None, now=now
+    )
+    if state is not rules.CodeState.USABLE:
+        message = {
+            rules.CodeState.CONSUMED: CODE_REPLACED,
+            rules.CodeState.EXPIRED: CODE_EXPIRED,
+            rules.CodeState.EXHAUSTED: CODE_EXHAUSTED,
+        }[state]
+        raise AuthenticationFailed(message)
+    usable = (
+        LoginCode.id == row.id,
+        LoginCode.consumed_at.is_(None),
+        LoginCode.attempts < rules.CODE_MAX_ATTEMPTS,
+        LoginCode.expires_at > now,
+    )
+    if not hmac.compare_digest(rules.code_digest(_secret(settings), normalised, code), row.code_hash):
+        session.execute(update(LoginCode).where(*usable).values(attempts=LoginCode.attempts + 1))
+        session.flush()
+        session.refresh(row)
+        left = max(0, rules.CODE_MAX_ATTEMPTS - row.attempts)
+        raise AuthenticationFailed(WRONG_CODE if left else CODE_EXHAUSTED, attempts_left=left)
+    consumed = session.execute(update(LoginCode).where(*usable).values(consumed_at=now))
+    if getattr(consumed, "rowcount", 0) != 1:  # another request used it a moment ago
+        raise AuthenticationFailed(CODE_REPLACED)
+    customer = get_or_create_customer(session=session, phone=normalised, now=now)
+    return start_session(session=session, settings=settings, customer=customer, ip=ip, now=now)
+
+
+def find_customer(*, session: Session, phone: str) -> Customer | None:
+    """The customer with this phone (in any common spelling), or None."""
+    normalised = rules.normalise_phone(phone)
+    if normalised is None:
+        return None
+    return session.scalars(select(Customer).where(Customer.phone == normalised)).one_or_none()
+
+
+def get_or_create_customer(*, session: Session, phone: str, now: datetime | None = None) -> Customer:
+    """The customer with this phone, created (named after the masked number) if new."""
+    normalised = rules.normalise_phone(phone)
+    if normalised is None:
+        raise _bad_phone()
+    existing = find_customer(session=session, phone=normalised)
+    if existing is not None:
+        return existing
+    customer = Customer(
+        phone=normalised, display_name=rules.mask_phone(normalised), created_at=now or utcnow()
+    )
+    try:
+        with session.begin_nested():
+            session.add(customer)
+    except IntegrityError:  # created by a concurrent sign-in
+        found = find_customer(session=session, phone=normalised)
+        if found is None:
+            raise
+        return found
+    return customer
+
+
+def get_customer(*, session: Session, customer_id: int) -> Customer:
+    """The customer with this id; ``NotFound`` if there is none."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound("No such customer.", customer_id=customer_id)
+    return customer
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+
+def start_session(
+    *,
+    session: Session,
+    settings: Settings,
+    customer: Customer | None = None,
+    staff: Staff | None = None,
+    ip: str | None = None,
+    now: datetime | None = None,
+) -> tuple[str, Principal]:
+    """Open a session for a customer or a staff member; returns the bearer token (shown once)."""
+    if (customer is None) == (staff is None):
+        raise ValueError("a session belongs to exactly one customer or one staff member")
+    now = now or utcnow()
+    token = rules.new_token()
+    row = SessionToken(
+        token_hash=rules.token_digest(token),
+        kind=PrincipalKind.CUSTOMER if customer is not None else PrincipalKind.STAFF,
+        customer_id=customer.id if customer is not None else None,
+        staff_id=staff.id if staff is not None else None,
+        created_at=now,
+        expires_at=now + timedelta(hours=settings.session_ttl_hours),
+        ip=ip,
+    )
+    session.add(row)
+    session.flush()
+    principal = _customer_principal(customer, row.id) if customer else _staff_principal(staff, row.id)
+    assert principal is not None
+    return token, principal
+
+
+def resolve_session(*, session: Session, token: str, now: datetime | None = None) -> Principal | None:
+    """The principal behind a session token, or None if it is unknown, expired or revoked."""
+    if not token or len(token) > 256:
+        return None
+    row = session.scalars(
+        select(SessionToken).where(SessionToken.token_hash == rules.token_digest(token))
+    ).one_or_none()
+    if row is None or row.revoked_at is not None or row.expires_at <= (now or utcnow()):
+        return None
+    if row.kind is PrincipalKind.CUSTOMER and row.customer_id is not None:
+        return _customer_principal(session.get(Customer, row.customer_id), row.id)
+    if row.staff_id is not None:
+        staff = session.get(Staff, row.staff_id)
+        if staff is not None and staff.active:
+            return _staff_principal(staff, row.id)
     return None
+
+
+def sign_out(*, session: Session, token: str, now: datetime | None = None) -> None:
+    """End the session of ``token`` (signing out twice is harmless)."""
+    session.execute(
+        update(SessionToken)
+        .where(SessionToken.token_hash == rules.token_digest(token), SessionToken.revoked_at.is_(None))
+        .values(revoked_at=now or utcnow())
+    )
+
+
+def purge_expired(*, session: Session, now: datetime | None = None) -> int:
+    """Delete long-dead codes, sessions and rate counters; returns how many rows went."""
+    cutoff = (now or utcnow()) - timedelta(days=1)
+    gone = ratelimit.prune(session=session, before=cutoff)
+    for statement in (
+        delete(LoginCode).where(LoginCode.expires_at < cutoff),
+        delete(SessionToken).where(SessionToken.expires_at < cutoff - timedelta(days=30)),
+    ):
+        gone += int(getattr(session.execute(statement), "rowcount", 0) or 0)
+    return gone
+
+
+def _customer_principal(customer: Customer | None, session_id: int) -> Principal | None:
+    if customer is None:
+        return None
+    return Principal(
+        role=Role.CUSTOMER, customer_id=customer.id, display_name=customer.display_name, session_id=session_id
+    )
+
+
+def _staff_principal(staff: Staff | None, session_id: int) -> Principal | None:
+    if staff is None:
+        return None
+    return Principal(
+        role=staff.role,
+        staff_id=staff.id,
+        store_id=staff.store_id,
+        display_name=staff.display_name,
+        session_id=session_id,
+    )
+
+
+def _secret(settings: Settings) -> bytes:
+    return settings.secret_key.get_secret_value().encode()
+
+
+# --- staff sign-in -----------------------------------------------------------------------------------
+
+
+def sign_in_staff(
+    *,
+    session: Session,
+    settings: Settings,
+    username: str,
+    password: str,
+    ip: str | None,
+    now: datetime | None = None,
+) -> tuple[str, Principal]:
+    """Check a staff password and open a session (rate limited per username and per ip)."""
+    now = now or utcnow()
+    name = rules.normalise_username(username)
+    keys = [f"staff:user:{name or username.strip().lower()[:40]}"] + ([f"staff:ip:{ip}"] if ip else [])
+    ratelimit.hit(
+        session=session,
+        keys=keys,
+        limit=settings.login_attempts_per_window,
+        window_seconds=settings.rate_window_seconds,
+        now=now,
+    )
+    account = staff_accounts.check_password(session=session, username=name or "", password=password)
+    if account is None:
+        raise AuthenticationFailed(WRONG_PASSWORD)
+    token, principal = start_session(session=session, settings=settings, staff=account, ip=ip, now=now)
+    audit.record(
+        session=session,
+        principal=principal,
+        action="staff.signed_in",
+        target_type="staff",
+        target_id=account.id,
+        ip=ip,
+    )
+    return token, principal

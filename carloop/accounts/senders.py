@@ -1,0 +1,40 @@
+"""How one-time codes reach a phone: a small protocol and the default sender that logs them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Protocol
+
+log = logging.getLogger("carloop.accounts")
+
+
+class CodeSender(Protocol):
+    """Delivers a one-time sign-in code to a phone (an SMS gateway adapter implements this)."""
+
+    def send(self, *, phone: str, code: str, ttl_seconds: int) -> None:
+        """Deliver ``code`` to ``phone``; raise on failure so the caller can tell the user."""
+        ...
+
+
+class LogSender:
+    """Writes the code to the server log (logger ``carloop.accounts``): the default for the demo."""
+
+    def send(self, *, phone: str, code: str, ttl_seconds: int) -> None:
+        """Log the code for whoever watches the server output."""
+        log.info("sign-in code for %s: %s (valid %d s)", phone, code, ttl_seconds)
+
+
+@dataclass
+class MemorySender:
+    """Keeps every code it is asked to send, newest last: a test seam."""
+
+    sent: list[tuple[str, str]] = field(default_factory=list)
+
+    def send(self, *, phone: str, code: str, ttl_seconds: int) -> None:
+        """Remember the code."""
+        self.sent.append((phone, code))
+
+    def last_code(self, phone: str) -> str:
+        """The newest code sent to ``phone``."""
+        return next(code for to, code in reversed(self.sent) if to == phone)

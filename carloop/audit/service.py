@@ -1,0 +1,67 @@
+"""Audit use cases: record a staff action and read the log back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carloop.accounts.schemas import Principal
+from carloop.audit.models import AuditEntry
+
+SYSTEM_ACTOR = "system"  # the CLI, seeding and background jobs
+
+
+def record(
+    *,
+    session: Session,
+    principal: Principal | None,
+    action: str,
+    target_type: str,
+    target_id: int | str,
+    detail: dict[str, Any] | None = None,
+    ip: str | None = None,
+) -> AuditEntry:
+    """Append one audit row in the caller's transaction (``principal=None`` means the system)."""
+    entry = AuditEntry(
+        actor=principal.actor if principal is not None else SYSTEM_ACTOR,
+        role=str(principal.role) if principal is not None else SYSTEM_ACTOR,
+        store_id=principal.store_id if principal is not None else None,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id),
+        detail=dict(detail or {}),
+        ip=ip,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def list_entries(
+    *,
+    session: Session,
+    target_type: str | None = None,
+    target_id: int | str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    store_id: int | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[AuditEntry]:
+    """Audit rows, newest first, filtered by any of the given fields (page with ``before_id``)."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(max(1, min(limit, 1000)))
+    if target_type is not None:
+        query = query.where(AuditEntry.target_type == target_type)
+    if target_id is not None:
+        query = query.where(AuditEntry.target_id == str(target_id))
+    if actor is not None:
+        query = query.where(AuditEntry.actor == actor)
+    if action is not None:
+        query = query.where(AuditEntry.action == action)
+    if store_id is not None:
+        query = query.where(AuditEntry.store_id == store_id)
+    if before_id is not None:
+        query = query.where(AuditEntry.id < before_id)
+    return list(session.scalars(query))
