@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from enum import StrEnum
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -36,6 +39,7 @@ class PriceLine(BaseModel):
     label_en: str
     label_zh: str
     amount_fen: int
+    included: bool = False  # an option that comes with the trim at no charge (shown as "included")
 
 
 class Quote(BaseModel):
@@ -53,3 +57,99 @@ class Quote(BaseModel):
     edition: str | None = None  # code of a numbered limited edition, if the trim is one
     summary_en: str
     summary_zh: str
+
+
+class GroupMode(StrEnum):
+    """How many options of a group a configuration holds."""
+
+    EXACTLY_ONE = "exactly-one"  # one, always; the default fills the group when the buyer chose none
+    AT_MOST_ONE = "at-most-one"  # none or one
+    ANY = "any"  # any number, including none
+
+
+class EditionRead(BaseModel):
+    """A numbered limited edition and how many units exist."""
+
+    code: str
+    units: int
+    numbered: bool
+
+
+class OptionRead(BaseModel):
+    """One option of a model, with the trims that offer it and its rules."""
+
+    code: str
+    group: str
+    name_en: str
+    name_zh: str
+    price_fen: int
+    trims: list[str]  # the trims that offer it
+    included_on: list[str]  # the trims that include it at no charge
+    requires: list[str]  # needs any one of these
+    excludes: list[str]  # cannot be combined with these
+
+
+class GroupRead(BaseModel):
+    """An option group: its mode, default and options in display order."""
+
+    code: str
+    mode: GroupMode
+    name_en: str
+    name_zh: str
+    default: str | None
+    options: list[OptionRead]
+
+
+class TrimRead(BaseModel):
+    """A trim: base price, what it includes, its deposit policy and edition."""
+
+    code: str
+    name_en: str
+    name_zh: str
+    price_fen: int
+    included: list[str]
+    defaults: dict[str, str]  # group -> option chosen when the buyer picks nothing in it
+    deposit: DepositPolicy
+    edition: EditionRead | None
+    highlights_en: list[str]
+    highlights_zh: list[str]
+
+
+class IncentiveRead(BaseModel):
+    """A time-limited incentive: a negative price line while it is valid."""
+
+    code: str
+    name_en: str
+    name_zh: str
+    amount_fen: int  # the most it takes off (it never exceeds the price of `options` when set)
+    trims: list[str] | None
+    options: list[str] | None
+    valid_from: datetime
+    valid_until: datetime
+
+
+class CarModelRead(BaseModel):
+    """A model with everything a configurator needs."""
+
+    code: str
+    name_en: str
+    name_zh: str
+    body_en: str
+    body_zh: str
+    tagline_en: str
+    tagline_zh: str
+    launched: date
+    from_price_fen: int
+    deposit: DepositPolicy
+    trims: list[TrimRead]
+    groups: list[GroupRead]
+    incentives: list[IncentiveRead]
+
+
+class CatalogRead(BaseModel):
+    """One catalog version: every model, trim, option, price and deposit policy."""
+
+    version: str
+    published: datetime
+    current: bool
+    models: list[CarModelRead]

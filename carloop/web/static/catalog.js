@@ -141,7 +141,4 @@
     reprice();
   });
   applyTrim(lastTrim, "");
-  var repriceButton = form.querySelector('[data-testid="reprice"]');
-  if (repriceButton) repriceButton.hidden = true; // prices update live
-
 })();
