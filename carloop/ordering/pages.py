@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
-from urllib.parse import quote as urlquote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from carloop.accounts.schemas import Principal
 from carloop.audit import service as audit
 from carloop.catalog import service as catalog
 from carloop.catalog.schemas import ConfigurationIn
@@ -21,40 +19,27 @@ from carloop.ordering.schemas import OrderRead
 from carloop.payments import service as payments
 from carloop.payments.providers.base import NotificationStatus
 from carloop.payments.providers.simulator import SimulatorProvider
-from carloop.web.deps import DbSession, OptionalPrincipal, check_csrf
+from carloop.web.deps import CurrentCustomer, DbSession, FormCustomer, OptionalPrincipal
 
 router = APIRouter()
 
 FormKey = Annotated[str, Form(min_length=8, max_length=64)]
-Csrf = Annotated[str, Form()]
 
 
 def _render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
     return request.app.state.renderer.render(request, template, context, status_code=status_code)
 
 
-def _sign_in_first(request: Request) -> RedirectResponse:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?next={urlquote(target, safe='')}", status_code=303)
-
-
-def _customer(principal: Principal | None) -> Principal | None:
-    return principal if principal is not None and principal.customer_id is not None else None
-
-
 @router.get("/checkout")
 def checkout(
     request: Request,
     session: DbSession,
-    principal: OptionalPrincipal,
+    me: CurrentCustomer,
     model: Annotated[str, Query(max_length=40)],
     trim: Annotated[str, Query(max_length=40)],
     option: Annotated[list[str] | None, Query(max_length=60)] = None,
 ) -> Response:
     """Review the priced configuration and the deposit terms before paying."""
-    me = _customer(principal)
-    if me is None:
-        return _sign_in_first(request)
     config = ConfigurationIn(model=model, trim=trim, options=option or [])
     try:
         quote = catalog.quote(config=config)
@@ -71,20 +56,16 @@ def checkout(
 def place_order(
     request: Request,
     session: DbSession,
-    principal: OptionalPrincipal,
+    me: FormCustomer,
     model: Annotated[str, Form(max_length=40)],
     trim: Annotated[str, Form(max_length=40)],
     form_key: FormKey,
-    csrf_token: Csrf,
     option: Annotated[list[str] | None, Form(max_length=60)] = None,
 ) -> Response:
     """Create the order and go to pay its deposit; a double submit lands on the same order."""
-    me = _customer(principal)
-    if me is None or me.customer_id is None:
-        return _sign_in_first(request)
-    check_csrf(request, csrf_token)
     config = ConfigurationIn(model=model, trim=trim, options=option or [])
     customer_id = me.customer_id
+    assert customer_id is not None  # require_customer guarantees it
 
     def produce() -> tuple[int, dict[str, Any]]:
         order = service.reserve(session=session, customer_id=customer_id, config=config)
@@ -104,13 +85,8 @@ def place_order(
 
 
 @router.get("/pay/simulator/{trade_no}")
-def simulator_page(
-    trade_no: str, request: Request, session: DbSession, principal: OptionalPrincipal
-) -> Response:
+def simulator_page(trade_no: str, request: Request, session: DbSession, me: CurrentCustomer) -> Response:
     """The built-in payment simulator: signs a provider notification the buyer's browser delivers."""
-    me = _customer(principal)
-    if me is None:
-        return _sign_in_first(request)
     provider = provider_of(request)
     if not isinstance(provider, SimulatorProvider):
         raise NotFound("The payment simulator is not enabled.")
@@ -137,21 +113,16 @@ def simulator_page(
 
 
 @router.get("/orders")
-def my_orders(request: Request, session: DbSession, principal: OptionalPrincipal) -> Response:
+def my_orders(request: Request, session: DbSession, me: CurrentCustomer) -> Response:
     """The buyer's orders."""
-    me = _customer(principal)
-    if me is None or me.customer_id is None:
-        return _sign_in_first(request)
+    assert me.customer_id is not None  # require_customer guarantees it
     orders = service.list_for_customer(session=session, customer_id=me.customer_id)
     return _render(request, "ordering/orders.html", {"orders": [OrderRead.of(o) for o in orders]})
 
 
 @router.get("/orders/{number}")
-def order_page(number: str, request: Request, session: DbSession, principal: OptionalPrincipal) -> Response:
+def order_page(number: str, request: Request, session: DbSession, me: CurrentCustomer) -> Response:
     """One order: status timeline, price breakdown and the deposit's refundability with its controls."""
-    me = _customer(principal)
-    if me is None:
-        return _sign_in_first(request)
     order = service.get_for(session=session, principal=me, number=number)
     pending = [
         p
@@ -171,14 +142,8 @@ def order_page(number: str, request: Request, session: DbSession, principal: Opt
 
 
 @router.post("/orders/{number}/pay")
-def pay_again(
-    number: str, request: Request, session: DbSession, principal: OptionalPrincipal, csrf_token: Csrf
-) -> Response:
+def pay_again(number: str, request: Request, session: DbSession, me: FormCustomer) -> Response:
     """Go (back) to the deposit payment of an unpaid order."""
-    me = _customer(principal)
-    if me is None:
-        return _sign_in_first(request)
-    check_csrf(request, csrf_token)
     order = service.get_for(session=session, principal=me, number=number, for_update=True)
     payment = service.start_deposit_payment(
         session=session, provider=provider_of(request), order=order, base_url=str(request.base_url)
@@ -187,25 +152,16 @@ def pay_again(
 
 
 @router.post("/orders/{number}/refund")
-def refund(
-    number: str, request: Request, session: DbSession, principal: OptionalPrincipal, csrf_token: Csrf
-) -> Response:
+def refund(number: str, request: Request, session: DbSession, me: FormCustomer) -> Response:
     """One-click refund of a refundable deposit (safe to click twice)."""
-    me = _customer(principal)
-    if me is None:
-        return _sign_in_first(request)
-    check_csrf(request, csrf_token)
     order = service.get_for(session=session, principal=me, number=number, for_update=True)
     service.refund_deposit(session=session, provider=provider_of(request), order=order, actor=me.actor)
     return RedirectResponse(f"/orders/{number}", status_code=303)
 
 
 @router.get("/orders/{number}/lock")
-def confirm_lock(number: str, request: Request, session: DbSession, principal: OptionalPrincipal) -> Response:
+def confirm_lock(number: str, request: Request, session: DbSession, me: CurrentCustomer) -> Response:
     """Step two of an early lock: repeat the amount and configuration before the final acknowledgement."""
-    me = _customer(principal)
-    if me is None:
-        return _sign_in_first(request)
     order = service.get_for(session=session, principal=me, number=number)
     return _render(
         request,
@@ -219,17 +175,12 @@ def lock(
     number: str,
     request: Request,
     session: DbSession,
-    principal: OptionalPrincipal,
-    csrf_token: Csrf,
+    me: FormCustomer,
     deposit_fen: Annotated[int, Form()],
     configuration: Annotated[str, Form(max_length=300)],
     acknowledge: Annotated[bool, Form()] = False,
 ) -> Response:
     """Lock early once the buyer ticked the acknowledgement on the confirmation page."""
-    me = _customer(principal)
-    if me is None:
-        return _sign_in_first(request)
-    check_csrf(request, csrf_token)
     order = service.get_for(session=session, principal=me, number=number, for_update=True)
     service.lock(
         session=session,
@@ -245,15 +196,10 @@ def cancel(
     number: str,
     request: Request,
     session: DbSession,
-    principal: OptionalPrincipal,
-    csrf_token: Csrf,
+    me: FormCustomer,
     accept_forfeit: Annotated[bool, Form()] = False,
 ) -> Response:
     """Cancel an order from its page."""
-    me = _customer(principal)
-    if me is None:
-        return _sign_in_first(request)
-    check_csrf(request, csrf_token)
     order = service.get_for(session=session, principal=me, number=number, for_update=True)
     service.cancel(
         session=session,

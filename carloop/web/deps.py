@@ -7,7 +7,7 @@ import hmac
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Form, Request
 from sqlalchemy.orm import Session
 
 from carloop.accounts import service as accounts
@@ -92,6 +92,19 @@ OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
 CurrentCustomer = Annotated[Principal, Depends(require_customer)]
 CurrentStaff = Annotated[Principal, Depends(require_staff)]
+
+
+def require_form_customer(
+    request: Request,
+    principal: Annotated[Principal, Depends(require_customer)],
+    csrf_token: Annotated[str, Form()],
+) -> Principal:
+    """A signed-in customer submitting a page form that carries this session's anti-forgery token."""
+    check_csrf(request, csrf_token)
+    return principal
+
+
+FormCustomer = Annotated[Principal, Depends(require_form_customer)]
 
 
 def csrf_token_for(settings: Settings, token: str) -> str:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from carloop import errors
@@ -95,6 +96,22 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
+def sign_in_redirect(request: Request) -> RedirectResponse:
+    """Send a browser to sign in, then back: to this page, or for a form post to the page it came from."""
+    if request.method == "GET":
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    else:
+        referer = urlsplit(request.headers.get("referer", ""))
+        same_site = referer.netloc in ("", request.url.netloc)
+        target = (
+            (referer.path + (f"?{referer.query}" if referer.query else ""))
+            if same_site and referer.path
+            else "/"
+        )
+    login = "/staff/login" if request.url.path.startswith("/staff/") else "/login"
+    return RedirectResponse(f"{login}?next={quote(target, safe='')}", status_code=303)
+
+
 def _clean_validation_errors(raw: list[Any]) -> list[dict[str, Any]]:
     cleaned = []
     for err in raw:
@@ -110,6 +127,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(errors.DomainError)
     async def _domain(request: Request, exc: errors.DomainError) -> Response:
+        if isinstance(exc, errors.AuthenticationFailed) and _wants_html(request):
+            return sign_in_redirect(request)
         headers = None
         if isinstance(exc, errors.RateLimited):
             headers = {"Retry-After": str(exc.retry_after)}
