@@ -5,6 +5,7 @@ from carloop.audit import models as audit_models  # noqa: F401
 from carloop.db import Base
 from carloop.network import models as network_models  # noqa: F401
 from carloop.ordering import models as ordering_models  # noqa: F401
+from carloop.outbox import models as outbox_models  # noqa: F401
 from carloop.payments import models as payments_models  # noqa: F401
 
 __all__ = ["Base"]

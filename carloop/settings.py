@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     rate_window_seconds: int = 900
     default_locale: Literal["zh_CN", "en"] = "zh_CN"
     timezone: str = "Asia/Shanghai"
+    # Seconds between outbox dispatch passes in the server; 0 turns the in-process worker off.
+    outbox_interval: float = 1.0
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

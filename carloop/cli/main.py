@@ -128,6 +128,19 @@ def orders_auto_lock(database_url: DatabaseUrl = None) -> None:
     console.print(f"{count} orders locked")
 
 
+@orders_app.command("dispatch-events")
+def dispatch_events(database_url: DatabaseUrl = None) -> None:
+    """Hand every pending outbox event to its domain handlers (the server also does this itself)."""
+    from carloop.outbox.registry import all_handlers
+    from carloop.outbox.service import dispatch
+
+    factory = make_session_factory(make_engine(_settings(database_url)))
+    total = 0
+    while handled := dispatch(factory, all_handlers()):
+        total += handled
+    console.print(f"{total} events handled")
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Defaults to CARLOOP_HOST.")] = None,

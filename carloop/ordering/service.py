@@ -15,9 +15,10 @@ from carloop.catalog import service as catalog
 from carloop.catalog.schemas import ConfigurationIn
 from carloop.clock import utcnow
 from carloop.errors import Conflict, ErrorCode, InvalidTransition, NotFound, PolicyViolation
-from carloop.ordering import rules
+from carloop.ordering import events, rules
 from carloop.ordering.models import EditionStock, Order, OrderEvent
 from carloop.ordering.rules import CancelMoney, OrderStatus
+from carloop.outbox import service as outbox
 from carloop.payments import service as payments
 from carloop.payments.models import Payment, PaymentPurpose, PaymentStatus
 from carloop.payments.providers.base import PaymentProvider
@@ -45,12 +46,76 @@ def _move(
     )
     order.events.append(event)
     session.add(event)
+    previous = order.status
     order.status = target
     now = event.at = utcnow()
     if target is OrderStatus.LOCKED:
         order.locked_at = now
     if target in rules.FINAL:
         order.ended_at = now
+    _publish(session, order, previous, target, actor, data)
+
+
+def _publish(
+    session: Session,
+    order: Order,
+    previous: OrderStatus,
+    target: OrderStatus,
+    actor: str,
+    data: dict[str, Any],
+) -> None:
+    if order.id is None:
+        session.flush()
+    oid, number, cid = order.id, order.number, order.customer_id
+    outbox.publish(
+        session=session,
+        event=events.OrderStatusChanged(
+            order_id=oid,
+            number=number,
+            customer_id=cid,
+            from_status=str(previous),
+            to_status=str(target),
+            actor=actor,
+        ),
+    )
+    if target is OrderStatus.LOCKED:
+        outbox.publish(
+            session=session,
+            event=events.OrderLocked(
+                order_id=oid, number=number, customer_id=cid, model=order.model, trim=order.trim
+            ),
+        )
+    elif target in (OrderStatus.CANCELLED, OrderStatus.REFUNDED):
+        outbox.publish(
+            session=session,
+            event=events.OrderCancelled(
+                order_id=oid, number=number, customer_id=cid, from_status=str(previous)
+            ),
+        )
+    elif target is OrderStatus.DELIVERED:
+        vin = data.get("vin")
+        outbox.publish(
+            session=session,
+            event=events.OrderDelivered(
+                order_id=oid,
+                number=number,
+                customer_id=cid,
+                model=order.model,
+                trim=order.trim,
+                vin=str(vin) if vin is not None else None,
+            ),
+        )
+
+
+def advance(
+    *, session: Session, order: Order, target: OrderStatus, actor: str, reason: str, **data: Any
+) -> Order:
+    """Move a locked order along production and delivery (scheduled ... delivered), recorded and published."""
+    if order.status is target:
+        return order
+    _move(session, order, target, actor=actor, reason=reason, **data)
+    session.flush()
+    return order
 
 
 def reserve(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
@@ -16,6 +17,7 @@ from carloop.catalog import pages as catalog_pages
 from carloop.db import make_engine, make_session_factory
 from carloop.ordering import api as ordering_api
 from carloop.ordering import pages as ordering_pages
+from carloop.outbox.worker import OutboxWorker
 from carloop.payments.providers import build_provider
 from carloop.settings import Settings
 from carloop.web import problems
@@ -28,7 +30,24 @@ STATIC = __file__.rsplit("/", 1)[0] + "/static"
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for ``settings``; nothing is created at import time."""
     settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = (
+            OutboxWorker(app.state.sessions, settings.outbox_interval)
+            if settings.outbox_interval > 0
+            else None
+        )
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="carloop",
         version=__version__,
         openapi_url="/openapi.json",

@@ -1,0 +1,18 @@
+"""Every domain's event handlers in one mapping, for the dispatcher."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from carloop.outbox.service import Handler
+
+DOMAIN_HANDLERS: list[Mapping[str, Sequence[Handler]]] = []  # each domain's EVENT_HANDLERS, listed here
+
+
+def all_handlers() -> dict[str, list[Handler]]:
+    """Event name -> the handlers of every domain that reacts to it."""
+    merged: dict[str, list[Handler]] = {}
+    for handlers in DOMAIN_HANDLERS:
+        for name, funcs in handlers.items():
+            merged.setdefault(name, []).extend(funcs)
+    return merged

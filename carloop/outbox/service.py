@@ -1,0 +1,92 @@
+"""Publish domain events with the change; dispatch them to handlers after commit.
+
+A domain declares its events as past-tense dataclasses with a ``name`` and its reactions in an
+``EVENT_HANDLERS: dict[str, list[Handler]]`` (cosmicpython's pattern). ``publish`` adds an outbox row
+in the caller's transaction, so an event exists exactly when its change committed. ``dispatch``
+hands each pending row to every handler in its own transaction; a handler must be idempotent
+(it may run again after a crash), and a failing handler leaves the row pending with its error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from carloop.clock import utcnow
+from carloop.outbox.models import OutboxEvent
+
+log = logging.getLogger("carloop.outbox")
+
+Handler = Callable[[Session, Mapping[str, Any]], None]
+MAX_ATTEMPTS = 10
+
+
+class DomainEvent(Protocol):
+    """A dataclass with a class-level ``name``; its fields are the JSON payload."""
+
+    name: str
+
+
+def publish(*, session: Session, event: Any) -> OutboxEvent:
+    """Record a domain event in the current transaction."""
+    if dataclasses.is_dataclass(event) and not isinstance(event, type):
+        payload = dataclasses.asdict(event)
+    else:
+        payload = dict(vars(event))
+    row = OutboxEvent(name=event.name, payload=_jsonable(payload))
+    session.add(row)
+    return row
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def pending(*, session: Session, limit: int = 100) -> Sequence[OutboxEvent]:
+    """Events not yet handled, oldest first."""
+    query = (
+        select(OutboxEvent)
+        .where(OutboxEvent.handled_at.is_(None), OutboxEvent.attempts < MAX_ATTEMPTS)
+        .order_by(OutboxEvent.id)
+        .limit(limit)
+    )
+    return session.scalars(query).all()
+
+
+def dispatch(
+    factory: sessionmaker[Session], handlers: Mapping[str, Sequence[Handler]], *, limit: int = 100
+) -> int:
+    """Run handlers for pending events, one transaction per event; returns how many were handled."""
+    with factory() as reader:
+        batch = [(row.id, row.name, dict(row.payload)) for row in pending(session=reader, limit=limit)]
+    handled = 0
+    for event_id, name, payload in batch:
+        try:
+            with factory.begin() as session:
+                row = session.get(OutboxEvent, event_id, with_for_update=True)
+                if row is None or row.handled_at is not None:
+                    continue
+                for handler in handlers.get(name, ()):
+                    handler(session, payload)
+                row.handled_at = utcnow()
+                row.attempts += 1
+            handled += 1
+        except Exception as err:  # a handler's failure must not stop the others
+            log.exception("outbox event %s (%s) failed", event_id, name)
+            with factory.begin() as session:
+                row = session.get(OutboxEvent, event_id)
+                if row is not None:
+                    row.attempts += 1
+                    row.last_error = f"{type(err).__name__}: {err}"[:500]
+    return handled

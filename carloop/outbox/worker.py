@@ -1,0 +1,40 @@
+"""A background thread that dispatches outbox events while the server runs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from carloop.outbox.registry import all_handlers
+from carloop.outbox.service import dispatch
+
+log = logging.getLogger("carloop.outbox")
+
+
+class OutboxWorker:
+    """Polls the outbox every ``interval`` seconds and runs the handlers; stops on ``stop()``."""
+
+    def __init__(self, factory: sessionmaker[Session], interval: float) -> None:
+        self.factory = factory
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="carloop-outbox", daemon=True)
+
+    def start(self) -> None:
+        """Begin polling in the background."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to finish and wait for it briefly."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        handlers = all_handlers()
+        while not self._stop.wait(self.interval):
+            try:
+                dispatch(self.factory, handlers)
+            except Exception:  # keep polling; the error is logged and the rows stay pending
+                log.exception("outbox dispatch failed")
