@@ -19,7 +19,12 @@ ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
 orders_app = typer.Typer(help="Order housekeeping.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
+bench_app = typer.Typer(help="Benchmarks: each prints one JSON object with --json.", no_args_is_help=True)
+simulate_app = typer.Typer(help="Simulations over realistic data.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
+app.add_typer(bench_app, name="bench")
+app.add_typer(simulate_app, name="simulate")
+# Each domain registers its own commands on bench_app / simulate_app here, one line each:
 
 console = Console()
 DatabaseUrl = Annotated[str | None, typer.Option("--database-url", help="Overrides CARLOOP_DATABASE_URL.")]
