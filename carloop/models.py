@@ -2,7 +2,9 @@
 
 from carloop.accounts import models as accounts_models  # noqa: F401
 from carloop.audit import models as audit_models  # noqa: F401
+from carloop.community import models as community_models  # noqa: F401
 from carloop.db import Base
+from carloop.loyalty import models as loyalty_models  # noqa: F401
 from carloop.network import models as network_models  # noqa: F401
 from carloop.ordering import models as ordering_models  # noqa: F401
 from carloop.outbox import models as outbox_models  # noqa: F401

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from carloop.loyalty import events as loyalty_events
 from carloop.outbox.service import Handler
 
-DOMAIN_HANDLERS: list[Mapping[str, Sequence[Handler]]] = []  # each domain's EVENT_HANDLERS, listed here
+# each domain's EVENT_HANDLERS, listed here
+DOMAIN_HANDLERS: list[Mapping[str, Sequence[Handler]]] = [loyalty_events.EVENT_HANDLERS]
 
 
 def all_handlers() -> dict[str, list[Handler]]:

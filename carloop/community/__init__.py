@@ -1,0 +1,1 @@
+"""Community: the co-creation board (suggestions, votes, duplicates, statuses, roadmap) and notices."""

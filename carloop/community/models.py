@@ -1,0 +1,112 @@
+"""Suggestions, votes, followers, status history, "did this solve it?" answers, and owner notices."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from carloop.clock import utcnow
+from carloop.community.rules import Category, SuggestionStatus
+from carloop.db import Base, BigId, enum_column
+
+
+class Suggestion(Base):
+    """An owner's idea; a merged one points at the suggestion it duplicates."""
+
+    __tablename__ = "suggestions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[Category] = mapped_column(enum_column(Category))
+    model: Mapped[str] = mapped_column(String(40), default="")
+    status: Mapped[SuggestionStatus] = mapped_column(
+        enum_column(SuggestionStatus), default=SuggestionStatus.SUBMITTED, index=True
+    )
+    decline_reason: Mapped[str] = mapped_column(String(500), default="")
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"), index=True)
+    follow_up_of_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
+    shipped_at: Mapped[datetime | None]
+
+
+class Vote(Base):
+    """One owner's vote, kept on the suggestion it was cast on (merges count it on the kept one)."""
+
+    __tablename__ = "suggestion_votes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    suggestion_id: Mapped[int] = mapped_column(ForeignKey("suggestions.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("suggestion_id", "customer_id"),)
+
+
+class Follower(Base):
+    """An owner following a suggestion's status changes (authors and voters follow automatically)."""
+
+    __tablename__ = "suggestion_followers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    suggestion_id: Mapped[int] = mapped_column(ForeignKey("suggestions.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+
+    __table_args__ = (UniqueConstraint("suggestion_id", "customer_id"),)
+
+
+class StatusChange(Base):
+    """One step of a suggestion's history; the public changelog is made of these."""
+
+    __tablename__ = "suggestion_status_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    suggestion_id: Mapped[int] = mapped_column(ForeignKey("suggestions.id"), index=True)
+    from_status: Mapped[str] = mapped_column(String(32), default="")
+    to_status: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(40))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SolvedAnswer(Base):
+    """A voter's answer to "did this solve it?" after the suggestion shipped."""
+
+    __tablename__ = "suggestion_solved_answers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    suggestion_id: Mapped[int] = mapped_column(ForeignKey("suggestions.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    solved: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("suggestion_id", "customer_id"),)
+
+
+class NoticeKind(StrEnum):
+    """What a notice tells an owner."""
+
+    STATUS_CHANGED = "status_changed"  # a followed suggestion moved on
+    SOLVED_QUESTION = "solved_question"  # a voted suggestion shipped: did it solve the problem?
+    MERGED = "merged"  # a followed suggestion was merged into another
+
+
+class Notice(Base):
+    """A message in an owner's inbox."""
+
+    __tablename__ = "community_notices"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    kind: Mapped[NoticeKind] = mapped_column(enum_column(NoticeKind))
+    suggestion_id: Mapped[int] = mapped_column(ForeignKey("suggestions.id"))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    key: Mapped[str] = mapped_column(String(120), unique=True)  # one notice per happening per owner
+    read_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

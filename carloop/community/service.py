@@ -1,0 +1,470 @@
+"""Board use cases: post, find similar, vote, follow, move status, merge and unmerge, ask "solved?"."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from carloop.accounts.schemas import Principal
+from carloop.audit import service as audit
+from carloop.clock import utcnow
+from carloop.community import index, rules
+from carloop.community.models import (
+    Follower,
+    Notice,
+    NoticeKind,
+    SolvedAnswer,
+    StatusChange,
+    Suggestion,
+    Vote,
+)
+from carloop.community.rules import Category, SuggestionStatus
+from carloop.errors import Conflict, InvalidTransition, NotFound, PolicyViolation
+from carloop.loyalty import service as loyalty
+from carloop.loyalty.rules import EarnReason
+
+
+def create_suggestion(
+    *, session: Session, author_id: int, title: str, body: str, category: Category, model: str = ""
+) -> Suggestion:
+    """Post a suggestion; its author follows it."""
+    title = " ".join(title.split())
+    if len(title) < 4:
+        raise PolicyViolation("Give the suggestion a title of at least 4 characters.")
+    suggestion = Suggestion(
+        author_id=author_id, title=title[:200], body=body.strip(), category=category, model=model
+    )
+    session.add(suggestion)
+    session.flush()
+    session.add(
+        StatusChange(
+            suggestion_id=suggestion.id, to_status=str(suggestion.status), actor=f"customer:{author_id}"
+        )
+    )
+    _follow(session, suggestion.id, author_id)
+    session.flush()
+    return suggestion
+
+
+def get(*, session: Session, suggestion_id: int, for_update: bool = False) -> Suggestion:
+    """A suggestion by id (merged ones included)."""
+    query = select(Suggestion).where(Suggestion.id == suggestion_id)
+    if for_update:
+        query = query.with_for_update()
+    suggestion = session.scalar(query)
+    if suggestion is None:
+        raise NotFound(f"No suggestion {suggestion_id}.")
+    return suggestion
+
+
+def resolve(*, session: Session, suggestion: Suggestion) -> Suggestion:
+    """The suggestion that stands for this one: itself, or the one it was merged into."""
+    seen = {suggestion.id}
+    while suggestion.merged_into_id is not None and suggestion.merged_into_id not in seen:
+        seen.add(suggestion.merged_into_id)
+        suggestion = get(session=session, suggestion_id=suggestion.merged_into_id)
+    return suggestion
+
+
+def group_ids(*, session: Session, suggestion_id: int) -> list[int]:
+    """A kept suggestion and every suggestion merged into it."""
+    merged = session.scalars(select(Suggestion.id).where(Suggestion.merged_into_id == suggestion_id))
+    return [suggestion_id, *merged]
+
+
+def similar(
+    *, session: Session, text: str, limit: int = 5, exclude: Iterable[int] = ()
+) -> list[tuple[Suggestion, float]]:
+    """The suggestions most like ``text`` (merged ones excluded), best first, with a 0..1 score."""
+    hits = index.search(session=session, text=text, limit=limit, exclude=exclude)
+    if not hits:
+        return []
+    rows = {
+        s.id: s for s in session.scalars(select(Suggestion).where(Suggestion.id.in_([h for h, _ in hits])))
+    }
+    return [(rows[h], score) for h, score in hits if h in rows]
+
+
+def vote_counts(*, session: Session, suggestion_ids: Iterable[int]) -> dict[int, int]:
+    """Unique voters of each kept suggestion, counting votes cast on suggestions merged into it."""
+    ids = list(suggestion_ids)
+    if not ids:
+        return {}
+    root = func.coalesce(Suggestion.merged_into_id, Suggestion.id)
+    rows = session.execute(
+        select(root, func.count(func.distinct(Vote.customer_id)))
+        .join(Vote, Vote.suggestion_id == Suggestion.id)
+        .where(root.in_(ids))
+        .group_by(root)
+    )
+    counts = dict.fromkeys(ids, 0)
+    counts.update({int(r): int(n) for r, n in rows})
+    return counts
+
+
+def voters(*, session: Session, suggestion_id: int) -> set[int]:
+    """The unique voters of a kept suggestion and of every suggestion merged into it."""
+    ids = group_ids(session=session, suggestion_id=suggestion_id)
+    return set(session.scalars(select(Vote.customer_id).where(Vote.suggestion_id.in_(ids))))
+
+
+def followers(*, session: Session, suggestion_id: int) -> set[int]:
+    """The unique followers of a kept suggestion and of every suggestion merged into it."""
+    ids = group_ids(session=session, suggestion_id=suggestion_id)
+    return set(session.scalars(select(Follower.customer_id).where(Follower.suggestion_id.in_(ids))))
+
+
+def has_voted(*, session: Session, suggestion_id: int, customer_id: int) -> bool:
+    """Whether an owner's vote counts for this (kept) suggestion."""
+    return customer_id in voters(session=session, suggestion_id=suggestion_id)
+
+
+def vote(*, session: Session, suggestion: Suggestion, customer_id: int) -> Suggestion:
+    """One vote per owner: cast it on the kept suggestion (a merged one redirects); voters follow."""
+    kept = resolve(session=session, suggestion=suggestion)
+    if kept.status in (SuggestionStatus.SHIPPED, SuggestionStatus.DECLINED):
+        raise PolicyViolation("Voting has closed on this suggestion.")
+    if not has_voted(session=session, suggestion_id=kept.id, customer_id=customer_id):
+        session.add(Vote(suggestion_id=kept.id, customer_id=customer_id))
+    _follow(session, kept.id, customer_id)
+    session.flush()
+    return kept
+
+
+def unvote(*, session: Session, suggestion: Suggestion, customer_id: int) -> Suggestion:
+    """Take an owner's vote back from a kept suggestion and everything merged into it."""
+    kept = resolve(session=session, suggestion=suggestion)
+    ids = group_ids(session=session, suggestion_id=kept.id)
+    for row in session.scalars(
+        select(Vote).where(Vote.suggestion_id.in_(ids), Vote.customer_id == customer_id)
+    ):
+        session.delete(row)
+    session.flush()
+    return kept
+
+
+def follow(*, session: Session, suggestion: Suggestion, customer_id: int) -> Suggestion:
+    """Get a notice whenever the (kept) suggestion changes status."""
+    kept = resolve(session=session, suggestion=suggestion)
+    _follow(session, kept.id, customer_id)
+    session.flush()
+    return kept
+
+
+def _follow(session: Session, suggestion_id: int, customer_id: int) -> None:
+    exists = session.scalar(
+        select(Follower.id).where(
+            Follower.suggestion_id == suggestion_id, Follower.customer_id == customer_id
+        )
+    )
+    if exists is None:
+        session.add(Follower(suggestion_id=suggestion_id, customer_id=customer_id))
+
+
+def _notify(
+    session: Session,
+    customer_ids: Iterable[int],
+    kind: NoticeKind,
+    suggestion: Suggestion,
+    step: int,
+    **data: object,
+) -> int:
+    sent = 0
+    for customer_id in sorted(set(customer_ids)):
+        key = f"{kind}:{suggestion.id}:{step}:{customer_id}"
+        if session.scalar(select(Notice.id).where(Notice.key == key)) is None:
+            session.add(
+                Notice(
+                    customer_id=customer_id, kind=kind, suggestion_id=suggestion.id, key=key, data=dict(data)
+                )
+            )
+            sent += 1
+    return sent
+
+
+def move(
+    *,
+    session: Session,
+    principal: Principal | None,
+    suggestion: Suggestion,
+    target: SuggestionStatus,
+    note: str = "",
+) -> Suggestion:
+    """Staff move a suggestion along the roadmap; followers are told, voters asked "solved?" on ship."""
+    if suggestion.merged_into_id is not None:
+        raise Conflict("This suggestion was merged; move the one it was merged into.")
+    current = suggestion.status
+    if current is target:
+        return suggestion
+    if not rules.may_move(current, target):
+        raise InvalidTransition(f"A {current} suggestion cannot become {target}.")
+    if rules.needs_reason(target) and not note.strip():
+        raise PolicyViolation("Say why the suggestion is declined.")
+    now = utcnow()
+    suggestion.status = target
+    suggestion.updated_at = now
+    if target is SuggestionStatus.DECLINED:
+        suggestion.decline_reason = note.strip()[:500]
+    if target is SuggestionStatus.SHIPPED:
+        suggestion.shipped_at = now
+    actor = principal.actor if principal is not None else audit.SYSTEM_ACTOR
+    change = StatusChange(
+        suggestion_id=suggestion.id,
+        from_status=str(current),
+        to_status=str(target),
+        actor=actor,
+        note=note[:500],
+    )
+    session.add(change)
+    session.flush()
+    _notify(
+        session,
+        followers(session=session, suggestion_id=suggestion.id),
+        NoticeKind.STATUS_CHANGED,
+        suggestion,
+        change.id,
+        from_status=str(current),
+        to_status=str(target),
+        note=note[:500],
+    )
+    if target is SuggestionStatus.SHIPPED:
+        _notify(
+            session,
+            voters(session=session, suggestion_id=suggestion.id),
+            NoticeKind.SOLVED_QUESTION,
+            suggestion,
+            change.id,
+        )
+    if target in rules.ACCEPTED and suggestion.author_id is not None:
+        loyalty.award_points(
+            session=session,
+            customer_id=suggestion.author_id,
+            reason=EarnReason.SUGGESTION_ACCEPTED,
+            key=str(suggestion.id),
+            memo=suggestion.title[:100],
+        )
+    if principal is not None:
+        audit.record(
+            session=session,
+            principal=principal,
+            action="suggestion.status",
+            target_type="suggestion",
+            target_id=suggestion.id,
+            detail={"from": str(current), "to": str(target), "note": note[:200]},
+        )
+    session.flush()
+    return suggestion
+
+
+def answer_solved(
+    *, session: Session, suggestion: Suggestion, customer_id: int, solved: bool
+) -> Suggestion | None:
+    """A voter answers "did this solve it?"; enough "no" opens a linked follow-up, which is returned."""
+    kept = resolve(session=session, suggestion=suggestion)
+    if kept.status is not SuggestionStatus.SHIPPED:
+        raise PolicyViolation("Only a shipped suggestion asks whether it solved the problem.")
+    if customer_id not in voters(session=session, suggestion_id=kept.id):
+        raise PolicyViolation("Only the suggestion's voters are asked.")
+    answer = session.scalar(
+        select(SolvedAnswer).where(
+            SolvedAnswer.suggestion_id == kept.id, SolvedAnswer.customer_id == customer_id
+        )
+    )
+    if answer is None:
+        session.add(SolvedAnswer(suggestion_id=kept.id, customer_id=customer_id, solved=solved))
+    else:
+        answer.solved = solved
+    session.flush()
+    yes, no = solved_tally(session=session, suggestion_id=kept.id)
+    if not rules.should_reopen(yes, no):
+        return None
+    return _open_follow_up(session, kept)
+
+
+def solved_tally(*, session: Session, suggestion_id: int) -> tuple[int, int]:
+    """How many voters said the shipped suggestion solved their problem, and how many said not."""
+    rows = session.execute(
+        select(SolvedAnswer.solved, func.count(SolvedAnswer.id))
+        .where(SolvedAnswer.suggestion_id == suggestion_id)
+        .group_by(SolvedAnswer.solved)
+    )
+    tally = {bool(solved): int(n) for solved, n in rows}
+    return tally.get(True, 0), tally.get(False, 0)
+
+
+def _open_follow_up(session: Session, shipped: Suggestion) -> Suggestion:
+    follow_up = session.scalar(select(Suggestion).where(Suggestion.follow_up_of_id == shipped.id))
+    if follow_up is None:
+        follow_up = Suggestion(
+            author_id=None,
+            title=f"Follow-up: {shipped.title}"[:200],
+            body=shipped.body,
+            category=shipped.category,
+            model=shipped.model,
+            status=SuggestionStatus.UNDER_REVIEW,
+            follow_up_of_id=shipped.id,
+        )
+        session.add(follow_up)
+        session.flush()
+        session.add(
+            StatusChange(
+                suggestion_id=follow_up.id,
+                to_status=str(follow_up.status),
+                actor=audit.SYSTEM_ACTOR,
+                note=f"reopened: voters said #{shipped.id} did not solve it",
+            )
+        )
+    unsolved = session.scalars(
+        select(SolvedAnswer.customer_id).where(
+            SolvedAnswer.suggestion_id == shipped.id, SolvedAnswer.solved.is_(False)
+        )
+    )
+    for customer_id in unsolved:  # everyone who said "no" follows the follow-up
+        _follow(session, follow_up.id, customer_id)
+    session.flush()
+    return follow_up
+
+
+def merge(*, session: Session, principal: Principal, duplicate: Suggestion, kept: Suggestion) -> Suggestion:
+    """Merge a duplicate into the kept suggestion: its voters and followers count there; it redirects."""
+    if duplicate.id == kept.id:
+        raise PolicyViolation("A suggestion cannot be merged into itself.")
+    if duplicate.merged_into_id is not None:
+        raise Conflict(f"Suggestion {duplicate.id} is already merged.")
+    if kept.merged_into_id is not None:
+        raise Conflict(f"Suggestion {kept.id} is itself merged; merge into {kept.merged_into_id}.")
+    if session.scalar(select(Suggestion.id).where(Suggestion.merged_into_id == duplicate.id).limit(1)):
+        raise Conflict(f"Unmerge the duplicates of suggestion {duplicate.id} first.")
+    duplicate.merged_into_id = kept.id
+    duplicate.updated_at = utcnow()
+    change = StatusChange(
+        suggestion_id=duplicate.id,
+        from_status=str(duplicate.status),
+        to_status=str(duplicate.status),
+        actor=principal.actor,
+        note=f"merged into #{kept.id}",
+    )
+    session.add(change)
+    session.flush()
+    dup_followers = set(
+        session.scalars(select(Follower.customer_id).where(Follower.suggestion_id == duplicate.id))
+    )
+    _notify(
+        session, dup_followers, NoticeKind.MERGED, duplicate, change.id, into=kept.id, title=kept.title[:200]
+    )
+    audit.record(
+        session=session,
+        principal=principal,
+        action="suggestion.merge",
+        target_type="suggestion",
+        target_id=duplicate.id,
+        detail={"into": kept.id},
+    )
+    session.flush()
+    return kept
+
+
+def unmerge(*, session: Session, principal: Principal, duplicate: Suggestion) -> Suggestion:
+    """Undo a merge: the suggestion stands alone again with exactly its own voters and followers."""
+    if duplicate.merged_into_id is None:
+        raise Conflict(f"Suggestion {duplicate.id} is not merged.")
+    kept_id = duplicate.merged_into_id
+    duplicate.merged_into_id = None
+    duplicate.updated_at = utcnow()
+    session.add(
+        StatusChange(
+            suggestion_id=duplicate.id,
+            from_status=str(duplicate.status),
+            to_status=str(duplicate.status),
+            actor=principal.actor,
+            note=f"unmerged from #{kept_id}",
+        )
+    )
+    audit.record(
+        session=session,
+        principal=principal,
+        action="suggestion.unmerge",
+        target_type="suggestion",
+        target_id=duplicate.id,
+        detail={"from": kept_id},
+    )
+    session.flush()
+    return duplicate
+
+
+def board(
+    *,
+    session: Session,
+    status: SuggestionStatus | None = None,
+    category: Category | None = None,
+    limit: int = 50,
+) -> list[Suggestion]:
+    """Suggestions standing on their own (merged ones hidden), newest first."""
+    query = select(Suggestion).where(Suggestion.merged_into_id.is_(None))
+    if status is not None:
+        query = query.where(Suggestion.status == status)
+    if category is not None:
+        query = query.where(Suggestion.category == category)
+    return list(session.scalars(query.order_by(Suggestion.id.desc()).limit(limit)))
+
+
+def roadmap(*, session: Session) -> dict[SuggestionStatus, list[Suggestion]]:
+    """Planned, in-development and shipped suggestions, by status."""
+    rows = session.scalars(
+        select(Suggestion)
+        .where(Suggestion.merged_into_id.is_(None), Suggestion.status.in_(rules.ROADMAP))
+        .order_by(Suggestion.updated_at.desc())
+    )
+    out: dict[SuggestionStatus, list[Suggestion]] = {s: [] for s in rules.ROADMAP}
+    for row in rows:
+        out[row.status].append(row)
+    return out
+
+
+def changelog(*, session: Session, limit: int = 50) -> list[Suggestion]:
+    """Shipped suggestions, most recent first."""
+    query = (
+        select(Suggestion)
+        .where(Suggestion.status == SuggestionStatus.SHIPPED, Suggestion.merged_into_id.is_(None))
+        .order_by(Suggestion.shipped_at.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def history(*, session: Session, suggestion_id: int) -> list[StatusChange]:
+    """A suggestion's status changes, oldest first."""
+    query = select(StatusChange).where(StatusChange.suggestion_id == suggestion_id).order_by(StatusChange.id)
+    return list(session.scalars(query))
+
+
+def notices(*, session: Session, customer_id: int, limit: int = 50) -> list[Notice]:
+    """An owner's notices, newest first."""
+    query = select(Notice).where(Notice.customer_id == customer_id).order_by(Notice.id.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
+def pending_solved_question(*, session: Session, suggestion: Suggestion, customer_id: int) -> bool:
+    """Whether an owner should be asked "did this solve it?" here (a voter, not yet answered)."""
+    if suggestion.status is not SuggestionStatus.SHIPPED:
+        return False
+    if customer_id not in voters(session=session, suggestion_id=suggestion.id):
+        return False
+    answered = session.scalar(
+        select(SolvedAnswer.id).where(
+            SolvedAnswer.suggestion_id == suggestion.id, SolvedAnswer.customer_id == customer_id
+        )
+    )
+    return answered is None
+
+
+def mark_read(*, session: Session, customer_id: int, now: datetime | None = None) -> None:
+    """Mark every notice of an owner read."""
+    for notice in session.scalars(
+        select(Notice).where(Notice.customer_id == customer_id, Notice.read_at.is_(None))
+    ):
+        notice.read_at = now or utcnow()
+    session.flush()

@@ -1,0 +1,239 @@
+"""Offline similar-text search for Chinese and English: character n-grams in an inverted index.
+
+Chinese is matched on character bigrams (single characters carry little meaning and appear
+everywhere); English on whole words (lightly stemmed) plus character trigrams of each word, which
+tolerates typos and word forms. A small bilingual glossary adds one shared concept token for common
+car terms so "座椅加热" and "seat heating" meet. Documents are scored by the cosine of IDF-weighted
+binary vectors; tokens found in more than a fifth of the corpus are skipped at query time (they
+carry almost no weight and would cost the most). Pure Python, nothing downloaded, no model files.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import re
+import unicodedata
+from array import array
+from collections.abc import Iterable
+
+_RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+STOPWORDS = frozenset(
+    {
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "can",
+        "could",
+        "do",
+        "does",
+        "for",
+        "from",
+        "has",
+        "have",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "my",
+        "of",
+        "on",
+        "or",
+        "please",
+        "should",
+        "so",
+        "that",
+        "the",
+        "their",
+        "there",
+        "this",
+        "to",
+        "too",
+        "was",
+        "we",
+        "when",
+        "which",
+        "while",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "our",
+        "me",
+        "us",
+        "it's",
+        "not",
+        "no",
+    }
+)
+_CJK_STOP = frozenset(
+    {"希望", "建议", "可以", "能够", "一下", "一个", "我们", "的时", "时候", "能不", "不能"}
+)
+
+# Common car terms in both languages -> one concept token (lets a Chinese idea find its English twin).
+GLOSSARY: dict[str, tuple[str, ...]] = {
+    "seat": ("座椅", "seat", "seats"),
+    "heat": ("加热", "heating", "heated", "heater", "heat"),
+    "vent": ("通风", "ventilation", "ventilated"),
+    "charge": ("充电", "charging", "charger", "charge"),
+    "range": ("续航", "range"),
+    "battery": ("电池", "battery"),
+    "navi": ("导航", "navigation", "navi", "maps"),
+    "voice": ("语音", "voice"),
+    "ota": ("升级", "ota", "update", "updates", "upgrade"),
+    "app": ("手机", "app", "phone"),
+    "key": ("钥匙", "key", "keys"),
+    "camera": ("摄像", "camera", "cameras"),
+    "park": ("泊车", "停车", "parking", "park"),
+    "screen": ("屏幕", "中控", "screen", "display"),
+    "music": ("音乐", "music", "spotify"),
+    "climate": ("空调", "climate", "air", "ac"),
+    "wiper": ("雨刮", "wiper", "wipers"),
+    "trunk": ("后备", "备箱", "trunk", "boot"),
+    "mirror": ("后视", "视镜", "mirror", "mirrors"),
+    "light": ("大灯", "灯光", "headlight", "headlights", "lights"),
+    "door": ("车门", "door", "doors"),
+    "tire": ("轮胎", "胎压", "tire", "tyre", "tires", "tyres"),
+    "sound": ("音响", "噪音", "speaker", "speakers", "noise"),
+    "delivery": ("交付", "提车", "delivery"),
+    "service": ("保养", "维修", "service", "maintenance", "repair"),
+    "pet": ("宠物", "pet", "dog"),
+    "child": ("儿童", "孩子", "child", "kids"),
+    "cruise": ("巡航", "cruise"),
+    "lane": ("车道", "lane"),
+}
+_CONCEPT = {term: f"c:{concept}" for concept, terms in GLOSSARY.items() for term in terms}
+SKIP_SHARE = 0.2
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def tokens(text: str) -> set[str]:
+    """The index terms of a text: CJK bigrams, English stems and their trigrams, glossary concepts."""
+    normal = unicodedata.normalize("NFKC", text).lower()
+    out: set[str] = set()
+    for run in _RUNS.findall(normal):
+        if _CJK.match(run):
+            if len(run) == 1:
+                out.add(run)
+                continue
+            for i in range(len(run) - 1):
+                gram = run[i : i + 2]
+                if gram in _CONCEPT:
+                    out.add(_CONCEPT[gram])
+                if gram not in _CJK_STOP:
+                    out.add(gram)
+            continue
+        if run in STOPWORDS:
+            continue
+        if run in _CONCEPT:
+            out.add(_CONCEPT[run])
+        stem = _stem(run)
+        out.add("w:" + stem)
+        if len(stem) > 3:
+            padded = f"^{stem}$"
+            out.update("t:" + padded[i : i + 3] for i in range(len(padded) - 2))
+    return out
+
+
+class SimilarIndex:
+    """An inverted index over short texts, queried for the most similar ones."""
+
+    def __init__(self) -> None:
+        self._postings: dict[str, array[int]] = {}
+        self._terms: dict[int, frozenset[str]] = {}
+        self._norm: dict[int, float] = {}
+        self._idf_cache: dict[str, float] = {}
+        self._size_at_cache = -1
+
+    def __len__(self) -> int:
+        return len(self._terms)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._terms
+
+    def add(self, doc_id: int, text: str) -> None:
+        """Index a text under ``doc_id`` (re-adding replaces the old text)."""
+        if doc_id in self._terms:
+            self.remove(doc_id)
+        terms = frozenset(tokens(text))
+        self._terms[doc_id] = terms
+        for term in terms:
+            postings = self._postings.get(term)
+            if postings is None:
+                self._postings[term] = array("q", (doc_id,))
+            else:
+                postings.append(doc_id)
+        self._norm.pop(doc_id, None)
+
+    def add_many(self, docs: Iterable[tuple[int, str]]) -> None:
+        """Index many texts."""
+        for doc_id, text in docs:
+            self.add(doc_id, text)
+
+    def remove(self, doc_id: int) -> None:
+        """Forget ``doc_id``."""
+        terms = self._terms.pop(doc_id, None)
+        self._norm.pop(doc_id, None)
+        for term in terms or ():
+            postings = self._postings[term]
+            postings.remove(doc_id)
+            if not postings:
+                del self._postings[term]
+
+    def _idf(self, term: str) -> float:
+        if self._size_at_cache != len(self._terms):
+            self._idf_cache.clear()
+            self._size_at_cache = len(self._terms)
+        idf = self._idf_cache.get(term)
+        if idf is None:
+            df = len(self._postings.get(term, ()))
+            idf = math.log(1 + (len(self._terms) + 1) / (df + 1))
+            self._idf_cache[term] = idf
+        return idf
+
+    def _doc_norm(self, doc_id: int) -> float:
+        norm = self._norm.get(doc_id)
+        if norm is None:
+            norm = math.sqrt(sum(self._idf(t) ** 2 for t in self._terms[doc_id])) or 1.0
+            self._norm[doc_id] = norm
+        return norm
+
+    def search(self, text: str, limit: int = 5, *, exclude: Iterable[int] = ()) -> list[tuple[int, float]]:
+        """The ``limit`` most similar indexed texts as (doc_id, score in 0..1), best first."""
+        query = tokens(text)
+        if not query or not self._terms:
+            return []
+        ceiling = max(50, int(len(self._terms) * SKIP_SHARE))
+        weights = {t: self._idf(t) for t in query}
+        q_norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+        scores: dict[int, float] = {}
+        get = scores.get
+        for term, weight in weights.items():
+            postings = self._postings.get(term)
+            if not postings or len(postings) > ceiling:
+                continue
+            contribution = weight * weight
+            for doc_id in postings:
+                scores[doc_id] = get(doc_id, 0.0) + contribution
+        for doc_id in exclude:
+            scores.pop(doc_id, None)
+        norm = self._doc_norm
+        best = heapq.nlargest(limit, ((raw / norm(doc_id), doc_id) for doc_id, raw in scores.items()))
+        return [(doc_id, min(1.0, score / q_norm)) for score, doc_id in best]

@@ -1,0 +1,1 @@
+"""Loyalty: the points ledger, earn rules, the contribution score and the merchandise shop."""
