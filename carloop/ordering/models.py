@@ -41,10 +41,21 @@ class Order(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Gapless per-model place in the launch queue, given when the deposit is paid (arrival order).
+    queue_position: Mapped[int | None] = mapped_column(Integer)
+    # Keyed hash of the buyer's verified identity number (anti-scalper limits); never the number itself.
+    identity_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The Idempotency-Key the launch intake took it with: one order per (customer, key), ever.
+    intake_key: Mapped[str | None] = mapped_column(String(200))
 
     events: Mapped[list[OrderEvent]] = relationship(back_populates="order", order_by="OrderEvent.id")
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy mapper configuration
+    __table_args__ = (
+        UniqueConstraint("model", "queue_position"),
+        UniqueConstraint("edition", "edition_number"),
+        UniqueConstraint("customer_id", "intake_key"),
+    )
 
 
 class OrderEvent(Base):
@@ -88,3 +99,49 @@ class IdempotencyRecord(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("scope", "key"),)
+
+
+class QueueCounter(Base):
+    """The last queue position given for a model; moved by one UPDATE per group commit."""
+
+    __tablename__ = "queue_counters"
+
+    model: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class EditionReturn(Base):
+    """An edition number given back by a cancellation when nobody was waiting; reused first."""
+
+    __tablename__ = "edition_returns"
+
+    edition: Mapped[str] = mapped_column(String(40), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class FamilyMember(Base):
+    """A person an owner listed as family: the only kind of buyer an edition order may pass to."""
+
+    __tablename__ = "family_members"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    relation: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("owner_id", "member_id"),)
+
+
+class OrderTransfer(Base):
+    """A proposed hand-over of an order to a family member; applied only once the owner confirms."""
+
+    __tablename__ = "order_transfers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    from_customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    to_customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]

@@ -6,6 +6,9 @@ pending_payment --paid--> reserved --lock, or the window ends--> locked --> sche
 cancelled            refunded (deposit back)          cancelled (deposit forfeited)
 
 scheduled --> in_production --> built (VIN) --> in_transit --> at_delivery_centre --> delivered
+
+A numbered edition paid after its units ran out waits: pending_payment --paid--> waitlisted, which
+becomes locked when a cancellation hands it a unit, or refunded when the buyer gives up.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ class OrderStatus(StrEnum):
 
     PENDING_PAYMENT = "pending_payment"  # created; the deposit is not paid yet
     RESERVED = "reserved"  # deposit paid and refundable until the window ends
+    WAITLISTED = "waitlisted"  # deposit paid for a sold-out edition; refundable, waiting for a unit
     LOCKED = "locked"  # configuration frozen, deposit non-refundable, waiting to be built
     SCHEDULED = "scheduled"  # given a build week by the production plan
     IN_PRODUCTION = "in_production"  # on the line
@@ -44,7 +48,10 @@ ACTIVE_AFTER_LOCK = (
 FINAL = frozenset({OrderStatus.DELIVERED, OrderStatus.REFUNDED, OrderStatus.CANCELLED})
 
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    OrderStatus.PENDING_PAYMENT: frozenset({OrderStatus.RESERVED, OrderStatus.LOCKED, OrderStatus.CANCELLED}),
+    OrderStatus.PENDING_PAYMENT: frozenset(
+        {OrderStatus.RESERVED, OrderStatus.LOCKED, OrderStatus.WAITLISTED, OrderStatus.CANCELLED}
+    ),
+    OrderStatus.WAITLISTED: frozenset({OrderStatus.LOCKED, OrderStatus.REFUNDED}),
     OrderStatus.RESERVED: frozenset({OrderStatus.LOCKED, OrderStatus.REFUNDED}),
     OrderStatus.LOCKED: frozenset({OrderStatus.SCHEDULED, OrderStatus.CANCELLED}),
     OrderStatus.SCHEDULED: frozenset({OrderStatus.IN_PRODUCTION, OrderStatus.CANCELLED}),
@@ -69,6 +76,14 @@ def check_transition(current: OrderStatus, target: OrderStatus) -> None:
         raise InvalidTransition(
             f"An order that is {current} cannot become {target}.", current=str(current), target=str(target)
         )
+
+
+WAITLIST_DAYS = 180  # how long a waitlisted deposit waits for a unit (and stays refundable)
+
+
+def waitlist_until(paid_at: datetime) -> datetime:
+    """When the waitlist a deposit joined at ``paid_at`` closes."""
+    return paid_at + timedelta(days=WAITLIST_DAYS)
 
 
 def status_after_deposit(*, lock_at_payment: bool) -> OrderStatus:
@@ -125,6 +140,11 @@ def refundability(facts: DepositFacts, now: datetime) -> Refundability:
         return Refundability(False, reason=NotRefundableReason.CANCELLED)
     if status is OrderStatus.DELIVERED:
         return Refundability(False, reason=NotRefundableReason.DELIVERED)
+    if status is OrderStatus.WAITLISTED:
+        # Nothing was given yet: the buyer may leave the waitlist, whatever the time, until it closes.
+        if facts.refundable_until is None:
+            return Refundability(False, reason=NotRefundableReason.POLICY)
+        return Refundability(True, until=facts.refundable_until)
     if status is not OrderStatus.RESERVED:
         return Refundability(
             False, reason=NotRefundableReason.EDITION if facts.lock_at_payment else NotRefundableReason.LOCKED

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from carloop.accounts.schemas import Principal, Role
@@ -428,3 +428,48 @@ def _return_all(session: Session, provider: PaymentProvider, order: Order, *, re
             payments.refund_payment(session=session, provider=provider, payment=payment, reason=reason)
         else:
             payments.close_payment(session=session, payment=payment)
+
+
+def assign_delivery_store(*, session: Session, order: Order, store_id: int, actor: str, reason: str) -> Order:
+    """Set (or change) the centre that hands an order over, recorded in the order's timeline."""
+    if order.status in rules.FINAL:
+        raise InvalidTransition(f"Order {order.number} is {order.status}; its delivery centre is fixed.")
+    previous = order.delivery_store_id
+    if previous == store_id:
+        return order
+    order.delivery_store_id = store_id
+    event = OrderEvent(
+        actor=actor,
+        from_status=str(order.status),
+        to_status=str(order.status),
+        reason=reason[:300],
+        data={"delivery_store_id": store_id, "previous_delivery_store_id": previous},
+    )
+    order.events.append(event)
+    session.add(event)
+    session.flush()
+    return order
+
+
+def delivery_store_load(*, session: Session, store_ids: list[int] | None = None) -> dict[int, int]:
+    """How many open orders (not delivered or ended) each delivery store holds."""
+    query = (
+        select(Order.delivery_store_id, func.count(Order.id))
+        .where(Order.delivery_store_id.is_not(None), Order.status.not_in(list(rules.FINAL)))
+        .group_by(Order.delivery_store_id)
+    )
+    if store_ids is not None:
+        query = query.where(Order.delivery_store_id.in_(store_ids))
+    return {int(store_id or 0): int(n) for store_id, n in session.execute(query)}
+
+
+def orders_for_delivery_store(*, session: Session, store_id: int, statuses: list[OrderStatus]) -> list[Order]:
+    """Open orders assigned to a delivery store in the given statuses, newest first."""
+    return list(
+        session.scalars(
+            select(Order)
+            .where(Order.delivery_store_id == store_id, Order.status.in_(statuses))
+            .options(selectinload(Order.events))
+            .order_by(Order.id.desc())
+        )
+    )

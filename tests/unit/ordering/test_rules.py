@@ -98,9 +98,9 @@ def test_invalid_transition_names_both_states() -> None:
     assert "refunded" in caught.value.message and "locked" in caught.value.message
 
 
-def test_a_refunded_order_can_only_come_from_reserved() -> None:
+def test_a_refunded_order_can_only_come_from_reserved_or_the_waitlist() -> None:
     sources = {s for s in OrderStatus if rules.can_transition(s, OrderStatus.REFUNDED)}
-    assert sources == {OrderStatus.RESERVED}
+    assert sources == {OrderStatus.RESERVED, OrderStatus.WAITLISTED}
 
 
 def test_cancel_plans() -> None:

@@ -1,0 +1,597 @@
+"""``carloop bench launch`` and ``carloop bench crash``: a launch-day surge against the real server.
+
+The bench creates a fresh database (a temporary SQLite file, or a ``<name>_launch`` database next
+to the PostgreSQL one given), seeds buyers with sessions, starts uvicorn in separate processes with
+the intake in front of the app, drives it over HTTP from another process, then audits the database.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+Orders = Annotated[int, typer.Option("--orders", min=1, help="Reservations to send.")]
+Concurrency = Annotated[int, typer.Option("--concurrency", min=1, max=4096, help="Client connections.")]
+Workers = Annotated[int, typer.Option("--workers", min=1, max=8, help="Server worker processes.")]
+DbUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="sqlite:///... or postgresql://...; a fresh bench database is made."),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+INTAKE = "/api/v1/intake/orders"
+EDITION = "su7-founders"
+
+
+def register(bench_app: typer.Typer, simulate_app: typer.Typer) -> None:
+    """Add ``bench launch`` and ``bench crash``."""
+    del simulate_app
+
+    @bench_app.command("launch")
+    def launch(
+        orders: Orders = 200_000,
+        concurrency: Concurrency = 64,
+        database_url: DbUrl = None,
+        workers: Workers = 1,
+        compare_orders: Annotated[
+            int, typer.Option(help="Orders for the per-request-commit run (0: skip the comparison).")
+        ] = 10_000,
+        hello_requests: Annotated[int, typer.Option(help="Requests for the hello ceiling.")] = 30_000,
+        as_json: AsJson = False,
+    ) -> None:
+        """Drive a launch surge through the real server and audit what was stored."""
+        report = run_launch(
+            orders=orders,
+            concurrency=concurrency,
+            database_url=database_url,
+            workers=workers,
+            compare_orders=compare_orders,
+            hello_requests=hello_requests,
+            show=not as_json,
+        )
+        _emit(report, as_json)
+
+    @bench_app.command("crash")
+    def crash(
+        orders: Orders = 20_000,
+        concurrency: Concurrency = 64,
+        database_url: DbUrl = None,
+        workers: Workers = 1,
+        kill_at: Annotated[
+            float, typer.Option(help="Kill the server after this share was acknowledged.")
+        ] = 0.5,
+        as_json: AsJson = False,
+    ) -> None:
+        """SIGKILL the server mid-surge, restart it, let clients retry, and count what was lost."""
+        report = run_crash(
+            orders=orders,
+            concurrency=concurrency,
+            database_url=database_url,
+            workers=workers,
+            kill_at=kill_at,
+            show=not as_json,
+        )
+        _emit(report, as_json)
+
+
+def _emit(report: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="launch bench")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in report.items():
+        table.add_row(key, json.dumps(value) if isinstance(value, dict | list) else str(value))
+    Console().print(table)
+
+
+# --- database ---------------------------------------------------------------------------------
+
+
+def bench_database(database_url: str | None, workdir: Path, suffix: str) -> str:
+    """A fresh, empty database for the bench, with the schema and (SQLite) WAL set up once."""
+    from sqlalchemy import create_engine, make_url, text
+
+    import carloop.models  # noqa: F401 - every table
+    from carloop.db import Base, enable_wal, make_engine
+    from carloop.settings import Settings
+
+    if not database_url or database_url.startswith("sqlite"):
+        url = f"sqlite:///{workdir}/{suffix}.db"
+    else:
+        base = make_url(database_url)
+        name = f"{base.database}_{suffix}"
+        admin = create_engine(base.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        url = base.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(Settings(database_url=url))
+    enable_wal(engine)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    return url
+
+
+@dataclass(frozen=True, slots=True)
+class Buyer:
+    """A seeded customer: bearer token and identity number."""
+
+    token: str
+    id_number: str
+
+
+def seed_buyers(url: str, count: int, edition_units: int) -> list[Buyer]:
+    """Create ``count`` customers with sessions, and the edition's stock of ``edition_units``."""
+    from carloop.accounts import service as accounts
+    from carloop.db import make_engine, make_session_factory
+    from carloop.ordering.intake.rules import id_number_with_check
+    from carloop.ordering.models import EditionStock
+    from carloop.settings import Settings
+
+    settings = Settings(database_url=url)
+    engine = make_engine(settings)
+    buyers = []
+    with make_session_factory(engine).begin() as session:
+        for i in range(count):
+            customer = accounts.get_or_create_customer(session=session, phone=f"139{i:08d}")
+            session.flush()
+            token, _ = accounts.start_session(session=session, settings=settings, customer=customer)
+            born = time.gmtime(-631152000 + i * 86400 % (40 * 365 * 86400))  # 1950 onwards
+            first17 = f"110105{born.tm_year:04d}{born.tm_mon:02d}{born.tm_mday:02d}{i % 1000:03d}"
+            buyers.append(Buyer(token, id_number_with_check(first17)))
+        session.add(EditionStock(edition=EDITION, capacity=edition_units, taken=0))
+    engine.dispose()
+    return buyers
+
+
+# --- workload ---------------------------------------------------------------------------------
+
+
+def valid_configurations(
+    rng: random.Random, count: int = 300
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Realistic valid configurations of every non-edition trim, and some invalid ones."""
+    from carloop.catalog import service as catalog
+    from carloop.catalog.schemas import ConfigurationIn
+    from carloop.errors import DomainError
+
+    cat = catalog.current_catalog()
+    valid: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    tries = 0
+    while len(valid) < count and tries < count * 50:
+        tries += 1
+        model = rng.choice(list(cat.models.values()))
+        trim = rng.choice([t for t in model.trims.values() if t.edition is None])
+        options = []
+        for group in model.groups.values():
+            offered = [c for c in group.options if c in trim.available and c not in trim.included]
+            if offered and rng.random() < 0.6:
+                options.append(rng.choice(offered))
+        config = {"model": model.code, "trim": trim.code, "options": options}
+        key = json.dumps(config, sort_keys=True)
+        if key in seen:
+            continue
+        try:
+            catalog.quote(config=ConfigurationIn(**config))
+        except DomainError:
+            continue
+        seen.add(key)
+        valid.append(config)
+    invalid = [
+        {"model": "su7", "trim": "pro", "options": ["paint-aqua-blue", "paint-pearl-white"]},
+        {"model": "su7", "trim": "standard", "options": ["no-such-option"]},
+        {"model": "yu7", "trim": "warp-drive", "options": []},
+    ]
+    return valid, invalid
+
+
+def build_jobs(*, orders: int, buyers: list[Buyer], seed: int, prefix: str) -> tuple[list[Any], int]:
+    """The request mix: ~10% edition (10x its units), ~0.5% invalid, ~1% retries with the same key."""
+    from carloop.ordering.intake.loadgen import Job, render
+
+    rng = random.Random(seed)  # noqa: S311 - a reproducible workload, not a secret
+    valid, invalid = valid_configurations(rng)
+    jobs: list[Job] = []
+    retries: list[tuple[int, Job]] = []
+    edition_requests = 0
+    for i in range(orders):
+        buyer = rng.choice(buyers)
+        key = f"{prefix}-{i}"
+        roll = rng.random()
+        body: dict[str, Any]
+        if roll < 0.005:
+            body, kind = {"configuration": rng.choice(invalid)}, "invalid"
+        elif roll < 0.105:
+            body = {"configuration": {"model": "su7", "trim": "founders"}, "id_number": buyer.id_number}
+            kind = "edition"
+            edition_requests += 1
+        else:
+            body, kind = {"configuration": rng.choice(valid)}, "order"
+        headers = {
+            "Authorization": f"Bearer {buyer.token}",
+            "Idempotency-Key": key,
+            "Content-Type": "application/json",
+        }
+        job = Job(key, render("POST", INTAKE, headers=headers, body=json.dumps(body).encode()), kind)
+        jobs.append(job)
+        if rng.random() < 0.01:
+            retries.append((i, Job(key, job.raw, "retry")))
+    for i, job in retries:  # half race the original (right behind it), half come back later
+        at = (
+            min(len(jobs), i + 1 + rng.randrange(4))
+            if rng.random() < 0.5
+            else rng.randrange(i, len(jobs) + 1)
+        )
+        jobs.insert(at, job)
+    return jobs, edition_requests
+
+
+# --- server and client ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """uvicorn with the intake in front of the app, in its own process group."""
+
+    def __init__(self, url: str, port: int, workers: int, env: dict[str, str] | None = None) -> None:
+        self.url, self.port, self.workers, self.env = url, port, workers, env or {}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start and wait until it answers."""
+        env = {
+            **os.environ,
+            "CARLOOP_DATABASE_URL": self.url,
+            "CARLOOP_ENVIRONMENT": "development",
+            **self.env,
+        }
+        cmd = [
+            sys.executable, "-m", "uvicorn", "carloop.ordering.intake.asgi:create", "--factory",
+            "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
+            "--loop", "uvloop", "--http", "httptools", "--log-level", "warning", "--no-access-log",
+            "--backlog", "4096",
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(cmd, env=env, start_new_session=True)  # noqa: S603 - our own interpreter
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    sock.sendall(b"GET /api/v1/intake/hello HTTP/1.1\r\nHost: x\r\n\r\n")
+                    if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                        time.sleep(0.5 if self.workers > 1 else 0.1)  # let every worker come up
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("the server did not start")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (master and workers), as a power cut would."""
+        if self.proc is not None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            self.proc = None
+
+    def stop(self) -> None:
+        """Graceful stop."""
+        if self.proc is not None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+            self.proc = None
+
+
+def drive(
+    port: int,
+    jobs: list[Any],
+    concurrency: int,
+    workdir: Path,
+    *,
+    label: str,
+    show: bool,
+    on_progress: Any = None,
+    give_up: float = 120.0,
+) -> Any:
+    """Run the load generator in its own process; returns its Results."""
+    import multiprocessing
+    import pickle
+
+    from carloop.ordering.intake.loadgen import run_process
+
+    ctx = multiprocessing.get_context("spawn")
+    jobs_file, out_file = workdir / f"{label}.jobs", workdir / f"{label}.out"
+    jobs_file.write_bytes(pickle.dumps(jobs))
+    progress = ctx.Value("q", 0)
+    proc = ctx.Process(
+        target=run_process,
+        args=("127.0.0.1", port, str(jobs_file), concurrency, str(out_file), progress, give_up),
+    )
+    proc.start()
+    bar = None
+    if show:
+        from rich.progress import Progress
+
+        bar = Progress()
+        bar.start()
+        task = bar.add_task(label, total=len(jobs))
+    while proc.is_alive():
+        proc.join(0.1)
+        if bar is not None:
+            bar.update(task, completed=progress.value)
+        if on_progress is not None:
+            on_progress(progress.value)
+    if bar is not None:
+        bar.stop()
+    if proc.exitcode != 0:
+        raise RuntimeError(f"the load generator failed ({proc.exitcode})")
+    return pickle.loads(out_file.read_bytes())  # noqa: S301 - written by our own child process
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+
+def audit(url: str, jobs: list[Any], results: list[Any], *, killed_at: float | None = None) -> dict[str, Any]:
+    """Check what the database holds against what the clients were told."""
+    from sqlalchemy import func, select
+
+    from carloop.db import make_engine, make_session_factory
+    from carloop.ordering.intake.rules import position_gaps
+    from carloop.ordering.models import EditionStock, Order
+    from carloop.payments import ledger
+    from carloop.payments.models import Payment
+    from carloop.settings import Settings
+
+    acked: dict[str, str] = {}
+    before_kill: set[str] = set()
+    client_duplicates = 0
+    for batch_jobs, res in zip(jobs, results, strict=True):
+        for job, answer, at in zip(batch_jobs, res.answers, res.acked_at, strict=True):
+            if not answer or "number" not in answer:
+                continue
+            first = acked.setdefault(job.key, answer["number"])
+            if first != answer["number"]:
+                client_duplicates += 1
+            if killed_at is not None and at and at < killed_at:
+                before_kill.add(answer["number"])
+    engine = make_engine(Settings(database_url=url))
+    with make_session_factory(engine)() as session:
+        numbers = set(session.scalars(select(Order.number).where(Order.intake_key.is_not(None))))
+        stored = len(numbers)
+        per_key = session.execute(
+            select(func.count()).select_from(
+                select(Order.customer_id, Order.intake_key)
+                .where(Order.intake_key.is_not(None))
+                .group_by(Order.customer_id, Order.intake_key)
+                .having(func.count() > 1)
+                .subquery()
+            )
+        ).scalar_one()
+        charges = session.execute(
+            select(func.count()).select_from(
+                select(Payment.order_id).group_by(Payment.order_id).having(func.count() > 1).subquery()
+            )
+        ).scalar_one()
+        gaps = 0
+        for model in session.scalars(select(Order.model).distinct()):
+            found = session.scalars(
+                select(Order.queue_position).where(Order.model == model, Order.queue_position.is_not(None))
+            )
+            gaps += position_gaps(int(p) for p in found if p is not None)
+        oversold = 0
+        order_violations = 0
+        for stock in session.scalars(select(EditionStock)):
+            held = list(
+                session.execute(
+                    select(Order.queue_position, Order.edition_number).where(
+                        Order.edition == stock.edition,
+                        Order.edition_number.is_not(None),
+                        Order.status.not_in(["cancelled", "refunded"]),
+                    )
+                ).tuples()
+            )
+            held_numbers = [int(n or 0) for _, n in held]
+            oversold += max(0, len(held) - stock.capacity) + sum(
+                1 for n in held_numbers if n > stock.capacity
+            )
+            oversold += len(held_numbers) - len(set(held_numbers))
+            by_position = [int(n or 0) for _, n in sorted(held, key=lambda row: row[0] or 0)]
+            order_violations += sum(1 for a, b in itertools.pairwise(by_position) if a > b)
+        waitlisted = session.scalar(select(func.count()).where(Order.status == "waitlisted")) or 0
+        ledger_ok = ledger.check(session=session).ok
+    engine.dispose()
+    lost = sorted(set(acked.values()) - numbers)
+    report = {
+        "acknowledged": len(acked),
+        "stored": stored,
+        "lost": len(lost),
+        "duplicates": client_duplicates + int(per_key) + int(charges),
+        "oversold": oversold,
+        "edition_numbers_out_of_queue_order": order_violations,
+        "waitlisted": int(waitlisted),
+        "position_gaps": gaps,
+        "ledger_balanced": bool(ledger_ok),
+    }
+    if killed_at is not None:
+        report["acknowledged_before_kill"] = len(before_kill)
+        report["lost_acknowledged_before_kill"] = len(before_kill - numbers)
+    return report
+
+
+def _summary(res: Any, kinds: list[str]) -> dict[str, Any]:
+    lat = [ms for ms, k, s in zip(res.latency_ms, kinds, res.status, strict=True) if k != "hello" and s]
+    ok = sum(1 for s in res.status if 200 <= s < 300)
+    return {
+        "requests": len(res.status),
+        "ok": ok,
+        "per_s": round(len(res.status) / res.elapsed_s, 1) if res.elapsed_s else 0.0,
+        "p50_ms": _pct(lat, 0.50),
+        "p95_ms": _pct(lat, 0.95),
+        "p99_ms": _pct(lat, 0.99),
+        "client_cpu_ms_per_request": round(res.cpu_s * 1000 / max(1, len(res.status)), 4),
+    }
+
+
+def run_launch(
+    *,
+    orders: int,
+    concurrency: int,
+    database_url: str | None,
+    workers: int,
+    compare_orders: int,
+    hello_requests: int,
+    show: bool,
+) -> dict[str, Any]:
+    """The whole launch bench; returns the JSON report."""
+    from carloop.ordering.intake.loadgen import Job, render
+
+    with tempfile.TemporaryDirectory(prefix="carloop-launch-") as tmp:
+        workdir = Path(tmp)
+        url = bench_database(database_url, workdir, "launch")
+        edition_units = max(1, min(5000, orders // 100))  # ~10% of requests ask for it: 10x oversubscribed
+        buyers = seed_buyers(url, max(10, min(20_000, orders // 10)), edition_units)
+        jobs, edition_requests = build_jobs(orders=orders, buyers=buyers, seed=7, prefix="L")
+        port = free_port()
+        all_jobs, all_results = [], []
+        report: dict[str, Any] = {}
+        if compare_orders:
+            compare_jobs, _ = build_jobs(orders=compare_orders, buyers=buyers, seed=11, prefix="C")
+            single = Server(
+                url, port, workers, {"CARLOOP_INTAKE_MAX_BATCH": "1", "CARLOOP_INTAKE_MAX_WAIT_MS": "0"}
+            )
+            single.start()
+            try:
+                res = drive(port, compare_jobs, concurrency, workdir, label="per-request commit", show=show)
+            finally:
+                single.stop()
+            all_jobs.append(compare_jobs)
+            all_results.append(res)
+            report["per_request_commit"] = _summary(res, [j.kind for j in compare_jobs])
+        server = Server(url, port, workers)
+        server.start()
+        try:
+            hello = [
+                Job(str(i), render("GET", "/api/v1/intake/hello", headers={}), "hello")
+                for i in range(hello_requests)
+            ]
+            hello_res = drive(port, hello, concurrency, workdir, label="hello", show=show)
+            res = drive(port, jobs, concurrency, workdir, label="group commit", show=show)
+        finally:
+            server.stop()
+        all_jobs.append(jobs)
+        all_results.append(res)
+        summary = _summary(res, [j.kind for j in jobs])
+        statuses: dict[str, int] = {}
+        for s in res.status:
+            statuses[str(s)] = statuses.get(str(s), 0) + 1
+        head = {
+            "orders_per_s": summary["per_s"],
+            "p50_ms": summary["p50_ms"],
+            "p95_ms": summary["p95_ms"],
+            "p99_ms": summary["p99_ms"],
+            "hello_per_s": round(hello_requests / hello_res.elapsed_s, 1),
+        }
+        head["orders_to_hello_ratio"] = round(head["orders_per_s"] / head["hello_per_s"], 3)
+        if "per_request_commit" in report:
+            head["group_vs_per_request_commit_ratio"] = round(
+                head["orders_per_s"] / max(0.1, report["per_request_commit"]["per_s"]), 2
+            )
+        audit_report = audit(url, all_jobs, all_results)
+        return {
+            **head,
+            **audit_report,
+            "requests": len(jobs),
+            "statuses": statuses,
+            "edition_units": edition_units,
+            "edition_requests": edition_requests,
+            "busy_503": res.busy_503,
+            "client_cpu_ms_per_request": summary["client_cpu_ms_per_request"],
+            "hello_client_cpu_ms_per_request": round(hello_res.cpu_s * 1000 / max(1, hello_requests), 4),
+            **report,
+            "database": "postgresql" if url.startswith("postgresql") else "sqlite",
+            "workers": workers,
+            "concurrency": concurrency,
+            "orders": orders,
+        }
+
+
+def run_crash(
+    *, orders: int, concurrency: int, database_url: str | None, workers: int, kill_at: float, show: bool
+) -> dict[str, Any]:
+    """The crash bench: SIGKILL mid-surge, restart, retries with the same keys, audit."""
+    with tempfile.TemporaryDirectory(prefix="carloop-crash-") as tmp:
+        workdir = Path(tmp)
+        url = bench_database(database_url, workdir, "crash")
+        buyers = seed_buyers(url, max(10, min(5_000, orders // 10)), max(1, min(5000, orders // 100)))
+        jobs, _ = build_jobs(orders=orders, buyers=buyers, seed=13, prefix="K")
+        port = free_port()
+        server = Server(url, port, workers)
+        server.start()
+        killed: dict[str, float] = {}
+
+        def maybe_kill(done: int) -> None:
+            if not killed and done >= kill_at * len(jobs):
+                killed["at"] = time.monotonic()
+                server.kill()
+                time.sleep(0.5)
+                server.start()
+                killed["restarted"] = time.monotonic()
+
+        try:
+            res = drive(
+                port,
+                jobs,
+                concurrency,
+                workdir,
+                label="surge with a crash",
+                show=show,
+                on_progress=maybe_kill,
+            )
+        finally:
+            server.stop()
+        report = audit(url, [jobs], [res], killed_at=killed.get("at"))
+        return {
+            "lost": report["lost"],
+            "duplicates": report["duplicates"],
+            "ledger_balanced": report["ledger_balanced"],
+            **report,
+            "killed": bool(killed),
+            "downtime_s": round(killed.get("restarted", 0) - killed.get("at", 0), 2),
+            "connection_errors": res.connection_errors,
+            "unanswered": sum(1 for s in res.status if s == 599),
+            "database": "postgresql" if url.startswith("postgresql") else "sqlite",
+            "workers": workers,
+            "orders": orders,
+        }
