@@ -1,6 +1,7 @@
 """Imports every domain's models so ``Base.metadata`` knows all tables (Alembic and tests use it)."""
 
 from carloop.accounts import models as accounts_models  # noqa: F401
+from carloop.appointments import models as appointments_models  # noqa: F401
 from carloop.audit import models as audit_models  # noqa: F401
 from carloop.community import models as community_models  # noqa: F401
 from carloop.db import Base

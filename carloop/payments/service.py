@@ -10,8 +10,10 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from carloop.accounts.schemas import Principal
+from carloop.audit import service as audit
 from carloop.clock import utcnow
-from carloop.errors import ErrorCode, NotFound, PaymentFailed
+from carloop.errors import ErrorCode, NotFound, PaymentFailed, PolicyViolation
 from carloop.payments import ledger, rules
 from carloop.payments.models import (
     Forfeiture,
@@ -236,3 +238,53 @@ def forfeit(*, session: Session, order_id: int, reason: str) -> Forfeiture | Non
         memo=reason[:300],
     )
     return forfeiture
+
+
+STORE_PROVIDER = "store"  # the provider name of money taken at a store's till and recorded by staff
+
+
+def record_store_payment(
+    *, session: Session, principal: Principal, order_id: int, amount_fen: int, reference: str
+) -> Payment:
+    """Book a balance payment taken at a store (once per reference), through the ledger and the audit log."""
+    reference = reference.strip()[:80]
+    if not reference:
+        raise PolicyViolation("Give the till or bank reference of the payment.")
+    existing = session.scalar(
+        select(Payment).where(
+            Payment.order_id == order_id,
+            Payment.provider == STORE_PROVIDER,
+            Payment.provider_txn_id == reference,
+        )
+    )
+    if existing is not None:
+        return existing
+    payment = Payment(
+        trade_no=new_trade_no(),
+        order_id=order_id,
+        purpose=PaymentPurpose.BALANCE,
+        provider=STORE_PROVIDER,
+        amount_fen=amount_fen,
+        status=PaymentStatus.SUCCEEDED,
+        provider_txn_id=reference,
+        paid_at=utcnow(),
+    )
+    session.add(payment)
+    session.flush()
+    ledger.post(
+        session=session,
+        key=f"payment:{payment.trade_no}",
+        kind="payment",
+        order_id=order_id,
+        lines=rules.payment_received(order_id, amount_fen),
+        memo=f"balance at store, ref {reference}, by {principal.actor}",
+    )
+    audit.record(
+        session=session,
+        principal=principal,
+        action="payment.record_at_store",
+        target_type="order",
+        target_id=order_id,
+        detail={"trade_no": payment.trade_no, "amount_fen": amount_fen, "reference": reference},
+    )
+    return payment

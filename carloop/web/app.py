@@ -12,9 +12,11 @@ from sqlalchemy import text
 from carloop import __version__
 from carloop.accounts import api as accounts_api
 from carloop.accounts import pages as accounts_pages
+from carloop.appointments import api as appointments_api
 from carloop.catalog import api as catalog_api
 from carloop.catalog import pages as catalog_pages
 from carloop.db import make_engine, make_session_factory
+from carloop.network import api as network_api
 from carloop.ordering import api as ordering_api
 from carloop.ordering import pages as ordering_pages
 from carloop.outbox.worker import OutboxWorker
@@ -70,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response.headers.setdefault("Content-Language", "zh-CN" if request.state.locale == "zh_CN" else "en")
         return response
 
-    for module in (catalog_api, accounts_api, ordering_api):
+    for module in (catalog_api, accounts_api, ordering_api, network_api, appointments_api):
         app.include_router(module.router, prefix="/api/v1")
     for module in (catalog_pages, accounts_pages, ordering_pages):
         app.include_router(module.router, include_in_schema=False)

@@ -1,0 +1,126 @@
+"""Pure appointment rules: slot grids, job lengths, and the resources a booking must hold.
+
+A booking holds one unit of each resource group it needs for every grid step it covers:
+a test drive holds one demo car of its model, a delivery one delivery bay, a service job one
+service bay and one technician for each 30-minute step of its duration. Holding is done by
+inserting rows under a unique constraint, so the rules only say *what* to hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from carloop.appointments.schemas import AppointmentKind, ServiceType
+from carloop.errors import PolicyViolation
+
+STORE_TZ = ZoneInfo("Asia/Shanghai")
+STEP_MINUTES = {AppointmentKind.TEST_DRIVE: 60, AppointmentKind.DELIVERY: 60, AppointmentKind.SERVICE: 30}
+SERVICE_MINUTES = {ServiceType.MAINTENANCE: 60, ServiceType.REPAIR: 120}
+HORIZON_DAYS = 60  # how far ahead a slot can be booked
+REMIND_BEFORE = timedelta(hours=24)
+ORDER_MARK = datetime(2000, 1, 1, tzinfo=UTC)  # the "time" of a per-order hold: one delivery per order
+
+
+def duration(kind: AppointmentKind, service_type: ServiceType | None = None) -> timedelta:
+    """How long an appointment of this kind lasts."""
+    if kind is AppointmentKind.SERVICE:
+        return timedelta(minutes=SERVICE_MINUTES[service_type or ServiceType.MAINTENANCE])
+    return timedelta(minutes=STEP_MINUTES[kind])
+
+
+def slot_starts(
+    day: date, *, opens_minute: int, closes_minute: int, kind: AppointmentKind, length: timedelta
+) -> list[datetime]:
+    """Every start time (UTC) on a local day where an appointment of ``length`` fits inside opening hours."""
+    step = timedelta(minutes=STEP_MINUTES[kind])
+    start = datetime.combine(day, time(0), STORE_TZ) + timedelta(minutes=opens_minute)
+    close = datetime.combine(day, time(0), STORE_TZ) + timedelta(minutes=closes_minute)
+    out = []
+    at = start
+    while at + length <= close:
+        out.append(at.astimezone(UTC))
+        at += step
+    return out
+
+
+def local_day(at: datetime) -> date:
+    """The store-local calendar day of a moment."""
+    return at.astimezone(STORE_TZ).date()
+
+
+def check_slot(
+    starts_at: datetime,
+    *,
+    now: datetime,
+    opens_minute: int,
+    closes_minute: int,
+    kind: AppointmentKind,
+    length: timedelta,
+) -> datetime:
+    """The slot start in UTC; ``PolicyViolation`` if it is past, too far ahead, or off the grid."""
+    if starts_at.tzinfo is None:
+        raise PolicyViolation("Give the slot time with its time zone.")
+    at = starts_at.astimezone(UTC)
+    if at <= now:
+        raise PolicyViolation("That slot has already begun.")
+    if at > now + timedelta(days=HORIZON_DAYS):
+        raise PolicyViolation(f"Slots can be booked up to {HORIZON_DAYS} days ahead.")
+    grid = slot_starts(
+        local_day(at), opens_minute=opens_minute, closes_minute=closes_minute, kind=kind, length=length
+    )
+    if at not in grid:
+        raise PolicyViolation("That is not a slot of this store's calendar.")
+    return at
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceGroup:
+    """Interchangeable units of one resource: ``car:su7`` with 2 cars, ``bay`` with 4 bays."""
+
+    prefix: str
+    count: int
+
+    def unit(self, n: int) -> str:
+        """The name of unit ``n`` (1-based)."""
+        return f"{self.prefix}:{n}"
+
+
+def resource_groups(
+    kind: AppointmentKind,
+    *,
+    model: str | None = None,
+    demo_cars: int = 0,
+    delivery_bays: int = 0,
+    service_bays: int = 0,
+    technicians: int = 0,
+) -> list[ResourceGroup]:
+    """The resource groups a booking of this kind needs one unit of each, at every step it covers."""
+    if kind is AppointmentKind.TEST_DRIVE:
+        return [ResourceGroup(f"car:{model}", demo_cars)]
+    if kind is AppointmentKind.DELIVERY:
+        return [ResourceGroup("bay", delivery_bays)]
+    return [ResourceGroup("service-bay", service_bays), ResourceGroup("technician", technicians)]
+
+
+def steps(starts_at: datetime, length: timedelta, kind: AppointmentKind) -> list[datetime]:
+    """The grid steps an appointment covers, from its start."""
+    step = timedelta(minutes=STEP_MINUTES[kind])
+    n = max(1, -(-int(length.total_seconds()) // int(step.total_seconds())))
+    return [starts_at + i * step for i in range(n)]
+
+
+def free_units(groups: list[ResourceGroup], held: set[tuple[str, datetime]], times: list[datetime]) -> int:
+    """How many more bookings fit: the scarcest group's units that are free at every step."""
+    if not groups:
+        return 0
+    return min(
+        sum(1 for n in range(1, g.count + 1) if all((g.unit(n), t) not in held for t in times))
+        for g in groups
+    )
+
+
+def reminder_due(starts_at: datetime, now: datetime, reminded: bool) -> bool:
+    """Whether a booked appointment should be reminded now (within a day of it, not yet reminded)."""
+    return not reminded and now < starts_at <= now + REMIND_BEFORE

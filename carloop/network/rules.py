@@ -1,0 +1,96 @@
+"""Pure network rules: distances, what an outlet offers, nearest outlets and centre choice."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from carloop.network.schemas import StoreKind, StoreService
+
+EARTH_RADIUS_KM = 6371.0088
+HIGH_WATER = 0.9  # a centre this full is passed over while a centre with room is within reach
+BALANCE_REACH_KM = 300.0  # how far past the nearest centre a buyer may be sent to spread the load
+
+SERVICES: dict[StoreKind, frozenset[StoreService]] = {
+    StoreKind.DELIVERY_CENTRE: frozenset(StoreService),
+    StoreKind.STORE: frozenset({StoreService.TEST_DRIVE, StoreService.SERVICE}),
+    StoreKind.CAR_CORNER: frozenset({StoreService.TEST_DRIVE}),
+    StoreKind.SERVICE_OUTLET: frozenset({StoreService.SERVICE}),
+}
+
+
+def services_of(kind: StoreKind) -> frozenset[StoreService]:
+    """What an outlet of this kind offers."""
+    return SERVICES[kind]
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance between two points (haversine), in kilometres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Something with an id and coordinates."""
+
+    id: int
+    latitude: float
+    longitude: float
+
+
+def nearest(places: Iterable[Place], lat: float, lon: float, limit: int = 10) -> list[tuple[Place, float]]:
+    """The ``limit`` places closest to a point, with their distances, nearest first (ties by id)."""
+    ranked = sorted(
+        ((p, distance_km(lat, lon, p.latitude, p.longitude)) for p in places), key=lambda t: (t[1], t[0].id)
+    )
+    return ranked[: max(0, limit)]
+
+
+@dataclass(frozen=True, slots=True)
+class CentreLoad:
+    """A candidate delivery centre: how far from the buyer, how many orders it holds, how many it can."""
+
+    store_id: int
+    distance_km: float
+    load: int
+    capacity: int
+
+    @property
+    def has_room(self) -> bool:
+        """Whether it can take one more order."""
+        return self.load < self.capacity
+
+    @property
+    def comfortable(self) -> bool:
+        """Whether it is below the high-water mark after taking one more order."""
+        return self.load + 1 <= self.capacity * HIGH_WATER
+
+
+def choose_centre(candidates: Sequence[CentreLoad]) -> CentreLoad | None:
+    """The nearest centre with room, passing over one near its limit for a comfortable one within reach."""
+    ranked = sorted(candidates, key=lambda c: (c.distance_km, c.store_id))
+    with_room = [c for c in ranked if c.has_room]
+    if not with_room:
+        return None
+    first = with_room[0]
+    if first.comfortable:
+        return first
+    reach = first.distance_km + BALANCE_REACH_KM
+    spare = [c for c in with_room if c.comfortable and c.distance_km <= reach]
+    return spare[0] if spare else first
+
+
+def overload(load: int, capacity: int) -> int:
+    """How many orders a centre holds beyond its capacity (0 when within it)."""
+    return max(0, load - max(0, capacity))
+
+
+def opening_hours(opens_minute: int, closes_minute: int) -> str:
+    """Opening hours as ``10:00-21:00``."""
+    return (
+        f"{opens_minute // 60:02d}:{opens_minute % 60:02d}-{closes_minute // 60:02d}:{closes_minute % 60:02d}"
+    )
