@@ -1,0 +1,196 @@
+"""The MQTT bridge: device states into the scene engine, effects out as commands, HA discovery.
+
+The bridge is where privacy is enforced: scenes see locations only through the engine's precision
+filter, and Home Assistant receives a car's state cut to the precision the owner chose for it.
+Traces, waiting runs and device states are handed to a ``sink`` from the tick thread, never from the
+message path, so storing them does not delay commands.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from carloop.ecosystem.discovery import ha_state, parse_ha_command, vehicle_configs
+from carloop.ecosystem.engine import Effect, Engine, Trace
+from carloop.ecosystem.models import Precision
+from carloop.ecosystem.mqtt import MqttClient
+from carloop.ecosystem.protocol import (
+    BRIDGE_STATUS,
+    HA_COMMAND_FILTER,
+    HA_STATUS,
+    ONLINE,
+    STATE_FILTER,
+    command_topic,
+    entity_of,
+    ha_state_topic,
+    new_command,
+    notify_topic,
+    parse_state,
+)
+from carloop.ecosystem.schemas import MqttTrigger
+
+log = logging.getLogger("carloop.ecosystem")
+
+Sink = Callable[[list[Trace], dict[str, dict[str, Any] | None], dict[str, dict[str, Any]]], None]
+
+
+@dataclass
+class VehicleInfo:
+    """What the bridge publishes to Home Assistant about one car."""
+
+    name: str
+    model: str = ""
+    share: Precision = Precision.ZONE
+
+
+@dataclass
+class Bridge:
+    """Runs one engine against one MQTT connection."""
+
+    client: MqttClient
+    engine: Engine
+    sink: Sink | None = None
+    vehicles: dict[str, VehicleInfo] = field(default_factory=dict)
+    clock: Callable[[], float] = time.time
+    ha_enabled: bool = True
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._dirty: dict[str, dict[str, Any]] = {}
+        self._topics: set[str] = set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.commands_sent = 0
+
+    def start(self, *, tick_interval: float | None = 0.25) -> None:
+        """Subscribe, announce the bridge online and the cars to Home Assistant, start ticking."""
+        self.client.subscribe(STATE_FILTER, self._on_state)
+        self.client.subscribe(HA_COMMAND_FILTER, self._on_ha_command)
+        self.client.subscribe(HA_STATUS, self._on_ha_status)
+        self.watch_mqtt_topics()
+        self.client.publish(BRIDGE_STATUS, ONLINE, qos=1, retain=True)
+        self.publish_discovery()
+        if tick_interval:
+            self._thread = threading.Thread(
+                target=self._run, args=(tick_interval,), name="carloop-bridge", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop ticking and hand over what is left."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.tick()
+
+    def _run(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.tick()
+            except Exception:  # the bridge must keep running; the error is logged
+                log.exception("bridge tick failed")
+
+    def watch_mqtt_topics(self) -> None:
+        """Subscribe to the topics that scenes' MQTT triggers watch."""
+        with self._lock:
+            wanted = {w.trigger.topic for w in self.engine.by_topic if isinstance(w.trigger, MqttTrigger)}
+        for topic in wanted - self._topics:
+            self.client.subscribe(topic, self._on_mqtt)
+            self._topics.add(topic)
+
+    # ---- messages ----------------------------------------------------------------------------
+
+    def _on_state(self, topic: str, payload: bytes) -> None:
+        entity_id = entity_of(topic)
+        if entity_id is None or entity_id not in self.engine.entity_owner:
+            return  # not a paired device: ignored
+        try:
+            state = parse_state(payload)
+        except ValueError:
+            log.warning("bad state payload on %s", topic)
+            return
+        cause = {"entity_id": entity_id, "seq": state.get("seq")}
+        with self._lock:
+            effects = self.engine.update(entity_id, state, self.clock(), cause)
+            self._dirty[entity_id] = state
+            zones = sorted(self.engine.zones_of.get(entity_id, ()))
+            full = dict(self.engine.states[entity_id])
+        self._carry_out(effects)
+        info = self.vehicles.get(entity_id)
+        if info is not None and self.ha_enabled:
+            self.client.publish(ha_state_topic(entity_id), ha_state(full, info.share, zones), retain=True)
+
+    def _on_mqtt(self, topic: str, payload: bytes) -> None:
+        with self._lock:
+            effects = self.engine.message(topic, payload.decode(errors="replace"), self.clock())
+        self._carry_out(effects)
+
+    def _on_ha_command(self, topic: str, payload: bytes) -> None:
+        entity_id = entity_of(topic)
+        if entity_id is None or entity_id not in self.vehicles:
+            return
+        try:
+            command, args = parse_ha_command(payload)
+        except (ValueError, TypeError) as err:
+            log.warning("refused Home Assistant command on %s: %s", topic, err)
+            return
+        self.send(entity_id, command, args, source="home_assistant")
+
+    def _on_ha_status(self, topic: str, payload: bytes) -> None:
+        if payload.decode(errors="replace").strip() == ONLINE:
+            self.publish_discovery()  # Home Assistant restarted: it forgets non-retained state
+
+    def send(
+        self, entity_id: str, command: str, args: Mapping[str, Any], *, source: str, cause: Any = None
+    ) -> None:
+        """Send one command to a device, stamped with an id and an expiry."""
+        message = new_command(command, dict(args), source=source, cause=cause, now=self.clock())
+        self.client.publish(command_topic(entity_id), message.to_json(), qos=1)
+        self.commands_sent += 1
+
+    def _carry_out(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            source = f"scene:{effect.scene_id}"
+            cause = dict(effect.cause) or None
+            if effect.kind == "command" and effect.entity_id:
+                self.send(effect.entity_id, effect.command, effect.args, source=source, cause=cause)
+            elif effect.kind == "destination" and effect.entity_id:
+                self.send(effect.entity_id, "navigate", effect.args, source=source, cause=cause)
+            elif effect.kind == "notify":
+                owner = (
+                    self.engine.scenes[effect.scene_id].owner_id
+                    if effect.scene_id in self.engine.scenes
+                    else 0
+                )
+                body = {**effect.args, "scene_id": effect.scene_id, "at": self.clock()}
+                self.client.publish(notify_topic(owner), json.dumps(body), qos=1)
+
+    # ---- clock and hand-over -------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Advance the engine's clock and hand traces, waiting runs and states to the sink."""
+        with self._lock:
+            effects = self.engine.tick(self.clock())
+            leftover, traces, pending = self.engine.drain()
+            dirty, self._dirty = self._dirty, {}
+        self._carry_out(effects + leftover)
+        if self.sink is not None and (traces or pending or dirty):
+            self.sink(traces, pending, dirty)
+
+    def publish_discovery(self) -> None:
+        """Publish (retained) Home Assistant discovery configs for every car."""
+        if not self.ha_enabled:
+            return
+        for entity_id, info in self.vehicles.items():
+            for topic, config in vehicle_configs(entity_id, name=info.name, model=info.model).items():
+                self.client.publish(topic, json.dumps(config), qos=1, retain=True)
+
+    def locked(self) -> threading.Lock:
+        """The lock around the engine (for reloading scenes from another thread)."""
+        return self._lock

@@ -1,0 +1,745 @@
+"""The scene engine, after Home Assistant's: triggers attach to sources, runs follow the scene's mode.
+
+Pure Python with an injected clock (``at`` = POSIX seconds on every call), so the same engine runs in
+the MQTT bridge, in a dry run over a recorded drive and in unit tests. It never talks to a broker or
+a database: it returns ``Effect``s to carry out, finished ``Trace``s to store and the continuations of
+runs waiting on a delay or a trigger (``pending``) to persist, which ``restore`` takes back after a
+restart.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from carloop.ecosystem.models import Precision
+from carloop.ecosystem.rules import (
+    World,
+    Zone,
+    as_number,
+    check_all,
+    distance_m,
+    in_range,
+    inside_zone,
+    location_of,
+    matches,
+    parse_clock,
+    pattern_hits,
+    redact,
+    topic_matches,
+)
+from carloop.ecosystem.schemas import (
+    DEVICE_TRIGGER_STATES,
+    Action,
+    ActionList,
+    ChooseAction,
+    CommandAction,
+    DelayAction,
+    DestinationAction,
+    DeviceTrigger,
+    IfAction,
+    MqttTrigger,
+    NotifyAction,
+    NumericStateTrigger,
+    ProximityTrigger,
+    RunSceneAction,
+    SceneDefinition,
+    StateTrigger,
+    TimePatternTrigger,
+    TimeTrigger,
+    Trigger,
+    TriggerList,
+    WaitAction,
+    ZoneTrigger,
+)
+
+TRACES_KEPT = 20  # per scene, in memory and in the database
+DIRECTION_NOISE_M = 30.0  # a move smaller than this does not change approaching/leaving
+MAX_SCENE_DEPTH = 5  # carloop.run_scene nesting
+
+
+@dataclass(slots=True)
+class Effect:
+    """Something the bridge must do: a device command, a phone notification or a destination."""
+
+    kind: str  # "command" | "notify" | "destination"
+    scene_id: int
+    run_id: str
+    entity_id: str | None
+    command: str
+    args: dict[str, Any]
+    cause: Mapping[str, Any]
+
+
+@dataclass(slots=True)
+class Trace:
+    """One run: trigger, condition results and steps, as the owner reads it."""
+
+    scene_id: int
+    run_id: str
+    started_at: float
+    trigger: dict[str, Any]
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    outcome: str = "running"
+    finished_at: float | None = None
+
+
+@dataclass(slots=True)
+class Watch:
+    """One attached trigger and the per-trigger memory it needs (edges, ``for`` deadlines, debounce)."""
+
+    trigger: Trigger
+    on_fire: Callable[[dict[str, Any], float, Mapping[str, Any]], None]
+    owner_id: int
+    precision: Precision
+    debounce: float = 0.0
+    armed: bool = True
+    deadline: float | None = None
+    pending_vars: dict[str, Any] | None = None
+    last_fired: float | None = None
+
+
+@dataclass(slots=True)
+class _Scene:
+    id: int
+    owner_id: int
+    definition: SceneDefinition
+    location_allowed: bool
+    watches: list[Watch] = field(default_factory=list)
+    active: list[str] = field(default_factory=list)
+    queue: list[tuple[dict[str, Any], Mapping[str, Any]]] = field(default_factory=list)
+    traces: list[Trace] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Run:
+    scene: _Scene
+    run_id: str
+    remaining: list[Action]
+    variables: dict[str, Any]
+    trace: Trace
+    cause: Mapping[str, Any]
+    resume_at: float | None = None
+    waiting: WaitAction | None = None
+    wait_watches: list[Watch] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Track:
+    """What the engine remembers about one vehicle or phone relative to one zone."""
+
+    distance: float
+    anchor: float
+    direction: str = "unknown"
+
+
+class Engine:
+    """Scenes of many owners over one stream of state updates, MQTT messages and clock ticks."""
+
+    def __init__(self, *, timezone: str = "Asia/Shanghai") -> None:
+        self.tz = ZoneInfo(timezone)
+        self.states: dict[str, dict[str, Any]] = {}
+        self.zones_of: dict[str, frozenset[str]] = {}
+        self.owner_zones: dict[int, dict[str, Zone]] = {}
+        self.entity_owner: dict[str, int] = {}
+        self.scenes: dict[int, _Scene] = {}
+        self.runs: dict[str, _Run] = {}
+        self.by_entity: dict[str, list[Watch]] = {}
+        self.by_topic: list[Watch] = []
+        self.timed: list[Watch] = []
+        self.deadlines: set[int] = set()  # id() of watches with a pending ``for``
+        self._watch_ids: dict[int, Watch] = {}
+        self.tracks: dict[tuple[str, str], _Track] = {}
+        self.effects: list[Effect] = []
+        self.finished: list[Trace] = []
+        self.pending: dict[str, dict[str, Any] | None] = {}  # run id -> continuation, None = done
+        self.last_tick: float | None = None
+        self.skipped = 0
+
+    # ---- setup -------------------------------------------------------------------------------
+
+    def set_zones(self, owner_id: int, zones: list[Zone]) -> None:
+        """The zones (homes) of one owner."""
+        self.owner_zones[owner_id] = {z.id: z for z in zones}
+
+    def set_entity(self, entity_id: str, owner_id: int, state: Mapping[str, Any] | None = None) -> None:
+        """Declare an owner's device, with its last known state."""
+        self.entity_owner[entity_id] = owner_id
+        self.states.setdefault(entity_id, dict(state or {}))
+
+    def attach(
+        self,
+        trigger: Trigger,
+        on_fire: Callable[[dict[str, Any], float, Mapping[str, Any]], None],
+        *,
+        owner_id: int,
+        precision: Precision = Precision.ZONE,
+        debounce: float = 0.0,
+    ) -> Callable[[], None]:
+        """Start watching one trigger; returns the function that stops watching it."""
+        watch = self._add(trigger, on_fire, owner_id, precision, debounce)
+        return lambda: self._detach(watch)
+
+    def _add(
+        self,
+        trigger: Trigger,
+        on_fire: Callable[[dict[str, Any], float, Mapping[str, Any]], None],
+        owner_id: int,
+        precision: Precision,
+        debounce: float = 0.0,
+    ) -> Watch:
+        watch = Watch(trigger, on_fire, owner_id, precision, debounce)
+        self._watch_ids[id(watch)] = watch
+        if isinstance(trigger, MqttTrigger):
+            self.by_topic.append(watch)
+        elif isinstance(trigger, TimeTrigger | TimePatternTrigger):
+            self.timed.append(watch)
+        else:
+            self.by_entity.setdefault(self._entity_of(watch), []).append(watch)
+        return watch
+
+    def load(
+        self, scene_id: int, owner_id: int, definition: SceneDefinition, *, location: bool = True
+    ) -> None:
+        """Enable a scene; ``location=False`` (revoked) leaves its zone and proximity triggers unattached."""
+        self.unload(scene_id)
+        scene = _Scene(scene_id, owner_id, definition, location)
+        self.scenes[scene_id] = scene
+        for trigger in definition.triggers:
+            if not location and isinstance(trigger, ZoneTrigger | ProximityTrigger):
+                continue
+            watch = self._add(
+                trigger,
+                functools.partial(self._trigger_from, scene),
+                owner_id,
+                definition.precision,
+                definition.debounce,
+            )
+            scene.watches.append(watch)
+
+    def unload(self, scene_id: int, at: float | None = None) -> None:
+        """Disable a scene: stop its triggers and abort its runs."""
+        scene = self.scenes.pop(scene_id, None)
+        if scene is None:
+            return
+        for watch in scene.watches:
+            self._detach(watch)
+        for run_id in list(scene.active):
+            self._finish(self.runs[run_id], at if at is not None else (self.last_tick or 0.0), "aborted")
+
+    def _detach(self, watch: Watch) -> None:
+        self._watch_ids.pop(id(watch), None)
+        self.deadlines.discard(id(watch))
+        for bucket in (self.by_topic, self.timed, self.by_entity.get(self._entity_of(watch), [])):
+            if watch in bucket:
+                bucket.remove(watch)
+
+    @staticmethod
+    def _entity_of(watch: Watch) -> str:
+        t = watch.trigger
+        if isinstance(t, DeviceTrigger):
+            return t.device_id
+        return str(getattr(t, "entity_id", ""))
+
+    def traces(self, scene_id: int) -> list[Trace]:
+        """The last runs of a scene kept in memory, newest first."""
+        scene = self.scenes.get(scene_id)
+        return list(reversed(scene.traces)) if scene else []
+
+    def drain(self) -> tuple[list[Effect], list[Trace], dict[str, dict[str, Any] | None]]:
+        """Hand over (and forget) effects, finished traces and continuation changes."""
+        out = (self.effects, self.finished, self.pending)
+        self.effects, self.finished, self.pending = [], [], {}
+        return out
+
+    # ---- inputs ------------------------------------------------------------------------------
+
+    def update(
+        self, entity_id: str, changes: Mapping[str, Any], at: float, cause: Mapping[str, Any] | None = None
+    ) -> list[Effect]:
+        """A device reported state (telemetry); returns the effects it caused."""
+        cause = cause or {}
+        self._due(at)
+        old = self.states.get(entity_id, {})
+        new = {**old, **changes}
+        self.states[entity_id] = new
+        zone_events = self._zones(entity_id, new, changes)
+        for watch in list(self.by_entity.get(entity_id, ())):
+            self._on_state(watch, entity_id, old, new, changes, zone_events, at, cause)
+        return self._take_effects()
+
+    def message(self, topic: str, payload: str, at: float) -> list[Effect]:
+        """An MQTT message arrived on a topic some scene may watch."""
+        self._due(at)
+        for watch in list(self.by_topic):
+            t = watch.trigger
+            assert isinstance(t, MqttTrigger)
+            if topic_matches(t.topic, topic) and (t.payload is None or t.payload == payload):
+                self._fire(
+                    watch, {"platform": "mqtt", "id": t.id, "topic": topic, "payload": payload}, at, {}
+                )
+        return self._take_effects()
+
+    def tick(self, at: float) -> list[Effect]:
+        """The clock moved on: time triggers, due delays, wait timeouts and ``for`` durations."""
+        self._due(at)
+        previous = self.last_tick if self.last_tick is not None else at
+        if at > previous:
+            for watch in list(self.timed):
+                hit = self._time_hit(watch.trigger, previous, at)
+                if hit is not None:
+                    self._fire(watch, {"platform": watch.trigger.trigger, "id": watch.trigger.id}, hit, {})
+        self.last_tick = max(at, previous)
+        return self._take_effects()
+
+    def _take_effects(self) -> list[Effect]:
+        if not self.effects:
+            return []
+        out = self.effects
+        self.effects = []
+        return out
+
+    def _local(self, at: float) -> datetime:
+        return datetime.fromtimestamp(at, UTC).astimezone(self.tz)
+
+    def _time_hit(self, trigger: Trigger, start: float, end: float) -> float | None:
+        """The first second in (start, end] a time trigger matches, if any (at most an hour is scanned)."""
+        first = int(start) + 1
+        for second in range(first, min(int(end), first + 3600) + 1):
+            local = self._local(second)
+            if isinstance(trigger, TimeTrigger):
+                at = parse_clock(trigger.at)
+                if (local.hour, local.minute, local.second) == (at.hour, at.minute, at.second):
+                    return float(second)
+            elif isinstance(trigger, TimePatternTrigger):
+                hours, minutes, seconds = trigger.hours, trigger.minutes, trigger.seconds
+                if seconds is None:
+                    seconds = 0
+                if minutes is None and hours is not None:
+                    minutes = 0
+                if (
+                    pattern_hits(hours, local.hour)
+                    and pattern_hits(minutes, local.minute)
+                    and pattern_hits(seconds, local.second)
+                ):
+                    return float(second)
+        return None
+
+    # ---- zones and triggers ------------------------------------------------------------------
+
+    def _zones(
+        self, entity_id: str, state: Mapping[str, Any], changes: Mapping[str, Any]
+    ) -> list[tuple[str, str]]:
+        where = location_of(changes)
+        owner = self.entity_owner.get(entity_id)
+        if where is None or owner is None:
+            return []
+        accuracy = as_number(changes.get("accuracy"))
+        before = self.zones_of.get(entity_id, frozenset())
+        inside: set[str] = set()
+        events: list[tuple[str, str]] = []
+        for zone in self.owner_zones.get(owner, {}).values():
+            d = distance_m(where[0], where[1], zone.latitude, zone.longitude)
+            track = self.tracks.get((entity_id, zone.id))
+            if track is None:
+                self.tracks[(entity_id, zone.id)] = _Track(d, d)
+            else:
+                track.distance = d
+                if d < track.anchor - DIRECTION_NOISE_M:
+                    track.direction, track.anchor = "approaching", d
+                elif d > track.anchor + DIRECTION_NOISE_M:
+                    track.direction, track.anchor = "leaving", d
+            was = zone.id in before
+            vague = accuracy is not None and accuracy > zone.radius_m  # too vague to move the answer
+            now = was if vague else inside_zone(zone, d, was)
+            if now:
+                inside.add(zone.id)
+            if now != was:
+                events.append((zone.id, "enter" if now else "leave"))
+        self.zones_of[entity_id] = frozenset(inside)
+        return events
+
+    def _on_state(
+        self,
+        watch: Watch,
+        entity_id: str,
+        old: Mapping[str, Any],
+        new: Mapping[str, Any],
+        changes: Mapping[str, Any],
+        zone_events: list[tuple[str, str]],
+        at: float,
+        cause: Mapping[str, Any],
+    ) -> None:
+        t = watch.trigger
+        base: dict[str, Any] = {"platform": t.trigger, "id": t.id, "entity_id": entity_id}
+        if isinstance(t, ZoneTrigger):
+            for zone_id, event in zone_events:
+                if zone_id != t.zone:
+                    continue
+                tvars = {**base, "zone": zone_id, "event": event}
+                if event == t.event:
+                    self._held(watch, t.for_, tvars, at, cause)
+                else:
+                    self.deadlines.discard(id(watch))
+        elif isinstance(t, ProximityTrigger):
+            track = self.tracks.get((entity_id, t.zone))
+            if track is None:
+                return
+            speed = as_number(new.get("speed"))  # km/h
+            eta = track.distance / (speed / 3.6) if speed and speed > 0.5 else None
+            if t.direction == "approaching":
+                near = (t.below_m is not None and track.distance <= t.below_m) or (
+                    t.eta_below_s is not None and eta is not None and eta <= t.eta_below_s
+                )
+                hit = track.direction == "approaching" and near
+                rearm = track.direction == "leaving" or (
+                    t.below_m is not None and track.distance > t.below_m + 2 * DIRECTION_NOISE_M
+                )
+            else:
+                hit = track.direction == "leaving" and t.above_m is not None and track.distance >= t.above_m
+                rearm = track.direction == "approaching"
+            if hit and watch.armed:
+                watch.armed = False
+                tvars = {**base, "zone": t.zone, "direction": track.direction}
+                if watch.precision is not Precision.ZONE:
+                    tvars["distance_m"] = round(
+                        track.distance, -1 if watch.precision is Precision.EXACT else -3
+                    )
+                    tvars["eta_s"] = round(eta) if eta is not None else None
+                self._fire(watch, tvars, at, cause)
+            elif rearm and not hit:
+                watch.armed = True
+        elif isinstance(t, StateTrigger | DeviceTrigger):
+            attribute = t.attribute if isinstance(t, StateTrigger) else "state"
+            if attribute not in changes:
+                return
+            before, after = old.get(attribute), new.get(attribute)
+            if isinstance(t, DeviceTrigger):
+                wanted_from, wanted_to, held_for = None, DEVICE_TRIGGER_STATES[t.type], None
+            else:
+                wanted_from, wanted_to, held_for = t.from_, t.to, t.for_
+            if before == after:
+                return
+            ok = (wanted_from is None or matches(wanted_from, before)) and (
+                wanted_to is None or matches(wanted_to, after)
+            )
+            tvars = {**base, "attribute": attribute, "from": before, "to": after}
+            if ok:
+                self._held(watch, held_for, tvars, at, cause)
+            else:
+                self.deadlines.discard(id(watch))
+        elif isinstance(t, NumericStateTrigger):
+            if t.attribute not in changes:
+                return
+            was = in_range(as_number(old.get(t.attribute)), t.above, t.below)
+            now = in_range(as_number(new.get(t.attribute)), t.above, t.below)
+            if now and not was:
+                self._held(
+                    watch, t.for_, {**base, "attribute": t.attribute, "to": new[t.attribute]}, at, cause
+                )
+            elif not now:
+                self.deadlines.discard(id(watch))
+
+    def _held(
+        self, watch: Watch, for_: float | None, tvars: dict[str, Any], at: float, cause: Mapping[str, Any]
+    ) -> None:
+        if not for_:
+            self._fire(watch, tvars, at, cause)
+            return
+        watch.deadline, watch.pending_vars = at + for_, {**tvars, "for": for_, "cause": dict(cause)}
+        self.deadlines.add(id(watch))
+
+    def _fire(self, watch: Watch, tvars: dict[str, Any], at: float, cause: Mapping[str, Any]) -> None:
+        if watch.debounce and watch.last_fired is not None and at - watch.last_fired < watch.debounce:
+            self.skipped += 1
+            return
+        watch.last_fired = at
+        watch.on_fire(tvars, at, cause)
+
+    def _due(self, at: float) -> None:
+        """Fire ``for`` deadlines, resume delays and time out waits that are due at ``at``."""
+        for watch_key in sorted(self.deadlines, key=lambda k: self._watch_ids[k].deadline or 0.0):
+            watch = self._watch_ids[watch_key]
+            if watch.deadline is not None and watch.deadline <= at:
+                self.deadlines.discard(watch_key)
+                tvars = dict(watch.pending_vars or {})
+                cause = tvars.pop("cause", {})
+                self._fire(watch, tvars, watch.deadline, cause)
+        for run in sorted(
+            (r for r in self.runs.values() if r.resume_at is not None and r.resume_at <= at),
+            key=lambda r: r.resume_at or 0.0,
+        ):
+            due = run.resume_at or at
+            run.resume_at = None
+            if run.waiting is not None:
+                self._end_wait(run, None, due)
+            else:
+                run.trace.steps.append({"at": due, "step": "resumed", "late_s": round(at - due, 3)})
+                self._execute(run, at)
+
+    # ---- runs --------------------------------------------------------------------------------
+
+    def _trigger_from(
+        self, scene: _Scene, tvars: dict[str, Any], at: float, cause: Mapping[str, Any]
+    ) -> None:
+        self._trigger_scene(scene, tvars, at, cause, 0)
+
+    def _trigger_scene(
+        self, scene: _Scene, tvars: dict[str, Any], at: float, cause: Mapping[str, Any], depth: int
+    ) -> None:
+        if scene.id not in self.scenes:
+            return
+        mode, limit = scene.definition.mode, scene.definition.max
+        if scene.active:
+            if mode == "single" or (mode == "parallel" and len(scene.active) >= limit):
+                self.skipped += 1
+                return
+            if mode == "restart":
+                for run_id in list(scene.active):
+                    self._finish(self.runs[run_id], at, "restarted")
+            elif mode == "queued":
+                if len(scene.queue) < limit:
+                    scene.queue.append((tvars, cause))
+                else:
+                    self.skipped += 1
+                return
+        self._start(scene, tvars, at, cause, depth)
+
+    def _world(self, scene: _Scene, at: float, trigger_id: str | None) -> World:
+        return World(
+            states=_Redacted(self.states, self.zones_of, scene.definition.precision, scene.location_allowed),
+            zones_of=self.zones_of if scene.location_allowed else {},
+            local_now=self._local(at),
+            trigger_id=trigger_id,
+        )
+
+    def _start(
+        self, scene: _Scene, tvars: dict[str, Any], at: float, cause: Mapping[str, Any], depth: int
+    ) -> None:
+        run_id = uuid.uuid4().hex
+        visible = {k: v for k, v in tvars.items() if v is not None}
+        trace = Trace(scene.id, run_id, at, visible)
+        ok, results = check_all(scene.definition.conditions, self._world(scene, at, tvars.get("id")))
+        trace.steps.append({"at": at, "step": "conditions", "passed": ok, "results": results})
+        run = _Run(
+            scene, run_id, list(scene.definition.actions), {"trigger": visible, "depth": depth}, trace, cause
+        )
+        self.runs[run_id] = run
+        scene.active.append(run_id)
+        if not ok:
+            self._finish(run, at, "condition_failed")
+            return
+        self._execute(run, at)
+
+    def _execute(self, run: _Run, at: float) -> None:
+        scene = run.scene
+        while run.remaining:
+            action = run.remaining.pop(0)
+            step: dict[str, Any] = {"at": at}
+            run.trace.steps.append(step)
+            if isinstance(action, CommandAction):
+                step.update(step="command", entity_id=action.target.entity_id, command=action.data.command)
+                self.effects.append(
+                    Effect(
+                        "command",
+                        scene.id,
+                        run.run_id,
+                        action.target.entity_id,
+                        action.data.command,
+                        dict(action.data.args),
+                        run.cause,
+                    )
+                )
+            elif isinstance(action, NotifyAction):
+                step.update(step="notify", message=action.data.message)
+                self.effects.append(
+                    Effect(
+                        "notify",
+                        scene.id,
+                        run.run_id,
+                        None,
+                        "notify",
+                        {"message": action.data.message, "title": action.data.title},
+                        run.cause,
+                    )
+                )
+            elif isinstance(action, DestinationAction):
+                step.update(step="send_destination", entity_id=action.target.entity_id, name=action.data.name)
+                self.effects.append(
+                    Effect(
+                        "destination",
+                        scene.id,
+                        run.run_id,
+                        action.target.entity_id,
+                        "navigate",
+                        action.data.model_dump(),
+                        run.cause,
+                    )
+                )
+            elif isinstance(action, RunSceneAction):
+                other = self._scene_named(scene.owner_id, action.data.scene)
+                step.update(step="run_scene", scene=action.data.scene, found=other is not None)
+                depth = int(run.variables.get("depth", 0)) + 1
+                if other is not None and depth <= MAX_SCENE_DEPTH:
+                    self._trigger_scene(
+                        other, {"platform": "scene", "id": None, "from": scene.id}, at, run.cause, depth
+                    )
+            elif isinstance(action, DelayAction):
+                run.resume_at = at + action.delay
+                step.update(step="delay", seconds=action.delay, until=run.resume_at)
+                self.pending[run.run_id] = self._continuation(run)
+                return
+            elif isinstance(action, WaitAction):
+                step.update(step="wait_for_trigger", timeout=action.timeout)
+                self._wait(run, action, at)
+                self.pending[run.run_id] = self._continuation(run)
+                return
+            elif isinstance(action, ChooseAction):
+                world = self._world(scene, at, run.variables["trigger"].get("id"))
+                chosen = next(
+                    (i for i, o in enumerate(action.choose) if check_all(o.conditions, world)[0]), None
+                )
+                step.update(step="choose", chosen="default" if chosen is None else chosen)
+                run.remaining[0:0] = action.default if chosen is None else action.choose[chosen].sequence
+            elif isinstance(action, IfAction):
+                world = self._world(scene, at, run.variables["trigger"].get("id"))
+                ok = check_all(action.if_, world)[0]
+                step.update(step="if", result=ok)
+                run.remaining[0:0] = action.then if ok else action.else_
+        self._finish(run, at, "finished")
+
+    def _wait(self, run: _Run, action: WaitAction, at: float) -> None:
+        run.waiting = action
+        run.resume_at = at + action.timeout if action.timeout is not None else None
+        for trigger in action.wait_for_trigger:
+            watch = self._add(
+                trigger,
+                functools.partial(self._wait_fired, run),
+                run.scene.owner_id,
+                run.scene.definition.precision,
+            )
+            run.wait_watches.append(watch)
+
+    def _wait_fired(self, run: _Run, tvars: dict[str, Any], at: float, _cause: Mapping[str, Any]) -> None:
+        self._end_wait(run, tvars, at)
+
+    def _end_wait(self, run: _Run, tvars: dict[str, Any] | None, at: float) -> None:
+        if run.waiting is None or run.run_id not in self.runs:
+            return
+        for watch in run.wait_watches:
+            self._detach(watch)
+        waiting, run.waiting, run.wait_watches, run.resume_at = run.waiting, None, [], None
+        run.variables["wait"] = {"trigger": tvars}
+        run.trace.steps.append({"at": at, "step": "wait_ended", "timed_out": tvars is None})
+        if tvars is None and not waiting.continue_on_timeout:
+            self._finish(run, at, "wait_timeout")
+            return
+        self._execute(run, at)
+
+    def _finish(self, run: _Run, at: float, outcome: str) -> None:
+        for watch in run.wait_watches:
+            self._detach(watch)
+        self.runs.pop(run.run_id, None)
+        scene = run.scene
+        if run.run_id in scene.active:
+            scene.active.remove(run.run_id)
+        run.trace.outcome, run.trace.finished_at = outcome, at
+        scene.traces.append(run.trace)
+        del scene.traces[:-TRACES_KEPT]
+        self.finished.append(run.trace)
+        self.pending[run.run_id] = None
+        if scene.queue and scene.id in self.scenes and not scene.active:
+            tvars, cause = scene.queue.pop(0)
+            self._start(scene, tvars, at, cause, 0)
+
+    def _scene_named(self, owner_id: int, name: str) -> _Scene | None:
+        return next(
+            (s for s in self.scenes.values() if s.owner_id == owner_id and s.definition.alias == name), None
+        )
+
+    # ---- persistence of waiting runs -----------------------------------------------------------
+
+    def _continuation(self, run: _Run) -> dict[str, Any]:
+        return {
+            "scene_id": run.scene.id,
+            "run_id": run.run_id,
+            "remaining": ActionList.dump_python(run.remaining, mode="json", by_alias=True, exclude_none=True),
+            "variables": run.variables,
+            "resume_at": run.resume_at,
+            "waiting": None
+            if run.waiting is None
+            else {
+                "triggers": TriggerList.dump_python(
+                    run.waiting.wait_for_trigger, mode="json", by_alias=True, exclude_none=True
+                ),
+                "continue_on_timeout": run.waiting.continue_on_timeout,
+            },
+            "trace": {
+                "started_at": run.trace.started_at,
+                "trigger": run.trace.trigger,
+                "steps": run.trace.steps,
+            },
+            "cause": dict(run.cause),
+        }
+
+    def restore(self, continuation: Mapping[str, Any]) -> bool:
+        """Take back a run that was waiting when the process stopped; False if its scene is gone."""
+        scene = self.scenes.get(int(continuation["scene_id"]))
+        if scene is None or continuation["run_id"] in self.runs:
+            return False
+        saved = continuation["trace"]
+        trace = Trace(
+            scene.id, continuation["run_id"], saved["started_at"], saved["trigger"], list(saved["steps"])
+        )
+        trace.steps.append({"at": self.last_tick, "step": "restored"})
+        run = _Run(
+            scene,
+            continuation["run_id"],
+            ActionList.validate_python(continuation["remaining"]),
+            dict(continuation["variables"]),
+            trace,
+            dict(continuation.get("cause") or {}),
+            resume_at=continuation.get("resume_at"),
+        )
+        self.runs[run.run_id] = run
+        scene.active.append(run.run_id)
+        waiting = continuation.get("waiting")
+        if waiting:
+            action = WaitAction(
+                wait_for_trigger=TriggerList.validate_python(waiting["triggers"]),
+                continue_on_timeout=waiting["continue_on_timeout"],
+            )
+            resume_at = run.resume_at
+            self._wait(run, action, 0.0)
+            run.resume_at = resume_at
+        return True
+
+
+class _Redacted(Mapping[str, Mapping[str, Any]]):
+    """Entity states as one scene may see them (the bridge's privacy filter for conditions)."""
+
+    def __init__(
+        self,
+        states: Mapping[str, Mapping[str, Any]],
+        zones_of: Mapping[str, frozenset[str]],
+        precision: Precision,
+        location_allowed: bool,
+    ) -> None:
+        self._states, self._zones = states, zones_of
+        self._precision = precision if location_allowed else Precision.ZONE
+        self._allowed = location_allowed
+
+    def __getitem__(self, key: str) -> Mapping[str, Any]:
+        zones = sorted(self._zones.get(key, ())) if self._allowed else []
+        return redact(self._states[key], self._precision, zones)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._states)
+
+    def __len__(self) -> int:
+        return len(self._states)

@@ -1,0 +1,151 @@
+"""Tables of the ecosystem: homes, devices, pairing codes, scenes, run traces and pending runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from carloop.clock import utcnow
+from carloop.db import Base, BigId, enum_column
+
+
+class DeviceKind(StrEnum):
+    """What a device is; the first part of its entity id (``vehicle.7``)."""
+
+    VEHICLE = "vehicle"  # the owner's car, linked when it is delivered
+    PHONE = "phone"  # the owner's phone running the app
+    CLIMATE = "climate"  # an air conditioner
+    LIGHT = "light"  # a light or a group of lights
+    COVER = "cover"  # curtains or blinds
+    PURIFIER = "purifier"  # an air purifier
+    WATER_HEATER = "water_heater"  # a water heater
+    LOCK = "lock"  # a door lock
+    GARAGE = "garage"  # a garage door
+
+
+class DeviceStatus(StrEnum):
+    """Where a device is in its pairing life."""
+
+    PENDING = "pending"  # created, waiting for the device to present its one-time code
+    PAIRED = "paired"  # paired: holds credentials and takes part in scenes
+    REVOKED = "revoked"  # unpaired: credentials and location grants are gone
+
+
+class Precision(StrEnum):
+    """How precisely a scene may see a location."""
+
+    ZONE = "zone"  # only whether the device is in one of the owner's zones
+    KM = "km"  # coordinates rounded to about one kilometre
+    EXACT = "exact"  # coordinates as the device reports them
+
+
+class Home(Base):
+    """An owner's home: a named zone on the map with rooms."""
+
+    __tablename__ = "eco_home"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("customer.id"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    slug: Mapped[str] = mapped_column(String(40))  # the zone id is zone.<slug>
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    radius_m: Mapped[float] = mapped_column(Float, default=150.0)
+    rooms: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("customer_id", "slug"),)
+
+
+class Device(Base):
+    """A vehicle, phone or home device belonging to one owner."""
+
+    __tablename__ = "eco_device"
+    __table_args__ = (Index("ix_eco_device_owner_kind", "customer_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("customer.id"))
+    kind: Mapped[DeviceKind] = mapped_column(enum_column(DeviceKind))
+    name: Mapped[str] = mapped_column(String(80))
+    home_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("eco_home.id"))
+    room: Mapped[str] = mapped_column(String(40), default="")
+    status: Mapped[DeviceStatus] = mapped_column(enum_column(DeviceStatus), default=DeviceStatus.PENDING)
+    vin: Mapped[str | None] = mapped_column(String(20), unique=True)
+    order_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # The MQTT client secret the device was issued at pairing (a hash; never the secret itself).
+    secret_hash: Mapped[str] = mapped_column(String(64), default="")
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # How precisely this device's location is published to Home Assistant (the owner chooses).
+    share_precision: Mapped[Precision] = mapped_column(enum_column(Precision), default=Precision.ZONE)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    paired_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+    @property
+    def entity_id(self) -> str:
+        """The id scenes and topics use: ``<kind>.<id>``."""
+        return f"{self.kind.value}.{self.id}"
+
+
+class PairingCode(Base):
+    """A one-time code the owner types into (or scans from) a new device."""
+
+    __tablename__ = "eco_pairing_code"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    device_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("eco_device.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+
+
+class Scene(Base):
+    """An owner's automation: validated rule data, enabled only when valid."""
+
+    __tablename__ = "eco_scene"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("customer.id"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    preset: Mapped[str] = mapped_column(String(40), default="")
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str] = mapped_column(String(2000), default="")
+    precision: Mapped[Precision] = mapped_column(enum_column(Precision), default=Precision.ZONE)
+    location_revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SceneTrace(Base):
+    """One run of a scene: what triggered it, which conditions passed, what each step did."""
+
+    __tablename__ = "eco_scene_trace"
+    __table_args__ = (Index("ix_eco_scene_trace_scene", "scene_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    scene_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("eco_scene.id", ondelete="CASCADE"))
+    run_id: Mapped[str] = mapped_column(String(40), unique=True)
+    started_at: Mapped[datetime] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    outcome: Mapped[str] = mapped_column(String(30))
+    trigger: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PendingRun(Base):
+    """A scene run waiting on a delay or a trigger; reloaded after a restart."""
+
+    __tablename__ = "eco_pending_run"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    scene_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("eco_scene.id", ondelete="CASCADE"))
+    run_id: Mapped[str] = mapped_column(String(40), unique=True)
+    resume_at: Mapped[datetime | None] = mapped_column(index=True)
+    continuation: Mapped[dict[str, Any]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)

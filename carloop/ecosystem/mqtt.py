@@ -1,0 +1,183 @@
+"""The one MQTT adapter (paho-mqtt 2) and an in-memory fake with the same contract for unit tests."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import urlparse
+
+from carloop.ecosystem.rules import topic_matches
+
+OnMessage = Callable[[str, bytes], None]
+
+
+class MqttError(RuntimeError):
+    """The broker could not be reached or refused us."""
+
+
+class MqttClient(Protocol):
+    """What the bridge, simulator and benchmark need from an MQTT client."""
+
+    def connect(self) -> None: ...
+    def publish(self, topic: str, payload: str | bytes, *, qos: int = 0, retain: bool = False) -> None: ...
+    def subscribe(self, pattern: str, callback: OnMessage, *, qos: int = 0) -> None: ...
+    def disconnect(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+
+def parse_url(url: str) -> BrokerAddress:
+    """``mqtt://user:pass@host:1883`` as an address."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("mqtt", "tcp", ""):
+        raise ValueError(f"unsupported MQTT URL scheme {parsed.scheme!r}")
+    return BrokerAddress(
+        parsed.hostname or "127.0.0.1", parsed.port or 1883, parsed.username, parsed.password
+    )
+
+
+class PahoClient:
+    """A paho-mqtt client running its network loop in a background thread."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        client_id: str = "",
+        will: tuple[str, str] | None = None,
+        on_connect: Callable[[], None] | None = None,
+    ) -> None:
+        import paho.mqtt.client as paho
+
+        self.address = parse_url(url)
+        self._client = paho.Client(
+            paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311
+        )
+        if self.address.username:
+            self._client.username_pw_set(self.address.username, self.address.password)
+        if will is not None:
+            self._client.will_set(will[0], will[1], qos=1, retain=True)
+        self._routes: list[tuple[str, int, OnMessage]] = []
+        self._lock = threading.Lock()
+        self._connected = threading.Event()
+        self._user_on_connect = on_connect
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+
+    def _on_connect(
+        self, client: object, userdata: object, flags: object, reason: object, props: object
+    ) -> None:
+        with self._lock:
+            routes = list(self._routes)
+        for pattern, qos, _ in routes:  # re-subscribe after a reconnect
+            self._client.subscribe(pattern, qos)
+        self._connected.set()
+        if self._user_on_connect is not None:
+            self._user_on_connect()
+
+    def _on_message(self, client: object, userdata: object, message: object) -> None:
+        topic: str = message.topic  # type: ignore[attr-defined]
+        payload: bytes = message.payload  # type: ignore[attr-defined]
+        with self._lock:
+            routes = list(self._routes)
+        for pattern, _, callback in routes:
+            if topic_matches(pattern, topic):
+                callback(topic, payload)
+
+    def connect(self, timeout: float = 10.0) -> None:
+        """Connect and start the network thread; MqttError if the broker does not answer."""
+        try:
+            self._client.connect(self.address.host, self.address.port, keepalive=30)
+        except OSError as err:
+            raise MqttError(
+                f"cannot reach MQTT broker {self.address.host}:{self.address.port}: {err}"
+            ) from err
+        self._client.loop_start()
+        if not self._connected.wait(timeout):
+            self._client.loop_stop()
+            raise MqttError("the MQTT broker did not accept the connection")
+
+    def publish(self, topic: str, payload: str | bytes, *, qos: int = 0, retain: bool = False) -> None:
+        """Queue a message for the broker."""
+        self._client.publish(topic, payload, qos=qos, retain=retain)
+
+    def subscribe(self, pattern: str, callback: OnMessage, *, qos: int = 0) -> None:
+        """Receive messages matching ``pattern`` (callbacks run on the network thread)."""
+        with self._lock:
+            self._routes.append((pattern, qos, callback))
+        if self._connected.is_set():
+            self._client.subscribe(pattern, qos)
+
+    def disconnect(self) -> None:
+        """Disconnect cleanly (no last will) and stop the network thread."""
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+class FakeBroker:
+    """An in-memory broker: retained messages, wildcards, last wills; delivery is synchronous."""
+
+    def __init__(self) -> None:
+        self.retained: dict[str, bytes] = {}
+        self.clients: list[FakeClient] = []
+        self.log: list[tuple[str, bytes, bool]] = []
+
+    def client(self, will: tuple[str, str] | None = None) -> FakeClient:
+        """A new client of this broker."""
+        return FakeClient(self, will)
+
+    def deliver(self, topic: str, payload: bytes, retain: bool) -> None:
+        """Route a message to every matching subscription."""
+        self.log.append((topic, payload, retain))
+        if retain:
+            if payload:
+                self.retained[topic] = payload
+            else:
+                self.retained.pop(topic, None)
+        for client in list(self.clients):
+            for pattern, callback in list(client.routes):
+                if topic_matches(pattern, topic):
+                    callback(topic, payload)
+
+
+class FakeClient:
+    """A client of ``FakeBroker``; ``drop()`` simulates a lost connection (the will is published)."""
+
+    def __init__(self, broker: FakeBroker, will: tuple[str, str] | None) -> None:
+        self.broker, self.will = broker, will
+        self.routes: list[tuple[str, OnMessage]] = []
+
+    def connect(self) -> None:
+        """Join the broker."""
+        self.broker.clients.append(self)
+
+    def publish(self, topic: str, payload: str | bytes, *, qos: int = 0, retain: bool = False) -> None:
+        """Deliver now."""
+        data = payload.encode() if isinstance(payload, str) else payload
+        self.broker.deliver(topic, data, retain)
+
+    def subscribe(self, pattern: str, callback: OnMessage, *, qos: int = 0) -> None:
+        """Receive matching messages, retained ones first."""
+        self.routes.append((pattern, callback))
+        for topic, payload in list(self.broker.retained.items()):
+            if topic_matches(pattern, topic):
+                callback(topic, payload)
+
+    def disconnect(self) -> None:
+        """Leave cleanly."""
+        if self in self.broker.clients:
+            self.broker.clients.remove(self)
+
+    def drop(self) -> None:
+        """Vanish without a clean disconnect: the broker publishes the last will."""
+        self.disconnect()
+        if self.will is not None:
+            self.broker.deliver(self.will[0], self.will[1].encode(), True)

@@ -1,0 +1,127 @@
+"""The carloop MQTT protocol: topic layout, payloads, command expiry (docs/PROTOCOL.md describes it)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+ROOT = "carloop/v1"
+BRIDGE_STATUS = f"{ROOT}/bridge/status"  # "online" / "offline" (retained; the bridge's last will)
+HA_STATUS = "homeassistant/status"  # Home Assistant's birth and last will
+DISCOVERY_PREFIX = "homeassistant"
+STATE_FILTER = f"{ROOT}/+/+/state"
+HA_COMMAND_FILTER = f"{ROOT}/+/+/ha/command"
+COMMAND_TTL_S = 60.0
+ONLINE, OFFLINE = "online", "offline"
+
+
+def state_topic(entity_id: str) -> str:
+    """Where a device publishes its state (retained JSON)."""
+    return f"{ROOT}/{entity_id.replace('.', '/')}/state"
+
+
+def command_topic(entity_id: str) -> str:
+    """Where the bridge sends a device its commands (QoS 1, not retained)."""
+    return f"{ROOT}/{entity_id.replace('.', '/')}/command"
+
+
+def availability_topic(entity_id: str) -> str:
+    """A device's ``online``/``offline`` (retained; ``offline`` is its last will)."""
+    return f"{ROOT}/{entity_id.replace('.', '/')}/availability"
+
+
+def ha_state_topic(entity_id: str) -> str:
+    """The privacy-filtered state the bridge publishes for Home Assistant (retained)."""
+    return f"{ROOT}/{entity_id.replace('.', '/')}/ha/state"
+
+
+def ha_command_topic(entity_id: str) -> str:
+    """Where Home Assistant's entities send commands; the bridge checks, stamps and forwards them."""
+    return f"{ROOT}/{entity_id.replace('.', '/')}/ha/command"
+
+
+def notify_topic(owner_id: int) -> str:
+    """Notifications for the owner's phones."""
+    return f"{ROOT}/owner/{owner_id}/notify"
+
+
+def entity_of(topic: str) -> str | None:
+    """``carloop/v1/vehicle/7/state`` -> ``vehicle.7``."""
+    parts = topic.split("/")
+    if len(parts) >= 5 and "/".join(parts[:2]) == ROOT and parts[3].isdigit():
+        return f"{parts[2]}.{parts[3]}"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A command to one device; devices drop it after ``expires_at``."""
+
+    id: str
+    command: str
+    args: dict[str, Any]
+    issued_at: float
+    expires_at: float
+    source: str = ""  # "scene:12", "ha", "owner"
+    cause: dict[str, Any] | None = None
+
+    def to_json(self) -> str:
+        """The wire form."""
+        body = {
+            "id": self.id,
+            "command": self.command,
+            "args": self.args,
+            "issued_at": self.issued_at,
+            "expires_at": self.expires_at,
+            "source": self.source,
+        }
+        if self.cause:
+            body["cause"] = self.cause
+        return json.dumps(body, separators=(",", ":"))
+
+
+def new_command(
+    command: str,
+    args: dict[str, Any] | None = None,
+    *,
+    source: str = "",
+    cause: dict[str, Any] | None = None,
+    now: float | None = None,
+    ttl: float = COMMAND_TTL_S,
+) -> Command:
+    """A fresh command that expires ``ttl`` seconds from now."""
+    at = time.time() if now is None else now
+    return Command(uuid.uuid4().hex, command, dict(args or {}), at, at + ttl, source, cause)
+
+
+def parse_command(payload: bytes | str) -> Command:
+    """A command from its wire form; ValueError if it is malformed."""
+    try:
+        body = json.loads(payload)
+        return Command(
+            str(body["id"]),
+            str(body["command"]),
+            dict(body.get("args") or {}),
+            float(body["issued_at"]),
+            float(body["expires_at"]),
+            str(body.get("source", "")),
+            body.get("cause"),
+        )
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"malformed command: {err}") from err
+
+
+def is_expired(command: Command, now: float) -> bool:
+    """Whether a device must ignore the command (it arrived too late)."""
+    return now > command.expires_at
+
+
+def parse_state(payload: bytes | str) -> dict[str, Any]:
+    """A device state message as a dict; ValueError if it is not a JSON object."""
+    body = json.loads(payload)
+    if not isinstance(body, dict):
+        raise ValueError("a state payload is a JSON object")
+    return body

@@ -1,0 +1,240 @@
+"""The ecosystem inside the server: broker (embedded for the demo), the bridge on the database, the
+simulated fleet in development, and scene/device changes picked up while running."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.orm import Session, sessionmaker
+
+from carloop.ecosystem import service
+from carloop.ecosystem.bridge import Bridge, VehicleInfo
+from carloop.ecosystem.broker import EmbeddedBroker
+from carloop.ecosystem.engine import Trace
+from carloop.ecosystem.models import Device, DeviceKind
+from carloop.ecosystem.mqtt import MqttClient, PahoClient
+from carloop.ecosystem.protocol import BRIDGE_STATUS, OFFLINE
+from carloop.ecosystem.schemas import SceneDefinition
+from carloop.ecosystem.simulator import PLACES, ROUTES, Fleet, SimCar, SimDevice
+
+log = logging.getLogger("carloop.ecosystem")
+
+
+class EcosystemSettings(BaseSettings):
+    """The ecosystem's knobs (``CARLOOP_*``); to be folded into ``carloop.settings.Settings``."""
+
+    model_config = SettingsConfigDict(env_prefix="CARLOOP_", env_file=None, extra="ignore")
+
+    # auto: on in development (embedded broker when no URL is given), off otherwise.
+    ecosystem: Literal["auto", "on", "off"] = "auto"
+    mqtt_url: str = ""
+    mqtt_embedded_port: int = 18830
+    # Simulate every paired car and home device in the server (the demo's "fleet").
+    ecosystem_simulate: bool | None = None
+    reload_interval: float = 2.0
+
+
+ClientFactory = Callable[[str, tuple[str, str] | None], MqttClient]
+
+
+def paho_factory(url: str, will: tuple[str, str] | None) -> MqttClient:
+    """A connected-on-demand paho client."""
+    return PahoClient(url, will=will)
+
+
+class Runtime:
+    """One bridge on the database plus (optionally) a simulated fleet; start/stop with the server."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        url: str,
+        *,
+        simulate: bool,
+        timezone: str = "Asia/Shanghai",
+        client_factory: ClientFactory = paho_factory,
+        reload_interval: float = 2.0,
+        tick_interval: float | None = 0.25,
+    ) -> None:
+        self.factory, self.url, self.simulate, self.timezone = factory, url, simulate, timezone
+        self.client_factory, self.reload_interval, self.tick_interval = (
+            client_factory,
+            reload_interval,
+            tick_interval,
+        )
+        self.bridge: Bridge | None = None
+        self.fleet: Fleet | None = None
+        self.broker: EmbeddedBroker | None = None
+        self._signature: Any = None
+        self._loaded: dict[int, Any] = {}
+        self._entity_ids: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Connect, build the engine from the database, start the bridge (and fleet)."""
+        with self.factory() as session:
+            engine = service.build_engine(session=session, timezone=self.timezone)
+        client = self.client_factory(self.url, (BRIDGE_STATUS, OFFLINE))
+        client.connect()
+        self.bridge = Bridge(client, engine, sink=self._sink)
+        if self.simulate:
+            fleet_client = self.client_factory(self.url, None)
+            fleet_client.connect()
+            self.fleet = Fleet(fleet_client)
+        self.reload()
+        self.bridge.start(tick_interval=self.tick_interval)
+        if self.fleet is not None:
+            self.fleet.start()
+        if self.reload_interval:
+            self._thread = threading.Thread(target=self._poll, name="carloop-eco-reload", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop everything this runtime started."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self.fleet is not None:
+            self.fleet.stop()
+            self.fleet.client.disconnect()
+        if self.bridge is not None:
+            self.bridge.stop()
+            self.bridge.client.disconnect()
+        if self.broker is not None:
+            self.broker.stop()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.reload_interval):
+            try:
+                self.reload()
+            except Exception:  # keep the bridge running on the last good configuration
+                log.exception("ecosystem reload failed")
+
+    def _sink(
+        self, traces: list[Trace], pending: dict[str, dict[str, Any] | None], states: dict[str, Any]
+    ) -> None:
+        with self.factory.begin() as session:
+            service.save_traces(session=session, traces=traces)
+            service.save_pending(session=session, changes=pending)
+            ids = {self._entity_ids[e]: s for e, s in states.items() if e in self._entity_ids}
+            service.store_states(session=session, states=ids)
+
+    def reload(self) -> None:
+        """Pick up homes, paired devices and scene changes made since the last call."""
+        assert self.bridge is not None
+        with self.factory() as session:
+            homes = service.list_all_homes(session=session)
+            devices = service.paired_devices(session=session)
+            scenes = service.enabled_scenes(session=session)
+            signature = (
+                tuple((h.id, h.latitude, h.longitude, h.radius_m) for h in homes),
+                tuple((d.id, d.share_precision) for d in devices),
+                tuple((s.id, s.updated_at, s.location_revoked) for s in scenes),
+            )
+            if signature == self._signature:
+                return
+            self._signature = signature
+            engine, bridge = self.bridge.engine, self.bridge
+            by_owner: dict[int, list[Any]] = {}
+            for home in homes:
+                by_owner.setdefault(home.customer_id, []).append(home)
+            with bridge.locked():
+                for owner_id, owned in by_owner.items():
+                    engine.set_zones(owner_id, service.zones_for(owned))
+                current = {d.entity_id for d in devices}
+                for entity_id in set(engine.entity_owner) - current:
+                    engine.entity_owner.pop(entity_id, None)  # unpaired: its messages are ignored now
+                    bridge.vehicles.pop(entity_id, None)
+                for device in devices:
+                    engine.set_entity(device.entity_id, device.customer_id, device.state)
+                    self._entity_ids[device.entity_id] = device.id
+                    if device.kind is DeviceKind.VEHICLE:
+                        bridge.vehicles[device.entity_id] = VehicleInfo(
+                            device.name, str(device.state.get("model", "")), device.share_precision
+                        )
+                wanted = {s.id: (s.updated_at, s.location_revoked) for s in scenes}
+                for scene_id in list(self._loaded):
+                    if scene_id not in wanted:
+                        engine.unload(scene_id)
+                        del self._loaded[scene_id]
+                for scene in scenes:
+                    if self._loaded.get(scene.id) != wanted[scene.id]:
+                        definition = SceneDefinition.model_validate(scene.definition)
+                        engine.load(
+                            scene.id, scene.customer_id, definition, location=not scene.location_revoked
+                        )
+                        self._loaded[scene.id] = wanted[scene.id]
+            if self.fleet is not None:
+                self._simulate(devices, by_owner)
+        bridge.watch_mqtt_topics()
+        bridge.publish_discovery()
+
+    def _simulate(self, devices: list[Device], homes: dict[int, list[Any]]) -> None:
+        assert self.fleet is not None
+        for device in devices:
+            entity_id = device.entity_id
+            if entity_id in self.fleet.cars or entity_id in self.fleet.devices:
+                continue
+            if device.kind is DeviceKind.VEHICLE:
+                owned = homes.get(device.customer_id)
+                home = (owned[0].latitude, owned[0].longitude) if owned else PLACES["home"]
+                lat, lon = device.state.get("latitude"), device.state.get("longitude")
+                start = (
+                    (float(lat), float(lon))
+                    if isinstance(lat, int | float) and isinstance(lon, int | float)
+                    else home
+                )
+                self.fleet.add_car(entity_id, SimCar(position=start))
+            elif device.kind is not DeviceKind.PHONE:
+                self.fleet.add_device(
+                    entity_id, SimDevice(device.kind.value, str(device.state.get("state", "off")))
+                )
+
+    def drive_home(self, entity_id: str, home: tuple[float, float] | None = None) -> bool:
+        """Demo: the simulated car drives from the office to the owner's home."""
+        if self.fleet is None or entity_id not in self.fleet.cars:
+            return False
+        route = list(ROUTES["office-home"])
+        if home is not None:
+            route[-1] = home
+        with self.fleet._lock:
+            self.fleet.cars[entity_id].drive(route, speed_kmh=90.0)
+        return True
+
+    def send(self, entity_id: str, command: str, args: dict[str, Any], *, source: str) -> None:
+        """Send a device a command through the bridge."""
+        assert self.bridge is not None
+        self.bridge.send(entity_id, command, args, source=source)
+
+
+def start_for(settings_environment: str, factory: sessionmaker[Session], timezone: str) -> Runtime | None:
+    """The runtime the server should run, started; None when the ecosystem is off."""
+    eco = EcosystemSettings()
+    on = eco.ecosystem == "on" or (eco.ecosystem == "auto" and settings_environment == "development")
+    if not on:
+        return None
+    broker: EmbeddedBroker | None = None
+    url = eco.mqtt_url
+    if not url:
+        broker = EmbeddedBroker(eco.mqtt_embedded_port)
+        broker.start()
+        url = broker.url
+    simulate = (
+        eco.ecosystem_simulate
+        if eco.ecosystem_simulate is not None
+        else settings_environment == "development"
+    )
+    runtime = Runtime(factory, url, simulate=simulate, timezone=timezone, reload_interval=eco.reload_interval)
+    runtime.broker = broker
+    try:
+        runtime.start()
+    except Exception:
+        log.exception("the ecosystem did not start; the rest of carloop runs without it")
+        runtime.stop()
+        return None
+    return runtime

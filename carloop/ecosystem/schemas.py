@@ -1,0 +1,611 @@
+"""Shapes of the ecosystem: scene definitions in Home Assistant's automation form, devices and homes.
+
+A scene is Home Assistant automation data (``triggers`` / ``conditions`` / ``actions`` / ``mode``) with
+carloop's own trigger platforms (``proximity``) and actions (``carloop.command``, ``carloop.notify``,
+``carloop.send_destination``, ``carloop.run_scene``), plus two carloop keys: ``precision`` (how exactly
+the scene may see locations) and ``debounce`` (seconds before the same trigger may fire again).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    Tag,
+    TypeAdapter,
+    model_validator,
+)
+
+from carloop.ecosystem.models import DeviceKind, DeviceStatus, Precision
+
+ENTITY = r"^(vehicle|phone|climate|light|cover|purifier|water_heater|lock|garage)\.\d+$"
+EntityId = Annotated[str, Field(pattern=ENTITY, max_length=40)]
+ZoneId = Annotated[str, Field(pattern=r"^zone\.[a-z0-9_]{1,40}$")]
+HHMM = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+
+
+def _seconds(value: Any) -> float:
+    """Home Assistant durations: seconds, ``"HH:MM:SS"`` or ``{hours:, minutes:, seconds:}``."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is seconds, 'HH:MM:SS' or {hours, minutes, seconds}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        match = HHMM.match(value.strip())
+        if not match:
+            raise ValueError(f"not a duration: {value!r} (use 'HH:MM:SS')")
+        h, m, s = match.groups()
+        seconds = int(h) * 3600 + int(m) * 60 + int(s or 0)
+    elif isinstance(value, dict):
+        unknown = set(value) - {"days", "hours", "minutes", "seconds", "milliseconds"}
+        if unknown:
+            raise ValueError(f"unknown duration keys: {sorted(unknown)}")
+        seconds = (
+            float(value.get("days", 0)) * 86400
+            + float(value.get("hours", 0)) * 3600
+            + float(value.get("minutes", 0)) * 60
+            + float(value.get("seconds", 0))
+            + float(value.get("milliseconds", 0)) / 1000
+        )
+    else:
+        raise ValueError("a duration is seconds, 'HH:MM:SS' or {hours, minutes, seconds}")
+    if seconds < 0 or seconds > 7 * 86400:
+        raise ValueError("a duration must be between 0 seconds and 7 days")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as Home Assistant's ``HH:MM:SS``."""
+    whole = round(seconds)
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+Duration = Annotated[float, BeforeValidator(_seconds), PlainSerializer(format_duration, return_type=str)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+# ---- triggers -------------------------------------------------------------------------------------
+
+
+class _Trigger(_Strict):
+    id: str | None = Field(default=None, max_length=40)
+
+
+class ZoneTrigger(_Trigger):
+    """A vehicle or phone enters or leaves a zone."""
+
+    trigger: Literal["zone"]
+    entity_id: EntityId
+    zone: ZoneId
+    event: Literal["enter", "leave"] = "enter"
+    for_: Duration | None = Field(default=None, alias="for")
+
+
+class ProximityTrigger(_Trigger):
+    """A vehicle or phone approaches (or leaves) a zone and is within a distance or an ETA of it."""
+
+    trigger: Literal["proximity"]
+    entity_id: EntityId
+    zone: ZoneId
+    direction: Literal["approaching", "leaving"] = "approaching"
+    below_m: float | None = Field(default=None, gt=0, le=500_000)
+    above_m: float | None = Field(default=None, gt=0, le=500_000)
+    eta_below_s: float | None = Field(default=None, gt=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _threshold(self) -> ProximityTrigger:
+        if self.direction == "approaching" and self.below_m is None and self.eta_below_s is None:
+            raise ValueError("an approaching proximity trigger needs below_m or eta_below_s")
+        if self.direction == "leaving" and self.above_m is None:
+            raise ValueError("a leaving proximity trigger needs above_m")
+        return self
+
+
+class StateTrigger(_Trigger):
+    """An entity's state (or one attribute) changes, optionally from/to a value and held ``for``."""
+
+    trigger: Literal["state"]
+    entity_id: EntityId
+    attribute: str = Field(default="state", max_length=40)
+    from_: Any = Field(default=None, alias="from")
+    to: Any = None
+    for_: Duration | None = Field(default=None, alias="for")
+
+
+class NumericStateTrigger(_Trigger):
+    """A numeric attribute crosses into the range (above, below), optionally held ``for``."""
+
+    trigger: Literal["numeric_state"]
+    entity_id: EntityId
+    attribute: str = Field(default="state", max_length=40)
+    above: float | None = None
+    below: float | None = None
+    for_: Duration | None = Field(default=None, alias="for")
+
+    @model_validator(mode="after")
+    def _bound(self) -> NumericStateTrigger:
+        if self.above is None and self.below is None:
+            raise ValueError("numeric_state needs above or below")
+        if self.above is not None and self.below is not None and self.above >= self.below:
+            raise ValueError("numeric_state: above must be less than below")
+        return self
+
+
+class TimeTrigger(_Trigger):
+    """A time of day in the owner's time zone."""
+
+    trigger: Literal["time"]
+    at: str = Field(pattern=r"^\d{1,2}:\d{2}(:\d{2})?$")
+
+
+class TimePatternTrigger(_Trigger):
+    """Every matching hour/minute/second (``"/5"`` means every fifth)."""
+
+    trigger: Literal["time_pattern"]
+    hours: str | int | None = None
+    minutes: str | int | None = None
+    seconds: str | int | None = None
+
+    @model_validator(mode="after")
+    def _pattern(self) -> TimePatternTrigger:
+        for name, limit in (("hours", 23), ("minutes", 59), ("seconds", 59)):
+            value = getattr(self, name)
+            if value is None or value == "*":
+                continue
+            text = str(value)
+            number = text[1:] if text.startswith("/") else text
+            if not number.isdigit() or int(number) > limit or (text.startswith("/") and int(number) == 0):
+                raise ValueError(f"time_pattern {name}: {value!r} is not a value or /interval")
+        if self.hours is None and self.minutes is None and self.seconds is None:
+            raise ValueError("time_pattern needs hours, minutes or seconds")
+        return self
+
+
+class MqttTrigger(_Trigger):
+    """A message on an MQTT topic (wildcards allowed), optionally with an exact payload."""
+
+    trigger: Literal["mqtt"]
+    topic: str = Field(min_length=1, max_length=200)
+    payload: str | None = None
+
+
+DEVICE_TRIGGER_STATES = {
+    "turned_on": "on",
+    "turned_off": "off",
+    "opened": "open",
+    "closed": "closed",
+    "locked": "locked",
+    "unlocked": "unlocked",
+}
+
+
+class DeviceTrigger(_Trigger):
+    """A device reports a change such as turned_on, opened or locked."""
+
+    trigger: Literal["device"]
+    device_id: EntityId
+    type: Literal["turned_on", "turned_off", "opened", "closed", "locked", "unlocked"]
+
+
+def _platform(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("trigger") or value.get("platform") or "")
+    return str(getattr(value, "trigger", ""))
+
+
+def _rename_platform(value: Any) -> Any:
+    if isinstance(value, dict) and "platform" in value and "trigger" not in value:
+        value = {("trigger" if k == "platform" else k): v for k, v in value.items()}
+    return value
+
+
+Trigger = Annotated[
+    Annotated[ZoneTrigger, Tag("zone")]
+    | Annotated[ProximityTrigger, Tag("proximity")]
+    | Annotated[StateTrigger, Tag("state")]
+    | Annotated[NumericStateTrigger, Tag("numeric_state")]
+    | Annotated[TimeTrigger, Tag("time")]
+    | Annotated[TimePatternTrigger, Tag("time_pattern")]
+    | Annotated[MqttTrigger, Tag("mqtt")]
+    | Annotated[DeviceTrigger, Tag("device")],
+    Discriminator(_platform),
+    BeforeValidator(_rename_platform),
+]
+
+# ---- conditions -----------------------------------------------------------------------------------
+
+
+class AndCondition(_Strict):
+    """Every condition holds."""
+
+    condition: Literal["and"]
+    conditions: list[Condition]
+
+
+class OrCondition(_Strict):
+    """At least one condition holds."""
+
+    condition: Literal["or"]
+    conditions: list[Condition]
+
+
+class NotCondition(_Strict):
+    """None of the conditions holds."""
+
+    condition: Literal["not"]
+    conditions: list[Condition]
+
+
+class StateCondition(_Strict):
+    """An entity's state (or attribute) is one of the given values."""
+
+    condition: Literal["state"]
+    entity_id: EntityId
+    attribute: str = Field(default="state", max_length=40)
+    state: Any
+
+
+class NumericStateCondition(_Strict):
+    """A numeric attribute is above and/or below a bound."""
+
+    condition: Literal["numeric_state"]
+    entity_id: EntityId
+    attribute: str = Field(default="state", max_length=40)
+    above: float | None = None
+    below: float | None = None
+
+
+class TimeCondition(_Strict):
+    """Now is within a time window (may wrap midnight) and on one of the weekdays."""
+
+    condition: Literal["time"]
+    after: str | None = Field(default=None, pattern=r"^\d{1,2}:\d{2}(:\d{2})?$")
+    before: str | None = Field(default=None, pattern=r"^\d{1,2}:\d{2}(:\d{2})?$")
+    weekday: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] | None = None
+
+
+class ZoneCondition(_Strict):
+    """A vehicle or phone is in a zone."""
+
+    condition: Literal["zone"]
+    entity_id: EntityId
+    zone: ZoneId
+
+
+class TriggerCondition(_Strict):
+    """The run was started by the trigger with this id."""
+
+    condition: Literal["trigger"]
+    id: str
+
+
+def _condition_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("condition", ""))
+    return str(getattr(value, "condition", ""))
+
+
+Condition = Annotated[
+    Annotated[AndCondition, Tag("and")]
+    | Annotated[OrCondition, Tag("or")]
+    | Annotated[NotCondition, Tag("not")]
+    | Annotated[StateCondition, Tag("state")]
+    | Annotated[NumericStateCondition, Tag("numeric_state")]
+    | Annotated[TimeCondition, Tag("time")]
+    | Annotated[ZoneCondition, Tag("zone")]
+    | Annotated[TriggerCondition, Tag("trigger")],
+    Discriminator(_condition_kind),
+]
+
+# ---- actions --------------------------------------------------------------------------------------
+
+
+class Target(_Strict):
+    entity_id: EntityId
+
+
+class CommandData(_Strict):
+    command: str = Field(pattern=r"^[a-z_]{2,30}$")
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class CommandAction(_Strict):
+    """Send a command to a device (turn_on, set_temperature, lock ...)."""
+
+    action: Literal["carloop.command"]
+    target: Target
+    data: CommandData
+    alias: str | None = None
+
+
+class NotifyData(_Strict):
+    message: str = Field(min_length=1, max_length=300)
+    title: str | None = Field(default=None, max_length=80)
+
+
+class NotifyAction(_Strict):
+    """Notify the owner's phone."""
+
+    action: Literal["carloop.notify"]
+    data: NotifyData
+    alias: str | None = None
+
+
+class DestinationData(_Strict):
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    name: str = Field(default="", max_length=80)
+
+
+class DestinationAction(_Strict):
+    """Send a navigation destination to the car."""
+
+    action: Literal["carloop.send_destination"]
+    target: Target
+    data: DestinationData
+    alias: str | None = None
+
+
+class RunSceneData(_Strict):
+    scene: str = Field(min_length=1, max_length=80)
+
+
+class RunSceneAction(_Strict):
+    """Start another of the owner's scenes (by name)."""
+
+    action: Literal["carloop.run_scene"]
+    data: RunSceneData
+    alias: str | None = None
+
+
+class DelayAction(_Strict):
+    """Wait; the run is stored and resumes after a restart."""
+
+    delay: Duration
+    alias: str | None = None
+
+
+class WaitAction(_Strict):
+    """Wait until one of the triggers fires, or the timeout passes."""
+
+    wait_for_trigger: list[Trigger] = Field(min_length=1)
+    timeout: Duration | None = None
+    continue_on_timeout: bool = True
+    alias: str | None = None
+
+
+class ChooseOption(_Strict):
+    conditions: list[Condition] = Field(default_factory=list)
+    sequence: list[Action]
+
+
+class ChooseAction(_Strict):
+    """Run the first option whose conditions hold, else the default."""
+
+    choose: list[ChooseOption] = Field(min_length=1)
+    default: list[Action] = Field(default_factory=list)
+    alias: str | None = None
+
+
+class IfAction(_Strict):
+    """Run ``then`` when the conditions hold, else ``else``."""
+
+    if_: list[Condition] = Field(alias="if", min_length=1)
+    then: list[Action]
+    else_: list[Action] = Field(default_factory=list, alias="else")
+    alias: str | None = None
+
+
+ACTION_KEYS = ("delay", "wait_for_trigger", "choose", "if")
+
+
+def _action_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        value = _rename_service(value)
+        if "action" in value:
+            return str(value["action"])
+        return next((k for k in ACTION_KEYS if k in value), "")
+    for cls, tag in ((DelayAction, "delay"), (WaitAction, "wait_for_trigger")):
+        if isinstance(value, cls):
+            return tag
+    if isinstance(value, ChooseAction):
+        return "choose"
+    if isinstance(value, IfAction):
+        return "if"
+    return str(getattr(value, "action", ""))
+
+
+def _rename_service(value: Any) -> Any:
+    if isinstance(value, dict) and "service" in value and "action" not in value:
+        value = {("action" if k == "service" else k): v for k, v in value.items()}
+    return value
+
+
+Action = Annotated[
+    Annotated[CommandAction, Tag("carloop.command")]
+    | Annotated[NotifyAction, Tag("carloop.notify")]
+    | Annotated[DestinationAction, Tag("carloop.send_destination")]
+    | Annotated[RunSceneAction, Tag("carloop.run_scene")]
+    | Annotated[DelayAction, Tag("delay")]
+    | Annotated[WaitAction, Tag("wait_for_trigger")]
+    | Annotated[ChooseAction, Tag("choose")]
+    | Annotated[IfAction, Tag("if")],
+    Discriminator(_action_kind),
+    BeforeValidator(_rename_service),
+]
+
+
+class SceneDefinition(_Strict):
+    """A whole scene, validated; ``model_dump(by_alias=True, exclude_none=True)`` is its stored form."""
+
+    alias: str = Field(min_length=1, max_length=80)
+    description: str = Field(default="", max_length=500)
+    mode: Literal["single", "restart", "queued", "parallel"] = "single"
+    max: int = Field(default=10, ge=1, le=100)
+    precision: Precision = Precision.ZONE
+    debounce: Duration = 30.0
+    triggers: list[Trigger] = Field(min_length=1, max_length=20)
+    conditions: list[Condition] = Field(default_factory=list, max_length=20)
+    actions: list[Action] = Field(min_length=1, max_length=50)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _home_assistant_keys(cls, data: Any) -> Any:
+        """Accept HA's older singular keys (``trigger:``/``condition:``/``action:``) and ``id``."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        data.pop("id", None)
+        for old, new in (("trigger", "triggers"), ("condition", "conditions"), ("action", "actions")):
+            if old in data and new not in data:
+                value = data.pop(old)
+                data[new] = value if isinstance(value, list) else [value]
+        return data
+
+
+ActionList = TypeAdapter(list[Action])
+TriggerList = TypeAdapter(list[Trigger])
+
+
+def dump_scene(definition: SceneDefinition) -> dict[str, Any]:
+    """The stored (and exported) form of a scene: aliases, no empty values."""
+    return definition.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+# ---- API shapes -----------------------------------------------------------------------------------
+
+
+class HomeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=60)
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    radius_m: float = Field(default=150.0, ge=30, le=5000)
+    rooms: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        default_factory=list, max_length=30
+    )
+
+
+class HomeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    slug: str
+    latitude: float
+    longitude: float
+    radius_m: float
+    rooms: list[str]
+
+
+class DeviceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: DeviceKind
+    name: str = Field(min_length=1, max_length=80)
+    home_id: int | None = None
+    room: str = Field(default="", max_length=40)
+
+
+class DeviceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    entity_id: str
+    kind: DeviceKind
+    name: str
+    home_id: int | None
+    room: str
+    status: DeviceStatus
+    vin: str | None
+    state: dict[str, Any]
+    paired_at: datetime | None
+
+
+class PairingCodeRead(BaseModel):
+    device_id: int
+    code: str
+    expires_at: datetime
+
+
+class PairRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=6, max_length=12)
+
+
+class PairedDevice(BaseModel):
+    """What a device receives once: its client id, secret and topics."""
+
+    device_id: int
+    entity_id: str
+    client_id: str
+    secret: str
+    state_topic: str
+    command_topic: str
+
+
+class SceneCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    definition: dict[str, Any] | None = None
+    yaml: str | None = Field(default=None, max_length=50_000)
+    preset: str | None = Field(default=None, max_length=40)
+
+
+class SceneRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    preset: str
+    enabled: bool
+    error: str
+    precision: Precision
+    location_revoked: bool
+    definition: dict[str, Any]
+
+
+class TraceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    run_id: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str
+    trigger: dict[str, Any]
+    steps: list[dict[str, Any]]
+    dry_run: bool
+
+
+class DestinationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    name: str = Field(default="", max_length=80)
+
+
+for _model in (
+    AndCondition,
+    OrCondition,
+    NotCondition,
+    ChooseOption,
+    ChooseAction,
+    IfAction,
+    SceneDefinition,
+):
+    _model.model_rebuild()
