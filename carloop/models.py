@@ -5,6 +5,7 @@ from carloop.appointments import models as appointments_models  # noqa: F401
 from carloop.audit import models as audit_models  # noqa: F401
 from carloop.community import models as community_models  # noqa: F401
 from carloop.db import Base
+from carloop.ecosystem import models as ecosystem_models  # noqa: F401
 from carloop.loyalty import models as loyalty_models  # noqa: F401
 from carloop.network import models as network_models  # noqa: F401
 from carloop.ordering import models as ordering_models  # noqa: F401
