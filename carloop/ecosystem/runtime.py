@@ -202,8 +202,7 @@ class Runtime:
         route = list(ROUTES["office-home"])
         if home is not None:
             route[-1] = home
-        with self.fleet._lock:
-            self.fleet.cars[entity_id].drive(route, speed_kmh=90.0)
+        self.fleet.drive(entity_id, route, speed_kmh=90.0)
         return True
 
     def send(self, entity_id: str, command: str, args: dict[str, Any], *, source: str) -> None:

@@ -187,6 +187,24 @@ def link_vehicle(
     return device
 
 
+def set_share_precision(
+    *, session: Session, customer_id: int, device_id: int, precision: Precision
+) -> Device:
+    """Choose how precisely a car's location is published to Home Assistant (audited)."""
+    device = get_device(session=session, customer_id=customer_id, device_id=device_id)
+    device.share_precision = precision
+    audit.record(
+        session=session,
+        principal=None,
+        action="location.shared",
+        target_type="device",
+        target_id=device.id,
+        detail={"viewer": "home_assistant", "owner": customer_id, "precision": precision.value},
+    )
+    session.flush()
+    return device
+
+
 def get_device(*, session: Session, customer_id: int, device_id: int) -> Device:
     """One of the owner's devices; NotFound for anyone else's."""
     device = session.get(Device, device_id)

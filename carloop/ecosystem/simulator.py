@@ -289,6 +289,11 @@ class Fleet:
         for entity_id in moving:
             self.publish(entity_id)
 
+    def drive(self, entity_id: str, route: Sequence[Point], *, speed_kmh: float) -> None:
+        """Send a simulated car along a route."""
+        with self._lock:
+            self.cars[entity_id].drive(route, speed_kmh=speed_kmh)
+
     def start(self, interval: float = 1.0) -> None:
         """Step and publish in a background thread every ``interval`` seconds."""
 

@@ -1,0 +1,132 @@
+"""The bridge and the simulated fleet on the in-memory broker: commands, expiry, HA and privacy."""
+
+from __future__ import annotations
+
+import json
+
+from carloop.ecosystem.bridge import Bridge, VehicleInfo
+from carloop.ecosystem.engine import Engine
+from carloop.ecosystem.models import Precision
+from carloop.ecosystem.mqtt import FakeBroker
+from carloop.ecosystem.protocol import (
+    BRIDGE_STATUS,
+    HA_STATUS,
+    OFFLINE,
+    command_topic,
+    ha_command_topic,
+    ha_state_topic,
+    new_command,
+)
+from carloop.ecosystem.rules import Zone
+from carloop.ecosystem.schemas import SceneDefinition
+from carloop.ecosystem.simulator import PLACES, Fleet, SimCar, SimDevice, offset
+
+CAR, LIGHT = "vehicle.1", "light.2"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_780_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def setup(share: Precision = Precision.ZONE) -> tuple[FakeBroker, Bridge, Fleet, Clock]:
+    clock = Clock()
+    broker = FakeBroker()
+    engine = Engine()
+    engine.set_zones(1, [Zone("zone.home", *PLACES["home"], radius_m=150)])
+    engine.set_entity(CAR, 1)
+    engine.set_entity(LIGHT, 1)
+    engine.load(
+        1,
+        1,
+        SceneDefinition.model_validate(
+            {
+                "alias": "Coming home",
+                "triggers": [{"trigger": "zone", "entity_id": CAR, "zone": "zone.home"}],
+                "actions": [
+                    {
+                        "action": "carloop.command",
+                        "target": {"entity_id": LIGHT},
+                        "data": {"command": "turn_on"},
+                    }
+                ],
+            }
+        ),
+    )
+    bridge_client = broker.client(will=(BRIDGE_STATUS, OFFLINE))
+    bridge_client.connect()
+    bridge = Bridge(bridge_client, engine, vehicles={CAR: VehicleInfo("My car", "su7", share)}, clock=clock)
+    bridge.start(tick_interval=None)
+    fleet_client = broker.client()
+    fleet_client.connect()
+    fleet = Fleet(fleet_client, clock=clock)
+    fleet.add_car(CAR, SimCar(position=offset(PLACES["home"], 1500, 90)))
+    fleet.add_device(LIGHT, SimDevice("light"))
+    return broker, bridge, fleet, clock
+
+
+def test_car_driving_home_switches_the_light_on_through_the_broker() -> None:
+    _, _, fleet, clock = setup()
+    fleet.drive(CAR, [offset(PLACES["home"], 1500, 90), PLACES["home"]], speed_kmh=60)
+    for _ in range(120):
+        clock.now += 1
+        fleet.step(1)
+    assert fleet.devices[LIGHT].state == "on"
+    assert [c for e, c, _ in fleet.received] == ["turn_on"]
+
+
+def test_expired_command_is_ignored_by_the_device() -> None:
+    broker, _, fleet, clock = setup()
+    stale = new_command("turn_on", now=clock.now - 120, ttl=60)
+    broker.client().publish(command_topic(LIGHT), stale.to_json())
+    assert fleet.devices[LIGHT].state == "off"
+    fresh = new_command("turn_on", now=clock.now)
+    broker.client().publish(command_topic(LIGHT), fresh.to_json())
+    assert fleet.devices[LIGHT].state == "on"
+
+
+def test_home_assistant_gets_only_the_zone_unless_the_owner_shares_more() -> None:
+    broker, _, fleet, _ = setup(Precision.ZONE)
+    fleet.publish(CAR)
+    body = json.loads(broker.retained[ha_state_topic(CAR)])
+    assert body["gps"] == {} and body["zones"] == [] and "latitude" not in json.dumps(body)
+
+    broker, _, fleet, _ = setup(Precision.KM)
+    fleet.publish(CAR)
+    body = json.loads(broker.retained[ha_state_topic(CAR)])
+    assert body["gps"]["gps_accuracy"] == 1000
+    assert round(body["gps"]["latitude"], 2) == body["gps"]["latitude"]
+
+
+def test_discovery_is_published_again_when_home_assistant_comes_online() -> None:
+    broker, _, _, _ = setup()
+    configs = [t for t, _, retain in broker.log if t.startswith("homeassistant/") and t.endswith("/config")]
+    assert len(configs) == 9
+    broker.client().publish(HA_STATUS, "online")
+    again = [t for t, _, _ in broker.log if t.startswith("homeassistant/") and t.endswith("/config")]
+    assert len(again) == 18
+
+
+def test_home_assistant_lock_command_is_stamped_and_forwarded() -> None:
+    broker, bridge, fleet, _ = setup()
+    fleet.cars[CAR].locked = False
+    broker.client().publish(ha_command_topic(CAR), json.dumps({"command": "lock"}))
+    assert fleet.cars[CAR].locked
+    broker.client().publish(ha_command_topic(CAR), json.dumps({"command": "self_destruct"}))
+    assert bridge.commands_sent == 1
+
+
+def test_bridge_last_will_marks_it_offline() -> None:
+    broker, bridge, _, _ = setup()
+    assert broker.retained[BRIDGE_STATUS] == b"online"
+    bridge.client.drop()  # type: ignore[attr-defined]
+    assert broker.retained[BRIDGE_STATUS] == b"offline"
+
+
+def test_unpaired_device_messages_are_ignored() -> None:
+    broker, bridge, _, _ = setup()
+    broker.client().publish("carloop/v1/vehicle/999/state", json.dumps({"latitude": 1, "longitude": 2}))
+    assert "vehicle.999" not in bridge.engine.states
