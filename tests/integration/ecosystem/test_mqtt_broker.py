@@ -164,7 +164,7 @@ def test_car_appears_in_home_assistant_with_valid_discovery(
             assert REQUIRED[component] <= set(config), (topic, REQUIRED[component] - set(config))
             assert config["device"]["identifiers"] == [f"carloop_{node}"]
             assert config["origin"]["name"] == "carloop"
-            assert [a["topic"] for a in config["availability"]][0].endswith(
+            assert next(a["topic"] for a in config["availability"]).endswith(
                 f"/{car.split('.')[1]}/availability"
             )
 
@@ -179,7 +179,7 @@ def test_car_appears_in_home_assistant_with_valid_discovery(
             state = json.loads(wait_for(lambda: states.get(ha_state_topic(car)))[-1])
         finally:
             watcher.disconnect()
-        env = jinja2.Environment(autoescape=False)  # noqa: S701 - rendering HA value templates, not HTML
+        env = jinja2.Environment(autoescape=False)
         env.filters["tojson"] = json.dumps
         rendered = {
             topic.split("/")[3]: env.from_string(config["value_template"]).render(value_json=state, value="")
