@@ -1,0 +1,328 @@
+"""Build-week allocation: locked orders into weekly slots under counting constraints, in lock order.
+
+Every constraint is a weekly count: a model's line capacity, a per-trim or per-option cap, the supply
+of a shared part. An order's *signature* is the set of constraints one of its cars uses. Orders with
+one signature are interchangeable for the plan, so each signature is a FIFO queue in lock order and
+the allocation is held as arrays sorted by (signature, lock rank) whose weeks never decrease inside a
+signature: lock order within a configuration holds by construction.
+
+The first allocation is the greedy one: week by week, orders in lock order take a slot when every
+constraint they use still has room, and are skipped (to a later week) otherwise. It is computed per
+signature, not per order: a binary search over lock rank finds where the next constraint fills up.
+Re-planning then moves as little as possible: a cancellation or a capacity increase only pulls the
+earliest-locked waiting order that fits into the freed slot (a chain of moves, each one earlier), and
+only a capacity cut pushes orders later: the latest-locked orders of an overfull week move on.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One order moved by a re-plan: its caller id and the weeks (``horizon`` means beyond it)."""
+
+    order: int
+    from_week: int
+    to_week: int
+
+
+class Allocation:
+    """Orders, their signature, lock rank and week, with each constraint's weekly load."""
+
+    def __init__(
+        self,
+        uses: BoolArray,
+        capacity: IntArray,
+        ids: IntArray,
+        sig: IntArray,
+        rank: IntArray,
+        week: IntArray,
+        *,
+        frozen: int = 0,
+    ) -> None:
+        self.uses = np.asarray(uses, dtype=bool)  # (K constraints, S signatures)
+        self.uses_int = self.uses.astype(np.int64)
+        self.capacity = np.asarray(capacity, dtype=np.int64)  # (K, W)
+        self.horizon = int(self.capacity.shape[1])
+        self.frozen = frozen  # weeks before this one are on the line: nothing is pulled into them
+        n_sig = self.uses.shape[1]
+        order = np.lexsort((np.asarray(rank), np.asarray(sig)))
+        self.ids = np.asarray(ids, dtype=np.int64)[order]
+        self.sig = np.asarray(sig, dtype=np.int64)[order]
+        self.rank = np.asarray(rank, dtype=np.int64)[order]
+        self.week = np.minimum(np.asarray(week, dtype=np.int64)[order], self.horizon)
+        self.alive = np.ones(len(self.ids), dtype=bool)
+        self.bounds = np.searchsorted(self.sig, np.arange(n_sig + 1)).astype(np.int64)
+        self._stride = self.horizon + 2
+        self.key = self.sig * self._stride + self.week
+        self.load = self._load()
+
+    # -- reading --------------------------------------------------------------------------
+    def _load(self) -> IntArray:
+        n_sig = self.uses.shape[1]
+        cells = self.sig[self.alive] * (self.horizon + 1) + self.week[self.alive]
+        counts = np.bincount(cells, minlength=n_sig * (self.horizon + 1)).reshape(n_sig, self.horizon + 1)
+        load: IntArray = self.uses_int @ counts
+        return load
+
+    def weeks(self) -> dict[int, int]:
+        """Caller id -> week (``horizon`` means beyond it) of every order still allocated."""
+        alive = self.alive
+        return dict(zip(self.ids[alive].tolist(), self.week[alive].tolist(), strict=True))
+
+    def room(self) -> IntArray:
+        """Free units per constraint and week (negative where a cut left a week overfull)."""
+        room: IntArray = self.capacity - self.load[:, : self.horizon]
+        return room
+
+    def quote_week(self, signature: int) -> int:
+        """The week a new order with this signature would get now (``horizon``: beyond it)."""
+        return earliest_week(self.uses[:, signature], self.room(), self.last_week(signature), self.frozen)
+
+    def last_week(self, signature: int) -> int:
+        """The week of the last order in a signature's queue (0 when the queue is empty)."""
+        lo, hi = int(self.bounds[signature]), int(self.bounds[signature + 1])
+        alive = np.flatnonzero(self.alive[lo:hi])
+        return int(self.week[lo + alive[-1]]) if alive.size else 0
+
+    # -- re-planning ----------------------------------------------------------------------
+    def place(self, order_id: int, signature: int, rank: int) -> int:
+        """Add a newly locked order at the back of its signature's queue, in the first week that fits."""
+        week = self.quote_week(signature)
+        at = int(self.bounds[signature + 1])
+        self.ids = np.insert(self.ids, at, order_id)
+        self.sig = np.insert(self.sig, at, signature)
+        self.rank = np.insert(self.rank, at, rank)
+        self.week = np.insert(self.week, at, week)
+        self.key = np.insert(self.key, at, signature * self._stride + week)
+        self.alive = np.insert(self.alive, at, True)
+        self.bounds[signature + 1 :] += 1
+        self.load[:, week] += self.uses_int[:, signature]
+        return week
+
+    def cancel(self, order_id: int) -> list[Move]:
+        """Remove an order and pull the earliest-locked orders that fit into the freed slots."""
+        found = np.flatnonzero((self.ids == order_id) & self.alive)
+        if not found.size:
+            return []
+        i = int(found[0])
+        before = self.week.copy()
+        self.alive[i] = False
+        w = int(self.week[i])
+        self.load[:, w] -= self.uses_int[:, self.sig[i]]
+        if w < self.horizon:
+            self._compact([w])
+        return self._moves_since(before)
+
+    def recapacitate(self, capacity: IntArray) -> list[Move]:
+        """Apply new weekly capacities: cuts push the latest-locked orders on, increases pull orders in."""
+        capacity = np.asarray(capacity, dtype=np.int64)
+        before = self.week.copy()
+        grown = np.flatnonzero((capacity > self.capacity).any(axis=0)).tolist()
+        self.capacity = capacity
+        self._cascade()
+        self._compact(grown)
+        return self._moves_since(before)
+
+    def fill(self) -> list[Move]:
+        """Pull waiting orders into every week that still has room for them (e.g. new plan weeks)."""
+        before = self.week.copy()
+        room = (self.capacity - self.load[:, : self.horizon] > 0).any(axis=0)
+        self._compact(np.flatnonzero(room).tolist())
+        return self._moves_since(before)
+
+    def _moves_since(self, before: IntArray) -> list[Move]:
+        changed = np.flatnonzero((self.week != before) & self.alive)
+        return [
+            Move(int(o), int(f), int(t))
+            for o, f, t in zip(self.ids[changed], before[changed], self.week[changed], strict=True)
+        ]
+
+    def _first_waiting(self, w: int, eligible: NDArray[np.int64]) -> NDArray[np.int64]:
+        """For each eligible signature, the index of its first order planned after week ``w`` (or -1)."""
+        starts = np.searchsorted(self.key, eligible * self._stride + w, side="right")
+        ends = self.bounds[eligible + 1]
+        idx = np.where(starts < ends, starts, -1)
+        for j in np.flatnonzero(idx >= 0):  # skip cancelled orders (rare)
+            i = int(idx[j])
+            while i < ends[j] and not self.alive[i]:
+                i += 1
+            idx[j] = i if i < ends[j] else -1
+        return idx
+
+    def _compact(self, weeks: list[int]) -> None:
+        heap = sorted({w for w in weeks if self.frozen <= w < self.horizon})
+        while heap:
+            w = heapq.heappop(heap)
+            while True:
+                room = self.capacity[:, w] - self.load[:, w]
+                eligible = np.flatnonzero(~self.uses[room <= 0].any(axis=0))
+                if not eligible.size:
+                    break
+                idx = self._first_waiting(w, eligible)
+                ok = idx >= 0
+                if not ok.any():
+                    break
+                candidates = idx[ok]
+                i = int(candidates[np.argmin(self.rank[candidates])])
+                old = int(self.week[i])
+                self._set_week(i, w)
+                if old < self.horizon:
+                    heapq.heappush(heap, old)
+
+    def _set_week(self, i: int, w: int) -> None:
+        s = self.sig[i]
+        self.load[:, self.week[i]] -= self.uses_int[:, s]
+        self.load[:, w] += self.uses_int[:, s]
+        self.week[i] = w
+        self.key[i] = s * self._stride + w
+
+    def _members(self, w: int) -> IntArray:
+        n_sig = self.uses.shape[1]
+        base = np.arange(n_sig, dtype=np.int64) * self._stride + w
+        lo = np.searchsorted(self.key, base, side="left")
+        hi = np.searchsorted(self.key, base, side="right")
+        return _ranges(lo, hi)
+
+    def _cascade(self) -> None:
+        overfull = (self.load[:, : self.horizon] > self.capacity).any(axis=0)
+        w = int(np.argmax(overfull)) if overfull.any() else self.horizon
+        n_sig = self.uses.shape[1]
+        while w < self.horizon:
+            members = self._members(w)
+            pool = members[self.alive[members]]
+            pool = pool[np.argsort(self.rank[pool], kind="stable")]
+            keep = fill_week(self.uses_int, self.sig[pool], self.capacity[:, w])
+            bumped = pool[~keep]  # the latest-locked orders the week cannot hold move on by one week
+            if bumped.size:
+                delta = self.uses_int @ np.bincount(self.sig[bumped], minlength=n_sig)
+                self.load[:, w] -= delta
+                self.load[:, w + 1] += delta
+                self.week[bumped] = w + 1
+                self.key[bumped] += 1
+            later = (self.load[:, w + 1 : self.horizon] > self.capacity[:, w + 1 :]).any(axis=0)
+            if not later.any():
+                break
+            w = w + 1 + int(np.argmax(later))
+
+
+def _ranges(lo: IntArray, hi: IntArray) -> IntArray:
+    """The concatenation of ``arange(lo[i], hi[i])`` for every i, without a Python loop."""
+    lengths = hi - lo
+    keep = lengths > 0
+    lo, lengths = lo[keep], lengths[keep]
+    if not lengths.size:
+        return np.empty(0, dtype=np.int64)
+    total = int(lengths.sum())
+    steps = np.ones(total, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    steps[starts] = lo - np.concatenate([[0], lo[:-1] + lengths[:-1] - 1])
+    steps[0] = lo[0]
+    return np.cumsum(steps)
+
+
+def earliest_week(uses: BoolArray, room: IntArray, floor: int, frozen: int = 0) -> int:
+    """The first week at or after ``floor`` (and ``frozen``) where every used constraint has room."""
+    fits = (room[np.asarray(uses, dtype=bool)] > 0).all(axis=0)
+    fits[: max(floor, frozen)] = False
+    found = np.flatnonzero(fits)
+    return int(found[0]) if found.size else int(room.shape[1])
+
+
+def fill_week(uses: IntArray, sigs: IntArray, room: IntArray) -> BoolArray:
+    """Which of these orders (in lock order) one week takes: each fits or is skipped, in turn."""
+    keep = np.zeros(len(sigs), dtype=bool)
+    left = np.asarray(room, dtype=np.int64).copy()
+    open_ = np.ones(len(sigs), dtype=bool)
+    start = 0
+    while True:
+        blocked: BoolArray = np.asarray((uses[left <= 0] > 0).any(axis=0))
+        open_[start:] &= ~blocked[sigs[start:]]
+        idx = start + np.flatnonzero(open_[start:])
+        if not idx.size:
+            return keep
+        chosen = sigs[idx]
+        demand = uses @ np.bincount(chosen, minlength=uses.shape[1])
+        binding = np.flatnonzero(demand > left)  # only these can fill up among these orders
+        if not binding.size:
+            keep[idx] = True
+            return keep
+        used = np.cumsum(uses[binding][:, chosen], axis=1, dtype=np.int32)
+        j = int(np.argmax((used > left[binding, None]).any(axis=0)))
+        keep[idx[:j]] = True
+        if j:
+            left -= uses @ np.bincount(chosen[:j], minlength=uses.shape[1])
+        start = int(idx[j])
+        if not (left <= 0).any():  # the order needs more than one unit of something: skip it alone
+            open_[start] = False
+
+
+def allocate(
+    uses: BoolArray,
+    capacity: IntArray,
+    ids: IntArray,
+    sig: IntArray,
+    rank: IntArray,
+    *,
+    frozen: int = 0,
+) -> Allocation:
+    """The greedy allocation of locked orders from scratch, in lock order, week by week."""
+    uses = np.asarray(uses, dtype=bool)
+    capacity = np.asarray(capacity, dtype=np.int64)
+    _n_con, n_sig = uses.shape
+    horizon = capacity.shape[1]
+    placeholder = np.full(len(ids), horizon, dtype=np.int64)
+    alloc = Allocation(uses, capacity, ids, sig, rank, placeholder, frozen=frozen)
+    uses_int = alloc.uses_int
+    big = int(alloc.rank.max()) + 2 if len(alloc.rank) else 2
+    keyed = alloc.sig * big + alloc.rank
+    base = np.arange(n_sig, dtype=np.int64) * big
+    head = alloc.bounds[:-1].copy()
+    end = alloc.bounds[1:]
+    counts = np.zeros((n_sig, horizon + 1), dtype=np.int64)
+    for w in range(frozen, horizon):
+        room = capacity[:, w].copy()
+        before = head.copy()
+        while True:
+            blocked = uses[room <= 0].any(axis=0)
+            act = np.flatnonzero(~blocked & (head < end))
+            if not act.size:
+                break
+            relevant = uses[:, act].any(axis=1)
+
+            def demand(p: int, act: IntArray = act) -> tuple[IntArray, IntArray]:
+                cnt = np.maximum(np.searchsorted(keyed, base[act] + p, side="right") - head[act], 0)
+                return cnt, uses_int[:, act] @ cnt
+
+            lo = int(alloc.rank[head[act]].min())
+            hi = int(alloc.rank[end[act] - 1].max())
+            cnt, need = demand(hi)
+            if not ((need >= room) & relevant).any():
+                head[act] += cnt
+                room -= need
+                break
+            while lo < hi:  # the smallest rank at which some constraint is exactly full
+                mid = (lo + hi) // 2
+                if ((demand(mid)[1] >= room) & relevant).any():
+                    hi = mid
+                else:
+                    lo = mid + 1
+            cnt, need = demand(lo)
+            head[act] += cnt
+            room -= need
+        counts[:, w] = head - before
+    counts[:, horizon] = end - head
+    weeks = np.repeat(np.tile(np.arange(horizon + 1, dtype=np.int64), n_sig), counts.ravel())
+    alloc.week = weeks
+    alloc.key = alloc.sig * alloc._stride + weeks
+    alloc.load = alloc._load()
+    return alloc

@@ -1,0 +1,119 @@
+"""Production API: ETA quotes (public), order tracking (owner), the plan, runs and stages (staff)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from carloop.accounts.schemas import Principal, Role
+from carloop.audit import service as audit
+from carloop.catalog.schemas import ConfigurationIn
+from carloop.ordering import service as ordering
+from carloop.production import rules, service
+from carloop.production.schemas import (
+    EtaQuote,
+    NoticeRead,
+    PlanRead,
+    PlanUpdate,
+    RunRead,
+    StageAdvance,
+    TrackingRead,
+)
+from carloop.web.deps import CurrentCustomer, CurrentPrincipal, DbSession, require_roles
+
+router = APIRouter(tags=["production"])
+PlanStaff = Annotated[Principal, require_roles(Role.HQ_OPS, Role.ADMIN)]
+
+
+@router.post("/production/eta", response_model=EtaQuote)
+def eta(config: ConfigurationIn, session: DbSession) -> EtaQuote:
+    """The delivery window this configuration would get if it were ordered and locked now."""
+    return service.quote(session=session, config=config)
+
+
+@router.get("/production/eta", response_model=EtaQuote)
+def eta_get(
+    session: DbSession,
+    model: Annotated[str, Query(max_length=40)],
+    trim: Annotated[str, Query(max_length=40)],
+    option: Annotated[list[str] | None, Query(max_length=60)] = None,
+) -> EtaQuote:
+    """The same quote for query parameters (``?model=su7&trim=pro&option=paint-aqua-blue``)."""
+    config = ConfigurationIn(model=model, trim=trim, options=option or [])
+    return service.quote(session=session, config=config)
+
+
+@router.get("/production/orders/{number}", response_model=TrackingRead)
+def order_tracking(number: str, session: DbSession, me: CurrentPrincipal) -> TrackingRead:
+    """An order's delivery window, first promised window, stages with timestamps, VIN and moves."""
+    order = ordering.get_for(session=session, principal=me, number=number)
+    return service.tracking(session=session, order=order)
+
+
+@router.get("/production/notices", response_model=list[NoticeRead])
+def my_notices(session: DbSession, me: CurrentCustomer) -> list[NoticeRead]:
+    """The signed-in buyer's delivery notices, newest first."""
+    assert me.customer_id is not None  # require_customer guarantees it
+    return [
+        NoticeRead.model_validate(n, from_attributes=True)
+        for n in service.notices_for(session=session, customer_id=me.customer_id)
+    ]
+
+
+@router.get("/production/plan", response_model=PlanRead)
+def get_plan(session: DbSession, me: PlanStaff) -> PlanRead:
+    """The production plan in force."""
+    service.current_plan(session=session)
+    row = service.plan_history(session=session, limit=1)[0]
+    return PlanRead.model_validate(
+        {
+            "version": row.version,
+            "reason": row.reason,
+            "actor": row.actor,
+            "created_at": row.created_at,
+            "plan": row.data,
+        }
+    )
+
+
+@router.put("/production/plan", response_model=RunRead)
+def put_plan(update: PlanUpdate, request: Request, session: DbSession, me: PlanStaff) -> RunRead:
+    """Store a new plan version and re-plan; orders only move later when capacity is cut (and are told)."""
+    run = service.save_plan(session=session, plan=update.plan, reason=update.reason, actor=me.actor)
+    audit.record(
+        session=session,
+        principal=me,
+        action="production.plan",
+        target_type="plan",
+        target_id=str(run.plan_version),
+        detail={"reason": update.reason, "moved_later": run.moved_later, "moved_earlier": run.moved_earlier},
+        ip=request.client.host if request.client else None,
+    )
+    return RunRead.model_validate(run, from_attributes=True)
+
+
+@router.get("/production/runs", response_model=list[RunRead])
+def list_runs(session: DbSession, me: PlanStaff) -> list[RunRead]:
+    """The latest allocation runs."""
+    return [RunRead.model_validate(r, from_attributes=True) for r in service.runs(session=session)]
+
+
+@router.post("/production/orders/{number}/stage", response_model=TrackingRead)
+def advance(
+    number: str, body: StageAdvance, request: Request, session: DbSession, me: PlanStaff
+) -> TrackingRead:
+    """Record a production or logistics stage of an order (building it assigns the VIN)."""
+    order = service.advance_stage(
+        session=session, number=number, stage=rules.Stage(body.stage), actor=me.actor
+    )
+    audit.record(
+        session=session,
+        principal=me,
+        action="production.stage",
+        target_type="order",
+        target_id=number,
+        detail={"stage": body.stage},
+        ip=request.client.host if request.client else None,
+    )
+    return service.tracking(session=session, order=order)

@@ -1,0 +1,110 @@
+"""Production tables: plan versions, each locked order's slot and promise, moves, runs, notices, VINs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from carloop.clock import utcnow
+from carloop.db import Base, BigId
+
+
+class PlanVersion(Base):
+    """One version of the production plan; the highest version is the plan in force."""
+
+    __tablename__ = "production_plans"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, unique=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Slot(Base):
+    """A locked order's place in the plan: queue position, build week, promised window, VIN."""
+
+    __tablename__ = "production_slots"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
+    number: Mapped[str] = mapped_column(String(24), index=True)
+    customer_id: Mapped[int] = mapped_column(Integer, index=True)
+    model: Mapped[str] = mapped_column(String(40))
+    trim: Mapped[str] = mapped_column(String(40))
+    options: Mapped[list[str]] = mapped_column(JSON)
+    configuration: Mapped[str] = mapped_column(String(200), index=True)  # model/trim/paint/wheels
+    signature: Mapped[str] = mapped_column(String(300), default="")  # the constraint codes it uses
+    queued_at: Mapped[datetime]  # lock time, or the time of a post-lock configuration change
+    active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)  # False once cancelled
+    built: Mapped[bool] = mapped_column(Boolean, default=False)  # off the line: no longer re-planned
+    planned_week: Mapped[int | None] = mapped_column(Integer, index=True)  # None: beyond the horizon
+    promised_week: Mapped[int | None] = mapped_column(Integer)
+    promised_earliest: Mapped[date | None] = mapped_column(Date)
+    promised_latest: Mapped[date | None] = mapped_column(Date)
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    first_earliest: Mapped[date | None] = mapped_column(Date)
+    first_latest: Mapped[date | None] = mapped_column(Date)
+    first_confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    vin: Mapped[str | None] = mapped_column(String(17), unique=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PromiseChange(Base):
+    """A move of an order's promised window: from, to, why, and when the buyer was told."""
+
+    __tablename__ = "production_promise_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    from_week: Mapped[int | None] = mapped_column(Integer)
+    to_week: Mapped[int | None] = mapped_column(Integer)
+    from_latest: Mapped[date | None] = mapped_column(Date)
+    to_latest: Mapped[date | None] = mapped_column(Date)
+    later: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(String(300))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("production_runs.id"))
+
+
+class Notice(Base):
+    """A message to a buyer about their delivery (first window, window moved, car built...)."""
+
+    __tablename__ = "production_notices"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Integer, index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    order_number: Mapped[str] = mapped_column(String(24))
+    kind: Mapped[str] = mapped_column(String(30))
+    message_en: Mapped[str] = mapped_column(String(400))
+    message_zh: Mapped[str] = mapped_column(String(400))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Run(Base):
+    """One allocation run: trigger, plan version, orders in the plan, moves, duration."""
+
+    __tablename__ = "production_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    trigger: Mapped[str] = mapped_column(String(200))
+    plan_version: Mapped[int] = mapped_column(Integer)
+    orders: Mapped[int] = mapped_column(Integer)
+    moved_earlier: Mapped[int] = mapped_column(Integer, default=0)
+    moved_later: Mapped[int] = mapped_column(Integer, default=0)
+    millis: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class VinSerial(Base):
+    """The last serial number used per manufacturer, model year and plant (grows by one UPDATE)."""
+
+    __tablename__ = "production_vin_serials"
+
+    prefix: Mapped[str] = mapped_column(String(12), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)

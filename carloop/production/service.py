@@ -1,0 +1,514 @@
+"""Production use cases: the versioned plan, allocation runs, promises and notices, quotes, tracking."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import numpy as np
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from carloop.catalog import service as catalog
+from carloop.catalog.schemas import ConfigurationIn
+from carloop.clock import SHANGHAI, utcnow
+from carloop.errors import InvalidTransition, NotFound
+from carloop.ordering import service as ordering
+from carloop.ordering.models import Order
+from carloop.ordering.rules import OrderStatus
+from carloop.production import rules
+from carloop.production.allocation import Allocation, earliest_week
+from carloop.production.models import Notice, PlanVersion, PromiseChange, Run, Slot, VinSerial
+from carloop.production.schemas import (
+    EtaQuote,
+    PlanData,
+    PromiseChangeRead,
+    StageRead,
+    TrackingRead,
+    WindowRead,
+)
+
+WAITING = (OrderStatus.LOCKED, OrderStatus.SCHEDULED)
+
+
+def today(now: datetime | None = None) -> date:
+    """The business day (Asia/Shanghai) of ``now``."""
+    return (now or utcnow()).astimezone(SHANGHAI).date()
+
+
+# -- the plan ------------------------------------------------------------------------------------
+
+
+def current_plan(*, session: Session, now: datetime | None = None) -> tuple[int, PlanData]:
+    """The plan in force and its version; the sample plan becomes version 1 on first use."""
+    row = session.scalar(select(PlanVersion).order_by(PlanVersion.version.desc()).limit(1))
+    if row is None:
+        plan = rules.sample_plan(today(now))
+        session.add(
+            PlanVersion(version=1, data=plan.model_dump(mode="json"), reason="sample plan", actor="system")
+        )
+        session.flush()
+        return 1, plan
+    return row.version, PlanData.model_validate(row.data)
+
+
+def plan_history(*, session: Session, limit: int = 20) -> list[PlanVersion]:
+    """The latest plan versions, newest first."""
+    query = select(PlanVersion).order_by(PlanVersion.version.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
+def save_plan(
+    *, session: Session, plan: PlanData, reason: str, actor: str, now: datetime | None = None
+) -> Run:
+    """Store a new plan version and re-plan every waiting order against it."""
+    version, _ = current_plan(session=session, now=now)
+    session.add(
+        PlanVersion(version=version + 1, data=plan.model_dump(mode="json"), reason=reason, actor=actor)
+    )
+    session.flush()
+    return replan(session=session, trigger=f"plan v{version + 1}: {reason}", now=now)
+
+
+# -- allocation runs -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Book:
+    plan_version: int
+    plan: PlanData
+    week0: int
+    found: list[rules.Constraint]
+    signatures: list[tuple[int, ...]]
+    alloc: Allocation
+
+
+def _book(session: Session, slots: list[Slot], now: datetime | None) -> _Book:
+    version, plan = current_plan(session=session, now=now)
+    week0 = rules.week_of(today(now))
+    found = rules.constraints(plan)
+    horizon = plan.horizon_weeks
+    index: dict[tuple[int, ...], int] = {}
+    sig_of = []
+    for slot in slots:
+        sig = rules.signature(found, slot.model, slot.trim, slot.options)
+        sig_of.append(index.setdefault(sig, len(index)))
+        slot.signature = ",".join(found[i].code for i in sig)
+    signatures = list(index)
+    order = sorted(range(len(slots)), key=lambda i: (slots[i].queued_at, slots[i].order_id))
+    rank = np.empty(len(slots), dtype=np.int64)
+    rank[order] = np.arange(len(slots))
+    weeks = [
+        horizon if s.planned_week is None else min(max(s.planned_week - week0, 0), horizon) for s in slots
+    ]
+    alloc = Allocation(
+        rules.usage_matrix(found, signatures) if signatures else np.zeros((len(found), 0), dtype=bool),
+        rules.capacity_matrix(plan, week0, horizon),
+        np.array([s.order_id for s in slots], dtype=np.int64),
+        np.array(sig_of, dtype=np.int64),
+        rank,
+        np.array(weeks, dtype=np.int64),
+        frozen=plan.frozen_weeks,
+    )
+    return _Book(version, plan, week0, found, signatures, alloc)
+
+
+def replan(
+    *,
+    session: Session,
+    trigger: str,
+    now: datetime | None = None,
+    cancelled_order_id: int | None = None,
+) -> Run:
+    """Re-plan every waiting order: place new locks, fill freed slots, apply capacity changes.
+
+    Orders only move later when capacity or supply is cut; each such move is recorded with its
+    reason and the buyer gets a notice. New orders get their first promised window and a notice.
+    """
+    started = time.perf_counter()
+    slots = list(
+        session.scalars(
+            select(Slot)
+            .where(Slot.active.is_(True), Slot.built.is_(False))
+            .order_by(Slot.queued_at, Slot.order_id)
+            .with_for_update()
+        )
+    )
+    if cancelled_order_id is not None:
+        gone = session.scalar(select(Slot).where(Slot.order_id == cancelled_order_id))
+        if gone is not None and not gone.built and gone not in slots:
+            slots.append(gone)
+    placed = [s for s in slots if s.first_confidence > 0]  # planned before (maybe beyond the horizon)
+    fresh = [s for s in slots if s.first_confidence == 0 and s.order_id != cancelled_order_id]
+    book = _book(session, placed + fresh, now)
+    alloc = book.alloc
+    # The fresh orders were given a placeholder week; take them out and place them in lock order.
+    for slot in fresh:
+        alloc.alive[alloc.ids == slot.order_id] = False
+    alloc.load = alloc._load()
+    if cancelled_order_id is not None:
+        alloc.cancel(cancelled_order_id)
+    alloc.recapacitate(rules.capacity_matrix(book.plan, book.week0, book.plan.horizon_weeks))
+    alloc.fill()  # weeks that came into the horizon, or still have room, take waiting orders that fit
+    for slot in fresh:
+        row = int(np.flatnonzero(alloc.ids == slot.order_id)[0])
+        alloc.place(slot.order_id, int(alloc.sig[row]), int(alloc.rank[row]))
+    weeks = alloc.weeks()
+    run = Run(trigger=trigger[:200], plan_version=book.plan_version, orders=len(weeks))
+    session.add(run)
+    session.flush()
+    for slot in placed + fresh:
+        if slot.order_id == cancelled_order_id:
+            slot.active = False
+            slot.planned_week = None
+            continue
+        rel = weeks[slot.order_id]
+        week = None if rel >= book.plan.horizon_weeks else book.week0 + rel
+        _promise(session, slot, week, book, run, now)
+    run.millis = round((time.perf_counter() - started) * 1000, 2)
+    session.flush()
+    return run
+
+
+def _promise(
+    session: Session, slot: Slot, week: int | None, book: _Book, run: Run, now: datetime | None
+) -> None:
+    window = rules.delivery_window(week, current_week=book.week0, lead=book.plan.lead)
+    old_week, old_latest = slot.promised_week, slot.promised_latest
+    was_planned = slot.planned_week is not None
+    slot.planned_week = week
+    if not slot.first_confidence:
+        _set_promise(slot, window)
+        slot.first_earliest, slot.first_latest, slot.first_confidence = (
+            window.earliest,
+            window.latest,
+            window.confidence,
+        )
+        _notify(session, slot, "window", _window_text(window))
+        _schedule(session, slot, week)
+        return
+    week_scheduled = None if was_planned else week
+    later = _later(window.latest, old_latest)
+    earlier = not later and window.latest is not None and (old_latest is None or window.latest < old_latest)
+    if later or earlier:
+        reason = run.trigger
+        if later and old_week is not None:
+            reason = rules.cut_reason(book.plan, book.week0, old_week, fallback=run.trigger)
+        session.add(
+            PromiseChange(
+                order_id=slot.order_id,
+                from_week=old_week,
+                to_week=week,
+                from_latest=old_latest,
+                to_latest=window.latest,
+                later=later,
+                reason=reason[:300],
+                run_id=run.id,
+            )
+        )
+        if later:
+            run.moved_later += 1
+        else:
+            run.moved_earlier += 1
+        _set_promise(slot, window)
+        kind = "window_later" if later else "window_earlier"
+        text_en, text_zh = _window_text(window)
+        if later:
+            text_en, text_zh = f"{text_en} Reason: {reason}.", f"{text_zh} 原因：{reason}。"
+        _notify(session, slot, kind, (text_en, text_zh))
+    _schedule(session, slot, week_scheduled)
+
+
+def _later(new: date | None, old: date | None) -> bool:
+    if old is None:
+        return False
+    return new is None or new > old
+
+
+def _set_promise(slot: Slot, window: rules.Window) -> None:
+    slot.promised_week = window.build_week
+    slot.promised_earliest, slot.promised_latest = window.earliest, window.latest
+    slot.confidence = window.confidence
+
+
+def _schedule(session: Session, slot: Slot, week: int | None) -> None:
+    if week is None:
+        return
+    order = session.get(Order, slot.order_id)
+    if order is not None and order.status is OrderStatus.LOCKED:
+        ordering.advance(
+            session=session,
+            order=order,
+            target=OrderStatus.SCHEDULED,
+            actor="system:production",
+            reason="given a build week by the production plan",
+            build_week=rules.week_start(week).isoformat(),
+        )
+
+
+def _window_text(window: rules.Window) -> tuple[str, str]:
+    if window.earliest is None or window.latest is None:
+        return (
+            "Your car is beyond the current production plan; we will tell you its window once it is planned.",
+            "您的车辆超出当前生产计划范围，排产后我们会第一时间告知交付时间窗。",
+        )
+    return (
+        f"Expected delivery between {window.earliest:%Y-%m-%d} and {window.latest:%Y-%m-%d}.",
+        f"预计交付时间：{window.earliest:%Y-%m-%d} 至 {window.latest:%Y-%m-%d}。",
+    )
+
+
+def _notify(session: Session, slot: Slot, kind: str, text: tuple[str, str]) -> Notice:
+    notice = Notice(
+        customer_id=slot.customer_id,
+        order_id=slot.order_id,
+        order_number=slot.number,
+        kind=kind,
+        message_en=text[0][:400],
+        message_zh=text[1][:400],
+    )
+    session.add(notice)
+    return notice
+
+
+# -- reactions to orders -------------------------------------------------------------------------
+
+
+def enqueue(*, session: Session, number: str, now: datetime | None = None) -> Slot | None:
+    """Put a locked order in its configuration's queue and re-plan (doing it twice changes nothing)."""
+    order = ordering.load(session=session, number=number)
+    if order.status not in WAITING:
+        return None
+    slot = session.scalar(select(Slot).where(Slot.order_id == order.id))
+    if slot is not None:
+        return slot
+    slot = Slot(
+        order_id=order.id,
+        number=order.number,
+        customer_id=order.customer_id,
+        model=order.model,
+        trim=order.trim,
+        options=list(order.options),
+        configuration=rules.configuration_key(order.model, order.trim, order.options),
+        queued_at=order.locked_at or utcnow(),
+    )
+    session.add(slot)
+    session.flush()
+    replan(session=session, trigger=f"order {order.number} locked", now=now)
+    return slot
+
+
+def release(*, session: Session, order_id: int, now: datetime | None = None) -> Run | None:
+    """Take a cancelled order out of the plan and give its slot to the next order that fits."""
+    slot = session.scalar(select(Slot).where(Slot.order_id == order_id))
+    if slot is None or not slot.active:
+        return None
+    if slot.built:
+        slot.active = False
+        return None
+    return replan(
+        session=session, trigger=f"order {slot.number} cancelled", now=now, cancelled_order_id=order_id
+    )
+
+
+# -- quotes and tracking -------------------------------------------------------------------------
+
+
+def window_read(window: rules.Window, *, on: date) -> WindowRead:
+    """A window for the API and pages, with weeks counted from ``on``."""
+    if window.earliest is None or window.latest is None or window.build_week is None:
+        return WindowRead(
+            build_week_start=None,
+            earliest=None,
+            latest=None,
+            weeks_min=None,
+            weeks_max=None,
+            confidence=window.confidence,
+            beyond_horizon=True,
+        )
+    return WindowRead(
+        build_week_start=rules.week_start(window.build_week),
+        earliest=window.earliest,
+        latest=window.latest,
+        weeks_min=rules.weeks_from(window.earliest, on, up=False),
+        weeks_max=rules.weeks_from(window.latest, on, up=True),
+        confidence=window.confidence,
+    )
+
+
+def quote(*, session: Session, config: ConfigurationIn, now: datetime | None = None) -> EtaQuote:
+    """The delivery window a configuration would get if it were ordered and locked now."""
+    priced = catalog.quote(config=config)
+    version, plan = current_plan(session=session, now=now)
+    week0 = rules.week_of(today(now))
+    found = rules.constraints(plan)
+    sig = rules.signature(found, priced.model, priced.trim, priced.options)
+    horizon = plan.horizon_weeks
+    capacity = rules.capacity_matrix(plan, week0, horizon)
+    load = np.zeros_like(capacity)
+    code_index = {c.code: i for i, c in enumerate(found)}
+    rows = session.execute(
+        select(Slot.signature, Slot.planned_week, func.count())
+        .where(Slot.active.is_(True), Slot.built.is_(False), Slot.planned_week.is_not(None))
+        .group_by(Slot.signature, Slot.planned_week)
+    )
+    key = ",".join(found[i].code for i in sig)
+    floor = 0
+    for signature, week, count in rows:
+        rel = int(week or 0) - week0
+        if not 0 <= rel < horizon:
+            continue
+        for code in filter(None, str(signature).split(",")):
+            if code in code_index:
+                load[code_index[code], rel] += int(count)
+        if signature == key:
+            floor = max(floor, rel)
+    room = capacity - load
+    uses = np.zeros(len(found), dtype=bool)
+    uses[list(sig)] = True
+    rel_week = earliest_week(uses, room, floor, plan.frozen_weeks)
+    week = None if rel_week >= horizon else week0 + rel_week
+    configuration = rules.configuration_key(priced.model, priced.trim, priced.options)
+    ahead = session.scalar(
+        select(func.count())
+        .select_from(Slot)
+        .where(Slot.active.is_(True), Slot.built.is_(False), Slot.configuration == configuration)
+    )
+    window = rules.delivery_window(week, current_week=week0, lead=plan.lead)
+    return EtaQuote(
+        model=priced.model,
+        trim=priced.trim,
+        options=list(priced.options),
+        configuration=configuration,
+        queue_ahead=int(ahead or 0),
+        window=window_read(window, on=today(now)),
+        plan_version=version,
+    )
+
+
+def slot_for(*, session: Session, order_id: int) -> Slot | None:
+    """The production slot of an order, if it was ever locked."""
+    return session.scalar(select(Slot).where(Slot.order_id == order_id))
+
+
+def promise_changes(*, session: Session, order_id: int) -> list[PromiseChange]:
+    """Every move of an order's promised window, oldest first."""
+    query = select(PromiseChange).where(PromiseChange.order_id == order_id).order_by(PromiseChange.id)
+    return list(session.scalars(query))
+
+
+def notices_for(*, session: Session, customer_id: int, limit: int = 50) -> list[Notice]:
+    """A buyer's delivery notices, newest first."""
+    query = select(Notice).where(Notice.customer_id == customer_id).order_by(Notice.id.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
+def runs(*, session: Session, limit: int = 20) -> list[Run]:
+    """The latest allocation runs, newest first."""
+    return list(session.scalars(select(Run).order_by(Run.id.desc()).limit(limit)))
+
+
+def moved_orders(*, session: Session, limit: int = 50) -> list[PromiseChange]:
+    """The latest promise moves, later ones and earlier ones, newest first."""
+    return list(session.scalars(select(PromiseChange).order_by(PromiseChange.id.desc()).limit(limit)))
+
+
+# -- stages and VINs -----------------------------------------------------------------------------
+
+
+def next_vin(*, session: Session, plan: PlanData, model: str, trim: str, model_year: int) -> str:
+    """A new, unique VIN for a car built now (the serial grows by one conditional UPDATE)."""
+    prefix = f"{plan.wmi}{rules.model_year_code(model_year)}{plan.plant_code}"
+    if session.get(VinSerial, prefix) is None:
+        session.add(VinSerial(prefix=prefix, last=0))
+        session.flush()
+    serial = session.scalar(
+        update(VinSerial)
+        .where(VinSerial.prefix == prefix)
+        .values(last=VinSerial.last + 1)
+        .returning(VinSerial.last)
+    )
+    assert serial is not None
+    return rules.make_vin(
+        wmi=plan.wmi,
+        descriptor=rules.vin_descriptor(model, trim),
+        model_year=model_year,
+        plant_code=plan.plant_code,
+        serial=int(serial),
+    )
+
+
+def advance_stage(
+    *, session: Session, number: str, stage: rules.Stage, actor: str, now: datetime | None = None
+) -> Order:
+    """Move an allocated order to a later tracking stage; building it assigns its VIN."""
+    order = ordering.load(session=session, number=number, for_update=True)
+    slot = slot_for(session=session, order_id=order.id)
+    if slot is None or not slot.active:
+        raise NotFound(f"Order {number} is not in the production plan.")
+    target = OrderStatus(str(stage))
+    if order.status is target:
+        return order
+    if order.status is OrderStatus.LOCKED:
+        raise InvalidTransition(f"Order {number} has no build week yet.")
+    data: dict[str, str] = {}
+    if target is OrderStatus.BUILT:
+        _, plan = current_plan(session=session, now=now)
+        slot.vin = slot.vin or next_vin(
+            session=session, plan=plan, model=order.model, trim=order.trim, model_year=today(now).year + 1
+        )
+        slot.built = True
+        data["vin"] = slot.vin
+        _notify(
+            session,
+            slot,
+            "built",
+            (f"Your car was built. VIN {slot.vin}.", f"您的车辆已下线，车架号 {slot.vin}。"),
+        )
+    if target is OrderStatus.DELIVERED:
+        data["vin"] = slot.vin or ""
+    ordering.advance(
+        session=session, order=order, target=target, actor=actor, reason=f"production: {stage}", **data
+    )
+    return order
+
+
+def tracking(*, session: Session, order: Order, now: datetime | None = None) -> TrackingRead:
+    """An order's window (current and first promised), its stages with timestamps, VIN and moves."""
+    slot = slot_for(session=session, order_id=order.id)
+    on = today(now)
+    reached: dict[str, datetime] = {}
+    for event in order.events:
+        reached.setdefault(event.to_status, event.at)
+    stages = [StageRead(stage=str(stage), at=reached.get(str(stage))) for stage in rules.STAGES]
+    window = first = None
+    if slot is not None and slot.first_confidence:
+        window = _stored_window(
+            slot.promised_week, slot.promised_earliest, slot.promised_latest, slot.confidence, on
+        )
+        first = _stored_window(None, slot.first_earliest, slot.first_latest, slot.first_confidence, on)
+    changes = [
+        PromiseChangeRead(
+            at=c.at, from_latest=c.from_latest, to_latest=c.to_latest, reason=c.reason, later=c.later
+        )
+        for c in promise_changes(session=session, order_id=order.id)
+    ]
+    return TrackingRead(
+        number=order.number,
+        status=str(order.status),
+        window=window,
+        first_window=first,
+        vin=slot.vin if slot is not None else None,
+        stages=stages,
+        changes=changes,
+    )
+
+
+def _stored_window(
+    week: int | None, earliest: date | None, latest: date | None, confidence: float, on: date
+) -> WindowRead:
+    if earliest is None or latest is None:
+        return window_read(rules.Window(None, None, None, confidence), on=on)
+    build = week if week is not None else rules.week_of(earliest)
+    return window_read(rules.Window(build, earliest, latest, confidence), on=on)
