@@ -3,9 +3,10 @@
 Chinese is matched on character bigrams (single characters carry little meaning and appear
 everywhere); English on whole words (lightly stemmed) plus character trigrams of each word, which
 tolerates typos and word forms. A small bilingual glossary adds one shared concept token for common
-car terms so "座椅加热" and "seat heating" meet. Documents are scored by the cosine of IDF-weighted
-binary vectors; tokens found in more than a fifth of the corpus are skipped at query time (they
-carry almost no weight and would cost the most). Pure Python, nothing downloaded, no model files.
+car terms so "座椅加热" and "seat heating" meet. Documents are scored by BM25 over binary term
+weights (mild length normalisation); beyond its three rarest terms, a query skips terms found in
+more than 2% of the corpus (they carry almost no weight and would cost the most). Pure Python,
+nothing downloaded, no model files.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 import unicodedata
 from array import array
 from collections.abc import Iterable
+from operator import itemgetter
 
 _RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -114,7 +116,10 @@ GLOSSARY: dict[str, tuple[str, ...]] = {
     "lane": ("车道", "lane"),
 }
 _CONCEPT = {term: f"c:{concept}" for concept, terms in GLOSSARY.items() for term in terms}
-SKIP_SHARE = 0.2
+K1, B = 1.2, 0.2  # BM25 saturation and length normalisation
+SKIP_SHARE = 0.02
+MAX_FACTOR = (K1 + 1) / (1 + K1 * (1 - B))  # the length factor of an empty text: its upper bound
+ALWAYS_USED = 3  # the rarest query terms are always scored, however common
 
 
 def _stem(word: str) -> str:
@@ -158,7 +163,8 @@ class SimilarIndex:
     def __init__(self) -> None:
         self._postings: dict[str, array[int]] = {}
         self._terms: dict[int, frozenset[str]] = {}
-        self._norm: dict[int, float] = {}
+        self._norm: dict[int, float] = {}  # BM25 length factor per document
+        self._total_terms = 0
         self._idf_cache: dict[str, float] = {}
         self._size_at_cache = -1
 
@@ -174,6 +180,7 @@ class SimilarIndex:
             self.remove(doc_id)
         terms = frozenset(tokens(text))
         self._terms[doc_id] = terms
+        self._total_terms += len(terms)
         for term in terms:
             postings = self._postings.get(term)
             if postings is None:
@@ -191,6 +198,7 @@ class SimilarIndex:
         """Forget ``doc_id``."""
         terms = self._terms.pop(doc_id, None)
         self._norm.pop(doc_id, None)
+        self._total_terms -= len(terms or ())
         for term in terms or ():
             postings = self._postings[term]
             postings.remove(doc_id)
@@ -203,37 +211,55 @@ class SimilarIndex:
             self._size_at_cache = len(self._terms)
         idf = self._idf_cache.get(term)
         if idf is None:
-            df = len(self._postings.get(term, ()))
-            idf = math.log(1 + (len(self._terms) + 1) / (df + 1))
+            n, df = len(self._terms), len(self._postings.get(term, ()))
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
             self._idf_cache[term] = idf
         return idf
 
-    def _doc_norm(self, doc_id: int) -> float:
-        norm = self._norm.get(doc_id)
-        if norm is None:
-            norm = math.sqrt(sum(self._idf(t) ** 2 for t in self._terms[doc_id])) or 1.0
-            self._norm[doc_id] = norm
-        return norm
+    def _length_factor(self, doc_id: int) -> float:
+        """BM25's length normalisation for binary term weights: longer texts count a match for less."""
+        factor = self._norm.get(doc_id)
+        if factor is None:
+            average = self._total_terms / max(1, len(self._terms))
+            length = len(self._terms[doc_id])
+            factor = (K1 + 1) / (1 + K1 * (1 - B + B * length / max(average, 1.0)))
+            self._norm[doc_id] = factor
+        return factor
 
     def search(self, text: str, limit: int = 5, *, exclude: Iterable[int] = ()) -> list[tuple[int, float]]:
         """The ``limit`` most similar indexed texts as (doc_id, score in 0..1), best first."""
         query = tokens(text)
         if not query or not self._terms:
             return []
-        ceiling = max(50, int(len(self._terms) * SKIP_SHARE))
+        ceiling = max(200, int(len(self._terms) * SKIP_SHARE))
         weights = {t: self._idf(t) for t in query}
-        q_norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+        best_possible = sum(weights.values()) * (K1 + 1) or 1.0
         scores: dict[int, float] = {}
         get = scores.get
-        for term, weight in weights.items():
+        by_rarity = sorted(weights, key=lambda t: len(self._postings.get(t, ())))
+        for rank, term in enumerate(by_rarity):
             postings = self._postings.get(term)
-            if not postings or len(postings) > ceiling:
+            if not postings:
                 continue
-            contribution = weight * weight
+            if rank >= ALWAYS_USED and len(postings) > ceiling:
+                break  # every later term is as common or more: little weight, most of the cost
+            weight = weights[term]
             for doc_id in postings:
-                scores[doc_id] = get(doc_id, 0.0) + contribution
+                scores[doc_id] = get(doc_id, 0.0) + weight
         for doc_id in exclude:
             scores.pop(doc_id, None)
-        norm = self._doc_norm
-        best = heapq.nlargest(limit, ((raw / norm(doc_id), doc_id) for doc_id, raw in scores.items()))
-        return [(doc_id, min(1.0, score / q_norm)) for score, doc_id in best]
+        # Rank by raw score first, then rescore exactly: a text outside that shortlist can only win if
+        # its raw score times the largest possible length factor beats the shortlist's last place.
+        factor = self._length_factor
+        shortlist = heapq.nlargest(limit * 4, scores.items(), key=itemgetter(1))
+        best = heapq.nlargest(limit, ((raw * factor(doc_id), doc_id) for doc_id, raw in shortlist))
+        if len(best) == limit and len(scores) > len(shortlist):
+            floor = best[-1][0] / MAX_FACTOR
+            listed = {doc_id for doc_id, _ in shortlist}
+            rest = [
+                (raw * factor(doc_id), doc_id)
+                for doc_id, raw in scores.items()
+                if raw >= floor and doc_id not in listed
+            ]
+            best = heapq.nlargest(limit, best + rest)
+        return [(doc_id, min(1.0, score / best_possible)) for score, doc_id in best]

@@ -1,0 +1,467 @@
+"""``carloop bench similar``: top-5 similar-suggestion lookups over a large mixed zh/en board.
+
+A fresh database (a temporary SQLite file, or ``<name>_similar`` next to a PostgreSQL one) gets
+``--posts`` suggestions: synthetic owner ideas from a zh/en phrase grammar around the same car
+topics as the labelled set, plus every labelled "target". Then each labelled "duplicate" is looked
+up through ``community.service.similar`` (the path the suggestion form uses, including the index's
+catch-up query), recall@5 counts how often its target is among the five results, and extra
+lookups of fresh synthetic texts make the latency sample larger. The one-off index build is
+reported separately from the lookups.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+LABELLED = Path(__file__).resolve().parents[2] / "tests" / "unit" / "community" / "duplicates.jsonl"
+
+ZH_SUBJECTS = (
+    "座椅",
+    "座椅加热",
+    "座椅通风",
+    "方向盘",
+    "导航",
+    "语音助手",
+    "车机",
+    "中控屏",
+    "仪表盘",
+    "空调",
+    "后备箱",
+    "电动尾门",
+    "车门把手",
+    "后视镜",
+    "大灯",
+    "雨刮",
+    "胎压监测",
+    "自动泊车",
+    "倒车影像",
+    "车道保持",
+    "自适应巡航",
+    "充电桩",
+    "充电口",
+    "续航",
+    "电池",
+    "手机钥匙",
+    "APP",
+    "蓝牙",
+    "音响",
+    "氛围灯",
+    "天窗",
+    "遮阳帘",
+    "儿童锁",
+    "哨兵模式",
+    "行车记录仪",
+    "交付中心",
+    "保养预约",
+    "门店",
+    "OTA升级",
+    "音乐",
+    "副驾屏",
+    "HUD抬头显示",
+    "无线充电",
+    "车窗",
+    "悬架",
+    "刹车",
+    "能量回收",
+    "脚垫",
+)
+ZH_PROBLEMS = (
+    "反应太慢",
+    "经常失灵",
+    "希望增加自定义设置",
+    "声音太小",
+    "界面太复杂",
+    "冬天不好用",
+    "夏天太热",
+    "晚上看不清",
+    "功能太少",
+    "希望支持远程控制",
+    "偶尔会死机",
+    "位置不合理",
+    "噪音很大",
+    "耗电太快",
+    "希望可以记忆设置",
+    "体验比较差",
+    "操作不方便",
+    "希望优化逻辑",
+    "识别不准确",
+    "经常断开连接",
+    "希望增加快捷键",
+    "亮度不够",
+    "角度不好调",
+    "说明书没写清楚",
+    "等待时间太长",
+    "价格太贵",
+)
+ZH_CONTEXT = (
+    "",
+    "，希望尽快改进",
+    "，上周又遇到了",
+    "，其他品牌早就有了",
+    "，家里老人不会用",
+    "，下雨天更明显",
+    "，高速上很危险",
+    "，每次都要手动设置",
+    "，建议下个版本解决",
+    "，希望官方重视",
+)
+EN_SUBJECTS = (
+    "seat",
+    "heated seats",
+    "ventilated seats",
+    "steering wheel",
+    "navigation",
+    "voice assistant",
+    "infotainment",
+    "centre screen",
+    "instrument cluster",
+    "climate control",
+    "trunk",
+    "power tailgate",
+    "door handles",
+    "side mirrors",
+    "headlights",
+    "wipers",
+    "tyre pressure monitor",
+    "auto park",
+    "rear camera",
+    "lane keeping",
+    "adaptive cruise",
+    "charging stations",
+    "charge port",
+    "range",
+    "battery",
+    "phone key",
+    "mobile app",
+    "bluetooth",
+    "speakers",
+    "ambient lighting",
+    "sunroof",
+    "sunshade",
+    "child lock",
+    "sentry mode",
+    "dashcam",
+    "delivery centre",
+    "service booking",
+    "store",
+    "OTA updates",
+    "music app",
+    "passenger screen",
+    "head-up display",
+    "wireless charger",
+    "windows",
+    "suspension",
+    "brakes",
+    "regenerative braking",
+    "floor mats",
+)
+EN_PROBLEMS = (
+    "is too slow",
+    "fails randomly",
+    "needs more custom settings",
+    "is too quiet",
+    "menu is too complex",
+    "does not work well in winter",
+    "gets too hot in summer",
+    "hard to see at night",
+    "lacks features",
+    "should support remote control",
+    "sometimes freezes",
+    "is in an awkward place",
+    "is very noisy",
+    "drains the battery",
+    "should remember my settings",
+    "feels clunky",
+    "is hard to use while driving",
+    "logic should be improved",
+    "recognition is inaccurate",
+    "keeps disconnecting",
+    "needs a shortcut",
+    "is not bright enough",
+    "angle is hard to adjust",
+    "manual does not explain it",
+    "wait is too long",
+    "is too expensive",
+)
+EN_CONTEXT = (
+    "",
+    " please fix soon",
+    " happened again last week",
+    " other brands already do this",
+    " my parents cannot use it",
+    " worse in the rain",
+    " dangerous on the highway",
+    " I have to set it manually every time",
+    " fix it in the next release",
+    " please take this seriously",
+)
+
+# (subject, problem) pairs that would restate a labelled issue: the synthetic board leaves them out,
+# so that every result other than the labelled target really is a different idea.
+LABELLED_ISSUES = frozenset(
+    {
+        ("座椅通风", "夏天太热"),
+        ("导航", "声音太小"),
+        ("语音助手", "声音太小"),
+        ("手机钥匙", "反应太慢"),
+        ("蓝牙", "反应太慢"),
+        ("雨刮", "反应太慢"),
+        ("雨刮", "经常失灵"),
+        ("空调", "希望支持远程控制"),
+        ("倒车影像", "晚上看不清"),
+        ("充电桩", "识别不准确"),
+        ("中控屏", "亮度不够"),
+        ("车道保持", "经常失灵"),
+        ("胎压监测", "功能太少"),
+        ("交付中心", "等待时间太长"),
+        ("保养预约", "操作不方便"),
+        ("自适应巡航", "希望增加自定义设置"),
+        ("语音助手", "识别不准确"),
+        ("续航", "冬天不好用"),
+        ("电池", "冬天不好用"),
+        ("大灯", "经常失灵"),
+        ("自动泊车", "识别不准确"),
+        ("车门把手", "冬天不好用"),
+        ("充电口", "冬天不好用"),
+        ("电动尾门", "希望增加自定义设置"),
+        ("哨兵模式", "功能太少"),
+        ("ventilated seats", "gets too hot in summer"),
+        ("navigation", "is too quiet"),
+        ("voice assistant", "is too quiet"),
+        ("phone key", "is too slow"),
+        ("wipers", "is too slow"),
+        ("wipers", "fails randomly"),
+        ("climate control", "should support remote control"),
+        ("mobile app", "should support remote control"),
+        ("rear camera", "hard to see at night"),
+        ("charging stations", "recognition is inaccurate"),
+        ("centre screen", "is not bright enough"),
+        ("lane keeping", "fails randomly"),
+        ("tyre pressure monitor", "lacks features"),
+        ("delivery centre", "wait is too long"),
+        ("service booking", "is hard to use while driving"),
+        ("adaptive cruise", "needs more custom settings"),
+        ("voice assistant", "recognition is inaccurate"),
+        ("range", "does not work well in winter"),
+        ("battery", "does not work well in winter"),
+        ("headlights", "fails randomly"),
+        ("auto park", "recognition is inaccurate"),
+        ("door handles", "does not work well in winter"),
+        ("charge port", "does not work well in winter"),
+        ("power tailgate", "needs more custom settings"),
+        ("sentry mode", "lacks features"),
+    }
+)
+
+Posts = Annotated[int, typer.Option("--posts", min=100, help="Suggestions on the board.")]
+Extra = Annotated[int, typer.Option("--extra-lookups", min=0, help="Unlabelled lookups added to the sample.")]
+DbUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="sqlite:///... or postgresql://...; a fresh bench database is made."),
+]
+Labelled = Annotated[Path, typer.Option("--labelled", help="JSON lines of {target, duplicate}.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+def register(bench_app: typer.Typer, simulate_app: typer.Typer) -> None:
+    """Add ``bench similar``."""
+    del simulate_app
+
+    @bench_app.command("similar")
+    def similar(
+        posts: Posts = 100_000,
+        extra_lookups: Extra = 940,
+        database_url: DbUrl = None,
+        labelled: Labelled = LABELLED,
+        as_json: AsJson = False,
+    ) -> None:
+        """Load a board of suggestions and time top-5 similar lookups; report p95 and recall@5."""
+        report = run_similar(
+            posts=posts,
+            extra_lookups=extra_lookups,
+            database_url=database_url,
+            labelled=labelled,
+            show=not as_json,
+        )
+        if as_json:
+            print(json.dumps(report))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="similar-suggestion bench")
+        table.add_column("figure")
+        table.add_column("value", justify="right")
+        for key, value in report.items():
+            table.add_row(
+                key, json.dumps(value, ensure_ascii=False) if isinstance(value, list | dict) else str(value)
+            )
+        Console().print(table)
+
+
+def synthetic_text(rng: random.Random) -> str:
+    """One made-up owner suggestion in Chinese or English (about half each), never a labelled issue."""
+    while True:
+        if rng.random() < 0.5:
+            subject, problem = rng.choice(ZH_SUBJECTS), rng.choice(ZH_PROBLEMS)
+            text = subject + problem + rng.choice(ZH_CONTEXT)
+        else:
+            subject, problem = rng.choice(EN_SUBJECTS), rng.choice(EN_PROBLEMS)
+            text = f"{subject} {problem}{rng.choice(EN_CONTEXT)}"
+            text = text[0].upper() + text[1:]
+        if (subject, problem) not in LABELLED_ISSUES:
+            return text
+
+
+def load_pairs(path: Path) -> list[tuple[str, str]]:
+    """The labelled (target, duplicate) pairs."""
+    pairs = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            pairs.append((str(row["target"]), str(row["duplicate"])))
+    return pairs
+
+
+def _database(database_url: str | None, workdir: Path) -> str:
+    from sqlalchemy import create_engine, make_url, text
+
+    import carloop.models  # noqa: F401 - every table
+    from carloop.db import Base, enable_wal, make_engine
+    from carloop.settings import Settings
+
+    if not database_url or database_url.startswith("sqlite"):
+        url = f"sqlite:///{workdir}/similar.db"
+    else:
+        base = make_url(database_url)
+        name = f"{base.database}_similar"
+        admin = create_engine(base.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        url = base.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(Settings(database_url=url))
+    enable_wal(engine)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    return url
+
+
+def _percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+def run_similar(
+    *, posts: int, extra_lookups: int, database_url: str | None, labelled: Path, show: bool
+) -> dict[str, Any]:
+    """Seed the board, build the index, time the lookups; the figures as a dict."""
+    from rich.progress import Progress
+    from sqlalchemy import insert
+
+    from carloop.clock import utcnow
+    from carloop.community import index
+    from carloop.community import service as community
+    from carloop.community.models import Suggestion
+    from carloop.community.rules import Category
+    from carloop.db import make_engine, make_session_factory
+    from carloop.settings import Settings
+
+    rng = random.Random(6)  # noqa: S311 - reproducible bench data, not secrets
+    pairs = load_pairs(labelled)
+    targets = sorted({t for t, _ in pairs})
+    if posts < len(targets):
+        raise typer.BadParameter(f"--posts must be at least {len(targets)}")
+    texts = [synthetic_text(rng) for _ in range(posts - len(targets))]
+    slots = rng.sample(range(posts), len(targets))
+    for slot, target in sorted(zip(slots, targets, strict=True)):
+        texts.insert(slot, target)
+    categories = list(Category)
+
+    with (
+        tempfile.TemporaryDirectory(prefix="carloop-similar-") as tmp,
+        Progress(disable=not show) as progress,
+    ):
+        url = _database(database_url, Path(tmp))
+        engine = make_engine(Settings(database_url=url))
+        factory = make_session_factory(engine)
+        task = progress.add_task("loading suggestions", total=posts)
+        now = utcnow()
+        two_years = 2 * 365 * 86400
+        t0 = time.perf_counter()
+        batch = 5000
+        for start in range(0, posts, batch):
+            rows = [
+                {
+                    "title": text,
+                    "body": "",
+                    "category": categories[(start + i) % len(categories)],
+                    "model": "su7",
+                    # a board that grew over two years (oldest first), not one written this second
+                    "created_at": now - timedelta(seconds=two_years * (posts - start - i) / posts),
+                    "updated_at": now - timedelta(seconds=two_years * (posts - start - i) / posts),
+                }
+                for i, text in enumerate(texts[start : start + batch])
+            ]
+            with factory.begin() as session:
+                session.execute(insert(Suggestion), rows)
+            progress.advance(task, len(rows))
+        load_s = time.perf_counter() - t0
+
+        build = progress.add_task("building the index", total=1)
+        t0 = time.perf_counter()
+        with factory() as session:
+            index.refresh(session=session)
+            ids = {title: sid for sid, title in session.query(Suggestion.id, Suggestion.title)}
+        build_s = time.perf_counter() - t0
+        progress.advance(build)
+
+        queries = [(dup, ids[target]) for target, dup in pairs]
+        queries += [(synthetic_text(rng), None) for _ in range(extra_lookups)]
+        rng.shuffle(queries)
+        look = progress.add_task("top-5 lookups", total=len(queries))
+        latencies: list[float] = []
+        hits = 0
+        misses: list[dict[str, Any]] = []
+        with factory() as session:
+            for text, target_id in queries:
+                t0 = time.perf_counter()
+                found = community.similar(session=session, text=text, limit=5)
+                latencies.append((time.perf_counter() - t0) * 1000)
+                if target_id is not None:
+                    found_ids = [s.id for s, _ in found]
+                    if target_id in found_ids:
+                        hits += 1
+                    elif len(misses) < 10:
+                        misses.append({"duplicate": text, "top": [s.title for s, _ in found[:3]]})
+                progress.advance(look)
+        engine.dispose()
+
+    labelled_latencies = latencies  # every lookup takes the same path; both are reported below
+    return {
+        "bench": "similar",
+        "posts": posts,
+        "database": "postgresql" if url.startswith("postgresql") else "sqlite",
+        "load_s": round(load_s, 2),
+        "index_build_s": round(build_s, 2),
+        "lookups": len(latencies),
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p95_ms": round(_percentile(labelled_latencies, 0.95), 2),
+        "p99_ms": round(_percentile(latencies, 0.99), 2),
+        "max_ms": round(max(latencies), 2),
+        "labelled_pairs": len(pairs),
+        "recall_at_5": round(hits / len(pairs), 4),
+        "target_p95_ms": 50,
+        "target_recall_at_5": 0.9,
+        "misses": misses,
+    }
