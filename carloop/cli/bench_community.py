@@ -367,7 +367,7 @@ def run_similar(
 ) -> dict[str, Any]:
     """Seed the board, build the index, time the lookups; the figures as a dict."""
     from rich.progress import Progress
-    from sqlalchemy import insert
+    from sqlalchemy import insert, select
 
     from carloop.clock import utcnow
     from carloop.community import index
@@ -422,11 +422,11 @@ def run_similar(
         t0 = time.perf_counter()
         with factory() as session:
             index.refresh(session=session)
-            ids = {title: sid for sid, title in session.query(Suggestion.id, Suggestion.title)}
+            ids = {title: sid for sid, title in session.execute(select(Suggestion.id, Suggestion.title))}
         build_s = time.perf_counter() - t0
         progress.advance(build)
 
-        queries = [(dup, ids[target]) for target, dup in pairs]
+        queries: list[tuple[str, int | None]] = [(dup, ids[target]) for target, dup in pairs]
         queries += [(synthetic_text(rng), None) for _ in range(extra_lookups)]
         rng.shuffle(queries)
         look = progress.add_task("top-5 lookups", total=len(queries))
