@@ -1,0 +1,220 @@
+"""Ecosystem API: homes, devices and pairing, scenes (HA YAML in and out), traces, dry runs, destinations."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict
+
+from carloop.accounts.schemas import Principal
+from carloop.clock import utcnow
+from carloop.ecosystem import service
+from carloop.ecosystem.dryrun import dry_run
+from carloop.ecosystem.models import DeviceKind, Precision
+from carloop.ecosystem.runtime import Runtime
+from carloop.ecosystem.schemas import (
+    DestinationIn,
+    DeviceCreate,
+    DeviceRead,
+    HomeCreate,
+    HomeRead,
+    PairedDevice,
+    PairingCodeRead,
+    PairRequest,
+    SceneCreate,
+    SceneDefinition,
+    SceneRead,
+    TraceRead,
+)
+from carloop.ecosystem.simulator import ROUTES, record_drive
+from carloop.errors import Conflict, NotFound, PolicyViolation
+from carloop.web.deps import CurrentCustomer, DbSession
+
+router = APIRouter(prefix="/ecosystem", tags=["ecosystem"])
+
+
+def _me(principal: Principal) -> int:
+    assert principal.customer_id is not None  # require_customer guarantees it
+    return principal.customer_id
+
+
+def runtime_of(request: Request) -> Runtime:
+    """The running bridge; Conflict when the server runs without the ecosystem."""
+    runtime: Runtime | None = getattr(request.app.state, "ecosystem", None)
+    if runtime is None or runtime.bridge is None:
+        raise Conflict("The vehicle bridge is not running on this server.")
+    return runtime
+
+
+@router.get("/homes", response_model=list[HomeRead])
+def homes(session: DbSession, me: CurrentCustomer) -> Any:
+    """My homes."""
+    return service.list_homes(session=session, customer_id=_me(me))
+
+
+@router.post("/homes", response_model=HomeRead, status_code=201)
+def add_home(data: HomeCreate, session: DbSession, me: CurrentCustomer) -> Any:
+    """Add a home (its zone is what scenes call ``zone.home``)."""
+    return service.create_home(session=session, customer_id=_me(me), data=data)
+
+
+@router.get("/devices", response_model=list[DeviceRead])
+def devices(session: DbSession, me: CurrentCustomer) -> Any:
+    """My vehicles, phones and home devices."""
+    return service.list_devices(session=session, customer_id=_me(me))
+
+
+@router.post("/devices", response_model=PairingCodeRead, status_code=201)
+def add_device(data: DeviceCreate, session: DbSession, me: CurrentCustomer) -> Any:
+    """Add a device and get the one-time code to enter on it."""
+    device, code = service.add_device(session=session, customer_id=_me(me), data=data)
+    assert device.id is not None
+    expires = utcnow() + service.PAIRING_TTL
+    return PairingCodeRead(device_id=device.id, code=code, expires_at=expires)
+
+
+@router.post("/pair", response_model=PairedDevice)
+def pair(data: PairRequest, session: DbSession) -> Any:
+    """A device presents its one-time code and receives its credentials and topics (once)."""
+    return service.pair(session=session, code=data.code)
+
+
+@router.delete("/devices/{device_id}", status_code=204)
+def unpair(device_id: int, session: DbSession, me: CurrentCustomer) -> None:
+    """Unpair a device: its credentials go and scenes using it are disabled."""
+    service.unpair(session=session, customer_id=_me(me), device_id=device_id)
+
+
+class ShareIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    precision: Precision
+
+
+@router.put("/devices/{device_id}/share", response_model=DeviceRead)
+def share(device_id: int, data: ShareIn, session: DbSession, me: CurrentCustomer) -> Any:
+    """How precisely this car's location is published to Home Assistant."""
+    return service.set_share_precision(
+        session=session, customer_id=_me(me), device_id=device_id, precision=data.precision
+    )
+
+
+@router.post("/vehicles/{device_id}/destination", status_code=202)
+def send_destination(
+    device_id: int, data: DestinationIn, request: Request, session: DbSession, me: CurrentCustomer
+) -> dict[str, str]:
+    """Send a navigation destination from the phone to the car."""
+    device = service.get_device(session=session, customer_id=_me(me), device_id=device_id)
+    if device.kind is not DeviceKind.VEHICLE:
+        raise NotFound("No such vehicle.")
+    runtime_of(request).send(device.entity_id, "navigate", data.model_dump(), source=f"owner:{_me(me)}")
+    return {"status": "sent"}
+
+
+@router.get("/scenes", response_model=list[SceneRead])
+def scenes(session: DbSession, me: CurrentCustomer) -> Any:
+    """My scenes, each with its validation error if it has one."""
+    return service.list_scenes(session=session, customer_id=_me(me))
+
+
+@router.post("/scenes", response_model=list[SceneRead], status_code=201)
+def add_scenes(data: SceneCreate, session: DbSession, me: CurrentCustomer) -> Any:
+    """Create scenes from a definition, Home Assistant YAML or a preset (invalid ones stay disabled)."""
+    given = [x for x in (data.definition, data.yaml, data.preset) if x is not None]
+    if len(given) != 1:
+        raise PolicyViolation("Give exactly one of definition, yaml or preset.")
+    if data.definition is not None:
+        return [service.save_scene(session=session, customer_id=_me(me), data=data.definition)]
+    if data.yaml is not None:
+        return service.import_yaml(session=session, customer_id=_me(me), text=data.yaml)
+    return [service.add_preset(session=session, customer_id=_me(me), name=str(data.preset))]
+
+
+@router.get("/scenes/export", response_class=PlainTextResponse)
+def export(session: DbSession, me: CurrentCustomer) -> str:
+    """My valid scenes as Home Assistant ``automations.yaml``."""
+    return service.export_yaml(session=session, customer_id=_me(me))
+
+
+@router.post("/scenes/{scene_id}/enable", response_model=SceneRead)
+def enable(scene_id: int, session: DbSession, me: CurrentCustomer) -> Any:
+    """Enable a valid scene."""
+    return service.set_enabled(session=session, customer_id=_me(me), scene_id=scene_id, enabled=True)
+
+
+@router.post("/scenes/{scene_id}/disable", response_model=SceneRead)
+def disable(scene_id: int, session: DbSession, me: CurrentCustomer) -> Any:
+    """Disable a scene."""
+    return service.set_enabled(session=session, customer_id=_me(me), scene_id=scene_id, enabled=False)
+
+
+@router.post("/scenes/{scene_id}/location", response_model=SceneRead)
+def location_access(
+    scene_id: int, session: DbSession, me: CurrentCustomer, revoked: Annotated[bool, Body(embed=True)]
+) -> Any:
+    """Revoke or restore a scene's access to locations."""
+    return service.set_location_access(
+        session=session, customer_id=_me(me), scene_id=scene_id, revoked=revoked
+    )
+
+
+@router.delete("/scenes/{scene_id}", status_code=204)
+def delete(scene_id: int, session: DbSession, me: CurrentCustomer) -> None:
+    """Delete a scene with its traces."""
+    service.delete_scene(session=session, customer_id=_me(me), scene_id=scene_id)
+
+
+@router.get("/scenes/{scene_id}/traces", response_model=list[TraceRead])
+def traces(scene_id: int, session: DbSession, me: CurrentCustomer) -> Any:
+    """The last runs of a scene, newest first."""
+    return service.list_traces(session=session, customer_id=_me(me), scene_id=scene_id)
+
+
+class DryRunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    route: str = "office-home"
+    speed_kmh: float = 50.0
+    start: float = 1_780_000_000.0  # POSIX seconds the recording starts at
+    recording: list[dict[str, Any]] | None = None
+
+
+@router.post("/scenes/{scene_id}/dry-run")
+def dry_run_scene(scene_id: int, data: DryRunIn, session: DbSession, me: CurrentCustomer) -> dict[str, Any]:
+    """Run a scene against a recorded drive (given, or one of the simulator's routes)."""
+    return run_dry(session=session, customer_id=_me(me), scene_id=scene_id, data=data)
+
+
+def run_dry(*, session: Any, customer_id: int, scene_id: int, data: DryRunIn) -> dict[str, Any]:
+    """What a dry run of a scene would do, as JSON (pages use it too)."""
+    scene = service.get_scene(session=session, customer_id=customer_id, scene_id=scene_id)
+    if scene.error:
+        raise PolicyViolation(f"The scene is not valid: {scene.error}")
+    definition = SceneDefinition.model_validate(scene.definition)
+    devices = service.list_devices(session=session, customer_id=customer_id)
+    vehicles = [d.entity_id for d in devices if d.kind is DeviceKind.VEHICLE]
+    recording = data.recording
+    if recording is None:
+        if data.route not in ROUTES or not vehicles:
+            raise NotFound("No such route, or no car to drive it.")
+        recording = record_drive(vehicles[0], ROUTES[data.route], start=data.start, speed_kmh=data.speed_kmh)
+    result = dry_run(
+        definition,
+        owner_id=customer_id,
+        zones=service.zones_for(service.list_homes(session=session, customer_id=customer_id)),
+        entities={d.entity_id: dict(d.state) for d in devices},
+        recording=recording,
+    )
+    return {
+        "samples": result.samples,
+        "effects": [
+            {"at": at, "kind": e.kind, "entity_id": e.entity_id, "command": e.command, "args": e.args}
+            for at, e in result.effects
+        ],
+        "traces": [
+            {"started_at": t.started_at, "outcome": t.outcome, "trigger": t.trigger, "steps": t.steps}
+            for t in result.traces
+        ],
+    }
