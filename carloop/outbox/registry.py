@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from carloop.ecosystem import events as ecosystem_events
 from carloop.loyalty import events as loyalty_events
 from carloop.outbox.service import Handler
 
 # each domain's EVENT_HANDLERS, listed here
-DOMAIN_HANDLERS: list[Mapping[str, Sequence[Handler]]] = [loyalty_events.EVENT_HANDLERS]
+DOMAIN_HANDLERS: list[Mapping[str, Sequence[Handler]]] = [
+    ecosystem_events.EVENT_HANDLERS,
+    loyalty_events.EVENT_HANDLERS,
+]
 
 
 def all_handlers() -> dict[str, list[Handler]]:

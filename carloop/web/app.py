@@ -16,6 +16,8 @@ from carloop.appointments import api as appointments_api
 from carloop.catalog import api as catalog_api
 from carloop.catalog import pages as catalog_pages
 from carloop.db import make_engine, make_session_factory
+from carloop.ecosystem import api as ecosystem_api
+from carloop.ecosystem import pages as ecosystem_pages
 from carloop.network import api as network_api
 from carloop.ordering import api as ordering_api
 from carloop.ordering import pages as ordering_pages
@@ -72,9 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response.headers.setdefault("Content-Language", "zh-CN" if request.state.locale == "zh_CN" else "en")
         return response
 
-    for module in (catalog_api, accounts_api, ordering_api, network_api, appointments_api):
+    for module in (catalog_api, ecosystem_api, accounts_api, ordering_api, network_api, appointments_api):
         app.include_router(module.router, prefix="/api/v1")
-    for module in (catalog_pages, accounts_pages, ordering_pages):
+    for module in (catalog_pages, ecosystem_pages, accounts_pages, ordering_pages):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
