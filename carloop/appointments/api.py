@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from carloop.appointments import service
 from carloop.appointments.schemas import (
@@ -20,6 +22,27 @@ from carloop.appointments.schemas import (
 from carloop.web.deps import CurrentCustomer, CurrentPrincipal, CurrentStaff, DbSession
 
 router = APIRouter(tags=["appointments"])
+
+
+async def one_writer(request: Request) -> AsyncIterator[None]:
+    """On SQLite, admit one booking transaction at a time, in arrival order, until it has committed.
+
+    SQLite has a single writer and every transaction here begins IMMEDIATE; without this queue the
+    losers poll the busy lock with growing sleeps, which is what makes tail latency explode. The
+    unique constraint still decides every race; this only orders the waiting (per process).
+    """
+    if not request.app.state.settings.is_sqlite:
+        yield
+        return
+    gate = getattr(request.app.state, "sqlite_booking_gate", None)
+    if gate is None:
+        gate = request.app.state.sqlite_booking_gate = asyncio.Lock()
+    async with gate:
+        yield
+
+
+# Declared before the session so it is entered first and left last, after the commit.
+WriterGate = Annotated[None, Depends(one_writer, scope="function")]
 
 
 @router.get("/stores/{code}/slots", response_model=list[SlotRead])
@@ -40,7 +63,7 @@ def slots(
 
 
 @router.post("/appointments", status_code=201, response_model=AppointmentRead)
-def book(body: AppointmentCreate, session: DbSession, me: CurrentCustomer) -> AppointmentRead:
+def book(_: WriterGate, body: AppointmentCreate, session: DbSession, me: CurrentCustomer) -> AppointmentRead:
     """Book a test drive, delivery or service slot; a taken slot is 409 and nothing is held."""
     assert me.customer_id is not None
     appointment = service.book(
@@ -76,7 +99,7 @@ def get_one(appointment_id: int, session: DbSession, me: CurrentPrincipal) -> Ap
 
 @router.post("/appointments/{appointment_id}/reschedule", response_model=AppointmentRead)
 def reschedule(
-    appointment_id: int, body: AppointmentReschedule, session: DbSession, me: CurrentPrincipal
+    _: WriterGate, appointment_id: int, body: AppointmentReschedule, session: DbSession, me: CurrentPrincipal
 ) -> AppointmentRead:
     """Move the buyer's appointment to another slot at the same store."""
     moved = service.reschedule(
@@ -86,7 +109,7 @@ def reschedule(
 
 
 @router.post("/appointments/{appointment_id}/cancel", response_model=AppointmentRead)
-def cancel(appointment_id: int, session: DbSession, me: CurrentPrincipal) -> AppointmentRead:
+def cancel(_: WriterGate, appointment_id: int, session: DbSession, me: CurrentPrincipal) -> AppointmentRead:
     """Cancel an appointment (the buyer, or staff of its store) and free its slot."""
     return service.read(session, service.cancel(session=session, principal=me, appointment_id=appointment_id))
 

@@ -153,6 +153,13 @@ def book(
     appointment.starts_at = _checked_start(store, appointment, starts_at, now)
     appointment.ends_at = appointment.starts_at + rules.duration(kind, appointment.service_type)
     needs = _needs(store, appointment)
+    held = _held(session, store.id, sorted({t for _, times in needs for t in times}))
+    if any(rules.free_units([g], held, times) == 0 for g, times in needs):  # taken: refuse without writing
+        raise CapacityExhausted(
+            "This order already has a delivery appointment."
+            if any(g.prefix.startswith("order:") and rules.free_units([g], held, t) == 0 for g, t in needs)
+            else "That slot is fully booked; choose another."
+        )
     with session.begin_nested():
         session.add(appointment)
         session.flush()

@@ -13,12 +13,14 @@ from carloop import __version__
 from carloop.accounts import api as accounts_api
 from carloop.accounts import pages as accounts_pages
 from carloop.appointments import api as appointments_api
+from carloop.appointments import pages as appointments_pages
 from carloop.catalog import api as catalog_api
 from carloop.catalog import pages as catalog_pages
 from carloop.db import make_engine, make_session_factory
 from carloop.ecosystem import api as ecosystem_api
 from carloop.ecosystem import pages as ecosystem_pages
 from carloop.network import api as network_api
+from carloop.network import pages as network_pages
 from carloop.ordering import api as ordering_api
 from carloop.ordering import pages as ordering_pages
 from carloop.outbox.worker import OutboxWorker
@@ -76,7 +78,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for module in (catalog_api, ecosystem_api, accounts_api, ordering_api, network_api, appointments_api):
         app.include_router(module.router, prefix="/api/v1")
-    for module in (catalog_pages, ecosystem_pages, accounts_pages, ordering_pages):
+    for module in (
+        catalog_pages,
+        ecosystem_pages,
+        accounts_pages,
+        ordering_pages,
+        network_pages,
+        appointments_pages,
+    ):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

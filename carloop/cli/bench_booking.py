@@ -1,0 +1,339 @@
+"""``carloop bench booking``: many buyers race for the same test-drive slots over HTTP.
+
+A fresh database (a temporary SQLite file, or a ``<name>_booking`` database next to the PostgreSQL
+one given) gets the sample network; ``--slots`` test-drive slots are opened at Beijing and Shanghai
+stores with one demo car each. uvicorn serves the real app in its own process; ``--attempts``
+booking requests (every slot at least once, the rest at random slots) are sent by ``--concurrency``
+clients at once. The database is then audited: ``double_booked`` counts slots with more booked
+appointments than demo cars, read from the appointment table itself (not from the holds that
+enforce the rule), and every 201 the clients saw must be a booked appointment in the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+MODEL = "su7"
+
+
+def register(bench_app: typer.Typer, simulate_app: typer.Typer) -> None:
+    """Add ``bench booking``."""
+    del simulate_app
+
+    @bench_app.command("booking")
+    def booking(
+        attempts: Annotated[
+            int, typer.Option("--attempts", min=1, help="Booking requests to send.")
+        ] = 10_000,
+        slots: Annotated[int, typer.Option("--slots", min=1, help="Test-drive slots to race for.")] = 1_000,
+        concurrency: Annotated[
+            int, typer.Option("--concurrency", min=1, max=1024, help="Clients at once.")
+        ] = 32,
+        customers: Annotated[int, typer.Option("--customers", min=1, help="Signed-in buyers.")] = 200,
+        workers: Annotated[int, typer.Option("--workers", min=1, max=8, help="Server processes.")] = 1,
+        database_url: Annotated[
+            str | None,
+            typer.Option("--database-url", help="sqlite or postgresql URL; a fresh bench database is made."),
+        ] = None,
+        seed: Annotated[int, typer.Option(help="Seed of the attempt order.")] = 5,
+        as_json: AsJson = False,
+    ) -> None:
+        """Race booking attempts for test-drive slots and audit for double bookings."""
+        report = run(
+            attempts=attempts,
+            slots=slots,
+            concurrency=concurrency,
+            customers=customers,
+            workers=workers,
+            database_url=database_url,
+            seed=seed,
+            show=not as_json,
+        )
+        if as_json:
+            print(json.dumps(report))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="booking bench")
+        table.add_column("figure")
+        table.add_column("value", justify="right")
+        for key, value in report.items():
+            table.add_row(key, str(value))
+        Console().print(table)
+
+
+def fresh_database(database_url: str | None, workdir: Path) -> str:
+    """An empty bench database with the schema: SQLite in ``workdir``, or ``<name>_booking`` on PostgreSQL."""
+    from sqlalchemy import create_engine, make_url, text
+
+    import carloop.models  # noqa: F401 - every table
+    from carloop.db import Base, enable_wal, make_engine
+    from carloop.settings import Settings
+
+    if not database_url or database_url.startswith("sqlite"):
+        url = f"sqlite:///{workdir}/booking.db"
+    else:
+        base = make_url(database_url)
+        name = f"{base.database}_booking"
+        admin = create_engine(base.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        url = base.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(Settings(database_url=url))
+    enable_wal(engine)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    return url
+
+
+def seed_world(url: str, slots: int, customers: int) -> tuple[list[str], list[tuple[str, str]]]:
+    """The sample network, buyers with sessions, and ``slots`` one-car test-drive slots (store, start)."""
+    from sqlalchemy import select
+
+    from carloop.accounts import service as accounts
+    from carloop.appointments import service as appointments
+    from carloop.appointments.schemas import AppointmentKind
+    from carloop.clock import utcnow
+    from carloop.db import make_engine, make_session_factory
+    from carloop.network import service as network
+    from carloop.network.models import Store
+    from carloop.network.schemas import StoreKind
+    from carloop.settings import Settings
+
+    settings = Settings(database_url=url)
+    engine = make_engine(settings)
+    tokens: list[str] = []
+    chosen: list[tuple[str, str]] = []
+    with make_session_factory(engine).begin() as session:
+        network.seed_sample_network(session=session)
+        for i in range(customers):
+            customer = accounts.get_or_create_customer(session=session, phone=f"137{i:08d}")
+            tokens.append(accounts.start_session(session=session, settings=settings, customer=customer)[0])
+        stores = list(
+            session.scalars(
+                select(Store)
+                .where(
+                    Store.kind.in_([StoreKind.STORE, StoreKind.CAR_CORNER]),
+                    Store.city.in_(["Beijing", "Shanghai"]),
+                )
+                .order_by(Store.code)
+            )
+        )
+        for store in stores:
+            network.set_demo_cars(session=session, store=store, cars={MODEL: 1})
+        day = (utcnow() + timedelta(days=1)).date()
+        while len(chosen) < slots:
+            for store in stores:
+                for start, _, free in appointments.available_slots(
+                    session=session,
+                    store_code=store.code,
+                    kind=AppointmentKind.TEST_DRIVE,
+                    day=day,
+                    model=MODEL,
+                ):
+                    if free == 1 and len(chosen) < slots:
+                        chosen.append((store.code, start.isoformat()))
+            day += timedelta(days=1)
+            if day > (utcnow() + timedelta(days=55)).date():
+                raise RuntimeError(f"not enough slots within the booking horizon for {slots}")
+    engine.dispose()
+    return tokens, chosen
+
+
+class Server:
+    """uvicorn serving the real app in its own process group."""
+
+    def __init__(self, url: str, workers: int) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        self.url, self.workers = url, workers
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Server:
+        env = {
+            **os.environ,
+            "CARLOOP_DATABASE_URL": self.url,
+            "CARLOOP_ENVIRONMENT": "development",
+            "CARLOOP_OUTBOX_INTERVAL": "0",
+        }
+        cmd = [
+            sys.executable, "-m", "uvicorn", "carloop.web.asgi:create", "--factory",
+            "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
+            "--log-level", "warning", "--no-access-log", "--backlog", "2048",
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(cmd, env=env, start_new_session=True)  # noqa: S603 - our own interpreter
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                    if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                        time.sleep(0.5 if self.workers > 1 else 0.1)
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        self.__exit__()
+        raise RuntimeError("the server did not start")
+
+    def __exit__(self, *_: object) -> None:
+        if self.proc is not None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+            self.proc = None
+
+
+async def _race(
+    port: int, jobs: list[tuple[str, dict[str, Any]]], concurrency: int, progress: Any
+) -> list[tuple[int, float]]:
+    import httpx
+
+    results: list[tuple[int, float]] = [(0, 0.0)] * len(jobs)
+    queue = iter(range(len(jobs)))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60) as client:
+
+        async def worker() -> None:
+            for i in queue:
+                token, body = jobs[i]
+                started = time.perf_counter()
+                try:
+                    response = await client.post(
+                        "/api/v1/appointments", json=body, headers={"Authorization": f"Bearer {token}"}
+                    )
+                    status = response.status_code
+                except httpx.HTTPError:
+                    status = -1
+                results[i] = (status, (time.perf_counter() - started) * 1000)
+                progress()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return results
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2) if ordered else 0.0
+
+
+def audit(url: str, capacity: int) -> dict[str, int]:
+    """Booked appointments, and slots holding more bookings than cars, read from the appointment table."""
+    from sqlalchemy import func, select
+
+    from carloop.appointments.models import Appointment
+    from carloop.appointments.schemas import AppointmentStatus
+    from carloop.db import make_engine, make_session_factory
+    from carloop.settings import Settings
+
+    engine = make_engine(Settings(database_url=url))
+    with make_session_factory(engine)() as session:
+        booked = Appointment.status == AppointmentStatus.BOOKED
+        rows = session.scalar(select(func.count()).select_from(Appointment).where(booked)) or 0
+        per_slot = (
+            select(Appointment.store_id, Appointment.starts_at, Appointment.model, func.count().label("n"))
+            .where(booked)
+            .group_by(Appointment.store_id, Appointment.starts_at, Appointment.model)
+            .subquery()
+        )
+        over = session.scalar(select(func.count()).select_from(per_slot).where(per_slot.c.n > capacity)) or 0
+        distinct = session.scalar(select(func.count()).select_from(per_slot)) or 0
+    engine.dispose()
+    return {"rows": int(rows), "overbooked_slots": int(over), "distinct_slots": int(distinct)}
+
+
+def run(
+    *,
+    attempts: int,
+    slots: int,
+    concurrency: int,
+    customers: int,
+    workers: int,
+    database_url: str | None,
+    seed: int,
+    show: bool,
+) -> dict[str, Any]:
+    """Set up, race, audit; returns the report."""
+    from carloop.settings import Settings
+
+    with tempfile.TemporaryDirectory(prefix="carloop-booking-") as tmp:
+        url = fresh_database(database_url, Path(tmp))
+        tokens, chosen = seed_world(url, slots, customers)
+        rng = random.Random(seed)  # noqa: S311 - a reproducible workload, not a secret
+        targets = list(range(len(chosen))) + [
+            rng.randrange(len(chosen)) for _ in range(max(0, attempts - len(chosen)))
+        ]
+        rng.shuffle(targets)
+        targets = targets[:attempts]
+        jobs = [
+            (
+                rng.choice(tokens),
+                {"kind": "test_drive", "store_code": chosen[t][0], "starts_at": chosen[t][1], "model": MODEL},
+            )
+            for t in targets
+        ]
+        bar: Any = None
+        task: Any = None
+        if show:
+            from rich.progress import Progress
+
+            bar = Progress()
+            bar.start()
+            task = bar.add_task("booking", total=len(jobs))
+
+        def progress() -> None:
+            if bar is not None:
+                bar.advance(task)
+
+        with Server(url, workers) as server:
+            started = time.perf_counter()
+            results = asyncio.run(_race(server.port, jobs, concurrency, progress))
+            elapsed = time.perf_counter() - started
+        if bar is not None:
+            bar.stop()
+        found = audit(url, capacity=1)
+        statuses = [s for s, _ in results]
+        latencies = [ms for _, ms in results]
+        booked = statuses.count(201)
+        backend = (
+            "postgresql" if Settings(database_url=url).database_url.startswith("postgresql") else "sqlite"
+        )
+        return {
+            "database": backend,
+            "attempts": len(jobs),
+            "slots": len(chosen),
+            "concurrency": concurrency,
+            "workers": workers,
+            "booked": booked,
+            "double_booked": found["overbooked_slots"] + max(0, booked - found["distinct_slots"]),
+            "rejected_409": statuses.count(409),
+            "errors": len(statuses) - booked - statuses.count(409),
+            "error_statuses": sorted({s for s in statuses if s not in (201, 409)}),
+            "db_booked_rows": found["rows"],
+            "p50_ms": _pct(latencies, 0.50),
+            "p99_ms": _pct(latencies, 0.99),
+            "max_ms": round(max(latencies), 2) if latencies else 0.0,
+            "requests_per_s": round(len(jobs) / elapsed, 1) if elapsed else 0.0,
+            "seconds": round(elapsed, 2),
+        }
