@@ -76,9 +76,9 @@ def add_device(data: DeviceCreate, session: DbSession, me: CurrentCustomer) -> A
 
 
 @router.post("/pair", response_model=PairedDevice)
-def pair(data: PairRequest, session: DbSession) -> Any:
-    """A device presents its one-time code and receives its credentials and topics (once)."""
-    return service.pair(session=session, code=data.code)
+def pair(data: PairRequest, session: DbSession, me: CurrentCustomer) -> Any:
+    """Complete pairing with the code shown for the device; returns its credentials and topics (once)."""
+    return service.pair(session=session, customer_id=_me(me), code=data.code)
 
 
 @router.delete("/devices/{device_id}", status_code=204)

@@ -137,7 +137,7 @@ def pair(
     session: DbSession, me: FormCustomer, code: Annotated[str, Form(min_length=6, max_length=12)]
 ) -> Response:
     """Enter the code on the device (the demo acts as the device)."""
-    return _attempt(lambda: service.pair(session=session, code=code))
+    return _attempt(lambda: service.pair(session=session, customer_id=_me(me), code=code))
 
 
 @router.post("/ecosystem/devices/{device_id}/unpair")

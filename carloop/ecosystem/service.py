@@ -117,13 +117,13 @@ def new_pairing_code(*, session: Session, device: Device) -> str:
     return code
 
 
-def pair(*, session: Session, code: str) -> PairedDevice:
-    """A device presents its one-time code and receives its MQTT credentials once."""
+def pair(*, session: Session, customer_id: int, code: str) -> PairedDevice:
+    """Complete pairing with the device's one-time code (entered in the owner's app); credentials once."""
     row = session.scalars(select(PairingCode).where(PairingCode.code_hash == _hash(code.strip()))).first()
     if row is None or row.used_at is not None or row.expires_at < utcnow():
         raise NotFound("Unknown or expired pairing code.")
     device = session.get(Device, row.device_id)
-    if device is None or device.status is DeviceStatus.REVOKED:
+    if device is None or device.status is DeviceStatus.REVOKED or device.customer_id != customer_id:
         raise NotFound("Unknown or expired pairing code.")
     row.used_at = utcnow()
     secret = secrets.token_urlsafe(24)

@@ -40,7 +40,7 @@ def owner(client: TestClient, session_factory: sessionmaker[Session]) -> dict[st
         issued = client.post(
             "/api/v1/ecosystem/devices", json={"kind": kind, "name": name}, headers=auth
         ).json()
-        paired = client.post("/api/v1/ecosystem/pair", json={"code": issued["code"]})
+        paired = client.post("/api/v1/ecosystem/pair", json={"code": issued["code"]}, headers=auth)
         assert paired.status_code == 200, paired.text
     return auth
 
@@ -49,11 +49,17 @@ def test_pairing_gives_the_device_its_topics_once(client: TestClient, owner: dic
     issued = client.post(
         "/api/v1/ecosystem/devices", json={"kind": "lock", "name": "Door"}, headers=owner
     ).json()
-    first = client.post("/api/v1/ecosystem/pair", json={"code": issued["code"]})
+    other = sign_in(client, "13900139002")
+    assert (
+        client.post("/api/v1/ecosystem/pair", json={"code": issued["code"]}, headers=other).status_code == 404
+    )
+    first = client.post("/api/v1/ecosystem/pair", json={"code": issued["code"]}, headers=owner)
     assert first.status_code == 200
     body = first.json()
     assert body["state_topic"] == f"carloop/v1/lock/{issued['device_id']}/state"
-    assert client.post("/api/v1/ecosystem/pair", json={"code": issued["code"]}).status_code == 404
+    assert (
+        client.post("/api/v1/ecosystem/pair", json={"code": issued["code"]}, headers=owner).status_code == 404
+    )
     kinds = [d["kind"] for d in client.get("/api/v1/ecosystem/devices", headers=owner).json()]
     assert sorted(kinds) == ["climate", "light", "lock", "vehicle"]
 

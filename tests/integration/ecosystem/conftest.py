@@ -55,7 +55,7 @@ def owner(session_factory: sessionmaker[Session]) -> Owner:
                 customer_id=customer.id,
                 data=DeviceCreate(kind=kind, name=name, home_id=home.id, room="living"),
             )
-            paired.append(service.pair(session=session, code=code))
+            paired.append(service.pair(session=session, customer_id=customer.id, code=code))
         return Owner(
             customer.id,
             car.entity_id,

@@ -50,11 +50,11 @@ def test_pairing_code_works_once(session: Session, owner: Owner) -> None:
         session=session, customer_id=owner.customer_id, data=DeviceCreate(kind=DeviceKind.LOCK, name="Door")
     )
     assert device.status is DeviceStatus.PENDING
-    paired = service.pair(session=session, code=code)
+    paired = service.pair(session=session, customer_id=owner.customer_id, code=code)
     assert paired.entity_id == f"lock.{device.id}" and paired.secret
     assert device.secret_hash and paired.secret not in device.secret_hash
     with pytest.raises(NotFound):
-        service.pair(session=session, code=code)
+        service.pair(session=session, customer_id=owner.customer_id, code=code)
 
 
 def test_unpairing_revokes_credentials_and_disables_scenes_using_the_device(
