@@ -178,6 +178,7 @@ class Server:
         cmd = [
             sys.executable, "-m", "uvicorn", "carloop.web.asgi:create", "--factory",
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
+            "--loop", "uvloop", "--http", "httptools",
             "--log-level", "warning", "--no-access-log", "--backlog", "2048",
         ]  # fmt: skip
         self.proc = subprocess.Popen(cmd, env=env, start_new_session=True)  # noqa: S603 - our own interpreter

@@ -10,9 +10,10 @@ from carloop.network import notices
 from carloop.network import service as network
 from carloop.network.models import Store
 from carloop.network.schemas import StoreKind, StoreService
+from carloop.ordering import service as ordering
 from carloop.ordering.rules import OrderStatus
 
-from .conftest import advance_to, buyer, paid_order, seed
+from .conftest import PROVIDER, advance_to, buyer, paid_order, seed
 
 
 def test_seeding_is_idempotent_and_keeps_existing_stores(session: Session) -> None:
@@ -122,3 +123,15 @@ def test_an_overloaded_centre_moves_its_newest_orders_and_tells_the_buyers(sessi
     assert all(
         phone == "+8613800138000" and "new delivery centre" in subject for phone, subject, _ in sender.sent
     )
+
+
+def test_the_demo_seed_leaves_a_car_at_the_beijing_centre_once(session: Session) -> None:
+    from carloop.network import demo
+
+    me = buyer(session)
+    number = demo.seed_demo(session=session, provider=PROVIDER, customer_id=me.customer_id or 0)
+    assert number is not None
+    assert demo.seed_demo(session=session, provider=PROVIDER, customer_id=me.customer_id or 0) is None
+    order = ordering.load(session=session, number=number)
+    assert order.status is OrderStatus.AT_DELIVERY_CENTRE
+    assert network.get_store(session=session, store_id=order.delivery_store_id or 0).code == "BJ-DC-01"
