@@ -62,3 +62,11 @@ def should_reopen(yes: int, no: int) -> bool:
     """Whether enough voters said a shipped suggestion did not solve their problem."""
     total = yes + no
     return no >= REOPEN_MIN_NO and total > 0 and no / total >= REOPEN_NO_SHARE
+
+
+LIKELY_DUPLICATE = 0.3  # a similar-search score from which the form warns "this may already exist"
+
+
+def likely_duplicate(score: float) -> bool:
+    """Whether a similar suggestion is close enough to warn the owner before posting."""
+    return score >= LIKELY_DUPLICATE

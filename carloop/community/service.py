@@ -75,6 +75,23 @@ def group_ids(*, session: Session, suggestion_id: int) -> list[int]:
     return [suggestion_id, *merged]
 
 
+def merged_into(*, session: Session, suggestion_id: int) -> list[Suggestion]:
+    """The suggestions merged into this one."""
+    query = select(Suggestion).where(Suggestion.merged_into_id == suggestion_id).order_by(Suggestion.id)
+    return list(session.scalars(query))
+
+
+def by_ids(*, session: Session, suggestion_ids: Iterable[int]) -> list[Suggestion]:
+    """Suggestions by id."""
+    ids = list(suggestion_ids)
+    return list(session.scalars(select(Suggestion).where(Suggestion.id.in_(ids)))) if ids else []
+
+
+def follow_up_of(*, session: Session, suggestion_id: int) -> Suggestion | None:
+    """The follow-up opened because voters said this shipped suggestion did not solve it."""
+    return session.scalar(select(Suggestion).where(Suggestion.follow_up_of_id == suggestion_id))
+
+
 def similar(
     *, session: Session, text: str, limit: int = 5, exclude: Iterable[int] = ()
 ) -> list[tuple[Suggestion, float]]:

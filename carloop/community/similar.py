@@ -118,6 +118,7 @@ GLOSSARY: dict[str, tuple[str, ...]] = {
 _CONCEPT = {term: f"c:{concept}" for concept, terms in GLOSSARY.items() for term in terms}
 K1, B = 1.2, 0.2  # BM25 saturation and length normalisation
 SKIP_SHARE = 0.02
+MIN_CORPUS = 1000
 MAX_FACTOR = (K1 + 1) / (1 + K1 * (1 - B))  # the length factor of an empty text: its upper bound
 ALWAYS_USED = 3  # the rarest query terms are always scored, however common
 
@@ -211,7 +212,9 @@ class SimilarIndex:
             self._size_at_cache = len(self._terms)
         idf = self._idf_cache.get(term)
         if idf is None:
-            n, df = len(self._terms), len(self._postings.get(term, ()))
+            # A small board is weighed as if it had MIN_CORPUS texts, so a few posts do not make every
+            # word look rare (and the 0..1 score stays "the share of what was typed that matches").
+            n, df = max(len(self._terms), MIN_CORPUS), len(self._postings.get(term, ()))
             idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
             self._idf_cache[term] = idf
         return idf
@@ -233,7 +236,7 @@ class SimilarIndex:
             return []
         ceiling = max(200, int(len(self._terms) * SKIP_SHARE))
         weights = {t: self._idf(t) for t in query}
-        best_possible = sum(weights.values()) * (K1 + 1) or 1.0
+        best_possible = sum(weights.values()) * MAX_FACTOR or 1.0
         scores: dict[int, float] = {}
         get = scores.get
         by_rarity = sorted(weights, key=lambda t: len(self._postings.get(t, ())))

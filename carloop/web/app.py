@@ -16,9 +16,13 @@ from carloop.appointments import api as appointments_api
 from carloop.appointments import pages as appointments_pages
 from carloop.catalog import api as catalog_api
 from carloop.catalog import pages as catalog_pages
+from carloop.community import api as community_api
+from carloop.community import pages as community_pages
 from carloop.db import make_engine, make_session_factory
 from carloop.ecosystem import api as ecosystem_api
 from carloop.ecosystem import pages as ecosystem_pages
+from carloop.loyalty import api as loyalty_api
+from carloop.loyalty import pages as loyalty_pages
 from carloop.network import api as network_api
 from carloop.network import pages as network_pages
 from carloop.ordering import api as ordering_api
@@ -76,7 +80,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response.headers.setdefault("Content-Language", "zh-CN" if request.state.locale == "zh_CN" else "en")
         return response
 
-    for module in (catalog_api, ecosystem_api, accounts_api, ordering_api, network_api, appointments_api):
+    for module in (
+        catalog_api,
+        ecosystem_api,
+        accounts_api,
+        ordering_api,
+        network_api,
+        appointments_api,
+        loyalty_api,
+        community_api,
+    ):
         app.include_router(module.router, prefix="/api/v1")
     for module in (
         catalog_pages,
@@ -85,6 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ordering_pages,
         network_pages,
         appointments_pages,
+        loyalty_pages,
+        community_pages,
     ):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from loyalty_builders import owner
 from sqlalchemy.orm import Session
 
 from carloop.audit import service as audit
@@ -13,7 +14,6 @@ from carloop.errors import Conflict, InvalidTransition, PolicyViolation
 from carloop.loyalty import service as loyalty
 from carloop.loyalty.rules import EARN_RULES, EarnReason
 
-from ..loyalty.conftest import owner
 from .conftest import STAFF
 
 S = SuggestionStatus

@@ -6,6 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from loyalty_builders import deliver, locked_order, owner
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,8 +19,6 @@ from carloop.loyalty.models import ContributionEvent
 from carloop.loyalty.rules import EARN_RULES, EarnReason
 from carloop.outbox.registry import all_handlers
 from carloop.outbox.service import dispatch
-
-from .conftest import deliver, locked_order, owner
 
 STAFF = Principal(role=Role.HQ_OPS, staff_id=7, display_name="ops")
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import threading
 
 import pytest
+from loyalty_builders import owner
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.accounts.schemas import Principal, Role
 from carloop.errors import CapacityExhausted, NotFound, PolicyViolation
 from carloop.loyalty import ledger, service, shop
 from carloop.loyalty.models import Product, ShopOrderStatus
-
-from .conftest import owner
 
 STAFF = Principal(role=Role.HQ_OPS, staff_id=1)
 

@@ -1,0 +1,94 @@
+"""Shapes of the points and shop API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PointsEntryRead(BaseModel):
+    """One movement of an owner's points."""
+
+    kind: str
+    reason: str
+    points: int
+    memo: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+class PointsRead(BaseModel):
+    """An owner's points: spendable balance, the separate contribution score, and history."""
+
+    balance: int
+    contribution_score: int
+    expiring_within_90_days: int
+    history: list[PointsEntryRead]
+
+
+class CompensationCreate(BaseModel):
+    """Staff grant points to an owner to make up for a fault."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: int = Field(gt=0)
+    points: int = Field(gt=0, le=100_000)
+    reason: str = Field(min_length=3, max_length=200)
+    key: str = Field(min_length=1, max_length=80, description="Grants with the same key are made once.")
+
+
+class ProductRead(BaseModel):
+    """A product on sale."""
+
+    sku: str
+    name_zh: str
+    name_en: str
+    price_points: int
+    stock: int
+
+
+class CartItem(BaseModel):
+    """A product and how many."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sku: str = Field(min_length=1, max_length=40)
+    quantity: int = Field(gt=0, le=99)
+
+
+class CheckoutCreate(BaseModel):
+    """A cart to buy with points."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[CartItem] = Field(min_length=1, max_length=50)
+
+
+class ShopLineRead(BaseModel):
+    """One line of a shop order."""
+
+    sku: str
+    name_zh: str
+    name_en: str
+    quantity: int
+    points_each: int
+
+
+class ShopOrderRead(BaseModel):
+    """A shop order."""
+
+    number: str
+    status: str
+    points_total: int
+    created_at: datetime
+    refunded_at: datetime | None
+    lines: list[ShopLineRead]
+
+
+class RefundCreate(BaseModel):
+    """Why staff refund a shop order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=200)

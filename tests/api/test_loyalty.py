@@ -1,0 +1,127 @@
+"""Points and shop over HTTP: delivery points, check-in, compensation, checkout with points, refunds."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from loyalty_builders import customer_headers, deliver, locked_order, staff_headers
+from sqlalchemy.orm import Session, sessionmaker
+
+from carloop.accounts.schemas import Role
+from carloop.loyalty import shop
+from carloop.loyalty.rules import EARN_RULES, EarnReason
+from carloop.outbox.registry import all_handlers
+from carloop.outbox.service import dispatch
+
+DELIVERY = EARN_RULES[EarnReason.DELIVERY].points
+HTML = {"Accept": "text/html"}
+
+
+@pytest.fixture
+def products(session_factory: sessionmaker[Session]) -> None:
+    """A mug (5 in stock) and a model car (1 in stock)."""
+    with session_factory.begin() as session:
+        shop.add_product(
+            session=session, sku="MUG", name_zh="马克杯", name_en="Mug", price_points=800, stock=5
+        )
+        shop.add_product(
+            session=session, sku="CAR", name_zh="车模", name_en="Model car", price_points=3000, stock=1
+        )
+
+
+def _delivered_owner(client: TestClient, factory: sessionmaker[Session], phone: str) -> dict[str, str]:
+    headers = customer_headers(client, phone)
+    me = client.get("/api/v1/me", headers=headers).json()
+    deliver(factory, locked_order(factory, me["customer_id"]))
+    dispatch(factory, all_handlers())
+    return headers
+
+
+def test_a_delivered_owner_finds_points_and_spends_them(
+    client: TestClient, session_factory: sessionmaker[Session], products: None
+) -> None:
+    owner = _delivered_owner(client, session_factory, "13800138000")
+    points = client.get("/api/v1/points/me", headers=owner).json()
+    assert points["balance"] == DELIVERY and points["history"][0]["reason"] == "delivery"
+    bought = client.post(
+        "/api/v1/shop/orders",
+        json={"items": [{"sku": "MUG", "quantity": 2}]},
+        headers={**owner, "Idempotency-Key": "cart-1"},
+    )
+    assert bought.status_code == 201, bought.text
+    again = client.post(
+        "/api/v1/shop/orders",
+        json={"items": [{"sku": "MUG", "quantity": 2}]},
+        headers={**owner, "Idempotency-Key": "cart-1"},
+    )
+    assert again.json()["number"] == bought.json()["number"]
+    assert client.get("/api/v1/points/me", headers=owner).json()["balance"] == DELIVERY - 1600
+    assert [o["points_total"] for o in client.get("/api/v1/shop/orders", headers=owner).json()] == [1600]
+    stock = {p["sku"]: p["stock"] for p in client.get("/api/v1/shop/products", headers=owner).json()}
+    assert stock == {"CAR": 1, "MUG": 3}
+
+
+def test_out_of_stock_and_short_balances_are_refused(
+    client: TestClient, session_factory: sessionmaker[Session], products: None
+) -> None:
+    owner = _delivered_owner(client, session_factory, "13800138000")
+    sold_out = client.post(
+        "/api/v1/shop/orders", json={"items": [{"sku": "CAR", "quantity": 2}]}, headers=owner
+    )
+    assert sold_out.status_code == 409
+    poor = customer_headers(client, "13800138009")
+    short = client.post("/api/v1/shop/orders", json={"items": [{"sku": "MUG", "quantity": 1}]}, headers=poor)
+    assert short.status_code == 422 or short.status_code == 409
+    assert client.get("/api/v1/shop/products", headers=poor).json()[1]["stock"] == 5
+    unknown = client.post("/api/v1/shop/orders", json={"items": [], "extra": 1}, headers=poor)
+    assert unknown.status_code == 422
+
+
+def test_staff_compensate_with_a_reason_and_refund_shop_orders(
+    client: TestClient, session_factory: sessionmaker[Session], products: None
+) -> None:
+    owner = customer_headers(client, "13800138000")
+    cid = client.get("/api/v1/me", headers=owner).json()["customer_id"]
+    ops = staff_headers(client, session_factory, "ops", Role.HQ_OPS)
+    grant = {"customer_id": cid, "points": 1000, "reason": "OTA shipped without notice", "key": "ota-2026-11"}
+    assert client.post("/api/v1/staff/points/compensations", json=grant, headers=owner).status_code == 403
+    assert client.post("/api/v1/staff/points/compensations", json=grant, headers=ops).status_code == 201
+    assert client.post("/api/v1/staff/points/compensations", json=grant, headers=ops).status_code == 201
+    assert client.get("/api/v1/points/me", headers=owner).json()["balance"] == 1000
+    number = client.post(
+        "/api/v1/shop/orders", json={"items": [{"sku": "MUG", "quantity": 1}]}, headers=owner
+    ).json()["number"]
+    refunded = client.post(
+        f"/api/v1/staff/shop/orders/{number}/refund", json={"reason": "damaged"}, headers=ops
+    )
+    assert refunded.json()["status"] == "refunded"
+    assert client.get("/api/v1/points/me", headers=owner).json()["balance"] == 1000
+
+
+def test_check_in_pays_once_a_day(client: TestClient) -> None:
+    owner = customer_headers(client, "13800138000")
+    client.post("/api/v1/points/me/checkin", headers=owner)
+    assert client.post("/api/v1/points/me/checkin", headers=owner).json()["balance"] == 5
+
+
+def test_me_and_shop_pages_show_points_and_buy_with_a_form(
+    client: TestClient, session_factory: sessionmaker[Session], products: None
+) -> None:
+    owner = _delivered_owner(client, session_factory, "13800138000")
+    client.cookies.set("carloop_session", owner["Authorization"].removeprefix("Bearer "))
+    me = client.get("/me?lang=en", headers=HTML)
+    assert me.status_code == 200 and f">{DELIVERY}<" in me.text and "Car delivered" in me.text
+    page = client.get("/shop", headers=HTML)
+    csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    form_key = page.text.split('name="form_key" value="')[1].split('"')[0]
+    form = {"csrf_token": csrf, "form_key": form_key, "sku": ["CAR", "MUG"], "quantity": ["0", "1"]}
+    placed = client.post("/shop/checkout", data=form, headers=HTML, follow_redirects=False)
+    assert placed.status_code == 303
+    client.post("/shop/checkout", data=form, headers=HTML)  # a double submit buys once
+    orders = client.get(placed.headers["location"], headers=HTML)
+    assert orders.text.count('<td class="num">800</td>') == 1
+    too_many = {**form, "form_key": "another-key-1", "quantity": ["2", "0"]}
+    refused = client.post("/shop/checkout", data=too_many, headers=HTML)
+    assert refused.status_code == 409 and 'data-testid="shop-error"' in refused.text
+    zh = client.get("/me?lang=zh-CN", headers=HTML)
+    assert "积分" in zh.text

@@ -1,0 +1,96 @@
+"""Builders shared by the loyalty and community tests: owners, a delivered car, signed-in clients."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from carloop.accounts import service as accounts
+from carloop.accounts.schemas import Role
+from carloop.catalog.schemas import ConfigurationIn
+from carloop.ordering import rules as order_rules
+from carloop.ordering import service as ordering
+from carloop.ordering.models import Order
+from carloop.ordering.rules import OrderStatus
+from carloop.payments.providers.base import NotificationStatus
+from carloop.payments.providers.simulator import SimulatorProvider
+
+STAGES = (
+    OrderStatus.SCHEDULED,
+    OrderStatus.IN_PRODUCTION,
+    OrderStatus.BUILT,
+    OrderStatus.IN_TRANSIT,
+    OrderStatus.AT_DELIVERY_CENTRE,
+    OrderStatus.DELIVERED,
+)
+
+
+def owner(session: Session, phone: str = "13800138000") -> int:
+    """A customer's id."""
+    return accounts.get_or_create_customer(session=session, phone=phone).id
+
+
+def locked_order(factory: sessionmaker[Session], customer_id: int) -> int:
+    """A paid and locked order of ``customer_id``; returns its id."""
+    provider = SimulatorProvider(secret="s")
+    with factory.begin() as session:
+        order = ordering.reserve(
+            session=session, customer_id=customer_id, config=ConfigurationIn(model="su7", trim="pro")
+        )
+        payment = ordering.start_deposit_payment(
+            session=session, provider=provider, order=order, base_url="http://t/"
+        )
+        form = provider.signed_notification(
+            trade_no=payment.trade_no, amount_fen=payment.amount_fen, status=NotificationStatus.SUCCEEDED
+        )
+        ordering.handle_notification(session=session, provider=provider, form=form)
+        confirmation = order_rules.LockConfirmation(
+            True, order.deposit_fen, ordering.configuration_summary(order)
+        )
+        ordering.lock(session=session, order=order, confirmation=confirmation, actor="t")
+        return order.id
+
+
+def deliver(factory: sessionmaker[Session], order_id: int) -> None:
+    """Move a locked order through production to delivery."""
+    with factory.begin() as session:
+        order = session.get(Order, order_id)
+        assert order is not None
+        for stage in STAGES:
+            extra = {"vin": "LTEST000000000001"} if stage is OrderStatus.DELIVERED else {}
+            ordering.advance(
+                session=session, order=order, target=stage, actor="staff:1", reason="test", **extra
+            )
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def customer_headers(client: TestClient, phone: str) -> dict[str, str]:
+    """Sign a customer in by phone code; their bearer header."""
+    code = client.post("/api/v1/auth/code", json={"phone": phone}).json()["dev_code"]
+    token = client.post("/api/v1/auth/sign-in", json={"phone": phone, "code": code}).json()["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def staff_headers(
+    client: TestClient, factory: sessionmaker[Session], username: str, role: Role
+) -> dict[str, str]:
+    """Create a staff account and sign it in; its bearer header."""
+    with factory.begin() as session:
+        accounts.create_staff(
+            session=session,
+            actor=None,
+            username=username,
+            display_name=username.title(),
+            password=PASSWORD,
+            role=role,
+            store_id=None,
+        )
+    response = client.post("/api/v1/auth/staff/sign-in", json={"username": username, "password": PASSWORD})
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def csrf_of(html: str) -> str:
+    """The anti-forgery token in a page's forms."""
+    return html.split('name="csrf_token" value="')[1].split('"')[0]
