@@ -115,7 +115,7 @@ class Bridge:
         except ValueError:
             log.warning("bad state payload on %s", topic)
             return
-        cause = {"entity_id": entity_id, "seq": state.get("seq")}
+        cause = {"entity_id": entity_id, "seq": state.get("seq"), "ts": state.get("ts")}
         with self._lock:
             effects = self.engine.update(entity_id, state, self.clock(), cause)
             self._dirty[entity_id] = state

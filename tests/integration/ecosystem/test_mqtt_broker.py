@@ -16,9 +16,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.accounts import service as accounts
 from carloop.ecosystem import service
+from carloop.ecosystem.discovery import vehicle_configs
 from carloop.ecosystem.models import Device, DeviceKind, DeviceStatus, Precision
 from carloop.ecosystem.mqtt import PahoClient
-from carloop.ecosystem.protocol import HA_STATUS, ha_command_topic, ha_state_topic
+from carloop.ecosystem.protocol import (
+    HA_STATUS,
+    availability_topic,
+    ha_command_topic,
+    ha_state_topic,
+    state_topic,
+)
 from carloop.ecosystem.runtime import Runtime
 from carloop.ecosystem.schemas import HomeCreate
 from carloop.ecosystem.simulator import PLACES, offset
@@ -86,6 +93,20 @@ def world(session_factory: sessionmaker[Session], mqtt_url: str) -> Iterator[tup
         yield runtime, ids
     finally:
         runtime.stop()
+        _clear_retained(mqtt_url, [devices[k] for k in ("vehicle", "light", "climate")])
+
+
+def _clear_retained(url: str, entities: list[str]) -> None:
+    """Leave the shared broker as we found it: empty retained payloads delete retained messages."""
+    client = PahoClient(url)
+    client.connect()
+    for entity in entities:
+        topics = [state_topic(entity), availability_topic(entity), ha_state_topic(entity)]
+        topics += list(vehicle_configs(entity, name="x")) if entity.startswith("vehicle.") else []
+        for topic in topics:
+            client.publish(topic, b"", qos=1, retain=True)
+    time.sleep(0.2)
+    client.disconnect()
 
 
 def test_car_driving_home_switches_devices_on_and_leaves_a_trace(

@@ -1,0 +1,207 @@
+"""``carloop bench scenes``: N simulated cars publish once a second through a real MQTT broker to the
+bridge (its own process), each owner has a "coming home" scene, and a third process receives the
+device commands. Latency is telemetry publish -> command received (the bridge copies the telemetry's
+timestamp into the command's ``cause``); every car's route crosses its home zone exactly once, so a car
+without a command is a missed scene and a car with two is a duplicate."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import random
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.synchronize import Event as MpEvent
+from typing import Any
+
+from carloop.ecosystem.protocol import ROOT, state_topic
+
+HOME = (31.2196, 121.5447)
+SPEED_KMH = 36.0  # 10 m/s
+RADIUS_M = 150.0
+JITTER_M = 10.0
+
+
+@dataclass
+class BenchResult:
+    """What the benchmark prints."""
+
+    vehicles: int
+    seconds: float
+    published: int
+    processed: int
+    events_per_s: float
+    commands: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    missed: int
+    duplicates: int
+    broker: str
+
+    def as_json(self) -> dict[str, Any]:
+        """The --json object."""
+        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+def _home_of(i: int) -> tuple[float, float]:
+    """Each owner's home: spread over a grid ~2 km apart so zones never overlap."""
+    return HOME[0] + (i % 40) * 0.02, HOME[1] + (i // 40) * 0.02
+
+
+def _bridge_main(
+    url: str, vehicles: int, base: int, ha: bool, ready: MpEvent, stop: MpEvent, out: Any
+) -> None:
+    from carloop.ecosystem.bridge import Bridge, VehicleInfo
+    from carloop.ecosystem.engine import Engine
+    from carloop.ecosystem.mqtt import PahoClient
+    from carloop.ecosystem.presets import preset
+    from carloop.ecosystem.protocol import BRIDGE_STATUS, OFFLINE, entity_of
+    from carloop.ecosystem.rules import Zone
+    from carloop.ecosystem.schemas import SceneDefinition
+
+    engine = Engine()
+    infos = {}
+    for i in range(vehicles):
+        owner, car, light = base + i, f"vehicle.{base + i}", f"light.{base + i}"
+        engine.set_zones(owner, [Zone("zone.home", *_home_of(i), radius_m=RADIUS_M)])
+        engine.set_entity(car, owner)
+        engine.set_entity(light, owner)
+        definition = SceneDefinition.model_validate(preset("coming_home", vehicle=car, devices=[light]))
+        engine.load(owner, owner, definition)
+        infos[car] = VehicleInfo(f"Car {i}", "su7")
+    client = PahoClient(url, client_id=f"carloop-bench-bridge-{base}", will=(BRIDGE_STATUS, OFFLINE))
+    client.connect()
+    traces = [0]
+
+    def sink(t: list[Any], p: Any, s: Any) -> None:
+        traces[0] += len(t)
+
+    bridge = Bridge(client, engine, sink=sink, vehicles=infos, ha_enabled=ha)
+    processed = [0]
+    original = bridge._on_state
+
+    def counting(topic: str, payload: bytes) -> None:
+        original(topic, payload)
+        if entity_of(topic) in engine.entity_owner:  # the shared broker may carry other devices' states
+            processed[0] += 1
+
+    bridge._on_state = counting  # type: ignore[method-assign]
+    bridge.start(tick_interval=0.25)
+    ready.set()
+    stop.wait()
+    bridge.stop()
+    client.disconnect()
+    out.put({"processed": processed[0], "traces": traces[0], "commands": bridge.commands_sent})
+
+
+def _receiver_main(url: str, base: int, ready: MpEvent, stop: MpEvent, out: Any) -> None:
+    from carloop.ecosystem.mqtt import PahoClient
+
+    seen: list[tuple[str, float]] = []
+
+    def on_command(topic: str, payload: bytes) -> None:
+        now = time.time()
+        body = json.loads(payload)
+        sent = (body.get("cause") or {}).get("ts")
+        seen.append((topic, (now - float(sent)) * 1000 if sent is not None else -1.0))
+
+    client = PahoClient(url, client_id=f"carloop-bench-devices-{base}")
+    client.connect()
+    client.subscribe(f"{ROOT}/light/+/command", on_command, qos=1)
+    time.sleep(0.3)
+    ready.set()
+    stop.wait()
+    time.sleep(0.2)
+    client.disconnect()
+    out.put(seen)
+
+
+def run(
+    url: str,
+    *,
+    vehicles: int,
+    seconds: float,
+    base: int = 1,
+    ha: bool = True,
+    broker: str = "",
+    progress: Callable[[float], None] | None = None,
+) -> BenchResult:
+    """Run the benchmark against the broker at ``url``."""
+    from carloop.ecosystem.mqtt import PahoClient
+    from carloop.ecosystem.simulator import SimCar, offset
+
+    ctx = mp.get_context("spawn")
+    stop = ctx.Event()
+    ready_bridge, ready_devices = ctx.Event(), ctx.Event()
+    bridge_out, devices_out = ctx.Queue(), ctx.Queue()
+    bridge_proc = ctx.Process(
+        target=_bridge_main, args=(url, vehicles, base, ha, ready_bridge, stop, bridge_out), daemon=True
+    )
+    devices_proc = ctx.Process(
+        target=_receiver_main, args=(url, base, ready_devices, stop, devices_out), daemon=True
+    )
+    bridge_proc.start()
+    devices_proc.start()
+    if not ready_bridge.wait(120) or not ready_devices.wait(60):
+        stop.set()
+        raise RuntimeError("the bridge or the device process did not start")
+
+    rng = random.Random(base)  # noqa: S311 - simulation, not security
+    cars: list[tuple[str, SimCar]] = []
+    for i in range(vehicles):
+        home = _home_of(i)
+        enter_at = rng.uniform(0.25, 0.65) * seconds  # seconds into the run the car crosses the zone edge
+        bearing = rng.uniform(0, 360)
+        start = offset(home, RADIUS_M + SPEED_KMH / 3.6 * enter_at, bearing)
+        car = SimCar(position=start, jitter_m=JITTER_M, rng=random.Random(i))  # noqa: S311
+        car.drive([start, home], speed_kmh=SPEED_KMH)
+        cars.append((f"vehicle.{base + i}", car))
+    client = PahoClient(url, client_id=f"carloop-bench-cars-{base}")
+    client.connect()
+    topics = [state_topic(entity) for entity, _ in cars]
+    published = 0
+    t0 = time.monotonic() + 0.5
+    rounds = int(seconds)
+    for k in range(rounds):
+        for i, (_, car) in enumerate(cars):
+            due = t0 + k + i / vehicles
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            if k:
+                car.step(1.0)
+            body = car.telemetry(time.time())
+            client.publish(topics[i], json.dumps(body, separators=(",", ":")))
+            published += 1
+        if progress is not None:
+            progress((k + 1) / rounds)
+    time.sleep(2.0)  # let the last commands arrive
+    stop.set()
+    bridge_stats = bridge_out.get(timeout=30)
+    received: list[tuple[str, float]] = devices_out.get(timeout=30)
+    bridge_proc.join(10)
+    devices_proc.join(10)
+    client.disconnect()
+
+    per_device: dict[str, int] = {}
+    for topic, _ in received:
+        per_device[topic] = per_device.get(topic, 0) + 1
+    latencies = sorted(ms for _, ms in received if ms >= 0)
+    q = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) >= 2 else latencies * 99
+    return BenchResult(
+        vehicles=vehicles,
+        seconds=float(rounds),
+        published=published,
+        processed=int(bridge_stats["processed"]),
+        events_per_s=bridge_stats["processed"] / rounds if rounds else 0.0,
+        commands=len(received),
+        p50_ms=q[49] if q else 0.0,
+        p99_ms=q[98] if q else 0.0,
+        max_ms=latencies[-1] if latencies else 0.0,
+        missed=vehicles - len(per_device),
+        duplicates=sum(n - 1 for n in per_device.values()),
+        broker=broker,
+    )

@@ -1,0 +1,40 @@
+"""The scenes benchmark end to end at a tiny size, through the real broker."""
+
+from __future__ import annotations
+
+import json
+import random
+
+from typer.testing import CliRunner
+
+from carloop.cli.main import app
+
+
+def test_bench_scenes_reports_latency_and_no_missed_scenes(mqtt_url: str) -> None:
+    base = random.randrange(100_000_000, 900_000_000)  # device ids of our own on the shared broker
+    result = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "scenes",
+            "--vehicles",
+            "5",
+            "--seconds",
+            "6",
+            "--mqtt-url",
+            mqtt_url,
+            "--base",
+            str(base),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["published"] == 30 and body["processed"] == 30
+    assert body["commands"] == 5 and body["missed"] == 0 and body["duplicates"] == 0
+    assert 0 < body["p50_ms"] <= body["p99_ms"] <= body["max_ms"]
+
+
+def test_simulate_car_rejects_an_unknown_route() -> None:
+    result = CliRunner().invoke(app, ["simulate", "car", "--route", "moon-home"])
+    assert result.exit_code != 0
