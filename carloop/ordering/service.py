@@ -16,7 +16,7 @@ from carloop.catalog.schemas import ConfigurationIn
 from carloop.clock import utcnow
 from carloop.errors import Conflict, ErrorCode, InvalidTransition, NotFound, PolicyViolation
 from carloop.ordering import events, rules
-from carloop.ordering.models import EditionStock, Order, OrderEvent
+from carloop.ordering.models import EditionReturn, EditionStock, Order, OrderEvent, QueueCounter
 from carloop.ordering.rules import CancelMoney, OrderStatus
 from carloop.outbox import service as outbox
 from carloop.payments import service as payments
@@ -54,6 +54,8 @@ def _move(
     if target in rules.FINAL:
         order.ended_at = now
     _publish(session, order, previous, target, actor, data)
+    if target in (OrderStatus.CANCELLED, OrderStatus.REFUNDED):
+        _release_edition_unit(session, order)
 
 
 def _publish(
@@ -305,15 +307,22 @@ def _on_payment_captured(session: Session, provider: PaymentProvider, order: Ord
         )
         return
     paid_at = payment.paid_at or utcnow()
-    if order.edition and not _take_edition_unit(session, order):
-        _move(
-            session, order, OrderStatus.CANCELLED, actor="system", reason=f"edition {order.edition} sold out"
-        )
-        payments.refund_payment(
-            session=session, provider=provider, payment=payment, reason="edition sold out"
-        )
-        return
     order.paid_at = paid_at
+    if order.queue_position is None:
+        order.queue_position = _take_position(session, order.model)
+    if order.edition and not _take_edition_unit(session, order):
+        # Every unit is held: the buyer waits, deposit held and refundable, for a cancellation.
+        order.refundable_until = rules.waitlist_until(paid_at)
+        _move(
+            session,
+            order,
+            OrderStatus.WAITLISTED,
+            actor=actor,
+            reason=f"deposit paid; edition {order.edition} is taken, waiting for a unit",
+            trade_no=payment.trade_no,
+        )
+        session.flush()
+        return
     order.refundable_until = rules.refundable_until(
         paid_at, refundable_hours=order.refundable_hours, lock_at_payment=order.lock_at_payment
     )
@@ -323,11 +332,36 @@ def _on_payment_captured(session: Session, provider: PaymentProvider, order: Ord
     session.flush()
 
 
+def _take_position(session: Session, model: str) -> int:
+    """The next gapless queue position of ``model`` (one conditional UPDATE on its counter)."""
+    if session.get(QueueCounter, model) is None:
+        session.add(QueueCounter(model=model, last=0))
+        session.flush()
+    last = session.scalar(
+        update(QueueCounter)
+        .where(QueueCounter.model == model)
+        .values(last=QueueCounter.last + 1)
+        .returning(QueueCounter.last)
+    )
+    return int(last or 0)
+
+
 def _take_edition_unit(session: Session, order: Order) -> bool:
     capacity = catalog.edition_units(order.edition or "")
     if session.get(EditionStock, order.edition) is None:
         session.add(EditionStock(edition=order.edition, capacity=capacity, taken=0))
         session.flush()
+    returned = session.scalar(
+        select(EditionReturn)
+        .where(EditionReturn.edition == order.edition)
+        .order_by(EditionReturn.number)
+        .limit(1)
+        .with_for_update()
+    )
+    if returned is not None:  # a number given back by a cancellation when nobody was waiting
+        order.edition_number = returned.number
+        session.delete(returned)
+        return True
     taken = session.scalar(
         update(EditionStock)
         .where(EditionStock.edition == order.edition, EditionStock.taken < EditionStock.capacity)
@@ -338,6 +372,37 @@ def _take_edition_unit(session: Session, order: Order) -> bool:
         return False
     order.edition_number = int(taken)
     return True
+
+
+def _release_edition_unit(session: Session, order: Order) -> None:
+    """An edition order ended before delivery: its number goes to the first buyer waiting, or back."""
+    if not order.edition or order.edition_number is None:
+        return
+    edition, number = order.edition, order.edition_number
+    order.edition_number = None
+    session.flush()  # free (edition, number) before anyone else takes it
+    heir = session.scalar(
+        select(Order)
+        .where(Order.edition == edition, Order.status == OrderStatus.WAITLISTED)
+        .order_by(Order.queue_position, Order.id)
+        .limit(1)
+        .with_for_update()
+    )
+    if heir is None:
+        session.add(EditionReturn(edition=edition, number=number))
+        session.flush()
+        return
+    heir.edition_number = number
+    heir.refundable_until = None
+    _move(
+        session,
+        heir,
+        OrderStatus.LOCKED,
+        actor="system",
+        reason=f"edition unit {number} passed on from a cancellation; numbered edition locks",
+        edition_number=number,
+    )
+    session.flush()
 
 
 def lock(

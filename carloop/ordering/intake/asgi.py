@@ -19,6 +19,8 @@ from typing import Any
 
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
 
 from carloop.accounts import service as accounts
 from carloop.catalog import rules as catalog_rules
@@ -28,6 +30,7 @@ from carloop.clock import utcnow
 from carloop.errors import DomainError, InvalidConfiguration
 from carloop.ordering import idempotency
 from carloop.ordering.intake import rules as intake_rules
+from carloop.ordering.intake import sql
 from carloop.ordering.intake.store import PATH, Outcome, Ticket
 from carloop.ordering.intake.writer import GroupCommitWriter, WriterConfig, busy_outcome
 from carloop.payments.providers.simulator import SimulatorProvider
@@ -65,10 +68,10 @@ def writer_config_from_env() -> WriterConfig:
     )
 
 
-_quotes: dict[tuple[Any, ...], tuple[Quote, dict[str, Any]]] = {}
+_quotes: dict[tuple[Any, ...], tuple[Quote, dict[str, Any], str, str]] = {}
 
 
-def price_cached(config: ConfigurationIn) -> tuple[Quote, dict[str, Any]]:
+def price_cached(config: ConfigurationIn) -> tuple[Quote, dict[str, Any], str, str]:
     """Price through the compiled catalog rules, memoised per configuration and running incentives."""
     now = utcnow()
     version = catalog.current_version()
@@ -80,7 +83,8 @@ def price_cached(config: ConfigurationIn) -> tuple[Quote, dict[str, Any]]:
     hit = _quotes.get(key)
     if hit is None:
         quote = catalog.quote(config=config, at=now, version=version)
-        hit = (quote, quote.model_dump(mode="json"))
+        dumped = quote.model_dump(mode="json")
+        hit = (quote, dumped, sql.dumps(dumped), sql.dumps(list(quote.options)))
         if len(_quotes) > 20_000:
             _quotes.clear()
         _quotes[key] = hit
@@ -102,6 +106,13 @@ class IntakeApp:
         )
         self._identity_key = settings.secret_key.get_secret_value().encode()
         self._tokens: dict[str, tuple[float, int, str]] = {}
+        # Session look-ups only read: on SQLite they must not take the write lock (BEGIN IMMEDIATE)
+        # that the app's engine takes, or every cache miss would stall the group commit.
+        self._reads = (
+            sessionmaker(create_engine(settings.database_url, connect_args={"check_same_thread": False}))
+            if settings.is_sqlite
+            else app.state.sessions
+        )
         app.state.intake = self
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -146,7 +157,7 @@ class IntakeApp:
         return principal
 
     def _resolve(self, token: str) -> tuple[int, str] | None:
-        with self.app.state.sessions() as session:
+        with self._reads() as session:
             principal = accounts.resolve_session(session=session, token=token)
         if principal is None or principal.customer_id is None:
             return None
@@ -155,7 +166,7 @@ class IntakeApp:
     def prepare(self, *, body: IntakeOrderCreate, customer_id: int, actor: str, key: str) -> Ticket | Outcome:
         """Validate a reservation against the compiled catalog and the identity rules; a ticket or a 422."""
         try:
-            quote, quote_json = price_cached(body.configuration)
+            quote, quote_json, quote_text, options_json = price_cached(body.configuration)
         except InvalidConfiguration as err:
             return _problem(422, str(err.code), err.message, problems=err.problems)
         except DomainError as err:
@@ -173,6 +184,8 @@ class IntakeApp:
             quote=quote,
             quote_json=quote_json,
             identity_hash=identity,
+            quote_text=quote_text,
+            options_json=options_json,
         )
 
     async def _orders(self, scope: Scope, receive: Receive, send: Send) -> None:

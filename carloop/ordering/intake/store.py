@@ -14,13 +14,13 @@ from __future__ import annotations
 import secrets
 import tomllib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from importlib.resources import files
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,7 @@ from carloop.catalog.schemas import Quote
 from carloop.db import Base
 from carloop.ordering import events, rules
 from carloop.ordering.intake import rules as intake_rules
+from carloop.ordering.intake import sql
 from carloop.ordering.models import (
     EditionReturn,
     EditionStock,
@@ -66,6 +67,8 @@ class Ticket:
     quote: Quote
     quote_json: dict[str, Any]
     identity_hash: str | None
+    quote_text: str = ""  # the quote as JSON text, rendered once per distinct configuration
+    options_json: str = "[]"
 
 
 @dataclass(slots=True)
@@ -131,6 +134,9 @@ def store_batch(
         if j != i:
             followers.append((i, j))
     plans = {i: _Plan(tickets[i]) for i in first_of.values()}
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":  # random-key indexes need a cache larger than SQLite's 2 MB default
+        conn.exec_driver_sql("PRAGMA cache_size=-131072")
     _claim_keys(session, plans, outcomes, now)
     fresh = [plans[i] for i in sorted(plans) if outcomes[i] is None]
     _apply_scalper_limits(session, fresh)
@@ -161,49 +167,48 @@ def _mismatch() -> Outcome:
 def _claim_keys(
     session: Session, plans: dict[int, _Plan], outcomes: list[Outcome | None], now: datetime
 ) -> None:
+    conn = session.connection()
     table = _t(IdempotencyRecord)
     ordered = sorted(plans.items(), key=lambda item: (item[1].ticket.scope, item[1].ticket.key))
+    ids = sql.allocate_ids(conn, table, len(ordered))
+    when = sql.db_time(conn, table.c.created_at, now)
     rows = [
-        {
-            "scope": p.ticket.scope,
-            "key": p.ticket.key,
-            "request_hash": p.ticket.request_hash,
-            "status_code": 0,
-            "response": {},
-            "created_at": now,
-        }
-        for _, p in ordered
+        (rid, p.ticket.scope, p.ticket.key, p.ticket.request_hash, 0, "{}", when)
+        for rid, (_, p) in zip(ids, ordered, strict=True)
     ]
-    stmt = _insert(session, table).on_conflict_do_nothing(index_elements=["scope", "key"])
-    claimed: dict[tuple[str, str], int] = {}
-    if rows:  # one multi-row statement in key order: every process locks keys in the same order
-        result = session.execute(stmt.values(rows).returning(table.c.id, table.c.scope, table.c.key))
-        claimed = {(scope, key): int(rid) for rid, scope, key in result}
-    taken = [(i, p) for i, p in ordered if (p.ticket.scope, p.ticket.key) not in claimed]
-    if taken:
-        found = {
-            (r.scope, r.key): r
-            for r in session.execute(
-                select(
-                    table.c.scope, table.c.key, table.c.request_hash, table.c.status_code, table.c.response
-                ).where(
-                    tuple_(table.c.scope, table.c.key).in_([(p.ticket.scope, p.ticket.key) for _, p in taken])
-                )
-            )
-        }
-        for i, p in taken:
-            rec = found.get((p.ticket.scope, p.ticket.key))
-            if rec is None or not rec.status_code:
-                raise RuntimeError(
-                    "an idempotency key was neither claimed nor answered"
-                )  # retried by the writer
-            if rec.request_hash != p.ticket.request_hash:
-                outcomes[i] = _mismatch()
-            else:
-                outcomes[i] = Outcome(int(rec.status_code), dict(rec.response), replayed=True)
-    for i, p in ordered:
-        if outcomes[i] is None:
-            p.record_id = claimed[(p.ticket.scope, p.ticket.key)]
+    # Rows go in key order, so concurrent writers lock the keys in the same order.
+    sql.insert_many(
+        conn,
+        table,
+        ("id", "scope", "key", "request_hash", "status_code", "response", "created_at"),
+        rows,
+        on_conflict_do_nothing=("scope", "key"),
+    )
+    landed = set(session.scalars(select(table.c.id).where(table.c.id.in_(ids))))
+    taken = []
+    for rid, (i, p) in zip(ids, ordered, strict=True):
+        if rid in landed:
+            p.record_id = rid
+        else:
+            taken.append((i, p))
+    if not taken:
+        return
+    found = {
+        (r.scope, r.key): r
+        for r in session.execute(
+            select(
+                table.c.scope, table.c.key, table.c.request_hash, table.c.status_code, table.c.response
+            ).where(table.c.key.in_({p.ticket.key for _, p in taken}))
+        )
+    }
+    for i, p in taken:
+        rec = found.get((p.ticket.scope, p.ticket.key))
+        if rec is None or not rec.status_code:  # cannot happen once committed; the writer retries the batch
+            raise RuntimeError("an idempotency key was neither claimed nor answered")
+        if rec.request_hash != p.ticket.request_hash:
+            outcomes[i] = _mismatch()
+        else:
+            outcomes[i] = Outcome(int(rec.status_code), dict(rec.response), replayed=True)
 
 
 def _apply_scalper_limits(session: Session, fresh: list[_Plan]) -> None:
@@ -317,202 +322,143 @@ def _take_edition_units(session: Session, stored: list[_Plan]) -> None:
 
 
 def _order_number(model: str) -> str:
-    return f"{model.upper()[:6]}-" + "".join(secrets.choice(_ALPHABET) for _ in range(8))
+    raw = int.from_bytes(secrets.token_bytes(5), "big")  # 40 random bits, 5 per character
+    return f"{model.upper()[:6]}-" + "".join(_ALPHABET[(raw >> (5 * k)) & 31] for k in range(8))
+
+
+_REASONS = {
+    OrderStatus.RESERVED: "deposit paid at the launch intake",
+    OrderStatus.LOCKED: "deposit paid; numbered edition locks at payment",
+    OrderStatus.WAITLISTED: "deposit paid; the edition is taken, waiting for a unit",
+}
+_ORDER_COLUMNS = (
+    "id", "number", "customer_id", "status", "model", "trim", "options", "catalog_version", "quote",
+    "total_fen", "deposit_fen", "refundable_hours", "lock_at_payment", "edition", "edition_number",
+    "delivery_store_id", "paid_at", "refundable_until", "locked_at", "ended_at", "created_at", "updated_at",
+    "version", "queue_position", "identity_hash", "intake_key",
+)  # fmt: skip
 
 
 def _write(session: Session, stored: list[_Plan], provider: SimulatorProvider, now: datetime) -> None:
     if not stored:
         return
+    conn = session.connection()
     orders = _t(Order)
-    order_rows = []
-    for p in stored:
+    at = sql.db_time(conn, orders.c.created_at, now)
+    waitlist_end = sql.db_time(conn, orders.c.created_at, rules.waitlist_until(now))
+    order_ids = sql.allocate_ids(conn, orders, len(stored))
+    entry_ids = sql.allocate_ids(conn, _t(JournalEntry), len(stored))
+    actor = f"provider:{provider.name}"
+    order_rows, event_rows, payment_rows, notice_rows, entry_rows, posting_rows, outbox_rows = (
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+    )
+    windows: dict[int, Any] = {}
+    for p, oid, eid in zip(stored, order_ids, entry_ids, strict=True):
         t, q = p.ticket, p.ticket.quote
+        deposit = q.deposit.amount_fen
         p.number = _order_number(q.model)
         p.trade_no = "P" + secrets.token_hex(10).upper()
-        refundable_until = (
-            rules.refundable_until(
-                now, refundable_hours=q.deposit.refundable_hours, lock_at_payment=q.deposit.lock_at_payment
-            )
-            if p.status is OrderStatus.RESERVED
-            else (rules.waitlist_until(now) if p.status is OrderStatus.WAITLISTED else None)
-        )
-        order_rows.append(
-            {
-                "number": p.number,
-                "customer_id": t.customer_id,
-                "status": p.status,
-                "model": q.model,
-                "trim": q.trim,
-                "options": list(q.options),
-                "catalog_version": q.catalog_version,
-                "quote": t.quote_json,
-                "total_fen": q.total_fen,
-                "deposit_fen": q.deposit.amount_fen,
-                "refundable_hours": q.deposit.refundable_hours,
-                "lock_at_payment": q.deposit.lock_at_payment,
-                "edition": q.edition,
-                "edition_number": p.edition_number,
-                "delivery_store_id": None,
-                "paid_at": now,
-                "refundable_until": refundable_until,
-                "locked_at": now if p.status is OrderStatus.LOCKED else None,
-                "ended_at": None,
-                "created_at": now,
-                "updated_at": now,
-                "version": 1,
-                "queue_position": p.position,
-                "identity_hash": t.identity_hash,
-                "intake_key": t.key,
-            }
-        )
-    ids = (
-        session.execute(insert(orders).returning(orders.c.id, sort_by_parameter_order=True), order_rows)
-        .scalars()
-        .all()
-    )
-    event_rows, payment_rows, notice_rows, entry_rows, outbox_rows = [], [], [], [], []
-    for p, oid in zip(stored, ids, strict=True):
-        t, q = p.ticket, p.ticket.quote
-        actor = f"provider:{provider.name}"
-        reason = {
-            OrderStatus.RESERVED: "deposit paid at the launch intake",
-            OrderStatus.LOCKED: "deposit paid; numbered edition locks at payment",
-            OrderStatus.WAITLISTED: f"deposit paid; edition {q.edition} is taken, waiting for a unit",
-        }[p.status]
-        event_rows.append(
-            {
-                "order_id": oid,
-                "at": now,
-                "actor": actor,
-                "from_status": None,
-                "to_status": str(p.status),
-                "reason": reason,
-                "data": {
-                    "trade_no": p.trade_no,
-                    "queue_position": p.position,
-                    "total_fen": q.total_fen,
-                    "deposit_fen": q.deposit.amount_fen,
-                },
-            }
-        )
+        if p.status is OrderStatus.RESERVED:
+            hours = q.deposit.refundable_hours
+            if hours not in windows:
+                until = rules.refundable_until(now, refundable_hours=hours, lock_at_payment=False)
+                windows[hours] = sql.db_time(conn, orders.c.created_at, until)
+            refundable_until = windows[hours]
+        else:
+            refundable_until = waitlist_end if p.status is OrderStatus.WAITLISTED else None
+        status = str(p.status)
+        order_rows.append((
+            oid, p.number, t.customer_id, status, q.model, q.trim, t.options_json, q.catalog_version,
+            t.quote_text, q.total_fen, deposit, q.deposit.refundable_hours, q.deposit.lock_at_payment,
+            q.edition, p.edition_number, None, at, refundable_until,
+            at if p.status is OrderStatus.LOCKED else None, None, at, at, 1, p.position,
+            t.identity_hash, t.key,
+        ))  # fmt: skip
+        event_data = {"trade_no": p.trade_no, "queue_position": p.position, "deposit_fen": deposit}
+        event_rows.append((oid, at, actor, None, status, _REASONS[p.status], sql.dumps(event_data)))
         form = provider.signed_notification(
-            trade_no=p.trade_no, amount_fen=q.deposit.amount_fen, status=NotificationStatus.SUCCEEDED
+            trade_no=p.trade_no, amount_fen=deposit, status=NotificationStatus.SUCCEEDED
         )
         notice = provider.verify_notification(form)
-        if notice.amount_fen != q.deposit.amount_fen or notice.status is not NotificationStatus.SUCCEEDED:
+        if notice.amount_fen != deposit or notice.status is not NotificationStatus.SUCCEEDED:
             raise RuntimeError("the simulator's notification does not match the deposit")
-        payment_rows.append(
-            {
-                "trade_no": p.trade_no,
-                "order_id": oid,
-                "purpose": PaymentPurpose.DEPOSIT,
-                "provider": provider.name,
-                "amount_fen": q.deposit.amount_fen,
-                "status": PaymentStatus.SUCCEEDED,
-                "provider_txn_id": notice.provider_txn_id,
-                "pay_url": "",
-                "created_at": now,
-                "paid_at": now,
-                "closed_at": None,
-            }
-        )
-        notice_rows.append(
-            {
-                "provider": provider.name,
-                "trade_no": p.trade_no,
-                "outcome": "captured",
-                "detail": "",
-                "raw": dict(form),
-                "received_at": now,
-            }
-        )
-        entry_rows.append(
-            {
-                "idempotency_key": f"payment:{p.trade_no}",
-                "kind": "payment",
-                "order_id": oid,
-                "memo": f"deposit via {provider.name} {notice.provider_txn_id}",
-                "created_at": now,
-            }
-        )
-        change = events.OrderStatusChanged(
-            order_id=oid,
-            number=p.number,
-            customer_id=t.customer_id,
-            from_status=str(OrderStatus.PENDING_PAYMENT),
-            to_status=str(p.status),
-            actor=actor,
-        )
-        outbox_rows.append(
-            {
-                "name": change.name,
-                "payload": asdict(change),
-                "created_at": now,
-                "attempts": 0,
-                "last_error": "",
-            }
-        )
+        payment_rows.append((
+            p.trade_no, oid, str(PaymentPurpose.DEPOSIT), provider.name, deposit,
+            str(PaymentStatus.SUCCEEDED), notice.provider_txn_id, "", at, at, None,
+        ))  # fmt: skip
+        notice_rows.append((provider.name, p.trade_no, "captured", "", sql.dumps(form), at))
+        entry_rows.append((eid, f"payment:{p.trade_no}", "payment", oid, f"deposit via {provider.name}", at))
+        lines = money_rules.payment_received(oid, deposit)
+        if not money_rules.is_balanced(lines):
+            raise RuntimeError("a deposit entry does not balance")
+        posting_rows += [(eid, str(ln.account), ln.order_id, ln.amount_fen) for ln in lines]
+        change = {
+            "order_id": oid, "number": p.number, "customer_id": t.customer_id,
+            "from_status": str(OrderStatus.PENDING_PAYMENT), "to_status": status, "actor": actor,
+        }  # fmt: skip
+        outbox_rows.append((events.OrderStatusChanged.name, sql.dumps(change), at, 0, ""))
         if p.status is OrderStatus.LOCKED:
-            locked = events.OrderLocked(
-                order_id=oid, number=p.number, customer_id=t.customer_id, model=q.model, trim=q.trim
-            )
-            outbox_rows.append(
-                {
-                    "name": locked.name,
-                    "payload": asdict(locked),
-                    "created_at": now,
-                    "attempts": 0,
-                    "last_error": "",
-                }
-            )
+            locked = {
+                "order_id": oid,
+                "number": p.number,
+                "customer_id": t.customer_id,
+                "model": q.model,
+                "trim": q.trim,
+            }
+            outbox_rows.append((events.OrderLocked.name, sql.dumps(locked), at, 0, ""))
         p.outcome = Outcome(
             201,
             {
-                "number": p.number,
-                "status": str(p.status),
-                "model": q.model,
-                "trim": q.trim,
-                "queue_position": p.position,
-                "edition": q.edition,
-                "edition_number": p.edition_number,
-                "total_fen": q.total_fen,
-                "deposit_fen": q.deposit.amount_fen,
-                "trade_no": p.trade_no,
+                "number": p.number, "status": status, "model": q.model, "trim": q.trim,
+                "queue_position": p.position, "edition": q.edition, "edition_number": p.edition_number,
+                "total_fen": q.total_fen, "deposit_fen": deposit, "trade_no": p.trade_no,
             },
-        )
-    session.execute(insert(_t(OrderEvent)), event_rows)
-    session.execute(insert(_t(Payment)), payment_rows)
-    session.execute(insert(_t(NotificationLog)), notice_rows)
-    entries = _t(JournalEntry)
-    entry_ids = (
-        session.execute(insert(entries).returning(entries.c.id, sort_by_parameter_order=True), entry_rows)
-        .scalars()
-        .all()
+        )  # fmt: skip
+    sql.insert_many(conn, orders, _ORDER_COLUMNS, order_rows)
+    sql.insert_many(
+        conn,
+        _t(OrderEvent),
+        ("order_id", "at", "actor", "from_status", "to_status", "reason", "data"),
+        event_rows,
     )
-    posting_rows = []
-    for p, oid, eid in zip(stored, ids, entry_ids, strict=True):
-        lines = money_rules.payment_received(oid, p.ticket.quote.deposit.amount_fen)
-        if not money_rules.is_balanced(lines):
-            raise RuntimeError("a deposit entry does not balance")
-        posting_rows += [
-            {"entry_id": eid, "account": ln.account, "order_id": ln.order_id, "amount_fen": ln.amount_fen}
-            for ln in lines
-        ]
-    session.execute(insert(_t(Posting)), posting_rows)
-    session.execute(insert(_t(OutboxEvent)), outbox_rows)
+    sql.insert_many(
+        conn, _t(Payment),
+        ("trade_no", "order_id", "purpose", "provider", "amount_fen", "status", "provider_txn_id", "pay_url",
+         "created_at", "paid_at", "closed_at"),
+        payment_rows,
+    )  # fmt: skip
+    sql.insert_many(
+        conn,
+        _t(NotificationLog),
+        ("provider", "trade_no", "outcome", "detail", "raw", "received_at"),
+        notice_rows,
+    )
+    sql.insert_many(
+        conn,
+        _t(JournalEntry),
+        ("id", "idempotency_key", "kind", "order_id", "memo", "created_at"),
+        entry_rows,
+    )
+    sql.insert_many(conn, _t(Posting), ("entry_id", "account", "order_id", "amount_fen"), posting_rows)
+    sql.insert_many(
+        conn, _t(OutboxEvent), ("name", "payload", "created_at", "attempts", "last_error"), outbox_rows
+    )
 
 
 def _record_answers(session: Session, fresh: list[_Plan]) -> None:
-    table = _t(IdempotencyRecord)
+    conn = session.connection()
+    mark = sql.placeholder(conn)
     rows = [
-        {"rid": p.record_id, "sc": p.outcome.status, "resp": p.outcome.body}
-        for p in fresh
-        if p.outcome is not None
+        (p.outcome.status, sql.dumps(p.outcome.body), p.record_id) for p in fresh if p.outcome is not None
     ]
     if rows:
-        session.execute(
-            update(table)
-            .where(table.c.id == bindparam("rid"))
-            .values(status_code=bindparam("sc"), response=bindparam("resp")),
+        conn.exec_driver_sql(
+            f"UPDATE idempotency_records SET status_code = {mark}, response = {mark} WHERE id = {mark}",  # noqa: S608
             rows,
         )
