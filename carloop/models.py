@@ -1,9 +1,11 @@
 """Imports every domain's models so ``Base.metadata`` knows all tables (Alembic and tests use it)."""
 
 from carloop.accounts import models as accounts_models  # noqa: F401
+from carloop.analytics import models as analytics_models  # noqa: F401
 from carloop.appointments import models as appointments_models  # noqa: F401
 from carloop.audit import models as audit_models  # noqa: F401
 from carloop.community import models as community_models  # noqa: F401
+from carloop.console import models as console_models  # noqa: F401
 from carloop.db import Base
 from carloop.ecosystem import models as ecosystem_models  # noqa: F401
 from carloop.loyalty import models as loyalty_models  # noqa: F401

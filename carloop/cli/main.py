@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from carloop.cli import bench_booking, bench_community, bench_launch, bench_scenes
+from carloop.cli import bench_analytics, bench_booking, bench_community, bench_launch, bench_scenes
 from carloop.db import make_engine, make_session_factory
 from carloop.settings import Settings
 
@@ -27,6 +27,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(simulate_app, name="simulate")
 # Each domain registers its own commands on bench_app / simulate_app here, one line each:
 bench_launch.register(bench_app, simulate_app)
+bench_analytics.register(bench_app, simulate_app)
 bench_booking.register(bench_app, simulate_app)
 bench_scenes.register(bench_app, simulate_app)
 bench_community.register(bench_app, simulate_app)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from carloop.analytics import events as analytics_events
 from carloop.ecosystem import events as ecosystem_events
 from carloop.loyalty import events as loyalty_events
 from carloop.outbox.service import Handler
 
 # each domain's EVENT_HANDLERS, listed here
 DOMAIN_HANDLERS: list[Mapping[str, Sequence[Handler]]] = [
+    analytics_events.EVENT_HANDLERS,
     ecosystem_events.EVENT_HANDLERS,
     loyalty_events.EVENT_HANDLERS,
 ]

@@ -12,10 +12,13 @@ from sqlalchemy import text
 from carloop import __version__
 from carloop.accounts import api as accounts_api
 from carloop.accounts import pages as accounts_pages
+from carloop.analytics import api as analytics_api
+from carloop.analytics import pages as analytics_pages
 from carloop.appointments import api as appointments_api
 from carloop.appointments import pages as appointments_pages
 from carloop.catalog import api as catalog_api
 from carloop.catalog import pages as catalog_pages
+from carloop.console import pages as console_pages
 from carloop.community import api as community_api
 from carloop.community import pages as community_pages
 from carloop.db import make_engine, make_session_factory
@@ -87,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ordering_api,
         network_api,
         appointments_api,
+        analytics_api,
         loyalty_api,
         community_api,
     ):
@@ -98,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ordering_pages,
         network_pages,
         appointments_pages,
+        analytics_pages,
+        console_pages,
         loyalty_pages,
         community_pages,
     ):

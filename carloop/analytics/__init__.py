@@ -1,0 +1,1 @@
+"""Analytics: funnel events, the DuckDB dashboard, market structure and the simulated launch."""

@@ -1,0 +1,177 @@
+"""``carloop bench analytics`` and ``carloop simulate launch``: the dashboard at scale, and demo data."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from typing import Annotated, Any
+
+import typer
+
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+DbUrl = Annotated[str | None, typer.Option("--database-url", help="Overrides CARLOOP_DATABASE_URL.")]
+TARGET_P95_MS = 500.0
+
+
+def register(bench_app: typer.Typer, simulate_app: typer.Typer) -> None:
+    """Add ``bench analytics`` and ``simulate launch``."""
+
+    @bench_app.command("analytics")
+    def bench_analytics(
+        orders: Annotated[
+            int, typer.Option("--orders", min=1, help="Orders of the simulated launch.")
+        ] = 1_000_000,
+        runs: Annotated[int, typer.Option("--runs", min=1, max=10_000, help="Timed dashboard renders.")] = 40,
+        seed: Annotated[int, typer.Option("--seed")] = 8,
+        as_json: AsJson = False,
+    ) -> None:
+        """Build a launch of ``--orders`` (about 10 events each) and time the dashboard's data."""
+        report = run_bench(orders=orders, runs=runs, seed=seed, show=not as_json)
+        if as_json:
+            print(json.dumps(report))
+        else:
+            _table("analytics bench", report)
+
+    @simulate_app.command("launch")
+    def simulate_launch(
+        orders: Annotated[int, typer.Option("--orders", min=1, max=20_000_000)] = 300_000,
+        seed: Annotated[int, typer.Option("--seed")] = 8,
+        database_url: DbUrl = None,
+        as_json: AsJson = False,
+    ) -> None:
+        """Fill the database with a simulated launch (funnel events) and the illustrative market sample."""
+        report = run_simulation(orders=orders, seed=seed, database_url=database_url, show=not as_json)
+        if as_json:
+            print(json.dumps(report))
+        else:
+            _table("simulated launch", report)
+
+
+def _table(title: str, report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in report.items():
+        table.add_row(key, str(value))
+    Console().print(table)
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered) + 0.5) - 1))]
+
+
+def run_bench(*, orders: int, runs: int, seed: int, show: bool) -> dict[str, Any]:
+    """Generate the launch into an in-memory warehouse and time ``dashboard`` over it."""
+    import os
+    from datetime import timedelta
+
+    from rich.progress import Progress
+
+    from carloop.analytics import simulate
+    from carloop.analytics.rules import Channel
+    from carloop.analytics.warehouse import Filters, Warehouse, dashboard
+    from carloop.clock import utcnow
+
+    now = utcnow()
+    launch_at, end = simulate.default_window(now)
+    warehouse = Warehouse()
+    started = time.perf_counter()
+    events = simulate.build_into(warehouse, orders=orders, launch_at=launch_at, now=end, seed=seed)
+    build_s = time.perf_counter() - started
+    launch_day = (launch_at + timedelta(hours=8)).date()
+    variants = [
+        Filters(),
+        Filters(model="su7"),
+        Filters(channel=Channel.APP),
+        Filters(date_from=launch_day, date_to=launch_day + timedelta(days=6)),
+    ]
+    main: list[float] = []
+    filtered: list[float] = []
+    for _ in range(2):  # warm-up
+        dashboard(warehouse, Filters())
+    with Progress(disable=not show) as progress:
+        task = progress.add_task("dashboard renders", total=runs * 2)
+        for i in range(runs):
+            t0 = time.perf_counter()
+            tables = dashboard(warehouse, Filters())
+            main.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            dashboard(warehouse, variants[1 + i % (len(variants) - 1)])
+            filtered.append((time.perf_counter() - t0) * 1000)
+            progress.advance(task, 2)
+    reservations = dict(tables["totals"].rows)["reservations"]
+    p95 = _percentile(main, 0.95)
+    return {
+        "orders": reservations,
+        "events": events,
+        "build_s": round(build_s, 1),
+        "runs": runs,
+        "p50_ms": round(statistics.median(main), 1),
+        "p95_ms": round(p95, 1),
+        "max_ms": round(max(main), 1),
+        "filtered_p95_ms": round(_percentile(filtered, 0.95), 1),
+        "tables": len(tables),
+        "target_p95_ms": TARGET_P95_MS,
+        "met": p95 <= TARGET_P95_MS,
+        "cpus": os.cpu_count(),
+    }
+
+
+def run_simulation(*, orders: int, seed: int, database_url: str | None, show: bool) -> dict[str, Any]:
+    """Write a simulated launch into the configured database with a progress bar."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from carloop.analytics import live, service, simulate
+    from carloop.analytics.models import FunnelEvent, MarketSale
+    from carloop.clock import utcnow
+    from carloop.db import Base, enable_wal, make_engine, make_session_factory
+    from carloop.settings import Settings
+
+    settings = Settings()
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
+    engine = make_engine(settings)
+    enable_wal(engine)
+    for model in (FunnelEvent, MarketSale):  # until the migration that adds them lands
+        Base.metadata.tables[model.__tablename__].create(engine, checkfirst=True)
+    started = time.perf_counter()
+    with make_session_factory(engine).begin() as session:
+        if not service.market_structure(session=session):
+            rows = service.parse_market_csv(service.sample_market_csv())
+            service.import_market_sales(
+                session=session, rows=rows, source="illustrative sample (not real data)"
+            )
+    expected = orders * 10
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,} events"),
+        TimeElapsedColumn(),
+        disable=not show,
+    ) as progress:
+        task = progress.add_task("simulated launch", total=expected)
+
+        with engine.begin() as conn:
+            events, warehouse = simulate.launch(
+                conn,
+                orders=orders,
+                now=utcnow(),
+                snapshot=live.snapshot_path(settings),
+                seed=seed,
+                progress=lambda n: progress.advance(task, n),
+            )
+        progress.update(task, total=events, completed=events)
+    seconds = time.perf_counter() - started
+    return {
+        "orders": orders,
+        "events": events,
+        "seconds": round(seconds, 1),
+        "events_per_s": round(events / seconds) if seconds else None,
+        "warehouse_events": warehouse.count(),
+        "database": engine.dialect.name,
+    }

@@ -1,0 +1,165 @@
+"""Console use cases: activate a catalog version and edit deposit policy (HQ only, audited)."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from carloop.accounts.schemas import Principal, Role
+from carloop.audit import service as audit
+from carloop.catalog import service as catalog
+from carloop.catalog.schemas import DepositPolicy
+from carloop.clock import utcnow
+from carloop.console import rules
+from carloop.console.models import ActiveCatalog, DepositPolicyOverride
+from carloop.errors import NotFound, PermissionDenied, PolicyViolation
+
+
+def _require_hq(actor: Principal) -> None:
+    if actor.role not in rules.HQ:
+        raise PermissionDenied("Only headquarters operations or an admin may change this.")
+
+
+def active_catalog_version(*, session: Session) -> str:
+    """The catalog version in force: the one HQ activated, else the newest."""
+    row = session.get(ActiveCatalog, 1)
+    if row is not None and row.version in catalog.list_versions():
+        return row.version
+    return catalog.current_version()
+
+
+def activate_catalog_version(
+    *, session: Session, actor: Principal, version: str, ip: str | None = None
+) -> ActiveCatalog:
+    """Make ``version`` the catalog in force (HQ only); audited."""
+    _require_hq(actor)
+    if version not in catalog.list_versions():
+        raise NotFound(f"There is no catalog version '{version}'.", version=version)
+    previous = active_catalog_version(session=session)
+    row = session.get(ActiveCatalog, 1)
+    if row is None:
+        row = ActiveCatalog(id=1, version=version, activated_by=actor.actor)
+        session.add(row)
+    else:
+        row.version, row.activated_by, row.activated_at = version, actor.actor, utcnow()
+    session.flush()
+    audit.record(
+        session=session,
+        principal=actor,
+        action="catalog.activated",
+        target_type="catalog",
+        target_id=version,
+        detail={"previous": previous},
+        ip=ip,
+    )
+    return row
+
+
+def list_deposit_overrides(*, session: Session) -> list[DepositPolicyOverride]:
+    """Every deposit policy override, by model and trim."""
+    query = select(DepositPolicyOverride).order_by(DepositPolicyOverride.model, DepositPolicyOverride.trim)
+    return list(session.scalars(query))
+
+
+def set_deposit_policy(
+    *,
+    session: Session,
+    actor: Principal,
+    model: str,
+    trim: str = "",
+    amount_fen: int,
+    refundable_hours: int,
+    auto_lock: bool = True,
+    lock_at_payment: bool = False,
+    ip: str | None = None,
+) -> DepositPolicyOverride:
+    """Set the deposit terms of a model or one of its trims (HQ only); audited with before and after."""
+    _require_hq(actor)
+    car = catalog.get_model(model, version=active_catalog_version(session=session))
+    if trim and trim not in car.trims:
+        raise PolicyViolation(f"Model '{model}' has no trim '{trim}'.", field="trim")
+    problem = rules.deposit_problem(
+        amount_fen=amount_fen, refundable_hours=refundable_hours, lock_at_payment=lock_at_payment
+    )
+    if problem is not None:
+        raise PolicyViolation(problem, field="amount_fen")
+    row = session.scalars(
+        select(DepositPolicyOverride).where(
+            DepositPolicyOverride.model == model, DepositPolicyOverride.trim == trim
+        )
+    ).one_or_none()
+    before = _terms(row) if row is not None else None
+    if row is None:
+        row = DepositPolicyOverride(model=model, trim=trim, amount_fen=0, refundable_hours=0, updated_by="")
+        session.add(row)
+    row.amount_fen, row.refundable_hours = amount_fen, refundable_hours
+    row.auto_lock, row.lock_at_payment, row.updated_by = auto_lock, lock_at_payment, actor.actor
+    session.flush()
+    audit.record(
+        session=session,
+        principal=actor,
+        action="deposit_policy.set",
+        target_type="deposit_policy",
+        target_id=f"{model}/{trim or '*'}",
+        detail={"before": before, "after": _terms(row)},
+        ip=ip,
+    )
+    return row
+
+
+def clear_deposit_policy(
+    *, session: Session, actor: Principal, model: str, trim: str = "", ip: str | None = None
+) -> bool:
+    """Drop an override so the catalog's terms apply again (HQ only); audited. False if none existed."""
+    _require_hq(actor)
+    result = session.execute(
+        delete(DepositPolicyOverride).where(
+            DepositPolicyOverride.model == model, DepositPolicyOverride.trim == trim
+        )
+    )
+    removed = bool(getattr(result, "rowcount", 0))
+    if removed:
+        audit.record(
+            session=session,
+            principal=actor,
+            action="deposit_policy.cleared",
+            target_type="deposit_policy",
+            target_id=f"{model}/{trim or '*'}",
+            ip=ip,
+        )
+    return removed
+
+
+def effective_deposit(*, session: Session, model: str, trim: str, policy: DepositPolicy) -> DepositPolicy:
+    """Deposit terms in force: the trim's override, else the model's, else the catalog's ``policy``."""
+    rows = {
+        row.trim: row
+        for row in session.scalars(
+            select(DepositPolicyOverride).where(
+                DepositPolicyOverride.model == model, DepositPolicyOverride.trim.in_(("", trim))
+            )
+        )
+    }
+    row = rows.get(trim) or rows.get("")
+    if row is None:
+        return policy
+    return DepositPolicy(
+        amount_fen=row.amount_fen,
+        refundable_hours=row.refundable_hours,
+        auto_lock=row.auto_lock,
+        lock_at_payment=row.lock_at_payment,
+    )
+
+
+def _terms(row: DepositPolicyOverride) -> dict[str, object]:
+    return {
+        "amount_fen": row.amount_fen,
+        "refundable_hours": row.refundable_hours,
+        "auto_lock": row.auto_lock,
+        "lock_at_payment": row.lock_at_payment,
+    }
+
+
+def staff_roles() -> list[Role]:
+    """The roles a staff account can have."""
+    return [Role.STORE_STAFF, Role.HQ_OPS, Role.ADMIN]

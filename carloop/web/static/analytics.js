@@ -1,0 +1,49 @@
+// Draws the dashboard's charts from the JSON embedded in the page with the vendored Chart.js.
+// Without JavaScript the tables under each chart carry the same figures.
+(function () {
+  "use strict";
+  var source = document.getElementById("analytics-data");
+  if (!source || typeof window.Chart === "undefined") { return; }
+  var data = JSON.parse(source.textContent);
+  var palette = ["#ff6900", "#1f6feb", "#1a7f37", "#9a6700", "#cf222e", "#8250df", "#0a7ea4", "#bf3989", "#57606a"];
+
+  function series(table, from) {
+    var sets = [];
+    for (var c = from; c < table.columns.length; c++) {
+      sets.push({
+        label: table.columns[c],
+        data: table.rows.map(function (r) { return r[c]; }),
+        borderColor: palette[(c - from) % palette.length],
+        backgroundColor: palette[(c - from) % palette.length],
+        pointRadius: 0, borderWidth: 2, tension: 0.2
+      });
+    }
+    return sets;
+  }
+
+  document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+    var table = data[canvas.dataset.chart];
+    if (!table || !table.rows.length) { return; }
+    var kind = canvas.dataset.kind;
+    var labelColumns = table.columns.length > 2 && kind !== "line" && canvas.dataset.chart === "configuration" ? 2 : 1;
+    var labels = table.rows.map(function (r) { return r.slice(0, labelColumns).join(" "); });
+    var config;
+    if (kind === "doughnut") {
+      config = { type: "doughnut", data: { labels: labels, datasets: [{ data: table.rows.map(function (r) { return r[r.length - 1]; }), backgroundColor: palette }] } };
+    } else {
+      var datasets = series(table, labelColumns);
+      config = {
+        type: kind === "hbar" ? "bar" : kind,
+        data: { labels: labels, datasets: datasets },
+        options: {
+          indexAxis: kind === "hbar" ? "y" : "x",
+          interaction: { mode: "index", intersect: false },
+          plugins: { legend: { display: datasets.length > 1 } },
+          scales: { x: { ticks: { maxTicksLimit: 12 } } }
+        }
+      };
+    }
+    canvas.hidden = false;
+    new window.Chart(canvas, config);
+  });
+})();
