@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import random
+import resource
 import signal
 import socket
 import subprocess
@@ -167,6 +168,7 @@ class Server:
             self.port = int(sock.getsockname()[1])
         self.url, self.workers = url, workers
         self.proc: subprocess.Popen[bytes] | None = None
+        self.cpu_seconds = 0.0  # user + system time the server used, known once it stopped
 
     def __enter__(self) -> Server:
         env = {
@@ -179,8 +181,10 @@ class Server:
             sys.executable, "-m", "uvicorn", "carloop.web.asgi:create", "--factory",
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
             "--loop", "uvloop", "--http", "httptools",
-            "--log-level", "warning", "--no-access-log", "--backlog", "2048",
+            "--log-level", "warning", "--no-access-log", "--backlog", "2048", "--timeout-keep-alive", "120",
         ]  # fmt: skip
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self._cpu_before = before.ru_utime + before.ru_stime
         self.proc = subprocess.Popen(cmd, env=env, start_new_session=True)  # noqa: S603 - our own interpreter
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -204,14 +208,16 @@ class Server:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
             self.proc = None
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            self.cpu_seconds = after.ru_utime + after.ru_stime - self._cpu_before
 
 
 async def _race(
     port: int, jobs: list[tuple[str, dict[str, Any]]], concurrency: int, progress: Any
-) -> list[tuple[int, float]]:
+) -> list[tuple[int | str, float]]:
     import httpx
 
-    results: list[tuple[int, float]] = [(0, 0.0)] * len(jobs)
+    results: list[tuple[int | str, float]] = [(0, 0.0)] * len(jobs)
     queue = iter(range(len(jobs)))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60) as client:
@@ -224,9 +230,9 @@ async def _race(
                     response = await client.post(
                         "/api/v1/appointments", json=body, headers={"Authorization": f"Bearer {token}"}
                     )
-                    status = response.status_code
-                except httpx.HTTPError:
-                    status = -1
+                    status: int | str = response.status_code
+                except httpx.HTTPError as err:
+                    status = type(err).__name__
                 results[i] = (status, (time.perf_counter() - started) * 1000)
                 progress()
 
@@ -307,6 +313,7 @@ def run(
             if bar is not None:
                 bar.advance(task)
 
+        load_before = os.getloadavg()[0]
         with Server(url, workers) as server:
             started = time.perf_counter()
             results = asyncio.run(_race(server.port, jobs, concurrency, progress))
@@ -330,11 +337,13 @@ def run(
             "double_booked": found["overbooked_slots"] + max(0, booked - found["distinct_slots"]),
             "rejected_409": statuses.count(409),
             "errors": len(statuses) - booked - statuses.count(409),
-            "error_statuses": sorted({s for s in statuses if s not in (201, 409)}),
+            "error_statuses": sorted({str(s) for s in statuses if s not in (201, 409)}),
             "db_booked_rows": found["rows"],
             "p50_ms": _pct(latencies, 0.50),
             "p99_ms": _pct(latencies, 0.99),
             "max_ms": round(max(latencies), 2) if latencies else 0.0,
             "requests_per_s": round(len(jobs) / elapsed, 1) if elapsed else 0.0,
             "seconds": round(elapsed, 2),
+            "server_cpu_ms_per_attempt": round(server.cpu_seconds * 1000 / max(1, len(jobs)), 3),
+            "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],  # before, after
         }
