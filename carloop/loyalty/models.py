@@ -140,3 +140,52 @@ class ShopOrderLine(Base):
 
     order: Mapped[ShopOrder] = relationship(back_populates="lines")
     product: Mapped[Product] = relationship()
+
+
+class OwnerEventKind(StrEnum):
+    """What kind of owner event."""
+
+    ROAD_TRIP = "road_trip"  # a group drive
+    SEMINAR = "seminar"  # a technical seminar
+    TRACK_DAY = "track_day"  # driving on a closed circuit
+    MEETUP = "meetup"  # anything else owners gather for
+
+
+class OwnerEvent(Base):
+    """An owner event with a fixed number of places; ``taken`` is changed by conditional updates only."""
+
+    __tablename__ = "owner_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[OwnerEventKind] = mapped_column(enum_column(OwnerEventKind))
+    title_zh: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str] = mapped_column(String(200))
+    city: Mapped[str] = mapped_column(String(60), default="")
+    starts_at: Mapped[datetime]
+    capacity: Mapped[int] = mapped_column(Integer)
+    taken: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SignupStatus(StrEnum):
+    """Where an owner stands for an event."""
+
+    CONFIRMED = "confirmed"  # holds a place
+    WAITLISTED = "waitlisted"  # waiting for a place to free up, first come first served
+    CANCELLED = "cancelled"  # gave the place (or the waitlist spot) up
+    CHECKED_IN = "checked_in"  # came; check-in points were credited
+
+
+class EventSignup(Base):
+    """One owner's sign-up for one event."""
+
+    __tablename__ = "owner_event_signups"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("owner_events.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    status: Mapped[SignupStatus] = mapped_column(enum_column(SignupStatus))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (UniqueConstraint("event_id", "customer_id"),)

@@ -1,0 +1,61 @@
+"""Demo board: ``seed_demo(session=..., author_ids=[...])`` posts a few suggestions in both languages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carloop.community import service
+from carloop.community.models import Suggestion
+from carloop.community.rules import Category, SuggestionStatus
+
+# (title, body, category, status it is moved to)
+DEMO_SUGGESTIONS = (
+    ("希望增加前排座椅通风功能", "夏天坐久了后背全是汗。", Category.CABIN, SuggestionStatus.PLANNED),
+    (
+        "Navigation voice prompts are too quiet",
+        "Hard to hear with the windows open.",
+        Category.SOFTWARE,
+        None,
+    ),
+    (
+        "OTA升级前请提前通知车主更新内容",
+        "上次升级后很多设置变了，没人提前告诉我们。",
+        Category.SOFTWARE,
+        SuggestionStatus.SHIPPED,
+    ),
+    (
+        "Scheduled charging to use cheap night electricity",
+        "",
+        Category.CHARGING,
+        SuggestionStatus.IN_DEVELOPMENT,
+    ),
+    ("交付中心提车等待时间太长", "", Category.SERVICE, SuggestionStatus.UNDER_REVIEW),
+    ("Automatic wipers react too slowly in light rain", "", Category.DRIVING, None),
+)
+
+
+def seed_demo(*, session: Session, author_ids: Sequence[int]) -> list[Suggestion]:
+    """Post the demo suggestions once, with votes from every author and some moved along the roadmap."""
+    if not author_ids or session.scalar(select(Suggestion.id).limit(1)) is not None:
+        return []
+    posted = []
+    for i, (title, body, category, status) in enumerate(DEMO_SUGGESTIONS):
+        suggestion = service.create_suggestion(
+            session=session,
+            author_id=author_ids[i % len(author_ids)],
+            title=title,
+            body=body,
+            category=category,
+        )
+        for voter in author_ids:
+            service.vote(session=session, suggestion=suggestion, customer_id=voter)
+        path = [SuggestionStatus.UNDER_REVIEW, SuggestionStatus.PLANNED, SuggestionStatus.IN_DEVELOPMENT]
+        path += [SuggestionStatus.SHIPPED]
+        if status is not None:
+            for step in path[: path.index(status) + 1]:
+                service.move(session=session, principal=None, suggestion=suggestion, target=step, note="demo")
+        posted.append(suggestion)
+    return posted
