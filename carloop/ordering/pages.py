@@ -15,6 +15,8 @@ from carloop.clock import utcnow
 from carloop.errors import InvalidConfiguration, NotFound
 from carloop.ordering import idempotency, rules, service
 from carloop.ordering.api import provider_of
+from carloop.ordering.intake import service as intake_service
+from carloop.ordering.intake.prepare import IntakeOrderCreate
 from carloop.ordering.schemas import OrderRead
 from carloop.payments import service as payments
 from carloop.payments.providers.base import NotificationStatus
@@ -82,6 +84,48 @@ def place_order(
         produce=produce,
     )
     return RedirectResponse(body["location"], status_code=303)
+
+
+@router.post("/launch/reserve")
+def launch_reserve(
+    request: Request,
+    session: DbSession,
+    me: FormCustomer,
+    model: Annotated[str, Form(max_length=40)],
+    trim: Annotated[str, Form(max_length=40)],
+    form_key: FormKey,
+    option: Annotated[list[str] | None, Form(max_length=60)] = None,
+    id_number: Annotated[str | None, Form(max_length=20)] = None,
+    attempt: Annotated[int, Form(ge=1, le=100_000)] = 1,
+) -> Response:
+    """Reserve through the launch queue; when it is full, wait in the waiting room and retry the same key."""
+    config = ConfigurationIn(model=model, trim=trim, options=option or [])
+    assert me.customer_id is not None  # require_customer guarantees it
+    body = IntakeOrderCreate(configuration=config, id_number=(id_number or "").strip() or None)
+    outcome = intake_service.reserve_now(
+        request=request,
+        session=session,
+        body=body,
+        customer_id=me.customer_id,
+        actor=me.actor,
+        key=f"launch:{form_key}",
+    )
+    if outcome.status in (200, 201):
+        return RedirectResponse(f"/orders/{outcome.body['number']}", status_code=303)
+    context = {
+        "config": config,
+        "form_key": form_key,
+        "attempt": attempt,
+        "id_number": body.id_number,
+        "retry_after": 2,
+        "model": model,
+        "taken": service.queue_length(session=session, model=model),
+        "problem": None if outcome.status == 503 else str(outcome.body.get("detail", "")),
+    }
+    response = _render(request, "ordering/waiting.html", context, outcome.status)
+    if outcome.status == 503:
+        response.headers["Retry-After"] = "2"
+    return response
 
 
 @router.get("/pay/simulator/{trade_no}")

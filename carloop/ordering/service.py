@@ -332,6 +332,12 @@ def _on_payment_captured(session: Session, provider: PaymentProvider, order: Ord
     session.flush()
 
 
+def queue_length(*, session: Session, model: str) -> int:
+    """How many queue positions a model has given so far (paid reservations, in arrival order)."""
+    counter = session.get(QueueCounter, model)
+    return counter.last if counter is not None else 0
+
+
 def _take_position(session: Session, model: str) -> int:
     """The next gapless queue position of ``model`` (one conditional UPDATE on its counter)."""
     if session.get(QueueCounter, model) is None:

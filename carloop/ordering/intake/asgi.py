@@ -9,8 +9,6 @@ here in raw ASGI; every other request goes to the FastAPI app untouched. Serve i
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import os
 import time
@@ -18,19 +16,13 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from fastapi import FastAPI
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
 from carloop.accounts import service as accounts
-from carloop.catalog import rules as catalog_rules
-from carloop.catalog import service as catalog
-from carloop.catalog.schemas import ConfigurationIn, Quote
-from carloop.clock import utcnow
-from carloop.errors import DomainError, InvalidConfiguration
 from carloop.ordering import idempotency
-from carloop.ordering.intake import rules as intake_rules
-from carloop.ordering.intake import sql
+from carloop.ordering.intake.prepare import IntakeOrderCreate, prepare_ticket, problem
 from carloop.ordering.intake.store import PATH, Outcome, Ticket
 from carloop.ordering.intake.writer import GroupCommitWriter, WriterConfig, busy_outcome
 from carloop.payments.providers.simulator import SimulatorProvider
@@ -49,15 +41,6 @@ _JSON = [(b"content-type", b"application/json")]
 _PROBLEM = [(b"content-type", b"application/problem+json")]
 
 
-class IntakeOrderCreate(BaseModel):
-    """A launch-day reservation: the configuration and, for limited editions, the identity number."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    configuration: ConfigurationIn
-    id_number: str | None = Field(default=None, min_length=15, max_length=20)
-
-
 def writer_config_from_env() -> WriterConfig:
     """Group-commit knobs from ``CARLOOP_INTAKE_MAX_BATCH``, ``_MAX_WAIT_MS`` and ``_MAX_PENDING``."""
     env = os.environ
@@ -66,29 +49,6 @@ def writer_config_from_env() -> WriterConfig:
         max_wait=float(env.get("CARLOOP_INTAKE_MAX_WAIT_MS", "2")) / 1000,
         max_pending=int(env.get("CARLOOP_INTAKE_MAX_PENDING", "2048")),
     )
-
-
-_quotes: dict[tuple[Any, ...], tuple[Quote, dict[str, Any], str, str]] = {}
-
-
-def price_cached(config: ConfigurationIn) -> tuple[Quote, dict[str, Any], str, str]:
-    """Price through the compiled catalog rules, memoised per configuration and running incentives."""
-    now = utcnow()
-    version = catalog.current_version()
-    model = catalog.current_catalog().models.get(config.model)
-    running = (
-        frozenset(i.code for i in catalog_rules.active_incentives(model, at=now)) if model else frozenset()
-    )
-    key = (version, config.model, config.trim, tuple(config.options), running)
-    hit = _quotes.get(key)
-    if hit is None:
-        quote = catalog.quote(config=config, at=now, version=version)
-        dumped = quote.model_dump(mode="json")
-        hit = (quote, dumped, sql.dumps(dumped), sql.dumps(list(quote.options)))
-        if len(_quotes) > 20_000:
-            _quotes.clear()
-        _quotes[key] = hit
-    return hit
 
 
 class IntakeApp:
@@ -138,11 +98,6 @@ class IntakeApp:
 
         return wrapped
 
-    def identity_hash(self, id_number: str) -> str:
-        """The keyed hash an identity number is stored as."""
-        normal = id_number.strip().upper().encode()
-        return hmac.new(self._identity_key, normal, hashlib.sha256).hexdigest()
-
     async def _principal(self, token: str) -> tuple[int, str] | None:
         now = time.monotonic()
         cached = self._tokens.get(token)
@@ -164,37 +119,18 @@ class IntakeApp:
         return principal.customer_id, principal.actor
 
     def prepare(self, *, body: IntakeOrderCreate, customer_id: int, actor: str, key: str) -> Ticket | Outcome:
-        """Validate a reservation against the compiled catalog and the identity rules; a ticket or a 422."""
-        try:
-            quote, quote_json, quote_text, options_json = price_cached(body.configuration)
-        except InvalidConfiguration as err:
-            return _problem(422, str(err.code), err.message, problems=err.problems)
-        except DomainError as err:
-            return _problem(422, str(err.code), err.message)
-        identity = None
-        if body.id_number is not None:
-            if not intake_rules.valid_id_number(body.id_number):
-                return _problem(422, "validation-error", "Invalid input: id_number.", field="id_number")
-            identity = self.identity_hash(body.id_number)
-        return Ticket(
-            scope=actor,
-            customer_id=customer_id,
-            key=key,
-            request_hash=idempotency.fingerprint("POST", PATH, body.model_dump(mode="json")),
-            quote=quote,
-            quote_json=quote_json,
-            identity_hash=identity,
-            quote_text=quote_text,
-            options_json=options_json,
+        """Validate a reservation for this app (its identity key); a ticket or a 422."""
+        return prepare_ticket(
+            body=body, customer_id=customer_id, actor=actor, key=key, identity_key=self._identity_key
         )
 
     async def _orders(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
-            await _send_outcome(send, _problem(405, "method-not-allowed", "Use POST."))
+            await _send_outcome(send, problem(405, "method-not-allowed", "Use POST."))
             return
         if self.writer is None:
             await _send_outcome(
-                send, _problem(503, "intake-unavailable", "The launch intake needs the payment simulator.")
+                send, problem(503, "intake-unavailable", "The launch intake needs the payment simulator.")
             )
             return
         if self.writer.overloaded():
@@ -205,20 +141,18 @@ class IntakeApp:
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
         who = await self._principal(token) if token else None
         if who is None:
-            await _send_outcome(send, _problem(401, "authentication-failed", "Sign in first."))
+            await _send_outcome(send, problem(401, "authentication-failed", "Sign in first."))
             return
         key = headers.get(b"idempotency-key", b"").decode("latin-1").strip()
         if not key or len(key) > idempotency.MAX_KEY_LENGTH:
             await _send_outcome(
                 send,
-                _problem(
-                    422, "validation-error", "An Idempotency-Key header (1-200 characters) is required."
-                ),
+                problem(422, "validation-error", "An Idempotency-Key header (1-200 characters) is required."),
             )
             return
         raw = await _read_body(receive)
         if raw is None:
-            await _send_outcome(send, _problem(413, "too-large", "The body is larger than 16 KiB."))
+            await _send_outcome(send, problem(413, "too-large", "The body is larger than 16 KiB."))
             return
         try:
             body = IntakeOrderCreate.model_validate_json(raw)
@@ -228,11 +162,11 @@ class IntakeApp:
                 for e in err.errors()
             ]
             if any(e["type"] == "json_invalid" for e in errors):
-                await _send_outcome(send, _problem(400, "malformed-body", "The body is not valid JSON."))
+                await _send_outcome(send, problem(400, "malformed-body", "The body is not valid JSON."))
                 return
             fields = ", ".join(sorted({e["field"] for e in errors}))
             await _send_outcome(
-                send, _problem(422, "validation-error", f"Invalid input: {fields}.", errors=errors)
+                send, problem(422, "validation-error", f"Invalid input: {fields}.", errors=errors)
             )
             return
         prepared = self.prepare(body=body, customer_id=who[0], actor=who[1], key=key)
@@ -241,11 +175,6 @@ class IntakeApp:
             return
         outcome = await self.writer.submit(prepared)
         await _send_outcome(send, outcome)
-
-
-def _problem(status: int, code: str, detail: str, **extra: Any) -> Outcome:
-    body = {"type": "https://carloop.dev/problems/" + code, "status": status, "detail": detail, "code": code}
-    return Outcome(status, {**body, "instance": PATH, **extra})
 
 
 async def _read_body(receive: Receive) -> bytes | None:
