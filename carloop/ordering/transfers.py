@@ -1,0 +1,86 @@
+"""Anti-scalper hand-overs: an order keeps its buyer, except to listed family with the owner confirming."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carloop.clock import utcnow
+from carloop.errors import Conflict, NotFound, PermissionDenied
+from carloop.ordering.intake import rules as intake_rules
+from carloop.ordering.intake.store import policies
+from carloop.ordering.models import FamilyMember, Order, OrderEvent, OrderTransfer
+from carloop.ordering.rules import FINAL
+
+
+def add_family_member(*, session: Session, owner_id: int, member_id: int, relation: str) -> FamilyMember:
+    """List a family member an owner may later hand an order to (listing twice changes nothing)."""
+    found = session.scalar(
+        select(FamilyMember).where(FamilyMember.owner_id == owner_id, FamilyMember.member_id == member_id)
+    )
+    if found is not None:
+        return found
+    member = FamilyMember(owner_id=owner_id, member_id=member_id, relation=relation[:20])
+    session.add(member)
+    session.flush()
+    return member
+
+
+def family_of(*, session: Session, owner_id: int) -> list[int]:
+    """The customer ids an owner listed as family."""
+    return list(session.scalars(select(FamilyMember.member_id).where(FamilyMember.owner_id == owner_id)))
+
+
+def request_transfer(
+    *, session: Session, order: Order, requested_by: int, to_customer_id: int
+) -> OrderTransfer:
+    """Propose handing an order to a listed family member; nothing changes until the owner confirms."""
+    if order.status in FINAL:
+        raise Conflict(f"Order {order.number} has ended; it cannot be handed over.")
+    policy = intake_rules.policy_for(policies(), order.edition or "*")
+    intake_rules.check_transfer(
+        policy,
+        owner_id=order.customer_id,
+        requested_by=requested_by,
+        to_customer_id=to_customer_id,
+        family=family_of(session=session, owner_id=order.customer_id),
+    )
+    transfer = OrderTransfer(
+        order_id=order.id,
+        from_customer_id=order.customer_id,
+        to_customer_id=to_customer_id,
+        token=secrets.token_urlsafe(24),
+    )
+    session.add(transfer)
+    session.flush()
+    return transfer
+
+
+def confirm_transfer(*, session: Session, token: str, confirmed_by: int) -> Order:
+    """The owner confirms a proposed hand-over; the order then belongs to the family member (recorded)."""
+    transfer = session.scalar(select(OrderTransfer).where(OrderTransfer.token == token).with_for_update())
+    if transfer is None:
+        raise NotFound("No such transfer.")
+    order = session.get(Order, transfer.order_id, with_for_update=True)
+    assert order is not None  # foreign key
+    if transfer.confirmed_at is not None:
+        return order
+    if confirmed_by != transfer.from_customer_id or order.customer_id != transfer.from_customer_id:
+        raise PermissionDenied("Only the order's owner can confirm handing it over.")
+    if order.status in FINAL:
+        raise Conflict(f"Order {order.number} has ended; it cannot be handed over.")
+    transfer.confirmed_at = utcnow()
+    order.customer_id = transfer.to_customer_id
+    event = OrderEvent(
+        actor=f"customer:{confirmed_by}",
+        from_status=str(order.status),
+        to_status=str(order.status),
+        reason="handed over to a listed family member, confirmed by the owner",
+        data={"from_customer_id": transfer.from_customer_id, "to_customer_id": transfer.to_customer_id},
+    )
+    order.events.append(event)
+    session.add(event)
+    session.flush()
+    return order
