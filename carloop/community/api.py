@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from carloop.accounts.schemas import Principal, Role
-from carloop.community import rules, service
+from carloop.community import feedback, notices, rules, service
 from carloop.community.models import Suggestion
 from carloop.community.rules import Category, SuggestionStatus
 from carloop.community.schemas import (
@@ -159,10 +159,10 @@ def answer_solved(
 ) -> SolvedResult:
     """Answer "did this solve it?" for a shipped suggestion I voted on."""
     suggestion = service.get(session=session, suggestion_id=suggestion_id)
-    follow_up = service.answer_solved(
+    follow_up = feedback.answer_solved(
         session=session, suggestion=suggestion, customer_id=_customer(me), solved=body.solved
     )
-    yes, no = service.solved_tally(
+    yes, no = feedback.solved_tally(
         session=session, suggestion_id=service.resolve(session=session, suggestion=suggestion).id
     )
     return SolvedResult(yes=yes, no=no, follow_up_id=follow_up.id if follow_up is not None else None)
@@ -211,7 +211,7 @@ def changelog(session: DbSession, _: CurrentPrincipal) -> list[SuggestionRead]:
 
 
 @router.get("/notices")
-def notices(session: DbSession, me: CurrentCustomer) -> list[NoticeRead]:
+def my_notices(session: DbSession, me: CurrentCustomer) -> list[NoticeRead]:
     """My notices, newest first."""
     return [
         NoticeRead(
@@ -222,5 +222,5 @@ def notices(session: DbSession, me: CurrentCustomer) -> list[NoticeRead]:
             created_at=n.created_at,
             read=n.read_at is not None,
         )
-        for n in service.notices(session=session, customer_id=_customer(me))
+        for n in notices.notices(session=session, customer_id=_customer(me))
     ]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from carloop.accounts.schemas import Principal, Role
-from carloop.community import rules, service
+from carloop.community import feedback, notices, rules, service
 from carloop.community.api import reads, similar_reads
 from carloop.community.rules import Category, SuggestionStatus
 from carloop.web.deps import (
@@ -114,7 +114,7 @@ def suggestion_page(
         return RedirectResponse(f"/community/suggestions/{kept.id}?merged={suggestion.id}", status_code=303)
     customer_id = principal.customer_id if principal is not None else None
     merged = service.merged_into(session=session, suggestion_id=kept.id)
-    yes, no = service.solved_tally(session=session, suggestion_id=kept.id)
+    yes, no = feedback.solved_tally(session=session, suggestion_id=kept.id)
     return _render(
         request,
         "community/suggestion.html",
@@ -126,13 +126,13 @@ def suggestion_page(
             "following": customer_id is not None
             and customer_id in service.followers(session=session, suggestion_id=kept.id),
             "ask_solved": customer_id is not None
-            and service.pending_solved_question(session=session, suggestion=kept, customer_id=customer_id),
+            and feedback.pending_solved_question(session=session, suggestion=kept, customer_id=customer_id),
             "tally": (yes, no),
             "merged": merged,
             "merged_from": request.query_params.get("merged"),
             "targets": sorted(rules.TRANSITIONS[kept.status]),
             "is_board_staff": principal is not None and principal.role in (Role.HQ_OPS, Role.ADMIN),
-            "follow_up": service.follow_up_of(session=session, suggestion_id=kept.id),
+            "follow_up": feedback.follow_up_of(session=session, suggestion_id=kept.id),
         },
     )
 
@@ -183,7 +183,7 @@ def solved(
     """Answer "did this solve it?"."""
     assert me.customer_id is not None
     suggestion = service.get(session=session, suggestion_id=suggestion_id)
-    service.answer_solved(
+    feedback.answer_solved(
         session=session, suggestion=suggestion, customer_id=me.customer_id, solved=answer == "yes"
     )
     return _back(suggestion.id)
@@ -240,11 +240,11 @@ def roadmap_page(request: Request, session: DbSession) -> Response:
 def notices_page(request: Request, session: DbSession, me: CurrentCustomer) -> Response:
     """My notices; opening the page marks them read."""
     assert me.customer_id is not None
-    notices = service.notices(session=session, customer_id=me.customer_id)
+    inbox = notices.notices(session=session, customer_id=me.customer_id)
     titles = {
         s.id: s.title
-        for s in service.by_ids(session=session, suggestion_ids={n.suggestion_id for n in notices})
+        for s in service.by_ids(session=session, suggestion_ids={n.suggestion_id for n in inbox})
     }
-    page = _render(request, "community/notices.html", {"notices": notices, "titles": titles})
-    service.mark_read(session=session, customer_id=me.customer_id)
+    page = _render(request, "community/notices.html", {"notices": inbox, "titles": titles})
+    notices.mark_read(session=session, customer_id=me.customer_id)
     return page

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -11,12 +10,10 @@ from sqlalchemy.orm import Session
 from carloop.accounts.schemas import Principal
 from carloop.audit import service as audit
 from carloop.clock import utcnow
-from carloop.community import index, rules
+from carloop.community import index, notices, rules
 from carloop.community.models import (
     Follower,
-    Notice,
     NoticeKind,
-    SolvedAnswer,
     StatusChange,
     Suggestion,
     Vote,
@@ -44,8 +41,9 @@ def create_suggestion(
             suggestion_id=suggestion.id, to_status=str(suggestion.status), actor=f"customer:{author_id}"
         )
     )
-    _follow(session, suggestion.id, author_id)
+    add_follower(session, suggestion.id, author_id)
     session.flush()
+    index.mark_stale(session=session)
     return suggestion
 
 
@@ -85,11 +83,6 @@ def by_ids(*, session: Session, suggestion_ids: Iterable[int]) -> list[Suggestio
     """Suggestions by id."""
     ids = list(suggestion_ids)
     return list(session.scalars(select(Suggestion).where(Suggestion.id.in_(ids)))) if ids else []
-
-
-def follow_up_of(*, session: Session, suggestion_id: int) -> Suggestion | None:
-    """The follow-up opened because voters said this shipped suggestion did not solve it."""
-    return session.scalar(select(Suggestion).where(Suggestion.follow_up_of_id == suggestion_id))
 
 
 def similar(
@@ -146,7 +139,7 @@ def vote(*, session: Session, suggestion: Suggestion, customer_id: int) -> Sugge
         raise PolicyViolation("Voting has closed on this suggestion.")
     if not has_voted(session=session, suggestion_id=kept.id, customer_id=customer_id):
         session.add(Vote(suggestion_id=kept.id, customer_id=customer_id))
-    _follow(session, kept.id, customer_id)
+    add_follower(session, kept.id, customer_id)
     session.flush()
     return kept
 
@@ -166,12 +159,13 @@ def unvote(*, session: Session, suggestion: Suggestion, customer_id: int) -> Sug
 def follow(*, session: Session, suggestion: Suggestion, customer_id: int) -> Suggestion:
     """Get a notice whenever the (kept) suggestion changes status."""
     kept = resolve(session=session, suggestion=suggestion)
-    _follow(session, kept.id, customer_id)
+    add_follower(session, kept.id, customer_id)
     session.flush()
     return kept
 
 
-def _follow(session: Session, suggestion_id: int, customer_id: int) -> None:
+def add_follower(session: Session, suggestion_id: int, customer_id: int) -> None:
+    """Make an owner follow a suggestion (once)."""
     exists = session.scalar(
         select(Follower.id).where(
             Follower.suggestion_id == suggestion_id, Follower.customer_id == customer_id
@@ -179,27 +173,6 @@ def _follow(session: Session, suggestion_id: int, customer_id: int) -> None:
     )
     if exists is None:
         session.add(Follower(suggestion_id=suggestion_id, customer_id=customer_id))
-
-
-def _notify(
-    session: Session,
-    customer_ids: Iterable[int],
-    kind: NoticeKind,
-    suggestion: Suggestion,
-    step: int,
-    **data: object,
-) -> int:
-    sent = 0
-    for customer_id in sorted(set(customer_ids)):
-        key = f"{kind}:{suggestion.id}:{step}:{customer_id}"
-        if session.scalar(select(Notice.id).where(Notice.key == key)) is None:
-            session.add(
-                Notice(
-                    customer_id=customer_id, kind=kind, suggestion_id=suggestion.id, key=key, data=dict(data)
-                )
-            )
-            sent += 1
-    return sent
 
 
 def move(
@@ -237,7 +210,7 @@ def move(
     )
     session.add(change)
     session.flush()
-    _notify(
+    notices.notify(
         session,
         followers(session=session, suggestion_id=suggestion.id),
         NoticeKind.STATUS_CHANGED,
@@ -248,7 +221,7 @@ def move(
         note=note[:500],
     )
     if target is SuggestionStatus.SHIPPED:
-        _notify(
+        notices.notify(
             session,
             voters(session=session, suggestion_id=suggestion.id),
             NoticeKind.SOLVED_QUESTION,
@@ -276,75 +249,6 @@ def move(
     return suggestion
 
 
-def answer_solved(
-    *, session: Session, suggestion: Suggestion, customer_id: int, solved: bool
-) -> Suggestion | None:
-    """A voter answers "did this solve it?"; enough "no" opens a linked follow-up, which is returned."""
-    kept = resolve(session=session, suggestion=suggestion)
-    if kept.status is not SuggestionStatus.SHIPPED:
-        raise PolicyViolation("Only a shipped suggestion asks whether it solved the problem.")
-    if customer_id not in voters(session=session, suggestion_id=kept.id):
-        raise PolicyViolation("Only the suggestion's voters are asked.")
-    answer = session.scalar(
-        select(SolvedAnswer).where(
-            SolvedAnswer.suggestion_id == kept.id, SolvedAnswer.customer_id == customer_id
-        )
-    )
-    if answer is None:
-        session.add(SolvedAnswer(suggestion_id=kept.id, customer_id=customer_id, solved=solved))
-    else:
-        answer.solved = solved
-    session.flush()
-    yes, no = solved_tally(session=session, suggestion_id=kept.id)
-    if not rules.should_reopen(yes, no):
-        return None
-    return _open_follow_up(session, kept)
-
-
-def solved_tally(*, session: Session, suggestion_id: int) -> tuple[int, int]:
-    """How many voters said the shipped suggestion solved their problem, and how many said not."""
-    rows = session.execute(
-        select(SolvedAnswer.solved, func.count(SolvedAnswer.id))
-        .where(SolvedAnswer.suggestion_id == suggestion_id)
-        .group_by(SolvedAnswer.solved)
-    )
-    tally = {bool(solved): int(n) for solved, n in rows}
-    return tally.get(True, 0), tally.get(False, 0)
-
-
-def _open_follow_up(session: Session, shipped: Suggestion) -> Suggestion:
-    follow_up = session.scalar(select(Suggestion).where(Suggestion.follow_up_of_id == shipped.id))
-    if follow_up is None:
-        follow_up = Suggestion(
-            author_id=None,
-            title=f"Follow-up: {shipped.title}"[:200],
-            body=shipped.body,
-            category=shipped.category,
-            model=shipped.model,
-            status=SuggestionStatus.UNDER_REVIEW,
-            follow_up_of_id=shipped.id,
-        )
-        session.add(follow_up)
-        session.flush()
-        session.add(
-            StatusChange(
-                suggestion_id=follow_up.id,
-                to_status=str(follow_up.status),
-                actor=audit.SYSTEM_ACTOR,
-                note=f"reopened: voters said #{shipped.id} did not solve it",
-            )
-        )
-    unsolved = session.scalars(
-        select(SolvedAnswer.customer_id).where(
-            SolvedAnswer.suggestion_id == shipped.id, SolvedAnswer.solved.is_(False)
-        )
-    )
-    for customer_id in unsolved:  # everyone who said "no" follows the follow-up
-        _follow(session, follow_up.id, customer_id)
-    session.flush()
-    return follow_up
-
-
 def merge(*, session: Session, principal: Principal, duplicate: Suggestion, kept: Suggestion) -> Suggestion:
     """Merge a duplicate into the kept suggestion: its voters and followers count there; it redirects."""
     if duplicate.id == kept.id:
@@ -369,7 +273,7 @@ def merge(*, session: Session, principal: Principal, duplicate: Suggestion, kept
     dup_followers = set(
         session.scalars(select(Follower.customer_id).where(Follower.suggestion_id == duplicate.id))
     )
-    _notify(
+    notices.notify(
         session, dup_followers, NoticeKind.MERGED, duplicate, change.id, into=kept.id, title=kept.title[:200]
     )
     audit.record(
@@ -381,6 +285,7 @@ def merge(*, session: Session, principal: Principal, duplicate: Suggestion, kept
         detail={"into": kept.id},
     )
     session.flush()
+    index.mark_stale(session=session)
     return kept
 
 
@@ -409,6 +314,7 @@ def unmerge(*, session: Session, principal: Principal, duplicate: Suggestion) ->
         detail={"from": kept_id},
     )
     session.flush()
+    index.mark_stale(session=session)
     return duplicate
 
 
@@ -456,32 +362,3 @@ def history(*, session: Session, suggestion_id: int) -> list[StatusChange]:
     """A suggestion's status changes, oldest first."""
     query = select(StatusChange).where(StatusChange.suggestion_id == suggestion_id).order_by(StatusChange.id)
     return list(session.scalars(query))
-
-
-def notices(*, session: Session, customer_id: int, limit: int = 50) -> list[Notice]:
-    """An owner's notices, newest first."""
-    query = select(Notice).where(Notice.customer_id == customer_id).order_by(Notice.id.desc()).limit(limit)
-    return list(session.scalars(query))
-
-
-def pending_solved_question(*, session: Session, suggestion: Suggestion, customer_id: int) -> bool:
-    """Whether an owner should be asked "did this solve it?" here (a voter, not yet answered)."""
-    if suggestion.status is not SuggestionStatus.SHIPPED:
-        return False
-    if customer_id not in voters(session=session, suggestion_id=suggestion.id):
-        return False
-    answered = session.scalar(
-        select(SolvedAnswer.id).where(
-            SolvedAnswer.suggestion_id == suggestion.id, SolvedAnswer.customer_id == customer_id
-        )
-    )
-    return answered is None
-
-
-def mark_read(*, session: Session, customer_id: int, now: datetime | None = None) -> None:
-    """Mark every notice of an owner read."""
-    for notice in session.scalars(
-        select(Notice).where(Notice.customer_id == customer_id, Notice.read_at.is_(None))
-    ):
-        notice.read_at = now or utcnow()
-    session.flush()

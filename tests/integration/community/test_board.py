@@ -7,7 +7,7 @@ from loyalty_builders import owner
 from sqlalchemy.orm import Session
 
 from carloop.audit import service as audit
-from carloop.community import service
+from carloop.community import feedback, notices, service
 from carloop.community.models import NoticeKind
 from carloop.community.rules import Category, SuggestionStatus
 from carloop.errors import Conflict, InvalidTransition, PolicyViolation
@@ -58,11 +58,11 @@ def test_status_changes_notify_followers_and_shipping_asks_voters(session: Sessi
     service.vote(session=session, suggestion=idea, customer_id=voter)
     for target in (S.UNDER_REVIEW, S.PLANNED, S.IN_DEVELOPMENT, S.SHIPPED):
         service.move(session=session, principal=STAFF, suggestion=idea, target=target, note=f"now {target}")
-    kinds = [n.kind for n in service.notices(session=session, customer_id=voter)]
+    kinds = [n.kind for n in notices.notices(session=session, customer_id=voter)]
     assert kinds.count(NoticeKind.STATUS_CHANGED) == 4 and kinds.count(NoticeKind.SOLVED_QUESTION) == 1
-    author_kinds = [n.kind for n in service.notices(session=session, customer_id=author)]
+    author_kinds = [n.kind for n in notices.notices(session=session, customer_id=author)]
     assert NoticeKind.SOLVED_QUESTION not in author_kinds  # the author did not vote
-    assert service.pending_solved_question(session=session, suggestion=idea, customer_id=voter)
+    assert feedback.pending_solved_question(session=session, suggestion=idea, customer_id=voter)
     accepted = EARN_RULES[EarnReason.SUGGESTION_ACCEPTED]
     assert loyalty.balance(session=session, customer_id=author) == accepted.points  # once, not per stage
     assert [h.to_status for h in service.history(session=session, suggestion_id=sid)] == [
@@ -110,7 +110,7 @@ def test_merge_moves_unique_voters_and_unmerge_restores_them(session: Session) -
         service.vote(session=session, suggestion=dup, customer_id=d).id == kept_id
     )  # redirect, still one vote
     assert service.vote_counts(session=session, suggestion_ids=[kept_id]) == {kept_id: 2}
-    assert [n.kind for n in service.notices(session=session, customer_id=b)] == [NoticeKind.MERGED]
+    assert [n.kind for n in notices.notices(session=session, customer_id=b)] == [NoticeKind.MERGED]
     with pytest.raises(Conflict):
         service.merge(session=session, principal=STAFF, duplicate=dup, kept=kept)
 
@@ -132,19 +132,21 @@ def test_enough_not_solved_answers_open_one_linked_follow_up(session: Session) -
     for target in (S.PLANNED, S.IN_DEVELOPMENT, S.SHIPPED):
         service.move(session=session, principal=STAFF, suggestion=idea, target=target)
     with pytest.raises(PolicyViolation):
-        service.answer_solved(
+        feedback.answer_solved(
             session=session, suggestion=idea, customer_id=author, solved=True
         )  # not a voter
-    assert service.answer_solved(session=session, suggestion=idea, customer_id=voters[0], solved=True) is None
     assert (
-        service.answer_solved(session=session, suggestion=idea, customer_id=voters[1], solved=False) is None
+        feedback.answer_solved(session=session, suggestion=idea, customer_id=voters[0], solved=True) is None
     )
     assert (
-        service.answer_solved(session=session, suggestion=idea, customer_id=voters[2], solved=False) is None
+        feedback.answer_solved(session=session, suggestion=idea, customer_id=voters[1], solved=False) is None
     )
-    follow_up = service.answer_solved(session=session, suggestion=idea, customer_id=voters[3], solved=False)
+    assert (
+        feedback.answer_solved(session=session, suggestion=idea, customer_id=voters[2], solved=False) is None
+    )
+    follow_up = feedback.answer_solved(session=session, suggestion=idea, customer_id=voters[3], solved=False)
     assert follow_up is not None and follow_up.follow_up_of_id == sid
     assert follow_up.status is S.UNDER_REVIEW
-    again = service.answer_solved(session=session, suggestion=idea, customer_id=voters[4], solved=False)
+    again = feedback.answer_solved(session=session, suggestion=idea, customer_id=voters[4], solved=False)
     assert again is not None and again.id == follow_up.id
     assert service.followers(session=session, suggestion_id=follow_up.id) == set(voters[1:])
