@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from carloop.accounts.schemas import Principal, Role
-from carloop.community import feedback, notices, rules, service
+from carloop.community import feedback, forum_api, notices, rules, service
 from carloop.community.models import Suggestion
 from carloop.community.rules import Category, SuggestionStatus
 from carloop.community.schemas import (
@@ -27,6 +27,7 @@ from carloop.community.schemas import (
 from carloop.web.deps import CurrentCustomer, CurrentPrincipal, DbSession, require_roles
 
 router = APIRouter(tags=["community"])
+router.include_router(forum_api.router)
 BoardStaff = Annotated[Principal, require_roles(Role.HQ_OPS, Role.ADMIN)]
 
 

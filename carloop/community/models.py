@@ -6,11 +6,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from carloop.clock import utcnow
-from carloop.community.rules import Category, SuggestionStatus
+from carloop.community.rules import Board, Category, SuggestionStatus
 from carloop.db import Base, BigId, enum_column
 
 
@@ -110,3 +110,82 @@ class Notice(Base):
     key: Mapped[str] = mapped_column(String(120), unique=True)  # one notice per happening per owner
     read_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ForumPost(Base):
+    """A post on one of the boards; hidden posts are kept for moderators but not shown."""
+
+    __tablename__ = "forum_posts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    board: Mapped[Board] = mapped_column(enum_column(Board), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    helpful: Mapped[bool] = mapped_column(Boolean, default=False)
+    official_answer_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ForumComment(Base):
+    """A comment on a post."""
+
+    __tablename__ = "forum_comments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("forum_posts.id"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(BigInteger)  # a staff answer (official when marked)
+    body: Mapped[str] = mapped_column(Text)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class PostLike(Base):
+    """One owner's like of one post."""
+
+    __tablename__ = "forum_likes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("forum_posts.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+
+    __table_args__ = (UniqueConstraint("post_id", "customer_id"),)
+
+
+class ReportStatus(StrEnum):
+    """Where a report stands in the moderation queue."""
+
+    OPEN = "open"  # waiting for a moderator
+    ACTIONED = "actioned"  # the content was hidden
+    DISMISSED = "dismissed"  # nothing wrong found
+
+
+class ForumReport(Base):
+    """An owner's report of a post or comment, queued for staff."""
+
+    __tablename__ = "forum_reports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    target_type: Mapped[str] = mapped_column(String(10))  # post | comment
+    target_id: Mapped[int] = mapped_column(BigInteger)
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    reason: Mapped[str] = mapped_column(String(300))
+    status: Mapped[ReportStatus] = mapped_column(
+        enum_column(ReportStatus), default=ReportStatus.OPEN, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("target_type", "target_id", "reporter_id"),)
+
+
+class ForumBan(Base):
+    """An owner barred from posting and commenting until a moment."""
+
+    __tablename__ = "forum_bans"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), unique=True)
+    until: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(300))

@@ -70,3 +70,24 @@ LIKELY_DUPLICATE = 0.3  # a similar-search score from which the form warns "this
 def likely_duplicate(score: float) -> bool:
     """Whether a similar suggestion is close enough to warn the owner before posting."""
     return score >= LIKELY_DUPLICATE
+
+
+class Board(StrEnum):
+    """Where a forum post lives."""
+
+    STORIES = "stories"  # owners' stories
+    TIPS = "tips"  # tips and how-tos
+    QA = "qa"  # questions; staff may mark one comment the official answer
+
+
+POSTS_PER_HOUR = 5  # any owner
+NEW_ACCOUNT_DAYS = 3  # an account younger than this ...
+NEW_ACCOUNT_POSTS_PER_DAY = 1  # ... posts at most this often
+COMMENTS_PER_HOUR = 30
+
+
+def may_post(*, account_age_days: float, posts_last_hour: int, posts_last_day: int) -> bool:
+    """Whether an owner may post now under the spam limits (new accounts are held tighter)."""
+    if posts_last_hour >= POSTS_PER_HOUR:
+        return False
+    return not (account_age_days < NEW_ACCOUNT_DAYS and posts_last_day >= NEW_ACCOUNT_POSTS_PER_DAY)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from carloop.community.rules import Category, SuggestionStatus
+from carloop.community.rules import Board, Category, SuggestionStatus
 
 
 class SuggestionCreate(BaseModel):
@@ -99,3 +99,93 @@ class RoadmapRead(BaseModel):
     planned: list[SuggestionRead]
     in_development: list[SuggestionRead]
     shipped: list[SuggestionRead]
+
+
+class PostCreate(BaseModel):
+    """A new forum post."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    board: Board
+    title: str = Field(min_length=4, max_length=200)
+    body: str = Field(default="", max_length=20_000)
+
+
+class CommentCreate(BaseModel):
+    """A comment on a post."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field(min_length=1, max_length=5000)
+
+
+class CommentRead(BaseModel):
+    """A visible comment."""
+
+    id: int
+    author_id: int | None
+    staff: bool
+    body: str
+    created_at: datetime
+
+
+class PostRead(BaseModel):
+    """A visible post with its likes and comments."""
+
+    id: int
+    board: Board
+    author_id: int
+    title: str
+    body: str
+    likes: int
+    helpful: bool
+    official_answer_id: int | None
+    created_at: datetime
+    comments: list[CommentRead] = Field(default_factory=list)
+
+
+class ReportCreate(BaseModel):
+    """Report a post or comment to the moderators."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target_type: Literal["post", "comment"]
+    target_id: int = Field(gt=0)
+    reason: str = Field(min_length=2, max_length=300)
+
+
+class ReportRead(BaseModel):
+    """A report in the moderation queue."""
+
+    id: int
+    target_type: str
+    target_id: int
+    reason: str
+    status: str
+    created_at: datetime
+
+
+class ReportDecision(BaseModel):
+    """Hide the reported content, or dismiss the report."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hide: bool
+
+
+class OfficialAnswer(BaseModel):
+    """Which staff comment answers the question."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    comment_id: int = Field(gt=0)
+
+
+class BanCreate(BaseModel):
+    """Bar an owner from the forum for some days."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: int = Field(gt=0)
+    days: int = Field(gt=0, le=3650)
+    reason: str = Field(min_length=2, max_length=300)
