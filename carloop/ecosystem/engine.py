@@ -170,7 +170,9 @@ class Engine:
     def set_entity(self, entity_id: str, owner_id: int, state: Mapping[str, Any] | None = None) -> None:
         """Declare an owner's device, with its last known state."""
         self.entity_owner[entity_id] = owner_id
-        self.states.setdefault(entity_id, dict(state or {}))
+        known = self.states.setdefault(entity_id, dict(state or {}))
+        if entity_id not in self.zones_of and location_of(known) is not None:
+            self._zones(entity_id, known, known)  # where it was last seen: no enter/leave for that
 
     def attach(
         self,
@@ -340,6 +342,7 @@ class Engine:
         if where is None or owner is None:
             return []
         accuracy = as_number(changes.get("accuracy"))
+        first_fix = entity_id not in self.zones_of  # like HA: a first position is no transition
         before = self.zones_of.get(entity_id, frozenset())
         inside: set[str] = set()
         events: list[tuple[str, str]] = []
@@ -359,7 +362,7 @@ class Engine:
             now = was if vague else inside_zone(zone, d, was)
             if now:
                 inside.add(zone.id)
-            if now != was:
+            if now != was and not first_fix:
                 events.append((zone.id, "enter" if now else "leave"))
         self.zones_of[entity_id] = frozenset(inside)
         return events

@@ -22,6 +22,7 @@ from carloop.ecosystem.schemas import SceneDefinition
 from carloop.ecosystem.simulator import PLACES, ROUTES, Fleet, SimCar, SimDevice
 
 log = logging.getLogger("carloop.ecosystem")
+DEMO_SPEED_KMH = 240.0  # fast-forward: Lujiazui to Century Park in about a minute and a half
 
 
 class EcosystemSettings(BaseSettings):
@@ -202,7 +203,7 @@ class Runtime:
         route = list(ROUTES["office-home"])
         if home is not None:
             route[-1] = home
-        self.fleet.drive(entity_id, route, speed_kmh=90.0)
+        self.fleet.drive(entity_id, route, speed_kmh=DEMO_SPEED_KMH)
         return True
 
     def send(self, entity_id: str, command: str, args: dict[str, Any], *, source: str) -> None:

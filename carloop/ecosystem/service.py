@@ -166,12 +166,13 @@ def unpair(*, session: Session, customer_id: int, device_id: int) -> Device:
 
 
 def link_vehicle(
-    *, session: Session, customer_id: int, order_id: int, vin: str | None, model: str, trim: str
+    *, session: Session, customer_id: int, order_id: int | None, vin: str | None, model: str, trim: str
 ) -> Device:
-    """The delivered car becomes the owner's vehicle device (once per order)."""
-    found = session.scalars(select(Device).where(Device.order_id == order_id)).first()
-    if found is not None:
-        return found
+    """The delivered car becomes the owner's vehicle device (once per order, and once per VIN)."""
+    for column, value in ((Device.order_id, order_id), (Device.vin, vin)):
+        found = session.scalars(select(Device).where(column == value)).first() if value is not None else None
+        if found is not None:
+            return found
     device = Device(
         customer_id=customer_id,
         kind=DeviceKind.VEHICLE,

@@ -62,6 +62,23 @@ def test_car_entering_home_zone_commands_the_devices_once() -> None:
     assert [s["step"] for s in traces[0].steps] == ["conditions", "command", "command"]
 
 
+def test_a_first_position_inside_the_zone_is_not_an_arrival() -> None:
+    engine = engine_with(scene())
+    assert engine.update(CAR, at_distance(20), T0) == []
+    assert engine.update(CAR, at_distance(400), T0 + 60) == []
+    assert len(engine.update(CAR, at_distance(20), T0 + 120)) == 2
+
+
+def test_last_known_position_after_a_restart_is_not_an_arrival() -> None:
+    engine = Engine()
+    engine.set_zones(OWNER, [Zone("zone.home", *HOME, radius_m=150)])
+    engine.set_entity(CAR, OWNER, at_distance(10))
+    engine.set_entity(LIGHT, OWNER)
+    engine.set_entity(AC, OWNER)
+    engine.load(1, OWNER, scene())
+    assert engine.update(CAR, at_distance(12), T0) == []
+
+
 def test_gps_jitter_at_the_zone_edge_fires_once() -> None:
     engine = engine_with(scene(debounce=0))
     fired = []
