@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header
 
 from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
-from carloop.loyalty import service, shop
+from carloop.loyalty import events_api, service, shop
 from carloop.loyalty.models import ShopOrder
 from carloop.loyalty.schemas import (
     CheckoutCreate,
@@ -23,6 +23,7 @@ from carloop.loyalty.schemas import (
 from carloop.web.deps import CurrentCustomer, CurrentPrincipal, DbSession, require_roles
 
 router = APIRouter(tags=["loyalty"])
+router.include_router(events_api.router)
 PointsStaff = Annotated[Principal, require_roles(Role.HQ_OPS, Role.ADMIN)]
 
 

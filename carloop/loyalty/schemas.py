@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from carloop.loyalty.models import OwnerEventKind, SignupStatus
 
 
 class PointsEntryRead(BaseModel):
@@ -92,3 +94,45 @@ class RefundCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=3, max_length=200)
+
+
+class OwnerEventCreate(BaseModel):
+    """Staff announce an owner event."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: OwnerEventKind
+    title_zh: str = Field(min_length=2, max_length=200)
+    title_en: str = Field(min_length=2, max_length=200)
+    city: str = Field(default="", max_length=60)
+    starts_at: AwareDatetime
+    capacity: int = Field(gt=0, le=100_000)
+
+
+class OwnerEventRead(BaseModel):
+    """An owner event and how many places are left."""
+
+    id: int
+    kind: OwnerEventKind
+    title_zh: str
+    title_en: str
+    city: str
+    starts_at: datetime
+    capacity: int
+    places_left: int
+
+
+class SignupRead(BaseModel):
+    """An owner's place (or waitlist spot) for an event."""
+
+    event_id: int
+    customer_id: int
+    status: SignupStatus
+
+
+class CheckInCreate(BaseModel):
+    """Staff check an owner in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: int = Field(gt=0)

@@ -125,3 +125,30 @@ def test_me_and_shop_pages_show_points_and_buy_with_a_form(
     assert refused.status_code == 409 and 'data-testid="shop-error"' in refused.text
     zh = client.get("/me?lang=zh-CN", headers=HTML)
     assert "积分" in zh.text
+
+
+def test_owner_events_sign_up_waitlist_and_check_in(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    a, b = customer_headers(client, "13800138000"), customer_headers(client, "13800138001")
+    ops = staff_headers(client, session_factory, "ops", Role.HQ_OPS)
+    event = {
+        "kind": "track_day",
+        "title_zh": "赛道日",
+        "title_en": "Track day",
+        "starts_at": "2099-05-01T09:00:00+08:00",
+        "capacity": 1,
+    }
+    assert client.post("/api/v1/staff/events", json=event, headers=a).status_code == 403
+    eid = client.post("/api/v1/staff/events", json=event, headers=ops).json()["id"]
+    assert client.post(f"/api/v1/events/{eid}/signup", headers=a).json()["status"] == "confirmed"
+    assert client.post(f"/api/v1/events/{eid}/signup", headers=b).json()["status"] == "waitlisted"
+    assert client.get("/api/v1/events", headers=a).json()[0]["places_left"] == 0
+    client.delete(f"/api/v1/events/{eid}/signup", headers=a)
+    b_id = client.get("/api/v1/me", headers=b).json()["customer_id"]
+    checked = client.post(f"/api/v1/staff/events/{eid}/checkins", json={"customer_id": b_id}, headers=ops)
+    assert checked.json()["status"] == "checked_in"
+    assert (
+        client.get("/api/v1/points/me", headers=b).json()["balance"]
+        == EARN_RULES[EarnReason.EVENT_CHECKIN].points
+    )
