@@ -12,6 +12,7 @@ events, and stores every answer under its key. Nothing is answered before the ca
 from __future__ import annotations
 
 import secrets
+import time
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -326,6 +327,15 @@ def _order_number(model: str) -> str:
     return f"{model.upper()[:6]}-" + "".join(_ALPHABET[(raw >> (5 * k)) & 31] for k in range(8))
 
 
+def _trade_no() -> str:
+    """A payment number that sorts by time (12 hex digits of microseconds) then 8 random hex digits.
+
+    Random numbers scatter every insert over the whole unique index (and the notification and journal
+    indexes keyed by it); time-ordered ones append, which keeps each group commit's pages few.
+    """
+    return f"P{time.time_ns() // 1000:013X}{secrets.token_hex(4).upper()}"
+
+
 _REASONS = {
     OrderStatus.RESERVED: "deposit paid at the launch intake",
     OrderStatus.LOCKED: "deposit paid; numbered edition locks at payment",
@@ -363,7 +373,7 @@ def _write(session: Session, stored: list[_Plan], provider: SimulatorProvider, n
         t, q = p.ticket, p.ticket.quote
         deposit = q.deposit.amount_fen
         p.number = _order_number(q.model)
-        p.trade_no = "P" + secrets.token_hex(10).upper()
+        p.trade_no = _trade_no()
         if p.status is OrderStatus.RESERVED:
             hours = q.deposit.refundable_hours
             if hours not in windows:
