@@ -22,7 +22,7 @@ from sqlalchemy import Connection, func, insert, select
 from carloop.analytics import live
 from carloop.analytics.models import FunnelEvent
 from carloop.analytics.service import cities
-from carloop.analytics.warehouse import OLTP_NAMES, ROLLUP, SCHEMA, Warehouse, read_events
+from carloop.analytics.warehouse import OLTP_NAMES, SCHEMA, Warehouse, read_events
 
 SYNTHETIC_ORDER_IDS = 1_000_000_000_000  # simulated order ids start here; real ids stay far below
 
@@ -190,7 +190,7 @@ def build_into(warehouse: Warehouse, **kwargs: object) -> int:
     with warehouse.lock:
         count = build(warehouse.db, **kwargs)  # type: ignore[arg-type]
         warehouse.db.execute("INSERT INTO funnel SELECT * FROM sim ORDER BY stage, ts")
-        warehouse.db.execute(ROLLUP.format(source="sim"))
+        warehouse.roll_up("sim")
         warehouse.db.execute("DROP TABLE sim")
     warehouse.synced_id = warehouse._max_id()
     return count
@@ -285,7 +285,7 @@ def launch(
     copy_to_database(warehouse.db, conn, progress=progress)
     with warehouse.lock:
         warehouse.db.execute("INSERT INTO funnel SELECT * FROM sim ORDER BY stage, ts")
-        warehouse.db.execute(ROLLUP.format(source="sim"))
+        warehouse.roll_up("sim")
         warehouse.db.execute("DROP TABLE sim")
     warehouse.synced_id = warehouse._max_id()
     if snapshot is not None:

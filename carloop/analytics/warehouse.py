@@ -45,9 +45,35 @@ SCHEMA = pa.schema([(name, kind) for name, _, kind in COLUMNS])
 OLTP_NAMES = {"ts": "at"}  # warehouse column -> main database column, where they differ
 CHINA = timedelta(hours=8)  # Asia/Shanghai has no daylight saving: local time is UTC+8
 BATCH = 200_000
-ROLLUP = (
+# Breakdowns of paid orders: (dimension, first key, second key) -> the columns they read.
+BREAKDOWNS: dict[str, tuple[str, str | None]] = {
+    "age_band": ("age_band", None),
+    "gender": ("gender", None),
+    "city_tier": ("city_tier", None),
+    "channel": ("channel", None),
+    "province": ("province", None),
+    "city": ("province", "city"),
+    "configuration": ("model", "trim"),
+}
+CN_DAY = "date_trunc('day', {t} + INTERVAL 8 HOUR) - INTERVAL 8 HOUR"  # China-local day start, as UTC
+# Kept with every append, so the dashboard reads small tables, never every event:
+#   hourly: events per UTC hour, stage, channel and model (funnel, launch curve, endings);
+#   dims:   paid orders per China day, channel, model and one breakdown's keys;
+#   lead:   deliveries per China day, channel, model and whole weeks since the order locked.
+ROLLUPS = (
     "INSERT INTO hourly SELECT date_trunc('hour', ts), stage, channel, model, count(*) FROM {source} "
-    "GROUP BY ALL"
+    "GROUP BY ALL",
+    "INSERT INTO dims "
+    + " UNION ALL ".join(
+        f"SELECT {CN_DAY.format(t='ts')}, channel, model, '{name}', CAST({k1} AS VARCHAR), "
+        f"{'CAST(' + k2 + ' AS VARCHAR)' if k2 else 'NULL'}, count(*) FROM {{source}} WHERE stage = 'paid' "
+        "GROUP BY ALL"
+        for name, (k1, k2) in BREAKDOWNS.items()
+    ),
+    f"INSERT INTO lead SELECT {CN_DAY.format(t='d.ts')}, d.channel, d.model, "
+    "CAST(floor(date_diff('day', l.ts, d.ts) / 7) AS INTEGER), count(*) "
+    "FROM {source} d JOIN funnel l ON l.order_id = d.order_id AND l.stage = 'locked' "
+    "WHERE d.stage = 'delivered' GROUP BY ALL",
 )
 RESORT_AFTER = 100_000  # a sync that brought this many rows re-clusters the table
 
@@ -122,6 +148,14 @@ class Warehouse:
             "CREATE TABLE IF NOT EXISTS hourly "
             "(ts TIMESTAMP, stage VARCHAR, channel VARCHAR, model VARCHAR, n BIGINT)"
         )
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS dims (ts TIMESTAMP, channel VARCHAR, model VARCHAR, dim VARCHAR, "
+            "k1 VARCHAR, k2 VARCHAR, n BIGINT)"
+        )
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS lead "
+            "(ts TIMESTAMP, channel VARCHAR, model VARCHAR, weeks INTEGER, n BIGINT)"
+        )
         self.lock = threading.Lock()
         self.synced_id = self._max_id()
 
@@ -135,11 +169,16 @@ class Warehouse:
             self.db.register("incoming", batch)
             try:
                 self.db.execute("INSERT INTO funnel SELECT * FROM incoming")
-                self.db.execute(ROLLUP.format(source="incoming"))
+                self.roll_up("incoming")
             finally:
                 self.db.unregister("incoming")
             self.synced_id = self._max_id()
         return batch.num_rows
+
+    def roll_up(self, source: str) -> None:
+        """Count table ``source`` (already in ``funnel``) into the rollups; the caller holds the lock."""
+        for statement in ROLLUPS:
+            self.db.execute(statement.format(source=source))
 
     def load_parquet(self, path: Path) -> int:
         """Append a Parquet export (the columns of ``SCHEMA``); returns how many rows."""
@@ -147,7 +186,7 @@ class Warehouse:
             before = self.count()
             self.db.execute("CREATE TEMP TABLE incoming AS SELECT * FROM read_parquet(?)", [str(path)])
             self.db.execute("INSERT INTO funnel SELECT * FROM incoming ORDER BY stage, ts")
-            self.db.execute(ROLLUP.format(source="incoming"))
+            self.roll_up("incoming")
             self.db.execute("DROP TABLE incoming")
             self.synced_id = self._max_id()
             return self.count() - before
@@ -271,42 +310,17 @@ def dashboard(warehouse: Warehouse, filters: Filters, only: str | None = None) -
             f"FROM hourly WHERE stage IN ('refunded', 'cancelled') AND {where} GROUP BY 1 ORDER BY 1",
             params,
         )
-    breakdowns = {
-        "age_band": ["age_band"],
-        "gender": ["gender"],
-        "city_tier": ["city_tier"],
-        "channel": ["channel"],
-        "province": ["province"],
-        "city": ["province", "city"],
-        "configuration": ["model", "trim"],
-    }
-    asked = [name for name in breakdowns if name in wanted]
-    if asked:
-        sets = ", ".join("(" + ", ".join(breakdowns[n]) + ")" for n in asked)
-        keys = sorted({c for n in asked for c in breakdowns[n]})
-        grouped = warehouse.query(
-            f"SELECT {', '.join(keys)}, "
-            + ", ".join(f"grouping({c}) AS g_{c}" for c in keys)
-            + f", count(*) AS orders FROM funnel WHERE stage = 'paid' AND {where} "
-            + f"GROUP BY GROUPING SETS ({sets})",
-            params,
+    for name in (n for n in BREAKDOWNS if n in wanted):
+        first, second = BREAKDOWNS[name]
+        keys = "k1" if second is None else "k1, k2"
+        found = warehouse.query(
+            f"SELECT {keys}, sum(n)::BIGINT AS orders FROM dims WHERE dim = ? AND {where} "
+            f"GROUP BY ALL ORDER BY orders DESC, {keys}",
+            [name, *params],
         )
-        for name in asked:
-            cols = breakdowns[name]
-            picked = [
-                r
-                for r in grouped.records()
-                if all(r[f"g_{c}"] == 0 for c in cols)
-                and all(r[f"g_{c}"] == 1 for c in keys if c not in cols)
-            ]
-            picked.sort(key=lambda r: (-r["orders"], *(str(r[c]) for c in cols)))
-            out[name] = Table([*cols, "orders"], [[*(r[c] for c in cols), r["orders"]] for r in picked])
+        out[name] = Table([first, *([second] if second else []), "orders"], found.rows)
     if "lead_time" in wanted:
-        where_d, params_d = filters.where("d")
         out["lead_time"] = warehouse.query(
-            "SELECT CAST(floor(date_diff('day', l.ts, d.ts) / 7) AS INTEGER) AS weeks, count(*) AS orders "
-            "FROM funnel d JOIN funnel l ON l.order_id = d.order_id AND l.stage = 'locked' "
-            f"WHERE d.stage = 'delivered' AND {where_d} GROUP BY 1 ORDER BY 1",
-            params_d,
+            f"SELECT weeks, sum(n)::BIGINT AS orders FROM lead WHERE {where} GROUP BY 1 ORDER BY 1", params
         )
     return out
