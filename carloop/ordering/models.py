@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from carloop.clock import utcnow
@@ -44,7 +44,7 @@ class Order(Base):
     # Gapless per-model place in the launch queue, given when the deposit is paid (arrival order).
     queue_position: Mapped[int | None] = mapped_column(Integer)
     # Keyed hash of the buyer's verified identity number (anti-scalper limits); never the number itself.
-    identity_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    identity_hash: Mapped[str | None] = mapped_column(String(64))
     # The Idempotency-Key the launch intake took it with (its unique idempotency record guards it; no
     # index here, as a random-key index costs the group commit a page per order).
     intake_key: Mapped[str | None] = mapped_column(String(200))
@@ -55,6 +55,7 @@ class Order(Base):
     __table_args__ = (
         UniqueConstraint("model", "queue_position"),
         UniqueConstraint("edition", "edition_number"),
+        Index("ix_orders_identity_edition", "identity_hash", "edition"),  # the per-identity edition limit
     )
 
 
