@@ -29,10 +29,7 @@ from carloop.web.deps import CurrentCustomer, DbSession, FormCustomer
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Run the ecosystem (if configured) for as long as the server runs."""
-    settings = app.state.settings
-    runtime: Runtime | None = await run_in_threadpool(
-        start_for, settings.environment, app.state.sessions, settings.timezone
-    )
+    runtime: Runtime | None = await run_in_threadpool(start_for, app.state.settings, app.state.sessions)
     app.state.ecosystem = runtime
     try:
         yield
@@ -87,6 +84,7 @@ def overview(
             "bridge_running": runtime is not None,
             "simulated": runtime is not None and runtime.fleet is not None,
             "places": PLACES,
+            "location_log": service.location_log(session=session, customer_id=customer_id),
         },
     )
 

@@ -20,6 +20,7 @@ from carloop.ecosystem.mqtt import MqttClient, PahoClient
 from carloop.ecosystem.protocol import BRIDGE_STATUS, OFFLINE
 from carloop.ecosystem.schemas import SceneDefinition
 from carloop.ecosystem.simulator import PLACES, ROUTES, Fleet, SimCar, SimDevice
+from carloop.settings import Settings
 
 log = logging.getLogger("carloop.ecosystem")
 DEMO_SPEED_KMH = 240.0  # fast-forward: Lujiazui to Century Park in about a minute and a half
@@ -30,7 +31,7 @@ class EcosystemSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CARLOOP_", env_file=None, extra="ignore")
 
-    # auto: on in development (embedded broker when no URL is given), off otherwise.
+    # auto: on for the demo (development on the default database; embedded broker without a URL).
     ecosystem: Literal["auto", "on", "off"] = "auto"
     mqtt_url: str = ""
     mqtt_embedded_port: int = 18830
@@ -212,24 +213,36 @@ class Runtime:
         self.bridge.send(entity_id, command, args, source=source)
 
 
-def start_for(settings_environment: str, factory: sessionmaker[Session], timezone: str) -> Runtime | None:
+def wanted(settings: Settings, eco: EcosystemSettings) -> bool:
+    """Whether this server runs the ecosystem: when asked, or for the demo (development on the default
+    embedded database); benchmark and test servers on their own databases stay quiet."""
+    if eco.ecosystem != "auto":
+        return eco.ecosystem == "on"
+    default_db = Settings.model_fields["database_url"].default
+    return settings.environment == "development" and settings.database_url == default_db
+
+
+def start_for(settings: Settings, factory: sessionmaker[Session]) -> Runtime | None:
     """The runtime the server should run, started; None when the ecosystem is off."""
     eco = EcosystemSettings()
-    on = eco.ecosystem == "on" or (eco.ecosystem == "auto" and settings_environment == "development")
-    if not on:
+    if not wanted(settings, eco):
         return None
     broker: EmbeddedBroker | None = None
     url = eco.mqtt_url
     if not url:
         broker = EmbeddedBroker(eco.mqtt_embedded_port)
-        broker.start()
+        try:
+            broker.start()
+        except (OSError, RuntimeError):
+            log.exception("the embedded MQTT broker did not start; carloop runs without the ecosystem")
+            broker.stop()
+            return None
         url = broker.url
-    simulate = (
-        eco.ecosystem_simulate
-        if eco.ecosystem_simulate is not None
-        else settings_environment == "development"
+    dev = settings.environment == "development"
+    simulate = eco.ecosystem_simulate if eco.ecosystem_simulate is not None else dev
+    runtime = Runtime(
+        factory, url, simulate=simulate, timezone=settings.timezone, reload_interval=eco.reload_interval
     )
-    runtime = Runtime(factory, url, simulate=simulate, timezone=timezone, reload_interval=eco.reload_interval)
     runtime.broker = broker
     try:
         runtime.start()

@@ -388,7 +388,7 @@ def set_location_access(*, session: Session, customer_id: int, scene_id: int, re
         action="location.revoked" if revoked else "location.granted",
         target_type="scene",
         target_id=scene.id,
-        detail={"customer_id": customer_id, "precision": scene.precision.value},
+        detail={"owner": customer_id, "viewer": f"scene:{scene.id}", "precision": scene.precision.value},
     )
     session.flush()
     return scene
@@ -453,6 +453,28 @@ def save_traces(*, session: Session, traces: Iterable[Trace], dry_run: bool = Fa
             session.execute(delete(SceneTrace).where(SceneTrace.id.in_(ids)))
     session.flush()
     return stored
+
+
+LOCATION_ACTIONS = ("location.read", "location.shared", "location.revoked", "location.granted")
+
+
+def location_log(*, session: Session, customer_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    """Who saw the owner's locations, and at what precision (newest first), from the audit log."""
+    rows = []
+    for action in LOCATION_ACTIONS:
+        for entry in audit.list_entries(session=session, action=action, limit=500):
+            owner = entry.detail.get("owner", entry.detail.get("customer_id"))
+            if owner == customer_id:
+                rows.append(
+                    {
+                        "at": entry.at,
+                        "action": entry.action,
+                        "viewer": entry.detail.get("viewer", f"{entry.target_type}:{entry.target_id}"),
+                        "precision": entry.detail.get("precision", ""),
+                        "target": f"{entry.target_type}:{entry.target_id}",
+                    }
+                )
+    return sorted(rows, key=lambda r: r["at"], reverse=True)[:limit]
 
 
 def list_traces(*, session: Session, customer_id: int, scene_id: int) -> list[SceneTrace]:

@@ -10,7 +10,7 @@ from carloop.audit.models import AuditEntry
 from carloop.ecosystem import service
 from carloop.ecosystem.engine import Trace
 from carloop.ecosystem.events import EVENT_HANDLERS
-from carloop.ecosystem.models import Device, DeviceKind, DeviceStatus
+from carloop.ecosystem.models import Device, DeviceKind, DeviceStatus, Precision
 from carloop.ecosystem.presets import PRESETS
 from carloop.ecosystem.rules import Zone
 from carloop.ecosystem.simulator import PLACES, offset
@@ -220,3 +220,18 @@ def test_proximity_needs_more_than_zone_precision(session: Session, owner: Owner
 def test_zones_come_from_homes(session: Session, owner: Owner) -> None:
     zones = service.zones_for(service.list_homes(session=session, customer_id=owner.customer_id))
     assert zones == [Zone("zone.home", PLACES["home"][0], PLACES["home"][1], 150.0)]
+
+
+def test_owner_reads_who_saw_the_location(session: Session, owner: Owner) -> None:
+    scene = service.add_preset(session=session, customer_id=owner.customer_id, name="coming_home")
+    trace = Trace(scene.id, "r1", T0, {"platform": "zone", "entity_id": owner.car}, [], "finished", T0)
+    service.save_traces(session=session, traces=[trace])
+    service.set_share_precision(
+        session=session, customer_id=owner.customer_id, device_id=owner.car_id, precision=Precision.KM
+    )
+    log = service.location_log(session=session, customer_id=owner.customer_id)
+    assert [(r["action"], r["viewer"], r["precision"]) for r in log] == [
+        ("location.shared", "home_assistant", "km"),
+        ("location.read", f"scene:{scene.id}", "zone"),
+    ] or sorted(r["action"] for r in log) == ["location.read", "location.shared"]
+    assert service.location_log(session=session, customer_id=owner.customer_id + 1) == []

@@ -130,3 +130,15 @@ def test_unpaired_device_messages_are_ignored() -> None:
     broker, bridge, _, _ = setup()
     broker.client().publish("carloop/v1/vehicle/999/state", json.dumps({"latitude": 1, "longitude": 2}))
     assert "vehicle.999" not in bridge.engine.states
+
+
+def test_the_ecosystem_runs_for_the_demo_and_when_asked_only() -> None:
+    from carloop.ecosystem.runtime import EcosystemSettings, wanted
+    from carloop.settings import Settings
+
+    auto = EcosystemSettings(ecosystem="auto")
+    assert wanted(Settings(environment="development"), auto)
+    assert not wanted(Settings(environment="development", database_url="sqlite:////tmp/bench.db"), auto)
+    assert not wanted(Settings(environment="test"), auto)
+    assert wanted(Settings(environment="test"), EcosystemSettings(ecosystem="on"))
+    assert not wanted(Settings(environment="development"), EcosystemSettings(ecosystem="off"))
