@@ -292,6 +292,23 @@ class Server:
                 time.sleep(0.1)
         raise RuntimeError("the server did not start")
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server's processes (master and workers), from /proc."""
+        if self.proc is None:
+            return 0.0
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == self.proc.pid:  # the process group uvicorn was started in
+                total += int(fields[11]) + int(fields[12])
+        return total / ticks
+
     def kill(self) -> None:
         """SIGKILL the whole process group (master and workers), as a power cut would."""
         if self.proc is not None:
@@ -510,7 +527,9 @@ def run_launch(
                 for i in range(hello_requests)
             ]
             hello_res = drive(port, hello, concurrency, workdir, label="hello", show=show)
+            cpu_before = server.cpu_seconds()
             res = drive(port, jobs, concurrency, workdir, label="group commit", show=show)
+            server_cpu = server.cpu_seconds() - cpu_before
         finally:
             server.stop()
         all_jobs.append(jobs)
@@ -541,6 +560,7 @@ def run_launch(
             "edition_requests": edition_requests,
             "busy_503": res.busy_503,
             "client_cpu_ms_per_request": summary["client_cpu_ms_per_request"],
+            "server_cpu_ms_per_request": round(server_cpu * 1000 / max(1, len(jobs)), 4),
             "hello_client_cpu_ms_per_request": round(hello_res.cpu_s * 1000 / max(1, hello_requests), 4),
             **report,
             "database": "postgresql" if url.startswith("postgresql") else "sqlite",
