@@ -24,7 +24,7 @@ router = APIRouter()
 HqStaff = Annotated[Principal, require_roles(Role.HQ_OPS, Role.ADMIN)]
 Text = Annotated[str, Query(max_length=40)]
 MAX_UPLOAD = 2_000_000
-MARKET_TABLES = ("market", "market_shares")
+MARKET_TABLES = ("market", "market_shares", "suggestion_themes")
 TOP_BRANDS = 8
 
 
@@ -55,6 +55,12 @@ def _market(session: Session) -> tuple[list[rules.MarketMonth], Table]:
     return months, shares
 
 
+def _themes(session: Session) -> Table:
+    return Table(
+        ["category", "suggestions", "votes"], [list(t) for t in service.suggestion_themes(session=session)]
+    )
+
+
 @router.get("/console/analytics")
 def dashboard_page(
     request: Request,
@@ -71,6 +77,7 @@ def dashboard_page(
     months, shares = _market(session)
     tables["market"] = export.market_table(months)
     tables["market_shares"] = shares
+    tables["suggestion_themes"] = _themes(session)
     counts = {row[0]: row[1] for row in tables["funnel"].rows}
     charts = {
         name: {"columns": t.columns, "rows": [[export._plain(v) for v in r] for r in t.rows]}
@@ -114,7 +121,9 @@ def export_table(
     """One table behind a chart as CSV or Parquet, with the page's filters."""
     if fmt not in export.FORMATS or name not in (*TABLES, *MARKET_TABLES):
         raise NotFound("There is no such table or format.", table=name[:40], format=fmt[:10])
-    if name in MARKET_TABLES:
+    if name == "suggestion_themes":
+        table = _themes(session)
+    elif name in MARKET_TABLES:
         months, shares = _market(session)
         table = export.market_table(months) if name == "market" else shares
     else:

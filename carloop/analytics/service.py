@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from carloop.analytics import rules
 from carloop.analytics.models import FunnelEvent, MarketSale
 from carloop.analytics.rules import Channel, Gender, Stage
+from carloop.community import service as community
 from carloop.errors import NotFound, PolicyViolation
 from carloop.ordering import service as ordering
 
@@ -248,3 +249,18 @@ def market_structure(
 def market_sources(*, session: Session) -> list[str]:
     """The distinct sources of the imported market figures (to label an illustrative sample)."""
     return sorted(s for s in session.scalars(select(MarketSale.source).distinct()) if s)
+
+
+THEMES_WINDOW = 5000  # suggestions read for the themes panel (the newest ones)
+
+
+def suggestion_themes(*, session: Session) -> list[tuple[str, int, int]]:
+    """Owners' suggestions by category: (category, suggestions, votes), most voted first (newest 5,000)."""
+    items = community.board(session=session, limit=THEMES_WINDOW)
+    votes = community.vote_counts(session=session, suggestion_ids=[s.id for s in items])
+    themes: dict[str, list[int]] = {}
+    for item in items:
+        counts = themes.setdefault(str(item.category), [0, 0])
+        counts[0] += 1
+        counts[1] += votes.get(item.id, 0)
+    return sorted(((c, n, v) for c, (n, v) in themes.items()), key=lambda t: (-t[2], -t[1], t[0]))

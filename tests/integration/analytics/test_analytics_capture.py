@@ -230,3 +230,28 @@ def test_a_simulated_launch_is_consistent_and_lands_in_the_database(
         assert stages - {"reservation_started"} == set() or "paid" in stages
     totals = dict(dashboard(warehouse, Filters())["totals"].rows)
     assert totals["reservations"] == 400 and 0.2 < (totals["online_share"] or 0) < 0.6
+
+
+def test_suggestion_themes_count_suggestions_and_votes_by_category(session: Session) -> None:
+    from carloop.community import service as community
+    from carloop.community.rules import Category
+
+    owners = [accounts.get_or_create_customer(session=session, phone=f"1380013800{i}").id for i in range(3)]
+    charging = community.create_suggestion(
+        session=session,
+        author_id=owners[0],
+        title="Faster home charging",
+        body="",
+        category=Category.CHARGING,
+    )
+    community.create_suggestion(
+        session=session, author_id=owners[1], title="Cooler seats", body="", category=Category.CABIN
+    )
+    community.create_suggestion(
+        session=session, author_id=owners[1], title="Softer seats", body="", category=Category.CABIN
+    )
+    for owner in owners[1:]:
+        community.vote(session=session, suggestion=charging, customer_id=owner)
+    themes = service.suggestion_themes(session=session)
+    assert themes[0][0] == "charging" and themes[0][2] >= 2
+    assert themes[1][:2] == ("cabin", 2)
