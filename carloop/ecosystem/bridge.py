@@ -64,6 +64,7 @@ class Bridge:
         self._lock = threading.Lock()
         self._dirty: dict[str, dict[str, Any]] = {}
         self._topics: set[str] = set()
+        self._ha_sent: dict[str, str] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.commands_sent = 0
@@ -124,7 +125,10 @@ class Bridge:
         self._carry_out(effects)
         info = self.vehicles.get(entity_id)
         if info is not None and self.ha_enabled:
-            self.client.publish(ha_state_topic(entity_id), ha_state(full, info.share, zones), retain=True)
+            body = ha_state(full, info.share, zones)
+            if self._ha_sent.get(entity_id) != body:  # unchanged at the shared precision: nothing to say
+                self._ha_sent[entity_id] = body
+                self.client.publish(ha_state_topic(entity_id), body, retain=True)
 
     def _on_mqtt(self, topic: str, payload: bytes) -> None:
         with self._lock:
@@ -144,6 +148,7 @@ class Bridge:
 
     def _on_ha_status(self, topic: str, payload: bytes) -> None:
         if payload.decode(errors="replace").strip() == ONLINE:
+            self._ha_sent.clear()
             self.publish_discovery()  # Home Assistant restarted: it forgets non-retained state
 
     def send(

@@ -45,7 +45,11 @@ class EmbeddedBroker:
         binary = shutil.which("mosquitto")
         if binary:
             config = Path(tempfile.mkdtemp(prefix="carloop-mqtt-")) / "mosquitto.conf"
-            config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+            # set_tcp_nodelay: small messages go out at once instead of waiting on Nagle's algorithm
+            config.write_text(
+                f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                "set_tcp_nodelay true\n"
+            )
             self._process = subprocess.Popen(  # noqa: S603 - a fixed binary and our own config
                 [binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,9 +73,16 @@ class PahoClient:
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
 
+    def _no_delay(self) -> None:
+        """Send small messages at once (paho leaves Nagle's algorithm on; it costs tens of ms)."""
+        sock = self._client.socket()
+        if isinstance(sock, socket.socket):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def _on_connect(
         self, client: object, userdata: object, flags: object, reason: object, props: object
     ) -> None:
+        self._no_delay()
         with self._lock:
             routes = list(self._routes)
         for pattern, qos, _ in routes:  # re-subscribe after a reconnect
@@ -100,6 +108,7 @@ class PahoClient:
             raise MqttError(
                 f"cannot reach MQTT broker {self.address.host}:{self.address.port}: {err}"
             ) from err
+        self._no_delay()
         self._client.loop_start()
         if not self._connected.wait(timeout):
             self._client.loop_stop()
