@@ -39,6 +39,7 @@ class BenchResult:
     max_ms: float
     missed: int
     duplicates: int
+    bridge_handle_p99_ms: float  # inside the bridge: state message in -> command handed to the client
     broker: str
 
     def as_json(self) -> dict[str, Any]:
@@ -83,10 +84,14 @@ def _bridge_main(
     processed = [0]
     original = bridge._on_state
 
+    handling: list[float] = []
+
     def counting(topic: str, payload: bytes) -> None:
+        started = time.perf_counter()
         original(topic, payload)
         if entity_of(topic) in engine.entity_owner:  # the shared broker may carry other devices' states
             processed[0] += 1
+            handling.append((time.perf_counter() - started) * 1000)
 
     bridge._on_state = counting  # type: ignore[method-assign]
     bridge.start(tick_interval=0.25)
@@ -94,7 +99,16 @@ def _bridge_main(
     stop.wait()
     bridge.stop()
     client.disconnect()
-    out.put({"processed": processed[0], "traces": traces[0], "commands": bridge.commands_sent})
+    handling.sort()
+    p99 = handling[int(len(handling) * 0.99) - 1] if handling else 0.0
+    out.put(
+        {
+            "processed": processed[0],
+            "traces": traces[0],
+            "commands": bridge.commands_sent,
+            "handle_p99_ms": p99,
+        }
+    )
 
 
 def _receiver_main(url: str, base: int, ready: MpEvent, stop: MpEvent, out: Any) -> None:
@@ -203,5 +217,6 @@ def run(
         max_ms=latencies[-1] if latencies else 0.0,
         missed=vehicles - len(per_device),
         duplicates=sum(n - 1 for n in per_device.values()),
+        bridge_handle_p99_ms=float(bridge_stats["handle_p99_ms"]),
         broker=broker,
     )
