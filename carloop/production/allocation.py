@@ -27,12 +27,23 @@ BoolArray = NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)
-class Move:
-    """One order moved by a re-plan: its caller id and the weeks (``horizon`` means beyond it)."""
+class Moves:
+    """Orders moved by a re-plan: caller ids and their weeks before and after (``horizon``: beyond it)."""
 
-    order: int
-    from_week: int
-    to_week: int
+    order: IntArray
+    from_week: IntArray
+    to_week: IntArray
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def later(self) -> int:
+        """How many moved later."""
+        return int((self.to_week > self.from_week).sum())
+
+    def earlier(self) -> int:
+        """How many moved earlier."""
+        return int((self.to_week < self.from_week).sum())
 
 
 class Allocation:
@@ -95,6 +106,37 @@ class Allocation:
         return int(self.week[lo + alive[-1]]) if alive.size else 0
 
     # -- re-planning ----------------------------------------------------------------------
+    def extend(self, ids: IntArray, sigs: IntArray, ranks: IntArray) -> IntArray:
+        """Add newly locked orders (in lock order) at the back of their queues; returns their weeks."""
+        ids, sigs, ranks = (np.asarray(a, dtype=np.int64) for a in (ids, sigs, ranks))
+        room = self.room()
+        n_sig = self.uses.shape[1]
+        last = np.zeros(n_sig, dtype=np.int64)
+        np.maximum.at(last, self.sig[self.alive], self.week[self.alive])
+        first_fit = np.full(n_sig, self.frozen, dtype=np.int64)  # only grows: room only shrinks here
+        weeks = np.empty(len(ids), dtype=np.int64)
+        used = [np.flatnonzero(self.uses[:, s]) for s in range(n_sig)]
+        for j, s in enumerate(sigs.tolist()):
+            rows = used[s]
+            w = max(int(first_fit[s]), int(last[s]), self.frozen)
+            while w < self.horizon and (room[rows, w] <= 0).any():
+                w += 1
+            if w < self.horizon:
+                room[rows, w] -= 1
+            first_fit[s] = last[s] = weeks[j] = w
+        keep = self.alive
+        merged = Allocation(
+            self.uses,
+            self.capacity,
+            np.concatenate([self.ids[keep], ids]),
+            np.concatenate([self.sig[keep], sigs]),
+            np.concatenate([self.rank[keep], ranks]),
+            np.concatenate([self.week[keep], weeks]),
+            frozen=self.frozen,
+        )
+        self.__dict__.update(merged.__dict__)
+        return weeks
+
     def place(self, order_id: int, signature: int, rank: int) -> int:
         """Add a newly locked order at the back of its signature's queue, in the first week that fits."""
         week = self.quote_week(signature)
@@ -109,43 +151,54 @@ class Allocation:
         self.load[:, week] += self.uses_int[:, signature]
         return week
 
-    def cancel(self, order_id: int) -> list[Move]:
+    def cancel(self, order_id: int) -> Moves:
         """Remove an order and pull the earliest-locked orders that fit into the freed slots."""
         found = np.flatnonzero((self.ids == order_id) & self.alive)
         if not found.size:
-            return []
+            empty = np.empty(0, dtype=np.int64)
+            return Moves(empty, empty, empty)
         i = int(found[0])
-        before = self.week.copy()
-        self.alive[i] = False
         w = int(self.week[i])
-        self.load[:, w] -= self.uses_int[:, self.sig[i]]
+        self.remove(np.array([i]))
+        before = self.week.copy()
         if w < self.horizon:
             self._compact([w])
         return self._moves_since(before)
 
-    def recapacitate(self, capacity: IntArray) -> list[Move]:
+    def remove(self, rows: IntArray) -> None:
+        """Drop orders (by row) from the allocation: built, or cancelled; nothing else moves."""
+        rows = np.asarray(rows, dtype=np.int64)
+        live = rows[self.alive[rows]]
+        cells = self.sig[live] * (self.horizon + 1) + self.week[live]
+        n_sig = self.uses.shape[1]
+        counts = np.bincount(cells, minlength=n_sig * (self.horizon + 1)).reshape(n_sig, self.horizon + 1)
+        self.load -= self.uses_int @ counts
+        gone = np.bincount(self.sig[rows], minlength=n_sig)
+        for name in ("ids", "sig", "rank", "week", "key", "alive"):
+            setattr(self, name, np.delete(getattr(self, name), rows))
+        self.bounds = self.bounds - np.concatenate([[0], np.cumsum(gone)])
+
+    def recapacitate(self, capacity: IntArray) -> Moves:
         """Apply new weekly capacities: cuts push the latest-locked orders on, increases pull orders in."""
         capacity = np.asarray(capacity, dtype=np.int64)
         before = self.week.copy()
         grown = np.flatnonzero((capacity > self.capacity).any(axis=0)).tolist()
+        cut = (capacity < self.capacity).any(axis=1)
         self.capacity = capacity
-        self._cascade()
+        self._cascade(np.asarray(self.uses[cut].any(axis=0), dtype=bool))
         self._compact(grown)
         return self._moves_since(before)
 
-    def fill(self) -> list[Move]:
+    def fill(self) -> Moves:
         """Pull waiting orders into every week that still has room for them (e.g. new plan weeks)."""
         before = self.week.copy()
         room = (self.capacity - self.load[:, : self.horizon] > 0).any(axis=0)
         self._compact(np.flatnonzero(room).tolist())
         return self._moves_since(before)
 
-    def _moves_since(self, before: IntArray) -> list[Move]:
+    def _moves_since(self, before: IntArray) -> Moves:
         changed = np.flatnonzero((self.week != before) & self.alive)
-        return [
-            Move(int(o), int(f), int(t))
-            for o, f, t in zip(self.ids[changed], before[changed], self.week[changed], strict=True)
-        ]
+        return Moves(self.ids[changed], before[changed], self.week[changed].copy())
 
     def _first_waiting(self, w: int, eligible: NDArray[np.int64]) -> NDArray[np.int64]:
         """For each eligible signature, the index of its first order planned after week ``w`` (or -1)."""
@@ -160,6 +213,11 @@ class Allocation:
         return idx
 
     def _compact(self, weeks: list[int]) -> None:
+        """Fill room in these weeks with the earliest-locked waiting orders that fit, in batches.
+
+        The signature whose next waiting order was locked first moves as many orders as the week
+        holds, up to the lock rank of the next signature in line; their old weeks are filled in turn.
+        """
         heap = sorted({w for w in weeks if self.frozen <= w < self.horizon})
         while heap:
             w = heapq.heappop(heap)
@@ -172,12 +230,25 @@ class Allocation:
                 ok = idx >= 0
                 if not ok.any():
                     break
-                candidates = idx[ok]
-                i = int(candidates[np.argmin(self.rank[candidates])])
-                old = int(self.week[i])
-                self._set_week(i, w)
-                if old < self.horizon:
-                    heapq.heappush(heap, old)
+                candidates, sigs = idx[ok], eligible[ok]
+                order = np.argsort(self.rank[candidates])
+                i, s = int(candidates[order[0]]), int(sigs[order[0]])
+                end = int(self.bounds[s + 1])
+                limit = int(room[self.uses[:, s]].min()) if self.uses[:, s].any() else end - i
+                if len(order) > 1:
+                    next_rank = self.rank[candidates[order[1]]]
+                    limit = min(limit, int(np.searchsorted(self.rank[i:end], next_rank)))
+                span = np.arange(i, i + max(1, min(limit, end - i)))
+                span = span[self.alive[span]]
+                old = np.unique(self.week[span])
+                counts = np.bincount(self.week[span], minlength=self.horizon + 1)
+                self.load -= np.outer(self.uses_int[:, s], counts)
+                self.load[:, w] += self.uses_int[:, s] * len(span)
+                self.week[span] = w
+                self.key[span] = s * self._stride + w
+                for week in old.tolist():
+                    if week < self.horizon:
+                        heapq.heappush(heap, week)
 
     def _set_week(self, i: int, w: int) -> None:
         s = self.sig[i]
@@ -193,15 +264,23 @@ class Allocation:
         hi = np.searchsorted(self.key, base, side="right")
         return _ranges(lo, hi)
 
-    def _cascade(self) -> None:
+    def _cascade(self, affected: BoolArray) -> None:
+        """Push the latest-locked orders of overfull weeks on, one week at a time.
+
+        Only orders whose signature uses a constraint that was cut compete for the week (by lock
+        order); everyone else keeps their week, so a battery cut moves battery users only.
+        """
         overfull = (self.load[:, : self.horizon] > self.capacity).any(axis=0)
         w = int(np.argmax(overfull)) if overfull.any() else self.horizon
         n_sig = self.uses.shape[1]
         while w < self.horizon:
             members = self._members(w)
-            pool = members[self.alive[members]]
+            members = members[self.alive[members]]
+            mine = affected[self.sig[members]]
+            pool, others = members[mine], members[~mine]
             pool = pool[np.argsort(self.rank[pool], kind="stable")]
-            keep = fill_week(self.uses_int, self.sig[pool], self.capacity[:, w])
+            room = self.capacity[:, w] - self.uses_int @ np.bincount(self.sig[others], minlength=n_sig)
+            keep = fill_week(self.uses_int, self.sig[pool], room)
             bumped = pool[~keep]  # the latest-locked orders the week cannot hold move on by one week
             if bumped.size:
                 delta = self.uses_int @ np.bincount(self.sig[bumped], minlength=n_sig)
