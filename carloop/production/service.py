@@ -147,6 +147,8 @@ def replan(
     for slot in fresh:
         alloc.alive[alloc.ids == slot.order_id] = False
     alloc.load = alloc._load()
+    # Where the stored plan holds more than the new capacity allows, that capacity was cut.
+    alloc.capacity = np.maximum(alloc.capacity, alloc.load[:, : alloc.horizon])
     if cancelled_order_id is not None:
         alloc.cancel(cancelled_order_id)
     alloc.recapacitate(rules.capacity_matrix(book.plan, book.week0, book.plan.horizon_weeks))
