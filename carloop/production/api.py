@@ -16,6 +16,7 @@ from carloop.production.schemas import (
     NoticeRead,
     PlanRead,
     PlanUpdate,
+    ReconfigurePreview,
     RunRead,
     StageAdvance,
     TrackingRead,
@@ -49,6 +50,15 @@ def order_tracking(number: str, session: DbSession, me: CurrentPrincipal) -> Tra
     """An order's delivery window, first promised window, stages with timestamps, VIN and moves."""
     order = ordering.get_for(session=session, principal=me, number=number)
     return service.tracking(session=session, order=order)
+
+
+@router.post("/production/orders/{number}/reconfigure-preview", response_model=ReconfigurePreview)
+def reconfigure_preview(
+    number: str, config: ConfigurationIn, session: DbSession, me: CurrentCustomer
+) -> ReconfigurePreview:
+    """The queue position and window a post-lock configuration change would give, before confirming it."""
+    order = ordering.get_for(session=session, principal=me, number=number)
+    return service.reconfigure_preview(session=session, order=order, config=config)
 
 
 @router.get("/production/notices", response_model=list[NoticeRead])

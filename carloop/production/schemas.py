@@ -204,3 +204,12 @@ class NoticeRead(BaseModel):
     message_en: str
     message_zh: str
     created_at: datetime
+
+
+class ReconfigurePreview(BaseModel):
+    """What a post-lock configuration change would do: the current window and the new queue's quote."""
+
+    number: str
+    change_allowed_until: datetime  # one 24-hour window after locking
+    current: WindowRead | None
+    proposed: EtaQuote

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import numpy as np
 from sqlalchemy import func, select, update
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from carloop.catalog import service as catalog
 from carloop.catalog.schemas import ConfigurationIn
 from carloop.clock import SHANGHAI, utcnow
-from carloop.errors import InvalidTransition, NotFound
+from carloop.errors import InvalidTransition, NotFound, PolicyViolation
 from carloop.ordering import service as ordering
 from carloop.ordering.models import Order
 from carloop.ordering.rules import OrderStatus
@@ -24,6 +24,7 @@ from carloop.production.schemas import (
     EtaQuote,
     PlanData,
     PromiseChangeRead,
+    ReconfigurePreview,
     StageRead,
     TrackingRead,
     WindowRead,
@@ -514,3 +515,32 @@ def _stored_window(
         return window_read(rules.Window(None, None, None, confidence), on=on)
     build = week if week is not None else rules.week_of(earliest)
     return window_read(rules.Window(build, earliest, latest, confidence), on=on)
+
+
+RECONFIGURE_HOURS = 24
+
+
+def reconfigure_preview(
+    *, session: Session, order: Order, config: ConfigurationIn, now: datetime | None = None
+) -> ReconfigurePreview:
+    """Before a buyer confirms a post-lock change: the new configuration's queue position and window.
+
+    The changed order goes to the back of its new configuration's queue, which is exactly what a
+    quote for that configuration computes now. Only one 24-hour window after locking allows it.
+    """
+    now = now or utcnow()
+    if order.locked_at is None or order.status not in WAITING:
+        raise PolicyViolation(f"Order {order.number} is not a locked order waiting to be built.")
+    until = order.locked_at + timedelta(hours=RECONFIGURE_HOURS)
+    if now >= until:
+        raise PolicyViolation(
+            f"The configuration of order {order.number} could only change until {until.isoformat()}.",
+            until=until.isoformat(),
+        )
+    current = tracking(session=session, order=order, now=now).window
+    return ReconfigurePreview(
+        number=order.number,
+        change_allowed_until=until,
+        current=current,
+        proposed=quote(session=session, config=config, now=now),
+    )

@@ -169,3 +169,25 @@ def test_the_staff_page_charts_capacity_against_demand(client: TestClient) -> No
     assert broken.status_code == 422 and 'data-testid="plan-problems"' in broken.text
     buyer_page = client.get("/staff/production", headers={**HTML, **buyer})
     assert buyer_page.status_code in (403, 303)
+
+
+def test_a_post_lock_change_shows_the_new_queue_and_window_before_confirming(client: TestClient) -> None:
+    buyer = sign_in(client, "13800138000")
+    number = locked_order(client, buyer)["number"]
+    preview = client.post(
+        f"/api/v1/production/orders/{number}/reconfigure-preview",
+        json={"model": "su7", "trim": "max", "options": []},
+        headers=buyer,
+    )
+    assert preview.status_code == 200, preview.text
+    body = preview.json()
+    assert body["current"]["latest"] is not None
+    assert body["proposed"]["configuration"].startswith("su7/max/")
+    assert body["proposed"]["queue_ahead"] == 0
+    other = sign_in(client, "13900139000")
+    denied = client.post(
+        f"/api/v1/production/orders/{number}/reconfigure-preview",
+        json={"model": "su7", "trim": "max"},
+        headers=other,
+    )
+    assert denied.status_code == 404

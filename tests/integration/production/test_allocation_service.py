@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.catalog.schemas import ConfigurationIn
+from carloop.errors import PolicyViolation
 from carloop.ordering import service as ordering
 from carloop.ordering.rules import OrderStatus
 from carloop.production import rules, service
@@ -134,3 +136,25 @@ def test_building_an_order_assigns_a_unique_valid_vin(session_factory: sessionma
             assert [s.at is not None for s in tracking.stages][:3] == [True, True, True]
     assert len(set(vins)) == 2 and all(rules.is_valid_vin(v) for v in vins)
     assert all(v.startswith("LT1") and v[10] == "T" for v in vins)
+
+
+def test_a_post_lock_change_is_only_previewed_within_24_hours_of_locking(
+    session_factory: sessionmaker[Session],
+) -> None:
+    use_plan(session_factory, tiny_plan(weekly=1))
+    for i in range(2):
+        locked_order(session_factory, phone=f"1380013800{i}")
+    number = locked_order(session_factory, phone="13800138009")
+    run_events(session_factory)
+    with session_factory.begin() as session:
+        order = ordering.load(session=session, number=number)
+        assert order.locked_at is not None
+        preview = service.reconfigure_preview(
+            session=session, order=order, config=ConfigurationIn(model="su7", trim="pro")
+        )
+        assert preview.proposed.queue_ahead == 3  # it would go behind itself and the two before it
+        late = order.locked_at + timedelta(hours=25)
+        with pytest.raises(PolicyViolation):
+            service.reconfigure_preview(
+                session=session, order=order, config=ConfigurationIn(model="su7", trim="pro"), now=late
+            )
