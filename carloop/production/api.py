@@ -10,9 +10,10 @@ from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
 from carloop.catalog.schemas import ConfigurationIn
 from carloop.ordering import service as ordering
-from carloop.production import rules, service
+from carloop.production import inventory, rules, service
 from carloop.production.schemas import (
     EtaQuote,
+    InventoryCarRead,
     NoticeRead,
     PlanRead,
     PlanUpdate,
@@ -59,6 +60,22 @@ def reconfigure_preview(
     """The queue position and window a post-lock configuration change would give, before confirming it."""
     order = ordering.get_for(session=session, principal=me, number=number)
     return service.reconfigure_preview(session=session, order=order, config=config)
+
+
+@router.get("/production/inventory", response_model=list[InventoryCarRead])
+def list_inventory(session: DbSession, me: PlanStaff) -> list[InventoryCarRead]:
+    """Built cars whose order was cancelled: offered on, available, or sold."""
+    return [
+        InventoryCarRead.model_validate(c, from_attributes=True) for c in inventory.stock(session=session)
+    ]
+
+
+@router.post("/production/inventory/{car_id}/accept", response_model=TrackingRead)
+def accept_car(car_id: int, number: str, session: DbSession, me: CurrentCustomer) -> TrackingRead:
+    """Take the built car offered to one of my orders (within its 72 hours)."""
+    order = ordering.get_for(session=session, principal=me, number=number, for_update=True)
+    inventory.accept(session=session, car_id=car_id, order=order, actor=me.actor)
+    return service.tracking(session=session, order=order)
 
 
 @router.get("/production/notices", response_model=list[NoticeRead])

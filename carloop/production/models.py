@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from carloop.clock import utcnow
-from carloop.db import Base, BigId
+from carloop.db import Base, BigId, enum_column
 
 
 class PlanVersion(Base):
@@ -108,3 +109,30 @@ class VinSerial(Base):
 
     prefix: Mapped[str] = mapped_column(String(12), primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CarStatus(StrEnum):
+    """Where a built car without a buyer stands."""
+
+    OFFERED = "offered"  # offered to the earliest waiting order of its configuration (72 hours)
+    AVAILABLE = "available"  # nobody with its configuration is waiting: sold as an inventory car
+    SOLD = "sold"  # matched to an order
+
+
+class InventoryCar(Base):
+    """A built car whose order was cancelled: offered on to a waiting buyer, or sold from stock."""
+
+    __tablename__ = "production_inventory"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    vin: Mapped[str] = mapped_column(String(17), unique=True)
+    model: Mapped[str] = mapped_column(String(40))
+    trim: Mapped[str] = mapped_column(String(40))
+    options: Mapped[list[str]] = mapped_column(JSON)
+    configuration: Mapped[str] = mapped_column(String(200), index=True)
+    from_order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    status: Mapped[CarStatus] = mapped_column(enum_column(CarStatus), index=True)
+    offered_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    offer_expires_at: Mapped[datetime | None]
+    offered_to: Mapped[list[int]] = mapped_column(JSON, default=list)  # every order it was offered to
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

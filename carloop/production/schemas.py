@@ -213,3 +213,16 @@ class ReconfigurePreview(BaseModel):
     change_allowed_until: datetime  # one 24-hour window after locking
     current: WindowRead | None
     proposed: EtaQuote
+
+
+class InventoryCarRead(BaseModel):
+    """A built car without a buyer, and to which waiting order it is offered until when."""
+
+    id: int
+    vin: str
+    model: str
+    trim: str
+    configuration: str
+    status: str
+    offered_order_id: int | None
+    offer_expires_at: datetime | None

@@ -188,7 +188,7 @@ def _promise(
             window.latest,
             window.confidence,
         )
-        _notify(session, slot, "window", _window_text(window))
+        notify(session, slot, "window", _window_text(window))
         _schedule(session, slot, week)
         return
     week_scheduled = None if was_planned else week
@@ -219,7 +219,7 @@ def _promise(
         text_en, text_zh = _window_text(window)
         if later:
             text_en, text_zh = f"{text_en} Reason: {reason}.", f"{text_zh} 原因：{reason}。"
-        _notify(session, slot, kind, (text_en, text_zh))
+        notify(session, slot, kind, (text_en, text_zh))
     _schedule(session, slot, week_scheduled)
 
 
@@ -262,7 +262,8 @@ def _window_text(window: rules.Window) -> tuple[str, str]:
     )
 
 
-def _notify(session: Session, slot: Slot, kind: str, text: tuple[str, str]) -> Notice:
+def notify(session: Session, slot: Slot, kind: str, text: tuple[str, str]) -> Notice:
+    """Leave a delivery notice for the buyer of a slot's order."""
     notice = Notice(
         customer_id=slot.customer_id,
         order_id=slot.order_id,
@@ -308,7 +309,7 @@ def release(*, session: Session, order_id: int, now: datetime | None = None) -> 
     if slot is None or not slot.active:
         return None
     if slot.built:
-        slot.active = False
+        slot.active = False  # the car exists: events.py hands it to the inventory
         return None
     return replan(
         session=session, trigger=f"order {slot.number} cancelled", now=now, cancelled_order_id=order_id
@@ -463,7 +464,7 @@ def advance_stage(
         )
         slot.built = True
         data["vin"] = slot.vin
-        _notify(
+        notify(
             session,
             slot,
             "built",
