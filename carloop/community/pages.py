@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from carloop.accounts.schemas import Principal, Role
 from carloop.community import feedback, notices, rules, service
@@ -66,6 +66,16 @@ def board_page(
             "similar": [],
         },
     )
+
+
+@router.get("/community/similar")
+def similar_while_typing(
+    session: DbSession,
+    q: Annotated[str, Query(min_length=1, max_length=300)],
+    limit: Annotated[int, Query(ge=1, le=10)] = 5,
+) -> JSONResponse:
+    """JSON for the board page's script: suggestions like the title being typed (the board is public)."""
+    return JSONResponse([s.model_dump(mode="json") for s in similar_reads(session, q, limit)])
 
 
 @router.post("/community/suggestions")

@@ -165,3 +165,11 @@ def test_a_customer_cannot_use_the_staff_forms(client: TestClient) -> None:
         f"/community/suggestions/{sid}/status", data={"csrf_token": csrf, "status": "planned"}, headers=HTML
     )
     assert refused.status_code == 403
+
+
+def test_the_board_script_endpoint_answers_anonymous_visitors_with_json(client: TestClient) -> None:
+    owner = customer_headers(client, "13800138000")
+    seats = _post(client, owner, "希望增加前排座椅通风功能")
+    found = client.get("/community/similar", params={"q": "座椅通风"}).json()
+    assert found[0]["id"] == seats and found[0]["likely_duplicate"] is True
+    assert client.get("/community/similar", params={"q": ""}).status_code == 422

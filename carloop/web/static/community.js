@@ -37,7 +37,7 @@
     if (q === last) return;
     last = q;
     if (q.length < 2) { show([]); return; }
-    fetch("/api/v1/suggestions/similar?limit=5&q=" + encodeURIComponent(q), { headers: { Accept: "application/json" } })
+    fetch("/community/similar?limit=5&q=" + encodeURIComponent(q), { headers: { Accept: "application/json" } })
       .then(function (r) { return r.ok ? r.json() : []; })
       .then(function (items) { if (title.value.trim() === q) show(items); })
       .catch(function () { /* the server-side check still runs on submit */ });
