@@ -105,7 +105,10 @@ def _emit(report: dict[str, Any], as_json: bool) -> None:
 
 
 def bench_database(database_url: str | None, workdir: Path, suffix: str) -> str:
-    """A fresh, empty database for the bench, with the schema and (SQLite) WAL set up once."""
+    """A fresh, empty database for the bench, with the schema and (SQLite) WAL set up once.
+
+    On PostgreSQL it is ``<database>_<suffix>_<pid>`` on the same server, dropped by ``drop_bench_database``.
+    """
     from sqlalchemy import create_engine, make_url, text
 
     import carloop.models  # noqa: F401 - every table
@@ -116,7 +119,7 @@ def bench_database(database_url: str | None, workdir: Path, suffix: str) -> str:
         url = f"sqlite:///{workdir}/{suffix}.db"
     else:
         base = make_url(database_url)
-        name = f"{base.database}_{suffix}"
+        name = f"{base.database}_{suffix}_{os.getpid()}"  # two benches at once never share one
         admin = create_engine(base.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -128,6 +131,21 @@ def bench_database(database_url: str | None, workdir: Path, suffix: str) -> str:
     Base.metadata.create_all(engine)
     engine.dispose()
     return url
+
+
+def drop_bench_database(url: str) -> None:
+    """Drop a PostgreSQL bench database once its audit is done (SQLite files go with their folder)."""
+    if not url.startswith("postgresql"):
+        return
+    from sqlalchemy import create_engine, make_url, text
+
+    target = make_url(url)
+    admin = create_engine(
+        target.set(drivername="postgresql+psycopg", database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @dataclass(frozen=True, slots=True)
@@ -551,6 +569,7 @@ def run_launch(
                 head["orders_per_s"] / max(0.1, report["per_request_commit"]["per_s"]), 2
             )
         audit_report = audit(url, all_jobs, all_results)
+        drop_bench_database(url)
         return {
             **head,
             **audit_report,
@@ -605,6 +624,7 @@ def run_crash(
         finally:
             server.stop()
         report = audit(url, [jobs], [res], killed_at=killed.get("at"))
+        drop_bench_database(url)
         return {
             "lost": report["lost"],
             "duplicates": report["duplicates"],
