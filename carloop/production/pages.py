@@ -39,6 +39,9 @@ async def _install(app: FastAPI) -> AsyncIterator[None]:
             return None
         config = ConfigurationIn(model=quote.model, trim=quote.trim, options=list(quote.options))
         try:
+            current = getattr(request.state, "db_session", None)
+            if current is not None:  # inside the request's transaction (SQLite has one writer)
+                return service.quote(session=current, config=config)
             with request.app.state.sessions.begin() as session:
                 return service.quote(session=session, config=config)
         except DomainError:
