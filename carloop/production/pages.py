@@ -24,7 +24,7 @@ from carloop.errors import DomainError, PolicyViolation
 from carloop.ordering import service as ordering
 from carloop.production import rules, service
 from carloop.production.models import Slot
-from carloop.production.schemas import EtaQuote, PlanData
+from carloop.production.schemas import EtaQuote, PlanData, TrackingRead
 from carloop.web.deps import CurrentPrincipal, DbSession, check_csrf, require_roles
 
 PlanStaff = Annotated[Principal, require_roles(Role.HQ_OPS, Role.ADMIN)]
@@ -47,8 +47,20 @@ async def _install(app: FastAPI) -> AsyncIterator[None]:
         except DomainError:
             return None
 
+    def production_tracking(request: Request, number: str) -> TrackingRead | None:
+        # Only the order page calls it, with the number of the order its handler already authorised.
+        current = getattr(request.state, "db_session", None)
+        if current is None:  # no transaction to share: the page frames /orders/<number>/delivery instead
+            return None
+        try:
+            order = ordering.load(session=current, number=number)
+        except DomainError:
+            return None
+        return service.tracking(session=current, order=order)
+
     for env in app.state.renderer.environments.values():
         env.globals["production_eta"] = production_eta
+        env.globals["production_tracking"] = production_tracking
     yield
 
 
