@@ -16,11 +16,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from carloop.analytics.rules import Stage
 from carloop.catalog import rules, service
 from carloop.catalog.compiled import CarModel, Group, Option, Trim
 from carloop.catalog.schemas import ConfigurationIn, GroupMode, Quote
 from carloop.clock import utcnow
 from carloop.errors import InvalidConfiguration
+from carloop.web import tracking
+from carloop.web.deps import DbSession
 
 router = APIRouter()
 
@@ -73,9 +76,10 @@ def models(request: Request) -> Response:
 
 
 @router.get("/models/{model}")
-def model_page(request: Request, model: str) -> Response:
+def model_page(request: Request, model: str, session: DbSession) -> Response:
     """One model: its trims with prices, what each includes, deposit terms and current offers."""
     car = service.get_model(model)
+    tracking.track(request, session, Stage.MODEL_VIEWED, model=car.code)
     return _render(
         request,
         "catalog/model.html",
@@ -88,7 +92,7 @@ def model_page(request: Request, model: str) -> Response:
 
 
 @router.get("/configure/{model}")
-def configure(request: Request, model: str) -> Response:
+def configure(request: Request, model: str, session: DbSession) -> Response:
     """The configurator, priced server-side for the ``trim`` and ``option`` query parameters."""
     car = service.get_model(model)
     trims = list(car.trims.values())
@@ -106,6 +110,14 @@ def configure(request: Request, model: str) -> Response:
         problems = err.problems
     if quote is not None:
         checked = frozenset(quote.options)
+        tracking.track(
+            request,
+            session,
+            Stage.CONFIGURATION_PRICED,
+            model=car.code,
+            trim=quote.trim,
+            total_fen=quote.total_fen,
+        )
     elif trim is not None:
         checked = rules.selection(car, trim, chosen)
     else:

@@ -33,7 +33,7 @@ from carloop.ordering import pages as ordering_pages
 from carloop.outbox.worker import OutboxWorker
 from carloop.payments.providers import build_provider
 from carloop.settings import Settings
-from carloop.web import problems
+from carloop.web import problems, tracking
 from carloop.web.i18n import request_locale
 from carloop.web.templating import Renderer
 
@@ -79,7 +79,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.middleware("http")
     async def _locale(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         request.state.locale = request_locale(request, settings.default_locale)
+        new_visitor = tracking.ensure_visitor(request)
         response = await call_next(request)
+        if new_visitor and "text/html" in response.headers.get("content-type", ""):
+            tracking.remember_visitor(request, response)
         response.headers.setdefault("Content-Language", "zh-CN" if request.state.locale == "zh_CN" else "en")
         return response
 

@@ -27,6 +27,7 @@ def get_settings(request: Request) -> Settings:
 def get_session(request: Request) -> Iterator[Session]:
     """One transaction per request, committed before the response is sent."""
     with request.app.state.sessions.begin() as session:
+        request.state.db_session = session  # template helpers reuse it: one request, one transaction
         yield session
 
 
