@@ -13,5 +13,6 @@ from carloop.network import models as network_models  # noqa: F401
 from carloop.ordering import models as ordering_models  # noqa: F401
 from carloop.outbox import models as outbox_models  # noqa: F401
 from carloop.payments import models as payments_models  # noqa: F401
+from carloop.production import models as production_models  # noqa: F401
 
 __all__ = ["Base"]

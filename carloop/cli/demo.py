@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from rich.console import Console
+from rich.progress import Progress
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,12 +16,14 @@ from carloop.clock import utcnow
 from carloop.ordering import rules
 from carloop.ordering import service as ordering
 from carloop.ordering.models import Order
+from carloop.ordering.rules import OrderStatus
 from carloop.payments.providers.base import NotificationStatus
 from carloop.payments.providers.simulator import SimulatorProvider
 from carloop.settings import Settings
 
 DEMO_BASE_URL = "http://127.0.0.1:8000/"
 SECOND_BUYER = "13900139000"
+OWNER_VIN = "LDEMO7YU700000002"
 
 
 def _paid_order(
@@ -37,7 +40,9 @@ def _paid_order(
     return order
 
 
-def seed(factory: sessionmaker[Session], settings: Settings, console: Console) -> list[tuple[str, str, str]]:
+def seed(
+    factory: sessionmaker[Session], settings: Settings, console: Console, *, launch_orders: int = 200_000
+) -> list[tuple[str, str, str]]:
     """Load demo accounts and activity once; returns (who, sign in with, secret) rows to print."""
     provider = SimulatorProvider.from_settings(settings)
     with factory.begin() as session:
@@ -74,6 +79,89 @@ def seed(factory: sessionmaker[Session], settings: Settings, console: Console) -
             ordering.reserve(
                 session=session, customer_id=other.id, config=ConfigurationIn(model="su7", trim="max")
             )
+        _seed_domains(session, settings, provider, console, buyer.id, other.id, launch_orders)
+    _dispatch_events(factory, console)
     rows = [(login.who, login.username, login.secret) for login in logins]
-    rows.append(("second demo buyer", SECOND_BUYER, "one-time code shown on the sign-in page"))
+    rows.append(("second demo buyer (an owner)", SECOND_BUYER, "one-time code shown on the sign-in page"))
     return rows
+
+
+def _seed_domains(
+    session: Session,
+    settings: Settings,
+    provider: SimulatorProvider,
+    console: Console,
+    buyer_id: int,
+    owner_id: int,
+    launch_orders: int,
+) -> None:
+    """Stores, cars at a centre and delivered, the plan, shop, board, devices, a launch curve."""
+    from carloop.analytics import demo as analytics_demo
+    from carloop.community import demo as community_demo
+    from carloop.ecosystem import demo as ecosystem_demo
+    from carloop.loyalty import demo as loyalty_demo
+    from carloop.network import demo as network_demo
+    from carloop.production import demo as production_demo
+
+    console.print("seeding the store network, production plan, shop, board and devices...")
+    network_demo.seed_demo(session=session, provider=provider, customer_id=buyer_id)
+    _delivered_car(session, provider, owner_id)
+    production_demo.seed_demo(session=session)
+    loyalty_demo.seed_demo(session=session)
+    community_demo.seed_demo(session=session, author_ids=[buyer_id, owner_id])
+    ecosystem_demo.seed_demo(session=session, customer_id=owner_id)
+    if launch_orders > 0:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("simulating a launch for the dashboards", total=launch_orders)
+            analytics_demo.seed_demo(
+                session=session,
+                settings=settings,
+                orders=launch_orders,
+                progress=lambda done: progress.update(task, completed=done),
+            )
+
+
+def _delivered_car(session: Session, provider: SimulatorProvider, owner_id: int) -> None:
+    """Once: an order of ``owner_id`` built, shipped, paid in full at the store and handed over."""
+    from carloop.accounts.schemas import Principal, Role
+    from carloop.network import demo as network_demo
+    from carloop.network import handover
+    from carloop.network import service as network
+
+    if any(
+        o.status is OrderStatus.DELIVERED
+        for o in ordering.list_for_customer(session=session, customer_id=owner_id)
+    ):
+        return
+    order = _paid_order(session, provider, owner_id, ConfigurationIn(model="yu7", trim="pro"))
+    network.assign_delivery_centre(session=session, order=order, city="Shanghai", actor="system")
+    for status in network_demo.JOURNEY:
+        extra = {"vin": OWNER_VIN} if status is OrderStatus.BUILT else {}
+        ordering.advance(session=session, order=order, target=status, actor="system", reason="demo", **extra)
+    staff = Principal(
+        role=Role.STORE_STAFF, staff_id=0, store_id=order.delivery_store_id, display_name="demo"
+    )
+    due = handover.balance(session=session, order=order).due_fen
+    handover.record_store_payment(
+        session=session, principal=staff, number=order.number, amount_fen=due, reference="demo POS"
+    )
+    handover.hand_over(
+        session=session,
+        principal=staff,
+        number=order.number,
+        vin=OWNER_VIN,
+        inspection_passed=True,
+        documents_signed=True,
+    )
+
+
+def _dispatch_events(factory: sessionmaker[Session], console: Console) -> None:
+    """React to what the seeding did (points for the delivery, the car as a device, the funnel...)."""
+    from carloop.outbox.registry import all_handlers
+    from carloop.outbox.service import dispatch
+
+    handlers = all_handlers()
+    total = 0
+    while handled := dispatch(factory, handlers, limit=500):
+        total += handled
+    console.print(f"{total} domain events handled")

@@ -10,7 +10,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from carloop.cli import bench_analytics, bench_booking, bench_community, bench_launch, bench_scenes
+from carloop.cli import (
+    bench_analytics,
+    bench_booking,
+    bench_community,
+    bench_launch,
+    bench_production,
+    bench_scenes,
+)
 from carloop.db import make_engine, make_session_factory
 from carloop.settings import Settings
 
@@ -27,9 +34,10 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(simulate_app, name="simulate")
 # Each domain registers its own commands on bench_app / simulate_app here, one line each:
 bench_launch.register(bench_app, simulate_app)
-bench_analytics.register(bench_app, simulate_app)
+bench_production.register(bench_app, simulate_app)
 bench_booking.register(bench_app, simulate_app)
 bench_scenes.register(bench_app, simulate_app)
+bench_analytics.register(bench_app, simulate_app)
 bench_community.register(bench_app, simulate_app)
 
 console = Console()
@@ -183,6 +191,9 @@ def demo(
     serve_after: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Start the server after seeding.")
     ] = True,
+    launch_orders: Annotated[
+        int, typer.Option(min=0, help="Simulated launch orders for the dashboards (first run only).")
+    ] = 200_000,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Migrate the embedded database, load demo accounts and activity, print logins, and serve."""
@@ -192,7 +203,7 @@ def demo(
     settings = _settings(database_url)
     engine = make_engine(settings)
     db.upgrade(engine)
-    logins = seed(make_session_factory(engine), settings, console)
+    logins = seed(make_session_factory(engine), settings, console, launch_orders=launch_orders)
     url = f"http://{settings.host}:{settings.port}/"
     table = Table(title="Demo logins (development only)")
     for column in ("who", "sign in with", "secret"):

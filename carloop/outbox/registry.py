@@ -8,12 +8,14 @@ from carloop.analytics import events as analytics_events
 from carloop.ecosystem import events as ecosystem_events
 from carloop.loyalty import events as loyalty_events
 from carloop.outbox.service import Handler
+from carloop.production import events as production_events
 
 # each domain's EVENT_HANDLERS, listed here
 DOMAIN_HANDLERS: list[Mapping[str, Sequence[Handler]]] = [
-    analytics_events.EVENT_HANDLERS,
     ecosystem_events.EVENT_HANDLERS,
+    analytics_events.EVENT_HANDLERS,
     loyalty_events.EVENT_HANDLERS,
+    production_events.EVENT_HANDLERS,
 ]
 
 

@@ -18,9 +18,9 @@ from carloop.appointments import api as appointments_api
 from carloop.appointments import pages as appointments_pages
 from carloop.catalog import api as catalog_api
 from carloop.catalog import pages as catalog_pages
-from carloop.console import pages as console_pages
 from carloop.community import api as community_api
 from carloop.community import pages as community_pages
+from carloop.console import pages as console_pages
 from carloop.db import make_engine, make_session_factory
 from carloop.ecosystem import api as ecosystem_api
 from carloop.ecosystem import pages as ecosystem_pages
@@ -32,6 +32,8 @@ from carloop.ordering import api as ordering_api
 from carloop.ordering import pages as ordering_pages
 from carloop.outbox.worker import OutboxWorker
 from carloop.payments.providers import build_provider
+from carloop.production import api as production_api
+from carloop.production import pages as production_pages
 from carloop.settings import Settings
 from carloop.web import problems, tracking
 from carloop.web.i18n import request_locale
@@ -94,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         network_api,
         appointments_api,
         analytics_api,
+        production_api,
         loyalty_api,
         community_api,
     ):
@@ -103,12 +106,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ecosystem_pages,
         accounts_pages,
         ordering_pages,
-        network_pages,
-        appointments_pages,
         analytics_pages,
         console_pages,
+        production_pages,
         loyalty_pages,
         community_pages,
+        network_pages,
+        appointments_pages,
     ):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

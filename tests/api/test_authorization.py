@@ -31,6 +31,8 @@ PUBLIC = {
     ("GET", "/api/v1/catalog/models/{model}"),
     ("POST", "/api/v1/catalog/price"),
     ("POST", "/api/v1/payments/notify/{provider_name}"),  # providers authenticate by signature
+    ("GET", "/api/v1/production/eta"),  # the delivery estimate shown before anyone commits
+    ("POST", "/api/v1/production/eta"),
 }
 
 
