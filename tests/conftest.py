@@ -108,10 +108,12 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 
 @pytest.fixture
 def app(settings: Settings, engine: Engine):  # type: ignore[no-untyped-def]
-    """The real app on the test database."""
+    """The real app on the test database (its connection pool is closed after the test)."""
     from carloop.web.app import create_app
 
-    return create_app(settings)
+    app = create_app(settings)
+    yield app
+    app.state.engine.dispose()
 
 
 @pytest.fixture

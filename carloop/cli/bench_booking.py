@@ -21,10 +21,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar, cast
 
 import typer
 
@@ -316,7 +318,7 @@ def run(
         load_before = os.getloadavg()[0]
         with Server(url, workers) as server:
             started = time.perf_counter()
-            results = asyncio.run(_race(server.port, jobs, concurrency, progress))
+            results = _run_isolated(lambda: _race(server.port, jobs, concurrency, progress))
             elapsed = time.perf_counter() - started
         if bar is not None:
             bar.stop()
@@ -347,3 +349,24 @@ def run(
             "server_cpu_ms_per_attempt": round(server.cpu_seconds * 1000 / max(1, len(jobs)), 3),
             "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],  # before, after
         }
+
+
+T = TypeVar("T")
+
+
+def _run_isolated(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine on a fresh event loop in its own thread (the caller may already run a loop)."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = asyncio.run(make())
+        except BaseException as err:  # re-raised in the caller's thread
+            box["error"] = err
+
+    thread = threading.Thread(target=run, name="bench-client")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return cast(T, box["value"])

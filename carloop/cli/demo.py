@@ -110,7 +110,10 @@ def _seed_domains(
     loyalty_demo.seed_demo(session=session)
     community_demo.seed_demo(session=session, author_ids=[buyer_id, owner_id])
     ecosystem_demo.seed_demo(session=session, customer_id=owner_id)
-    if launch_orders > 0:
+    from carloop.analytics.models import FunnelEvent
+
+    already_simulated = session.scalar(select(FunnelEvent.id).where(FunnelEvent.simulated.is_(True)).limit(1))
+    if launch_orders > 0 and already_simulated is None:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("simulating a launch for the dashboards", total=launch_orders)
             analytics_demo.seed_demo(
