@@ -14,6 +14,7 @@ from carloop.accounts.schemas import Principal, Role
 from carloop.catalog import service as catalog
 from carloop.catalog.schemas import ConfigurationIn
 from carloop.clock import utcnow
+from carloop.console import service as console
 from carloop.errors import Conflict, ErrorCode, InvalidTransition, NotFound, PolicyViolation
 from carloop.ordering import events, rules
 from carloop.ordering.models import EditionReturn, EditionStock, Order, OrderEvent, QueueCounter
@@ -129,7 +130,13 @@ def reserve(
     now: datetime | None = None,
 ) -> Order:
     """Price a configuration and open an order waiting for its deposit."""
-    quote = catalog.quote(config=config, at=now or utcnow())
+    version = console.active_catalog_version(session=session)
+    quote = catalog.quote(config=config, at=now or utcnow(), version=version)
+    deposit = console.effective_deposit(
+        session=session, model=quote.model, trim=quote.trim, policy=quote.deposit
+    )
+    if deposit != quote.deposit:
+        quote = quote.model_copy(update={"deposit": deposit})
     order = Order(
         number=new_order_number(quote.model),
         customer_id=customer_id,
