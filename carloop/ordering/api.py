@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from carloop.accounts.schemas import Principal
+from carloop.analytics.rules import Stage
 from carloop.audit import service as audit
 from carloop.errors import NotFound, PaymentFailed
 from carloop.ordering import idempotency, rules, service
@@ -25,6 +26,7 @@ from carloop.ordering.schemas import (
 )
 from carloop.payments.models import Payment
 from carloop.payments.providers.base import PaymentProvider
+from carloop.web import tracking
 from carloop.web.deps import CurrentCustomer, CurrentStaff, DbSession
 
 router = APIRouter(tags=["orders"])
@@ -87,6 +89,15 @@ def reserve(
     def produce() -> tuple[int, dict[str, Any]]:
         assert me.customer_id is not None
         order = service.reserve(session=session, customer_id=me.customer_id, config=body.configuration)
+        tracking.track(
+            request,
+            session,
+            Stage.RESERVATION_STARTED,
+            model=order.model,
+            trim=order.trim,
+            order_id=order.id,
+            total_fen=order.total_fen,
+        )
         payment = service.start_deposit_payment(
             session=session, provider=provider_of(request), order=order, base_url=str(request.base_url)
         )

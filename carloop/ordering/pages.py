@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from carloop.analytics.rules import Stage
 from carloop.audit import service as audit
 from carloop.catalog import service as catalog
 from carloop.catalog.schemas import ConfigurationIn
@@ -21,6 +22,7 @@ from carloop.ordering.schemas import OrderRead
 from carloop.payments import service as payments
 from carloop.payments.providers.base import NotificationStatus
 from carloop.payments.providers.simulator import SimulatorProvider
+from carloop.web import tracking
 from carloop.web.deps import CurrentCustomer, DbSession, FormCustomer, OptionalPrincipal
 
 router = APIRouter()
@@ -71,6 +73,15 @@ def place_order(
 
     def produce() -> tuple[int, dict[str, Any]]:
         order = service.reserve(session=session, customer_id=customer_id, config=config)
+        tracking.track(
+            request,
+            session,
+            Stage.RESERVATION_STARTED,
+            model=order.model,
+            trim=order.trim,
+            order_id=order.id,
+            total_fen=order.total_fen,
+        )
         payment = service.start_deposit_payment(
             session=session, provider=provider_of(request), order=order, base_url=str(request.base_url)
         )
