@@ -80,7 +80,12 @@ def seed(
                 session=session, customer_id=other.id, config=ConfigurationIn(model="su7", trim="max")
             )
         _seed_domains(session, settings, provider, console, buyer.id, other.id, launch_orders)
-    _dispatch_events(factory, console)
+    _dispatch_events(factory, console)  # the delivered car becomes the owner's vehicle device here
+    from carloop.ecosystem import demo as ecosystem_demo
+
+    with factory.begin() as session:
+        owner = accounts.get_or_create_customer(session=session, phone=SECOND_BUYER)
+        ecosystem_demo.seed_demo(session=session, customer_id=owner.id)
     rows = [(login.who, login.username, login.secret) for login in logins]
     rows.append(("second demo buyer (an owner)", SECOND_BUYER, "one-time code shown on the sign-in page"))
     return rows
@@ -98,7 +103,6 @@ def _seed_domains(
     """Stores, cars at a centre and delivered, the plan, shop, board, devices, a launch curve."""
     from carloop.analytics import demo as analytics_demo
     from carloop.community import demo as community_demo
-    from carloop.ecosystem import demo as ecosystem_demo
     from carloop.loyalty import demo as loyalty_demo
     from carloop.network import demo as network_demo
     from carloop.production import demo as production_demo
@@ -109,7 +113,6 @@ def _seed_domains(
     production_demo.seed_demo(session=session)
     loyalty_demo.seed_demo(session=session)
     community_demo.seed_demo(session=session, author_ids=[buyer_id, owner_id])
-    ecosystem_demo.seed_demo(session=session, customer_id=owner_id)
     from carloop.analytics.models import FunnelEvent
 
     already_simulated = session.scalar(select(FunnelEvent.id).where(FunnelEvent.simulated.is_(True)).limit(1))
