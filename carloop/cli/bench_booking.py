@@ -30,6 +30,8 @@ from typing import Annotated, Any, TypeVar, cast
 
 import typer
 
+from carloop.cli.benchdb import bench_database
+
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 MODEL = "su7"
 
@@ -79,32 +81,6 @@ def register(bench_app: typer.Typer, simulate_app: typer.Typer) -> None:
         for key, value in report.items():
             table.add_row(key, str(value))
         Console().print(table)
-
-
-def fresh_database(database_url: str | None, workdir: Path) -> str:
-    """An empty bench database with the schema: SQLite in ``workdir``, or ``<name>_booking`` on PostgreSQL."""
-    from sqlalchemy import create_engine, make_url, text
-
-    import carloop.models  # noqa: F401 - every table
-    from carloop.db import Base, enable_wal, make_engine
-    from carloop.settings import Settings
-
-    if not database_url or database_url.startswith("sqlite"):
-        url = f"sqlite:///{workdir}/booking.db"
-    else:
-        base = make_url(database_url)
-        name = f"{base.database}_booking"
-        admin = create_engine(base.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        url = base.set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(Settings(database_url=url))
-    enable_wal(engine)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    return url
 
 
 def seed_world(url: str, slots: int, customers: int) -> tuple[list[str], list[tuple[str, str]]]:
@@ -287,7 +263,7 @@ def run(
     from carloop.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="carloop-booking-") as tmp:
-        url = fresh_database(database_url, Path(tmp))
+        url = bench_database(database_url, Path(tmp), "booking", per_process=False)
         tokens, chosen = seed_world(url, slots, customers)
         rng = random.Random(seed)  # noqa: S311 - a reproducible workload, not a secret
         targets = list(range(len(chosen))) + [

@@ -22,6 +22,8 @@ from typing import Annotated, Any
 
 import typer
 
+from carloop.cli.benchdb import bench_database
+
 LABELLED = Path(__file__).resolve().parents[2] / "tests" / "unit" / "community" / "duplicates.jsonl"
 
 ZH_SUBJECTS = (
@@ -332,31 +334,6 @@ def load_pairs(path: Path) -> list[tuple[str, str]]:
     return pairs
 
 
-def _database(database_url: str | None, workdir: Path) -> str:
-    from sqlalchemy import create_engine, make_url, text
-
-    import carloop.models  # noqa: F401 - every table
-    from carloop.db import Base, enable_wal, make_engine
-    from carloop.settings import Settings
-
-    if not database_url or database_url.startswith("sqlite"):
-        url = f"sqlite:///{workdir}/similar.db"
-    else:
-        base = make_url(database_url)
-        name = f"{base.database}_similar"
-        admin = create_engine(base.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        url = base.set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(Settings(database_url=url))
-    enable_wal(engine)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    return url
-
-
 def _percentile(samples: list[float], share: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
@@ -392,7 +369,7 @@ def run_similar(
         tempfile.TemporaryDirectory(prefix="carloop-similar-") as tmp,
         Progress(disable=not show) as progress,
     ):
-        url = _database(database_url, Path(tmp))
+        url = bench_database(database_url, Path(tmp), "similar", per_process=False)
         engine = make_engine(Settings(database_url=url))
         factory = make_session_factory(engine)
         task = progress.add_task("loading suggestions", total=posts)

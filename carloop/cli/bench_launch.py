@@ -23,6 +23,8 @@ from typing import Annotated, Any
 
 import typer
 
+from carloop.cli.benchdb import bench_database, drop_bench_database
+
 Orders = Annotated[int, typer.Option("--orders", min=1, help="Reservations to send.")]
 Concurrency = Annotated[int, typer.Option("--concurrency", min=1, max=4096, help="Client connections.")]
 Workers = Annotated[int, typer.Option("--workers", min=1, max=8, help="Server worker processes.")]
@@ -102,50 +104,6 @@ def _emit(report: dict[str, Any], as_json: bool) -> None:
 
 
 # --- database ---------------------------------------------------------------------------------
-
-
-def bench_database(database_url: str | None, workdir: Path, suffix: str) -> str:
-    """A fresh, empty database for the bench, with the schema and (SQLite) WAL set up once.
-
-    On PostgreSQL it is ``<database>_<suffix>_<pid>`` on the same server, dropped by ``drop_bench_database``.
-    """
-    from sqlalchemy import create_engine, make_url, text
-
-    import carloop.models  # noqa: F401 - every table
-    from carloop.db import Base, enable_wal, make_engine
-    from carloop.settings import Settings
-
-    if not database_url or database_url.startswith("sqlite"):
-        url = f"sqlite:///{workdir}/{suffix}.db"
-    else:
-        base = make_url(database_url)
-        name = f"{base.database}_{suffix}_{os.getpid()}"  # two benches at once never share one
-        admin = create_engine(base.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        url = base.set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(Settings(database_url=url))
-    enable_wal(engine)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    return url
-
-
-def drop_bench_database(url: str) -> None:
-    """Drop a PostgreSQL bench database once its audit is done (SQLite files go with their folder)."""
-    if not url.startswith("postgresql"):
-        return
-    from sqlalchemy import create_engine, make_url, text
-
-    target = make_url(url)
-    admin = create_engine(
-        target.set(drivername="postgresql+psycopg", database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @dataclass(frozen=True, slots=True)
