@@ -95,6 +95,7 @@ class NoticeKind(StrEnum):
     STATUS_CHANGED = "status_changed"  # a followed suggestion moved on
     SOLVED_QUESTION = "solved_question"  # a voted suggestion shipped: did it solve the problem?
     MERGED = "merged"  # a followed suggestion was merged into another
+    MENTIONED = "mentioned"  # someone @mentioned the owner in a forum post or comment
 
 
 class Notice(Base):
@@ -105,7 +106,8 @@ class Notice(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     kind: Mapped[NoticeKind] = mapped_column(enum_column(NoticeKind))
-    suggestion_id: Mapped[int] = mapped_column(ForeignKey("suggestions.id"))
+    suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"))
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("forum_posts.id"))  # a mention's post
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     key: Mapped[str] = mapped_column(String(120), unique=True)  # one notice per happening per owner
     read_at: Mapped[datetime | None]

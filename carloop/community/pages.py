@@ -253,7 +253,9 @@ def notices_page(request: Request, session: DbSession, me: CurrentCustomer) -> R
     inbox = notices.notices(session=session, customer_id=me.customer_id)
     titles = {
         s.id: s.title
-        for s in service.by_ids(session=session, suggestion_ids={n.suggestion_id for n in inbox})
+        for s in service.by_ids(
+            session=session, suggestion_ids={n.suggestion_id for n in inbox if n.suggestion_id is not None}
+        )
     }
     page = _render(request, "community/notices.html", {"notices": inbox, "titles": titles})
     notices.mark_read(session=session, customer_id=me.customer_id)

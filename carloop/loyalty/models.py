@@ -90,6 +90,17 @@ class Referral(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ReferralCode(Base):
+    """An owner's code to hand to friends; a customer who signs up with it is their referral."""
+
+    __tablename__ = "referral_codes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), unique=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Product(Base):
     """An accessory or piece of merchandise with its stock and prices."""
 
@@ -100,6 +111,9 @@ class Product(Base):
     name_zh: Mapped[str] = mapped_column(String(120))
     name_en: Mapped[str] = mapped_column(String(120))
     price_points: Mapped[int] = mapped_column(BigInteger)  # the price when paid fully in points
+    price_fen: Mapped[int] = mapped_column(
+        BigInteger, default=0, server_default="0"
+    )  # in cash; 0: points only
     stock: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(default=True)
 
@@ -107,8 +121,10 @@ class Product(Base):
 class ShopOrderStatus(StrEnum):
     """Where a shop order stands."""
 
-    PAID = "paid"  # points taken and stock reserved; waiting to ship
-    REFUNDED = "refunded"  # points and stock returned
+    AWAITING_PAYMENT = "awaiting_payment"  # points taken, stock held; the cash part is not paid yet
+    PAID = "paid"  # points and cash taken, stock reserved; waiting to ship
+    CANCELLED = "cancelled"  # the cash part was never paid: points and stock returned
+    REFUNDED = "refunded"  # points, cash and stock returned
 
 
 class ShopOrder(Base):
@@ -120,8 +136,10 @@ class ShopOrder(Base):
     number: Mapped[str] = mapped_column(String(40), unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     status: Mapped[ShopOrderStatus] = mapped_column(enum_column(ShopOrderStatus))
-    points_total: Mapped[int] = mapped_column(BigInteger)
+    points_total: Mapped[int] = mapped_column(BigInteger)  # points paid
+    cash_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # cash paid (or due)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    paid_at: Mapped[datetime | None]
     refunded_at: Mapped[datetime | None]
 
     lines: Mapped[list[ShopOrderLine]] = relationship(back_populates="order", order_by="ShopOrderLine.id")

@@ -1,4 +1,4 @@
-"""The double-entry journal: idempotent posting, balances, and the full books check."""
+"""The double-entry journal: idempotent posting, balances, and the full books check (car and shop money)."""
 
 from __future__ import annotations
 
@@ -97,15 +97,17 @@ def check(*, session: Session) -> LedgerReport:
 
     paid_q = (
         select(Payment.order_id, func.sum(Payment.amount_fen))
-        .where(Payment.status == PaymentStatus.SUCCEEDED)
+        .where(Payment.status == PaymentStatus.SUCCEEDED, Payment.order_id.is_not(None))
         .group_by(Payment.order_id)
     )
     for order_id, total in session.execute(paid_q):
-        bump(int(order_id), paid=int(total))
+        bump(int(order_id or 0), paid=int(total))
     for order_id, total in session.execute(
-        select(Refund.order_id, func.sum(Refund.amount_fen)).group_by(Refund.order_id)
+        select(Refund.order_id, func.sum(Refund.amount_fen))
+        .where(Refund.order_id.is_not(None))
+        .group_by(Refund.order_id)
     ):
-        bump(int(order_id), refunded=int(total))
+        bump(int(order_id or 0), refunded=int(total))
     for order_id, total in session.execute(select(Forfeiture.order_id, Forfeiture.amount_fen)):
         bump(int(order_id), forfeited=int(total))
 
@@ -117,12 +119,53 @@ def check(*, session: Session) -> LedgerReport:
     held = {int(order_id or 0): -int(total or 0) for order_id, total in session.execute(held_q)}
     report.mismatches = rules.reconcile(records, held)
     report.balances = account_balances(session=session)
+    shop = shop_money(session=session)
     expected = {
-        Account.PROVIDER_CASH: sum(m.paid_fen - m.refunded_fen for m in records.values()),
+        Account.PROVIDER_CASH: sum(m.paid_fen - m.refunded_fen for m in records.values()) + shop.kept_fen,
         Account.FORFEITED_DEPOSITS: -sum(m.forfeited_fen for m in records.values()),
+        Account.SHOP_SALES: -shop.kept_fen,
     }
     for account, want in expected.items():
         have = report.balances.get(str(account), 0)
         if have != want:
             report.account_mismatches.append((str(account), have, want))
+    if shop.unassigned_held_fen:  # shop cash is sold or refunded in the transaction that captured it
+        report.account_mismatches.append((SHOP_PREPAYMENTS, shop.unassigned_held_fen, 0))
     return report
+
+
+SHOP_PREPAYMENTS = f"{Account.CUSTOMER_PREPAYMENTS}:shop"  # prepayment lines of no car order
+
+
+@dataclass(frozen=True, slots=True)
+class ShopMoney:
+    """What shop payments say about the books, and what the ledger holds outside any car order."""
+
+    paid_fen: int  # succeeded shop payments
+    refunded_fen: int  # refunds of shop payments
+    unassigned_held_fen: int  # prepayment lines with no car order (credit balance)
+
+    @property
+    def kept_fen(self) -> int:
+        """Shop cash the maker keeps: paid - refunded (booked as shop sales)."""
+        return self.paid_fen - self.refunded_fen
+
+
+def shop_money(*, session: Session) -> ShopMoney:
+    """Shop payments and refunds (records) and prepayments held outside any car order (ledger)."""
+    paid = session.scalar(
+        select(func.coalesce(func.sum(Payment.amount_fen), 0)).where(
+            Payment.status == PaymentStatus.SUCCEEDED, Payment.shop_order_id.is_not(None)
+        )
+    )
+    refunded = session.scalar(
+        select(func.coalesce(func.sum(Refund.amount_fen), 0))
+        .join(Payment, Payment.id == Refund.payment_id)
+        .where(Payment.shop_order_id.is_not(None))
+    )
+    unassigned = session.scalar(
+        select(func.coalesce(func.sum(Posting.amount_fen), 0)).where(
+            Posting.account == Account.CUSTOMER_PREPAYMENTS, Posting.order_id.is_(None)
+        )
+    )
+    return ShopMoney(int(paid or 0), int(refunded or 0), -int(unassigned or 0))

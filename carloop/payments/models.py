@@ -26,6 +26,7 @@ class PaymentPurpose(StrEnum):
 
     DEPOSIT = "deposit"  # the reservation deposit
     BALANCE = "balance"  # part or all of the remaining price, paid before handover
+    SHOP = "shop"  # the cash part of a merchandise shop order
 
 
 class Account(StrEnum):
@@ -34,16 +35,18 @@ class Account(StrEnum):
     PROVIDER_CASH = "provider_cash"  # asset: money held for us at payment providers
     CUSTOMER_PREPAYMENTS = "customer_prepayments"  # liability: buyers' money held against an order
     FORFEITED_DEPOSITS = "forfeited_deposits"  # income: deposits kept when a locked order is cancelled
+    SHOP_SALES = "shop_sales"  # income: cash taken for merchandise shop orders (less refunds)
 
 
 class Payment(Base):
-    """One attempt to take money for an order through a provider."""
+    """One attempt to take money through a provider, for a car order or for a shop order (one of the two)."""
 
     __tablename__ = "payments"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     trade_no: Mapped[str] = mapped_column(String(40), unique=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    shop_order_id: Mapped[int | None] = mapped_column(ForeignKey("shop_orders.id"), index=True)
     purpose: Mapped[PaymentPurpose] = mapped_column(enum_column(PaymentPurpose))
     provider: Mapped[str] = mapped_column(String(20))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
@@ -65,7 +68,7 @@ class Refund(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     refund_no: Mapped[str] = mapped_column(String(60), unique=True)
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)  # None: a shop payment
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(String(200))
     provider_ref: Mapped[str] = mapped_column(String(80), default="")

@@ -22,8 +22,8 @@ def is_balanced(lines: Iterable[Line]) -> bool:
     return sum(line.amount_fen for line in lines) == 0
 
 
-def payment_received(order_id: int, amount_fen: int) -> list[Line]:
-    """A buyer paid: cash at the provider rises, and so does what we owe the buyer."""
+def payment_received(order_id: int | None, amount_fen: int) -> list[Line]:
+    """A buyer paid: cash at the provider rises, and so does what we owe the buyer (no order: shop)."""
     _positive(amount_fen)
     return [
         Line(Account.PROVIDER_CASH, amount_fen, order_id),
@@ -31,7 +31,7 @@ def payment_received(order_id: int, amount_fen: int) -> list[Line]:
     ]
 
 
-def refund_paid(order_id: int, amount_fen: int) -> list[Line]:
+def refund_paid(order_id: int | None, amount_fen: int) -> list[Line]:
     """Money went back to the buyer: both sides of ``payment_received`` shrink."""
     _positive(amount_fen)
     return [
