@@ -22,6 +22,7 @@ from carloop.accounts.schemas import (
     StaffUpdate,
     TokenRead,
 )
+from carloop.audit import service as audit
 from carloop.errors import AuthenticationFailed, RateLimited
 from carloop.web.deps import AppSettings, CurrentPrincipal, DbSession, require_roles, session_token
 
@@ -101,14 +102,24 @@ def me(session: DbSession, principal: CurrentPrincipal) -> MeRead:
 
 @router.get("/staff", response_model=list[StaffRead])
 def list_staff(
+    request: Request,
     session: DbSession,
     admin: Admin,
     role: Role | None = None,
     store_id: int | None = None,
     active: bool | None = None,
 ) -> list[StaffRead]:
-    """Staff accounts (admin only)."""
+    """Staff accounts (admin only; audited)."""
     found = service.list_staff(session=session, role=role, store_id=store_id, active=active)
+    audit.record(
+        session=session,
+        principal=admin,
+        action="staff.listed",
+        target_type="staff",
+        target_id="*",
+        detail={"role": str(role) if role else None, "store_id": store_id, "results": len(found)},
+        ip=client_ip(request),
+    )
     return [StaffRead.model_validate(staff) for staff in found]
 
 

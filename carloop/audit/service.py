@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -48,9 +49,14 @@ def list_entries(
     action: str | None = None,
     store_id: int | None = None,
     before_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     limit: int = 100,
 ) -> list[AuditEntry]:
-    """Audit rows, newest first, filtered by any of the given fields (page with ``before_id``)."""
+    """Audit rows, newest first, filtered by any of the given fields (page with ``before_id``).
+
+    ``since`` is inclusive and ``until`` exclusive, both aware datetimes.
+    """
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(max(1, min(limit, 1000)))
     if target_type is not None:
         query = query.where(AuditEntry.target_type == target_type)
@@ -64,4 +70,13 @@ def list_entries(
         query = query.where(AuditEntry.store_id == store_id)
     if before_id is not None:
         query = query.where(AuditEntry.id < before_id)
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.at < until)
     return list(session.scalars(query))
+
+
+def target_types(*, session: Session) -> list[str]:
+    """Every kind of target the log mentions, for the viewer's filter."""
+    return sorted(session.scalars(select(AuditEntry.target_type).distinct()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
@@ -13,6 +14,7 @@ from carloop.accounts.edge import client_ip
 from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
 from carloop.catalog import service as catalog
+from carloop.clock import SHANGHAI
 from carloop.console import rules, service
 from carloop.errors import DomainError, PermissionDenied
 from carloop.network import service as network
@@ -23,6 +25,7 @@ HqStaff = Annotated[Principal, require_roles(Role.HQ_OPS, Role.ADMIN)]
 Admin = Annotated[Principal, require_roles(Role.ADMIN)]
 Csrf = Annotated[str, Form(max_length=100)]
 Short = Annotated[str, Form(max_length=256)]
+AUDIT_TARGETS = ("order", "payment", "staff", "customer", "shop_order", "plan")
 
 
 def _render(
@@ -58,7 +61,16 @@ def _staff_page(
 
 @router.get("/staff")
 def staff_page(request: Request, session: DbSession, principal: Admin) -> Response:
-    """Staff accounts, their roles and stores, with forms to add and change them."""
+    """Staff accounts, their roles and stores, with forms to add and change them (viewing is audited)."""
+    audit.record(
+        session=session,
+        principal=principal,
+        action="staff.listed",
+        target_type="staff",
+        target_id="*",
+        detail={"via": "console"},
+        ip=client_ip(request),
+    )
     return _staff_page(request, session, principal)
 
 
@@ -143,9 +155,14 @@ def audit_page(
     action: Annotated[str, Query(max_length=60)] = "",
     target_type: Annotated[str, Query(max_length=40)] = "",
     target_id: Annotated[str, Query(max_length=64)] = "",
+    date_from: Annotated[date | None, Query()] = None,
+    date_to: Annotated[date | None, Query()] = None,
     before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> Response:
-    """Who did what to which order, payment or account; store staff see their store's entries only."""
+    """Who did what to which order, payment or account; store staff see their store's entries only.
+
+    Dates are China days (Asia/Shanghai), both inclusive.
+    """
     store_id = principal.store_id if principal.role is Role.STORE_STAFF else None
     if principal.role is Role.STORE_STAFF and store_id is None:
         raise PermissionDenied("Store staff without a store see no audit entries.")
@@ -157,6 +174,8 @@ def audit_page(
         target_id=target_id or None,
         store_id=store_id,
         before_id=before_id,
+        since=_china_midnight(date_from) if date_from else None,
+        until=_china_midnight(date_to + timedelta(days=1)) if date_to else None,
         limit=100,
     )
     return _render(
@@ -165,10 +184,22 @@ def audit_page(
         "console/audit.html",
         {
             "entries": entries,
-            "filters": {"actor": actor, "action": action, "target_type": target_type, "target_id": target_id},
+            "filters": {
+                "actor": actor,
+                "action": action,
+                "target_type": target_type,
+                "target_id": target_id,
+                "date_from": date_from.isoformat() if date_from else "",
+                "date_to": date_to.isoformat() if date_to else "",
+            },
+            "target_types": sorted({*AUDIT_TARGETS, *audit.target_types(session=session)}),
             "next_before": entries[-1].id if len(entries) == 100 else None,
         },
     )
+
+
+def _china_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=SHANGHAI)
 
 
 # ---------------------------------------------------------------------------------- catalog versions

@@ -47,9 +47,18 @@ def eta_get(
 
 
 @router.get("/production/orders/{number}", response_model=TrackingRead)
-def order_tracking(number: str, session: DbSession, me: CurrentPrincipal) -> TrackingRead:
+def order_tracking(number: str, request: Request, session: DbSession, me: CurrentPrincipal) -> TrackingRead:
     """An order's delivery window, first promised window, stages with timestamps, VIN and moves."""
     order = ordering.get_for(session=session, principal=me, number=number)
+    if me.is_staff:
+        audit.record(
+            session=session,
+            principal=me,
+            action="production.tracking.view",
+            target_type="order",
+            target_id=order.number,
+            ip=request.client.host if request.client else None,
+        )
     return service.tracking(session=session, order=order)
 
 
@@ -63,11 +72,21 @@ def reconfigure_preview(
 
 
 @router.get("/production/inventory", response_model=list[InventoryCarRead])
-def list_inventory(session: DbSession, me: PlanStaff) -> list[InventoryCarRead]:
-    """Built cars whose order was cancelled: offered on, available, or sold."""
-    return [
+def list_inventory(request: Request, session: DbSession, me: PlanStaff) -> list[InventoryCarRead]:
+    """Built cars whose order was cancelled: offered on, available, or sold (audited: it names orders)."""
+    cars = [
         InventoryCarRead.model_validate(c, from_attributes=True) for c in inventory.stock(session=session)
     ]
+    audit.record(
+        session=session,
+        principal=me,
+        action="production.inventory.view",
+        target_type="order",
+        target_id="*",
+        detail={"offered_order_ids": [c.offered_order_id for c in cars if c.offered_order_id][:50]},
+        ip=request.client.host if request.client else None,
+    )
+    return cars
 
 
 @router.post("/production/inventory/{car_id}/accept", response_model=TrackingRead)

@@ -75,6 +75,16 @@ def _render(request: Request, template: str, context: dict[str, Any], status_cod
 def delivery_card(number: str, request: Request, session: DbSession, me: CurrentPrincipal) -> Response:
     """An order's delivery window and production stages (shown inside the order page)."""
     order = ordering.get_for(session=session, principal=me, number=number)
+    if me.is_staff:
+        audit.record(
+            session=session,
+            principal=me,
+            action="production.tracking.view",
+            target_type="order",
+            target_id=order.number,
+            detail={"via": "page"},
+            ip=request.client.host if request.client else None,
+        )
     return _render(request, "production/delivery.html", {"t": service.tracking(session=session, order=order)})
 
 
@@ -143,6 +153,15 @@ def _chart(session: Any, plan: PlanData, week0: int) -> dict[str, Any]:
 @router.get("/staff/production")
 def staff_production(request: Request, session: DbSession, me: PlanStaff) -> Response:
     """Capacity vs. locked demand by week, the allocation runs, moved promises, and the plan editor."""
+    audit.record(
+        session=session,
+        principal=me,
+        action="production.moves.view",
+        target_type="order",
+        target_id="*",
+        detail={"via": "page"},
+        ip=request.client.host if request.client else None,
+    )
     return _staff_page(request, session, me)
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select, update
 
 from carloop.accounts import service as accounts
 from carloop.accounts.schemas import Role
+from carloop.audit.models import AuditEntry
 from carloop.catalog import service as catalog
 from carloop.network import service as network
 from carloop.network.schemas import StoreKind
@@ -127,6 +131,44 @@ def test_store_staff_see_only_their_stores_audit_entries(client: TestClient, sto
     sign_in(client, "ops")
     everything = client.get("/console/audit", params={"action": "order.search"}, headers=HTML)
     assert everything.text.count('data-testid="audit-row"') == 2
+
+
+@pytest.mark.usefixtures("store_id")
+def test_the_audit_log_filters_by_actor_action_target_and_china_day(client: TestClient) -> None:
+    sign_in(client, "ops")
+    client.get("/staff/orders", headers=HTML)  # order.search by ops
+    sign_in(client, "admin")
+    client.get("/console/staff", headers=HTML)  # staff.listed by admin
+    with client.app.state.sessions.begin() as s:  # type: ignore[attr-defined]
+        # 2026-03-01 23:30 in Shanghai is 15:30 UTC the same day; 2026-03-02 00:30 is 16:30 UTC on the 1st.
+        s.execute(
+            update(AuditEntry)
+            .where(AuditEntry.action == "order.search")
+            .values(at=datetime(2026, 3, 1, 15, 30, tzinfo=UTC))
+        )
+        s.execute(
+            update(AuditEntry)
+            .where(AuditEntry.action == "staff.listed")
+            .values(at=datetime(2026, 3, 1, 16, 30, tzinfo=UTC))
+        )
+        ops_actor = s.scalar(select(AuditEntry.actor).where(AuditEntry.action == "order.search").limit(1))
+
+    def rows(**params: str) -> list[str]:
+        page = client.get("/console/audit", params=params, headers=HTML)
+        assert page.status_code == 200, page.text
+        return page.text.split('data-testid="audit-row"')[1:]
+
+    march_1 = rows(date_from="2026-03-01", date_to="2026-03-01")
+    assert len(march_1) == 1 and "order.search" in march_1[0]
+    march_2 = rows(date_from="2026-03-02")
+    assert all("order.search" not in r for r in march_2) and any("staff.listed" in r for r in march_2)
+    assert [r for r in rows(actor=ops_actor) if "order.search" in r] and all(
+        ops_actor in r for r in rows(actor=ops_actor)
+    )
+    assert all("staff.listed" in r for r in rows(action="staff.listed"))
+    staff_rows = rows(target_type="staff", target_id="*")
+    assert staff_rows and all("staff.listed" in r for r in staff_rows)
+    assert client.get("/console/audit", params={"date_from": "yesterday"}, headers=HTML).status_code == 422
 
 
 @pytest.mark.usefixtures("store_id")
