@@ -1,15 +1,15 @@
-"""Points and shop API: my points, check-in, staff compensation, products, checkout, refunds."""
+"""Points and shop API: my points, check-in, compensation, products, checkout (points, cash), refunds."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request
 
 from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
 from carloop.loyalty import events_api, service, shop
-from carloop.loyalty.models import ShopOrder
+from carloop.loyalty.models import ShopOrder, ShopOrderStatus
 from carloop.loyalty.schemas import (
     CheckoutCreate,
     CompensationCreate,
@@ -20,6 +20,9 @@ from carloop.loyalty.schemas import (
     ShopLineRead,
     ShopOrderRead,
 )
+from carloop.payments.models import Payment, PaymentStatus
+from carloop.payments.providers.base import PaymentProvider
+from carloop.payments.providers.simulator import SimulatorProvider
 from carloop.web.deps import CurrentCustomer, CurrentPrincipal, DbSession, require_roles
 
 router = APIRouter(tags=["loyalty"])
@@ -52,14 +55,44 @@ def points_read(session: DbSession, customer_id: int) -> PointsRead:
     )
 
 
-def order_read(order: ShopOrder) -> ShopOrderRead:
+def provider_of(request: Request) -> PaymentProvider:
+    """The payment provider the app was built with."""
+    provider: PaymentProvider = request.app.state.payment_provider
+    return provider
+
+
+def pay_url(provider: PaymentProvider, payment: Payment) -> str:
+    """Where the owner pays: the provider's page, or the shop's own page for the built-in simulator."""
+    if isinstance(provider, SimulatorProvider):
+        return f"/shop/pay/{payment.trade_no}"
+    return payment.pay_url
+
+
+def pending_payment(session: DbSession, request: Request, order: ShopOrder) -> Payment | None:
+    """The payment to pay while the order awaits its cash part (started when needed)."""
+    if order.status is not ShopOrderStatus.AWAITING_PAYMENT:
+        return None
+    payment = shop.start_payment(
+        session=session,
+        provider=provider_of(request),
+        order=order,
+        base_url=str(request.base_url),
+        return_url=f"{str(request.base_url).rstrip('/')}/shop/orders/{order.number}",
+    )
+    return payment if payment.status is PaymentStatus.PENDING else None
+
+
+def order_read(order: ShopOrder, *, url: str | None = None) -> ShopOrderRead:
     """The API shape of a shop order."""
     return ShopOrderRead(
         number=order.number,
         status=str(order.status),
         points_total=order.points_total,
+        cash_fen=order.cash_fen,
         created_at=order.created_at,
+        paid_at=order.paid_at,
         refunded_at=order.refunded_at,
+        pay_url=url,
         lines=[
             ShopLineRead(
                 sku=ln.product.sku,
@@ -112,7 +145,12 @@ def products(session: DbSession, _: CurrentPrincipal) -> list[ProductRead]:
     """Products on sale with their stock."""
     return [
         ProductRead(
-            sku=p.sku, name_zh=p.name_zh, name_en=p.name_en, price_points=p.price_points, stock=p.stock
+            sku=p.sku,
+            name_zh=p.name_zh,
+            name_en=p.name_en,
+            price_points=p.price_points,
+            price_fen=p.price_fen,
+            stock=p.stock,
         )
         for p in shop.list_products(session=session)
     ]
@@ -120,6 +158,7 @@ def products(session: DbSession, _: CurrentPrincipal) -> list[ProductRead]:
 
 @router.post("/shop/orders", status_code=201)
 def checkout(
+    request: Request,
     session: DbSession,
     me: CurrentCustomer,
     body: CheckoutCreate,
@@ -127,14 +166,23 @@ def checkout(
         str | None, Header(alias="Idempotency-Key", max_length=64, pattern=r"^[\w-]+$")
     ] = None,
 ) -> ShopOrderRead:
-    """Buy a cart with points; the same Idempotency-Key buys once."""
+    """Buy a cart with points, cash or both; the same Idempotency-Key buys once.
+
+    When part of the price is due in cash the order is ``awaiting_payment`` and ``pay_url`` is where
+    to pay it; the provider's notification to ``/api/v1/payments/notify/{provider}`` marks it paid.
+    """
     quantities: dict[str, int] = {}
     for item in body.items:
         quantities[item.sku] = quantities.get(item.sku, 0) + item.quantity
     order = shop.checkout(
-        session=session, customer_id=_customer(me), quantities=quantities, key=idempotency_key
+        session=session,
+        customer_id=_customer(me),
+        quantities=quantities,
+        key=idempotency_key,
+        points=body.points,
     )
-    return order_read(order)
+    payment = pending_payment(session, request, order)
+    return order_read(order, url=pay_url(provider_of(request), payment) if payment else None)
 
 
 @router.get("/shop/orders")
@@ -143,11 +191,31 @@ def my_orders(session: DbSession, me: CurrentCustomer) -> list[ShopOrderRead]:
     return [order_read(o) for o in shop.orders_for(session=session, customer_id=_customer(me))]
 
 
+@router.get("/shop/orders/{number}")
+def my_order(request: Request, session: DbSession, me: CurrentCustomer, number: str) -> ShopOrderRead:
+    """One of my shop orders (with where to pay it while it awaits payment)."""
+    order = shop.get_order(session=session, number=number, customer_id=_customer(me))
+    payment = pending_payment(session, request, order)
+    return order_read(order, url=pay_url(provider_of(request), payment) if payment else None)
+
+
+@router.post("/shop/orders/{number}/cancel")
+def cancel(session: DbSession, me: CurrentCustomer, number: str) -> ShopOrderRead:
+    """Give up one of my orders that still awaits its cash: points and stock come back."""
+    order = shop.get_order(session=session, number=number, customer_id=_customer(me))
+    return order_read(shop.cancel_unpaid(session=session, order=order))
+
+
 @router.post("/staff/shop/orders/{number}/refund")
-def refund(session: DbSession, staff: PointsStaff, number: str, body: RefundCreate) -> ShopOrderRead:
-    """Refund a shop order: points and stock go back (audited)."""
+def refund(
+    request: Request, session: DbSession, staff: PointsStaff, number: str, body: RefundCreate
+) -> ShopOrderRead:
+    """Refund a paid shop order: points, cash and stock go back (audited; a repeat changes nothing)."""
     order = shop.refund(
-        session=session, order=shop.get_order(session=session, number=number), reason=body.reason
+        session=session,
+        order=shop.get_order(session=session, number=number),
+        reason=body.reason,
+        provider=provider_of(request),
     )
     audit.record(
         session=session,
@@ -155,6 +223,6 @@ def refund(session: DbSession, staff: PointsStaff, number: str, body: RefundCrea
         action="shop.refund",
         target_type="shop_order",
         target_id=number,
-        detail={"reason": body.reason, "points": order.points_total},
+        detail={"reason": body.reason, "points": order.points_total, "cash_fen": order.cash_fen},
     )
     return order_read(order)

@@ -1,15 +1,20 @@
-"""Owner pages: "me" (points, contribution, history, check-in), the shop, shop orders."""
+"""Owner pages: "me" (points, contribution, history, check-in), the shop (points and/or cash), orders."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from carloop.errors import CapacityExhausted, NotFound, PolicyViolation
 from carloop.loyalty import service, shop
+from carloop.loyalty.api import pay_url, pending_payment, provider_of
+from carloop.loyalty.models import ShopOrder
+from carloop.payments import service as payments
+from carloop.payments.providers.base import NotificationStatus
+from carloop.payments.providers.simulator import SimulatorProvider
 from carloop.web.deps import CurrentCustomer, DbSession, FormCustomer
 
 router = APIRouter()
@@ -75,22 +80,58 @@ def checkout(
     form_key: Annotated[str, Form(min_length=8, max_length=64, pattern=r"^[\w-]+$")],
     sku: Annotated[list[str] | None, Form(max_length=40)] = None,
     quantity: Annotated[list[int] | None, Form()] = None,
+    pay_with: Annotated[Literal["points", "cash", "mixed"], Form()] = "points",
+    points: Annotated[int | None, Form(ge=0, le=100_000_000)] = None,
 ) -> Response:
-    """Buy the chosen quantities with points; a double submit lands on the same order."""
+    """Buy the chosen quantities with points, cash or both; a double submit lands on the same order."""
     assert me.customer_id is not None
     skus, counts = sku or [], quantity or []
     wanted: dict[str, int] = {}
     for code, count in zip(skus, counts, strict=False):
         if count:
             wanted[code] = wanted.get(code, 0) + count
+    use = {"points": None, "cash": 0, "mixed": points or 0}[pay_with]
     try:
         with session.begin_nested():  # a refusal undoes any stock taken, and the page still renders
             order = shop.checkout(
-                session=session, customer_id=me.customer_id, quantities=wanted, key=form_key
+                session=session, customer_id=me.customer_id, quantities=wanted, key=form_key, points=use
             )
     except (PolicyViolation, CapacityExhausted, NotFound) as err:
         return _shop_page(request, session, me.customer_id, error=err.message, status_code=409)
+    payment = pending_payment(session, request, order)
+    if payment is not None:
+        return RedirectResponse(pay_url(provider_of(request), payment), status_code=303)
     return RedirectResponse(f"/shop/orders?placed={order.number}", status_code=303)
+
+
+@router.get("/shop/pay/{trade_no}")
+def simulator_page(trade_no: str, request: Request, session: DbSession, me: CurrentCustomer) -> Response:
+    """The built-in payment simulator for a shop order's cash part (signs the provider's notification)."""
+    provider = provider_of(request)
+    if not isinstance(provider, SimulatorProvider):
+        raise NotFound("The payment simulator is not enabled.")
+    payment = payments.get_payment(session=session, trade_no=trade_no)
+    if payment.shop_order_id is None:
+        raise NotFound(f"No payment {trade_no}.")
+    order = session.get(ShopOrder, payment.shop_order_id)
+    if order is None or order.customer_id != me.customer_id:
+        raise NotFound(f"No payment {trade_no}.")
+    sign = provider.signed_notification
+    return _render(
+        request,
+        "ordering/simulator.html",
+        {
+            "payment": payment,
+            "order": order,
+            "paid_form": sign(
+                trade_no=payment.trade_no, amount_fen=payment.amount_fen, status=NotificationStatus.SUCCEEDED
+            ),
+            "closed_form": sign(
+                trade_no=payment.trade_no, amount_fen=payment.amount_fen, status=NotificationStatus.CLOSED
+            ),
+            "return_to": f"/shop/orders?placed={order.number}",
+        },
+    )
 
 
 @router.get("/shop/orders")
@@ -100,10 +141,26 @@ def orders_page(
     me: CurrentCustomer,
     placed: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
-    """My shop orders."""
+    """My shop orders (with a link to pay those still awaiting their cash part)."""
     assert me.customer_id is not None
+    orders = shop.orders_for(session=session, customer_id=me.customer_id)
+    pay_links = {}
+    for order in orders:
+        payment = pending_payment(session, request, order)
+        if payment is not None:
+            pay_links[order.number] = pay_url(provider_of(request), payment)
+    placed_order = next((o for o in orders if o.number == placed), None)
     return _render(
         request,
         "loyalty/orders.html",
-        {"orders": shop.orders_for(session=session, customer_id=me.customer_id), "placed": placed},
+        {"orders": orders, "placed": placed_order, "pay_links": pay_links},
     )
+
+
+@router.post("/shop/orders/{number}/cancel")
+def cancel_page(number: str, session: DbSession, me: FormCustomer) -> Response:
+    """Give up an order still awaiting its cash part: points and stock come back."""
+    assert me.customer_id is not None
+    order = shop.get_order(session=session, number=number, customer_id=me.customer_id)
+    shop.cancel_unpaid(session=session, order=order)
+    return RedirectResponse("/shop/orders", status_code=303)

@@ -134,6 +134,7 @@ class CartLine:
     product_id: int
     quantity: int
     points_each: int
+    fen_each: int = 0  # the cash price; 0: this product is sold for points only
 
 
 def cart_total(lines: Iterable[CartLine]) -> int:
@@ -144,3 +145,29 @@ def cart_total(lines: Iterable[CartLine]) -> int:
             raise ValueError("quantities are positive")
         total += line.quantity * line.points_each
     return total
+
+
+def cart_cash_total(lines: Iterable[CartLine]) -> int | None:
+    """What a cart costs in cash (fen), or None when any product in it is sold for points only."""
+    total = 0
+    for line in lines:
+        if line.quantity <= 0:
+            raise ValueError("quantities are positive")
+        if line.fen_each <= 0:
+            return None
+        total += line.quantity * line.fen_each
+    return total
+
+
+def cash_due(*, total_points: int, total_fen: int, points_used: int) -> int:
+    """Cash (fen) still owed when ``points_used`` of a cart's ``total_points`` price are paid in points.
+
+    Points stand in for the cash price pro rata; the cash part rounds up to the fen, so paying the full
+    points price leaves nothing to pay and paying no points leaves the full cash price.
+    """
+    if total_points <= 0 or total_fen < 0:
+        raise ValueError("a cart has a positive points price and a cash price of at least 0")
+    if not 0 <= points_used <= total_points:
+        raise ValueError(f"points used must be between 0 and {total_points}, got {points_used}")
+    left = total_points - points_used
+    return -(-total_fen * left // total_points)  # ceil(total_fen * left / total_points), in integers

@@ -47,6 +47,7 @@ class ProductRead(BaseModel):
     name_zh: str
     name_en: str
     price_points: int
+    price_fen: int = Field(description="Cash price in fen; 0: sold for points only.")
     stock: int
 
 
@@ -60,11 +61,17 @@ class CartItem(BaseModel):
 
 
 class CheckoutCreate(BaseModel):
-    """A cart to buy with points."""
+    """A cart to buy with points, cash, or both."""
 
     model_config = ConfigDict(extra="forbid")
 
     items: list[CartItem] = Field(min_length=1, max_length=50)
+    points: int | None = Field(
+        default=None,
+        ge=0,
+        le=100_000_000,
+        description="Points to pay with (all of the points price when left out); the rest is paid in cash.",
+    )
 
 
 class ShopLineRead(BaseModel):
@@ -78,13 +85,16 @@ class ShopLineRead(BaseModel):
 
 
 class ShopOrderRead(BaseModel):
-    """A shop order."""
+    """A shop order; ``pay_url`` is where to pay its cash part while it awaits payment."""
 
     number: str
     status: str
     points_total: int
+    cash_fen: int
     created_at: datetime
+    paid_at: datetime | None
     refunded_at: datetime | None
+    pay_url: str | None = None
     lines: list[ShopLineRead]
 
 

@@ -16,6 +16,7 @@ from carloop.catalog.schemas import ConfigurationIn
 from carloop.clock import utcnow
 from carloop.console import service as console
 from carloop.errors import Conflict, ErrorCode, InvalidTransition, NotFound, PolicyViolation
+from carloop.loyalty import shop
 from carloop.ordering import events, rules
 from carloop.ordering.models import EditionReturn, EditionStock, Order, OrderEvent, QueueCounter
 from carloop.ordering.rules import CancelMoney, OrderStatus
@@ -284,6 +285,9 @@ def handle_notification(
     """Verify a provider notification, apply it once, and move the order it pays for."""
     notification = payments.verify(session=session, provider=provider, form=form)
     result = payments.apply_notification(session=session, notification=notification)
+    if result.payment.shop_order_id is not None:  # a merchandise shop payment: the shop settles it
+        shop.on_payment_notified(session=session, provider=provider, result=result)
+        return result
     if result.outcome is NotificationOutcome.CAPTURED:
         order = session.scalar(select(Order).where(Order.id == result.payment.order_id).with_for_update())
         assert order is not None  # payments reference orders by foreign key

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 from loyalty_builders import customer_headers, deliver, locked_order, staff_headers
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.accounts.schemas import Role
@@ -12,6 +16,8 @@ from carloop.loyalty import shop
 from carloop.loyalty.rules import EARN_RULES, EarnReason
 from carloop.outbox.registry import all_handlers
 from carloop.outbox.service import dispatch
+from carloop.payments import ledger as money_ledger
+from carloop.payments.models import Refund
 
 DELIVERY = EARN_RULES[EarnReason.DELIVERY].points
 HTML = {"Accept": "text/html"}
@@ -152,3 +158,113 @@ def test_owner_events_sign_up_waitlist_and_check_in(
         client.get("/api/v1/points/me", headers=b).json()["balance"]
         == EARN_RULES[EarnReason.EVENT_CHECKIN].points
     )
+
+
+@pytest.fixture
+def cash_products(session_factory: sessionmaker[Session]) -> None:
+    """A cap sold for 1000 points or ¥49."""
+    with session_factory.begin() as session:
+        shop.add_product(
+            session=session,
+            sku="CAP",
+            name_zh="帽子",
+            name_en="Cap",
+            price_points=1000,
+            stock=3,
+            price_fen=4900,
+        )
+
+
+def _simulator_forms(page: str) -> list[dict[str, str]]:
+    """The signed forms on the simulator page: [paid, abandoned]."""
+    forms = []
+    for chunk in page.split("<form")[1:]:
+        fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', chunk.split("</form>")[0]))
+        forms.append({k: html.unescape(v) for k, v in fields.items()})
+    return [f for f in forms if "sign" in f]
+
+
+def test_mixed_points_and_cash_checkout_pays_through_the_provider_and_refunds_both(
+    client: TestClient, session_factory: sessionmaker[Session], cash_products: None
+) -> None:
+    owner = customer_headers(client, "13800138000")
+    cid = client.get("/api/v1/me", headers=owner).json()["customer_id"]
+    ops = staff_headers(client, session_factory, "ops", Role.HQ_OPS)
+    grant = {"customer_id": cid, "points": 600, "reason": "welcome gift", "key": "welcome"}
+    client.post("/api/v1/staff/points/compensations", json=grant, headers=ops)
+    body = {"items": [{"sku": "CAP", "quantity": 1}], "points": 600}
+    placed = client.post("/api/v1/shop/orders", json=body, headers={**owner, "Idempotency-Key": "c1"})
+    assert placed.status_code == 201, placed.text
+    order = placed.json()
+    assert (order["status"], order["points_total"], order["cash_fen"]) == ("awaiting_payment", 600, 1960)
+    assert client.get("/api/v1/points/me", headers=owner).json()["balance"] == 0
+    client.cookies.set("carloop_session", owner["Authorization"].removeprefix("Bearer "))
+    sim = client.get(order["pay_url"], headers=HTML)
+    assert sim.status_code == 200 and "¥19.60" in sim.text
+    paid_form, _ = _simulator_forms(sim.text)
+    client.cookies.clear()
+    notified = client.post("/api/v1/payments/notify/simulator", data=paid_form)
+    assert notified.status_code == 200 and notified.text == "success"
+    assert client.post("/api/v1/payments/notify/simulator", data=paid_form).text == "success"  # replay
+    mine = client.get(f"/api/v1/shop/orders/{order['number']}", headers=owner).json()
+    assert mine["status"] == "paid" and mine["pay_url"] is None
+    other = customer_headers(client, "13800138001")
+    assert client.get(f"/api/v1/shop/orders/{order['number']}", headers=other).status_code == 404
+    refund = {"reason": "wrong size"}
+    assert (
+        client.post(
+            f"/api/v1/staff/shop/orders/{order['number']}/refund", json=refund, headers=owner
+        ).status_code
+        == 403
+    )
+    refunded = client.post(f"/api/v1/staff/shop/orders/{order['number']}/refund", json=refund, headers=ops)
+    assert refunded.json()["status"] == "refunded"
+    again = client.post(f"/api/v1/staff/shop/orders/{order['number']}/refund", json=refund, headers=ops)
+    assert again.status_code == 200 and again.json()["status"] == "refunded"
+    assert client.get("/api/v1/points/me", headers=owner).json()["balance"] == 600
+    with session_factory() as session:
+        assert money_ledger.check(session=session).ok
+        refunds = session.scalars(select(Refund)).all()
+        assert [r.amount_fen for r in refunds] == [1960]
+
+
+def test_shop_page_pays_cash_on_the_simulator_and_cancels_unpaid_orders(
+    client: TestClient, session_factory: sessionmaker[Session], cash_products: None
+) -> None:
+    owner = customer_headers(client, "13800138000")
+    client.cookies.set("carloop_session", owner["Authorization"].removeprefix("Bearer "))
+    page = client.get("/shop?lang=en", headers=HTML)
+    assert "¥49.00" in page.text
+    csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    form = {
+        "csrf_token": csrf,
+        "form_key": "page-cash-1",
+        "sku": ["CAP"],
+        "quantity": ["1"],
+        "pay_with": "cash",
+    }
+    placed = client.post("/shop/checkout", data=form, headers=HTML, follow_redirects=False)
+    assert placed.status_code == 303 and placed.headers["location"].startswith("/shop/pay/")
+    sim = client.get(placed.headers["location"], headers=HTML)
+    paid_form, _ = _simulator_forms(sim.text)
+    back = client.post(
+        "/api/v1/payments/notify/simulator?return_to=" + sim.text.split("return_to=")[1].split('"')[0],
+        data={k: v for k, v in paid_form.items() if k != "csrf_token"},
+        follow_redirects=False,
+    )
+    assert back.status_code == 303
+    orders = client.get(html.unescape(back.headers["location"]), headers=HTML)
+    assert 'data-testid="order-placed"' in orders.text and "is paid" in orders.text
+    second = {**form, "form_key": "page-cash-2"}
+    client.post("/shop/checkout", data=second, headers=HTML, follow_redirects=False)
+    listing = client.get("/shop/orders?lang=zh-CN", headers=HTML)
+    assert "待支付" in listing.text
+    number = listing.text.split('data-testid="cancel-')[1].split('"')[0]
+    cancelled = client.post(
+        f"/shop/orders/{number}/cancel", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert cancelled.status_code == 303
+    stock = {p["sku"]: p["stock"] for p in client.get("/api/v1/shop/products", headers=owner).json()}
+    assert stock == {"CAP": 2}
+    with session_factory() as session:
+        assert money_ledger.check(session=session).ok
