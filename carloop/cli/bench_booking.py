@@ -34,6 +34,8 @@ from carloop.cli.benchdb import bench_database
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 MODEL = "su7"
+# The served stack (what ``carloop serve`` runs), and the same app without the lean booking route.
+FACTORIES = {"lean": "carloop.web.asgi:create", "fastapi": "carloop.ordering.intake.asgi:create"}
 
 
 def register(bench_app: typer.Typer, simulate_app: typer.Typer) -> None:
@@ -56,6 +58,20 @@ def register(bench_app: typer.Typer, simulate_app: typer.Typer) -> None:
             typer.Option("--database-url", help="sqlite or postgresql URL; a fresh bench database is made."),
         ] = None,
         seed: Annotated[int, typer.Option(help="Seed of the attempt order.")] = 5,
+        client: Annotated[
+            str,
+            typer.Option(
+                "--client",
+                help="Load generator: raw (lean HTTP/1.1 on uvloop) or httpx (the first version's).",
+            ),
+        ] = "raw",
+        route: Annotated[
+            str,
+            typer.Option(
+                "--route",
+                help="lean: the served stack (raw-ASGI booking route); fastapi: the same app without it.",
+            ),
+        ] = "lean",
         as_json: AsJson = False,
     ) -> None:
         """Race booking attempts for test-drive slots and audit for double bookings."""
@@ -68,6 +84,8 @@ def register(bench_app: typer.Typer, simulate_app: typer.Typer) -> None:
             database_url=database_url,
             seed=seed,
             show=not as_json,
+            client=client,
+            route=route,
         )
         if as_json:
             print(json.dumps(report))
@@ -140,11 +158,11 @@ def seed_world(url: str, slots: int, customers: int) -> tuple[list[str], list[tu
 class Server:
     """uvicorn serving the real app in its own process group."""
 
-    def __init__(self, url: str, workers: int) -> None:
+    def __init__(self, url: str, workers: int, factory: str = FACTORIES["lean"]) -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = int(sock.getsockname()[1])
-        self.url, self.workers = url, workers
+        self.url, self.workers, self.factory = url, workers, factory
         self.proc: subprocess.Popen[bytes] | None = None
         self.cpu_seconds = 0.0  # user + system time the server used, known once it stopped
 
@@ -156,7 +174,7 @@ class Server:
             "CARLOOP_OUTBOX_INTERVAL": "0",
         }
         cmd = [
-            sys.executable, "-m", "uvicorn", "carloop.web.asgi:create", "--factory",
+            sys.executable, "-m", "uvicorn", self.factory, "--factory",
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
             "--loop", "uvloop", "--http", "httptools",
             "--log-level", "warning", "--no-access-log", "--backlog", "2048", "--timeout-keep-alive", "120",
@@ -191,6 +209,89 @@ class Server:
 
 
 async def _race(
+    port: int, jobs: list[tuple[str, dict[str, Any]]], concurrency: int, progress: Any, client: str
+) -> list[tuple[int | str, float]]:
+    if client == "httpx":
+        return await _race_httpx(port, jobs, concurrency, progress)
+    results: list[tuple[int | str, float]] = [(0, 0.0)] * len(jobs)
+    queue = iter(range(len(jobs)))
+    requests = [_request_bytes(port, token, body) for token, body in jobs]
+
+    async def worker() -> None:
+        connection: RawConnection | None = None
+        for i in queue:
+            started = time.perf_counter()
+            try:
+                if connection is None:
+                    connection = await RawConnection.open(port)
+                status: int | str = await connection.exchange(requests[i])
+            except (OSError, asyncio.IncompleteReadError, ValueError) as err:
+                status = type(err).__name__
+                if connection is not None:
+                    connection.close()
+                connection = None
+            results[i] = (status, (time.perf_counter() - started) * 1000)
+            progress()
+        if connection is not None:
+            connection.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return results
+
+
+def _request_bytes(port: int, token: str, body: dict[str, Any]) -> bytes:
+    payload = json.dumps(body, separators=(",", ":")).encode()
+    head = (
+        f"POST /api/v1/appointments HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\n\r\n"
+    )
+    return head.encode() + payload
+
+
+class RawConnection:
+    """A minimal HTTP/1.1 keep-alive client connection: the load generator must cost far less than the
+    server it measures (httpx spends ~2 ms of CPU per request, which on a 2-core machine competes
+    with the server and dominated the tail). It sends whole requests and reads whole responses
+    (``Content-Length`` or chunked), so every request still crosses real HTTP over TCP."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> RawConnection:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer)
+
+    async def exchange(self, request: bytes) -> int:
+        """Send one request and read its whole response; the status code."""
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {
+            k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)
+        }
+        if "content-length" in headers:
+            await self.reader.readexactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                await self.reader.readexactly(size + 2)
+                if size == 0:
+                    break
+        else:
+            raise ValueError("response without a length")
+        if headers.get("connection", "").lower() == "close":
+            raise ValueError("server closed the connection")
+        return status
+
+    def close(self) -> None:
+        """Drop the connection."""
+        self.writer.close()
+
+
+async def _race_httpx(
     port: int, jobs: list[tuple[str, dict[str, Any]]], concurrency: int, progress: Any
 ) -> list[tuple[int | str, float]]:
     import httpx
@@ -258,8 +359,14 @@ def run(
     database_url: str | None,
     seed: int,
     show: bool,
+    client: str = "raw",
+    route: str = "lean",
 ) -> dict[str, Any]:
     """Set up, race, audit; returns the report."""
+    if client not in ("raw", "httpx"):
+        raise typer.BadParameter("--client is raw or httpx")
+    if route not in FACTORIES:
+        raise typer.BadParameter("--route is lean or fastapi")
     from carloop.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="carloop-booking-") as tmp:
@@ -292,9 +399,11 @@ def run(
                 bar.advance(task)
 
         load_before = os.getloadavg()[0]
-        with Server(url, workers) as server:
+        with Server(url, workers, FACTORIES[route]) as server:
             started = time.perf_counter()
-            results = _run_isolated(lambda: _race(server.port, jobs, concurrency, progress))
+            results, client_cpu = _run_isolated(
+                lambda: _race(server.port, jobs, concurrency, progress, client), uvloop=client == "raw"
+            )
             elapsed = time.perf_counter() - started
         if bar is not None:
             bar.stop()
@@ -323,6 +432,9 @@ def run(
             "requests_per_s": round(len(jobs) / elapsed, 1) if elapsed else 0.0,
             "seconds": round(elapsed, 2),
             "server_cpu_ms_per_attempt": round(server.cpu_seconds * 1000 / max(1, len(jobs)), 3),
+            "route": route,
+            "client": client,
+            "client_cpu_ms_per_attempt": round(client_cpu * 1000 / max(1, len(jobs)), 3),
             "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],  # before, after
         }
 
@@ -330,13 +442,23 @@ def run(
 T = TypeVar("T")
 
 
-def _run_isolated(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine on a fresh event loop in its own thread (the caller may already run a loop)."""
+def _run_isolated(make: Callable[[], Coroutine[Any, Any, T]], *, uvloop: bool = False) -> tuple[T, float]:
+    """Run a coroutine on a fresh event loop in its own thread (the caller may already run a loop).
+
+    Returns its value and the CPU seconds the thread used."""
     box: dict[str, Any] = {}
 
     def run() -> None:
         try:
-            box["value"] = asyncio.run(make())
+            factory = None
+            if uvloop:
+                import uvloop as uv
+
+                factory = uv.new_event_loop
+            started = time.thread_time()
+            with asyncio.Runner(loop_factory=factory) as runner:
+                box["value"] = runner.run(make())
+            box["cpu"] = time.thread_time() - started
         except BaseException as err:  # re-raised in the caller's thread
             box["error"] = err
 
@@ -345,4 +467,4 @@ def _run_isolated(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     thread.join()
     if "error" in box:
         raise box["error"]
-    return cast(T, box["value"])
+    return cast(T, box["value"]), float(box["cpu"])

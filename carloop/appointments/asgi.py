@@ -1,0 +1,270 @@
+"""The lean booking route, in raw ASGI in front of the rest of the app.
+
+``POST /api/v1/appointments`` for a test drive or a service job by a signed-in buyer is answered
+here: the session, the store and the slot's holds are read on a read connection (a full slot is
+refused at once, 9 of 10 attempts in a rush), and a booking that may succeed is queued to one writer
+thread per process, which stores everything queued meanwhile in one transaction (see
+``appointments.fast``). The unique key on ``appointment_hold`` still decides every race.
+
+Anything else — deliveries, staff or missing tokens, bodies that do not validate — is passed to
+the FastAPI app with its body replayed, so every refusal there keeps its usual problem answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import queue
+import threading
+from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import ValidationError
+from sqlalchemy import Engine, create_engine
+
+from carloop.appointments import fast
+from carloop.appointments.schemas import AppointmentCreate
+from carloop.clock import utcnow
+from carloop.errors import DomainError
+from carloop.web.problems import PROBLEM_BASE, TITLES, status_for
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+PATH = "/api/v1/appointments"
+MAX_BODY = 16 * 1024
+READ_THREADS = 4
+log = logging.getLogger("carloop.appointments")
+
+Result = int | None | BaseException
+Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Result]"]
+
+
+class BookingWriter:
+    """One thread that stores queued attempts, everything queued meanwhile in one transaction."""
+
+    def __init__(self, engine: Engine, max_batch: int = 256) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[fast.Attempt, Waiter] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.batches = 0
+
+    def submit(self, attempt: fast.Attempt) -> asyncio.Future[Result]:
+        """Queue an attempt; the future gets its appointment id (None if refused) after the commit."""
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="booking-writer", daemon=True)
+                    self._thread.start()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
+        self._queue.put((attempt, (loop, future)))
+        return future
+
+    def stop(self) -> None:
+        """Store what is queued, then end the thread."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < self.max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._write(batch)
+                    return
+                batch.append(nxt)
+            self._write(batch)
+
+    def _write(self, batch: list[tuple[fast.Attempt, Waiter]]) -> None:
+        attempts = [a for a, _ in batch]
+        results: list[Result] | None = self._commit(attempts)
+        if results is None:  # the batch kept failing: store each on its own so one cannot sink the rest
+            results = []
+            for attempt in attempts:
+                single = self._commit([attempt])
+                results.append(single[0] if single else RuntimeError("booking failed"))
+        self.batches += 1
+        for (_, (loop, future)), result in zip(batch, results, strict=True):
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                loop.call_soon_threadsafe(_resolve, future, result)
+
+    def _commit(self, attempts: list[fast.Attempt]) -> list[Result] | None:
+        for attempt in range(3):
+            try:
+                with self.engine.begin() as conn:
+                    return list(fast.write_batch(conn, attempts, utcnow()))
+            except Exception:  # deadlock or lost connection: the transaction rolled back, retry
+                log.exception("booking batch of %d failed (attempt %d)", len(attempts), attempt + 1)
+        return None
+
+
+def _resolve(future: asyncio.Future[Result], result: Result) -> None:
+    if not future.done():
+        future.set_result(result)
+
+
+class BookingApp:
+    """Raw ASGI: the lean booking route; every other request goes to ``inner`` untouched."""
+
+    def __init__(self, inner: ASGIApp, app: FastAPI) -> None:
+        self.inner = inner
+        settings = app.state.settings
+        engine: Engine = app.state.engine
+        # Reads must not take SQLite's write lock (the app's engine begins IMMEDIATE); WAL lets them run
+        # beside the writer, on the event loop (no network wait). On PostgreSQL they run in autocommit
+        # (no BEGIN/ROLLBACK round trips, no pre-ping) on a few threads, so waiting on the server does
+        # not stall the loop.
+        self.inline = settings.is_sqlite
+        self.reads = (
+            create_engine(settings.database_url, connect_args={"check_same_thread": False, "timeout": 10})
+            if settings.is_sqlite
+            else create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=READ_THREADS)
+        )
+        self._pool = (
+            None if self.inline else ThreadPoolExecutor(READ_THREADS, thread_name_prefix="booking-read")
+        )
+        self.writer = BookingWriter(engine)
+        app.state.booking = self
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "POST":
+            await self._book(scope, receive, send)
+            return
+        if scope["type"] == "lifespan":
+            await self.inner(scope, self._watch_shutdown(receive), send)
+            return
+        await self.inner(scope, receive, send)
+
+    def _watch_shutdown(self, receive: Receive) -> Receive:
+        async def wrapped() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                await asyncio.get_running_loop().run_in_executor(None, self.close)
+            return message
+
+        return wrapped
+
+    def close(self) -> None:
+        """Stop the writer and let go of the read connections."""
+        self.writer.stop()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self.reads.dispose()
+
+    async def _book(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw, complete = await _read_body(receive)
+        auth = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        body: AppointmentCreate | None = None
+        if complete and token:
+            with contextlib.suppress(ValidationError):
+                body = AppointmentCreate.model_validate_json(raw)
+        if body is None or body.kind not in fast.FAST_KINDS:
+            await self.inner(scope, _replay(raw, complete, receive), send)
+            return
+        try:
+            if self._pool is None:
+                attempt = self._check(token, body)
+            else:
+                attempt = await asyncio.get_running_loop().run_in_executor(
+                    self._pool, self._check, token, body
+                )
+        except DomainError as err:
+            await _problem(send, status_for(err), str(err.code), err.message, **err.data)
+            return
+        if attempt is None:  # not a live customer session: the app answers 401 or 403
+            await self.inner(scope, _replay(raw, complete, receive), send)
+            return
+        result = await self.writer.submit(attempt)
+        if isinstance(result, BaseException):
+            await _problem(send, 503, "booking-unavailable", "Booking failed for now; try again.")
+        elif result is None:
+            await _problem(send, 409, "capacity-exhausted", fast.FULL)
+        else:
+            payload = fast.read(attempt, result).model_dump_json().encode()
+            await _reply(send, 201, payload, b"application/json")
+
+    def _check(self, token: str, body: AppointmentCreate) -> fast.Attempt | None:
+        now = utcnow()
+        times = fast.requested_steps(body)
+        with self.reads.connect() as conn:  # two statements: the session, then the store with its holds
+            customer_id = fast.customer_of(conn, token, now)
+            if customer_id is None:
+                return None
+            store, taken = fast.load_slot(conn, body.store_code, body.model, times)
+        attempt = fast.plan(body, customer_id=customer_id, store=store, now=now)
+        fast.refuse_if_full(attempt, taken)
+        return attempt
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, bool]:
+    """The request body; ``complete`` is False if it ran past MAX_BODY (the rest is left unread)."""
+    chunks = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), True
+        if size > MAX_BODY:
+            return b"".join(chunks), False
+
+
+def _replay(raw: bytes, complete: bool, receive: Receive) -> Receive:
+    """A ``receive`` that hands the inner app the body already read, then the rest of the stream."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": raw, "more_body": not complete}
+        return await receive()
+
+    return replay
+
+
+async def _problem(send: Send, status: int, code: str, detail: str, **extra: Any) -> None:
+    body = {
+        "type": PROBLEM_BASE + code,
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": PATH,
+        **extra,
+    }
+    payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    await _reply(send, status, payload, b"application/problem+json")
+
+
+async def _reply(send: Send, status: int, payload: bytes, content_type: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", content_type), (b"content-length", str(len(payload)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
