@@ -1,16 +1,19 @@
 """The ASGI entry point for servers: ``uvicorn carloop.web.asgi:create --factory``.
 
-The launch-day intake route (a lean group-commit path for reservations) sits in front of the
-FastAPI app; every other path goes to the app unchanged.
+Two lean routes sit in front of the FastAPI app: the launch-day intake (a group-commit path for
+reservations) and the booking route (``POST /api/v1/appointments``); every other path goes to the
+app unchanged.
 """
 
 from __future__ import annotations
 
+from carloop.appointments.asgi import BookingApp
 from carloop.ordering.intake.asgi import IntakeApp
 from carloop.settings import Settings
 from carloop.web.app import create_app
 
 
-def create() -> IntakeApp:
+def create() -> BookingApp:
     """Build the served app from the environment's CARLOOP_* settings."""
-    return IntakeApp(create_app(Settings()))
+    app = create_app(Settings())
+    return BookingApp(IntakeApp(app), app)
