@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, delete, insert, select
+from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from carloop.accounts.models import SessionToken
@@ -83,16 +83,45 @@ class Attempt:
     needs: list[tuple[rules.ResourceGroup, list[datetime]]] = field(default_factory=list)
 
 
+# Statements are built once: their compiled form and cache key are then reused on every request.
+_SESSION = select(_TOKEN.c.customer_id, _TOKEN.c.expires_at, _TOKEN.c.revoked_at).where(
+    _TOKEN.c.token_hash == bindparam("digest")
+)
+_SLOT = (
+    select(
+        _STORE.c.id,
+        _STORE.c.code,
+        _STORE.c.kind,
+        _STORE.c.name_en,
+        _STORE.c.name_zh,
+        _STORE.c.opens_minute,
+        _STORE.c.closes_minute,
+        _STORE.c.service_bays,
+        _STORE.c.technicians,
+        select(_DEMO.c.cars)
+        .where(_DEMO.c.store_id == _STORE.c.id, _DEMO.c.model == bindparam("model"))
+        .scalar_subquery(),
+        _HOLD.c.resource,
+        _HOLD.c.starts_at,
+    )
+    .select_from(
+        _STORE.outerjoin(
+            _HOLD,
+            and_(_HOLD.c.store_id == _STORE.c.id, _HOLD.c.starts_at.in_(bindparam("times", expanding=True))),
+        )
+    )
+    .where(_STORE.c.code == bindparam("code"))
+)
+
+
+_NEW_APPOINTMENT = insert(_APPOINTMENT).returning(_APPOINTMENT.c.id)
+
+
 def customer_of(conn: Connection, token: str, now: datetime) -> int | None:
     """The customer behind a live bearer session token, or None (unknown, expired, revoked, staff)."""
     if not token or len(token) > 256:
         return None
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    row = conn.execute(
-        select(_TOKEN.c.customer_id, _TOKEN.c.expires_at, _TOKEN.c.revoked_at).where(
-            _TOKEN.c.token_hash == digest
-        )
-    ).first()
+    row = conn.execute(_SESSION, {"digest": hashlib.sha256(token.encode()).hexdigest()}).first()
     if row is None or row.customer_id is None or row.revoked_at is not None or row.expires_at <= now:
         return None
     return int(row.customer_id)
@@ -109,31 +138,7 @@ def load_slot(
 ) -> tuple[StoreRow | None, set[tuple[str, datetime]]]:
     """In one query: the outlet with this code (with its demo cars of ``model``) and what is held
     there at these steps."""
-    cars = (
-        select(_DEMO.c.cars)
-        .where(_DEMO.c.store_id == _STORE.c.id, _DEMO.c.model == (model or ""))
-        .scalar_subquery()
-    )
-    rows = conn.execute(
-        select(
-            _STORE.c.id,
-            _STORE.c.code,
-            _STORE.c.kind,
-            _STORE.c.name_en,
-            _STORE.c.name_zh,
-            _STORE.c.opens_minute,
-            _STORE.c.closes_minute,
-            _STORE.c.service_bays,
-            _STORE.c.technicians,
-            cars,
-            _HOLD.c.resource,
-            _HOLD.c.starts_at,
-        )
-        .select_from(
-            _STORE.outerjoin(_HOLD, and_(_HOLD.c.store_id == _STORE.c.id, _HOLD.c.starts_at.in_(times)))
-        )
-        .where(_STORE.c.code == code)
-    ).all()
+    rows = conn.execute(_SLOT, {"code": code, "model": model or "", "times": times}).all()
     if not rows:
         return None, set()
     first = rows[0]
@@ -202,13 +207,16 @@ def steps_of(attempt: Attempt) -> list[datetime]:
     return sorted({t for _, times in attempt.needs for t in times})
 
 
+_NEW_HOLD = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(_HOLD)
+    .on_conflict_do_nothing(index_elements=["store_id", "resource", "starts_at"])
+    .returning(_HOLD.c.id)
+    for dialect in (postgresql, sqlite)
+}
+
+
 def _insert_hold(conn: Connection) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return (
-        dialect.insert(_HOLD)
-        .on_conflict_do_nothing(index_elements=["store_id", "resource", "starts_at"])
-        .returning(_HOLD.c.id)
-    )
+    return _NEW_HOLD[conn.dialect.name]
 
 
 def write_batch(conn: Connection, attempts: list[Attempt], now: datetime) -> list[int | None]:
@@ -223,20 +231,19 @@ def write_batch(conn: Connection, attempts: list[Attempt], now: datetime) -> lis
     for i in order:
         a = attempts[i]
         appointment_id = conn.execute(
-            insert(_APPOINTMENT)
-            .values(
-                customer_id=a.customer_id,
-                store_id=a.store.id,
-                kind=a.kind,
-                status=AppointmentStatus.BOOKED,
-                starts_at=a.starts_at,
-                ends_at=a.ends_at,
-                model=a.model,
-                service_type=a.service_type,
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(_APPOINTMENT.c.id)
+            _NEW_APPOINTMENT,
+            {
+                "customer_id": a.customer_id,
+                "store_id": a.store.id,
+                "kind": a.kind,
+                "status": AppointmentStatus.BOOKED,
+                "starts_at": a.starts_at,
+                "ends_at": a.ends_at,
+                "model": a.model,
+                "service_type": a.service_type,
+                "created_at": now,
+                "updated_at": now,
+            },
         ).scalar_one()
         if all(_hold_group(conn, add_hold, a, appointment_id, g, times) for g, times in a.needs):
             results[i] = int(appointment_id)
@@ -260,9 +267,8 @@ def _hold_group(
         landed = 0
         for t in times:
             result = conn.execute(
-                add_hold.values(
-                    appointment_id=appointment_id, store_id=a.store.id, resource=unit, starts_at=t
-                )
+                add_hold,
+                {"appointment_id": appointment_id, "store_id": a.store.id, "resource": unit, "starts_at": t},
             )
             if result.first() is None:  # someone holds this unit at this step
                 break
