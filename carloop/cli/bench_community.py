@@ -25,6 +25,12 @@ import typer
 from carloop.cli.benchdb import bench_database
 
 LABELLED = Path(__file__).resolve().parents[2] / "tests" / "unit" / "community" / "duplicates.jsonl"
+# Held-out pairs, never used to tune the lookup: the first written before the bilingual lexicon (its
+# misses were seen once while the lexicon was written), the second after the lexicon was frozen.
+HELDOUT = (
+    LABELLED.with_name("duplicates_heldout.jsonl"),
+    LABELLED.with_name("duplicates_heldout2.jsonl"),
+)
 
 ZH_SUBJECTS = (
     "座椅",
@@ -261,6 +267,11 @@ LABELLED_ISSUES = frozenset(
         ("charge port", "does not work well in winter"),
         ("power tailgate", "needs more custom settings"),
         ("sentry mode", "lacks features"),
+        # the held-out sets' issues the grammar would restate
+        ("座椅通风", "噪音很大"),
+        ("ventilated seats", "is very noisy"),
+        ("天窗", "噪音很大"),
+        ("sunroof", "is very noisy"),
     }
 )
 
@@ -271,6 +282,10 @@ DbUrl = Annotated[
     typer.Option("--database-url", help="sqlite:///... or postgresql://...; a fresh bench database is made."),
 ]
 Labelled = Annotated[Path, typer.Option("--labelled", help="JSON lines of {target, duplicate}.")]
+Heldout = Annotated[
+    list[Path] | None,
+    typer.Option("--heldout", help="Held-out JSON lines of {target, duplicate} (repeatable; default: both)."),
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
@@ -284,6 +299,7 @@ def register(bench_app: typer.Typer, simulate_app: typer.Typer) -> None:
         extra_lookups: Extra = 940,
         database_url: DbUrl = None,
         labelled: Labelled = LABELLED,
+        heldout: Heldout = None,
         as_json: AsJson = False,
     ) -> None:
         """Load a board of suggestions and time top-5 similar lookups; report p95 and recall@5."""
@@ -292,6 +308,7 @@ def register(bench_app: typer.Typer, simulate_app: typer.Typer) -> None:
             extra_lookups=extra_lookups,
             database_url=database_url,
             labelled=labelled,
+            heldout=list(HELDOUT) if heldout is None else heldout,
             show=not as_json,
         )
         if as_json:
@@ -340,7 +357,13 @@ def _percentile(samples: list[float], share: float) -> float:
 
 
 def run_similar(
-    *, posts: int, extra_lookups: int, database_url: str | None, labelled: Path, show: bool
+    *,
+    posts: int,
+    extra_lookups: int,
+    database_url: str | None,
+    labelled: Path,
+    show: bool,
+    heldout: list[Path] | None = None,
 ) -> dict[str, Any]:
     """Seed the board, build the index, time the lookups; the figures as a dict."""
     from rich.progress import Progress
@@ -355,7 +378,10 @@ def run_similar(
     from carloop.settings import Settings
 
     rng = random.Random(6)  # noqa: S311 - reproducible bench data, not secrets
-    pairs = load_pairs(labelled)
+    sets = {"labelled": load_pairs(labelled)}
+    for i, path in enumerate(heldout or []):
+        sets[f"heldout{i + 1}"] = load_pairs(path)
+    pairs = [pair for found in sets.values() for pair in found]
     targets = sorted({t for t, _ in pairs})
     if posts < len(targets):
         raise typer.BadParameter(f"--posts must be at least {len(targets)}")
@@ -403,23 +429,25 @@ def run_similar(
         build_s = time.perf_counter() - t0
         progress.advance(build)
 
-        queries: list[tuple[str, int | None]] = [(dup, ids[target]) for target, dup in pairs]
-        queries += [(synthetic_text(rng), None) for _ in range(extra_lookups)]
+        queries: list[tuple[str, int | None, str]] = [
+            (dup, ids[target], name) for name, found in sets.items() for target, dup in found
+        ]
+        queries += [(synthetic_text(rng), None, "") for _ in range(extra_lookups)]
         rng.shuffle(queries)
         look = progress.add_task("top-5 lookups", total=len(queries))
         latencies: list[float] = []
-        hits = 0
+        hits = dict.fromkeys(sets, 0)
         misses: list[dict[str, Any]] = []
         with factory() as session:
-            for text, target_id in queries:
+            for text, target_id, name in queries:
                 t0 = time.perf_counter()
                 found = community.similar(session=session, text=text, limit=5)
                 latencies.append((time.perf_counter() - t0) * 1000)
                 if target_id is not None:
                     found_ids = [s.id for s, _ in found]
                     if target_id in found_ids:
-                        hits += 1
-                    elif len(misses) < 10:
+                        hits[name] += 1
+                    elif name == "labelled" and len(misses) < 10:  # held-out misses stay unread
                         misses.append({"duplicate": text, "top": [s.title for s, _ in found[:3]]})
                 progress.advance(look)
         engine.dispose()
@@ -436,8 +464,15 @@ def run_similar(
         "p95_ms": round(_percentile(labelled_latencies, 0.95), 2),
         "p99_ms": round(_percentile(latencies, 0.99), 2),
         "max_ms": round(max(latencies), 2),
-        "labelled_pairs": len(pairs),
-        "recall_at_5": round(hits / len(pairs), 4),
+        "labelled_pairs": len(sets["labelled"]),
+        "recall_at_5": round(hits["labelled"] / len(sets["labelled"]), 4),
+        **{f"{name}_pairs": len(found) for name, found in sets.items() if name != "labelled"},
+        **{
+            f"recall_at_5_{name}": round(hits[name] / len(found), 4)
+            for name, found in sets.items()
+            if name != "labelled"
+        },
+        "recall_at_5_all": round(sum(hits.values()) / len(pairs), 4),
         "target_p95_ms": 50,
         "target_recall_at_5": 0.9,
         "misses": misses,

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from carloop.community.lexicon import CONCEPTS
+
 _RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 STOPWORDS = frozenset(
@@ -116,6 +118,17 @@ GLOSSARY: dict[str, tuple[str, ...]] = {
     "lane": ("车道", "lane"),
 }
 _CONCEPT = {term: f"c:{concept}" for concept, terms in GLOSSARY.items() for term in terms}
+_ZH_LEXICON: dict[str, set[str]] = {}  # a Chinese form -> its concept tokens
+_EN_LEXICON: dict[str, set[str]] = {}  # an English form's words joined by one space -> its concept tokens
+for _concept, _forms in CONCEPTS.items():
+    for _form in _forms:
+        _normal = unicodedata.normalize("NFKC", _form).lower()
+        if _CJK.fullmatch(_normal) or re.fullmatch(r"[\u3400-\u9fff\uf900-\ufaff]+", _normal):
+            _ZH_LEXICON.setdefault(_normal, set()).add(f"c:{_concept}")
+        elif not _CJK.search(_normal):
+            _EN_LEXICON.setdefault(" ".join(re.findall(r"[a-z0-9]+", _normal)), set()).add(f"c:{_concept}")
+_ZH_MAX = max(map(len, _ZH_LEXICON))
+_EN_MAX = max(len(form.split()) for form in _EN_LEXICON)
 K1, B = 1.2, 0.2  # BM25 saturation and length normalisation
 SKIP_SHARE = 0.02
 MIN_CORPUS = 1000
@@ -131,11 +144,13 @@ def _stem(word: str) -> str:
 
 
 def tokens(text: str) -> set[str]:
-    """The index terms of a text: CJK bigrams, English stems and their trigrams, glossary concepts."""
+    """The index terms of a text: CJK bigrams, English stems and their trigrams, lexicon concepts."""
     normal = unicodedata.normalize("NFKC", text).lower()
     out: set[str] = set()
+    words: list[str] = []
     for run in _RUNS.findall(normal):
         if _CJK.match(run):
+            _zh_concepts(run, out)
             if len(run) == 1:
                 out.add(run)
                 continue
@@ -146,6 +161,7 @@ def tokens(text: str) -> set[str]:
                 if gram not in _CJK_STOP:
                     out.add(gram)
             continue
+        words.append(run)
         if run in STOPWORDS:
             continue
         if run in _CONCEPT:
@@ -155,7 +171,21 @@ def tokens(text: str) -> set[str]:
         if len(stem) > 3:
             padded = f"^{stem}$"
             out.update("t:" + padded[i : i + 3] for i in range(len(padded) - 2))
+    for i in range(len(words)):
+        for n in range(1, _EN_MAX + 1):
+            found = _EN_LEXICON.get(" ".join(words[i : i + n]))
+            if found:
+                out.update(found)
     return out
+
+
+def _zh_concepts(run: str, out: set[str]) -> None:
+    """Add the concept of every lexicon form found anywhere in a run of Chinese characters."""
+    for i in range(len(run)):
+        for n in range(1, min(_ZH_MAX, len(run) - i) + 1):
+            found = _ZH_LEXICON.get(run[i : i + n])
+            if found:
+                out.update(found)
 
 
 class SimilarIndex:

@@ -72,3 +72,36 @@ def test_cart_total_multiplies_and_refuses_bad_quantities() -> None:
     assert rules.cart_total([rules.CartLine(1, 2, 800), rules.CartLine(2, 1, 50)]) == 1650
     with pytest.raises(ValueError, match="positive"):
         rules.cart_total([rules.CartLine(1, 0, 800)])
+
+
+@given(
+    total_points=st.integers(1, 10**7),
+    total_fen=st.integers(0, 10**9),
+    share=st.floats(0, 1),
+)
+def test_cash_due_is_the_unpaid_share_rounded_up_and_never_more_than_the_price(
+    total_points: int, total_fen: int, share: float
+) -> None:
+    used = round(total_points * share)
+    due = rules.cash_due(total_points=total_points, total_fen=total_fen, points_used=used)
+    assert 0 <= due <= total_fen
+    # the cash part covers the unpaid share exactly, rounded up by less than one fen
+    assert due * total_points >= total_fen * (total_points - used) > (due - 1) * total_points or due == 0
+    assert rules.cash_due(total_points=total_points, total_fen=total_fen, points_used=0) == total_fen
+    assert rules.cash_due(total_points=total_points, total_fen=total_fen, points_used=total_points) == 0
+    if used < total_points:  # one more point never costs more cash
+        more = rules.cash_due(total_points=total_points, total_fen=total_fen, points_used=used + 1)
+        assert more <= due
+
+
+def test_cash_due_refuses_points_outside_the_price() -> None:
+    with pytest.raises(ValueError, match="between"):
+        rules.cash_due(total_points=100, total_fen=500, points_used=101)
+    with pytest.raises(ValueError, match="between"):
+        rules.cash_due(total_points=100, total_fen=500, points_used=-1)
+
+
+def test_a_cart_has_a_cash_price_only_when_every_product_has_one() -> None:
+    lines = [rules.CartLine(1, 2, 800, 5900), rules.CartLine(2, 1, 500, 3000)]
+    assert rules.cart_cash_total(lines) == 14800
+    assert rules.cart_cash_total([*lines, rules.CartLine(3, 1, 500)]) is None
