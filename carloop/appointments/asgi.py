@@ -206,11 +206,14 @@ class BookingApp:
     def _check(self, token: str, body: AppointmentCreate) -> fast.Attempt | None:
         now = utcnow()
         times = fast.requested_steps(body)
-        with self.reads.connect() as conn:  # two statements: the session, then the store with its holds
-            customer_id = fast.customer_of(conn, token, now)
+        with self.reads.connect() as conn:  # one statement: the session, the store and its holds
+            store, taken, customer_id = fast.load_slot(
+                conn, body.store_code, body.model, times, token=token, now=now
+            )
+            if store is None:  # no such store: whether to say 401 or 404 depends on the session
+                customer_id = fast.customer_of(conn, token, now)
             if customer_id is None:
                 return None
-            store, taken = fast.load_slot(conn, body.store_code, body.model, times)
         attempt = fast.plan(body, customer_id=customer_id, store=store, now=now)
         fast.refuse_if_full(attempt, taken)
         return attempt

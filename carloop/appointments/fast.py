@@ -34,6 +34,7 @@ from carloop.appointments.schemas import (
     AppointmentStatus,
     ServiceType,
 )
+from carloop.clock import utcnow
 from carloop.errors import CapacityExhausted, NotFound, PolicyViolation
 from carloop.network import rules as network_rules
 from carloop.network.models import DemoCar, Store
@@ -103,6 +104,13 @@ _SLOT = (
         .scalar_subquery(),
         _HOLD.c.resource,
         _HOLD.c.starts_at,
+        select(_TOKEN.c.customer_id)
+        .where(
+            _TOKEN.c.token_hash == bindparam("digest"),
+            _TOKEN.c.revoked_at.is_(None),
+            _TOKEN.c.expires_at > bindparam("now", type_=_TOKEN.c.expires_at.type),
+        )
+        .scalar_subquery(),
     )
     .select_from(
         _STORE.outerjoin(
@@ -121,7 +129,7 @@ def customer_of(conn: Connection, token: str, now: datetime) -> int | None:
     """The customer behind a live bearer session token, or None (unknown, expired, revoked, staff)."""
     if not token or len(token) > 256:
         return None
-    row = conn.execute(_SESSION, {"digest": hashlib.sha256(token.encode()).hexdigest()}).first()
+    row = conn.execute(_SESSION, {"digest": digest(token)}).first()
     if row is None or row.customer_id is None or row.revoked_at is not None or row.expires_at <= now:
         return None
     return int(row.customer_id)
@@ -133,17 +141,36 @@ def requested_steps(body: AppointmentCreate) -> list[datetime]:
     return rules.steps(body.starts_at.astimezone(UTC), length, body.kind)
 
 
+def digest(token: str) -> str:
+    """The stored hash of a session token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def load_slot(
-    conn: Connection, code: str, model: str | None, times: list[datetime]
-) -> tuple[StoreRow | None, set[tuple[str, datetime]]]:
-    """In one query: the outlet with this code (with its demo cars of ``model``) and what is held
-    there at these steps."""
-    rows = conn.execute(_SLOT, {"code": code, "model": model or "", "times": times}).all()
+    conn: Connection,
+    code: str,
+    model: str | None,
+    times: list[datetime],
+    *,
+    token: str = "",
+    now: datetime | None = None,
+) -> tuple[StoreRow | None, set[tuple[str, datetime]], int | None]:
+    """In one query: the outlet with this code (with its demo cars of ``model``), what is held there at
+    these steps, and the customer of the live session ``token`` (None when there is no such store)."""
+    params = {
+        "code": code,
+        "model": model or "",
+        "times": times,
+        "digest": digest(token),
+        "now": now or utcnow(),
+    }
+    rows = conn.execute(_SLOT, params).all()
     if not rows:
-        return None, set()
+        return None, set(), None
     first = rows[0]
     store = StoreRow(*first[:9], demo_cars=int(first[9] or 0))
-    return store, {(r[10], r[11]) for r in rows if r[10] is not None}
+    customer = None if first[12] is None or not token or len(token) > 256 else int(first[12])
+    return store, {(r[10], r[11]) for r in rows if r[10] is not None}, customer
 
 
 def load_store(conn: Connection, code: str, model: str | None) -> StoreRow | None:

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from carloop.accounts import service as accounts
+from carloop.accounts.models import SessionToken
 from carloop.accounts.schemas import Role
 from carloop.appointments import fast
 from carloop.appointments.asgi import BookingApp
@@ -131,7 +133,7 @@ def test_refusals_are_the_apps_problems(
     assert answer.headers["content-type"] == "application/problem+json" and needle in answer.text
 
 
-def test_only_a_signed_in_buyer_books(lean: TestClient, world: dict[str, Any]) -> None:
+def test_only_a_signed_in_buyer_books(app: FastAPI, lean: TestClient, world: dict[str, Any]) -> None:
     slot = first_slot(lean, world["me"], "SH-ST-01", kind="test_drive", model="su7")
     body = {"kind": "test_drive", "store_code": "SH-ST-01", "starts_at": slot["starts_at"], "model": "su7"}
     assert lean.post("/api/v1/appointments", json=body).status_code == 401
@@ -140,6 +142,15 @@ def test_only_a_signed_in_buyer_books(lean: TestClient, world: dict[str, Any]) -
     assert lean.post("/api/v1/appointments", json=body, headers=world["staff"]).status_code == 403
     lean.post("/api/v1/auth/sign-out", headers=world["other"])
     assert lean.post("/api/v1/appointments", json=body, headers=world["other"]).status_code == 401
+    expiring = sign_in(lean, "13700137000")
+    assert lean.post("/api/v1/appointments", json=body, headers=expiring).status_code == 201
+    with app.state.sessions.begin() as s:
+        s.execute(
+            update(SessionToken)
+            .where(SessionToken.token_hash == fast.digest(expiring["Authorization"][7:]))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    assert lean.post("/api/v1/appointments", json=body, headers=expiring).status_code == 401
     broken = {**world["me"], "Content-Type": "application/json"}
     assert lean.post("/api/v1/appointments", content=b"{", headers=broken).status_code == 400
 
