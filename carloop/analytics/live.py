@@ -68,3 +68,25 @@ def warehouse_for(state: Any, bind: Connection) -> Warehouse:
                 return warehouse
     warehouse.sync(bind)
     return warehouse
+
+
+def warm_up(state: Any) -> threading.Thread | None:
+    """Load the app's warehouse in the background when a snapshot exists, so the first dashboard is quick.
+
+    Returns the thread (None when there is no snapshot to load); requests that arrive meanwhile wait for
+    it on the creation lock, as they would have waited for the load themselves.
+    """
+    path = snapshot_path(state.settings)
+    if path is None or not path.exists() or getattr(state, "analytics_warehouse", None) is not None:
+        return None
+
+    def load() -> None:
+        try:
+            with state.engine.connect() as conn:
+                warehouse_for(state, conn)
+        except Exception:  # a failed warm-up leaves the first request to load it and report
+            log.exception("analytics warm-up failed")
+
+    thread = threading.Thread(target=load, name="analytics-warm-up", daemon=True)
+    thread.start()
+    return thread

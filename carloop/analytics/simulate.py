@@ -10,10 +10,14 @@ real order.
 
 from __future__ import annotations
 
+import itertools
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
@@ -125,11 +129,11 @@ def build(
       ages.col0 AS age_band, sexes.col0 AS gender, chans.col0 AS channel,
       's' || CAST(hash(n, {seed}, 99) AS VARCHAR) AS buyer
     FROM base b
-      JOIN towns ON u_town >= towns.col3 AND u_town < towns.col4
-      JOIN trims ON u_trim >= trims.col3 AND u_trim < trims.col4
-      JOIN ages ON u_age >= ages.col1 AND u_age < ages.col2
-      JOIN sexes ON u_sex >= sexes.col1 AND u_sex < sexes.col2
-      JOIN chans ON u_chan >= chans.col1 AND u_chan < chans.col2
+      ASOF JOIN towns ON u_town >= towns.col3
+      ASOF JOIN trims ON u_trim >= trims.col3
+      ASOF JOIN ages ON u_age >= ages.col1
+      ASOF JOIN sexes ON u_sex >= sexes.col1
+      ASOF JOIN chans ON u_chan >= chans.col1
     """
     db.execute(sql)
     now_sql = f"TIMESTAMP '{end.isoformat(sep=' ')}'"
@@ -173,12 +177,21 @@ def build(
     ]
     union = " UNION ALL ".join(f"({p})" for p in parts)
     db.execute(
-        f"""CREATE OR REPLACE TABLE sim AS
-        SELECT {int(first_id) - 1} + row_number() OVER (ORDER BY ts) AS id,
-          ts, stage, channel, anon_id, order_id, model, trim, total_fen, city, province, city_tier,
-          age_band, gender, TRUE AS simulated
-        FROM ({union}) e WHERE ts >= TIMESTAMP '{launch.isoformat(sep=" ")}' - INTERVAL 3 DAY"""
+        f"""CREATE OR REPLACE TEMP TABLE sim_sorted AS
+        SELECT ts, stage, channel, anon_id, order_id, model, trim, total_fen, city, province, city_tier,
+          age_band, gender
+        FROM ({union}) e WHERE ts >= TIMESTAMP '{launch.isoformat(sep=" ")}' - INTERVAL 3 DAY
+        ORDER BY order_id NULLS FIRST, stage, ts"""
     )
+    # Ids in (order id, stage) order: the main database's table and unique index are then appended to.
+    # The table keeps the ORDER BY's order, so rowid numbers the rows without a window sort.
+    db.execute(
+        f"""CREATE OR REPLACE TABLE sim AS
+        SELECT {int(first_id)} + rowid AS id, ts, stage, channel, anon_id, order_id, model, trim, total_fen,
+          city, province, city_tier, age_band, gender, TRUE AS simulated
+        FROM sim_sorted"""
+    )
+    db.execute("DROP TABLE sim_sorted")
     db.execute("DROP TABLE sim_orders")
     db.execute("DROP TABLE sim_paid")
     row = db.execute("SELECT count(*) FROM sim").fetchone()
@@ -198,7 +211,7 @@ def build_into(warehouse: Warehouse, **kwargs: object) -> int:
 
 def batches(db: duckdb.DuckDBPyConnection, size: int = 50_000) -> Iterator[pa.RecordBatch]:
     """The generated ``sim`` rows in id order, in Arrow batches."""
-    reader = db.execute("SELECT * FROM sim ORDER BY id").fetch_record_batch(size)
+    reader = db.execute("SELECT * FROM sim ORDER BY id").to_arrow_reader(size)
     yield from reader
 
 
@@ -209,13 +222,15 @@ def copy_to_database(
     db: duckdb.DuckDBPyConnection,
     conn: Connection,
     *,
-    batch: int = 100_000,
+    batch: int = 50_000,
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Bulk-insert ``sim`` into the main database inside ``conn``'s transaction; returns how many rows.
 
     SQLite gets one prepared INSERT run over tuples straight from DuckDB (timestamps in SQLAlchemy's
-    text format); PostgreSQL gets ``COPY ... FROM STDIN`` fed with DuckDB's CSV.
+    text format), with a large page cache for the load, while a second thread fetches the next
+    batch; PostgreSQL gets ``COPY ... FROM STDIN`` fed row by row. The ids follow the unique
+    (order id, stage) index, so both the table and the index are appended to, never split.
     """
     raw = conn.connection.driver_connection
     names = SCHEMA.names
@@ -223,29 +238,81 @@ def copy_to_database(
         select_sql = ", ".join("strftime(ts, '%Y-%m-%d %H:%M:%S.%f+00')" if n == "ts" else n for n in names)
     else:
         select_sql = ", ".join("strftime(ts, '%Y-%m-%d %H:%M:%S.%f')" if n == "ts" else n for n in names)
-    cursor = db.cursor()
-    result = cursor.execute(f"SELECT {select_sql} FROM sim ORDER BY id")
-    written = 0
     table = FunnelEvent.__tablename__
-    while True:
-        rows = result.fetchmany(batch)
-        if not rows:
-            break
-        if conn.dialect.name == "postgresql":
-            with raw.cursor() as pg, pg.copy(f"COPY {table} ({COPY_COLUMNS}) FROM STDIN") as copy:  # type: ignore[union-attr]
-                for row in rows:
-                    copy.write_row(row)
-        elif conn.dialect.name == "sqlite":
-            marks = ", ".join("?" for _ in names)
-            raw.executemany(f"INSERT INTO {table} ({COPY_COLUMNS}) VALUES ({marks})", rows)  # type: ignore[union-attr]
-        else:
-            keys = [OLTP_NAMES.get(n, n) for n in names]
-            conn.execute(insert(FunnelEvent), [_row(keys, r) for r in rows])
-        written += len(rows)
-        if progress is not None:
-            progress(len(rows))
-    cursor.close()
+    written = 0
+    cache = None
+    if conn.dialect.name == "sqlite":
+        cache = raw.execute("PRAGMA cache_size").fetchone()[0]  # type: ignore[union-attr]
+        raw.execute(f"PRAGMA cache_size = {-LOAD_CACHE_KIB}")  # type: ignore[union-attr]
+    try:
+        for rows in _prefetched(db, f"SELECT {select_sql} FROM sim ORDER BY id", batch):
+            if conn.dialect.name == "postgresql":
+                with raw.cursor() as pg, pg.copy(f"COPY {table} ({COPY_COLUMNS}) FROM STDIN") as copy:  # type: ignore[union-attr]
+                    for row in rows:
+                        copy.write_row(row)
+            elif conn.dialect.name == "sqlite":
+                _sqlite_insert(raw, table, len(names), rows)
+            else:
+                keys = [OLTP_NAMES.get(n, n) for n in names]
+                conn.execute(insert(FunnelEvent), [_row(keys, r) for r in rows])
+            written += len(rows)
+            if progress is not None:
+                progress(len(rows))
+    finally:
+        if cache is not None:
+            raw.execute(f"PRAGMA cache_size = {int(cache)}")  # type: ignore[union-attr]
     return written
+
+
+def _sqlite_insert(raw: Any, table: str, width: int, rows: list[tuple[object, ...]]) -> None:
+    """INSERT ``rows`` in statements of ``ROWS_PER_INSERT`` rows (a quarter cheaper than one by one)."""
+    one = "(" + ", ".join("?" * width) + ")"
+    full = len(rows) - len(rows) % ROWS_PER_INSERT
+    many = f"INSERT INTO {table} ({COPY_COLUMNS}) VALUES " + ", ".join([one] * ROWS_PER_INSERT)
+    chain = itertools.chain.from_iterable
+    raw.executemany(
+        many, (tuple(chain(rows[i : i + ROWS_PER_INSERT])) for i in range(0, full, ROWS_PER_INSERT))
+    )
+    raw.executemany(f"INSERT INTO {table} ({COPY_COLUMNS}) VALUES {one}", rows[full:])
+
+
+ROWS_PER_INSERT = 20
+LOAD_CACHE_KIB = 256 * 1024  # SQLite page cache during a bulk load (the default is 2 MiB)
+
+
+def _prefetched(db: duckdb.DuckDBPyConnection, sql: str, size: int) -> Iterator[list[tuple[object, ...]]]:
+    """The rows of ``sql`` in batches, fetched by a second thread one batch ahead of the consumer."""
+    batches: queue.Queue[list[tuple[object, ...]] | BaseException | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        cursor = db.cursor()
+        try:
+            for chunk in cursor.execute(sql).to_arrow_reader(size):
+                if stop.is_set():
+                    break
+                # Column by column through Arrow is about a third cheaper than DuckDB's row tuples.
+                batches.put(list(zip(*(column.to_pylist() for column in chunk.columns), strict=True)))
+            batches.put(None)
+        except BaseException as err:  # handed to the consumer, which re-raises it
+            batches.put(err)
+        finally:
+            cursor.close()
+
+    worker = threading.Thread(target=fetch, name="simulate-fetch", daemon=True)
+    worker.start()
+    try:
+        while (item := batches.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                batches.get_nowait()
+            except queue.Empty:
+                worker.join(0.05)
 
 
 def _row(keys: list[str], values: tuple[object, ...]) -> dict[str, object]:

@@ -184,6 +184,12 @@ class Warehouse:
         """Append a Parquet export (the columns of ``SCHEMA``); returns how many rows."""
         with self.lock:
             before = self.count()
+            if before == 0:
+                # The usual case, a fresh app: the export is already clustered by stage and time.
+                self.db.execute("INSERT INTO funnel SELECT * FROM read_parquet(?)", [str(path)])
+                self.roll_up("funnel")
+                self.synced_id = self._max_id()
+                return self.count()
             self.db.execute("CREATE TEMP TABLE incoming AS SELECT * FROM read_parquet(?)", [str(path)])
             self.db.execute("INSERT INTO funnel SELECT * FROM incoming ORDER BY stage, ts")
             self.roll_up("incoming")
@@ -192,9 +198,11 @@ class Warehouse:
             return self.count() - before
 
     def export_parquet(self, path: Path) -> None:
-        """Write every event to one Parquet file."""
+        """Write every event to one Parquet file, clustered by stage and time as the table is queried."""
         with self.lock:
-            self.db.execute(f"COPY (SELECT * FROM funnel ORDER BY id) TO '{_quoted(path)}' (FORMAT parquet)")
+            self.db.execute(
+                f"COPY (SELECT * FROM funnel ORDER BY stage, ts) TO '{_quoted(path)}' (FORMAT parquet)"
+            )
 
     def count(self) -> int:
         """How many events the warehouse holds."""

@@ -94,7 +94,7 @@ def run_bench(*, orders: int, runs: int, seed: int, show: bool) -> dict[str, Any
     # New events arriving while HQ watches: a second, small launch appended in slices between renders.
     extra = duckdb.connect()
     simulate.build(extra, orders=runs * 100, launch_at=launch_at, now=end, seed=seed + 1, first_id=events + 1)
-    arriving = extra.execute("SELECT * FROM sim ORDER BY id").fetch_arrow_table()
+    arriving = extra.execute("SELECT * FROM sim ORDER BY ts").fetch_arrow_table()
     size = max(1, arriving.num_rows // runs)
     main: list[float] = []
     filtered: list[float] = []
