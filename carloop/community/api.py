@@ -219,6 +219,7 @@ def my_notices(session: DbSession, me: CurrentCustomer) -> list[NoticeRead]:
             id=n.id,
             kind=str(n.kind),
             suggestion_id=n.suggestion_id,
+            post_id=n.post_id,
             data=dict(n.data),
             created_at=n.created_at,
             read=n.read_at is not None,

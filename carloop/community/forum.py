@@ -11,7 +11,7 @@ from carloop.accounts import service as accounts
 from carloop.accounts.schemas import Principal
 from carloop.audit import service as audit
 from carloop.clock import as_utc, utcnow
-from carloop.community import rules
+from carloop.community import notices, rules
 from carloop.community.models import ForumBan, ForumComment, ForumPost, ForumReport, PostLike, ReportStatus
 from carloop.community.rules import Board
 from carloop.errors import Conflict, NotFound, PermissionDenied, PolicyViolation, RateLimited
@@ -53,6 +53,9 @@ def create_post(
     )
     session.add(post)
     session.flush()
+    notices.notify_mentions(
+        session=session, post=post, text=f"{post.title}\n{post.body}", author_id=author_id
+    )
     return post
 
 
@@ -95,6 +98,7 @@ def comment(
     )
     session.add(row)
     session.flush()
+    notices.notify_mentions(session=session, post=post, text=row.body, author_id=author_id, comment=row)
     return row
 
 

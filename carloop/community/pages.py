@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from carloop.accounts.schemas import Principal, Role
-from carloop.community import feedback, notices, rules, service
+from carloop.community import feedback, forum_pages, notices, rules, service
 from carloop.community.api import reads, similar_reads
 from carloop.community.rules import Category, SuggestionStatus
 from carloop.web.deps import (
@@ -21,6 +21,7 @@ from carloop.web.deps import (
 )
 
 router = APIRouter()
+router.include_router(forum_pages.router)
 
 
 def require_form_board_staff(

@@ -87,7 +87,8 @@ class NoticeRead(BaseModel):
 
     id: int
     kind: str
-    suggestion_id: int
+    suggestion_id: int | None
+    post_id: int | None = None
     data: dict[str, Any]
     created_at: datetime
     read: bool

@@ -10,12 +10,15 @@ from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
 from carloop.loyalty import events_api, service, shop
 from carloop.loyalty.models import ShopOrder, ShopOrderStatus
+from carloop.loyalty.rules import EARN_RULES, EarnReason
 from carloop.loyalty.schemas import (
     CheckoutCreate,
     CompensationCreate,
     PointsEntryRead,
     PointsRead,
     ProductRead,
+    ReferralClaim,
+    ReferralRead,
     RefundCreate,
     ShopLineRead,
     ShopOrderRead,
@@ -117,6 +120,28 @@ def check_in(session: DbSession, me: CurrentCustomer) -> PointsRead:
     """Today's check-in (once per day; a second call earns nothing)."""
     service.daily_checkin(session=session, customer_id=_customer(me))
     return points_read(session, _customer(me))
+
+
+def referral_read(session: DbSession, customer_id: int) -> ReferralRead:
+    """The API shape of my referral code."""
+    return ReferralRead(
+        code=service.referral_code(session=session, customer_id=customer_id).code,
+        referred=len(service.referrals_made(session=session, customer_id=customer_id)),
+        referred_by_me_points_each=EARN_RULES[EarnReason.REFERRAL].points,
+    )
+
+
+@router.get("/referrals/me")
+def my_referral(session: DbSession, me: CurrentCustomer) -> ReferralRead:
+    """My referral code to hand to friends (points when someone I referred locks an order)."""
+    return referral_read(session, _customer(me))
+
+
+@router.post("/referrals/claim")
+def claim_referral(session: DbSession, me: CurrentCustomer, body: ReferralClaim) -> dict[str, bool]:
+    """Say who referred me, by their code (not myself; only one referrer)."""
+    service.claim_referral(session=session, referee_id=_customer(me), code=body.code)
+    return {"recorded": True}
 
 
 @router.post("/staff/points/compensations", status_code=201)

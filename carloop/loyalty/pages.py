@@ -8,16 +8,18 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from carloop.errors import CapacityExhausted, NotFound, PolicyViolation
-from carloop.loyalty import service, shop
+from carloop.errors import CapacityExhausted, Conflict, NotFound, PolicyViolation
+from carloop.loyalty import events_pages, service, shop
 from carloop.loyalty.api import pay_url, pending_payment, provider_of
 from carloop.loyalty.models import ShopOrder
+from carloop.loyalty.rules import EARN_RULES, EarnReason
 from carloop.payments import service as payments
 from carloop.payments.providers.base import NotificationStatus
 from carloop.payments.providers.simulator import SimulatorProvider
 from carloop.web.deps import CurrentCustomer, DbSession, FormCustomer
 
 router = APIRouter()
+router.include_router(events_pages.router)
 
 
 def _render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
@@ -39,6 +41,41 @@ def me_page(request: Request, session: DbSession, me: CurrentCustomer) -> Respon
             "history": service.history(session=session, customer_id=cid, limit=50),
         },
     )
+
+
+def _referral_context(session: DbSession, customer_id: int, error: str = "") -> dict[str, Any]:
+    return {
+        "code": service.referral_code(session=session, customer_id=customer_id).code,
+        "referred": len(service.referrals_made(session=session, customer_id=customer_id)),
+        "referrer": service.referrer_of(session=session, customer_id=customer_id),
+        "points_each": EARN_RULES[EarnReason.REFERRAL].points,
+        "error": error,
+    }
+
+
+@router.get("/me/referral")
+def referral_page(request: Request, session: DbSession, me: CurrentCustomer) -> Response:
+    """My referral code, the owners I referred, and where to enter the code of whoever referred me."""
+    assert me.customer_id is not None
+    return _render(request, "loyalty/referral.html", _referral_context(session, me.customer_id))
+
+
+@router.post("/me/referral")
+def claim_referral(
+    request: Request,
+    session: DbSession,
+    me: FormCustomer,
+    code: Annotated[str, Form(min_length=4, max_length=16, pattern=r"^[A-Za-z0-9]+$")],
+) -> Response:
+    """Record who referred me by their code; a refusal shows on the page."""
+    assert me.customer_id is not None
+    try:
+        with session.begin_nested():
+            service.claim_referral(session=session, referee_id=me.customer_id, code=code)
+    except (PolicyViolation, Conflict, NotFound) as err:
+        context = _referral_context(session, me.customer_id, error=err.message)
+        return _render(request, "loyalty/referral.html", context, status_code=409)
+    return RedirectResponse("/me/referral", status_code=303)
 
 
 @router.post("/me/checkin")

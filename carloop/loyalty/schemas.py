@@ -146,3 +146,21 @@ class CheckInCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     customer_id: int = Field(gt=0)
+
+
+class ReferralRead(BaseModel):
+    """My referral code, and how many customers I referred."""
+
+    code: str
+    referred: int
+    referred_by_me_points_each: int = Field(
+        description="Points I earn when someone I referred locks an order."
+    )
+
+
+class ReferralClaim(BaseModel):
+    """The code of the owner who referred me."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=4, max_length=16, pattern=r"^[A-Za-z0-9]+$")

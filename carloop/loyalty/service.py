@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -10,9 +11,9 @@ from sqlalchemy.orm import Session
 from carloop.accounts.schemas import Principal
 from carloop.audit import service as audit
 from carloop.clock import SHANGHAI, utcnow
-from carloop.errors import Conflict, PolicyViolation
+from carloop.errors import Conflict, NotFound, PolicyViolation
 from carloop.loyalty import ledger, rules
-from carloop.loyalty.models import ContributionEvent, PointsEntry, Referral
+from carloop.loyalty.models import ContributionEvent, PointsEntry, Referral, ReferralCode
 from carloop.loyalty.rules import EARN_RULES, EarnReason
 
 
@@ -253,3 +254,47 @@ def expiring_soon(*, session: Session, customer_id: int, now: datetime | None = 
         e.points for e in entries if e.kind == "refund"
     )
     return rules.lapsed(lots, consumed, now + timedelta(days=90)) - rules.lapsed(lots, consumed, now)
+
+
+def owners_with_lapsed_lots(*, session: Session, now: datetime | None = None) -> list[int]:
+    """Owners holding an earned lot past its expiry (candidates for ``expire_points``), by id."""
+    now = now or utcnow()
+    query = (
+        select(PointsEntry.customer_id)
+        .where(PointsEntry.expires_at <= now, PointsEntry.points > 0)
+        .distinct()
+        .order_by(PointsEntry.customer_id)
+    )
+    return [int(c) for c in session.scalars(query)]
+
+
+REFERRAL_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: codes are read aloud
+
+
+def referral_code(*, session: Session, customer_id: int) -> ReferralCode:
+    """An owner's referral code, made on first use."""
+    existing = session.scalar(select(ReferralCode).where(ReferralCode.customer_id == customer_id))
+    if existing is not None:
+        return existing
+    while True:
+        code = "".join(secrets.choice(REFERRAL_ALPHABET) for _ in range(8))
+        if session.scalar(select(ReferralCode.id).where(ReferralCode.code == code)) is None:
+            break
+    row = ReferralCode(customer_id=customer_id, code=code)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def claim_referral(*, session: Session, referee_id: int, code: str) -> Referral:
+    """A customer says who referred them, by that owner's code (never themselves, only one referrer)."""
+    owner = session.scalar(select(ReferralCode).where(ReferralCode.code == code.strip().upper()))
+    if owner is None:
+        raise NotFound(f"No referral code {code.strip()[:16]!r}.")
+    return record_referral(session=session, referrer_id=owner.customer_id, referee_id=referee_id)
+
+
+def referrals_made(*, session: Session, customer_id: int) -> list[Referral]:
+    """The customers an owner referred, oldest first."""
+    query = select(Referral).where(Referral.referrer_id == customer_id).order_by(Referral.id)
+    return list(session.scalars(query))
