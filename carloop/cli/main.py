@@ -39,6 +39,7 @@ bench_booking.register(bench_app, simulate_app)
 bench_scenes.register(bench_app, simulate_app)
 bench_analytics.register(bench_app, simulate_app)
 bench_community.register(bench_app, simulate_app)
+app.add_typer(bench_community.points_app, name="points")
 
 console = Console()
 DatabaseUrl = Annotated[str | None, typer.Option("--database-url", help="Overrides CARLOOP_DATABASE_URL.")]
