@@ -8,6 +8,7 @@ raises; the caller commits the session before turning the error into a response 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
@@ -45,6 +46,7 @@ __all__ = [
     "list_staff",
     "request_login_code",
     "resolve_session",
+    "resolve_sessions",
     "set_role",
     "sign_in_staff",
     "sign_in_with_code",
@@ -264,6 +266,48 @@ def resolve_session(*, session: Session, token: str, now: datetime | None = None
         if staff is not None and staff.active:
             return _staff_principal(staff, row.id)
     return None
+
+
+def resolve_sessions(
+    *, session: Session, tokens: Iterable[str], now: datetime | None = None
+) -> dict[str, Principal]:
+    """The principals behind many session tokens in one query; unknown, expired or revoked ones are left out.
+
+    The same answer per token as ``resolve_session``, for callers that authenticate a whole batch of
+    requests at once (the launch intake's group commit) instead of caching tokens.
+    """
+    by_digest = {rules.token_digest(t): t for t in tokens if t and len(t) <= 256}
+    if not by_digest:
+        return {}
+    rows = session.execute(
+        select(
+            SessionToken.token_hash,
+            SessionToken.id,
+            SessionToken.kind,
+            SessionToken.expires_at,
+            Customer.id,
+            Customer.display_name,
+            Staff,
+        )
+        .outerjoin(Customer, Customer.id == SessionToken.customer_id)
+        .outerjoin(Staff, Staff.id == SessionToken.staff_id)
+        .where(SessionToken.token_hash.in_(list(by_digest)), SessionToken.revoked_at.is_(None))
+    )
+    moment = now or utcnow()
+    found: dict[str, Principal] = {}
+    for digest, session_id, kind, expires_at, customer_id, display_name, staff in rows:
+        if expires_at <= moment:
+            continue
+        principal: Principal | None = None
+        if kind is PrincipalKind.CUSTOMER and customer_id is not None:
+            principal = Principal(
+                role=Role.CUSTOMER, customer_id=customer_id, display_name=display_name, session_id=session_id
+            )
+        elif staff is not None and staff.active:
+            principal = _staff_principal(staff, session_id)
+        if principal is not None:
+            found[by_digest[digest]] = principal
+    return found
 
 
 def sign_out(*, session: Session, token: str, now: datetime | None = None) -> None:

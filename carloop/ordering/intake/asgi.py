@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -36,7 +35,6 @@ Send = Callable[[Message], Awaitable[None]]
 
 HELLO_PATH = "/api/v1/intake/hello"
 MAX_BODY = 16 * 1024
-TOKEN_TTL = 30.0  # seconds a resolved session token is trusted before it is looked up again
 _JSON = [(b"content-type", b"application/json")]
 _PROBLEM = [(b"content-type", b"application/problem+json")]
 
@@ -65,9 +63,10 @@ class IntakeApp:
             else None
         )
         self._identity_key = settings.secret_key.get_secret_value().encode()
-        self._tokens: dict[str, tuple[float, int, str]] = {}
-        # Session look-ups only read: on SQLite they must not take the write lock (BEGIN IMMEDIATE)
-        # that the app's engine takes, or every cache miss would stall the group commit.
+        # Tokens are resolved in the group commit, a batch per query, in the batch's transaction, so a
+        # signed-out token stops working at once. Only a request refused before it queues (a bad body)
+        # looks its token up alone, so that 401 still comes before 422. On SQLite that read must not
+        # take the write lock (BEGIN IMMEDIATE) that the app's engine takes.
         self._reads = (
             sessionmaker(create_engine(settings.database_url, connect_args={"check_same_thread": False}))
             if settings.is_sqlite
@@ -98,30 +97,21 @@ class IntakeApp:
 
         return wrapped
 
-    async def _principal(self, token: str) -> tuple[int, str] | None:
-        now = time.monotonic()
-        cached = self._tokens.get(token)
-        if cached is not None and cached[0] > now:
-            return cached[1], cached[2]
-        principal = await asyncio.get_running_loop().run_in_executor(None, self._resolve, token)
-        if principal is None:
-            return None
-        if len(self._tokens) > 100_000:
-            self._tokens.clear()
-        self._tokens[token] = (now + TOKEN_TTL, principal[0], principal[1])
-        return principal
+    async def _signed_in(self, token: str) -> bool:
+        return await asyncio.get_running_loop().run_in_executor(None, self._resolve, token)
 
-    def _resolve(self, token: str) -> tuple[int, str] | None:
+    def _resolve(self, token: str) -> bool:
         with self._reads() as session:
             principal = accounts.resolve_session(session=session, token=token)
-        if principal is None or principal.customer_id is None:
-            return None
-        return principal.customer_id, principal.actor
+        return principal is not None and principal.customer_id is not None
 
-    def prepare(self, *, body: IntakeOrderCreate, customer_id: int, actor: str, key: str) -> Ticket | Outcome:
-        """Validate a reservation for this app (its identity key); a ticket or a 422."""
+    def prepare(self, *, body: IntakeOrderCreate, token: str, key: str) -> Ticket | Outcome:
+        """Validate a reservation for this app (its identity key); a ticket or a 422.
+
+        The buyer behind ``token`` is resolved when the ticket's batch is stored.
+        """
         return prepare_ticket(
-            body=body, customer_id=customer_id, actor=actor, key=key, identity_key=self._identity_key
+            body=body, customer_id=0, actor="", key=key, identity_key=self._identity_key, token=token
         )
 
     async def _orders(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -139,21 +129,31 @@ class IntakeApp:
         headers = dict(scope["headers"])
         auth = headers.get(b"authorization", b"").decode("latin-1")
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
-        who = await self._principal(token) if token else None
-        if who is None:
+        if not token or len(token) > 256:
             await _send_outcome(send, problem(401, "authentication-failed", "Sign in first."))
             return
         key = headers.get(b"idempotency-key", b"").decode("latin-1").strip()
+        refused: Ticket | Outcome
         if not key or len(key) > idempotency.MAX_KEY_LENGTH:
-            await _send_outcome(
-                send,
-                problem(422, "validation-error", "An Idempotency-Key header (1-200 characters) is required."),
+            refused = problem(
+                422, "validation-error", "An Idempotency-Key header (1-200 characters) is required."
             )
+        else:
+            raw = await _read_body(receive)
+            if raw is None:
+                refused = problem(413, "too-large", "The body is larger than 16 KiB.")
+            else:
+                refused = self._parse(raw, token, key)
+        # Refused before it queues: the token is looked up alone, so a stranger gets 401, not 422.
+        if isinstance(refused, Outcome) and not await self._signed_in(token):
+            refused = problem(401, "authentication-failed", "Sign in first.")
+        if isinstance(refused, Outcome):
+            await _send_outcome(send, refused)
             return
-        raw = await _read_body(receive)
-        if raw is None:
-            await _send_outcome(send, problem(413, "too-large", "The body is larger than 16 KiB."))
-            return
+        outcome = await self.writer.submit(refused)
+        await _send_outcome(send, outcome)
+
+    def _parse(self, raw: bytes, token: str, key: str) -> Ticket | Outcome:
         try:
             body = IntakeOrderCreate.model_validate_json(raw)
         except ValidationError as err:
@@ -162,19 +162,10 @@ class IntakeApp:
                 for e in err.errors()
             ]
             if any(e["type"] == "json_invalid" for e in errors):
-                await _send_outcome(send, problem(400, "malformed-body", "The body is not valid JSON."))
-                return
+                return problem(400, "malformed-body", "The body is not valid JSON.")
             fields = ", ".join(sorted({e["field"] for e in errors}))
-            await _send_outcome(
-                send, problem(422, "validation-error", f"Invalid input: {fields}.", errors=errors)
-            )
-            return
-        prepared = self.prepare(body=body, customer_id=who[0], actor=who[1], key=key)
-        if isinstance(prepared, Outcome):
-            await _send_outcome(send, prepared)
-            return
-        outcome = await self.writer.submit(prepared)
-        await _send_outcome(send, outcome)
+            return problem(422, "validation-error", f"Invalid input: {fields}.", errors=errors)
+        return self.prepare(body=body, token=token, key=key)
 
 
 async def _read_body(receive: Receive) -> bytes | None:

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from carloop.catalog import rules as catalog_rules
-from carloop.catalog import service as catalog
-from carloop.catalog.schemas import ConfigurationIn, Quote
-from carloop.clock import utcnow
+from carloop.catalog.schemas import ConfigurationIn
 from carloop.errors import DomainError, InvalidConfiguration
 from carloop.ordering import idempotency
 from carloop.ordering.intake import rules as intake_rules
-from carloop.ordering.intake import sql
-from carloop.ordering.intake.store import PATH, Outcome, Ticket
+from carloop.ordering.intake.pricing import PricingContext, latest_context, price_cached
+from carloop.ordering.intake.store import PATH, Outcome, Ticket, problem
 
 
 class IntakeOrderCreate(BaseModel):
@@ -28,46 +24,30 @@ class IntakeOrderCreate(BaseModel):
     id_number: str | None = Field(default=None, min_length=15, max_length=20)
 
 
-_quotes: dict[tuple[Any, ...], tuple[Quote, dict[str, Any], str, str]] = {}
-
-
-def price_cached(config: ConfigurationIn) -> tuple[Quote, dict[str, Any], str, str]:
-    """Price through the compiled catalog rules, memoised per configuration and running incentives."""
-    now = utcnow()
-    version = catalog.current_version()
-    model = catalog.current_catalog().models.get(config.model)
-    running = (
-        frozenset(i.code for i in catalog_rules.active_incentives(model, at=now)) if model else frozenset()
-    )
-    key = (version, config.model, config.trim, tuple(config.options), running)
-    hit = _quotes.get(key)
-    if hit is None:
-        quote = catalog.quote(config=config, at=now, version=version)
-        dumped = quote.model_dump(mode="json")
-        hit = (quote, dumped, sql.dumps(dumped), sql.dumps(list(quote.options)))
-        if len(_quotes) > 20_000:
-            _quotes.clear()
-        _quotes[key] = hit
-    return hit
-
-
 def identity_hash(identity_key: bytes, id_number: str) -> str:
     """The keyed hash an identity number is stored as (never the number itself)."""
     return hmac.new(identity_key, id_number.strip().upper().encode(), hashlib.sha256).hexdigest()
 
 
-def problem(status: int, code: str, detail: str, **extra: Any) -> Outcome:
-    """A problem+json answer of the intake."""
-    body = {"type": "https://carloop.dev/problems/" + code, "status": status, "detail": detail, "code": code}
-    return Outcome(status, {**body, "instance": PATH, **extra})
-
-
 def prepare_ticket(
-    *, body: IntakeOrderCreate, customer_id: int, actor: str, key: str, identity_key: bytes
+    *,
+    body: IntakeOrderCreate,
+    customer_id: int,
+    actor: str,
+    key: str,
+    identity_key: bytes,
+    token: str = "",
+    context: PricingContext | None = None,
 ) -> Ticket | Outcome:
-    """Validate a reservation against the compiled catalog and the identity rules; a ticket or a 422."""
+    """Validate a reservation against the compiled catalog and the identity rules; a ticket or a 422.
+
+    With ``token`` the buyer is not known yet: the group commit resolves the session (``customer_id``
+    and ``actor`` are then placeholders). Without ``context`` the last one this process read is used;
+    the group commit prices the ticket again if HQ changed the catalog version or a deposit since.
+    """
+    context = context or latest_context()
     try:
-        quote, quote_json, quote_text, options_json = price_cached(body.configuration)
+        quote, quote_json, quote_text, options_json = price_cached(body.configuration, context)
     except InvalidConfiguration as err:
         return problem(422, str(err.code), err.message, problems=err.problems)
     except DomainError as err:
@@ -87,4 +67,7 @@ def prepare_ticket(
         identity_hash=identity,
         quote_text=quote_text,
         options_json=options_json,
+        config=body.configuration,
+        context=context,
+        token=token,
     )

@@ -25,12 +25,15 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from carloop.accounts import service as accounts
 from carloop.catalog import service as catalog
-from carloop.catalog.schemas import Quote
+from carloop.catalog.schemas import ConfigurationIn, Quote
 from carloop.db import Base
+from carloop.errors import DomainError, InvalidConfiguration
 from carloop.ordering import events, rules
+from carloop.ordering.intake import pricing, sql
 from carloop.ordering.intake import rules as intake_rules
-from carloop.ordering.intake import sql
+from carloop.ordering.intake.pricing import PricingContext
 from carloop.ordering.models import (
     EditionReturn,
     EditionStock,
@@ -41,16 +44,7 @@ from carloop.ordering.models import (
 )
 from carloop.ordering.rules import OrderStatus
 from carloop.outbox.models import OutboxEvent
-from carloop.payments import rules as money_rules
-from carloop.payments.models import (
-    JournalEntry,
-    NotificationLog,
-    Payment,
-    PaymentPurpose,
-    PaymentStatus,
-    Posting,
-)
-from carloop.payments.providers.base import NotificationStatus
+from carloop.payments.intake import DepositCapture, capture_deposits
 from carloop.payments.providers.simulator import SimulatorProvider
 
 _ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -70,6 +64,9 @@ class Ticket:
     identity_hash: str | None
     quote_text: str = ""  # the quote as JSON text, rendered once per distinct configuration
     options_json: str = "[]"
+    config: ConfigurationIn | None = None  # what was asked, to price again if HQ changed terms since
+    context: PricingContext | None = None  # the catalog version and deposit terms it was priced under
+    token: str = ""  # a bearer token the group commit resolves (then ``scope``/``customer_id`` are set)
 
 
 @dataclass(slots=True)
@@ -105,10 +102,22 @@ def policies() -> dict[str, intake_rules.ScalperPolicy]:
         return intake_rules.parse_policies(tomllib.load(fh))
 
 
-def _problem(status: int, code: str, detail: str, **extra: Any) -> Outcome:
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Content Too Large",
+    422: "Unprocessable Content",
+    503: "Service Unavailable",
+}
+
+
+def problem(status: int, code: str, detail: str, **extra: Any) -> Outcome:
+    """An RFC 9457 problem answer of the intake route."""
     body = {
         "type": "https://carloop.dev/problems/" + code,
-        "title": {409: "Conflict", 422: "Unprocessable Content"}.get(status, "Error"),
+        "title": _TITLES.get(status, "Error"),
         "status": status,
         "detail": detail,
         "code": code,
@@ -128,16 +137,20 @@ def store_batch(
 ) -> list[Outcome]:
     """Store a batch of reservations in the caller's transaction; one outcome per ticket, in order."""
     outcomes: list[Outcome | None] = [None] * len(tickets)
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":  # random-key indexes need a cache larger than SQLite's 2 MB default
+        conn.exec_driver_sql("PRAGMA cache_size=-131072")
+    _authenticate(session, tickets, outcomes, now)
+    _price_in_force(session, tickets, outcomes)
     first_of: dict[tuple[str, str], int] = {}
     followers: list[tuple[int, int]] = []
     for i, t in enumerate(tickets):
+        if outcomes[i] is not None:
+            continue
         j = first_of.setdefault((t.scope, t.key), i)
         if j != i:
             followers.append((i, j))
     plans = {i: _Plan(tickets[i]) for i in first_of.values()}
-    conn = session.connection()
-    if conn.dialect.name == "sqlite":  # random-key indexes need a cache larger than SQLite's 2 MB default
-        conn.exec_driver_sql("PRAGMA cache_size=-131072")
     _claim_keys(session, plans, outcomes, now)
     fresh = [plans[i] for i in sorted(plans) if outcomes[i] is None]
     _apply_scalper_limits(session, fresh)
@@ -156,11 +169,50 @@ def store_batch(
             outcomes[i] = _mismatch()
         else:
             outcomes[i] = Outcome(first.status, first.body, replayed=True)
-    return [o for o in outcomes if o is not None]
+    done = [o for o in outcomes if o is not None]
+    if len(done) != len(tickets):
+        raise RuntimeError("a ticket of the batch has no outcome")
+    return done
+
+
+def _authenticate(
+    session: Session, tickets: Sequence[Ticket], outcomes: list[Outcome | None], now: datetime
+) -> None:
+    """Resolve the batch's bearer tokens in one query, in this transaction: a signed-out token fails now."""
+    tokens = {t.token for t in tickets if t.token}
+    if not tokens:
+        return
+    principals = accounts.resolve_sessions(session=session, tokens=tokens, now=now)
+    for i, t in enumerate(tickets):
+        if not t.token:
+            continue
+        principal = principals.get(t.token)
+        if principal is None or principal.customer_id is None:
+            outcomes[i] = problem(401, "authentication-failed", "Sign in first.")
+        else:
+            t.customer_id, t.scope = principal.customer_id, principal.actor
+
+
+def _price_in_force(session: Session, tickets: Sequence[Ticket], outcomes: list[Outcome | None]) -> None:
+    """Price again, in this transaction, every ticket priced under terms HQ has changed since."""
+    context = pricing.load_context(session)
+    for i, t in enumerate(tickets):
+        if outcomes[i] is not None or t.config is None or t.context is context:
+            continue
+        try:
+            quote, quote_json, quote_text, options_json = pricing.price_cached(t.config, context)
+        except InvalidConfiguration as err:
+            outcomes[i] = problem(422, str(err.code), err.message, problems=err.problems)
+            continue
+        except DomainError as err:
+            outcomes[i] = problem(422, str(err.code), err.message)
+            continue
+        t.quote, t.quote_json, t.quote_text, t.options_json = quote, quote_json, quote_text, options_json
+        t.context = context
 
 
 def _mismatch() -> Outcome:
-    return _problem(
+    return problem(
         409, "idempotency-key-reused", "This Idempotency-Key was already used for a different request."
     )
 
@@ -218,7 +270,7 @@ def _apply_scalper_limits(session: Session, fresh: list[_Plan]) -> None:
         edition = p.ticket.quote.edition
         if edition:
             if not p.ticket.identity_hash:
-                p.outcome = _problem(
+                p.outcome = problem(
                     422,
                     "identity-required",
                     "A limited edition needs the buyer's verified identity number.",
@@ -244,7 +296,7 @@ def _apply_scalper_limits(session: Session, fresh: list[_Plan]) -> None:
         held = {str(identity): int(count) for identity, count in rows}
         for p, ok in zip(group, intake_rules.admit_by_identity(identities, held, limit), strict=True):
             if not ok:
-                p.outcome = _problem(
+                p.outcome = problem(
                     409,
                     "edition-limit-reached",
                     f"One verified identity may hold at most {limit} order(s) of edition {edition}.",
@@ -357,23 +409,18 @@ def _write(session: Session, stored: list[_Plan], provider: SimulatorProvider, n
     at = sql.db_time(conn, orders.c.created_at, now)
     waitlist_end = sql.db_time(conn, orders.c.created_at, rules.waitlist_until(now))
     order_ids = sql.allocate_ids(conn, orders, len(stored))
-    entry_ids = sql.allocate_ids(conn, _t(JournalEntry), len(stored))
     actor = f"provider:{provider.name}"
-    order_rows, event_rows, payment_rows, notice_rows, entry_rows, posting_rows, outbox_rows = (
-        [],
-        [],
-        [],
-        [],
-        [],
-        [],
-        [],
-    )
+    order_rows: list[tuple[Any, ...]] = []
+    event_rows: list[tuple[Any, ...]] = []
+    outbox_rows: list[tuple[Any, ...]] = []
+    captures: list[DepositCapture] = []
     windows: dict[int, Any] = {}
-    for p, oid, eid in zip(stored, order_ids, entry_ids, strict=True):
+    for p, oid in zip(stored, order_ids, strict=True):
         t, q = p.ticket, p.ticket.quote
         deposit = q.deposit.amount_fen
         p.number = _order_number(q.model)
         p.trade_no = _trade_no()
+        captures.append(DepositCapture(order_id=oid, trade_no=p.trade_no, amount_fen=deposit))
         if p.status is OrderStatus.RESERVED:
             hours = q.deposit.refundable_hours
             if hours not in windows:
@@ -392,22 +439,6 @@ def _write(session: Session, stored: list[_Plan], provider: SimulatorProvider, n
         ))  # fmt: skip
         event_data = {"trade_no": p.trade_no, "queue_position": p.position, "deposit_fen": deposit}
         event_rows.append((oid, at, actor, None, status, _REASONS[p.status], sql.dumps(event_data)))
-        form = provider.signed_notification(
-            trade_no=p.trade_no, amount_fen=deposit, status=NotificationStatus.SUCCEEDED
-        )
-        notice = provider.verify_notification(form)
-        if notice.amount_fen != deposit or notice.status is not NotificationStatus.SUCCEEDED:
-            raise RuntimeError("the simulator's notification does not match the deposit")
-        payment_rows.append((
-            p.trade_no, oid, str(PaymentPurpose.DEPOSIT), provider.name, deposit,
-            str(PaymentStatus.SUCCEEDED), notice.provider_txn_id, "", at, at, None,
-        ))  # fmt: skip
-        notice_rows.append((provider.name, p.trade_no, "captured", "", sql.dumps(form), at))
-        entry_rows.append((eid, f"payment:{p.trade_no}", "payment", oid, f"deposit via {provider.name}", at))
-        lines = money_rules.payment_received(oid, deposit)
-        if not money_rules.is_balanced(lines):
-            raise RuntimeError("a deposit entry does not balance")
-        posting_rows += [(eid, str(ln.account), ln.order_id, ln.amount_fen) for ln in lines]
         change = {
             "order_id": oid, "number": p.number, "customer_id": t.customer_id,
             "from_status": str(OrderStatus.PENDING_PAYMENT), "to_status": status, "actor": actor,
@@ -437,25 +468,8 @@ def _write(session: Session, stored: list[_Plan], provider: SimulatorProvider, n
         ("order_id", "at", "actor", "from_status", "to_status", "reason", "data"),
         event_rows,
     )
-    sql.insert_many(
-        conn, _t(Payment),
-        ("trade_no", "order_id", "purpose", "provider", "amount_fen", "status", "provider_txn_id", "pay_url",
-         "created_at", "paid_at", "closed_at"),
-        payment_rows,
-    )  # fmt: skip
-    sql.insert_many(
-        conn,
-        _t(NotificationLog),
-        ("provider", "trade_no", "outcome", "detail", "raw", "received_at"),
-        notice_rows,
-    )
-    sql.insert_many(
-        conn,
-        _t(JournalEntry),
-        ("id", "idempotency_key", "kind", "order_id", "memo", "created_at"),
-        entry_rows,
-    )
-    sql.insert_many(conn, _t(Posting), ("entry_id", "account", "order_id", "amount_fen"), posting_rows)
+    # The deposits: verified notifications, payments and ledger entries, written by the payments domain.
+    capture_deposits(session=session, provider=provider, captures=captures, at=now)
     sql.insert_many(
         conn, _t(OutboxEvent), ("name", "payload", "created_at", "attempts", "last_error"), outbox_rows
     )
