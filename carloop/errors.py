@@ -39,6 +39,8 @@ class ErrorCode(StrEnum):
     AUTHENTICATION_FAILED = "authentication-failed"
     PERMISSION_DENIED = "permission-denied"
     RATE_LIMITED = "rate-limited"
+    EDITION_LIMIT_REACHED = "edition-limit-reached"
+    IDENTITY_REQUIRED = "identity-required"
 
 
 class DomainError(Exception):
