@@ -49,13 +49,13 @@ WriterGate = Annotated[None, Depends(one_writer, scope="function")]
 def slots(
     code: str,
     session: DbSession,
-    me: CurrentPrincipal,
     kind: AppointmentKind,
     day: date,
     model: Annotated[str | None, Query(max_length=40)] = None,
     service_type: ServiceType | None = None,
 ) -> list[SlotRead]:
-    """A store's slots on a day for one kind of appointment, with how many bookings each can still take."""
+    """A store's slots on a day for one kind of appointment, with how many bookings each can still take
+    (public: anyone may see when a store is free; booking needs a signed-in buyer)."""
     found = service.available_slots(
         session=session, store_code=code, kind=kind, day=day, model=model, service_type=service_type
     )

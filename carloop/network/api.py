@@ -35,7 +35,6 @@ HqStaff = Annotated[Principal, require_roles(Role.HQ_OPS, Role.ADMIN)]
 @router.get("/stores", response_model=list[StoreFound])
 def find_stores(
     session: DbSession,
-    me: CurrentPrincipal,
     lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
     lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
     city: Annotated[str | None, Query(max_length=60)] = None,
@@ -44,7 +43,7 @@ def find_stores(
     model: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> list[StoreFound]:
-    """Outlets nearest a point (lat, lon) or a city, filtered by kind, service and model on display."""
+    """Outlets nearest a point (lat, lon) or a city, by kind, service and model on display (public)."""
     found = service.find_stores(
         session=session,
         lat=lat,
@@ -59,8 +58,8 @@ def find_stores(
 
 
 @router.get("/stores/{code}", response_model=StoreDetail)
-def get_store(code: str, session: DbSession, me: CurrentPrincipal) -> StoreDetail:
-    """One outlet with its hours, capacities and demo cars."""
+def get_store(code: str, session: DbSession) -> StoreDetail:
+    """One outlet with its hours, capacities and demo cars (public: anyone may look stores up)."""
     return service.detail(service.get_store_by_code(session=session, code=code))
 
 

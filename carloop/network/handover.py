@@ -94,11 +94,11 @@ def start_balance_payment(
     )
 
 
-def _staff_order(session: Session, principal: Principal, number: str) -> Order:
+def staff_order(session: Session, principal: Principal, number: str, *, for_update: bool = True) -> Order:
     """An order at the staff member's own delivery centre; any other is not found."""
     if principal.role is not Role.STORE_STAFF or principal.store_id is None:
         raise PermissionDenied("Store staff of the order's delivery centre do this.")
-    order = ordering.load(session=session, number=number, for_update=True)
+    order = ordering.load(session=session, number=number, for_update=for_update)
     if order.delivery_store_id != principal.store_id:
         raise NotFound(f"No order {number}.")
     return order
@@ -108,7 +108,7 @@ def record_store_payment(
     *, session: Session, principal: Principal, number: str, amount_fen: int, reference: str
 ) -> Payment:
     """Staff of the order's centre record part of the balance paid at the store (audited, in the ledger)."""
-    order = _staff_order(session, principal, number)
+    order = staff_order(session, principal, number)
     existing = session.scalar(
         select(Payment).where(
             Payment.order_id == order.id,
@@ -143,7 +143,7 @@ def hand_over(
     documents_signed: bool,
 ) -> Handover:
     """Hand the car over: balance settled, VIN matches, checklist done; the order becomes delivered."""
-    order = _staff_order(session, principal, number)
+    order = staff_order(session, principal, number)
     if order.status is not OrderStatus.AT_DELIVERY_CENTRE:
         raise PolicyViolation(
             f"Order {order.number} is {order.status}; only a car at the centre is handed over."
