@@ -33,6 +33,9 @@ PUBLIC = {
     ("POST", "/api/v1/payments/notify/{provider_name}"),  # providers authenticate by signature
     ("GET", "/api/v1/production/eta"),  # the delivery estimate shown before anyone commits
     ("POST", "/api/v1/production/eta"),
+    ("GET", "/api/v1/stores"),  # the store finder: anonymous buyers look for a store near them
+    ("GET", "/api/v1/stores/{code}"),
+    ("GET", "/api/v1/stores/{code}/slots"),  # free slots; booking one needs a signed-in buyer
 }
 
 
