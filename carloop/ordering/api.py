@@ -15,6 +15,7 @@ from carloop.analytics.rules import Stage
 from carloop.audit import service as audit
 from carloop.errors import NotFound, PaymentFailed
 from carloop.ordering import idempotency, rules, service
+from carloop.ordering.intake.prepare import identity_hash
 from carloop.ordering.models import Order
 from carloop.ordering.schemas import (
     CancelRequest,
@@ -86,9 +87,16 @@ def reserve(
 ) -> JSONResponse:
     """Reserve a configured car: the order is created and its deposit payment started."""
 
+    identity = None
+    if body.id_number is not None:  # checked by the schema; stored only as the keyed hash
+        secret = request.app.state.settings.secret_key.get_secret_value().encode()
+        identity = identity_hash(secret, body.id_number)
+
     def produce() -> tuple[int, dict[str, Any]]:
         assert me.customer_id is not None
-        order = service.reserve(session=session, customer_id=me.customer_id, config=body.configuration)
+        order = service.reserve(
+            session=session, customer_id=me.customer_id, config=body.configuration, identity_hash=identity
+        )
         tracking.track(
             request,
             session,

@@ -5,20 +5,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from carloop.catalog.schemas import ConfigurationIn
 from carloop.clock import utcnow
 from carloop.ordering import rules
+from carloop.ordering.intake import rules as intake_rules
 from carloop.ordering.models import Order
 
 
 class OrderCreate(BaseModel):
-    """A reservation: the configuration to order."""
+    """A reservation: the configuration to order and, for limited editions, the identity number."""
 
     model_config = ConfigDict(extra="forbid")
 
     configuration: ConfigurationIn
+    id_number: str | None = Field(default=None, min_length=15, max_length=20)
+
+    @field_validator("id_number")
+    @classmethod
+    def _valid_id_number(cls, value: str | None) -> str | None:
+        if value is not None and not intake_rules.valid_id_number(value):
+            raise ValueError("not a valid resident identity number (18 characters, GB 11643 checksum)")
+        return value
 
 
 class LockConfirm(BaseModel):

@@ -18,6 +18,8 @@ from carloop.console import service as console
 from carloop.errors import Conflict, ErrorCode, InvalidTransition, NotFound, PolicyViolation
 from carloop.loyalty import shop
 from carloop.ordering import events, rules
+from carloop.ordering.intake import rules as intake_rules
+from carloop.ordering.intake import store as intake_store  # the intake's batch applies the same limit
 from carloop.ordering.models import EditionReturn, EditionStock, Order, OrderEvent, QueueCounter
 from carloop.ordering.rules import CancelMoney, OrderStatus
 from carloop.outbox import service as outbox
@@ -128,9 +130,16 @@ def reserve(
     customer_id: int,
     config: ConfigurationIn,
     delivery_store_id: int | None = None,
+    identity_hash: str | None = None,
     now: datetime | None = None,
 ) -> Order:
-    """Price a configuration and open an order waiting for its deposit."""
+    """Price a configuration and open an order waiting for its deposit.
+
+    A limited edition needs the buyer's verified identity (``identity_hash``, the keyed hash of the
+    identity number) and applies the edition's anti-scalper limit, as the launch intake does: at most
+    ``max_orders_per_identity`` orders that have not ended per identity, counted under the edition's
+    stock lock so concurrent reservations cannot both slip under it.
+    """
     version = console.active_catalog_version(session=session)
     quote = catalog.quote(config=config, at=now or utcnow(), version=version)
     deposit = console.effective_deposit(
@@ -138,6 +147,8 @@ def reserve(
     )
     if deposit != quote.deposit:
         quote = quote.model_copy(update={"deposit": deposit})
+    if quote.edition:
+        _check_identity_limit(session, quote.edition, identity_hash)
     order = Order(
         number=new_order_number(quote.model),
         customer_id=customer_id,
@@ -153,6 +164,7 @@ def reserve(
         lock_at_payment=quote.deposit.lock_at_payment,
         edition=quote.edition,
         delivery_store_id=delivery_store_id,
+        identity_hash=identity_hash if quote.edition else None,
     )
     event = OrderEvent(
         actor=f"customer:{customer_id}",
@@ -165,6 +177,25 @@ def reserve(
     session.add_all([order, event])
     session.flush()
     return order
+
+
+def _check_identity_limit(session: Session, edition: str, identity_hash: str | None) -> None:
+    if not identity_hash:
+        raise PolicyViolation(
+            "A limited edition needs the buyer's verified identity number.",
+            code=ErrorCode.IDENTITY_REQUIRED,
+            field="id_number",
+        )
+    limit = intake_rules.policy_for(intake_store.policies(), edition).max_orders_per_identity
+    intake_store.lock_edition_stock(session, edition)  # serialises this edition's limit checks
+    held = intake_store.held_by_identity(session, edition, [identity_hash])
+    if not intake_rules.admit_by_identity([identity_hash], held, limit)[0]:
+        raise Conflict(
+            f"One verified identity may hold at most {limit} order(s) of edition {edition}.",
+            code=ErrorCode.EDITION_LIMIT_REACHED,
+            edition=edition,
+            limit=limit,
+        )
 
 
 def load(*, session: Session, number: str, for_update: bool = False) -> Order:

@@ -186,3 +186,67 @@ def test_staff_search_is_audited_and_store_bound(client: TestClient, buyer: dict
     assert len(client.get("/api/v1/staff/orders", headers=staff("ops")).json()) == 1
     assert client.get("/api/v1/staff/orders", headers=staff("store1")).json() == []
     assert client.get("/api/v1/staff/orders", headers=buyer).status_code == 403
+
+
+# --- limited editions: the same per-identity limit as the launch intake ---------------------------
+
+FOUNDERS = {"model": "su7", "trim": "founders", "options": []}
+
+
+def _id_number(n: int) -> str:
+    from carloop.ordering.intake.rules import id_number_with_check
+
+    return id_number_with_check(f"11010519900101{n:03d}")
+
+
+def test_an_edition_reservation_needs_the_buyers_identity_number(
+    client: TestClient, buyer: dict[str, str]
+) -> None:
+    missing = client.post("/api/v1/orders", json={"configuration": FOUNDERS}, headers=buyer)
+    assert missing.status_code == 422 and missing.json()["code"] == "identity-required"
+    bad = client.post(
+        "/api/v1/orders", json={"configuration": FOUNDERS, "id_number": "110105199001010000"}, headers=buyer
+    )
+    assert bad.status_code == 422 and bad.json()["code"] == "validation-error"
+
+
+def test_one_identity_holds_at_most_the_editions_limit_through_the_orders_api(
+    client: TestClient, buyer: dict[str, str]
+) -> None:
+    body = {"configuration": FOUNDERS, "id_number": _id_number(1)}
+    first = client.post("/api/v1/orders", json=body, headers={**buyer, "Idempotency-Key": "e1"})
+    assert first.status_code == 201, first.text
+    # The same request again is a retry, not a second order.
+    again = client.post("/api/v1/orders", json=body, headers={**buyer, "Idempotency-Key": "e1"})
+    assert again.status_code == 201 and again.json() == first.json()
+    # Another reservation for the same person, even from another account, is refused.
+    other = sign_in(client, "13800138001")
+    second = client.post("/api/v1/orders", json=body, headers={**other, "Idempotency-Key": "e2"})
+    assert second.status_code == 409, second.text
+    assert second.json()["code"] == "edition-limit-reached" and second.json()["limit"] == 1
+    # Another person is fine.
+    third = client.post(
+        "/api/v1/orders",
+        json={"configuration": FOUNDERS, "id_number": _id_number(2)},
+        headers={**other, "Idempotency-Key": "e3"},
+    )
+    assert third.status_code == 201, third.text
+    # Once the first order ends, its identity may reserve again.
+    number = first.json()["order"]["number"]
+    cancelled = client.post(f"/api/v1/orders/{number}/cancel", json={}, headers=buyer)
+    assert cancelled.status_code == 200, cancelled.text
+    fourth = client.post("/api/v1/orders", json=body, headers={**buyer, "Idempotency-Key": "e4"})
+    assert fourth.status_code == 201, fourth.text
+
+
+def test_the_orders_api_and_the_intake_count_one_identity_together(
+    client: TestClient, buyer: dict[str, str]
+) -> None:
+    from carloop.ordering.intake.asgi import IntakeApp
+
+    body = {"configuration": FOUNDERS, "id_number": _id_number(3)}
+    with TestClient(IntakeApp(client.app), raise_server_exceptions=False) as front:  # type: ignore[arg-type]
+        taken = front.post("/api/v1/intake/orders", json=body, headers={**buyer, "Idempotency-Key": "i1"})
+        assert taken.status_code == 201, taken.text
+        refused = front.post("/api/v1/orders", json=body, headers={**buyer, "Idempotency-Key": "a1"})
+    assert refused.status_code == 409 and refused.json()["code"] == "edition-limit-reached"

@@ -278,22 +278,12 @@ def _apply_scalper_limits(session: Session, fresh: list[_Plan]) -> None:
                 )
             else:
                 by_edition.setdefault(edition, []).append(p)
-    table = _t(Order)
     for edition in sorted(by_edition):
         group = by_edition[edition]
-        _lock_stock(session, edition)  # serialises editions across processes before counting
+        lock_edition_stock(session, edition)  # serialises editions across processes before counting
         limit = intake_rules.policy_for(policies(), edition).max_orders_per_identity
         identities = [p.ticket.identity_hash or "" for p in group]
-        rows = session.execute(
-            select(table.c.identity_hash, func.count())
-            .where(
-                table.c.edition == edition,
-                table.c.identity_hash.in_(set(identities)),
-                table.c.status.not_in([str(OrderStatus.CANCELLED), str(OrderStatus.REFUNDED)]),
-            )
-            .group_by(table.c.identity_hash)
-        )
-        held = {str(identity): int(count) for identity, count in rows}
+        held = held_by_identity(session, edition, identities)
         for p, ok in zip(group, intake_rules.admit_by_identity(identities, held, limit), strict=True):
             if not ok:
                 p.outcome = problem(
@@ -305,7 +295,23 @@ def _apply_scalper_limits(session: Session, fresh: list[_Plan]) -> None:
                 )
 
 
-def _lock_stock(session: Session, edition: str) -> EditionStock:
+def held_by_identity(session: Session, edition: str, identities: Sequence[str]) -> dict[str, int]:
+    """How many of ``edition``'s orders each identity holds, cancelled and refunded ones aside."""
+    table = _t(Order)
+    rows = session.execute(
+        select(table.c.identity_hash, func.count())
+        .where(
+            table.c.edition == edition,
+            table.c.identity_hash.in_(set(identities)),
+            table.c.status.not_in([str(OrderStatus.CANCELLED), str(OrderStatus.REFUNDED)]),
+        )
+        .group_by(table.c.identity_hash)
+    )
+    return {str(identity): int(count) for identity, count in rows}
+
+
+def lock_edition_stock(session: Session, edition: str) -> EditionStock:
+    """The edition's stock row, created if missing, locked for the rest of the transaction."""
     stmt = _insert(session, _t(EditionStock)).on_conflict_do_nothing(index_elements=["edition"])
     session.execute(stmt.values(edition=edition, capacity=catalog.edition_units(edition), taken=0))
     stock = session.scalar(
@@ -351,7 +357,7 @@ def _take_edition_units(session: Session, stored: list[_Plan]) -> None:
             by_edition.setdefault(q.edition, []).append(p)
     for edition in sorted(by_edition):
         group = by_edition[edition]
-        stock = _lock_stock(session, edition)
+        stock = lock_edition_stock(session, edition)
         returns = list(
             session.scalars(
                 select(EditionReturn.number).where(EditionReturn.edition == edition).with_for_update()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+from typing import Any
+
 import pytest
 from sqlalchemy.orm import Session
 
@@ -14,6 +17,7 @@ from carloop.payments.providers.base import NotificationStatus
 from carloop.payments.providers.simulator import SimulatorProvider
 
 BASE = "http://testserver/"
+_identities = itertools.count(1)
 
 
 @pytest.fixture
@@ -28,10 +32,15 @@ def buyer_id(session: Session) -> int:
     return accounts.get_or_create_customer(session=session, phone="13800138000").id
 
 
-def reserve(session: Session, buyer_id: int, model: str = "su7", trim: str = "pro") -> Order:
-    """An order waiting for its deposit."""
+def reserve(
+    session: Session, buyer_id: int, model: str = "su7", trim: str = "pro", identity: str | None = None
+) -> Order:
+    """An order waiting for its deposit (an edition order gets a fresh verified identity unless given)."""
     return ordering.reserve(
-        session=session, customer_id=buyer_id, config=ConfigurationIn(model=model, trim=trim)
+        session=session,
+        customer_id=buyer_id,
+        config=ConfigurationIn(model=model, trim=trim),
+        identity_hash=identity or f"identity-{next(_identities)}",
     )
 
 
@@ -54,7 +63,7 @@ def notify(
     return form
 
 
-def paid_order(session: Session, provider: SimulatorProvider, buyer_id: int, **kw: str) -> Order:
+def paid_order(session: Session, provider: SimulatorProvider, buyer_id: int, **kw: Any) -> Order:
     """A reserved (or, for an edition, locked) order with its deposit paid."""
     order = reserve(session, buyer_id, **kw)
     notify(session, provider, start(session, provider, order))
