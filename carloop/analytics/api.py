@@ -10,7 +10,7 @@ from carloop.accounts.schemas import Principal, Role
 from carloop.analytics import service
 from carloop.analytics.live import warehouse_for
 from carloop.analytics.schemas import DashboardQuery, DashboardRead, MarketMonthRead, TableRead
-from carloop.analytics.warehouse import dashboard
+from carloop.analytics.warehouse import Table, dashboard
 from carloop.web.deps import DbSession, require_roles
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
@@ -22,7 +22,18 @@ def read_dashboard(
     request: Request, session: DbSession, principal: HqStaff, query: Annotated[DashboardQuery, Query()]
 ) -> DashboardRead:
     """Every table behind the dashboard's charts, filtered by model, channel and dates."""
-    tables = dashboard(warehouse_for(request.app.state, session.connection()), query.filters())
+    filters = query.filters()
+    tables = dashboard(warehouse_for(request.app.state, session.connection()), filters)
+    tables["delivery_eta"] = Table(
+        list(service.DELIVERY_COLUMNS),
+        service.delivery_accuracy(
+            session=session, model=filters.model, date_from=filters.date_from, date_to=filters.date_to
+        ),
+    )
+    tables["points_economy"] = Table(
+        list(service.POINTS_COLUMNS),
+        service.points_economy(session=session, date_from=filters.date_from, date_to=filters.date_to),
+    )
     months = service.market_structure(session=session)
     return DashboardRead(
         tables={name: TableRead(columns=t.columns, rows=t.rows) for name, t in tables.items()},

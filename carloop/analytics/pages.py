@@ -36,6 +36,7 @@ HqStaff = Annotated[Principal, require_roles(Role.HQ_OPS, Role.ADMIN)]
 Text = Annotated[str, Query(max_length=40)]
 MAX_UPLOAD = 2_000_000
 MARKET_TABLES = ("market", "market_shares", "suggestion_themes")
+OLTP_TABLES = ("delivery_eta", "points_economy")  # from production's and loyalty's own tables
 TOP_BRANDS = 8
 
 
@@ -66,6 +67,17 @@ def _market(session: Session) -> tuple[list[rules.MarketMonth], Table]:
     return months, shares
 
 
+def _oltp(session: Session, name: str, filters: Filters) -> Table:
+    """A table read from another domain's aggregates: delivery accuracy (model, dates) or points (dates)."""
+    if name == "delivery_eta":
+        rows = service.delivery_accuracy(
+            session=session, model=filters.model, date_from=filters.date_from, date_to=filters.date_to
+        )
+        return Table(list(service.DELIVERY_COLUMNS), rows)
+    rows = service.points_economy(session=session, date_from=filters.date_from, date_to=filters.date_to)
+    return Table(list(service.POINTS_COLUMNS), rows)
+
+
 def _themes(session: Session) -> Table:
     return Table(
         ["category", "suggestions", "votes"], [list(t) for t in service.suggestion_themes(session=session)]
@@ -89,6 +101,8 @@ def dashboard_page(
     tables["market"] = export.market_table(months)
     tables["market_shares"] = shares
     tables["suggestion_themes"] = _themes(session)
+    for name in OLTP_TABLES:
+        tables[name] = _oltp(session, name, filters)
     counts = {row[0]: row[1] for row in tables["funnel"].rows}
     charts = {
         name: {"columns": t.columns, "rows": [[export._plain(v) for v in r] for r in t.rows]}
@@ -130,10 +144,12 @@ def export_table(
     date_to: Text = "",
 ) -> Response:
     """One table behind a chart as CSV or Parquet, with the page's filters."""
-    if fmt not in export.FORMATS or name not in (*TABLES, *MARKET_TABLES):
+    if fmt not in export.FORMATS or name not in (*TABLES, *MARKET_TABLES, *OLTP_TABLES):
         raise NotFound("There is no such table or format.", table=name[:40], format=fmt[:10])
     if name == "suggestion_themes":
         table = _themes(session)
+    elif name in OLTP_TABLES:
+        table = _oltp(session, name, _filters(model, channel, date_from, date_to))
     elif name in MARKET_TABLES:
         months, shares = _market(session)
         table = export.market_table(months) if name == "market" else shares

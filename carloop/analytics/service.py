@@ -19,7 +19,9 @@ from carloop.analytics.models import FunnelEvent, MarketSale
 from carloop.analytics.rules import Channel, Gender, Stage
 from carloop.community import service as community
 from carloop.errors import NotFound, PolicyViolation
+from carloop.loyalty import economy
 from carloop.ordering import service as ordering
+from carloop.production import summary
 
 OWN_BRAND = "Xiaomi"  # the brand whose rank the market-structure view follows
 
@@ -264,3 +266,44 @@ def suggestion_themes(*, session: Session) -> list[tuple[str, int, int]]:
         counts[0] += 1
         counts[1] += votes.get(item.id, 0)
     return sorted(((c, n, v) for c, (n, v) in themes.items()), key=lambda t: (-t[2], -t[1], t[0]))
+
+
+DELIVERY_COLUMNS = [
+    "week",
+    "delivered",
+    "on_first_promise",
+    "late",
+    "kept_share",
+    "median_lead_days",
+    "p90_lead_days",
+]
+POINTS_COLUMNS = ["day", "issued", "redeemed", "expired", "outstanding"]
+
+
+def delivery_accuracy(
+    *, session: Session, model: str | None, date_from: date | None, date_to: date | None
+) -> list[list[Any]]:
+    """Deliveries per China week: first promise kept or broken, lead days (``DELIVERY_COLUMNS``)."""
+    rows = []
+    for week in summary.delivery_accuracy(session=session, model=model, date_from=date_from, date_to=date_to):
+        share = round(week.kept / week.promised, 4) if week.promised else None
+        rows.append(
+            [
+                week.week,
+                week.delivered,
+                week.kept,
+                week.late,
+                share,
+                week.median_lead_days,
+                week.p90_lead_days,
+            ]
+        )
+    return rows
+
+
+def points_economy(*, session: Session, date_from: date | None, date_to: date | None) -> list[list[Any]]:
+    """Points issued, redeemed, expired and outstanding per China day (``POINTS_COLUMNS``)."""
+    return [
+        [d.day, d.issued, d.redeemed, d.expired, d.outstanding]
+        for d in economy.daily(session=session, date_from=date_from, date_to=date_to)
+    ]

@@ -120,6 +120,41 @@ def test_every_table_behind_a_chart_exports_as_csv_and_parquet(client: TestClien
 
 
 @pytest.mark.usefixtures("staff")
+def test_delivery_accuracy_and_points_economy_panels_show_and_export(client: TestClient) -> None:
+    from loyalty_builders import owner
+
+    from carloop.accounts.schemas import Principal
+    from carloop.loyalty import service as points
+
+    with client.app.state.sessions.begin() as s:  # type: ignore[attr-defined]
+        ops = Principal(role=Role.HQ_OPS, staff_id=1, display_name="ops")
+        cid = owner(s)
+        points.grant_compensation(session=s, principal=ops, customer_id=cid, points=700, reason="r", key="k")
+        points.spend_points(session=s, customer_id=cid, points=200, key="cart")
+    sign_in(client, "ops")
+    for lang, heading in (("zh-CN", "积分经济"), ("en", "Points economy")):
+        page = client.get("/console/analytics", params={"lang": lang}, headers=HTML)
+        assert page.status_code == 200
+        assert 'data-testid="delivery-eta"' in page.text and 'data-testid="points-economy"' in page.text
+        assert heading in page.text
+        economy = page.text.split('data-testid="points-economy"')[1].split("</div>")[0]
+        assert ">700<" in economy and ">200<" in economy and ">500<" in economy
+    csv = client.get("/console/analytics/export/points_economy.csv").content.decode("utf-8-sig").splitlines()
+    assert csv[0] == "day,issued,redeemed,expired,outstanding" and csv[1].endswith(",700,200,0,500")
+    eta = client.get("/console/analytics/export/delivery_eta.parquet", params={"model": "su7"})
+    assert eta.status_code == 200
+    assert pq.read_table(io.BytesIO(eta.content)).column_names[:3] == [
+        "week",
+        "delivered",
+        "on_first_promise",
+    ]
+    future = client.get("/console/analytics/export/points_economy.csv", params={"date_from": "2099-01-01"})
+    assert future.content.decode("utf-8-sig").splitlines() == ["day,issued,redeemed,expired,outstanding"]
+    api = client.get("/api/v1/analytics/dashboard", headers=bearer(client, "ops")).json()
+    assert api["tables"]["points_economy"]["rows"][-1][1:] == [700, 200, 0, 500]
+
+
+@pytest.mark.usefixtures("staff")
 def test_only_hq_reaches_analytics(client: TestClient) -> None:
     assert client.get("/api/v1/analytics/dashboard").status_code == 401
     assert client.get("/api/v1/analytics/dashboard", headers=bearer(client, "store1")).status_code == 403

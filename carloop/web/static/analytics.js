@@ -7,14 +7,15 @@
   var data = JSON.parse(source.textContent);
   var palette = ["#ff6900", "#1f6feb", "#1a7f37", "#9a6700", "#cf222e", "#8250df", "#0a7ea4", "#bf3989", "#57606a"];
 
-  function series(table, from) {
+  function series(table, from, only) {
     var sets = [];
     for (var c = from; c < table.columns.length; c++) {
+      if (only && only.indexOf(c) < 0) { continue; }
       sets.push({
         label: table.columns[c],
         data: table.rows.map(function (r) { return r[c]; }),
-        borderColor: palette[(c - from) % palette.length],
-        backgroundColor: palette[(c - from) % palette.length],
+        borderColor: palette[sets.length % palette.length],
+        backgroundColor: palette[sets.length % palette.length],
         pointRadius: 0, borderWidth: 2, tension: 0.2
       });
     }
@@ -31,7 +32,8 @@
     if (kind === "doughnut") {
       config = { type: "doughnut", data: { labels: labels, datasets: [{ data: table.rows.map(function (r) { return r[r.length - 1]; }), backgroundColor: palette }] } };
     } else {
-      var datasets = series(table, labelColumns);
+      var only = canvas.dataset.columns ? canvas.dataset.columns.split(",").map(Number) : null;
+      var datasets = series(table, labelColumns, only);
       config = {
         type: kind === "hbar" ? "bar" : kind,
         data: { labels: labels, datasets: datasets },
