@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.analytics import events as analytics_events
+from carloop.appointments import reminders as appointment_reminders
 from carloop.ecosystem import events as ecosystem_events
 from carloop.loyalty import events as loyalty_events
 from carloop.outbox.service import Handler
@@ -26,3 +29,15 @@ def all_handlers() -> dict[str, list[Handler]]:
         for name, funcs in handlers.items():
             merged.setdefault(name, []).extend(funcs)
     return merged
+
+
+# (seconds between runs, job) that the outbox worker also runs on its schedule, one line per domain.
+PeriodicJob = Callable[[sessionmaker[Session]], object]
+PERIODIC_JOBS: list[tuple[float, PeriodicJob]] = [
+    (appointment_reminders.REMINDER_INTERVAL, appointment_reminders.run_periodic),
+]
+
+
+def periodic_jobs() -> list[tuple[float, PeriodicJob]]:
+    """Every domain's periodic jobs with their intervals."""
+    return list(PERIODIC_JOBS)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from carloop.outbox.registry import all_handlers
+from carloop.outbox.registry import PeriodicJob, all_handlers, periodic_jobs
 from carloop.outbox.service import dispatch
 
 log = logging.getLogger("carloop.outbox")
@@ -33,8 +34,22 @@ class OutboxWorker:
 
     def _run(self) -> None:
         handlers = all_handlers()
+        jobs = periodic_jobs()
+        next_run = [time.monotonic()] * len(jobs)  # periodic jobs run at the first tick, then on schedule
         while not self._stop.wait(self.interval):
             try:
                 dispatch(self.factory, handlers)
             except Exception:  # keep polling; the error is logged and the rows stay pending
                 log.exception("outbox dispatch failed")
+            self._run_due(jobs, next_run)
+
+    def _run_due(self, jobs: list[tuple[float, PeriodicJob]], next_run: list[float]) -> None:
+        now = time.monotonic()
+        for i, (every, job) in enumerate(jobs):
+            if now < next_run[i]:
+                continue
+            next_run[i] = now + every
+            try:
+                job(self.factory)
+            except Exception:  # the next round retries
+                log.exception("periodic job %s failed", getattr(job, "__name__", job))
