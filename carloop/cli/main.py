@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from carloop.appointments import reminders as appointment_reminders
 from carloop.cli import (
     bench_analytics,
     bench_booking,
@@ -40,6 +41,7 @@ bench_scenes.register(bench_app, simulate_app)
 bench_analytics.register(bench_app, simulate_app)
 bench_community.register(bench_app, simulate_app)
 app.add_typer(bench_community.points_app, name="points")
+app.add_typer(appointment_reminders.notices_app, name="notices")
 
 console = Console()
 DatabaseUrl = Annotated[str | None, typer.Option("--database-url", help="Overrides CARLOOP_DATABASE_URL.")]
