@@ -15,12 +15,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from carloop.analytics.rules import Stage
 from carloop.catalog import rules, service
 from carloop.catalog.compiled import CarModel, Group, Option, Trim
 from carloop.catalog.schemas import ConfigurationIn, GroupMode, Quote
 from carloop.clock import utcnow
+from carloop.console import service as console
 from carloop.errors import InvalidConfiguration
 from carloop.web import tracking
 from carloop.web.deps import DbSession
@@ -61,24 +63,29 @@ def _render(request: Request, template: str, context: dict[str, Any]) -> Respons
     return response
 
 
+def _version(session: Session) -> str:
+    """The catalog version HQ put in force in the console (the newest until it chooses one)."""
+    return console.active_catalog_version(session=session)
+
+
 @router.get("/")
-def home(request: Request) -> Response:
-    """The storefront: every model as a card with its starting price."""
-    catalog = service.current_catalog()
+def home(request: Request, session: DbSession) -> Response:
+    """The storefront: every model of the catalog in force as a card with its starting price."""
+    catalog = service.get_catalog(_version(session))
     return _render(request, "catalog/home.html", {"models": list(catalog.models.values()), "home": True})
 
 
 @router.get("/models")
-def models(request: Request) -> Response:
-    """Every model of the current catalog."""
-    catalog = service.current_catalog()
+def models(request: Request, session: DbSession) -> Response:
+    """Every model of the catalog in force."""
+    catalog = service.get_catalog(_version(session))
     return _render(request, "catalog/home.html", {"models": list(catalog.models.values()), "home": False})
 
 
 @router.get("/models/{model}")
 def model_page(request: Request, model: str, session: DbSession) -> Response:
-    """One model: its trims with prices, what each includes, deposit terms and current offers."""
-    car = service.get_model(model)
+    """One model: its trims with prices, what each includes, deposit terms in force and current offers."""
+    car = service.get_model(model, version=_version(session))
     tracking.track(request, session, Stage.MODEL_VIEWED, model=car.code)
     return _render(
         request,
@@ -86,6 +93,7 @@ def model_page(request: Request, model: str, session: DbSession) -> Response:
         {
             "model": car,
             "trims": list(car.trims.values()),
+            "deposits": console.storefront_deposits(session=session, car=car),
             "offers": rules.active_incentives(car, at=utcnow()),
         },
     )
@@ -93,8 +101,8 @@ def model_page(request: Request, model: str, session: DbSession) -> Response:
 
 @router.get("/configure/{model}")
 def configure(request: Request, model: str, session: DbSession) -> Response:
-    """The configurator, priced server-side for the ``trim`` and ``option`` query parameters."""
-    car = service.get_model(model)
+    """The configurator of the catalog in force, priced server-side for the ``trim`` and ``option`` query."""
+    car = service.get_model(model, version=_version(session))
     trims = list(car.trims.values())
     trim_code = request.query_params.get("trim") or trims[0].code
     chosen = _chosen_options(request, car)
@@ -105,7 +113,7 @@ def configure(request: Request, model: str, session: DbSession) -> Response:
     quote: Quote | None = None
     problems: list[dict[str, Any]] = []
     try:
-        quote = service.quote(config=config)
+        quote = console.storefront_quote(session=session, config=config)
     except InvalidConfiguration as err:
         problems = err.problems
     if quote is not None:
@@ -128,6 +136,7 @@ def configure(request: Request, model: str, session: DbSession) -> Response:
         "trim": trim,
         "groups": [_group_view(car, trims, trim, group, checked) for group in car.groups.values()],
         "quote": quote,
+        "deposits": console.storefront_deposits(session=session, car=car),
         "problems": problems,
         "offers": rules.active_incentives(car, at=utcnow()),
     }

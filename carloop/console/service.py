@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
 from carloop.catalog import service as catalog
-from carloop.catalog.schemas import DepositPolicy
+from carloop.catalog.compiled import CarModel
+from carloop.catalog.schemas import ConfigurationIn, DepositPolicy, Quote
 from carloop.clock import utcnow
 from carloop.console import rules
 from carloop.console.models import ActiveCatalog, DepositPolicyOverride
@@ -141,14 +144,38 @@ def effective_deposit(*, session: Session, model: str, trim: str, policy: Deposi
         )
     }
     row = rows.get(trim) or rows.get("")
-    if row is None:
-        return policy
+    return policy if row is None else _policy(row)
+
+
+def _policy(row: DepositPolicyOverride) -> DepositPolicy:
     return DepositPolicy(
         amount_fen=row.amount_fen,
         refundable_hours=row.refundable_hours,
         auto_lock=row.auto_lock,
         lock_at_payment=row.lock_at_payment,
     )
+
+
+def storefront_deposits(*, session: Session, car: CarModel) -> dict[str, DepositPolicy]:
+    """The deposit terms in force for every trim of ``car`` (one query), as the storefront shows them."""
+    rows = {
+        row.trim: row
+        for row in session.scalars(
+            select(DepositPolicyOverride).where(DepositPolicyOverride.model == car.code)
+        )
+    }
+    out = {}
+    for code, trim in car.trims.items():
+        row = rows.get(code) or rows.get("")
+        out[code] = trim.deposit if row is None else _policy(row)
+    return out
+
+
+def storefront_quote(*, session: Session, config: ConfigurationIn, at: datetime | None = None) -> Quote:
+    """Price ``config`` as a reservation would: the active catalog version and HQ's deposit terms."""
+    quote = catalog.quote(config=config, at=at, version=active_catalog_version(session=session))
+    deposit = effective_deposit(session=session, model=quote.model, trim=quote.trim, policy=quote.deposit)
+    return quote if deposit == quote.deposit else quote.model_copy(update={"deposit": deposit})
 
 
 def _terms(row: DepositPolicyOverride) -> dict[str, object]:
