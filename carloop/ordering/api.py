@@ -10,20 +10,25 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
+from carloop.accounts import service as accounts
 from carloop.accounts.schemas import Principal
 from carloop.analytics.rules import Stage
 from carloop.audit import service as audit
 from carloop.errors import NotFound, PaymentFailed
-from carloop.ordering import idempotency, rules, service
+from carloop.ordering import idempotency, rules, service, transfers
 from carloop.ordering.intake.prepare import identity_hash
-from carloop.ordering.models import Order
+from carloop.ordering.models import FamilyMember, Order, OrderTransfer
 from carloop.ordering.schemas import (
     CancelRequest,
+    FamilyMemberCreate,
+    FamilyMemberRead,
     LockConfirm,
     OrderCreate,
     OrderRead,
     PaymentRead,
     ReservationRead,
+    TransferCreate,
+    TransferRead,
 )
 from carloop.payments.models import Payment
 from carloop.payments.providers.base import PaymentProvider
@@ -277,3 +282,89 @@ async def payment_notification(provider_name: str, request: Request, session: Db
     if back:
         return RedirectResponse(back, status_code=303)
     return PlainTextResponse("success")
+
+
+# --- family members and hand-overs (anti-scalper: only to listed family, only with the owner) -------
+
+
+def _family_read(session: DbSession, member: FamilyMember) -> FamilyMemberRead:
+    customer = accounts.get_customer(session=session, customer_id=member.member_id)
+    return FamilyMemberRead(
+        member_id=member.member_id, display_name=customer.display_name, relation=member.relation
+    )
+
+
+def _transfer_read(order: Order, transfer: OrderTransfer) -> TransferRead:
+    return TransferRead(
+        order_number=order.number,
+        to_member_id=transfer.to_customer_id,
+        token=transfer.token,
+        confirmed=transfer.confirmed_at is not None,
+        created_at=transfer.created_at,
+        confirmed_at=transfer.confirmed_at,
+    )
+
+
+@router.get("/family", response_model=list[FamilyMemberRead])
+def my_family(session: DbSession, me: CurrentCustomer) -> list[FamilyMemberRead]:
+    """The family members the signed-in customer listed."""
+    assert me.customer_id is not None
+    return [
+        _family_read(session, m) for m in transfers.family_members(session=session, owner_id=me.customer_id)
+    ]
+
+
+@router.post("/family", status_code=201, response_model=FamilyMemberRead)
+def add_family_member(body: FamilyMemberCreate, session: DbSession, me: CurrentCustomer) -> FamilyMemberRead:
+    """List a family member by their account's phone (listing them again changes nothing)."""
+    assert me.customer_id is not None
+    member = accounts.find_customer(session=session, phone=body.phone)
+    if member is None:
+        raise NotFound("No carloop account has this phone number.", field="phone")
+    listed = transfers.add_family_member(
+        session=session, owner_id=me.customer_id, member_id=member.id, relation=body.relation
+    )
+    return _family_read(session, listed)
+
+
+@router.post("/orders/{number}/transfers", status_code=201, response_model=TransferRead)
+def request_transfer(
+    number: str,
+    body: TransferCreate,
+    request: Request,
+    session: DbSession,
+    me: CurrentCustomer,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Propose handing one of your orders to a listed family member; nothing moves until you confirm."""
+
+    def produce() -> tuple[int, dict[str, Any]]:
+        assert me.customer_id is not None
+        order = _mine(session, me, number)
+        transfer = transfers.request_transfer(
+            session=session, order=order, requested_by=me.customer_id, to_customer_id=body.to_member_id
+        )
+        return 201, _transfer_read(order, transfer).model_dump(mode="json")
+
+    return _once(request, session, me, key, body.model_dump(mode="json"), produce)
+
+
+@router.post("/orders/{number}/transfers/{token}/confirm", response_model=TransferRead)
+def confirm_transfer(
+    number: str,
+    token: str,
+    request: Request,
+    session: DbSession,
+    me: CurrentCustomer,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Confirm a hand-over you proposed: the order then belongs to the family member (retry: same key)."""
+
+    def produce() -> tuple[int, dict[str, Any]]:
+        assert me.customer_id is not None
+        order = _mine(session, me, number)
+        transfer = transfers.get_transfer(session=session, order=order, token=token)
+        transfers.confirm_transfer(session=session, token=transfer.token, confirmed_by=me.customer_id)
+        return 200, _transfer_read(order, transfer).model_dump(mode="json")
+
+    return _once(request, session, me, key, None, produce)

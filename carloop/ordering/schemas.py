@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from carloop.accounts.schemas import Phone
 from carloop.catalog.schemas import ConfigurationIn
 from carloop.clock import utcnow
 from carloop.ordering import rules
@@ -141,3 +142,39 @@ class ReservationRead(BaseModel):
 
     order: OrderRead
     payment: PaymentRead
+
+
+class FamilyMemberCreate(BaseModel):
+    """List a family member by the phone number of their carloop account."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone: Phone
+    relation: str = Field(min_length=1, max_length=20, examples=["spouse"])
+
+
+class FamilyMemberRead(BaseModel):
+    """A listed family member: the customer an edition order may be handed to."""
+
+    member_id: int
+    display_name: str
+    relation: str
+
+
+class TransferCreate(BaseModel):
+    """Propose handing an order to a listed family member (by their customer id from the family list)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to_member_id: int = Field(gt=0)
+
+
+class TransferRead(BaseModel):
+    """A proposed or confirmed hand-over; the owner confirms it with ``token``."""
+
+    order_number: str
+    to_member_id: int
+    token: str
+    confirmed: bool
+    created_at: datetime
+    confirmed_at: datetime | None = None

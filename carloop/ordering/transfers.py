@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carloop.clock import utcnow
-from carloop.errors import Conflict, NotFound, PermissionDenied
+from carloop.errors import Conflict, NotFound, PermissionDenied, PolicyViolation
 from carloop.ordering.intake import rules as intake_rules
 from carloop.ordering.intake.store import policies
 from carloop.ordering.models import FamilyMember, Order, OrderEvent, OrderTransfer
@@ -17,6 +17,8 @@ from carloop.ordering.rules import FINAL
 
 def add_family_member(*, session: Session, owner_id: int, member_id: int, relation: str) -> FamilyMember:
     """List a family member an owner may later hand an order to (listing twice changes nothing)."""
+    if member_id == owner_id:
+        raise PolicyViolation("You cannot list yourself as family.", field="phone")
     found = session.scalar(
         select(FamilyMember).where(FamilyMember.owner_id == owner_id, FamilyMember.member_id == member_id)
     )
@@ -26,6 +28,25 @@ def add_family_member(*, session: Session, owner_id: int, member_id: int, relati
     session.add(member)
     session.flush()
     return member
+
+
+def family_members(*, session: Session, owner_id: int) -> list[FamilyMember]:
+    """The family members an owner listed, first listed first."""
+    return list(
+        session.scalars(
+            select(FamilyMember).where(FamilyMember.owner_id == owner_id).order_by(FamilyMember.id)
+        )
+    )
+
+
+def get_transfer(*, session: Session, order: Order, token: str) -> OrderTransfer:
+    """A hand-over proposed for ``order`` (one for another order is not found)."""
+    transfer = session.scalar(
+        select(OrderTransfer).where(OrderTransfer.token == token, OrderTransfer.order_id == order.id)
+    )
+    if transfer is None:
+        raise NotFound("No such transfer for this order.")
+    return transfer
 
 
 def family_of(*, session: Session, owner_id: int) -> list[int]:

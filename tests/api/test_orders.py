@@ -250,3 +250,82 @@ def test_the_orders_api_and_the_intake_count_one_identity_together(
         assert taken.status_code == 201, taken.text
         refused = front.post("/api/v1/orders", json=body, headers={**buyer, "Idempotency-Key": "a1"})
     assert refused.status_code == 409 and refused.json()["code"] == "edition-limit-reached"
+
+
+# --- family members and hand-overs ------------------------------------------------------------------
+
+
+def _edition_order(client: TestClient, headers: dict[str, str], n: int) -> str:
+    body = {"configuration": FOUNDERS, "id_number": _id_number(n)}
+    response = client.post("/api/v1/orders", json=body, headers={**headers, "Idempotency-Key": f"ed-{n}"})
+    assert response.status_code == 201, response.text
+    return str(response.json()["order"]["number"])
+
+
+def test_an_owner_hands_an_edition_order_to_a_listed_family_member_only_after_confirming(
+    client: TestClient, buyer: dict[str, str]
+) -> None:
+    spouse = sign_in(client, "13800138001")
+    number = _edition_order(client, buyer, 10)
+    spouse_id = client.get("/api/v1/auth/me", headers=spouse).json().get("customer_id")
+    # Not listed yet: refused.
+    listed = client.post(
+        "/api/v1/family", json={"phone": "138 0013 8001", "relation": "spouse"}, headers=buyer
+    )
+    assert listed.status_code == 201, listed.text
+    member_id = listed.json()["member_id"]
+    assert spouse_id in (None, member_id)
+    assert [m["member_id"] for m in client.get("/api/v1/family", headers=buyer).json()] == [member_id]
+    proposed = client.post(
+        f"/api/v1/orders/{number}/transfers",
+        json={"to_member_id": member_id},
+        headers={**buyer, "Idempotency-Key": "t1"},
+    )
+    assert proposed.status_code == 201, proposed.text
+    token = proposed.json()["token"]
+    assert proposed.json()["confirmed"] is False
+    # Nothing moved yet.
+    assert client.get(f"/api/v1/orders/{number}", headers=buyer).status_code == 200
+    assert client.get(f"/api/v1/orders/{number}", headers=spouse).status_code == 404
+    # Only the owner confirms: the family member cannot confirm it for them.
+    assert (
+        client.post(f"/api/v1/orders/{number}/transfers/{token}/confirm", headers=spouse).status_code == 404
+    )
+    confirmed = client.post(
+        f"/api/v1/orders/{number}/transfers/{token}/confirm", headers={**buyer, "Idempotency-Key": "c1"}
+    )
+    assert confirmed.status_code == 200 and confirmed.json()["confirmed"] is True
+    again = client.post(
+        f"/api/v1/orders/{number}/transfers/{token}/confirm", headers={**buyer, "Idempotency-Key": "c1"}
+    )
+    assert again.status_code == 200 and again.json() == confirmed.json()
+    assert client.get(f"/api/v1/orders/{number}", headers=spouse).status_code == 200
+    assert client.get(f"/api/v1/orders/{number}", headers=buyer).status_code == 404
+
+
+def test_a_hand_over_goes_only_to_listed_family_and_only_from_the_owner(
+    client: TestClient, buyer: dict[str, str]
+) -> None:
+    stranger = sign_in(client, "13800138002")
+    number = _edition_order(client, buyer, 11)
+    stranger_id = client.post(
+        "/api/v1/family", json={"phone": "13800138000", "relation": "friend"}, headers=stranger
+    ).json()["member_id"]  # the stranger lists the buyer: that gives the stranger nothing
+    refused = client.post(f"/api/v1/orders/{number}/transfers", json={"to_member_id": 999}, headers=buyer)
+    assert refused.status_code == 422 and refused.json()["code"] == "policy-violation"
+    # Someone else's order is not found, whatever they ask.
+    assert (
+        client.post(
+            f"/api/v1/orders/{number}/transfers", json={"to_member_id": stranger_id}, headers=stranger
+        ).status_code
+        == 404
+    )
+    assert client.post(f"/api/v1/orders/{number}/transfers/nope/confirm", headers=buyer).status_code == 404
+    unknown = client.post("/api/v1/family", json={"phone": "13900000000", "relation": "x"}, headers=buyer)
+    assert unknown.status_code == 404
+    assert (
+        client.post("/api/v1/family", json={"phone": "12", "relation": "x"}, headers=buyer).status_code == 422
+    )
+    myself = client.post("/api/v1/family", json={"phone": "13800138000", "relation": "me"}, headers=buyer)
+    assert myself.status_code == 422
+    assert client.get("/api/v1/family").status_code == 401
