@@ -197,10 +197,12 @@ def reschedule(
     starts_at: datetime,
     now: datetime | None = None,
 ) -> Appointment:
-    """Move the buyer's booked appointment to another slot; it keeps its old slot if the new one is taken."""
+    """Move a booked appointment to another slot at its store: the buyer, or staff of that store (audited).
+
+    It keeps its old slot if the new one is taken."""
     appointment = get_for(session=session, principal=principal, appointment_id=appointment_id)
-    if principal.role is not Role.CUSTOMER:
-        raise PermissionDenied("Only the buyer reschedules an appointment.")
+    if principal.role is not Role.CUSTOMER and not principal.is_staff:
+        raise PermissionDenied("The buyer or the store's staff reschedule an appointment.")
     _require_booked(appointment)
     now = now or utcnow()
     store = network.get_store(session=session, store_id=appointment.store_id)
@@ -219,6 +221,19 @@ def reschedule(
     except CapacityExhausted:
         appointment.starts_at, appointment.ends_at = old_start, old_end
         raise
+    if principal.is_staff:
+        audit.record(
+            session=session,
+            principal=principal,
+            action="appointment.reschedule",
+            target_type="appointment",
+            target_id=appointment.id,
+            detail={
+                "store_id": appointment.store_id,
+                "from": old_start.isoformat(),
+                "to": new_start.isoformat(),
+            },
+        )
     return appointment
 
 

@@ -77,7 +77,11 @@ def assign_centre(number: str, body: CentreAssign, session: DbSession, me: Curre
 def rebalance(code: str, session: DbSession, staff: HqStaff) -> dict[str, list[str]]:
     """Move orders off an overloaded centre to the next best ones; their buyers are notified."""
     store = service.get_store_by_code(session=session, code=code)
-    return {"moved": service.rebalance_centre(session=session, store_id=store.id, actor=staff.actor)}
+    return {
+        "moved": service.rebalance_centre(
+            session=session, store_id=store.id, actor=staff.actor, principal=staff
+        )
+    }
 
 
 def _balance(session: DbSession, order_number: str, order_id: int) -> BalanceRead:
@@ -132,9 +136,13 @@ def record_store_payment(
 
 
 @router.post("/store/orders/{number}/handover", response_model=HandoverRead)
-def hand_over(number: str, body: HandoverCreate, session: DbSession, staff: CurrentStaff) -> HandoverRead:
-    """Complete the handover checklist; the order becomes delivered once the balance is settled."""
+def hand_over(
+    number: str, body: HandoverCreate, request: Request, session: DbSession, staff: CurrentStaff
+) -> HandoverRead:
+    """Complete the handover checklist; the order becomes delivered once the balance is settled
+    (a surplus held above the price is refunded first)."""
     done = handover.hand_over(
+        provider=request.app.state.payment_provider,
         session=session,
         principal=staff,
         number=number,

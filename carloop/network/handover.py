@@ -141,14 +141,27 @@ def hand_over(
     vin: str,
     inspection_passed: bool,
     documents_signed: bool,
+    provider: PaymentProvider | None = None,
 ) -> Handover:
-    """Hand the car over: balance settled, VIN matches, checklist done; the order becomes delivered."""
+    """Hand the car over: balance settled, VIN matches, checklist done; the order becomes delivered.
+
+    If the ledger holds more than the price (a late payment of an abandoned attempt), the surplus is
+    refunded first (``payments.refund_surplus``, idempotent), so an over-payment never blocks it."""
     order = staff_order(session, principal, number)
     if order.status is not OrderStatus.AT_DELIVERY_CENTRE:
         raise PolicyViolation(
             f"Order {order.number} is {order.status}; only a car at the centre is handed over."
         )
     money = balance(session=session, order=order)
+    if money.held_fen > money.total_fen and provider is not None:
+        payments.refund_surplus(
+            session=session,
+            provider=provider,
+            principal=principal,
+            order_id=order.id,
+            total_fen=order.total_fen,
+        )
+        money = balance(session=session, order=order)
     if not money.settled:
         raise PolicyViolation(
             f"The balance is not settled: {money.held_fen} of {money.total_fen} fen held.",

@@ -176,6 +176,7 @@ def complete_handover(
     try:
         with session.begin_nested():
             handover.hand_over(
+                provider=_provider(request),
                 session=session,
                 principal=staff,
                 number=number,

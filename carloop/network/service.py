@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from carloop.accounts.schemas import Principal
+from carloop.audit import service as audit
 from carloop.errors import CapacityExhausted, Conflict, NotFound, PolicyViolation
 from carloop.network import rules, sample
 from carloop.network.models import CustomerNotice, DemoCar, Store
@@ -244,8 +246,12 @@ def assign_delivery_centre(*, session: Session, order: Order, city: str, actor: 
     return Found(get_store(session=session, store_id=choice.store_id), round(choice.distance_km, 1))
 
 
-def rebalance_centre(*, session: Session, store_id: int, actor: str) -> list[str]:
-    """Move the newest movable orders off an overloaded centre to the next best one; buyers are told."""
+def rebalance_centre(
+    *, session: Session, store_id: int, actor: str, principal: Principal | None = None
+) -> list[str]:
+    """Move the newest movable orders off an overloaded centre to the next best one; buyers are told.
+
+    When staff ask for it (``principal``), the move is written to the audit log."""
     centre = get_store(session=session, store_id=store_id)
     load = ordering.delivery_store_load(session=session, store_ids=[store_id]).get(store_id, 0)
     excess = rules.overload(load, centre.storage_capacity)
@@ -273,6 +279,15 @@ def rebalance_centre(*, session: Session, store_id: int, actor: str) -> list[str
             f"{target.address}.",
         )
         moved.append(order.number)
+    if principal is not None and moved:
+        audit.record(
+            session=session,
+            principal=principal,
+            action="network.rebalance",
+            target_type="store",
+            target_id=store_id,
+            detail={"centre": centre.code, "moved": moved},
+        )
     return moved
 
 

@@ -288,3 +288,77 @@ def record_store_payment(
         detail={"trade_no": payment.trade_no, "amount_fen": amount_fen, "reference": reference},
     )
     return payment
+
+
+def refund_surplus(
+    *,
+    session: Session,
+    provider: PaymentProvider,
+    principal: Principal,
+    order_id: int,
+    total_fen: int,
+    reason: str = "balance over-paid: surplus refunded",
+) -> list[Refund]:
+    """Give back whatever the ledger holds for an order above its price (idempotent, audited).
+
+    A late notification for an attempt the buyer had abandoned can leave more held than the car
+    costs. The surplus goes back from the newest succeeded balance payments first: online ones
+    through the provider, store ones as cash at the till. Each refund number is derived from the
+    payment and what it had refunded before, so a repeated or concurrent run cannot refund twice.
+    """
+    surplus = ledger.held_for_order(session=session, order_id=order_id) - total_fen
+    if surplus <= 0:
+        return []
+    paid = [
+        p
+        for p in payments_for_order(session=session, order_id=order_id)
+        if p.purpose is PaymentPurpose.BALANCE and p.status is PaymentStatus.SUCCEEDED
+    ]
+    paid.sort(key=lambda p: (p.provider == STORE_PROVIDER, -p.id))  # online first, newest first
+    done: list[Refund] = []
+    for payment in paid:
+        left = payment.amount_fen - refunded_fen(payment)
+        if left <= 0:
+            continue
+        amount = min(left, surplus)
+        refund_no = f"RS-{payment.trade_no}-{refunded_fen(payment)}"[:60]
+        provider_ref = "cash at the till"
+        if payment.provider != STORE_PROVIDER:
+            result = provider.refund(
+                trade_no=payment.trade_no, refund_no=refund_no, amount_fen=amount, reason=reason
+            )
+            if not result.accepted:
+                raise PaymentFailed(f"The provider refused refund {refund_no}; nothing was refunded.")
+            provider_ref = result.provider_ref
+        refund = Refund(
+            refund_no=refund_no,
+            payment_id=payment.id,
+            order_id=order_id,
+            amount_fen=amount,
+            reason=reason[:200],
+            provider_ref=provider_ref[:80],
+        )
+        payment.refunds.append(refund)
+        session.add(refund)
+        ledger.post(
+            session=session,
+            key=f"refund:{refund_no}",
+            kind="refund",
+            order_id=order_id,
+            lines=rules.refund_paid(order_id, amount),
+            memo=reason[:300],
+        )
+        audit.record(
+            session=session,
+            principal=principal,
+            action="payment.refund_surplus",
+            target_type="order",
+            target_id=order_id,
+            detail={"trade_no": payment.trade_no, "refund_no": refund_no, "amount_fen": amount},
+        )
+        done.append(refund)
+        surplus -= amount
+        if surplus <= 0:
+            break
+    session.flush()
+    return done

@@ -325,3 +325,38 @@ def test_reminders_go_out_once_through_the_sender(session: Session) -> None:
     sender = notices.MemoryNoticeSender()
     assert notices.deliver_notices(session=session, sender=sender) == 1
     assert sender.sent[0][0] == "+8613800138000" and "Reminder: test_drive" in sender.sent[0][1]
+
+
+def test_staff_reschedule_within_their_own_store_only_and_it_is_audited(session: Session) -> None:
+    from carloop.audit import service as audit
+
+    seed(session)
+    network.set_demo_cars(
+        session=session, store=network.get_store_by_code(session=session, code="SH-ST-01"), cars={"su7": 1}
+    )
+    at = first_slot(session, "SH-ST-01", AppointmentKind.TEST_DRIVE, model="su7")
+    me = buyer(session)
+    booked = appointments.book(
+        session=session,
+        customer_id=me.customer_id or 0,
+        kind=AppointmentKind.TEST_DRIVE,
+        store_code="SH-ST-01",
+        starts_at=at,
+        model="su7",
+    )
+    elsewhere = staff_of(session, "BJ-DC-01", staff_id=2)
+    with pytest.raises(NotFound):
+        appointments.reschedule(
+            session=session, principal=elsewhere, appointment_id=booked.id, starts_at=at + timedelta(hours=1)
+        )
+    assert audit.list_entries(session=session, action="appointment.reschedule") == []
+    own = staff_of(session, "SH-ST-01", staff_id=3)
+    moved = appointments.reschedule(
+        session=session, principal=own, appointment_id=booked.id, starts_at=at + timedelta(hours=1)
+    )
+    assert moved.starts_at == at + timedelta(hours=1)
+    entries = audit.list_entries(session=session, action="appointment.reschedule")
+    assert len(entries) == 1 and entries[0].target_id == str(booked.id) and entries[0].actor == own.actor
+    # the buyer's own reschedule is not a staff action
+    appointments.reschedule(session=session, principal=me, appointment_id=booked.id, starts_at=at)
+    assert len(audit.list_entries(session=session, action="appointment.reschedule")) == 1

@@ -147,3 +147,47 @@ def test_no_balance_is_taken_before_the_order_is_locked(session: Session) -> Non
             amount_fen=100,
             base_url="http://t/",
         )
+
+
+def test_an_over_paid_balance_is_refunded_at_handover_once(session: Session) -> None:
+    """A late notification for an abandoned attempt over-pays; the handover refunds the surplus first."""
+    from carloop.payments import service as payments
+
+    seed(session)
+    order = arrived_order(session)
+    due = handover.balance(session=session, order=order).due_fen
+    me = buyer(session)
+    abandoned = handover.start_balance_payment(
+        session=session,
+        provider=PROVIDER,
+        principal=me,
+        number=order.number,
+        amount_fen=due,
+        base_url="http://t/",
+    )
+    pay_online(session, order, due)  # closes the first attempt, pays the whole balance
+    late = PROVIDER.signed_notification(
+        trade_no=abandoned.trade_no, amount_fen=abandoned.amount_fen, status=NotificationStatus.SUCCEEDED
+    )
+    ordering.handle_notification(session=session, provider=PROVIDER, form=late)
+    held = handover.balance(session=session, order=order).held_fen
+    assert held == order.total_fen + due
+    staff = staff_of(session, "BJ-DC-01")
+    with pytest.raises(PolicyViolation, match="not settled"):  # without a provider nothing is refunded
+        handover.hand_over(
+            session=session, principal=staff, number=order.number, vin=VIN,
+            inspection_passed=True, documents_signed=True,
+        )  # fmt: skip
+    handover.hand_over(
+        session=session, principal=staff, number=order.number, vin=VIN,
+        inspection_passed=True, documents_signed=True, provider=PROVIDER,
+    )  # fmt: skip
+    assert order.status is OrderStatus.DELIVERED
+    assert ledger.held_for_order(session=session, order_id=order.id) == order.total_fen
+    assert ledger.check(session=session).ok
+    again = payments.refund_surplus(
+        session=session, provider=PROVIDER, principal=staff, order_id=order.id, total_fen=order.total_fen
+    )
+    assert again == []
+    refunds = audit.list_entries(session=session, action="payment.refund_surplus")
+    assert len(refunds) == 1 and refunds[0].detail["amount_fen"] == due

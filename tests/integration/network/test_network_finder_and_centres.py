@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
+from carloop.accounts.schemas import Principal, Role
+from carloop.audit import service as audit
 from carloop.errors import CapacityExhausted, NotFound, PolicyViolation
 from carloop.network import notices
 from carloop.network import service as network
@@ -112,7 +114,10 @@ def test_an_overloaded_centre_moves_its_newest_orders_and_tells_the_buyers(sessi
     arrived = advance_to(session, orders[0], OrderStatus.AT_DELIVERY_CENTRE)
     bj = network.get_store_by_code(session=session, code="BJ-DC-01")
     bj.storage_capacity = 1  # capacity cut: two orders too many
-    moved = network.rebalance_centre(session=session, store_id=bj.id, actor="staff:9")
+    hq = Principal(role=Role.HQ_OPS, staff_id=9, display_name="hq")
+    moved = network.rebalance_centre(session=session, store_id=bj.id, actor=hq.actor, principal=hq)
+    entries = audit.list_entries(session=session, action="network.rebalance")
+    assert len(entries) == 1 and entries[0].detail["moved"] == moved and entries[0].actor == hq.actor
     assert moved == [orders[2].number, orders[1].number]  # the newest movable ones; the arrived car stays
     assert arrived.delivery_store_id == bj.id
     assert all(o.delivery_store_id not in (None, bj.id) for o in orders[1:])
