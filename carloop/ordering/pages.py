@@ -146,6 +146,8 @@ def simulator_page(trade_no: str, request: Request, session: DbSession, me: Curr
     if not isinstance(provider, SimulatorProvider):
         raise NotFound("The payment simulator is not enabled.")
     payment = payments.get_payment(session=session, trade_no=trade_no)
+    if payment.order_id is None:  # a merchandise shop payment: the shop has its own simulator page
+        return RedirectResponse(f"/shop/pay/{payment.trade_no}", status_code=303)
     order = session.get(service.Order, payment.order_id)
     if order is None or order.customer_id != me.customer_id:
         raise NotFound(f"No payment {trade_no}.")
