@@ -201,6 +201,9 @@ def test_mixed_points_and_cash_checkout_pays_through_the_provider_and_refunds_bo
     client.cookies.set("carloop_session", owner["Authorization"].removeprefix("Bearer "))
     sim = client.get(order["pay_url"], headers=HTML)
     assert sim.status_code == 200 and "¥19.60" in sim.text
+    trade_no = order["pay_url"].rsplit("/", 1)[1]
+    provider_page = client.get(f"/pay/simulator/{trade_no}", headers=HTML, follow_redirects=False)
+    assert provider_page.headers["location"] == order["pay_url"]  # the provider's page sends shop payments on
     paid_form, _ = _simulator_forms(sim.text)
     client.cookies.clear()
     notified = client.post("/api/v1/payments/notify/simulator", data=paid_form)
