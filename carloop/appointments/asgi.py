@@ -191,7 +191,9 @@ class BookingApp:
         except DomainError as err:
             await _problem(send, status_for(err), str(err.code), err.message, **err.data)
             return
-        if attempt is None:  # not a live customer session: the app answers 401 or 403
+        except (OverflowError, ValueError):  # a time at the ends of the calendar: the app's checks answer
+            attempt = None
+        if attempt is None:  # not a live customer session (the app answers 401 or 403), or odd input
             await self.inner(scope, _replay(raw, complete, receive), send)
             return
         result = await self.writer.submit(attempt)

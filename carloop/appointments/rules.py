@@ -62,7 +62,10 @@ def check_slot(
     """The slot start in UTC; ``PolicyViolation`` if it is past, too far ahead, or off the grid."""
     if starts_at.tzinfo is None:
         raise PolicyViolation("Give the slot time with its time zone.")
-    at = starts_at.astimezone(UTC)
+    try:
+        at = starts_at.astimezone(UTC)
+    except OverflowError:  # a moment at the very ends of the calendar
+        raise PolicyViolation("That is not a slot of this store's calendar.") from None
     if at <= now:
         raise PolicyViolation("That slot has already begun.")
     if at > now + timedelta(days=HORIZON_DAYS):

@@ -182,3 +182,29 @@ def test_a_batch_racing_for_one_car_stores_exactly_one(app: FastAPI, world: dict
     assert again == [None]
     with engine.connect() as conn:
         assert len(fast.load_slot(conn, "BJ-ST-01", "su7", [start])[1]) == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"starts_at": "9999-12-31T23:30:00+00:00"},
+        {"starts_at": "0001-01-01T00:00:00+14:00"},
+        {"starts_at": "2026-01-01T00:00:00"},
+        {"kind": "service", "service_type": "repair", "starts_at": "9999-12-31T23:00:00-12:00"},
+        {"store_code": "x" * 33},
+        {"model": None},
+        {"kind": "teleport"},
+    ],
+)
+def test_odd_input_on_the_lean_route_is_a_4xx_problem_never_a_500(
+    lean: TestClient, world: dict[str, Any], change: dict[str, Any]
+) -> None:
+    body = {
+        "kind": "test_drive",
+        "store_code": "SH-ST-01",
+        "starts_at": "2030-01-01T02:00:00Z",
+        "model": "su7",
+    }
+    answer = lean.post("/api/v1/appointments", json={**body, **change}, headers=world["me"])
+    assert 400 <= answer.status_code < 500, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -77,3 +77,23 @@ def test_a_reminder_is_due_once_within_a_day() -> None:
     assert rules.reminder_due(soon, NOW, reminded=False)
     assert not rules.reminder_due(soon, NOW, reminded=True)
     assert not rules.reminder_due(NOW + timedelta(days=2), NOW, reminded=False)
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))),
+        datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-12))),
+    ],
+)
+def test_times_at_the_ends_of_the_calendar_are_refused_not_crashed(odd: datetime) -> None:
+    now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    with pytest.raises(PolicyViolation):
+        rules.check_slot(
+            odd,
+            now=now,
+            opens_minute=600,
+            closes_minute=1260,
+            kind=AppointmentKind.TEST_DRIVE,
+            length=timedelta(hours=1),
+        )
