@@ -13,6 +13,7 @@ from carloop.accounts.models import Customer
 from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
 from carloop.clock import SHANGHAI, utcnow
+from carloop.errors import PolicyViolation
 from carloop.loyalty import owner_events
 from carloop.loyalty.models import EventSignup, OwnerEventKind, SignupStatus
 from carloop.web.deps import CurrentPrincipal, DbSession, FormCustomer, check_csrf, require_roles
@@ -91,7 +92,10 @@ def announce(
     city: Annotated[str, Form(max_length=60)] = "",
 ) -> Response:
     """Announce an event; the start is China Standard Time (audited)."""
-    start = datetime.fromisoformat(starts_at).replace(tzinfo=SHANGHAI)
+    try:
+        start = datetime.fromisoformat(starts_at).replace(tzinfo=SHANGHAI)
+    except ValueError as err:
+        raise PolicyViolation(f"No such moment: {starts_at}.") from err
     event = owner_events.create_event(
         session=session,
         kind=kind,

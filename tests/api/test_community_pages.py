@@ -145,6 +145,18 @@ def test_owner_events_sign_up_waitlist_give_up_and_check_in_on_pages(
     )
     assert announced.status_code == 303
     event_id = int(announced.headers["location"].rsplit("/", 1)[1])
+    no_such_day = client.post(
+        "/staff/events",
+        data={
+            "csrf_token": csrf,
+            "kind": "meetup",
+            "title_zh": "聚会",
+            "title_en": "Meetup",
+            "starts_at": "2026-13-45T25:61",
+            "capacity": 5,
+        },
+    )
+    assert no_such_day.status_code == 422
 
     csrf = _as(client, alice)
     client.post(f"/events/{event_id}/signup", data={"csrf_token": csrf})
