@@ -21,7 +21,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -35,12 +35,9 @@ from carloop.ordering.intake import pricing, sql
 from carloop.ordering.intake import rules as intake_rules
 from carloop.ordering.intake.pricing import PricingContext
 from carloop.ordering.models import (
-    EditionReturn,
-    EditionStock,
     IdempotencyRecord,
     Order,
     OrderEvent,
-    QueueCounter,
 )
 from carloop.ordering.rules import OrderStatus
 from carloop.outbox.models import OutboxEvent
@@ -153,10 +150,10 @@ def store_batch(
     plans = {i: _Plan(tickets[i]) for i in first_of.values()}
     _claim_keys(session, plans, outcomes, now)
     fresh = [plans[i] for i in sorted(plans) if outcomes[i] is None]
-    _apply_scalper_limits(session, fresh)
+    stocks = _apply_scalper_limits(session, fresh)
     stored = [p for p in fresh if p.outcome is None]
     _take_positions(session, stored)
-    _take_edition_units(session, stored)
+    _take_edition_units(session, stored, stocks)
     _write(session, stored, provider, now)
     _record_answers(session, fresh)
     for i, plan in plans.items():
@@ -264,7 +261,8 @@ def _claim_keys(
             outcomes[i] = Outcome(int(rec.status_code), dict(rec.response), replayed=True)
 
 
-def _apply_scalper_limits(session: Session, fresh: list[_Plan]) -> None:
+def _apply_scalper_limits(session: Session, fresh: list[_Plan]) -> dict[str, tuple[int, int]]:
+    """Refuse what the editions' anti-scalper limits forbid; the locked (capacity, taken) by edition."""
     by_edition: dict[str, list[_Plan]] = {}
     for p in fresh:
         edition = p.ticket.quote.edition
@@ -278,9 +276,10 @@ def _apply_scalper_limits(session: Session, fresh: list[_Plan]) -> None:
                 )
             else:
                 by_edition.setdefault(edition, []).append(p)
+    stocks = {}
     for edition in sorted(by_edition):
         group = by_edition[edition]
-        lock_edition_stock(session, edition)  # serialises editions across processes before counting
+        stocks[edition] = lock_edition_stock(session, edition)  # serialises the edition before counting
         limit = intake_rules.policy_for(policies(), edition).max_orders_per_identity
         identities = [p.ticket.identity_hash or "" for p in group]
         held = held_by_identity(session, edition, identities)
@@ -293,54 +292,58 @@ def _apply_scalper_limits(session: Session, fresh: list[_Plan]) -> None:
                     edition=edition,
                     limit=limit,
                 )
+    return stocks
+
+
+_HELD = (
+    select(_t(Order).c.identity_hash, func.count())
+    .where(
+        _t(Order).c.edition == bindparam("edition"),
+        _t(Order).c.identity_hash.in_(bindparam("identities", expanding=True)),
+        _t(Order).c.status.not_in([str(OrderStatus.CANCELLED), str(OrderStatus.REFUNDED)]),
+    )
+    .group_by(_t(Order).c.identity_hash)
+)
 
 
 def held_by_identity(session: Session, edition: str, identities: Sequence[str]) -> dict[str, int]:
     """How many of ``edition``'s orders each identity holds, cancelled and refunded ones aside."""
-    table = _t(Order)
-    rows = session.execute(
-        select(table.c.identity_hash, func.count())
-        .where(
-            table.c.edition == edition,
-            table.c.identity_hash.in_(set(identities)),
-            table.c.status.not_in([str(OrderStatus.CANCELLED), str(OrderStatus.REFUNDED)]),
-        )
-        .group_by(table.c.identity_hash)
-    )
+    rows = session.execute(_HELD, {"edition": edition, "identities": sorted(set(identities))})
     return {str(identity): int(count) for identity, count in rows}
 
 
-def lock_edition_stock(session: Session, edition: str) -> EditionStock:
-    """The edition's stock row, created if missing, locked for the rest of the transaction."""
-    stmt = _insert(session, _t(EditionStock)).on_conflict_do_nothing(index_elements=["edition"])
-    session.execute(stmt.values(edition=edition, capacity=catalog.edition_units(edition), taken=0))
-    stock = session.scalar(
-        select(EditionStock)
-        .where(EditionStock.edition == edition)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+def lock_edition_stock(session: Session, edition: str) -> tuple[int, int]:
+    """The edition's (capacity, taken), its row created if missing and locked until the transaction ends."""
+    conn = session.connection()
+    mark = sql.placeholder(conn)
+    conn.exec_driver_sql(
+        f"INSERT INTO edition_stock (edition, capacity, taken) VALUES ({mark}, {mark}, 0) "  # noqa: S608
+        "ON CONFLICT (edition) DO NOTHING",
+        (edition, catalog.edition_units(edition)),
     )
-    assert stock is not None
-    return stock
+    lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""  # SQLite: the writer holds the lock
+    capacity, taken = conn.exec_driver_sql(
+        f"SELECT capacity, taken FROM edition_stock WHERE edition = {mark}{lock}",  # noqa: S608
+        (edition,),
+    ).one()
+    return int(capacity), int(taken)
 
 
 def _take_positions(session: Session, stored: list[_Plan]) -> None:
     by_model: dict[str, list[_Plan]] = {}
     for p in stored:
         by_model.setdefault(p.ticket.quote.model, []).append(p)
-    table = _t(QueueCounter)
+    conn = session.connection()
+    mark = sql.placeholder(conn)
     for model in sorted(by_model):
         group = by_model[model]
-        session.execute(
-            _insert(session, table)
-            .on_conflict_do_nothing(index_elements=["model"])
-            .values(model=model, last=0)
+        conn.exec_driver_sql(
+            f"INSERT INTO queue_counters (model, last) VALUES ({mark}, 0) ON CONFLICT (model) DO NOTHING",  # noqa: S608
+            (model,),
         )
-        last = session.execute(
-            update(table)
-            .where(table.c.model == model)
-            .values(last=table.c.last + len(group))
-            .returning(table.c.last)
+        last = conn.exec_driver_sql(
+            f"UPDATE queue_counters SET last = last + {mark} WHERE model = {mark} RETURNING last",  # noqa: S608
+            (len(group), model),
         ).scalar_one()
         for p, position in zip(
             group, intake_rules.positions(int(last) - len(group), len(group)), strict=True
@@ -348,36 +351,41 @@ def _take_positions(session: Session, stored: list[_Plan]) -> None:
             p.position = position
 
 
-def _take_edition_units(session: Session, stored: list[_Plan]) -> None:
+def _take_edition_units(session: Session, stored: list[_Plan], stocks: dict[str, tuple[int, int]]) -> None:
     by_edition: dict[str, list[_Plan]] = {}
     for p in stored:
         q = p.ticket.quote
         p.status = rules.status_after_deposit(lock_at_payment=q.deposit.lock_at_payment)
         if q.edition:
             by_edition.setdefault(q.edition, []).append(p)
+    conn = session.connection()
+    mark = sql.placeholder(conn)
+    lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
     for edition in sorted(by_edition):
         group = by_edition[edition]
-        stock = lock_edition_stock(session, edition)
-        returns = list(
-            session.scalars(
-                select(EditionReturn.number).where(EditionReturn.edition == edition).with_for_update()
+        capacity, taken = stocks.get(edition) or lock_edition_stock(session, edition)
+        returns = [
+            int(n)
+            for (n,) in conn.exec_driver_sql(
+                f"SELECT number FROM edition_returns WHERE edition = {mark}{lock}",  # noqa: S608
+                (edition,),
             )
-        )
-        grant = intake_rules.grant_units(
-            len(group), capacity=stock.capacity, taken=stock.taken, returns=returns
-        )
-        stock.taken = grant.taken
+        ]
+        grant = intake_rules.grant_units(len(group), capacity=capacity, taken=taken, returns=returns)
+        if grant.taken != taken:
+            conn.exec_driver_sql(
+                f"UPDATE edition_stock SET taken = {mark} WHERE edition = {mark}",  # noqa: S608
+                (grant.taken, edition),
+            )
         if grant.returns_used:
-            session.execute(
-                _t(EditionReturn)
-                .delete()
-                .where(EditionReturn.edition == edition, EditionReturn.number.in_(grant.returns_used))
+            conn.exec_driver_sql(
+                f"DELETE FROM edition_returns WHERE edition = {mark} AND number = {mark}",  # noqa: S608
+                [(edition, n) for n in grant.returns_used],
             )
         for p, number in zip(group, grant.numbers, strict=True):
             p.edition_number = number
             if number is None:
                 p.status = OrderStatus.WAITLISTED
-    session.flush()
 
 
 def _order_number(model: str) -> str:
