@@ -10,8 +10,9 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -268,24 +269,29 @@ def resolve_session(*, session: Session, token: str, now: datetime | None = None
     return None
 
 
+_tokens, _customers, _staff = (cast(Table, m.__table__) for m in (SessionToken, Customer, Staff))
 _SESSIONS_BY_DIGEST = (
     select(
-        SessionToken.token_hash,
-        SessionToken.id,
-        SessionToken.kind,
-        SessionToken.expires_at,
-        Customer.id,
-        Customer.display_name,
-        Staff.id,
-        Staff.role,
-        Staff.store_id,
-        Staff.display_name,
-        Staff.active,
+        _tokens.c.token_hash,
+        _tokens.c.id,
+        _tokens.c.kind,
+        _tokens.c.expires_at,
+        _customers.c.id,
+        _customers.c.display_name,
+        _staff.c.id,
+        _staff.c.role,
+        _staff.c.store_id,
+        _staff.c.display_name,
+        _staff.c.active,
     )
-    .outerjoin(Customer, Customer.id == SessionToken.customer_id)
-    .outerjoin(Staff, Staff.id == SessionToken.staff_id)
+    .select_from(
+        _tokens.outerjoin(_customers, _customers.c.id == _tokens.c.customer_id).outerjoin(
+            _staff, _staff.c.id == _tokens.c.staff_id
+        )
+    )
     .where(
-        SessionToken.token_hash.in_(bindparam("digests", expanding=True)), SessionToken.revoked_at.is_(None)
+        _tokens.c.token_hash.in_(bindparam("digests", expanding=True)),
+        _tokens.c.revoked_at.is_(None),
     )
 )  # built once: a batch of tokens costs one cached statement, not a compile
 
@@ -301,7 +307,7 @@ def resolve_sessions(
     by_digest = {rules.token_digest(t): t for t in tokens if t and len(t) <= 256}
     if not by_digest:
         return {}
-    rows = session.execute(_SESSIONS_BY_DIGEST, {"digests": list(by_digest)})
+    rows = session.connection().execute(_SESSIONS_BY_DIGEST, {"digests": list(by_digest)})
     moment = now or utcnow()
     found: dict[str, Principal] = {}
     for (
@@ -319,13 +325,13 @@ def resolve_sessions(
     ) in rows:
         if expires_at <= moment:
             continue
-        if kind is PrincipalKind.CUSTOMER and customer_id is not None:
+        if kind == PrincipalKind.CUSTOMER and customer_id is not None:
             found[by_digest[digest]] = Principal(
                 role=Role.CUSTOMER, customer_id=customer_id, display_name=name, session_id=session_id
             )
         elif staff_id is not None and active:
             found[by_digest[digest]] = Principal(
-                role=role,
+                role=Role(role),
                 staff_id=staff_id,
                 store_id=store_id,
                 display_name=staff_name,

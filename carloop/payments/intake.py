@@ -11,12 +11,12 @@ in the caller's transaction; nothing is committed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import Connection, Table
 from sqlalchemy.orm import Session
 
@@ -121,7 +121,7 @@ def capture_deposits(
             c.trade_no, c.order_id, deposit, name, c.amount_fen, succeeded, notice.provider_txn_id, "",
             when, when, None,
         ))  # fmt: skip
-        notice_rows.append((name, c.trade_no, "captured", "", json.dumps(form, separators=(",", ":")), when))
+        notice_rows.append((name, c.trade_no, "captured", "", orjson.dumps(form).decode(), when))
         posting_rows.append([(str(ln.account), ln.order_id, ln.amount_fen) for ln in lines])
     entry_ids = _entry_ids(conn, len(captures))
     postings = []

@@ -9,11 +9,11 @@ here in raw ASGI; every other request goes to the FastAPI app untouched. Serve i
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import orjson
 from fastapi import FastAPI
 from pydantic import ValidationError
 from sqlalchemy import create_engine
@@ -188,7 +188,7 @@ async def _send_outcome(send: Send, outcome: Outcome) -> None:
         headers.append((b"idempotent-replayed", b"true"))
     if outcome.status == 503:
         headers.append((b"retry-after", b"1"))
-    await _reply(send, outcome.status, json.dumps(outcome.body, separators=(",", ":")).encode(), headers)
+    await _reply(send, outcome.status, orjson.dumps(outcome.body), headers)
 
 
 async def _reply(send: Send, status: int, payload: bytes, headers: list[tuple[bytes, bytes]]) -> None:
