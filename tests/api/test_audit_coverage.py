@@ -93,9 +93,6 @@ OUT_OF_SCOPE = {
     ("GET", "/console/policy"): "deposit terms per model, no order",
     ("GET", "/api/v1/production/plan"): "the production plan, no order",
     ("GET", "/api/v1/production/runs"): "allocation run counts, no order",
-    ("GET", "/api/v1/stores"): "the public store network",
-    ("GET", "/api/v1/stores/{code}"): "the public store network",
-    ("GET", "/api/v1/stores/{code}/slots"): "free appointment slots",
     ("GET", "/api/v1/stores/{code}/calendar"): "appointments (not an order, payment or account)",
     ("GET", "/staff/calendar"): "appointments (not an order, payment or account)",
     ("GET", "/api/v1/appointments/{appointment_id}"): "an appointment (not an order, payment or account)",
@@ -128,6 +125,17 @@ OUT_OF_SCOPE = {
     ("POST", "/api/v1/staff/forum/posts/{post_id}/official-answer"): "community content (audited)",
     ("GET", "/api/v1/staff/forum/reports"): "community content",
     ("POST", "/api/v1/staff/forum/reports/{report_id}"): "community content (audited by its service)",
+    ("GET", "/community/forum"): "community content",
+    ("GET", "/community/forum/{board}"): "community content",
+    ("GET", "/community/forum/posts/{post_id}"): "community content",
+    ("POST", "/community/forum/posts/{post_id}/answer"): "community content",
+    ("POST", "/community/forum/posts/{post_id}/helpful"): "community content (audited by its service)",
+    ("POST", "/community/forum/posts/{post_id}/official"): "community content (audited by its service)",
+    ("GET", "/staff/forum/moderation"): "community content",
+    ("POST", "/staff/forum/moderation/{report_id}"): "community content (audited by its service)",
+    ("GET", "/events"): "the public event list",
+    ("GET", "/staff/events/{event_id}"): "an owner event and its sign-ups (not an order, payment or account)",
+    ("POST", "/staff/events"): "announces an owner event",
 }
 
 
@@ -486,6 +494,68 @@ def import_market(w: World) -> Expect:
     return _expect(w, "ops", "market", "illustrative sample (not real data)", action="market.imported")
 
 
+def handover_page(w: World) -> Expect:
+    number = w.order_at_centre()
+    _ok(
+        w.client.get(
+            f"/staff/orders/{number}/handover", headers={**w.headers["store1"], "Accept": "text/html"}
+        )
+    )
+    return _expect(w, "store1", "order|payment", number, w.order_id(number))
+
+
+def store_payment_page(w: World) -> Expect:
+    number = w.order_at_centre()
+    form = {"csrf_token": w.csrf["store1"], "amount": "1000", "reference": "POS-9"}
+    response = w.client.post(
+        f"/staff/orders/{number}/payments", data=form, headers=w.headers["store1"], follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    return _expect(w, "store1", "order|payment", number, w.order_id(number))
+
+
+def handover_form(w: World) -> Expect:
+    number = w.order_at_centre(settle=True)
+    form = {
+        "csrf_token": w.csrf["store1"],
+        "vin": VIN,
+        "inspection_passed": "true",
+        "documents_signed": "true",
+    }
+    response = w.client.post(
+        f"/staff/orders/{number}/handover", data=form, headers=w.headers["store1"], follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    return _expect(w, "store1", "order", number, w.order_id(number))
+
+
+def forum_ban_page(w: World) -> Expect:
+    cid = w.customer_id()
+    form = {"csrf_token": w.csrf["ops"], "customer_id": str(cid), "days": "7", "reason": "spam"}
+    response = w.client.post("/staff/forum/bans", data=form, headers=w.headers["ops"], follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return _expect(w, "ops", "customer", str(cid))
+
+
+def event_checkin_page(w: World) -> Expect:
+    event = {
+        "kind": "track_day",
+        "title_zh": "赛道日",
+        "title_en": "Track day",
+        "starts_at": "2099-05-01T09:00:00+08:00",
+        "capacity": 5,
+    }
+    eid = w.client.post("/api/v1/staff/events", json=event, headers=w.headers["ops"]).json()["id"]
+    _ok(w.client.post(f"/api/v1/events/{eid}/signup", headers=w.buyer()))
+    cid = w.customer_id()
+    form = {"csrf_token": w.csrf["ops"], "customer_id": str(cid)}
+    response = w.client.post(
+        f"/staff/events/{eid}/checkins", data=form, headers=w.headers["ops"], follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    return _expect(w, "ops", "owner_event|customer", str(eid), str(cid))
+
+
 def _gap(domain: str, route: str) -> Any:
     return pytest.mark.xfail(strict=True, reason=f"{domain}: {route} not audited")
 
@@ -501,6 +571,12 @@ CASES: dict[tuple[str, str], tuple[Act, Any]] = {
     ),
     ("POST", "/api/v1/store/orders/{number}/payments"): (store_payment, None),
     ("POST", "/api/v1/store/orders/{number}/handover"): (handover, None),
+    ("GET", "/staff/orders/{number}/handover"): (
+        handover_page,
+        _gap("network (issue 5)", "GET /staff/orders/{number}/handover (order and payments shown)"),
+    ),
+    ("POST", "/staff/orders/{number}/payments"): (store_payment_page, None),
+    ("POST", "/staff/orders/{number}/handover"): (handover_form, None),
     ("POST", "/api/v1/network/centres/{code}/rebalance"): (
         rebalance,
         _gap("network (issue 5)", "POST /api/v1/network/centres/{code}/rebalance"),
@@ -516,8 +592,10 @@ CASES: dict[tuple[str, str], tuple[Act, Any]] = {
     ("POST", "/api/v1/staff/points/compensations"): (compensation, None),
     ("POST", "/api/v1/staff/shop/orders/{number}/refund"): (shop_refund, None),
     ("POST", "/api/v1/staff/events/{event_id}/checkins"): (event_checkin, None),
+    ("POST", "/staff/events/{event_id}/checkins"): (event_checkin_page, None),
     # accounts
     ("POST", "/api/v1/staff/forum/bans"): (forum_ban, None),
+    ("POST", "/staff/forum/bans"): (forum_ban_page, None),
     ("GET", "/api/v1/staff"): (list_staff_api, None),
     ("POST", "/api/v1/staff"): (create_staff_api, None),
     ("PATCH", "/api/v1/staff/{staff_id}"): (update_staff_api, None),
