@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from carloop.catalog.schemas import ConfigurationIn
 from carloop.errors import DomainError, InvalidConfiguration
-from carloop.ordering import idempotency
 from carloop.ordering.intake import rules as intake_rules
 from carloop.ordering.intake.pricing import PricingContext, latest_context, price_cached
 from carloop.ordering.intake.store import PATH, Outcome, Ticket, problem
@@ -27,6 +27,12 @@ class IntakeOrderCreate(BaseModel):
 def identity_hash(identity_key: bytes, id_number: str) -> str:
     """The keyed hash an identity number is stored as (never the number itself)."""
     return hmac.new(identity_key, id_number.strip().upper().encode(), hashlib.sha256).hexdigest()
+
+
+def fingerprint(body: IntakeOrderCreate) -> str:
+    """What was asked, hashed to tell a true retry from a reused key (canonical JSON, keys sorted)."""
+    canonical = orjson.dumps(["POST", PATH, body.model_dump(mode="json")], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def prepare_ticket(
@@ -61,7 +67,7 @@ def prepare_ticket(
         scope=actor,
         customer_id=customer_id,
         key=key,
-        request_hash=idempotency.fingerprint("POST", PATH, body.model_dump(mode="json")),
+        request_hash=fingerprint(body),
         quote=quote,
         quote_json=quote_json,
         identity_hash=identity,
