@@ -8,13 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from carloop.accounts.schemas import Role
+from carloop.accounts.schemas import Principal, Role
 from carloop.appointments import rules, service
 from carloop.appointments.api import WriterGate
 from carloop.appointments.schemas import AppointmentKind, ServiceType
 from carloop.clock import utcnow
-from carloop.errors import DomainError, PermissionDenied
+from carloop.errors import CapacityExhausted, DomainError, PermissionDenied, PolicyViolation
 from carloop.network import service as network
+from carloop.network.handover_pages import FormStaff
 from carloop.ordering import service as ordering
 from carloop.ordering.rules import OrderStatus
 from carloop.web.deps import CurrentCustomer, CurrentStaff, DbSession, FormCustomer
@@ -103,6 +104,43 @@ def staff_calendar(
     store: Annotated[str, Query(max_length=32)] = "",
 ) -> Response:
     """The day's appointments at the staff member's own store (HQ and admins choose the store)."""
+    return _calendar(request, session, staff, day, store)
+
+
+@router.post("/staff/appointments/{appointment_id}/reschedule")
+def staff_reschedule(
+    _: WriterGate,
+    appointment_id: int,
+    request: Request,
+    session: DbSession,
+    staff: FormStaff,
+    starts_at: Annotated[datetime, Form()],
+) -> Response:
+    """Move an appointment of the staff member's store to another slot (audited); a naive time is
+    read as store-local (Asia/Shanghai), as the page's input gives it."""
+    if starts_at.tzinfo is None:
+        starts_at = starts_at.replace(tzinfo=rules.STORE_TZ)
+    try:
+        with session.begin_nested():
+            moved = service.reschedule(
+                session=session, principal=staff, appointment_id=appointment_id, starts_at=starts_at
+            )
+    except (PolicyViolation, CapacityExhausted) as err:
+        return _calendar(request, session, staff, None, "", err.message, 409)
+    return RedirectResponse(
+        f"/staff/calendar?day={rules.local_day(moved.starts_at).isoformat()}", status_code=303
+    )
+
+
+def _calendar(
+    request: Request,
+    session: DbSession,
+    staff: Principal,
+    day: date | None,
+    store: str,
+    error: str = "",
+    status: int = 200,
+) -> Response:
     if staff.role is Role.STORE_STAFF:
         if staff.store_id is None:
             raise PermissionDenied("Your account is not bound to a store.")
@@ -114,5 +152,12 @@ def staff_calendar(
     return _render(
         request,
         "appointments/calendar.html",
-        {"store_code": code, "day": day, "appointments": [service.read(session, a) for a in found]},
+        {
+            "store_code": code,
+            "day": day,
+            "appointments": [service.read(session, a) for a in found],
+            "error": error,
+            "can_move": staff.role is Role.STORE_STAFF,
+        },
+        status,
     )

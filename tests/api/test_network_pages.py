@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -131,3 +131,63 @@ def test_a_buyer_cancels_by_form(client: TestClient) -> None:
         f'action="/appointments/{appointment_id}/cancel"'
         not in client.get("/appointments", headers=HTML).text
     )
+
+
+@pytest.mark.usefixtures("seeded")
+def test_store_staff_reschedule_from_their_calendar_and_other_stores_get_404(client: TestClient) -> None:
+    from zoneinfo import ZoneInfo
+
+    from carloop.audit.models import AuditEntry
+
+    as_buyer(client, "13800138000")
+    bearer = {"Authorization": f"Bearer {client.cookies.get('carloop_session')}"}
+    day = (utcnow() + timedelta(days=2)).date().isoformat()
+    slots = client.get(
+        "/api/v1/stores/SH-ST-01/slots", params={"kind": "test_drive", "day": day, "model": "su7"}
+    ).json()
+    body = {
+        "kind": "test_drive",
+        "store_code": "SH-ST-01",
+        "starts_at": slots[0]["starts_at"],
+        "model": "su7",
+    }
+    appointment_id = client.post("/api/v1/appointments", json=body, headers=bearer).json()["id"]
+    later = datetime.fromisoformat(slots[2]["starts_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    local = later.strftime("%Y-%m-%dT%H:%M")  # what the page's datetime-local input sends
+
+    token = client.post("/api/v1/auth/staff/sign-in", json={"username": "bj", "password": PASSWORD}).json()[
+        "token"
+    ]
+    client.cookies.set("carloop_session", token)
+    csrf = csrf_token_for(client.app.state.settings, token)  # type: ignore[attr-defined]
+    form = {"csrf_token": csrf, "starts_at": local}
+    other = client.post(f"/staff/appointments/{appointment_id}/reschedule", data=form, headers=HTML)
+    assert other.status_code == 404
+
+    token = client.post("/api/v1/auth/staff/sign-in", json={"username": "sh", "password": PASSWORD}).json()[
+        "token"
+    ]
+    client.cookies.set("carloop_session", token)
+    form["csrf_token"] = csrf_token_for(client.app.state.settings, token)  # type: ignore[attr-defined]
+    calendar = client.get("/staff/calendar", params={"day": day}, headers=HTML)
+    assert f'data-testid="reschedule-{appointment_id}"' in calendar.text and "改期" in calendar.text
+    moved = client.post(
+        f"/staff/appointments/{appointment_id}/reschedule", data=form, headers=HTML, follow_redirects=False
+    )
+    assert moved.status_code == 303
+    now_at = client.get(f"/api/v1/appointments/{appointment_id}", headers=bearer).json()["starts_at"]
+    assert datetime.fromisoformat(now_at) == later
+    off_grid = client.post(
+        f"/staff/appointments/{appointment_id}/reschedule",
+        data={**form, "starts_at": later.strftime("%Y-%m-%dT%H:17")},
+        headers=HTML,
+    )
+    assert off_grid.status_code == 409 and 'data-testid="calendar-error"' in off_grid.text
+    with client.app.state.sessions() as s:  # type: ignore[attr-defined]
+        actions = [
+            e.action
+            for e in s.query(AuditEntry).filter(
+                AuditEntry.target_type == "appointment", AuditEntry.target_id == str(appointment_id)
+            )
+        ]
+    assert actions == ["appointment.reschedule"]
