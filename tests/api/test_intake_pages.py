@@ -52,6 +52,14 @@ def test_a_limited_edition_needs_a_valid_identity_number(client: TestClient) -> 
     assert response.status_code == 303
 
 
+def test_a_limited_edition_is_offered_only_through_the_launch_queue(client: TestClient) -> None:
+    sign_in(client)
+    edition = client.get("/checkout?model=su7&trim=founders", headers=HTML).text
+    plain = client.get("/checkout?model=su7&trim=pro", headers=HTML).text
+    assert 'data-testid="place-order"' not in edition and 'data-testid="id-number"' in edition
+    assert 'data-testid="place-order"' in plain
+
+
 def test_a_full_queue_shows_the_waiting_room_which_retries_with_the_same_key(
     settings: Settings, engine: object, session_factory: sessionmaker[Session]
 ) -> None:
