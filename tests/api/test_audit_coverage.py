@@ -98,6 +98,7 @@ OUT_OF_SCOPE = {
     ("GET", "/api/v1/appointments/{appointment_id}"): "an appointment (not an order, payment or account)",
     ("POST", "/api/v1/appointments/{appointment_id}/reschedule"): "an appointment (audited by its service)",
     ("POST", "/api/v1/appointments/{appointment_id}/cancel"): "an appointment (audited by its service)",
+    ("POST", "/staff/appointments/{appointment_id}/reschedule"): "an appointment (audited by its service)",
     ("POST", "/api/v1/staff/events"): "announces an owner event",
     ("GET", "/api/v1/events"): "the public event list",
     ("GET", "/api/v1/shop/products"): "the product list",
