@@ -104,6 +104,7 @@ def _balance(session: DbSession, order_number: str, order_id: int) -> BalanceRea
 def get_balance(number: str, session: DbSession, me: CurrentPrincipal) -> BalanceRead:
     """The order's price, what is held for it and what is due (its buyer and its centre's staff)."""
     order = ordering.get_for(session=session, principal=me, number=number)
+    handover.record_staff_view(session=session, principal=me, order=order, what="balance")
     return _balance(session, order.number, order.id)
 
 

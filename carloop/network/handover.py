@@ -205,3 +205,16 @@ def hand_over(
     )
     session.flush()
     return handover
+
+
+def record_staff_view(*, session: Session, principal: Principal, order: Order, what: str) -> None:
+    """Staff looked at an order's money (``what``: balance, handover); customers' own views are not logged."""
+    if principal.role is Role.CUSTOMER:
+        return
+    audit.record(
+        session=session,
+        principal=principal,
+        action=f"order.{what}.view",
+        target_type="order",
+        target_id=order.number,
+    )

@@ -135,6 +135,8 @@ def _handover_page(
 @router.get("/staff/orders/{number}/handover")
 def handover_page(number: str, request: Request, session: DbSession, staff: StaffPage) -> Response:
     """The centre's page for one order: balance and payments, the till form, and the handover checklist."""
+    order = handover.staff_order(session, staff, number, for_update=False)
+    handover.record_staff_view(session=session, principal=staff, order=order, what="handover")
     return _handover_page(request, session, staff, number)
 
 

@@ -255,14 +255,29 @@ def rebalance_centre(
     centre = get_store(session=session, store_id=store_id)
     load = ordering.delivery_store_load(session=session, store_ids=[store_id]).get(store_id, 0)
     excess = rules.overload(load, centre.storage_capacity)
+    moved = _move_orders_off(session, centre, excess, actor)
+    if principal is not None:
+        audit.record(
+            session=session,
+            principal=principal,
+            action="network.rebalance",
+            target_type="store",
+            target_id=store_id,
+            detail={"centre": centre.code, "moved": moved},
+        )
+    return moved
+
+
+def _move_orders_off(session: Session, centre: Store, excess: int, actor: str) -> list[str]:
+    """Reassign up to ``excess`` of the centre's newest movable orders to the next best centres."""
     if excess == 0 or centre.latitude is None or centre.longitude is None:
         return []
     moved: list[str] = []
-    for order in ordering.orders_for_delivery_store(session=session, store_id=store_id, statuses=MOVABLE)[
+    for order in ordering.orders_for_delivery_store(session=session, store_id=centre.id, statuses=MOVABLE)[
         :excess
     ]:
         choice = rules.choose_centre(
-            _centre_loads(session, centre.latitude, centre.longitude, exclude=store_id)
+            _centre_loads(session, centre.latitude, centre.longitude, exclude=centre.id)
         )
         if choice is None:
             break
@@ -279,15 +294,6 @@ def rebalance_centre(
             f"{target.address}.",
         )
         moved.append(order.number)
-    if principal is not None and moved:
-        audit.record(
-            session=session,
-            principal=principal,
-            action="network.rebalance",
-            target_type="store",
-            target_id=store_id,
-            detail={"centre": centre.code, "moved": moved},
-        )
     return moved
 
 
