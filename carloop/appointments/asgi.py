@@ -19,7 +19,6 @@ import logging
 import queue
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi import FastAPI
@@ -40,7 +39,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PATH = "/api/v1/appointments"
 MAX_BODY = 16 * 1024
-READ_THREADS = 4
 log = logging.getLogger("carloop.appointments")
 
 Result = int | None | BaseException
@@ -129,18 +127,16 @@ class BookingApp:
         self.inner = inner
         settings = app.state.settings
         engine: Engine = app.state.engine
-        # Reads must not take SQLite's write lock (the app's engine begins IMMEDIATE); WAL lets them run
-        # beside the writer, on the event loop (no network wait). On PostgreSQL they run in autocommit
-        # (no BEGIN/ROLLBACK round trips, no pre-ping) on a few threads, so waiting on the server does
-        # not stall the loop.
-        self.inline = settings.is_sqlite
+        # The one read per attempt runs on the event loop itself. On SQLite it must not take the write
+        # lock (the app's engine begins IMMEDIATE); WAL lets it run beside the writer. On PostgreSQL it
+        # runs in autocommit (no BEGIN/ROLLBACK round trips, no pre-ping) on one connection: a local
+        # round trip is a fraction of a millisecond, and handing each read to a thread pool cost more
+        # (GIL hand-offs) than it saved — p99 102-109 ms with 4 read threads, 53-62 ms inline, A/B in
+        # one sitting (docs/BENCHMARKS.md, booking).
         self.reads = (
             create_engine(settings.database_url, connect_args={"check_same_thread": False, "timeout": 10})
             if settings.is_sqlite
-            else create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=READ_THREADS)
-        )
-        self._pool = (
-            None if self.inline else ThreadPoolExecutor(READ_THREADS, thread_name_prefix="booking-read")
+            else create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=1)
         )
         self.writer = BookingWriter(engine)
         app.state.booking = self
@@ -166,8 +162,6 @@ class BookingApp:
     def close(self) -> None:
         """Stop the writer and let go of the read connections."""
         self.writer.stop()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
         self.reads.dispose()
 
     async def _book(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -182,12 +176,7 @@ class BookingApp:
             await self.inner(scope, _replay(raw, complete, receive), send)
             return
         try:
-            if self._pool is None:
-                attempt = self._check(token, body)
-            else:
-                attempt = await asyncio.get_running_loop().run_in_executor(
-                    self._pool, self._check, token, body
-                )
+            attempt = self._check(token, body)
         except DomainError as err:
             await _problem(send, status_for(err), str(err.code), err.message, **err.data)
             return
