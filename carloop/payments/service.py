@@ -52,17 +52,20 @@ def start_payment(
     *,
     session: Session,
     provider: PaymentProvider,
-    order_id: int,
+    order_id: int | None,
     purpose: PaymentPurpose,
     amount_fen: int,
     subject: str,
     return_url: str,
     notify_url: str,
+    shop_order_id: int | None = None,
 ) -> Payment:
-    """Create a pending payment and ask the provider where the buyer pays it."""
+    """Create a pending payment (of a car order, or of a shop order) and ask the provider where the
+    buyer pays it."""
     payment = Payment(
         trade_no=new_trade_no(),
         order_id=order_id,
+        shop_order_id=shop_order_id,
         purpose=purpose,
         provider=provider.name,
         amount_fen=amount_fen,

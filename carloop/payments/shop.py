@@ -54,26 +54,17 @@ def start_payment(
     )
     if pending is not None:
         return pending
-    payment = Payment(
-        trade_no=service.new_trade_no(),
+    return service.start_payment(
+        session=session,
+        provider=provider,
         order_id=None,
         shop_order_id=shop_order_id,
         purpose=PaymentPurpose.SHOP,
-        provider=provider.name,
-        amount_fen=amount_fen,
-        status=PaymentStatus.PENDING,
-    )
-    start = provider.start_payment(
-        trade_no=payment.trade_no,
         amount_fen=amount_fen,
         subject=subject,
         return_url=return_url,
         notify_url=notify_url,
     )
-    payment.pay_url = start.pay_url
-    session.add(payment)
-    session.flush()
-    return payment
 
 
 def payments_for(*, session: Session, shop_order_id: int) -> list[Payment]:
