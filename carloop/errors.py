@@ -41,6 +41,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate-limited"
     EDITION_LIMIT_REACHED = "edition-limit-reached"
     IDENTITY_REQUIRED = "identity-required"
+    YAML_TOO_LARGE = "yaml-too-large"
 
 
 class DomainError(Exception):

@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from carloop.ecosystem.models import Precision
+from carloop.ecosystem.protocol import topic_scope
 from carloop.ecosystem.rules import (
     World,
     Zone,
@@ -31,6 +32,7 @@ from carloop.ecosystem.rules import (
     parse_clock,
     pattern_hits,
     redact,
+    redact_payload,
     topic_matches,
 )
 from carloop.ecosystem.schemas import (
@@ -102,6 +104,7 @@ class Watch:
     deadline: float | None = None
     pending_vars: dict[str, Any] | None = None
     last_fired: float | None = None
+    location: bool = True  # False when the owner revoked the scene's access to locations
 
 
 @dataclass(slots=True)
@@ -222,6 +225,7 @@ class Engine:
                 definition.precision,
                 definition.debounce,
             )
+            watch.location = location
             scene.watches.append(watch)
 
     def unload(self, scene_id: int, at: float | None = None) -> None:
@@ -278,14 +282,34 @@ class Engine:
     def message(self, topic: str, payload: str, at: float) -> list[Effect]:
         """An MQTT message arrived on a topic some scene may watch."""
         self._due(at)
+        scope = topic_scope(topic)
         for watch in list(self.by_topic):
             t = watch.trigger
             assert isinstance(t, MqttTrigger)
-            if topic_matches(t.topic, topic) and (t.payload is None or t.payload == payload):
-                self._fire(
-                    watch, {"platform": "mqtt", "id": t.id, "topic": topic, "payload": payload}, at, {}
-                )
+            if not topic_matches(t.topic, topic) or (t.payload is not None and t.payload != payload):
+                continue
+            if not self._owns(watch.owner_id, scope):
+                continue  # a scene hears only its owner's topics, whatever filter it was saved with
+            visible = self._visible_payload(watch, scope, payload)
+            self._fire(watch, {"platform": "mqtt", "id": t.id, "topic": topic, "payload": visible}, at, {})
         return self._take_effects()
+
+    def _owns(self, owner_id: int, scope: tuple[str, str | int] | None) -> bool:
+        """Whether a topic of ``scope`` is the owner's: their own space or one of their devices."""
+        if scope is None:
+            return False
+        what, ident = scope
+        if what == "owner":
+            return ident == owner_id
+        return self.entity_owner.get(str(ident)) == owner_id
+
+    def _visible_payload(self, watch: Watch, scope: tuple[str, str | int] | None, payload: str) -> str:
+        """A device topic's payload as the scene's precision allows (its traces keep only that)."""
+        if scope is None or scope[0] != "entity" or (watch.location and watch.precision is Precision.EXACT):
+            return payload
+        precision = watch.precision if watch.location else Precision.ZONE
+        zones = sorted(self.zones_of.get(str(scope[1]), ())) if watch.location else []
+        return redact_payload(payload, precision, zones)
 
     def tick(self, at: float) -> list[Effect]:
         """The clock moved on: time triggers, due delays, wait timeouts and ``for`` durations."""

@@ -56,6 +56,61 @@ def entity_of(topic: str) -> str | None:
     return None
 
 
+def owner_topic(owner_id: int) -> str:
+    """The owner's own space: notifications and whatever the owner's phones and Home Assistant publish
+    for the owner's scenes (``carloop/v1/owner/<id>/#``)."""
+    return f"{ROOT}/owner/{owner_id}"
+
+
+def filter_problem(pattern: str) -> str | None:
+    """Why ``pattern`` is not a valid MQTT topic filter, or None when it is."""
+    if not pattern or "\x00" in pattern:
+        return "an empty topic"
+    levels = pattern.split("/")
+    for i, level in enumerate(levels):
+        if "#" in level and (level != "#" or i != len(levels) - 1):
+            return "'#' must be a whole last level"
+        if "+" in level and level != "+":
+            return "'+' must be a whole level"
+    return None
+
+
+def topic_scope(pattern: str) -> tuple[str, str | int] | None:
+    """Whose a topic (or filter) is: ``("owner", id)`` for ``carloop/v1/owner/<id>/…``,
+    ``("entity", "vehicle.7")`` for ``carloop/v1/vehicle/7/…``; None when it is not pinned to one
+    owner or device (another namespace, or a wildcard where the owner or device should be)."""
+    levels = pattern.split("/")
+    if len(levels) < 4 or "/".join(levels[:2]) != ROOT:
+        return None
+    kind, ident = levels[2], levels[3]
+    if not ident.isdigit():  # covers "+" and "#" in the id level
+        return None
+    if kind == "owner":
+        return ("owner", int(ident))
+    if kind.isidentifier() and kind not in ("bridge",):
+        return ("entity", f"{kind}.{int(ident)}")
+    return None
+
+
+def scene_topic_problem(pattern: str, *, owner_id: int, entities: set[str]) -> str | None:
+    """Why a scene of ``owner_id`` (whose devices are ``entities``) may not watch ``pattern``:
+    scenes watch only the owner's own devices' topics and the owner's own space, never a wildcard
+    over other owners' cars."""
+    problem = filter_problem(pattern)
+    if problem is not None:
+        return problem
+    scope = topic_scope(pattern)
+    if scope is None:
+        return (
+            f"an MQTT trigger may watch only your own devices' topics ({ROOT}/<kind>/<n>/…) "
+            f"or {owner_topic(owner_id)}/…"
+        )
+    what, ident = scope
+    if (what == "owner" and ident != owner_id) or (what == "entity" and ident not in entities):
+        return "an MQTT trigger may not watch another owner's topics"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Command:
     """A command to one device; devices drop it after ``expires_at``."""

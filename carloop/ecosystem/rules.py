@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -74,6 +76,36 @@ def redact(state: Mapping[str, Any], precision: Precision, zones_inside: list[st
         out["latitude"] = round(round(where[0] / KM_GRID_DEGREES) * KM_GRID_DEGREES, 4)
         out["longitude"] = round(round(where[1] / KM_GRID_DEGREES) * KM_GRID_DEGREES, 4)
     return out
+
+
+COORDINATE = re.compile(r"-?\d{1,3}\.\d{3,}")  # a number precise enough to be a coordinate
+
+
+def redact_payload(payload: str, precision: Precision, zones_inside: list[str]) -> str:
+    """A device message (JSON or text) as a scene of ``precision`` below exact may see it: every
+    object with coordinates is redacted like a state; text that looks like coordinates is withheld."""
+    if precision is Precision.EXACT:
+        return payload
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return "" if COORDINATE.search(payload) else payload
+
+    def cut(value: Any, top: bool) -> Any:
+        if isinstance(value, list):
+            return [cut(v, False) for v in value]
+        if not isinstance(value, dict):
+            return value
+        inner = {k: cut(v, False) for k, v in value.items() if k not in ("gps", "destination")}
+        if top:
+            return redact(inner, precision, zones_inside)
+        if location_of(inner) is None:
+            return inner
+        seen = redact(inner, precision, [])
+        seen.pop("zones", None)
+        return seen
+
+    return json.dumps(cut(body, True), separators=(",", ":"))
 
 
 def precision_allows(needed: Precision, granted: Precision) -> bool:

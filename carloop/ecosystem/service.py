@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -29,18 +29,19 @@ from carloop.ecosystem.models import (
     SceneTrace,
 )
 from carloop.ecosystem.presets import preset
-from carloop.ecosystem.protocol import command_topic, state_topic
+from carloop.ecosystem.protocol import command_topic, scene_topic_problem, state_topic
 from carloop.ecosystem.rules import Zone
 from carloop.ecosystem.schemas import (
     DestinationAction,
     DeviceCreate,
     HomeCreate,
+    MqttTrigger,
     PairedDevice,
     ProximityTrigger,
     SceneDefinition,
     dump_scene,
 )
-from carloop.errors import Conflict, NotFound, PolicyViolation
+from carloop.errors import Conflict, ErrorCode, NotFound, PolicyViolation
 
 PAIRING_TTL = timedelta(minutes=10)
 TRACES_KEPT = 20
@@ -246,10 +247,26 @@ def _references(data: Any) -> tuple[set[str], set[str]]:
     return set(ENTITY_REF.findall(text)), set(ZONE_REF.findall(text))
 
 
+def _mqtt_triggers(node: Any) -> Iterator[MqttTrigger]:
+    """Every MQTT trigger in a definition: its triggers and those waited for inside its actions."""
+    if isinstance(node, MqttTrigger):
+        yield node
+    elif isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            yield from _mqtt_triggers(getattr(node, name))
+    elif isinstance(node, list | tuple):
+        for item in node:
+            yield from _mqtt_triggers(item)
+    elif isinstance(node, dict):
+        for item in node.values():
+            yield from _mqtt_triggers(item)
+
+
 def validate_definition(
-    data: Any, *, entities: set[str], zones: set[str]
+    data: Any, *, entities: set[str], zones: set[str], owner_id: int
 ) -> tuple[SceneDefinition | None, str]:
-    """A scene definition checked for shape and for references to the owner's devices and zones."""
+    """A scene definition checked for shape, for references to the owner's devices and zones, and
+    for MQTT topics that are the owner's own."""
     try:
         definition = SceneDefinition.model_validate(data)
     except ValidationError as err:
@@ -261,6 +278,10 @@ def validate_definition(
     unknown = sorted((used_entities - entities) | (used_zones - zones))
     if unknown:
         return None, f"unknown devices or zones: {', '.join(unknown)}"
+    for trigger in _mqtt_triggers(definition):
+        problem = scene_topic_problem(trigger.topic, owner_id=owner_id, entities=entities)
+        if problem is not None:
+            return None, f"{trigger.topic}: {problem}"
     if definition.precision is Precision.ZONE and any(
         isinstance(t, ProximityTrigger) for t in definition.triggers
     ):
@@ -277,7 +298,7 @@ def _owner_refs(session: Session, customer_id: int) -> tuple[set[str], set[str]]
 def save_scene(*, session: Session, customer_id: int, data: Any, preset_name: str = "") -> Scene:
     """Store a scene; one that fails validation is kept, disabled, with its error."""
     entities, zones = _owner_refs(session, customer_id)
-    definition, error = validate_definition(data, entities=entities, zones=zones)
+    definition, error = validate_definition(data, entities=entities, zones=zones, owner_id=customer_id)
     name = definition.alias if definition else str((data or {}).get("alias") or "Untitled")[:80]
     scene = Scene(
         customer_id=customer_id,
@@ -308,6 +329,10 @@ def import_yaml(*, session: Session, customer_id: int, text: str) -> list[Scene]
     """Import Home Assistant automation YAML; each automation becomes a scene (invalid ones disabled)."""
     try:
         items = yaml_io.load_yaml(text)
+    except yaml_io.YamlTooLarge as err:
+        raise PolicyViolation(
+            f"The YAML expands beyond what carloop accepts: {err}.", code=ErrorCode.YAML_TOO_LARGE
+        ) from err
     except ValueError as err:
         raise PolicyViolation(str(err)) from err
     return [save_scene(session=session, customer_id=customer_id, data=item) for item in items]
@@ -369,7 +394,7 @@ def set_enabled(*, session: Session, customer_id: int, scene_id: int, enabled: b
     scene = get_scene(session=session, customer_id=customer_id, scene_id=scene_id)
     if enabled:
         entities, zones = _owner_refs(session, customer_id)
-        _, error = validate_definition(scene.definition, entities=entities, zones=zones)
+        _, error = validate_definition(scene.definition, entities=entities, zones=zones, owner_id=customer_id)
         scene.error = error
         if error:
             raise PolicyViolation(f"The scene is not valid: {error}")

@@ -301,13 +301,16 @@ def test_numeric_state_with_for_fires_only_when_held() -> None:
 def test_time_pattern_and_mqtt_triggers() -> None:
     engine = engine_with(
         scene(triggers=[{"trigger": "time_pattern", "minutes": "/15"}]),
-        scene(alias="mq", triggers=[{"trigger": "mqtt", "topic": "home/+/button", "payload": "press"}]),
+        scene(
+            alias="mq",
+            triggers=[{"trigger": "mqtt", "topic": "carloop/v1/owner/1/+/button", "payload": "press"}],
+        ),
     )
     engine.tick(1_780_000_000.0)  # 2026-05-28 ... aligned below
     fired = engine.tick(1_780_000_000.0 + 900)
     assert len(fired) == 2
-    assert len(engine.message("home/hall/button", "press", T0 + 1000)) == 2
-    assert engine.message("home/hall/button", "hold", T0 + 1001) == []
+    assert len(engine.message("carloop/v1/owner/1/hall/button", "press", T0 + 1000)) == 2
+    assert engine.message("carloop/v1/owner/1/hall/button", "hold", T0 + 1001) == []
 
 
 def test_run_scene_starts_another_scene_of_the_same_owner() -> None:
