@@ -101,7 +101,7 @@ def _seed_domains(
     launch_orders: int,
 ) -> None:
     """Stores, cars at a centre and delivered, the plan, shop, board, devices, a launch curve."""
-    from carloop.analytics import demo as analytics_demo
+    from carloop.bench import launch_data
     from carloop.community import demo as community_demo
     from carloop.loyalty import demo as loyalty_demo
     from carloop.network import demo as network_demo
@@ -119,7 +119,7 @@ def _seed_domains(
     if launch_orders > 0 and already_simulated is None:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("simulating a launch for the dashboards", total=launch_orders)
-            analytics_demo.seed_demo(
+            launch_data.seed_demo(
                 session=session,
                 settings=settings,
                 orders=launch_orders,

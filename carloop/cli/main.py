@@ -11,14 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from carloop.appointments import reminders as appointment_reminders
-from carloop.cli import (
-    bench_analytics,
-    bench_booking,
-    bench_community,
-    bench_launch,
-    bench_production,
-    bench_scenes,
-)
+from carloop.cli.bench import bench_app, simulate_app
+from carloop.cli.points import points_app
 from carloop.db import make_engine, make_session_factory
 from carloop.settings import Settings
 
@@ -28,19 +22,10 @@ ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
 orders_app = typer.Typer(help="Order housekeeping.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
-bench_app = typer.Typer(help="Benchmarks: each prints one JSON object with --json.", no_args_is_help=True)
-simulate_app = typer.Typer(help="Simulations over realistic data.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
 app.add_typer(bench_app, name="bench")
 app.add_typer(simulate_app, name="simulate")
-# Each domain registers its own commands on bench_app / simulate_app here, one line each:
-bench_launch.register(bench_app, simulate_app)
-bench_production.register(bench_app, simulate_app)
-bench_booking.register(bench_app, simulate_app)
-bench_scenes.register(bench_app, simulate_app)
-bench_analytics.register(bench_app, simulate_app)
-bench_community.register(bench_app, simulate_app)
-app.add_typer(bench_community.points_app, name="points")
+app.add_typer(points_app, name="points")
 app.add_typer(appointment_reminders.notices_app, name="notices")
 
 console = Console()

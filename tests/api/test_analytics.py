@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from carloop.accounts import service as accounts
 from carloop.accounts.schemas import Role
-from carloop.analytics import simulate
+from carloop.bench import launch_data as simulate
 from carloop.network import service as network
 from carloop.network.schemas import StoreKind
 from carloop.web.deps import csrf_token_for

@@ -9,10 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.accounts import service as accounts
-from carloop.analytics import events, service, simulate
+from carloop.analytics import events, service
 from carloop.analytics.models import FunnelEvent
 from carloop.analytics.rules import Channel, Gender, Stage
 from carloop.analytics.warehouse import Filters, Warehouse, dashboard
+from carloop.bench import launch_data as simulate
 from carloop.catalog.schemas import ConfigurationIn
 from carloop.errors import PolicyViolation
 from carloop.ordering import service as ordering

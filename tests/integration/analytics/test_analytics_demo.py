@@ -8,9 +8,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.analytics import live, service
-from carloop.analytics.demo import seed_demo
 from carloop.analytics.models import FunnelEvent
 from carloop.analytics.warehouse import Filters, dashboard
+from carloop.bench.launch_data import seed_demo
 from carloop.settings import Settings
 
 

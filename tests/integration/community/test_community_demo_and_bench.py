@@ -9,7 +9,7 @@ from loyalty_builders import owner
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from carloop.cli.bench_community import LABELLED, load_pairs, run_similar
+from carloop.bench.similar import LABELLED, load_pairs, run_similar
 from carloop.cli.main import app
 from carloop.community import demo as community_demo
 from carloop.community import service

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from carloop.cli import bench_booking
+from carloop.bench import booking as bench_booking
 
 
 def test_the_booking_bench_books_each_slot_once_and_audits_the_table() -> None:

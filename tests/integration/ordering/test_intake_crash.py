@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from carloop.cli.bench_launch import run_crash, run_launch
+from carloop.bench.launch import run_crash, run_launch
 
 
 def test_a_crash_mid_surge_loses_no_acknowledged_order(database_url: str) -> None:

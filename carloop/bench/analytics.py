@@ -2,62 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-
-AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-DbUrl = Annotated[str | None, typer.Option("--database-url", help="Overrides CARLOOP_DATABASE_URL.")]
 TARGET_P95_MS = 500.0
-
-
-def register(bench_app: typer.Typer, simulate_app: typer.Typer) -> None:
-    """Add ``bench analytics`` and ``simulate launch``."""
-
-    @bench_app.command("analytics")
-    def bench_analytics(
-        orders: Annotated[
-            int, typer.Option("--orders", min=1, help="Orders of the simulated launch.")
-        ] = 1_000_000,
-        runs: Annotated[int, typer.Option("--runs", min=1, max=10_000, help="Timed dashboard renders.")] = 40,
-        seed: Annotated[int, typer.Option("--seed")] = 8,
-        as_json: AsJson = False,
-    ) -> None:
-        """Build a launch of ``--orders`` (about 10 events each) and time the dashboard's data."""
-        report = run_bench(orders=orders, runs=runs, seed=seed, show=not as_json)
-        if as_json:
-            print(json.dumps(report))
-        else:
-            _table("analytics bench", report)
-
-    @simulate_app.command("launch")
-    def simulate_launch(
-        orders: Annotated[int, typer.Option("--orders", min=1, max=20_000_000)] = 300_000,
-        seed: Annotated[int, typer.Option("--seed")] = 8,
-        database_url: DbUrl = None,
-        as_json: AsJson = False,
-    ) -> None:
-        """Fill the database with a simulated launch (funnel events) and the illustrative market sample."""
-        report = run_simulation(orders=orders, seed=seed, database_url=database_url, show=not as_json)
-        if as_json:
-            print(json.dumps(report))
-        else:
-            _table("simulated launch", report)
-
-
-def _table(title: str, report: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title)
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for key, value in report.items():
-        table.add_row(key, str(value))
-    Console().print(table)
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -73,9 +22,9 @@ def run_bench(*, orders: int, runs: int, seed: int, show: bool) -> dict[str, Any
     import duckdb
     from rich.progress import Progress
 
-    from carloop.analytics import simulate
     from carloop.analytics.rules import Channel
     from carloop.analytics.warehouse import Filters, Warehouse, dashboard
+    from carloop.bench import launch_data as simulate
     from carloop.clock import utcnow
 
     now = utcnow()
@@ -139,8 +88,9 @@ def run_simulation(*, orders: int, seed: int, database_url: str | None, show: bo
     """Write a simulated launch into the configured database with a progress bar."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from carloop.analytics import live, service, simulate
+    from carloop.analytics import live, service
     from carloop.analytics.models import FunnelEvent, MarketSale
+    from carloop.bench import launch_data as simulate
     from carloop.clock import utcnow
     from carloop.db import Base, enable_wal, make_engine, make_session_factory
     from carloop.settings import Settings

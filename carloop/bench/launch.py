@@ -8,217 +8,18 @@ the intake in front of the app, drives it over HTTP from another process, then a
 from __future__ import annotations
 
 import itertools
-import json
 import os
-import random
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-
-from carloop.cli.benchdb import bench_database, drop_bench_database
-
-Orders = Annotated[int, typer.Option("--orders", min=1, help="Reservations to send.")]
-Concurrency = Annotated[int, typer.Option("--concurrency", min=1, max=4096, help="Client connections.")]
-Workers = Annotated[int, typer.Option("--workers", min=1, max=8, help="Server worker processes.")]
-DbUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", help="sqlite:///... or postgresql://...; a fresh bench database is made."),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-INTAKE = "/api/v1/intake/orders"
-EDITION = "su7-founders"
-
-
-def register(bench_app: typer.Typer, simulate_app: typer.Typer) -> None:
-    """Add ``bench launch`` and ``bench crash``."""
-    del simulate_app
-
-    @bench_app.command("launch")
-    def launch(
-        orders: Orders = 200_000,
-        concurrency: Concurrency = 64,
-        database_url: DbUrl = None,
-        workers: Workers = 1,
-        compare_orders: Annotated[
-            int, typer.Option(help="Orders for the per-request-commit run (0: skip the comparison).")
-        ] = 10_000,
-        hello_requests: Annotated[int, typer.Option(help="Requests for the hello ceiling.")] = 30_000,
-        as_json: AsJson = False,
-    ) -> None:
-        """Drive a launch surge through the real server and audit what was stored."""
-        report = run_launch(
-            orders=orders,
-            concurrency=concurrency,
-            database_url=database_url,
-            workers=workers,
-            compare_orders=compare_orders,
-            hello_requests=hello_requests,
-            show=not as_json,
-        )
-        _emit(report, as_json)
-
-    @bench_app.command("crash")
-    def crash(
-        orders: Orders = 20_000,
-        concurrency: Concurrency = 64,
-        database_url: DbUrl = None,
-        workers: Workers = 1,
-        kill_at: Annotated[
-            float, typer.Option(help="Kill the server after this share was acknowledged.")
-        ] = 0.5,
-        as_json: AsJson = False,
-    ) -> None:
-        """SIGKILL the server mid-surge, restart it, let clients retry, and count what was lost."""
-        report = run_crash(
-            orders=orders,
-            concurrency=concurrency,
-            database_url=database_url,
-            workers=workers,
-            kill_at=kill_at,
-            show=not as_json,
-        )
-        _emit(report, as_json)
-
-
-def _emit(report: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(report))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="launch bench")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for key, value in report.items():
-        table.add_row(key, json.dumps(value) if isinstance(value, dict | list) else str(value))
-    Console().print(table)
-
-
-# --- database ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Buyer:
-    """A seeded customer: bearer token and identity number."""
-
-    token: str
-    id_number: str
-
-
-def seed_buyers(url: str, count: int, edition_units: int) -> list[Buyer]:
-    """Create ``count`` customers with sessions, and the edition's stock of ``edition_units``."""
-    from carloop.accounts import service as accounts
-    from carloop.db import make_engine, make_session_factory
-    from carloop.ordering.intake.rules import id_number_with_check
-    from carloop.ordering.models import EditionStock
-    from carloop.settings import Settings
-
-    settings = Settings(database_url=url)
-    engine = make_engine(settings)
-    buyers = []
-    with make_session_factory(engine).begin() as session:
-        for i in range(count):
-            customer = accounts.get_or_create_customer(session=session, phone=f"139{i:08d}")
-            session.flush()
-            token, _ = accounts.start_session(session=session, settings=settings, customer=customer)
-            born = time.gmtime(-631152000 + i * 86400 % (40 * 365 * 86400))  # 1950 onwards
-            first17 = f"110105{born.tm_year:04d}{born.tm_mon:02d}{born.tm_mday:02d}{i % 1000:03d}"
-            buyers.append(Buyer(token, id_number_with_check(first17)))
-        session.add(EditionStock(edition=EDITION, capacity=edition_units, taken=0))
-    engine.dispose()
-    return buyers
-
-
-# --- workload ---------------------------------------------------------------------------------
-
-
-def valid_configurations(
-    rng: random.Random, count: int = 300
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Realistic valid configurations of every non-edition trim, and some invalid ones."""
-    from carloop.catalog import service as catalog
-    from carloop.catalog.schemas import ConfigurationIn
-    from carloop.errors import DomainError
-
-    cat = catalog.current_catalog()
-    valid: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    tries = 0
-    while len(valid) < count and tries < count * 50:
-        tries += 1
-        model = rng.choice(list(cat.models.values()))
-        trim = rng.choice([t for t in model.trims.values() if t.edition is None])
-        options = []
-        for group in model.groups.values():
-            offered = [c for c in group.options if c in trim.available and c not in trim.included]
-            if offered and rng.random() < 0.6:
-                options.append(rng.choice(offered))
-        config = {"model": model.code, "trim": trim.code, "options": options}
-        key = json.dumps(config, sort_keys=True)
-        if key in seen:
-            continue
-        try:
-            catalog.quote(config=ConfigurationIn(**config))
-        except DomainError:
-            continue
-        seen.add(key)
-        valid.append(config)
-    invalid = [
-        {"model": "su7", "trim": "pro", "options": ["paint-aqua-blue", "paint-pearl-white"]},
-        {"model": "su7", "trim": "standard", "options": ["no-such-option"]},
-        {"model": "yu7", "trim": "warp-drive", "options": []},
-    ]
-    return valid, invalid
-
-
-def build_jobs(*, orders: int, buyers: list[Buyer], seed: int, prefix: str) -> tuple[list[Any], int]:
-    """The request mix: ~10% edition (10x its units), ~0.5% invalid, ~1% retries with the same key."""
-    from carloop.ordering.intake.loadgen import Job, render
-
-    rng = random.Random(seed)  # noqa: S311 - a reproducible workload, not a secret
-    valid, invalid = valid_configurations(rng)
-    jobs: list[Job] = []
-    retries: list[tuple[int, Job]] = []
-    edition_requests = 0
-    for i in range(orders):
-        buyer = rng.choice(buyers)
-        key = f"{prefix}-{i}"
-        body: dict[str, Any]
-        if i % 200 == 199:  # 0.5%
-            body, kind = {"configuration": rng.choice(invalid)}, "invalid"
-        elif i % 10 == 3:  # 10%
-            body = {"configuration": {"model": "su7", "trim": "founders"}, "id_number": buyer.id_number}
-            kind = "edition"
-            edition_requests += 1
-        else:
-            body, kind = {"configuration": rng.choice(valid)}, "order"
-        headers = {
-            "Authorization": f"Bearer {buyer.token}",
-            "Idempotency-Key": key,
-            "Content-Type": "application/json",
-        }
-        job = Job(key, render("POST", INTAKE, headers=headers, body=json.dumps(body).encode()), kind)
-        jobs.append(job)
-        if rng.random() < 0.01:
-            retries.append((i, Job(key, job.raw, "retry")))
-    for i, job in retries:  # half race the original (right behind it), half come back later
-        at = (
-            min(len(jobs), i + 1 + rng.randrange(4))
-            if rng.random() < 0.5
-            else rng.randrange(i, len(jobs) + 1)
-        )
-        jobs.insert(at, job)
-    return jobs, edition_requests
-
+from carloop.bench.db import bench_database, drop_bench_database
+from carloop.bench.launch_workload import build_jobs, seed_buyers
 
 # --- server and client ------------------------------------------------------------------------
 
@@ -318,7 +119,7 @@ def drive(
     import multiprocessing
     import pickle
 
-    from carloop.ordering.intake.loadgen import run_process
+    from carloop.bench.loadgen import run_process
 
     ctx = multiprocessing.get_context("spawn")
     jobs_file, out_file = workdir / f"{label}.jobs", workdir / f"{label}.out"
@@ -471,7 +272,7 @@ def run_launch(
     show: bool,
 ) -> dict[str, Any]:
     """The whole launch bench; returns the JSON report."""
-    from carloop.ordering.intake.loadgen import Job, render
+    from carloop.bench.loadgen import Job, render
 
     with tempfile.TemporaryDirectory(prefix="carloop-launch-") as tmp:
         workdir = Path(tmp)

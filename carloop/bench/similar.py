@@ -18,11 +18,9 @@ import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-
-from carloop.cli.benchdb import bench_database
+from carloop.bench.db import bench_database
 
 LABELLED = Path(__file__).resolve().parents[2] / "tests" / "unit" / "community" / "duplicates.jsonl"
 # Held-out pairs, never used to tune the lookup: the first written before the bilingual lexicon (its
@@ -275,58 +273,6 @@ LABELLED_ISSUES = frozenset(
     }
 )
 
-Posts = Annotated[int, typer.Option("--posts", min=100, help="Suggestions on the board.")]
-Extra = Annotated[int, typer.Option("--extra-lookups", min=0, help="Unlabelled lookups added to the sample.")]
-DbUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", help="sqlite:///... or postgresql://...; a fresh bench database is made."),
-]
-DbUrlPlain = Annotated[str | None, typer.Option("--database-url", help="Overrides CARLOOP_DATABASE_URL.")]
-Labelled = Annotated[Path, typer.Option("--labelled", help="JSON lines of {target, duplicate}.")]
-Heldout = Annotated[
-    list[Path] | None,
-    typer.Option("--heldout", help="Held-out JSON lines of {target, duplicate} (repeatable; default: both)."),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-
-
-def register(bench_app: typer.Typer, simulate_app: typer.Typer) -> None:
-    """Add ``bench similar``."""
-    del simulate_app
-
-    @bench_app.command("similar")
-    def similar(
-        posts: Posts = 100_000,
-        extra_lookups: Extra = 940,
-        database_url: DbUrl = None,
-        labelled: Labelled = LABELLED,
-        heldout: Heldout = None,
-        as_json: AsJson = False,
-    ) -> None:
-        """Load a board of suggestions and time top-5 similar lookups; report p95 and recall@5."""
-        report = run_similar(
-            posts=posts,
-            extra_lookups=extra_lookups,
-            database_url=database_url,
-            labelled=labelled,
-            heldout=list(HELDOUT) if heldout is None else heldout,
-            show=not as_json,
-        )
-        if as_json:
-            print(json.dumps(report))
-            return
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(title="similar-suggestion bench")
-        table.add_column("figure")
-        table.add_column("value", justify="right")
-        for key, value in report.items():
-            table.add_row(
-                key, json.dumps(value, ensure_ascii=False) if isinstance(value, list | dict) else str(value)
-            )
-        Console().print(table)
-
 
 def synthetic_text(rng: random.Random) -> str:
     """One made-up owner suggestion in Chinese or English (about half each), never a labelled issue."""
@@ -385,7 +331,7 @@ def run_similar(
     pairs = [pair for found in sets.values() for pair in found]
     targets = sorted({t for t, _ in pairs})
     if posts < len(targets):
-        raise typer.BadParameter(f"--posts must be at least {len(targets)}")
+        raise ValueError(f"--posts must be at least {len(targets)}")
     texts = [synthetic_text(rng) for _ in range(posts - len(targets))]
     slots = rng.sample(range(posts), len(targets))
     for slot, target in sorted(zip(slots, targets, strict=True)):
@@ -478,46 +424,3 @@ def run_similar(
         "target_recall_at_5": 0.9,
         "misses": misses,
     }
-
-
-points_app = typer.Typer(help="Owner points housekeeping.", no_args_is_help=True)
-
-
-@points_app.command("expire")
-def points_expire(
-    database_url: DbUrlPlain = None,
-    as_json: AsJson = False,
-) -> None:
-    """Lapse earned points past their expiry for every owner (each owner in its own transaction)."""
-    from carloop.clock import utcnow
-    from carloop.db import make_engine, make_session_factory
-    from carloop.loyalty import service
-    from carloop.settings import Settings
-
-    settings = Settings()
-    if database_url:
-        settings = settings.model_copy(update={"database_url": database_url})
-    engine = make_engine(settings)
-    factory = make_session_factory(engine)
-    now = utcnow()
-    with factory() as session:
-        owners = service.owners_with_lapsed_lots(session=session, now=now)
-    expired: dict[int, int] = {}
-    for customer_id in owners:
-        with factory.begin() as session:
-            points = service.expire_points(session=session, customer_id=customer_id, now=now)
-        if points:
-            expired[customer_id] = points
-    engine.dispose()
-    report = {
-        "owners_checked": len(owners),
-        "owners_expired": len(expired),
-        "points_expired": sum(expired.values()),
-    }
-    if as_json:
-        print(json.dumps(report))
-    else:
-        print(
-            f"{report['points_expired']} points expired for {report['owners_expired']} owners "
-            f"({report['owners_checked']} checked)"
-        )

@@ -220,3 +220,45 @@ def run(
         bridge_handle_p99_ms=float(bridge_stats["handle_p99_ms"]),
         broker=broker,
     )
+
+
+def _broker(url: str | None) -> tuple[str, object | None, str]:
+    """The broker to use: the given URL, else a fresh embedded one on a free port."""
+    if url:
+        return url, None, url
+    import socket
+
+    from carloop.ecosystem.broker import EmbeddedBroker
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    broker = EmbeddedBroker(port)
+    broker.start()
+    return broker.url, broker, f"embedded {broker.kind}"
+
+
+def run_with_broker(
+    mqtt_url: str | None, *, vehicles: int, seconds: int, base: int, ha: bool, show: bool
+) -> BenchResult:
+    """``run`` against ``mqtt_url``, or an embedded broker started (and stopped) for it."""
+    url, broker, label = _broker(mqtt_url)
+    try:
+        if not show:
+            return run(url, vehicles=vehicles, seconds=seconds, base=base, ha=ha, broker=label)
+        from rich.progress import Progress
+
+        with Progress() as bar:
+            task = bar.add_task(f"{vehicles} cars driving home", total=1.0)
+            return run(
+                url,
+                vehicles=vehicles,
+                seconds=seconds,
+                base=base,
+                ha=ha,
+                broker=label,
+                progress=lambda f: bar.update(task, completed=f),
+            )
+    finally:
+        if broker is not None:
+            broker.stop()  # type: ignore[attr-defined]

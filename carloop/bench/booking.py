@@ -26,79 +26,13 @@ import time
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, cast
+from typing import Any, TypeVar, cast
 
-import typer
+from carloop.bench.db import bench_database
 
-from carloop.cli.benchdb import bench_database
-
-AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 MODEL = "su7"
 # The served stack (what ``carloop serve`` runs), and the same app without the lean booking route.
 FACTORIES = {"lean": "carloop.web.asgi:create", "fastapi": "carloop.ordering.intake.asgi:create"}
-
-
-def register(bench_app: typer.Typer, simulate_app: typer.Typer) -> None:
-    """Add ``bench booking``."""
-    del simulate_app
-
-    @bench_app.command("booking")
-    def booking(
-        attempts: Annotated[
-            int, typer.Option("--attempts", min=1, help="Booking requests to send.")
-        ] = 10_000,
-        slots: Annotated[int, typer.Option("--slots", min=1, help="Test-drive slots to race for.")] = 1_000,
-        concurrency: Annotated[
-            int, typer.Option("--concurrency", min=1, max=1024, help="Clients at once.")
-        ] = 32,
-        customers: Annotated[int, typer.Option("--customers", min=1, help="Signed-in buyers.")] = 200,
-        workers: Annotated[int, typer.Option("--workers", min=1, max=8, help="Server processes.")] = 1,
-        database_url: Annotated[
-            str | None,
-            typer.Option("--database-url", help="sqlite or postgresql URL; a fresh bench database is made."),
-        ] = None,
-        seed: Annotated[int, typer.Option(help="Seed of the attempt order.")] = 5,
-        client: Annotated[
-            str,
-            typer.Option(
-                "--client",
-                help="Load generator: raw (lean HTTP/1.1 on uvloop) or httpx (the first version's).",
-            ),
-        ] = "raw",
-        route: Annotated[
-            str,
-            typer.Option(
-                "--route",
-                help="lean: the served stack (raw-ASGI booking route); fastapi: the same app without it.",
-            ),
-        ] = "lean",
-        as_json: AsJson = False,
-    ) -> None:
-        """Race booking attempts for test-drive slots and audit for double bookings."""
-        report = run(
-            attempts=attempts,
-            slots=slots,
-            concurrency=concurrency,
-            customers=customers,
-            workers=workers,
-            database_url=database_url,
-            seed=seed,
-            show=not as_json,
-            client=client,
-            route=route,
-        )
-        if as_json:
-            print(json.dumps(report))
-            return
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(title="booking bench")
-        table.add_column("figure")
-        table.add_column("value", justify="right")
-        for key, value in report.items():
-            table.add_row(key, str(value))
-        Console().print(table)
 
 
 def seed_world(url: str, slots: int, customers: int) -> tuple[list[str], list[tuple[str, str]]]:
@@ -364,9 +298,9 @@ def run(
 ) -> dict[str, Any]:
     """Set up, race, audit; returns the report."""
     if client not in ("raw", "httpx"):
-        raise typer.BadParameter("--client is raw or httpx")
+        raise ValueError("--client is raw or httpx")
     if route not in FACTORIES:
-        raise typer.BadParameter("--route is lean or fastapi")
+        raise ValueError("--route is lean or fastapi")
     from carloop.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="carloop-booking-") as tmp:

@@ -22,11 +22,14 @@ from typing import Any
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 from sqlalchemy import Connection, func, insert, select
+from sqlalchemy.orm import Session
 
-from carloop.analytics import live
+from carloop.analytics import live, service
 from carloop.analytics.models import FunnelEvent
 from carloop.analytics.service import cities
 from carloop.analytics.warehouse import OLTP_NAMES, SCHEMA, Warehouse, read_events
+from carloop.clock import utcnow
+from carloop.settings import Settings
 
 SYNTHETIC_ORDER_IDS = 1_000_000_000_000  # simulated order ids start here; real ids stay far below
 
@@ -363,3 +366,25 @@ def launch(
 def default_window(now: datetime) -> tuple[datetime, datetime]:
     """A launch 120 days ago, seen today: the spike, the lock window and the first deliveries."""
     return now - timedelta(days=120), now
+
+
+def seed_demo(
+    *,
+    session: Session,
+    settings: Settings,
+    orders: int = 200_000,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Demo data: the market sample and a simulated launch, in the caller's transaction; the events."""
+    if not service.market_structure(session=session):
+        rows = service.parse_market_csv(service.sample_market_csv())
+        service.import_market_sales(session=session, rows=rows, source="illustrative sample (not real data)")
+    session.flush()
+    count, _ = launch(
+        session.connection(),
+        orders=orders,
+        now=utcnow(),
+        snapshot=live.snapshot_path(settings),
+        progress=progress,
+    )
+    return count

@@ -2,85 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import time
-from typing import Annotated, Any
-
-import typer
-
-AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-
-
-def register(bench_app: typer.Typer, simulate_app: typer.Typer) -> None:
-    """Add ``bench allocate`` and ``simulate operations``."""
-
-    @bench_app.command("allocate")
-    def allocate(
-        orders: Annotated[
-            int, typer.Option("--orders", min=1, help="Locked orders to allocate.")
-        ] = 1_000_000,
-        weeks: Annotated[int, typer.Option("--weeks", min=4, max=104, help="Plan horizon.")] = 52,
-        seed: Annotated[int, typer.Option(help="Random seed of the order book.")] = 1,
-        as_json: AsJson = False,
-    ) -> None:
-        """Allocate N locked orders over the horizon with constraints; then re-plan after one change."""
-        report = run_allocate(orders=orders, weeks=weeks, seed=seed, show=not as_json)
-        _emit(report, as_json)
-
-    @simulate_app.command("operations")
-    def operations(
-        weeks: Annotated[int, typer.Option("--weeks", min=1, max=104, help="Weeks to simulate.")] = 26,
-        disruption: Annotated[
-            str | None,
-            typer.Option(
-                "--disruption", help="supply-cut:SHARE:WEEKS[:START[:PART]] or plant-stop:SHARE:WEEKS[:START]"
-            ),
-        ] = None,
-        seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
-        as_json: AsJson = False,
-    ) -> None:
-        """Advance weeks of production, transport, deliveries and cancellations; report promises kept."""
-        from carloop.production.simulation import Disruption, simulate
-
-        try:
-            spec = Disruption.parse(disruption) if disruption else None
-        except ValueError as err:
-            raise typer.BadParameter(str(err), param_hint="--disruption") from err
-        started = time.perf_counter()
-        if as_json:
-            report = simulate(weeks=weeks, disruption=spec, seed=seed)
-        else:
-            from rich.progress import Progress
-
-            with Progress() as bar:
-                task = bar.add_task("weeks", total=weeks)
-                report = simulate(
-                    weeks=weeks,
-                    disruption=spec,
-                    seed=seed,
-                    progress=lambda done: bar.update(task, completed=done),
-                )
-        result = report.as_dict(disruption)
-        result["seconds"] = round(time.perf_counter() - started, 2)
-        _emit(result, as_json)
-
-
-def _emit(report: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(report))
-        return
-    from rich.console import Console
-
-    Console().print_json(json.dumps(report))
+from typing import Any
 
 
 def run_allocate(*, orders: int, weeks: int, seed: int, show: bool) -> dict[str, Any]:
     """Time a full allocation of ``orders`` and two re-plans (one cancellation, one capacity cut)."""
     import numpy as np
 
+    from carloop.bench.operations import configuration_mix, signature_table
     from carloop.production import rules
     from carloop.production.allocation import allocate
-    from carloop.production.simulation import configuration_mix, signature_table
 
     rng = np.random.default_rng(seed)
     plan = rules.sample_plan(rules.week_start(rules.week_of(time_today())))
@@ -152,3 +84,30 @@ def time_today() -> Any:
     from carloop.production.service import today
 
     return today()
+
+
+def run_operations(*, weeks: int, disruption: str | None, seed: int, show: bool) -> dict[str, Any]:
+    """Simulate ``weeks`` of operations (``disruption`` as ``Disruption.parse`` reads it); the report.
+
+    Raises ``ValueError`` when ``disruption`` does not parse.
+    """
+    from carloop.bench.operations import Disruption, simulate
+
+    spec = Disruption.parse(disruption) if disruption else None
+    started = time.perf_counter()
+    if not show:
+        report = simulate(weeks=weeks, disruption=spec, seed=seed)
+    else:
+        from rich.progress import Progress
+
+        with Progress() as bar:
+            task = bar.add_task("weeks", total=weeks)
+            report = simulate(
+                weeks=weeks,
+                disruption=spec,
+                seed=seed,
+                progress=lambda done: bar.update(task, completed=done),
+            )
+    result = report.as_dict(disruption)
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    return result
