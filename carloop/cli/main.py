@@ -64,12 +64,13 @@ def ledger_check(
     database_url: DatabaseUrl = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Verify every entry balances and each order holds paid - refunded - forfeited; exit 1 if not."""
-    from carloop.payments import ledger
+    """Verify every entry balances, each order holds paid - refunded - forfeited, forfeits at most its
+    deposit policy and keeps nothing it can no longer use; exit 1 (naming the order) if not."""
+    from carloop.ordering import service as ordering
 
     factory = make_session_factory(make_engine(_settings(database_url)))
     with factory() as session:
-        report = ledger.check(session=session)
+        report = ordering.check_ledger(session=session)
     if as_json:
         print(
             json.dumps(
@@ -91,6 +92,16 @@ def ledger_check(
                     "account_mismatches": [
                         {"account": a, "ledger_fen": have, "records_fen": want}
                         for a, have, want in report.account_mismatches
+                    ],
+                    "policy_breaches": [
+                        {
+                            "order_id": b.order_id,
+                            "number": b.number,
+                            "breach": str(b.what),
+                            "amount_fen": b.amount_fen,
+                            "limit_fen": b.limit_fen,
+                        }
+                        for b in report.policy_breaches
                     ],
                     "balances_fen": report.balances,
                 }
@@ -121,6 +132,11 @@ def _print_ledger(report: object) -> None:
         )
     for account, have, want in report.account_mismatches:
         console.print(f"[red]account {account}: ledger {have} fen, payment records say {want}[/red]")
+    for b in report.policy_breaches:
+        console.print(
+            f"[red]order {b.number} (id {b.order_id}): {b.what} — {b.amount_fen} fen where the policy "
+            f"allows at most {b.limit_fen}[/red]"
+        )
     console.print("[green]ledger balanced[/green]" if report.ok else "[red]ledger NOT balanced[/red]")
 
 

@@ -13,6 +13,7 @@ becomes locked when a cancellation hands it a unit, or refunded when the buyer g
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -190,6 +191,74 @@ def plan_cancellation(facts: DepositFacts, now: datetime) -> CancelPlan:
     current = OrderStatus.LOCKED if due_for_auto_lock(facts, now) else facts.status
     check_transition(current, OrderStatus.CANCELLED)
     return CancelPlan(OrderStatus.CANCELLED, CancelMoney.FORFEIT)
+
+
+def forfeit_limit_fen(deposit_fen: int) -> int:
+    """The most a cancellation may keep of a buyer's money: the deposit the policy set, never more."""
+    return max(0, deposit_fen)
+
+
+def keep_limit_fen(status: OrderStatus, total_fen: int) -> int | None:
+    """The most the books may hold for an order now: nothing once it ended, its price once delivered.
+
+    None while the order is open (a surplus paid before the handover is refunded at the handover).
+    """
+    if status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED):
+        return 0
+    if status is OrderStatus.DELIVERED:
+        return max(0, total_fen)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class HeldPayment:
+    """A succeeded payment of an order and how much of it is still held (paid less refunded)."""
+
+    payment_id: int
+    deposit: bool  # paid as the deposit (only a deposit can be forfeited)
+    held_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelSettlement:
+    """What a cancellation does with the money held: keep ``forfeit_fen``, refund the rest per payment."""
+
+    forfeit_fen: int
+    refunds: tuple[tuple[int, int], ...]  # (payment id, fen to refund)
+
+
+def settle_cancellation(
+    money: CancelMoney, held: Sequence[HeldPayment], *, deposit_fen: int
+) -> CancelSettlement:
+    """Split the money held for a cancelled order: a locked one forfeits at most its deposit, taken
+    only from deposit payments; every other fen (balance payments, extra deposits) goes back."""
+    allowance = forfeit_limit_fen(deposit_fen) if money is CancelMoney.FORFEIT else 0
+    forfeit = 0
+    refunds: list[tuple[int, int]] = []
+    for payment in sorted(held, key=lambda p: (not p.deposit, p.payment_id)):
+        keep = min(payment.held_fen, allowance - forfeit) if payment.deposit else 0
+        forfeit += keep
+        if payment.held_fen > keep:
+            refunds.append((payment.payment_id, payment.held_fen - keep))
+    return CancelSettlement(forfeit, tuple(refunds))
+
+
+def unusable_capture_fen(
+    status: OrderStatus, *, deposit: bool, amount_fen: int, held_fen: int, total_fen: int
+) -> int:
+    """How much of a payment just captured the order can no longer use, and so must refund.
+
+    ``held_fen`` is what the books hold for the order with this payment. A deposit is usable only by
+    an order waiting for it; a balance payment by an order between lock and handover. A delivered
+    order uses only what still makes up its price; an ended order uses nothing.
+    """
+    if deposit:
+        return 0 if status is OrderStatus.PENDING_PAYMENT else amount_fen
+    if status in ACTIVE_AFTER_LOCK:
+        return 0
+    if status is OrderStatus.DELIVERED:
+        return min(amount_fen, max(0, held_fen - total_fen))
+    return amount_fen
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from carloop import locks
 from carloop.accounts.schemas import Principal, Role
 from carloop.catalog import service as catalog
 from carloop.catalog.schemas import ConfigurationIn
@@ -23,9 +24,11 @@ from carloop.ordering.intake import store as intake_store  # the intake's batch 
 from carloop.ordering.models import EditionReturn, EditionStock, Order, OrderEvent, QueueCounter
 from carloop.ordering.rules import CancelMoney, OrderStatus
 from carloop.outbox import service as outbox
+from carloop.payments import ledger
 from carloop.payments import service as payments
 from carloop.payments.models import Payment, PaymentPurpose, PaymentStatus
 from carloop.payments.providers.base import PaymentProvider
+from carloop.payments.rules import OrderTerms as PaymentTerms
 from carloop.payments.service import NotificationOutcome, NotificationResult
 
 _ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: order numbers are read aloud
@@ -315,12 +318,15 @@ def handle_notification(
 ) -> NotificationResult:
     """Verify a provider notification, apply it once, and move the order it pays for."""
     notification = payments.verify(session=session, provider=provider, form=form)
+    # The order's row first, then the payment's (locks.py): a capture racing a cancellation of the
+    # same order waits for it and then sees the order as it ended.
+    order_id = payments.order_of_payment(session=session, trade_no=notification.trade_no)
+    order = locks.lock_order(session, order_id) if order_id is not None else None
     result = payments.apply_notification(session=session, notification=notification)
     if result.payment.shop_order_id is not None:  # a merchandise shop payment: the shop settles it
         shop.on_payment_notified(session=session, provider=provider, result=result)
         return result
     if result.outcome is NotificationOutcome.CAPTURED:
-        order = session.scalar(select(Order).where(Order.id == result.payment.order_id).with_for_update())
         assert order is not None  # payments reference orders by foreign key
         _on_payment_captured(session, provider, order, result.payment)
     return result
@@ -328,25 +334,40 @@ def handle_notification(
 
 def _on_payment_captured(session: Session, provider: PaymentProvider, order: Order, payment: Payment) -> None:
     actor = f"provider:{provider.name}"
-    if payment.purpose is not PaymentPurpose.DEPOSIT:
-        return
-    if order.status is not OrderStatus.PENDING_PAYMENT:
-        # Paid after the order was cancelled, or a second deposit for it: send the money back.
+    deposit = payment.purpose is PaymentPurpose.DEPOSIT
+    unusable = rules.unusable_capture_fen(
+        order.status,
+        deposit=deposit,
+        amount_fen=payment.amount_fen,
+        held_fen=ledger.held_for_order(session=session, order_id=order.id),
+        total_fen=order.total_fen,
+    )
+    if unusable:
+        # Paid after the order ended (or was delivered), or a second deposit: send it back now.
         payments.refund_payment(
             session=session,
             provider=provider,
             payment=payment,
+            amount_fen=unusable,
             reason=f"order {order.number} is {order.status}",
         )
+        kind = "deposit" if deposit else "balance"
         order.events.append(
             OrderEvent(
                 actor=actor,
                 from_status=str(order.status),
                 to_status=str(order.status),
-                reason="a late or duplicate deposit payment was refunded automatically",
-                data={"trade_no": payment.trade_no, "amount_fen": payment.amount_fen},
+                reason=f"a late or duplicate {kind} payment was refunded automatically",
+                data={
+                    "trade_no": payment.trade_no,
+                    "amount_fen": payment.amount_fen,
+                    "refunded_fen": unusable,
+                },
             )
         )
+        session.flush()
+        return
+    if not deposit:
         return
     paid_at = payment.paid_at or utcnow()
     order.paid_at = paid_at
@@ -526,13 +547,62 @@ def cancel(
             code=ErrorCode.NOT_REFUNDABLE,
         )
     settle_if_due(session=session, order=order, now=now)
-    for payment in payments.payments_for_order(session=session, order_id=order.id):
+    locks.lock_order(session, order.id)
+    paid = locks.lock_payments_of(session, order.id)
+    held = [
+        rules.HeldPayment(p.id, p.purpose is PaymentPurpose.DEPOSIT, p.amount_fen - payments.refunded_fen(p))
+        for p in paid
+        if p.status is PaymentStatus.SUCCEEDED
+    ]
+    settlement = rules.settle_cancellation(plan.money, held, deposit_fen=order.deposit_fen)
+    for payment in paid:
         payments.close_payment(session=session, payment=payment)
-    if plan.money is CancelMoney.FORFEIT:
-        payments.forfeit(session=session, order_id=order.id, reason=f"locked order {order.number} cancelled")
-    _move(session, order, plan.target, actor=actor, reason=f"cancelled ({plan.money})")
+    by_id = {p.id: p for p in paid}
+    for payment_id, amount in settlement.refunds:
+        payments.refund_payment(
+            session=session,
+            provider=provider,
+            payment=by_id[payment_id],
+            amount_fen=amount,
+            reason=f"order {order.number} cancelled: only the deposit is forfeited",
+        )
+    if settlement.forfeit_fen:
+        payments.forfeit(
+            session=session,
+            order_id=order.id,
+            amount_fen=settlement.forfeit_fen,
+            reason=f"locked order {order.number} cancelled",
+        )
+    _move(
+        session,
+        order,
+        plan.target,
+        actor=actor,
+        reason=f"cancelled ({plan.money})",
+        forfeited_fen=settlement.forfeit_fen,
+        refunded_fen=sum(amount for _, amount in settlement.refunds),
+    )
     session.flush()
     return order
+
+
+def money_terms(*, session: Session) -> dict[int, PaymentTerms]:
+    """Every order's money policy for the books check: the most it may forfeit and keep now."""
+    rows = session.execute(select(Order.id, Order.number, Order.status, Order.deposit_fen, Order.total_fen))
+    return {
+        int(order_id): PaymentTerms(
+            number=str(number),
+            forfeit_limit_fen=rules.forfeit_limit_fen(int(deposit_fen)),
+            keep_limit_fen=rules.keep_limit_fen(OrderStatus(status), int(total_fen)),
+        )
+        for order_id, number, status, deposit_fen, total_fen in rows
+    }
+
+
+def check_ledger(*, session: Session) -> ledger.LedgerReport:
+    """The full books check with every order's policy: refunded + forfeited + kept = paid, forfeited <=
+    the deposit policy, and no ended order keeps money it can no longer use."""
+    return ledger.check(session=session, terms=money_terms(session=session))
 
 
 def _return_all(session: Session, provider: PaymentProvider, order: Order, *, reason: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -68,16 +68,24 @@ class LedgerReport:
     unbalanced_entries: list[tuple[int, str, int]] = field(default_factory=list)  # (id, key, sum)
     mismatches: list[rules.Mismatch] = field(default_factory=list)
     account_mismatches: list[tuple[str, int, int]] = field(default_factory=list)  # (account, ledger, records)
+    policy_breaches: list[rules.PolicyBreach] = field(default_factory=list)  # orders over their policy
     balances: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        """True when every entry balances and every order and account reconciles."""
-        return not self.unbalanced_entries and not self.mismatches and not self.account_mismatches
+        """True when every entry balances, every order and account reconciles and keeps to its policy."""
+        return (
+            not self.unbalanced_entries
+            and not self.mismatches
+            and not self.account_mismatches
+            and not self.policy_breaches
+        )
 
 
-def check(*, session: Session) -> LedgerReport:
-    """Verify every entry sums to zero and each order's ledger balance is paid - refunded - forfeited."""
+def check(*, session: Session, terms: Mapping[int, rules.OrderTerms] | None = None) -> LedgerReport:
+    """Verify every entry sums to zero, each order's ledger balance is paid - refunded - forfeited
+    (refunded + forfeited + kept = paid), and, for the orders in ``terms``, forfeited <= policy and
+    kept <= what the order's state allows (``ordering.service.check_ledger`` passes every order's)."""
     report = LedgerReport(entries=session.scalar(select(func.count(JournalEntry.id))) or 0)
     sums = session.execute(
         select(JournalEntry.id, JournalEntry.idempotency_key, func.coalesce(func.sum(Posting.amount_fen), 0))
@@ -118,6 +126,7 @@ def check(*, session: Session) -> LedgerReport:
     )
     held = {int(order_id or 0): -int(total or 0) for order_id, total in session.execute(held_q)}
     report.mismatches = rules.reconcile(records, held)
+    report.policy_breaches = rules.breaches(records, held, terms or {})
     report.balances = account_balances(session=session)
     shop = shop_money(session=session)
     expected = {

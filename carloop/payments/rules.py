@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 from carloop.payments.models import Account
 
@@ -91,3 +92,60 @@ def reconcile(records: Mapping[int, OrderMoney], ledger_held: Mapping[int, int])
         if held != expected:
             mismatches.append(Mismatch(order_id, held, expected))
     return mismatches
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTerms:
+    """What an order's policy lets the maker keep, as the ordering domain states it for the books check."""
+
+    number: str
+    forfeit_limit_fen: int  # the most a cancellation may forfeit (the deposit)
+    keep_limit_fen: int | None  # the most the books may hold now (0 once ended, the price once delivered)
+
+
+class Breach(StrEnum):
+    """Which money rule an order's books break."""
+
+    FORFEIT_OVER_POLICY = "forfeit_over_policy"  # more was forfeited than the deposit policy allows
+    KEPT_AFTER_END = "kept_after_end"  # a cancelled or refunded order still holds the buyer's money
+    KEPT_OVER_PRICE = "kept_over_price"  # a delivered order holds more than its price
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyBreach:
+    """An order whose money breaks its policy: ``amount_fen`` where at most ``limit_fen`` is allowed."""
+
+    order_id: int
+    number: str
+    what: Breach
+    amount_fen: int
+    limit_fen: int
+
+
+def breaches(
+    records: Mapping[int, OrderMoney], ledger_held: Mapping[int, int], terms: Mapping[int, OrderTerms]
+) -> list[PolicyBreach]:
+    """Every order where forfeited > policy, or where what is kept exceeds what its state allows.
+
+    With ``refunded + forfeited + kept = paid`` (``reconcile``), these prove that a buyer lost no more
+    than the policy says and that no ended order keeps money it can no longer use.
+    """
+    found = []
+    for order_id in sorted(terms):
+        term = terms[order_id]
+        money = records.get(order_id, OrderMoney())
+        if money.forfeited_fen > term.forfeit_limit_fen:
+            found.append(
+                PolicyBreach(
+                    order_id,
+                    term.number,
+                    Breach.FORFEIT_OVER_POLICY,
+                    money.forfeited_fen,
+                    term.forfeit_limit_fen,
+                )
+            )
+        kept = ledger_held.get(order_id, 0)
+        if term.keep_limit_fen is not None and kept > term.keep_limit_fen:
+            what = Breach.KEPT_AFTER_END if term.keep_limit_fen == 0 else Breach.KEPT_OVER_PRICE
+            found.append(PolicyBreach(order_id, term.number, what, kept, term.keep_limit_fen))
+    return found

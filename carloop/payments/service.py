@@ -95,6 +95,11 @@ def get_payment(*, session: Session, trade_no: str, for_update: bool = False) ->
     return payment
 
 
+def order_of_payment(*, session: Session, trade_no: str) -> int | None:
+    """The car order a payment number pays for (None: a shop payment or no such payment); no lock."""
+    return session.scalar(select(Payment.order_id).where(Payment.trade_no == trade_no))
+
+
 def payments_for_order(*, session: Session, order_id: int) -> list[Payment]:
     """Every payment of an order, oldest first."""
     return list(session.scalars(select(Payment).where(Payment.order_id == order_id).order_by(Payment.id)))
@@ -187,8 +192,10 @@ def refund_payment(
     payment: Payment,
     reason: str,
     refund_no: str | None = None,
+    amount_fen: int | None = None,
 ) -> Refund | None:
-    """Return what is left of a succeeded payment, once; the same refund number never refunds twice."""
+    """Return what is left of a succeeded payment (at most ``amount_fen`` of it), once; the same
+    refund number never refunds twice."""
     refund_no = refund_no or f"RF-{payment.trade_no}"
     existing = session.scalar(select(Refund).where(Refund.refund_no == refund_no))
     if existing is not None:
@@ -196,6 +203,8 @@ def refund_payment(
     if payment.status is not PaymentStatus.SUCCEEDED:
         return None
     amount = payment.amount_fen - refunded_fen(payment)
+    if amount_fen is not None:
+        amount = min(amount, amount_fen)
     if amount <= 0:
         return None
     result = provider.refund(trade_no=payment.trade_no, refund_no=refund_no, amount_fen=amount, reason=reason)
@@ -222,12 +231,16 @@ def refund_payment(
     return refund
 
 
-def forfeit(*, session: Session, order_id: int, reason: str) -> Forfeiture | None:
-    """Keep everything held for an order as forfeited income (once per order)."""
+def forfeit(*, session: Session, order_id: int, amount_fen: int, reason: str) -> Forfeiture | None:
+    """Keep ``amount_fen`` of what is held for an order as forfeited income (once per order).
+
+    The amount is what the order's deposit policy allows (``ordering.rules.settle_cancellation``);
+    never more than the ledger holds.
+    """
     existing = session.scalar(select(Forfeiture).where(Forfeiture.order_id == order_id))
     if existing is not None:
         return existing
-    held = ledger.held_for_order(session=session, order_id=order_id)
+    held = min(amount_fen, ledger.held_for_order(session=session, order_id=order_id))
     if held <= 0:
         return None
     forfeiture = Forfeiture(order_id=order_id, amount_fen=held, reason=reason[:200])

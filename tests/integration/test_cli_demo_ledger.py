@@ -60,3 +60,20 @@ def test_a_tampered_posting_fails_the_check_and_names_the_order(demo_db: str) ->
     assert result.exit_code == 1
     assert f"order {order_id}" in result.output
     assert "NOT balanced" in result.output
+
+
+def test_an_ended_order_that_still_holds_money_fails_the_check_and_names_it(demo_db: str) -> None:
+    engine = create_engine(demo_db)
+    with engine.begin() as conn:
+        order_id, number = conn.execute(
+            text(
+                "SELECT o.id, o.number FROM orders o JOIN payments p ON p.order_id = o.id "
+                "WHERE p.status = 'succeeded' AND o.status = 'reserved' ORDER BY o.id LIMIT 1"
+            )
+        ).one()
+        conn.execute(text("UPDATE orders SET status = 'cancelled' WHERE id = :id"), {"id": order_id})
+    engine.dispose()
+    result = CliRunner().invoke(app, ["ledger", "check", "--json", "--database-url", demo_db])
+    assert result.exit_code == 1
+    breaches = json.loads(result.output)["policy_breaches"]
+    assert [(b["number"], b["breach"]) for b in breaches] == [(number, "kept_after_end")]

@@ -129,3 +129,68 @@ def test_lock_confirmation_must_repeat_amount_configuration_and_acknowledge() ->
         with pytest.raises(PolicyViolation) as caught:
             rules.check_lock_confirmation(bad, deposit_fen=500_000, configuration="SU7 Pro, Aqua Blue")
         assert caught.value.code is ErrorCode.LOCK_NOT_CONFIRMED
+
+
+held_payments = st.lists(
+    st.builds(
+        rules.HeldPayment,
+        payment_id=st.integers(min_value=1, max_value=10**6),
+        deposit=st.booleans(),
+        held_fen=st.integers(min_value=0, max_value=10**9),
+    ),
+    max_size=6,
+    unique_by=lambda p: p.payment_id,
+)
+
+
+@given(held_payments, st.integers(min_value=0, max_value=10**8), st.sampled_from(list(rules.CancelMoney)))
+def test_a_cancellation_forfeits_at_most_the_deposit_and_refunds_every_other_fen(
+    held: list[rules.HeldPayment], deposit_fen: int, money: rules.CancelMoney
+) -> None:
+    plan = rules.settle_cancellation(money, held, deposit_fen=deposit_fen)
+    assert plan.forfeit_fen + sum(amount for _, amount in plan.refunds) == sum(p.held_fen for p in held)
+    assert 0 <= plan.forfeit_fen <= deposit_fen
+    if money is not rules.CancelMoney.FORFEIT:
+        assert plan.forfeit_fen == 0
+    balance_ids = {p.payment_id for p in held if not p.deposit and p.held_fen}
+    assert balance_ids <= {payment_id for payment_id, _ in plan.refunds}
+    deposits = sum(p.held_fen for p in held if p.deposit)
+    if money is rules.CancelMoney.FORFEIT:
+        assert plan.forfeit_fen == min(deposits, deposit_fen)
+
+
+def test_a_locked_cancellation_keeps_the_deposit_and_returns_the_balance() -> None:
+    held = [rules.HeldPayment(1, True, 500_000), rules.HeldPayment(2, False, 1_000_000)]
+    plan = rules.settle_cancellation(rules.CancelMoney.FORFEIT, held, deposit_fen=500_000)
+    assert plan == rules.CancelSettlement(500_000, ((2, 1_000_000),))
+
+
+@pytest.mark.parametrize(
+    ("status", "deposit", "held", "unusable"),
+    [
+        (OrderStatus.PENDING_PAYMENT, True, 500, 0),
+        (OrderStatus.RESERVED, True, 1000, 500),  # a second deposit
+        (OrderStatus.CANCELLED, True, 500, 500),
+        (OrderStatus.LOCKED, False, 900, 0),  # the balance, before the handover
+        (OrderStatus.AT_DELIVERY_CENTRE, False, 2000, 0),  # a surplus waits for the handover
+        (OrderStatus.CANCELLED, False, 500, 500),  # a late balance payment
+        (OrderStatus.REFUNDED, False, 500, 500),
+        (OrderStatus.DELIVERED, False, 1500, 500),  # all of it is surplus over the price of 1000
+        (OrderStatus.DELIVERED, False, 1200, 200),  # only part of it is
+        (OrderStatus.DELIVERED, False, 1000, 0),
+    ],
+)
+def test_a_capture_is_refunded_as_far_as_the_order_cannot_use_it(
+    status: OrderStatus, deposit: bool, held: int, unusable: int
+) -> None:
+    assert (
+        rules.unusable_capture_fen(status, deposit=deposit, amount_fen=500, held_fen=held, total_fen=1000)
+        == unusable
+    )
+
+
+def test_what_an_order_may_keep_depends_on_how_it_ended() -> None:
+    assert rules.keep_limit_fen(OrderStatus.CANCELLED, 1000) == 0
+    assert rules.keep_limit_fen(OrderStatus.REFUNDED, 1000) == 0
+    assert rules.keep_limit_fen(OrderStatus.DELIVERED, 1000) == 1000
+    assert rules.keep_limit_fen(OrderStatus.LOCKED, 1000) is None

@@ -64,3 +64,25 @@ def test_reconcile_agrees_with_bookings_made_by_the_rules(moves: list[tuple[int,
 def test_reconcile_names_the_order_that_differs() -> None:
     mismatches = rules.reconcile({1: OrderMoney(paid_fen=500_000)}, {1: 400_000})
     assert [(m.order_id, m.difference_fen) for m in mismatches] == [(1, -100_000)]
+
+
+def test_a_forfeit_over_the_policy_and_money_kept_after_the_end_are_breaches() -> None:
+    terms = {
+        1: rules.OrderTerms("A", forfeit_limit_fen=500, keep_limit_fen=0),
+        2: rules.OrderTerms("B", forfeit_limit_fen=500, keep_limit_fen=0),
+        3: rules.OrderTerms("C", forfeit_limit_fen=500, keep_limit_fen=1000),
+        4: rules.OrderTerms("D", forfeit_limit_fen=500, keep_limit_fen=None),
+    }
+    records = {
+        1: OrderMoney(paid_fen=1500, forfeited_fen=1500),
+        2: OrderMoney(paid_fen=1500, refunded_fen=1000),
+        3: OrderMoney(paid_fen=1300),
+        4: OrderMoney(paid_fen=9000),
+    }
+    held = {order_id: money.expected_held_fen for order_id, money in records.items()}
+    found = rules.breaches(records, held, terms)
+    assert [(b.number, b.what, b.amount_fen, b.limit_fen) for b in found] == [
+        ("A", rules.Breach.FORFEIT_OVER_POLICY, 1500, 500),
+        ("B", rules.Breach.KEPT_AFTER_END, 500, 0),
+        ("C", rules.Breach.KEPT_OVER_PRICE, 1300, 1000),
+    ]
