@@ -17,7 +17,6 @@ from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
 from carloop.clock import utcnow
 from carloop.errors import Conflict, NotFound, PermissionDenied, PolicyViolation
-from carloop.network import service as network
 
 _hasher = PasswordHasher()
 
@@ -227,8 +226,13 @@ def _check_role_and_store(*, session: Session, role: Role, store_id: int | None)
         raise PolicyViolation("Staff accounts cannot have the customer role.", field="role")
     if role is Role.STORE_STAFF and store_id is None:
         raise PolicyViolation("Store staff must belong to a store.", field="store_id")
-    if store_id is not None:
-        try:
-            network.get_store(session=session, store_id=store_id)
-        except NotFound as err:
-            raise PolicyViolation("There is no store with this id.", field="store_id") from err
+    if store_id is not None and not _store_exists(session=session, store_id=store_id):
+        raise PolicyViolation("There is no store with this id.", field="store_id")
+
+
+def _store_exists(*, session: Session, store_id: int) -> bool:
+    """Whether the row ``Staff.store_id`` would point at exists (asked of the foreign key's own target,
+    so accounts needs no import of the network domain that owns stores)."""
+    (foreign_key,) = Staff.__table__.c.store_id.foreign_keys
+    target = foreign_key.column
+    return session.scalar(select(target).where(target == store_id)) is not None

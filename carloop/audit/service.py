@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from carloop.accounts.schemas import Principal
 from carloop.audit.models import AuditEntry
 
 SYSTEM_ACTOR = "system"  # the CLI, seeding and background jobs
 
 
+class Actor(Protocol):
+    """Who acted, as the log records it (``accounts.schemas.Principal`` is one; audit imports no domain)."""
+
+    @property
+    def actor(self) -> str: ...
+    @property
+    def role(self) -> object: ...
+    @property
+    def store_id(self) -> int | None: ...
+
+
 def record(
     *,
     session: Session,
-    principal: Principal | None,
+    principal: Actor | None,
     action: str,
     target_type: str,
     target_id: int | str,

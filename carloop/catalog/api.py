@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from carloop.catalog import service
 from carloop.catalog.schemas import CarModelRead, CatalogRead, ConfigurationIn, Quote
-from carloop.console import service as console
+from carloop.ordering import terms
 from carloop.web.deps import DbSession
 
 router = APIRouter(tags=["catalog"])
@@ -25,17 +25,15 @@ def _in_force(session: Session, described: CatalogRead) -> CatalogRead:
     models = []
     for read in described.models:
         car = service.get_model(read.code, version=described.version)
-        deposits = console.storefront_deposits(session=session, car=car)
-        model_deposit = console.effective_deposit(
-            session=session, model=car.code, trim="", policy=read.deposit
-        )
+        deposits = terms.storefront_deposits(session=session, car=car)
+        model_deposit = terms.effective_deposit(session=session, model=car.code, trim="", policy=read.deposit)
         trims = [t.model_copy(update={"deposit": deposits.get(t.code, t.deposit)}) for t in read.trims]
         models.append(read.model_copy(update={"trims": trims, "deposit": model_deposit}))
     return described.model_copy(update={"models": models})
 
 
 def _described(session: Session, version: str | None) -> CatalogRead:
-    active = console.active_catalog_version(session=session)
+    active = service.active_catalog_version(session=session)
     described = service.describe(version or active)
     return _in_force(session, described) if described.version == active else described
 
@@ -70,5 +68,5 @@ def price(config: ConfigurationIn, session: DbSession, version: Version = None) 
     Without ``version`` it is priced as a reservation would be: the version in force, HQ's deposit terms.
     """
     if version is None:
-        return console.storefront_quote(session=session, config=config)
+        return terms.storefront_quote(session=session, config=config)
     return service.quote(config=config, version=version)

@@ -22,8 +22,8 @@ from carloop.catalog import rules, service
 from carloop.catalog.compiled import CarModel, Group, Option, Trim
 from carloop.catalog.schemas import ConfigurationIn, GroupMode, Quote
 from carloop.clock import utcnow
-from carloop.console import service as console
 from carloop.errors import InvalidConfiguration
+from carloop.ordering import terms
 from carloop.web import tracking
 from carloop.web.deps import DbSession
 
@@ -65,7 +65,7 @@ def _render(request: Request, template: str, context: dict[str, Any]) -> Respons
 
 def _version(session: Session) -> str:
     """The catalog version HQ put in force in the console (the newest until it chooses one)."""
-    return console.active_catalog_version(session=session)
+    return service.active_catalog_version(session=session)
 
 
 @router.get("/")
@@ -93,7 +93,7 @@ def model_page(request: Request, model: str, session: DbSession) -> Response:
         {
             "model": car,
             "trims": list(car.trims.values()),
-            "deposits": console.storefront_deposits(session=session, car=car),
+            "deposits": terms.storefront_deposits(session=session, car=car),
             "offers": rules.active_incentives(car, at=utcnow()),
         },
     )
@@ -113,7 +113,7 @@ def configure(request: Request, model: str, session: DbSession) -> Response:
     quote: Quote | None = None
     problems: list[dict[str, Any]] = []
     try:
-        quote = console.storefront_quote(session=session, config=config)
+        quote = terms.storefront_quote(session=session, config=config)
     except InvalidConfiguration as err:
         problems = err.problems
     if quote is not None:
@@ -136,7 +136,7 @@ def configure(request: Request, model: str, session: DbSession) -> Response:
         "trim": trim,
         "groups": [_group_view(car, trims, trim, group, checked) for group in car.groups.values()],
         "quote": quote,
-        "deposits": console.storefront_deposits(session=session, car=car),
+        "deposits": terms.storefront_deposits(session=session, car=car),
         "problems": problems,
         "offers": rules.active_incentives(car, at=utcnow()),
     }

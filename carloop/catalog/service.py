@@ -13,9 +13,14 @@ from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
+from sqlalchemy.orm import Session
+
+from carloop.accounts.schemas import Principal, Role
+from carloop.audit import service as audit
 from carloop.catalog import rules
 from carloop.catalog.compiled import CarModel, Catalog, Edition
 from carloop.catalog.loader import version_key
+from carloop.catalog.models import ActiveCatalog
 from carloop.catalog.schemas import (
     CarModelRead,
     CatalogRead,
@@ -28,7 +33,7 @@ from carloop.catalog.schemas import (
     TrimRead,
 )
 from carloop.clock import utcnow
-from carloop.errors import NotFound
+from carloop.errors import NotFound, PermissionDenied
 
 
 def _data_dir() -> Traversable:
@@ -181,3 +186,42 @@ def _model_read(model: CarModel) -> CarModelRead:
             for i in model.incentives
         ],
     )
+
+
+# --- the version in force (HQ chooses it in the console) ---------------------------------------
+
+
+def active_catalog_version(*, session: Session) -> str:
+    """The catalog version in force: the one HQ activated, else the newest."""
+    row = session.get(ActiveCatalog, 1)
+    if row is not None and row.version in list_versions():
+        return row.version
+    return current_version()
+
+
+def activate_catalog_version(
+    *, session: Session, actor: Principal, version: str, ip: str | None = None
+) -> ActiveCatalog:
+    """Make ``version`` the catalog in force (HQ only); audited."""
+    if actor.role not in (Role.HQ_OPS, Role.ADMIN):
+        raise PermissionDenied("Only headquarters operations or an admin may change this.")
+    if version not in list_versions():
+        raise NotFound(f"There is no catalog version '{version}'.", version=version)
+    previous = active_catalog_version(session=session)
+    row = session.get(ActiveCatalog, 1)
+    if row is None:
+        row = ActiveCatalog(id=1, version=version, activated_by=actor.actor)
+        session.add(row)
+    else:
+        row.version, row.activated_by, row.activated_at = version, actor.actor, utcnow()
+    session.flush()
+    audit.record(
+        session=session,
+        principal=actor,
+        action="catalog.activated",
+        target_type="catalog",
+        target_id=version,
+        detail={"previous": previous},
+        ip=ip,
+    )
+    return row

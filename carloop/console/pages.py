@@ -15,9 +15,10 @@ from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
 from carloop.catalog import service as catalog
 from carloop.clock import SHANGHAI
-from carloop.console import rules, service
+from carloop.console import rules
 from carloop.errors import DomainError, PermissionDenied
 from carloop.network import service as network
+from carloop.ordering import terms
 from carloop.web.deps import CurrentStaff, DbSession, check_csrf, require_roles
 
 router = APIRouter(prefix="/console")
@@ -52,7 +53,7 @@ def _staff_page(
         {
             "staff": accounts.list_staff(session=session),
             "stores": network.list_stores(session=session),
-            "roles": service.staff_roles(),
+            "roles": [Role.STORE_STAFF, Role.HQ_OPS, Role.ADMIN],
             "error": error,
         },
         status,
@@ -211,7 +212,7 @@ def catalog_page(
     version: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
     """Every catalog version, the one in force, and a preview of any of them."""
-    active = service.active_catalog_version(session=session)
+    active = catalog.active_catalog_version(session=session)
     versions = list(catalog.list_versions())
     shown = version if version in versions else active
     return _render(
@@ -228,7 +229,7 @@ def activate_catalog(
 ) -> Response:
     """Put a catalog version in force (audited)."""
     check_csrf(request, csrf_token)
-    service.activate_catalog_version(session=session, actor=principal, version=version, ip=client_ip(request))
+    catalog.activate_catalog_version(session=session, actor=principal, version=version, ip=client_ip(request))
     return RedirectResponse(f"/console/catalog?version={version}", status_code=303)
 
 
@@ -236,14 +237,14 @@ def activate_catalog(
 def _policy_page(
     request: Request, session: DbSession, principal: Principal, error: str = "", status: int = 200
 ) -> Response:
-    version = service.active_catalog_version(session=session)
-    overrides = {(o.model, o.trim): o for o in service.list_deposit_overrides(session=session)}
+    version = catalog.active_catalog_version(session=session)
+    overrides = {(o.model, o.trim): o for o in terms.list_deposit_overrides(session=session)}
     rows = []
     for car in catalog.get_catalog(version).models.values():
         for trim in [None, *car.trims.values()]:
             code = trim.code if trim is not None else ""
             base = trim.deposit if trim is not None else car.deposit
-            effective = service.effective_deposit(session=session, model=car.code, trim=code, policy=base)
+            effective = terms.effective_deposit(session=session, model=car.code, trim=code, policy=base)
             rows.append(
                 {
                     "model": car,
@@ -284,11 +285,11 @@ def set_policy(
     try:
         with session.begin_nested():
             if clear:
-                service.clear_deposit_policy(
+                terms.clear_deposit_policy(
                     session=session, actor=principal, model=model, trim=trim, ip=client_ip(request)
                 )
             else:
-                service.set_deposit_policy(
+                terms.set_deposit_policy(
                     session=session,
                     actor=principal,
                     model=model,

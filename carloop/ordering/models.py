@@ -146,3 +146,20 @@ class OrderTransfer(Base):
     token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]
+
+
+class DepositPolicyOverride(Base):
+    """HQ's deposit terms for a model (``trim`` empty) or one trim, replacing the catalog's."""
+
+    __tablename__ = "console_deposit_policy"  # the name it had when the console owned it
+    __table_args__ = (UniqueConstraint("model", "trim"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    model: Mapped[str] = mapped_column(String(40))
+    trim: Mapped[str] = mapped_column(String(40), default="")  # "" = every trim of the model
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    refundable_hours: Mapped[int] = mapped_column(Integer)
+    auto_lock: Mapped[bool] = mapped_column(default=True)
+    lock_at_payment: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(40))

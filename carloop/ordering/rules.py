@@ -285,3 +285,18 @@ def check_lock_confirmation(confirmation: LockConfirmation, *, deposit_fen: int,
             code=ErrorCode.LOCK_NOT_CONFIRMED,
             problems=problems,
         )
+
+
+MAX_DEPOSIT_FEN = 10_000_000  # ¥100,000: a deposit, not a price
+MAX_REFUNDABLE_HOURS = 24 * 30
+
+
+def deposit_problem(*, amount_fen: int, refundable_hours: int, lock_at_payment: bool) -> str | None:
+    """Why deposit terms are unacceptable, or None when they are fine."""
+    if not 0 < amount_fen <= MAX_DEPOSIT_FEN:
+        return "A deposit is more than ¥0 and at most ¥100,000."
+    if not 0 <= refundable_hours <= MAX_REFUNDABLE_HOURS:
+        return f"The refundable window is 0 to {MAX_REFUNDABLE_HOURS} hours."
+    if lock_at_payment and refundable_hours:
+        return "An order that locks at payment cannot have a refundable window."
+    return None

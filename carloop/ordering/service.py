@@ -15,10 +15,9 @@ from carloop.accounts.schemas import Principal, Role
 from carloop.catalog import service as catalog
 from carloop.catalog.schemas import ConfigurationIn
 from carloop.clock import utcnow
-from carloop.console import service as console
 from carloop.errors import Conflict, ErrorCode, InvalidTransition, NotFound, PolicyViolation
 from carloop.loyalty import shop
-from carloop.ordering import events, rules
+from carloop.ordering import events, rules, terms
 from carloop.ordering.intake import rules as intake_rules
 from carloop.ordering.intake import store as intake_store  # the intake's batch applies the same limit
 from carloop.ordering.models import EditionReturn, EditionStock, Order, OrderEvent, QueueCounter
@@ -143,9 +142,9 @@ def reserve(
     ``max_orders_per_identity`` orders that have not ended per identity, counted under the edition's
     stock lock so concurrent reservations cannot both slip under it.
     """
-    version = console.active_catalog_version(session=session)
+    version = catalog.active_catalog_version(session=session)
     quote = catalog.quote(config=config, at=now or utcnow(), version=version)
-    deposit = console.effective_deposit(
+    deposit = terms.effective_deposit(
         session=session, model=quote.model, trim=quote.trim, policy=quote.deposit
     )
     if deposit != quote.deposit:

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.accounts import service as accounts
 from carloop.accounts.schemas import Principal, Role
-from carloop.console import service as console
+from carloop.catalog import service as catalog
+from carloop.ordering import terms
 from carloop.ordering.intake.asgi import IntakeApp
 from carloop.ordering.models import Order
 from carloop.settings import Settings
@@ -88,7 +89,7 @@ def test_a_deposit_hq_sets_applies_to_the_next_intake_order(
 ) -> None:
     before = post(client, token, "a").json()  # type: ignore[attr-defined]
     with session_factory.begin() as session:
-        console.set_deposit_policy(
+        terms.set_deposit_policy(
             session=session, actor=HQ, model="yu7", trim="max", amount_fen=200_000, refundable_hours=72
         )
     after = post(client, token, "b").json()  # type: ignore[attr-defined]
@@ -106,7 +107,7 @@ def test_the_catalog_version_hq_activated_prices_intake_orders(
 ) -> None:
     first = post(client, token, "a", body("su7", "pro")).json()  # type: ignore[attr-defined]
     with session_factory.begin() as session:
-        console.activate_catalog_version(session=session, actor=HQ, version="2024.03")
+        catalog.activate_catalog_version(session=session, actor=HQ, version="2024.03")
     second = post(client, token, "b", body("su7", "pro")).json()  # type: ignore[attr-defined]
     with session_factory() as session:
         versions = {

@@ -11,7 +11,7 @@ from carloop.catalog import rules as catalog_rules
 from carloop.catalog import service as catalog
 from carloop.catalog.schemas import ConfigurationIn, DepositPolicy, Quote
 from carloop.clock import utcnow
-from carloop.console import service as console
+from carloop.ordering import terms
 from carloop.ordering.intake import sql
 
 
@@ -20,7 +20,7 @@ class PricingContext:
     """What HQ set that prices a reservation: the catalog version in force and the deposit overrides.
 
     ``deposits`` maps ``(model, trim)`` (trim ``""``: the whole model) to the override's terms, as
-    ``console.effective_deposit`` reads them: the trim's override, else the model's, else the catalog's.
+    ``terms.effective_deposit`` reads them: the trim's override, else the model's, else the catalog's.
     """
 
     version: str
@@ -38,7 +38,7 @@ _latest: list[PricingContext] = []  # the last context a batch read (a hint for 
 def load_context(session: Session) -> PricingContext:
     """The pricing context in force, read in the caller's transaction (two small queries)."""
     context = PricingContext(
-        version=console.active_catalog_version(session=session),
+        version=catalog.active_catalog_version(session=session),
         deposits=tuple(
             (
                 (row.model, row.trim),
@@ -49,7 +49,7 @@ def load_context(session: Session) -> PricingContext:
                     lock_at_payment=row.lock_at_payment,
                 ),
             )
-            for row in console.list_deposit_overrides(session=session)
+            for row in terms.list_deposit_overrides(session=session)
         ),
     )
     if _latest and _latest[0] == context:

@@ -1,8 +1,6 @@
-"""Console rules: navigation by role and deposit policy checks."""
+"""Console rules: navigation by role."""
 
 from __future__ import annotations
-
-import pytest
 
 from carloop.accounts.schemas import Role
 from carloop.console import rules
@@ -19,23 +17,3 @@ def test_each_role_sees_only_the_sections_it_may_open() -> None:
     assert rules.may_open(Role.HQ_OPS, "/console/policy") and not rules.may_open(
         Role.STORE_STAFF, "/console/policy"
     )
-
-
-@pytest.mark.parametrize(
-    ("amount", "hours", "lock_at_payment", "ok"),
-    [
-        (500_000, 168, False, True),
-        (500_000, 0, True, True),
-        (0, 168, False, False),
-        (-1, 0, False, False),
-        (10_000_001, 0, False, False),
-        (500_000, -1, False, False),
-        (500_000, 721, False, False),
-        (500_000, 24, True, False),
-    ],
-)
-def test_deposit_terms_are_checked(amount: int, hours: int, lock_at_payment: bool, ok: bool) -> None:
-    problem = rules.deposit_problem(
-        amount_fen=amount, refundable_hours=hours, lock_at_payment=lock_at_payment
-    )
-    assert (problem is None) is ok

@@ -1,4 +1,4 @@
-"""Console use cases: catalog activation and deposit policy overrides, audited, HQ only."""
+"""Catalog activation (catalog) and deposit terms overrides (ordering.terms): audited, HQ only."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
 from carloop.catalog import service as catalog
-from carloop.console import service
 from carloop.errors import NotFound, PermissionDenied, PolicyViolation
+from carloop.ordering import terms
 
 OPS = Principal(role=Role.HQ_OPS, staff_id=2, display_name="Ops")
 STORE = Principal(role=Role.STORE_STAFF, staff_id=3, store_id=1, display_name="Store")
@@ -17,9 +17,9 @@ STORE = Principal(role=Role.STORE_STAFF, staff_id=3, store_id=1, display_name="S
 
 def test_the_newest_catalog_is_in_force_until_hq_activates_another(session: Session) -> None:
     versions = catalog.list_versions()
-    assert service.active_catalog_version(session=session) == versions[-1]
-    service.activate_catalog_version(session=session, actor=OPS, version=versions[0], ip="10.0.0.1")
-    assert service.active_catalog_version(session=session) == versions[0]
+    assert catalog.active_catalog_version(session=session) == versions[-1]
+    catalog.activate_catalog_version(session=session, actor=OPS, version=versions[0], ip="10.0.0.1")
+    assert catalog.active_catalog_version(session=session) == versions[0]
     entry = audit.list_entries(session=session, action="catalog.activated")[0]
     assert (entry.actor, entry.target_id, entry.detail["previous"], entry.ip) == (
         "staff:2",
@@ -31,20 +31,18 @@ def test_the_newest_catalog_is_in_force_until_hq_activates_another(session: Sess
 
 def test_an_unknown_version_cannot_be_activated_and_store_staff_cannot_activate(session: Session) -> None:
     with pytest.raises(NotFound):
-        service.activate_catalog_version(session=session, actor=OPS, version="1999.01")
+        catalog.activate_catalog_version(session=session, actor=OPS, version="1999.01")
     with pytest.raises(PermissionDenied):
-        service.activate_catalog_version(session=session, actor=STORE, version=catalog.list_versions()[0])
+        catalog.activate_catalog_version(session=session, actor=STORE, version=catalog.list_versions()[0])
 
 
 def test_a_trim_override_beats_a_model_override_which_beats_the_catalog(session: Session) -> None:
     base = catalog.get_model("su7").trims["pro"].deposit
-    assert service.effective_deposit(session=session, model="su7", trim="pro", policy=base) == base
-    service.set_deposit_policy(
-        session=session, actor=OPS, model="su7", amount_fen=200_000, refundable_hours=72
-    )
-    model_wide = service.effective_deposit(session=session, model="su7", trim="pro", policy=base)
+    assert terms.effective_deposit(session=session, model="su7", trim="pro", policy=base) == base
+    terms.set_deposit_policy(session=session, actor=OPS, model="su7", amount_fen=200_000, refundable_hours=72)
+    model_wide = terms.effective_deposit(session=session, model="su7", trim="pro", policy=base)
     assert (model_wide.amount_fen, model_wide.refundable_hours) == (200_000, 72)
-    service.set_deposit_policy(
+    terms.set_deposit_policy(
         session=session,
         actor=OPS,
         model="su7",
@@ -53,15 +51,15 @@ def test_a_trim_override_beats_a_model_override_which_beats_the_catalog(session:
         refundable_hours=0,
         lock_at_payment=True,
     )
-    trim_only = service.effective_deposit(session=session, model="su7", trim="pro", policy=base)
+    trim_only = terms.effective_deposit(session=session, model="su7", trim="pro", policy=base)
     assert (trim_only.amount_fen, trim_only.lock_at_payment) == (300_000, True)
     assert (
-        service.effective_deposit(session=session, model="su7", trim="max", policy=base).amount_fen == 200_000
+        terms.effective_deposit(session=session, model="su7", trim="max", policy=base).amount_fen == 200_000
     )
-    assert service.clear_deposit_policy(session=session, actor=OPS, model="su7", trim="pro")
-    assert not service.clear_deposit_policy(session=session, actor=OPS, model="su7", trim="pro")
+    assert terms.clear_deposit_policy(session=session, actor=OPS, model="su7", trim="pro")
+    assert not terms.clear_deposit_policy(session=session, actor=OPS, model="su7", trim="pro")
     assert (
-        service.effective_deposit(session=session, model="su7", trim="pro", policy=base).amount_fen == 200_000
+        terms.effective_deposit(session=session, model="su7", trim="pro", policy=base).amount_fen == 200_000
     )
     actions = [e.action for e in audit.list_entries(session=session, target_type="deposit_policy")]
     assert actions == ["deposit_policy.cleared", "deposit_policy.set", "deposit_policy.set"]
@@ -82,13 +80,13 @@ def test_bad_deposit_terms_are_refused(
     session: Session, model: str, trim: str, amount: int, hours: int, error: type[Exception]
 ) -> None:
     with pytest.raises(error):
-        service.set_deposit_policy(
+        terms.set_deposit_policy(
             session=session, actor=OPS, model=model, trim=trim, amount_fen=amount, refundable_hours=hours
         )
 
 
 def test_store_staff_cannot_edit_deposit_policy(session: Session) -> None:
     with pytest.raises(PermissionDenied):
-        service.set_deposit_policy(
+        terms.set_deposit_policy(
             session=session, actor=STORE, model="su7", amount_fen=100_000, refundable_hours=24
         )

@@ -1,4 +1,8 @@
-"""Console use cases: activate a catalog version and edit deposit policy (HQ only, audited)."""
+"""Deposit terms: HQ's overrides per model or trim (HQ only, audited) and the terms in force.
+
+``effective_deposit`` is the one rule for which terms apply: the trim's override, else the model's,
+else the catalog's. The limits an override must respect are ``ordering.rules.deposit_problem``.
+"""
 
 from __future__ import annotations
 
@@ -12,50 +16,14 @@ from carloop.audit import service as audit
 from carloop.catalog import service as catalog
 from carloop.catalog.compiled import CarModel
 from carloop.catalog.schemas import ConfigurationIn, DepositPolicy, Quote
-from carloop.clock import utcnow
-from carloop.console import rules
-from carloop.console.models import ActiveCatalog, DepositPolicyOverride
-from carloop.errors import NotFound, PermissionDenied, PolicyViolation
+from carloop.errors import PermissionDenied, PolicyViolation
+from carloop.ordering import rules
+from carloop.ordering.models import DepositPolicyOverride
 
 
 def _require_hq(actor: Principal) -> None:
-    if actor.role not in rules.HQ:
+    if actor.role not in (Role.HQ_OPS, Role.ADMIN):
         raise PermissionDenied("Only headquarters operations or an admin may change this.")
-
-
-def active_catalog_version(*, session: Session) -> str:
-    """The catalog version in force: the one HQ activated, else the newest."""
-    row = session.get(ActiveCatalog, 1)
-    if row is not None and row.version in catalog.list_versions():
-        return row.version
-    return catalog.current_version()
-
-
-def activate_catalog_version(
-    *, session: Session, actor: Principal, version: str, ip: str | None = None
-) -> ActiveCatalog:
-    """Make ``version`` the catalog in force (HQ only); audited."""
-    _require_hq(actor)
-    if version not in catalog.list_versions():
-        raise NotFound(f"There is no catalog version '{version}'.", version=version)
-    previous = active_catalog_version(session=session)
-    row = session.get(ActiveCatalog, 1)
-    if row is None:
-        row = ActiveCatalog(id=1, version=version, activated_by=actor.actor)
-        session.add(row)
-    else:
-        row.version, row.activated_by, row.activated_at = version, actor.actor, utcnow()
-    session.flush()
-    audit.record(
-        session=session,
-        principal=actor,
-        action="catalog.activated",
-        target_type="catalog",
-        target_id=version,
-        detail={"previous": previous},
-        ip=ip,
-    )
-    return row
 
 
 def list_deposit_overrides(*, session: Session) -> list[DepositPolicyOverride]:
@@ -78,7 +46,7 @@ def set_deposit_policy(
 ) -> DepositPolicyOverride:
     """Set the deposit terms of a model or one of its trims (HQ only); audited with before and after."""
     _require_hq(actor)
-    car = catalog.get_model(model, version=active_catalog_version(session=session))
+    car = catalog.get_model(model, version=catalog.active_catalog_version(session=session))
     if trim and trim not in car.trims:
         raise PolicyViolation(f"Model '{model}' has no trim '{trim}'.", field="trim")
     problem = rules.deposit_problem(
@@ -173,7 +141,7 @@ def storefront_deposits(*, session: Session, car: CarModel) -> dict[str, Deposit
 
 def storefront_quote(*, session: Session, config: ConfigurationIn, at: datetime | None = None) -> Quote:
     """Price ``config`` as a reservation would: the active catalog version and HQ's deposit terms."""
-    quote = catalog.quote(config=config, at=at, version=active_catalog_version(session=session))
+    quote = catalog.quote(config=config, at=at, version=catalog.active_catalog_version(session=session))
     deposit = effective_deposit(session=session, model=quote.model, trim=quote.trim, policy=quote.deposit)
     return quote if deposit == quote.deposit else quote.model_copy(update={"deposit": deposit})
 
@@ -185,8 +153,3 @@ def _terms(row: DepositPolicyOverride) -> dict[str, object]:
         "auto_lock": row.auto_lock,
         "lock_at_payment": row.lock_at_payment,
     }
-
-
-def staff_roles() -> list[Role]:
-    """The roles a staff account can have."""
-    return [Role.STORE_STAFF, Role.HQ_OPS, Role.ADMIN]
