@@ -1,7 +1,7 @@
 """Reminders on a schedule: queue a notice for every appointment within a day, then send what is owed.
 
 The outbox worker runs :func:`run_periodic` every ``REMINDER_INTERVAL`` seconds while the server runs
-(``carloop.outbox.registry.PERIODIC_JOBS``); ``carloop notices send`` does the same once, for cron or
+(``carloop.handlers.PERIODIC_JOBS``); ``carloop notices send`` does the same once, for cron or
 by hand. Each appointment is reminded once (a conditional update claims it) and each notice is sent
 once (claimed the same way); a sender that fails rolls the round back, so it is retried next time.
 """

@@ -163,7 +163,7 @@ def _delivered_car(session: Session, provider: SimulatorProvider, owner_id: int)
 
 def _dispatch_events(factory: sessionmaker[Session], console: Console) -> None:
     """React to what the seeding did (points for the delivery, the car as a device, the funnel...)."""
-    from carloop.outbox.registry import all_handlers
+    from carloop.handlers import all_handlers
     from carloop.outbox.service import dispatch
 
     handlers = all_handlers()

@@ -154,7 +154,7 @@ def orders_auto_lock(database_url: DatabaseUrl = None) -> None:
 @orders_app.command("dispatch-events")
 def dispatch_events(database_url: DatabaseUrl = None) -> None:
     """Hand every pending outbox event to its domain handlers (the server also does this itself)."""
-    from carloop.outbox.registry import all_handlers
+    from carloop.handlers import all_handlers
     from carloop.outbox.service import dispatch
 
     factory = make_session_factory(make_engine(_settings(database_url)))

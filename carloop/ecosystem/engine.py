@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from carloop.ecosystem.models import Precision
+from carloop.ecosystem.kinds import Precision
 from carloop.ecosystem.protocol import topic_scope
 from carloop.ecosystem.rules import (
     World,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
-from carloop.ecosystem.models import Precision
+from carloop.ecosystem.kinds import Precision
 from carloop.ecosystem.schemas import (
     AndCondition,
     Condition,

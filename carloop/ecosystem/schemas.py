@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from carloop.ecosystem.models import DeviceKind, DeviceStatus, Precision
+from carloop.ecosystem.kinds import DeviceKind, DeviceStatus, Precision
 
 ENTITY = r"^(vehicle|phone|climate|light|cover|purifier|water_heater|lock|garage)\.\d+$"
 EntityId = Annotated[str, Field(pattern=ENTITY, max_length=40)]

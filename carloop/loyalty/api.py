@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Request
 
 from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
-from carloop.loyalty import events_api, service, shop
+from carloop.loyalty import meetups_api, service, shop
 from carloop.loyalty.models import ShopOrder, ShopOrderStatus
 from carloop.loyalty.rules import EARN_RULES, EarnReason
 from carloop.loyalty.schemas import (
@@ -29,7 +29,7 @@ from carloop.payments.providers.simulator import SimulatorProvider
 from carloop.web.deps import CurrentCustomer, CurrentPrincipal, DbSession, require_roles
 
 router = APIRouter(tags=["loyalty"])
-router.include_router(events_api.router)
+router.include_router(meetups_api.router)
 PointsStaff = Annotated[Principal, require_roles(Role.HQ_OPS, Role.ADMIN)]
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from carloop.errors import CapacityExhausted, Conflict, NotFound, PolicyViolation
-from carloop.loyalty import events_pages, service, shop
+from carloop.loyalty import meetups_pages, service, shop
 from carloop.loyalty.api import pay_url, pending_payment, provider_of
 from carloop.loyalty.models import ShopOrder
 from carloop.loyalty.rules import EARN_RULES, EarnReason
@@ -19,7 +19,7 @@ from carloop.payments.providers.simulator import SimulatorProvider
 from carloop.web.deps import CurrentCustomer, DbSession, FormCustomer
 
 router = APIRouter()
-router.include_router(events_pages.router)
+router.include_router(meetups_pages.router)
 
 
 def _render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:

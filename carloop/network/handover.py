@@ -8,7 +8,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carloop.accounts.schemas import Principal, Role
-from carloop.appointments import service as appointments
 from carloop.audit import service as audit
 from carloop.errors import NotFound, PermissionDenied, PolicyViolation
 from carloop.network import service as network
@@ -192,9 +191,6 @@ def hand_over(
         reason=f"handed over at {store.code}",
         vin=shown,
     )
-    slot = appointments.delivery_for_order(session=session, order_id=order.id)
-    if slot is not None:
-        appointments.complete(session=session, appointment=slot)
     audit.record(
         session=session,
         principal=principal,

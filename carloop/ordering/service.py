@@ -10,14 +10,13 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from carloop import locks
 from carloop.accounts.schemas import Principal, Role
 from carloop.catalog import service as catalog
 from carloop.catalog.schemas import ConfigurationIn
 from carloop.clock import utcnow
 from carloop.errors import Conflict, ErrorCode, InvalidTransition, NotFound, PolicyViolation
 from carloop.loyalty import shop
-from carloop.ordering import events, rules, terms
+from carloop.ordering import events, locks, rules, terms
 from carloop.ordering.intake import rules as intake_rules
 from carloop.ordering.intake import store as intake_store  # the intake's batch applies the same limit
 from carloop.ordering.models import EditionReturn, EditionStock, Order, OrderEvent, QueueCounter

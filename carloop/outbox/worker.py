@@ -5,21 +5,33 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Mapping, Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from carloop.outbox.registry import PeriodicJob, all_handlers, periodic_jobs
-from carloop.outbox.service import dispatch
+from carloop.outbox.service import Handler, dispatch
 
 log = logging.getLogger("carloop.outbox")
+
+# A job the worker also runs on its schedule: it gets the session factory.
+PeriodicJob = Callable[[sessionmaker[Session]], object]
 
 
 class OutboxWorker:
     """Polls the outbox every ``interval`` seconds and runs the handlers; stops on ``stop()``."""
 
-    def __init__(self, factory: sessionmaker[Session], interval: float) -> None:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        interval: float,
+        *,
+        handlers: Mapping[str, Sequence[Handler]],
+        jobs: Sequence[tuple[float, PeriodicJob]] = (),
+    ) -> None:
         self.factory = factory
         self.interval = interval
+        self.handlers = {name: list(funcs) for name, funcs in handlers.items()}
+        self.jobs = list(jobs)  # (seconds between runs, job)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="carloop-outbox", daemon=True)
 
@@ -33,8 +45,7 @@ class OutboxWorker:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        handlers = all_handlers()
-        jobs = periodic_jobs()
+        handlers, jobs = self.handlers, self.jobs
         next_run = [time.monotonic()] * len(jobs)  # periodic jobs run at the first tick, then on schedule
         while not self._stop.wait(self.interval):
             try:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from carloop.clock import utcnow
 from carloop.db import Base, BigId, enum_column
+from carloop.payments.rules import Account  # re-exported: tables and callers import it from here
 
 
 class PaymentStatus(StrEnum):
@@ -27,15 +28,6 @@ class PaymentPurpose(StrEnum):
     DEPOSIT = "deposit"  # the reservation deposit
     BALANCE = "balance"  # part or all of the remaining price, paid before handover
     SHOP = "shop"  # the cash part of a merchandise shop order
-
-
-class Account(StrEnum):
-    """Ledger accounts; debits are positive, credits negative, every entry sums to zero."""
-
-    PROVIDER_CASH = "provider_cash"  # asset: money held for us at payment providers
-    CUSTOMER_PREPAYMENTS = "customer_prepayments"  # liability: buyers' money held against an order
-    FORFEITED_DEPOSITS = "forfeited_deposits"  # income: deposits kept when a locked order is cancelled
-    SHOP_SALES = "shop_sales"  # income: cash taken for merchandise shop orders (less refunds)
 
 
 class Payment(Base):

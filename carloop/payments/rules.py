@@ -6,7 +6,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from carloop.payments.models import Account
+
+class Account(StrEnum):
+    """Ledger accounts; debits are positive, credits negative, every entry sums to zero."""
+
+    PROVIDER_CASH = "provider_cash"  # asset: money held for us at payment providers
+    CUSTOMER_PREPAYMENTS = "customer_prepayments"  # liability: buyers' money held against an order
+    FORFEITED_DEPOSITS = "forfeited_deposits"  # income: deposits kept when a locked order is cancelled
+    SHOP_SALES = "shop_sales"  # income: cash taken for merchandise shop orders (less refunds)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from carloop.console import pages as console_pages
 from carloop.db import make_engine, make_session_factory
 from carloop.ecosystem import api as ecosystem_api
 from carloop.ecosystem import pages as ecosystem_pages
+from carloop.handlers import all_handlers, periodic_jobs
 from carloop.loyalty import api as loyalty_api
 from carloop.loyalty import pages as loyalty_pages
 from carloop.network import api as network_api
@@ -49,7 +50,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = (
-            OutboxWorker(app.state.sessions, settings.outbox_interval)
+            OutboxWorker(
+                app.state.sessions,
+                settings.outbox_interval,
+                handlers=all_handlers(),
+                jobs=periodic_jobs(),
+            )
             if settings.outbox_interval > 0
             else None
         )

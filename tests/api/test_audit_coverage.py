@@ -23,9 +23,9 @@ from sqlalchemy import select
 
 from carloop.accounts.demo import seed_demo_accounts
 from carloop.audit.models import AuditEntry
+from carloop.handlers import all_handlers
 from carloop.ordering import service as ordering
 from carloop.ordering.rules import OrderStatus
-from carloop.outbox.registry import all_handlers
 from carloop.outbox.service import dispatch
 from carloop.payments.providers.base import NotificationStatus
 from carloop.settings import Settings

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from carloop.accounts.schemas import Role
 from carloop.community import index
 from carloop.errors import PolicyViolation
+from carloop.handlers import all_handlers
 from carloop.loyalty import ledger as points_ledger
 from carloop.loyalty import service, shop
 from carloop.loyalty.rules import EARN_RULES, EarnReason
-from carloop.outbox.registry import all_handlers
 from carloop.outbox.service import dispatch
 from carloop.payments import ledger as money_ledger
 from carloop.payments.providers.base import NotificationStatus

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.accounts.schemas import Role
+from carloop.handlers import all_handlers
 from carloop.loyalty import shop
 from carloop.loyalty.rules import EARN_RULES, EarnReason
-from carloop.outbox.registry import all_handlers
 from carloop.outbox.service import dispatch
 from carloop.payments import ledger as money_ledger
 from carloop.payments.models import Refund

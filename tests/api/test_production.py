@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from carloop.outbox.registry import all_handlers
+from carloop.handlers import all_handlers
 from carloop.outbox.service import dispatch
 from carloop.payments.providers.base import NotificationStatus
 from carloop.production import rules

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.accounts import service as accounts
-from carloop.analytics import events, service
+from carloop.analytics import handlers, service
 from carloop.analytics.models import FunnelEvent
 from carloop.analytics.rules import Channel, Gender, Stage
 from carloop.analytics.warehouse import Filters, Warehouse, dashboard
@@ -73,7 +73,7 @@ def test_paid_and_refunded_orders_reach_the_funnel_through_the_outbox(
         )
         ordering.handle_notification(session=session, provider=provider, form=form)
         order_id = order.id
-    dispatch(session_factory, events.EVENT_HANDLERS)
+    dispatch(session_factory, handlers.EVENT_HANDLERS)
     with session_factory.begin() as session:
         ordering.cancel(
             session=session,
@@ -81,8 +81,8 @@ def test_paid_and_refunded_orders_reach_the_funnel_through_the_outbox(
             order=ordering.load(session=session, number=order.number),
             actor="customer:1",
         )
-    dispatch(session_factory, events.EVENT_HANDLERS)
-    dispatch(session_factory, events.EVENT_HANDLERS)  # a second pass changes nothing
+    dispatch(session_factory, handlers.EVENT_HANDLERS)
+    dispatch(session_factory, handlers.EVENT_HANDLERS)  # a second pass changes nothing
     with session_factory() as session:
         stages = [(e.stage, e.channel, e.city_tier) for e in _events(session, order_id)]
     assert (Stage.RESERVATION_STARTED, Channel.MINI_PROGRAM, "tier1") in stages

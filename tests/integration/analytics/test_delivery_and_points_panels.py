@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.accounts.schemas import Principal, Role
 from carloop.analytics import service
+from carloop.handlers import all_handlers
 from carloop.loyalty import ledger, rules
 from carloop.loyalty import service as points
 from carloop.loyalty.models import PointsEntry
 from carloop.ordering.models import Order, OrderEvent
-from carloop.outbox.registry import all_handlers
 from carloop.outbox.service import dispatch
 from carloop.production.models import Slot
 

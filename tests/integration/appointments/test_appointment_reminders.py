@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from carloop import handlers as registry
 from carloop.appointments import reminders
 from carloop.appointments import service as appointments
 from carloop.appointments.schemas import AppointmentKind
@@ -20,7 +21,6 @@ from carloop.clock import utcnow
 from carloop.network import notices
 from carloop.network import service as network
 from carloop.network.models import CustomerNotice
-from carloop.outbox import registry
 from carloop.outbox.worker import OutboxWorker
 
 from ..network.conftest import buyer, seed
@@ -92,8 +92,7 @@ def test_the_outbox_worker_runs_the_reminder_round(
         rounds.append(reminders.send_due(factory=factory, sender=sender, now=start - timedelta(hours=3)))
         ran.set()
 
-    monkeypatch.setattr(registry, "PERIODIC_JOBS", [(3600.0, job)])
-    worker = OutboxWorker(session_factory, 0.01)
+    worker = OutboxWorker(session_factory, 0.01, handlers={}, jobs=[(3600.0, job)])
     worker.start()
     try:
         assert ran.wait(10)

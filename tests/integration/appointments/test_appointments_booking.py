@@ -360,3 +360,27 @@ def test_staff_reschedule_within_their_own_store_only_and_it_is_audited(session:
     # the buyer's own reschedule is not a staff action
     appointments.reschedule(session=session, principal=me, appointment_id=booked.id, starts_at=at)
     assert len(audit.list_entries(session=session, action="appointment.reschedule")) == 1
+
+
+def test_the_delivery_appointment_is_done_once_the_order_is_delivered(session: Session) -> None:
+    from carloop.appointments.handlers import EVENT_HANDLERS
+
+    seed(session)
+    me = buyer(session)
+    order = paid_order(session, me.customer_id or 0)
+    network.assign_delivery_centre(session=session, order=order, city="Beijing", actor=me.actor)
+    advance_to(session, order, OrderStatus.AT_DELIVERY_CENTRE)
+    at = first_slot(session, "BJ-DC-01", AppointmentKind.DELIVERY)
+    slot = appointments.book(
+        session=session,
+        customer_id=me.customer_id or 0,
+        kind=AppointmentKind.DELIVERY,
+        order_number=order.number,
+        store_code="BJ-DC-01",
+        starts_at=at,
+    )
+    (react,) = EVENT_HANDLERS["order.delivered"]
+    react(session, {"order_id": order.id})
+    assert slot.status is AppointmentStatus.DONE
+    react(session, {"order_id": order.id})  # the outbox may deliver an event twice
+    assert slot.status is AppointmentStatus.DONE

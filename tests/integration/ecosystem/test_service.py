@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from carloop.audit.models import AuditEntry
 from carloop.ecosystem import service
 from carloop.ecosystem.engine import Trace
-from carloop.ecosystem.events import EVENT_HANDLERS
+from carloop.ecosystem.handlers import EVENT_HANDLERS
 from carloop.ecosystem.models import Device, DeviceKind, DeviceStatus, Precision
 from carloop.ecosystem.presets import PRESETS
 from carloop.ecosystem.rules import Zone

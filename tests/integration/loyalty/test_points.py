@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
 from carloop.errors import Conflict, PolicyViolation
+from carloop.handlers import all_handlers
 from carloop.loyalty import ledger, service
-from carloop.loyalty.events import EVENT_HANDLERS
+from carloop.loyalty.handlers import EVENT_HANDLERS
 from carloop.loyalty.models import ContributionEvent
 from carloop.loyalty.rules import EARN_RULES, EarnReason
-from carloop.outbox.registry import all_handlers
 from carloop.outbox.service import dispatch
 
 STAFF = Principal(role=Role.HQ_OPS, staff_id=7, display_name="ops")

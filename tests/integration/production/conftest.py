@@ -8,9 +8,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.accounts import service as accounts
 from carloop.catalog.schemas import ConfigurationIn
+from carloop.handlers import all_handlers
 from carloop.ordering import rules as order_rules
 from carloop.ordering import service as ordering
-from carloop.outbox.registry import all_handlers
 from carloop.outbox.service import dispatch
 from carloop.payments.providers.base import NotificationStatus
 from carloop.payments.providers.simulator import SimulatorProvider

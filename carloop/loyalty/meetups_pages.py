@@ -14,7 +14,7 @@ from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
 from carloop.clock import SHANGHAI, utcnow
 from carloop.errors import PolicyViolation
-from carloop.loyalty import owner_events
+from carloop.loyalty import meetups
 from carloop.loyalty.models import EventSignup, OwnerEventKind, SignupStatus
 from carloop.web.deps import CurrentPrincipal, DbSession, FormCustomer, check_csrf, require_roles
 
@@ -40,7 +40,7 @@ def _render(request: Request, template: str, context: dict[str, Any], status_cod
 @router.get("/events")
 def events_page(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
     """Upcoming owner events, places left, and my place (or waitlist spot) in each."""
-    events = owner_events.upcoming(session=session, now=utcnow())
+    events = meetups.upcoming(session=session, now=utcnow())
     mine: dict[int, SignupStatus] = {}
     if principal.customer_id is not None and events:
         rows = session.execute(
@@ -66,8 +66,8 @@ def events_page(request: Request, session: DbSession, principal: CurrentPrincipa
 def sign_up(session: DbSession, me: FormCustomer, event_id: int) -> Response:
     """Take a place, or join the waitlist when the event is full."""
     assert me.customer_id is not None
-    event = owner_events.get_event(session=session, event_id=event_id)
-    owner_events.sign_up(session=session, event=event, customer_id=me.customer_id)
+    event = meetups.get_event(session=session, event_id=event_id)
+    meetups.sign_up(session=session, event=event, customer_id=me.customer_id)
     return RedirectResponse("/events", status_code=303)
 
 
@@ -75,8 +75,8 @@ def sign_up(session: DbSession, me: FormCustomer, event_id: int) -> Response:
 def cancel(session: DbSession, me: FormCustomer, event_id: int) -> Response:
     """Give my place up; the longest-waiting owner gets it."""
     assert me.customer_id is not None
-    event = owner_events.get_event(session=session, event_id=event_id)
-    owner_events.cancel(session=session, event=event, customer_id=me.customer_id)
+    event = meetups.get_event(session=session, event_id=event_id)
+    meetups.cancel(session=session, event=event, customer_id=me.customer_id)
     return RedirectResponse("/events", status_code=303)
 
 
@@ -96,7 +96,7 @@ def announce(
         start = datetime.fromisoformat(starts_at).replace(tzinfo=SHANGHAI)
     except ValueError as err:
         raise PolicyViolation(f"No such moment: {starts_at}.") from err
-    event = owner_events.create_event(
+    event = meetups.create_event(
         session=session,
         kind=kind,
         title_zh=title_zh,
@@ -114,8 +114,8 @@ def announce(
 @router.get("/staff/events/{event_id}")
 def event_staff_page(request: Request, session: DbSession, _: EventStaff, event_id: int) -> Response:
     """One event's sign-ups and waitlist, with check-in buttons."""
-    event = owner_events.get_event(session=session, event_id=event_id)
-    signups = owner_events.signups(session=session, event_id=event.id)
+    event = meetups.get_event(session=session, event_id=event_id)
+    signups = meetups.signups(session=session, event_id=event.id)
     names = dict(
         session.execute(
             select(Customer.id, Customer.display_name).where(
@@ -131,8 +131,8 @@ def check_in(
     session: DbSession, staff: FormEventStaff, event_id: int, customer_id: Annotated[int, Form(gt=0)]
 ) -> Response:
     """Check an owner in; they earn the check-in points (audited)."""
-    event = owner_events.get_event(session=session, event_id=event_id)
-    owner_events.check_in(session=session, event=event, customer_id=customer_id)
+    event = meetups.get_event(session=session, event_id=event_id)
+    meetups.check_in(session=session, event=event, customer_id=customer_id)
     audit.record(
         session=session,
         principal=staff,

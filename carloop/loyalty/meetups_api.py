@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
 from carloop.clock import utcnow
-from carloop.loyalty import owner_events
+from carloop.loyalty import meetups
 from carloop.loyalty.models import EventSignup, OwnerEvent
 from carloop.loyalty.schemas import CheckInCreate, OwnerEventCreate, OwnerEventRead, SignupRead
 from carloop.web.deps import CurrentCustomer, CurrentPrincipal, DbSession, require_roles
@@ -39,30 +39,30 @@ def _signup_read(signup: EventSignup) -> SignupRead:
 @router.get("/events")
 def upcoming(session: DbSession, _: CurrentPrincipal) -> list[OwnerEventRead]:
     """Events that have not started yet."""
-    return [event_read(e) for e in owner_events.upcoming(session=session, now=utcnow())]
+    return [event_read(e) for e in meetups.upcoming(session=session, now=utcnow())]
 
 
 @router.post("/events/{event_id}/signup")
 def sign_up(session: DbSession, me: CurrentCustomer, event_id: int) -> SignupRead:
     """Take a place, or join the waitlist when the event is full."""
     assert me.customer_id is not None
-    event = owner_events.get_event(session=session, event_id=event_id)
-    return _signup_read(owner_events.sign_up(session=session, event=event, customer_id=me.customer_id))
+    event = meetups.get_event(session=session, event_id=event_id)
+    return _signup_read(meetups.sign_up(session=session, event=event, customer_id=me.customer_id))
 
 
 @router.delete("/events/{event_id}/signup")
 def cancel(session: DbSession, me: CurrentCustomer, event_id: int) -> SignupRead | None:
     """Give my place up; the longest-waiting owner gets it."""
     assert me.customer_id is not None
-    event = owner_events.get_event(session=session, event_id=event_id)
-    signup = owner_events.cancel(session=session, event=event, customer_id=me.customer_id)
+    event = meetups.get_event(session=session, event_id=event_id)
+    signup = meetups.cancel(session=session, event=event, customer_id=me.customer_id)
     return _signup_read(signup) if signup is not None else None
 
 
 @router.post("/staff/events", status_code=201)
 def announce(session: DbSession, staff: EventStaff, body: OwnerEventCreate) -> OwnerEventRead:
     """Announce an event (audited)."""
-    event = owner_events.create_event(
+    event = meetups.create_event(
         session=session,
         kind=body.kind,
         title_zh=body.title_zh,
@@ -80,8 +80,8 @@ def announce(session: DbSession, staff: EventStaff, body: OwnerEventCreate) -> O
 @router.post("/staff/events/{event_id}/checkins")
 def check_in(session: DbSession, staff: EventStaff, event_id: int, body: CheckInCreate) -> SignupRead:
     """Check an owner in at the event; they earn the check-in points (audited)."""
-    event = owner_events.get_event(session=session, event_id=event_id)
-    signup = owner_events.check_in(session=session, event=event, customer_id=body.customer_id)
+    event = meetups.get_event(session=session, event_id=event_id)
+    signup = meetups.check_in(session=session, event=event, customer_id=body.customer_id)
     audit.record(
         session=session,
         principal=staff,

@@ -10,7 +10,7 @@ from loyalty_builders import owner
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.errors import PolicyViolation
-from carloop.loyalty import owner_events, service
+from carloop.loyalty import meetups, service
 from carloop.loyalty.models import OwnerEvent, OwnerEventKind, SignupStatus
 from carloop.loyalty.rules import EARN_RULES, EarnReason
 
@@ -18,7 +18,7 @@ START = datetime(2027, 5, 1, 1, tzinfo=UTC)
 
 
 def _event(session: Session, capacity: int) -> OwnerEvent:
-    return owner_events.create_event(
+    return meetups.create_event(
         session=session,
         kind=OwnerEventKind.TRACK_DAY,
         title_zh="赛道日",
@@ -31,27 +31,27 @@ def _event(session: Session, capacity: int) -> OwnerEvent:
 def test_the_waitlist_moves_up_when_a_place_frees(session: Session) -> None:
     a, b, c = (owner(session, f"1380013800{i}") for i in range(3))
     event = _event(session, 1)
-    assert owner_events.sign_up(session=session, event=event, customer_id=a).status is SignupStatus.CONFIRMED
-    assert owner_events.sign_up(session=session, event=event, customer_id=b).status is SignupStatus.WAITLISTED
-    assert owner_events.sign_up(session=session, event=event, customer_id=c).status is SignupStatus.WAITLISTED
-    assert owner_events.sign_up(session=session, event=event, customer_id=b).status is SignupStatus.WAITLISTED
-    owner_events.cancel(session=session, event=event, customer_id=a)
-    statuses = {s.customer_id: s.status for s in owner_events.signups(session=session, event_id=event.id)}
+    assert meetups.sign_up(session=session, event=event, customer_id=a).status is SignupStatus.CONFIRMED
+    assert meetups.sign_up(session=session, event=event, customer_id=b).status is SignupStatus.WAITLISTED
+    assert meetups.sign_up(session=session, event=event, customer_id=c).status is SignupStatus.WAITLISTED
+    assert meetups.sign_up(session=session, event=event, customer_id=b).status is SignupStatus.WAITLISTED
+    meetups.cancel(session=session, event=event, customer_id=a)
+    statuses = {s.customer_id: s.status for s in meetups.signups(session=session, event_id=event.id)}
     assert statuses == {a: SignupStatus.CANCELLED, b: SignupStatus.CONFIRMED, c: SignupStatus.WAITLISTED}
 
 
 def test_check_in_needs_a_place_and_pays_once(session: Session) -> None:
     a, b = owner(session, "13800138000"), owner(session, "13800138001")
     event = _event(session, 1)
-    owner_events.sign_up(session=session, event=event, customer_id=a)
-    owner_events.sign_up(session=session, event=event, customer_id=b)
+    meetups.sign_up(session=session, event=event, customer_id=a)
+    meetups.sign_up(session=session, event=event, customer_id=b)
     with pytest.raises(PolicyViolation):
-        owner_events.check_in(session=session, event=event, customer_id=b)
-    owner_events.check_in(session=session, event=event, customer_id=a)
-    owner_events.check_in(session=session, event=event, customer_id=a)
+        meetups.check_in(session=session, event=event, customer_id=b)
+    meetups.check_in(session=session, event=event, customer_id=a)
+    meetups.check_in(session=session, event=event, customer_id=a)
     assert service.balance(session=session, customer_id=a) == EARN_RULES[EarnReason.EVENT_CHECKIN].points
     with pytest.raises(PolicyViolation):
-        owner_events.cancel(session=session, event=event, customer_id=a)
+        meetups.cancel(session=session, event=event, customer_id=a)
 
 
 def test_concurrent_sign_ups_never_overbook(session_factory: sessionmaker[Session]) -> None:
@@ -65,8 +65,8 @@ def test_concurrent_sign_ups_never_overbook(session_factory: sessionmaker[Sessio
         start.wait()
         try:
             with session_factory.begin() as session:
-                event = owner_events.get_event(session=session, event_id=event_id)
-                owner_events.sign_up(session=session, event=event, customer_id=customer_id)
+                event = meetups.get_event(session=session, event_id=event_id)
+                meetups.sign_up(session=session, event=event, customer_id=customer_id)
         except BaseException as err:  # surfaced below
             failures.append(err)
 
@@ -77,6 +77,6 @@ def test_concurrent_sign_ups_never_overbook(session_factory: sessionmaker[Sessio
         t.join()
     assert not failures
     with session_factory.begin() as session:
-        statuses = [s.status for s in owner_events.signups(session=session, event_id=event_id)]
+        statuses = [s.status for s in meetups.signups(session=session, event_id=event_id)]
         assert statuses.count(SignupStatus.CONFIRMED) == 3 and statuses.count(SignupStatus.WAITLISTED) == 5
-        assert owner_events.get_event(session=session, event_id=event_id).taken == 3
+        assert meetups.get_event(session=session, event_id=event_id).taken == 3
