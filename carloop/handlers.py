@@ -1,4 +1,4 @@
-"""Every domain's reactions in one place: event handlers for the outbox dispatcher, and periodic jobs.
+"""Every domain's reactions in one place: event handlers for the outbox dispatcher.
 
 Like ``carloop/models.py`` for tables, this module wires the domains together; the server's start-up
 (``web/app.py``) and ``carloop orders dispatch-events`` hand its lists to the outbox, which itself
@@ -11,11 +11,9 @@ from collections.abc import Mapping, Sequence
 
 from carloop.analytics import handlers as analytics_handlers
 from carloop.appointments import handlers as appointment_handlers
-from carloop.appointments import reminders as appointment_reminders
 from carloop.ecosystem import handlers as ecosystem_handlers
 from carloop.loyalty import handlers as loyalty_handlers
 from carloop.outbox.service import Handler
-from carloop.outbox.worker import PeriodicJob
 from carloop.production import handlers as production_handlers
 
 # each domain's EVENT_HANDLERS, listed here
@@ -35,14 +33,3 @@ def all_handlers() -> dict[str, list[Handler]]:
         for name, funcs in handlers.items():
             merged.setdefault(name, []).extend(funcs)
     return merged
-
-
-# (seconds between runs, job) that the outbox worker also runs on its schedule, one line per domain.
-PERIODIC_JOBS: list[tuple[float, PeriodicJob]] = [
-    (appointment_reminders.REMINDER_INTERVAL, appointment_reminders.run_periodic),
-]
-
-
-def periodic_jobs() -> list[tuple[float, PeriodicJob]]:
-    """Every domain's periodic jobs with their intervals."""
-    return list(PERIODIC_JOBS)

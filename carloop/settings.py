@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "change-me-in-production"  # noqa: S105 - a marker, refused outside development
@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     # Seconds between outbox dispatch passes in the server; 0 turns the in-process worker off.
     outbox_interval: float = 1.0
+    # Seconds between two rounds of the scheduled-job runner in each server process; 0 turns it off.
+    jobs_tick: float = 2.0
+    # A job's lease lapses after this many seconds if its process died while running it.
+    jobs_lease_seconds: float = 600.0
+    # Per-job interval overrides in seconds, e.g. CARLOOP_JOBS_EVERY='{"ledger_check": 3600}'.
+    jobs_every: dict[str, float] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -68,7 +68,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     """Test settings pointing at the test database."""
-    return Settings(environment="test", database_url=database_url, otp_sender="page", outbox_interval=0)
+    return Settings(
+        environment="test", database_url=database_url, otp_sender="page", outbox_interval=0, jobs_tick=0
+    )
 
 
 @pytest.fixture

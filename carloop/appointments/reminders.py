@@ -1,9 +1,9 @@
 """Reminders on a schedule: queue a notice for every appointment within a day, then send what is owed.
 
-The outbox worker runs :func:`run_periodic` every ``REMINDER_INTERVAL`` seconds while the server runs
-(``carloop.handlers.PERIODIC_JOBS``); ``carloop notices send`` does the same once, for cron or
-by hand. Each appointment is reminded once (a conditional update claims it) and each notice is sent
-once (claimed the same way); a sender that fails rolls the round back, so it is retried next time.
+The server's job runner runs :func:`send_due` every minute (the ``reminders`` job in
+``carloop.jobs.registry``); ``carloop notices send`` does the same once, for cron or by hand.
+Each appointment is reminded once (a conditional update claims it) and each notice is sent once
+(claimed the same way); a sender that fails rolls the round back, so it is retried next time.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from carloop.appointments import service
 from carloop.network.notices import LogNoticeSender, NoticeSender, deliver_notices
 
-REMINDER_INTERVAL = 60.0  # seconds between two rounds in the server
 log = logging.getLogger("carloop.appointments")
 
 
@@ -39,13 +38,6 @@ def send_due(
         queued = service.queue_reminders(session=session, now=now)
         sent = deliver_notices(session=session, sender=sender or LogNoticeSender())
     return Round(queued, sent)
-
-
-def run_periodic(factory: sessionmaker[Session]) -> None:
-    """The job the outbox worker runs on its schedule."""
-    done = send_due(factory=factory)
-    if done.queued or done.sent:
-        log.info("reminders queued %d, notices sent %d", done.queued, done.sent)
 
 
 notices_app = typer.Typer(

@@ -14,6 +14,7 @@ from carloop.appointments import reminders as appointment_reminders
 from carloop.cli.bench import bench_app, simulate_app
 from carloop.cli.points import points_app
 from carloop.db import make_engine, make_session_factory
+from carloop.jobs import cli as jobs_cli
 from carloop.settings import Settings
 
 app = typer.Typer(help="carloop: online order, offline delivery, smart service.", no_args_is_help=True)
@@ -27,6 +28,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(points_app, name="points")
 app.add_typer(appointment_reminders.notices_app, name="notices")
+app.add_typer(jobs_cli.jobs_app, name="jobs")
 
 console = Console()
 DatabaseUrl = Annotated[str | None, typer.Option("--database-url", help="Overrides CARLOOP_DATABASE_URL.")]

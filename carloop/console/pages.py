@@ -17,6 +17,7 @@ from carloop.catalog import service as catalog
 from carloop.clock import SHANGHAI
 from carloop.console import rules
 from carloop.errors import DomainError, PermissionDenied
+from carloop.jobs import service as jobs_service
 from carloop.network import service as network
 from carloop.ordering import terms
 from carloop.web.deps import CurrentStaff, DbSession, check_csrf, require_roles
@@ -37,9 +38,11 @@ def _render(
 
 
 @router.get("")
-def console_home(request: Request, principal: CurrentStaff) -> Response:
-    """The console's front page: the sections this role may open."""
-    return _render(request, principal, "console/home.html", {})
+def console_home(request: Request, session: DbSession, principal: CurrentStaff) -> Response:
+    """The console's front page: the sections this role may open; HQ also sees the scheduled jobs."""
+    jobs = jobs_service.statuses(session=session) if principal.role in rules.HQ else []
+    alerts = jobs_service.alerts(session=session) if principal.role in rules.HQ else []
+    return _render(request, principal, "console/home.html", {"jobs": jobs, "alerts": alerts})
 
 
 # ---------------------------------------------------------------------------- users and roles (admin)

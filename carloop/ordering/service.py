@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from carloop.accounts.schemas import Principal, Role
 from carloop.catalog import service as catalog
 from carloop.catalog.schemas import ConfigurationIn
-from carloop.clock import utcnow
+from carloop.clock import as_utc, utcnow
 from carloop.errors import Conflict, ErrorCode, InvalidTransition, NotFound, PolicyViolation
 from carloop.loyalty import shop
 from carloop.ordering import events, locks, rules, terms
@@ -43,7 +43,14 @@ def facts(order: Order) -> rules.DepositFacts:
 
 
 def _move(
-    session: Session, order: Order, target: OrderStatus, *, actor: str, reason: str, **data: Any
+    session: Session,
+    order: Order,
+    target: OrderStatus,
+    *,
+    actor: str,
+    reason: str,
+    at: datetime | None = None,
+    **data: Any,
 ) -> None:
     rules.check_transition(order.status, target)
     event = OrderEvent(
@@ -53,7 +60,7 @@ def _move(
     session.add(event)
     previous = order.status
     order.status = target
-    now = event.at = utcnow()
+    now = event.at = at or utcnow()
     if target is OrderStatus.LOCKED:
         order.locked_at = now
     if target in rules.FINAL:
@@ -266,11 +273,24 @@ def search(
 
 
 def settle_if_due(*, session: Session, order: Order, now: datetime | None = None) -> bool:
-    """Lock a reserved order whose refundable window has ended; True if it did."""
+    """Lock a reserved order whose refundable window has ended, stamped with the window's end; True if it did.
+
+    The lock time is the promise (the window's end), not the moment someone noticed: a late sweep
+    must not move the buyer back in the production order, which is by lock time.
+    """
     now = now or utcnow()
     if not rules.due_for_auto_lock(facts(order), now):
         return False
-    _move(session, order, OrderStatus.LOCKED, actor="system", reason="the refundable window ended")
+    assert order.refundable_until is not None  # due_for_auto_lock needs a window
+    _move(
+        session,
+        order,
+        OrderStatus.LOCKED,
+        actor="system",
+        reason="the refundable window ended",
+        at=as_utc(order.refundable_until),
+        noticed_at=now.isoformat(),
+    )
     session.flush()
     return True
 
@@ -285,6 +305,16 @@ def auto_lock_due(*, session: Session, now: datetime | None = None) -> int:
         .with_for_update()
     )
     return sum(settle_if_due(session=session, order=order, now=now) for order in due)
+
+
+def next_auto_lock_at(*, session: Session) -> datetime | None:
+    """When the next reserved order's refundable window ends (None if no order is waiting to lock)."""
+    due = session.scalar(
+        select(func.min(Order.refundable_until)).where(
+            Order.status == OrderStatus.RESERVED, Order.refundable_until.is_not(None)
+        )
+    )
+    return None if due is None else as_utc(due)
 
 
 def start_deposit_payment(

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from carloop.clock import utcnow
+from carloop.clock import as_utc, utcnow
 from carloop.errors import Conflict, NotFound
 from carloop.ordering import service as ordering
 from carloop.ordering.models import Order
@@ -114,6 +114,14 @@ def expire_offers(*, session: Session, now: datetime | None = None) -> int:
     for car in due:
         offer_next(session=session, car=car, now=now)
     return len(due)
+
+
+def next_offer_expiry(*, session: Session) -> datetime | None:
+    """When the next open offer runs out (None if no car is on offer)."""
+    due = session.scalar(
+        select(func.min(InventoryCar.offer_expires_at)).where(InventoryCar.status == CarStatus.OFFERED)
+    )
+    return None if due is None else as_utc(due)
 
 
 def stock(*, session: Session) -> list[InventoryCar]:

@@ -24,7 +24,8 @@ from carloop.console import pages as console_pages
 from carloop.db import make_engine, make_session_factory
 from carloop.ecosystem import api as ecosystem_api
 from carloop.ecosystem import pages as ecosystem_pages
-from carloop.handlers import all_handlers, periodic_jobs
+from carloop.handlers import all_handlers
+from carloop.jobs import runner as jobs_runner
 from carloop.loyalty import api as loyalty_api
 from carloop.loyalty import pages as loyalty_pages
 from carloop.network import api as network_api
@@ -54,16 +55,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 app.state.sessions,
                 settings.outbox_interval,
                 handlers=all_handlers(),
-                jobs=periodic_jobs(),
             )
             if settings.outbox_interval > 0
             else None
         )
         if worker is not None:
             worker.start()
+        stop_jobs = jobs_runner.start(settings, app.state.sessions)
         try:
             yield
         finally:
+            stop_jobs()
             if worker is not None:
                 worker.stop()
 

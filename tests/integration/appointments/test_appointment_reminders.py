@@ -4,24 +4,25 @@
 from __future__ import annotations
 
 import threading
-import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from carloop import handlers as registry
 from carloop.appointments import reminders
 from carloop.appointments import service as appointments
 from carloop.appointments.schemas import AppointmentKind
 from carloop.cli.main import app as cli
 from carloop.clock import utcnow
+from carloop.jobs import registry
+from carloop.jobs.registry import Job
+from carloop.jobs.rules import JobResult
+from carloop.jobs.runner import JobRunner
 from carloop.network import notices
 from carloop.network import service as network
 from carloop.network.models import CustomerNotice
-from carloop.outbox.worker import OutboxWorker
 
 from ..network.conftest import buyer, seed
 
@@ -77,10 +78,8 @@ def test_a_failed_send_is_retried_next_round(session_factory: sessionmaker[Sessi
     assert (retried.queued, retried.sent) == (1, 1)
 
 
-def test_the_outbox_worker_runs_the_reminder_round(
-    session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    assert (reminders.REMINDER_INTERVAL, reminders.run_periodic) in registry.periodic_jobs()
+def test_the_job_runner_runs_the_reminder_round_once(session_factory: sessionmaker[Session]) -> None:
+    assert registry.by_name("reminders") is not None
     appointment_id = book_soon(session_factory)
     with session_factory() as s:
         start = appointments.get_for(session=s, principal=_admin(), appointment_id=appointment_id).starts_at
@@ -88,17 +87,19 @@ def test_the_outbox_worker_runs_the_reminder_round(
     rounds: list[reminders.Round] = []
     ran = threading.Event()
 
-    def job(factory: sessionmaker[Session]) -> None:  # the real round, at a fixed "now" 3 h before the drive
+    def job(factory: sessionmaker[Session], now: datetime) -> JobResult:  # the real round, 3 h before
         rounds.append(reminders.send_due(factory=factory, sender=sender, now=start - timedelta(hours=3)))
         ran.set()
+        return JobResult.ok()
 
-    worker = OutboxWorker(session_factory, 0.01, handlers={}, jobs=[(3600.0, job)])
-    worker.start()
+    runner = JobRunner(session_factory, 0.01, jobs=[Job("reminders", timedelta(hours=1), job, "test")])
+    runner.start()
     try:
         assert ran.wait(10)
-        time.sleep(0.1)  # several more ticks: the hourly job must not run again
+        for _ in range(5):  # more rounds: the hourly job is not due again
+            assert runner.run_once() == []
     finally:
-        worker.stop()
+        runner.stop()
     assert [(r.queued, r.sent) for r in rounds] == [(1, 1)] and len(sender.sent) == 1
 
 

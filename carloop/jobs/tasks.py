@@ -1,0 +1,76 @@
+"""The scheduled jobs themselves: each opens its own transactions and calls a domain's service."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from carloop.appointments import reminders as appointment_reminders
+from carloop.jobs.rules import JobResult
+from carloop.loyalty import service as loyalty
+from carloop.ordering import service as ordering
+from carloop.payments import ledger
+from carloop.production import inventory
+
+log = logging.getLogger("carloop.jobs")
+
+
+def auto_lock(sessions: sessionmaker[Session], now: datetime) -> JobResult:
+    """Lock every reserved order whose refundable window has ended, each at its window's end."""
+    with sessions.begin() as session:
+        locked = ordering.auto_lock_due(session=session, now=now)
+    return JobResult.ok(f"{locked} orders locked")
+
+
+def next_auto_lock(session: Session) -> datetime | None:
+    """The next refund window to end."""
+    return ordering.next_auto_lock_at(session=session)
+
+
+def offer_expiry(sessions: sessionmaker[Session], now: datetime) -> JobResult:
+    """Pass every inventory offer past its 72 hours on to the next waiting order."""
+    with sessions.begin() as session:
+        moved = inventory.expire_offers(session=session, now=now)
+    return JobResult.ok(f"{moved} offers expired")
+
+
+def next_offer_expiry(session: Session) -> datetime | None:
+    """The next inventory offer to run out."""
+    return inventory.next_offer_expiry(session=session)
+
+
+def reminders(sessions: sessionmaker[Session], now: datetime) -> JobResult:
+    """Queue reminders for appointments within a day and send every pending notice."""
+    done = appointment_reminders.send_due(factory=sessions, now=now)
+    return JobResult.ok(f"{done.queued} reminders queued, {done.sent} notices sent")
+
+
+def ledger_check(sessions: sessionmaker[Session], now: datetime) -> JobResult:
+    """Prove every entry balances and every order holds paid - refunded - forfeited."""
+    with sessions() as session:
+        report = ledger.check(session=session)
+    if report.ok:
+        return JobResult.ok(f"{report.entries} entries balanced")
+    problems = [f"entry {i} ({k}) sums to {s} fen" for i, k, s in report.unbalanced_entries]
+    problems += [
+        f"order {m.order_id}: ledger {m.ledger_held_fen} fen, expected {m.expected_held_fen}"
+        for m in report.mismatches
+    ]
+    problems += [
+        f"account {a}: ledger {have} fen, records {want}" for a, have, want in report.account_mismatches
+    ]
+    log.error("ledger check failed: %s", "; ".join(problems))
+    return JobResult.failed(f"{len(problems)} problems: " + "; ".join(problems))
+
+
+def points_expiry(sessions: sessionmaker[Session], now: datetime) -> JobResult:
+    """Lapse what is left of every owner's points lots past their expiry, one owner per transaction."""
+    with sessions() as session:
+        owners = loyalty.owners_with_lapsed_lots(session=session, now=now)
+    expired = 0
+    for customer_id in owners:
+        with sessions.begin() as session:
+            expired += loyalty.expire_points(session=session, customer_id=customer_id, now=now)
+    return JobResult.ok(f"{expired} points expired for {len(owners)} owners checked")
