@@ -90,7 +90,7 @@ def list_jobs(
             str(r.runs),
             r.detail,
         )
-    console.print(table)
+    Console().print(table)  # made now, so it takes the terminal's (or COLUMNS') width at this moment
 
 
 @jobs_app.command("run")
