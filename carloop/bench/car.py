@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable
 
@@ -16,24 +19,34 @@ def drive(
     seconds: int,
     jitter: float,
     echo: Callable[[str], None],
+    keepalive: int = 30,
 ) -> None:
     """Drive ``vehicle`` along ``route``, publishing telemetry and obeying commands; ``echo`` each second.
 
-    Raises ``ValueError`` for an unknown route.
+    The car starts where the route starts (its first position is the route's, so a drive is one
+    arrival). Each simulated device has its own connection whose last will is its ``offline``; a
+    stop (end of route, Ctrl-C or SIGTERM) says ``offline`` for each. Raises ``ValueError`` for an
+    unknown route.
     """
     from carloop.ecosystem.mqtt import PahoClient
     from carloop.ecosystem.simulator import ROUTES, Fleet, SimCar, SimDevice
 
     if route not in ROUTES:
         raise ValueError(f"unknown route {route!r}; one of {', '.join(ROUTES)}")
-    client = PahoClient(mqtt_url, client_id=f"carloop-sim-{vehicle}")
-    client.connect()
-    fleet = Fleet(client)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a polite kill still says offline
+
+    def connect(entity_id: str, will: tuple[str, str]) -> PahoClient:
+        client = PahoClient(mqtt_url, client_id=f"carloop-sim-{entity_id}", will=will, keepalive=keepalive)
+        client.connect()
+        return client
+
+    fleet = Fleet(connect=connect)
     car = SimCar(jitter_m=jitter)
+    car.drive(ROUTES[route], speed_kmh=speed)  # the first position published is the route's start
     fleet.add_car(vehicle, car)
     for entity_id in filter(None, (d.strip() for d in devices.split(","))):
         fleet.add_device(entity_id, SimDevice(entity_id.split(".")[0]))
-    fleet.drive(vehicle, ROUTES[route], speed_kmh=speed)
     started = time.monotonic()
     try:
         while (car.moving or seconds) and (not seconds or time.monotonic() - started < seconds):
@@ -45,4 +58,4 @@ def drive(
     finally:
         for entity_id, command, _ in fleet.received:
             echo(f"obeyed {command} on {entity_id}")
-        client.disconnect()
+        fleet.stop()  # every simulated device says offline, then disconnects

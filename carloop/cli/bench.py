@@ -243,6 +243,10 @@ def car(
     ] = "",
     seconds: Annotated[int, typer.Option(help="Stop after this many seconds (0: when the route ends).")] = 0,
     jitter: Annotated[float, typer.Option(help="GPS noise in metres.")] = 8.0,
+    keepalive: Annotated[
+        int,
+        typer.Option(min=5, max=3600, help="MQTT keep-alive (s): a killed simulator is offline after 1.5x."),
+    ] = 30,
 ) -> None:
     """Drive a car along a route between real Shanghai places, publishing telemetry and obeying commands."""
     from carloop.bench.car import drive
@@ -256,6 +260,7 @@ def car(
             devices=devices,
             seconds=seconds,
             jitter=jitter,
+            keepalive=keepalive,
             echo=typer.echo,
         )
     except ValueError as err:

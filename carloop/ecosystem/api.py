@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
@@ -10,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from carloop.accounts.schemas import Principal
 from carloop.clock import utcnow
-from carloop.ecosystem import service
+from carloop.ecosystem import drives, preferences, service
 from carloop.ecosystem.dryrun import dry_run
 from carloop.ecosystem.models import DeviceKind, Precision
 from carloop.ecosystem.runtime import Runtime
@@ -172,6 +173,49 @@ def traces(scene_id: int, session: DbSession, me: CurrentCustomer) -> Any:
     return service.list_traces(session=session, customer_id=_me(me), scene_id=scene_id)
 
 
+class OwnerSettingsIO(BaseModel):
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    ha_language: str = "zh_CN"
+    record_drives: bool = False
+    drive_retention_days: int = 30
+
+
+@router.get("/settings", response_model=OwnerSettingsIO)
+def get_owner_settings(session: DbSession, me: CurrentCustomer) -> Any:
+    """My ecosystem settings: Home Assistant's language, drive recording and its retention."""
+    return preferences.get_settings(session=session, customer_id=_me(me))
+
+
+@router.put("/settings", response_model=OwnerSettingsIO)
+def put_owner_settings(data: OwnerSettingsIO, session: DbSession, me: CurrentCustomer) -> Any:
+    """Change them; turning recording off deletes the recorded drives."""
+    preferences.set_ha_language(session=session, customer_id=_me(me), language=data.ha_language)
+    settings = preferences.set_drive_recording(
+        session=session,
+        customer_id=_me(me),
+        record=data.record_drives,
+        retention_days=data.drive_retention_days,
+    )
+    if not data.record_drives:
+        drives.delete_drives(session=session, customer_id=_me(me))
+    return settings
+
+
+@router.get("/drives")
+def drive_days(session: DbSession, me: CurrentCustomer) -> list[dict[str, Any]]:
+    """The days with recorded drives (local dates), newest first, with their sample counts."""
+    return [
+        {"day": d.isoformat(), "samples": n} for d, n in drives.days(session=session, customer_id=_me(me))
+    ]
+
+
+@router.delete("/drives", status_code=204)
+def delete_drive_days(session: DbSession, me: CurrentCustomer, day: date | None = None) -> None:
+    """Delete one day of recorded drives (``?day=YYYY-MM-DD``) or all of them."""
+    drives.delete_drives(session=session, customer_id=_me(me), day=day)
+
+
 class DryRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -179,6 +223,7 @@ class DryRunIn(BaseModel):
     speed_kmh: float = 50.0
     start: float = 1_780_000_000.0  # POSIX seconds the recording starts at
     recording: list[dict[str, Any]] | None = None
+    day: date | None = None  # replay this local day of the owner's recorded drives instead
 
 
 @router.post("/scenes/{scene_id}/dry-run")
@@ -196,6 +241,10 @@ def run_dry(*, session: Any, customer_id: int, scene_id: int, data: DryRunIn) ->
     devices = service.list_devices(session=session, customer_id=customer_id)
     vehicles = [d.entity_id for d in devices if d.kind is DeviceKind.VEHICLE]
     recording = data.recording
+    if recording is None and data.day is not None:
+        recording = drives.recording(session=session, customer_id=customer_id, day=data.day)
+        if not recording:
+            raise NotFound("No recorded drive on that day.")
     if recording is None:
         if data.route not in ROUTES or not vehicles:
             raise NotFound("No such route, or no car to drive it.")

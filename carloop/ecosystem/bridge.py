@@ -16,14 +16,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from carloop.ecosystem.discovery import ha_state, parse_ha_command, vehicle_configs
+from carloop.ecosystem.discovery import ha_state, parse_ha_command, retired_topics, vehicle_configs
 from carloop.ecosystem.engine import Effect, Engine, Trace
 from carloop.ecosystem.models import Precision
 from carloop.ecosystem.mqtt import MqttClient
 from carloop.ecosystem.protocol import (
+    AVAILABILITY_FILTER,
     BRIDGE_STATUS,
     HA_COMMAND_FILTER,
     HA_STATUS,
+    OFFLINE,
     ONLINE,
     STATE_FILTER,
     command_topic,
@@ -47,6 +49,7 @@ class VehicleInfo:
     name: str
     model: str = ""
     share: Precision = Precision.ZONE
+    language: str = "zh_CN"  # of the entity names Home Assistant shows (the owner's choice)
 
 
 @dataclass
@@ -65,6 +68,7 @@ class Bridge:
         self._dirty: dict[str, dict[str, Any]] = {}
         self._topics: set[str] = set()
         self._ha_sent: dict[str, str] = {}
+        self._configs_sent: dict[str, str] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.commands_sent = 0
@@ -74,6 +78,7 @@ class Bridge:
         self.client.subscribe(STATE_FILTER, self._on_state)
         self.client.subscribe(HA_COMMAND_FILTER, self._on_ha_command)
         self.client.subscribe(HA_STATUS, self._on_ha_status)
+        self.client.subscribe(AVAILABILITY_FILTER, self._on_availability)
         self.watch_mqtt_topics()
         self.client.publish(BRIDGE_STATUS, ONLINE, qos=1, retain=True)
         self.publish_discovery()
@@ -84,11 +89,13 @@ class Bridge:
             self._thread.start()
 
     def stop(self) -> None:
-        """Stop ticking and hand over what is left."""
+        """Stop ticking, hand over what is left and say ``offline`` (Home Assistant's entities go
+        unavailable at once instead of showing the last state as if it were current)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.tick()
+        self.client.publish(BRIDGE_STATUS, OFFLINE, qos=1, retain=True)
 
     def _run(self, interval: float) -> None:
         while not self._stop.wait(interval):
@@ -119,16 +126,25 @@ class Bridge:
         cause = {"entity_id": entity_id, "seq": state.get("seq"), "ts": state.get("ts")}
         with self._lock:
             effects = self.engine.update(entity_id, state, self.clock(), cause)
-            self._dirty[entity_id] = state
+            self._dirty.setdefault(entity_id, {}).update(state)
             zones = sorted(self.engine.zones_of.get(entity_id, ()))
             full = dict(self.engine.states[entity_id])
+            owner_zones = self.engine.owner_zones.get(self.engine.entity_owner[entity_id], {})
         self._carry_out(effects)
         info = self.vehicles.get(entity_id)
         if info is not None and self.ha_enabled:
-            body = ha_state(full, info.share, zones)
+            body = ha_state(full, info.share, zones, owner_zones)
             if self._ha_sent.get(entity_id) != body:  # unchanged at the shared precision: nothing to say
                 self._ha_sent[entity_id] = body
                 self.client.publish(ha_state_topic(entity_id), body, retain=True)
+
+    def _on_availability(self, topic: str, payload: bytes) -> None:
+        entity_id = entity_of(topic)
+        if entity_id is None or entity_id not in self.engine.entity_owner:
+            return
+        online = payload.decode(errors="replace").strip() == ONLINE
+        with self._lock:
+            self._dirty.setdefault(entity_id, {})["online"] = online
 
     def _on_mqtt(self, topic: str, payload: bytes) -> None:
         with self._lock:
@@ -149,6 +165,7 @@ class Bridge:
     def _on_ha_status(self, topic: str, payload: bytes) -> None:
         if payload.decode(errors="replace").strip() == ONLINE:
             self._ha_sent.clear()
+            self._configs_sent.clear()
             self.publish_discovery()  # Home Assistant restarted: it forgets non-retained state
 
     def send(
@@ -192,9 +209,17 @@ class Bridge:
         """Publish (retained) Home Assistant discovery configs for every car."""
         if not self.ha_enabled:
             return
-        for entity_id, info in self.vehicles.items():
-            for topic, config in vehicle_configs(entity_id, name=info.name, model=info.model).items():
-                self.client.publish(topic, json.dumps(config), qos=1, retain=True)
+        for entity_id, info in list(self.vehicles.items()):
+            configs = vehicle_configs(entity_id, name=info.name, model=info.model, language=info.language)
+            for topic, config in configs.items():
+                body = json.dumps(config, ensure_ascii=False)
+                if self._configs_sent.get(topic) != body:
+                    self._configs_sent[topic] = body
+                    self.client.publish(topic, body, qos=1, retain=True)
+            for topic in retired_topics(entity_id):
+                if topic not in self._configs_sent:
+                    self._configs_sent[topic] = ""
+                    self.client.publish(topic, b"", qos=1, retain=True)  # empty retained: removed
 
     def locked(self) -> threading.Lock:
         """The lock around the engine (for reloading scenes from another thread)."""

@@ -1,8 +1,23 @@
-"""Home Assistant MQTT discovery for a car, and the privacy-filtered state those entities read."""
+"""Home Assistant MQTT discovery for a car, and the privacy-filtered state those entities read.
+
+Every entity is checked against Home Assistant's own MQTT discovery schema in the real-HA test
+(``tests/integration/ecosystem/test_home_assistant.py``). Names follow the owner's language; the
+``unique_id``s never change, so renaming a car or switching language never duplicates an entity.
+
+What the entities read (``ha/state``), per the precision the owner shares with Home Assistant:
+
+- ``location`` (device_tracker state) and ``zone`` (sensor state): ``home`` inside the home zone,
+  another carloop zone's name inside that zone, else ``not_home``; at every precision.
+- ``attributes``: ``zones`` always; ``latitude``/``longitude``/``gps_accuracy`` at ``km`` (rounded,
+  accuracy 1 km) and ``exact``. With coordinates Home Assistant places the tracker in its own zones.
+- ``destination``: the navigation destination's name at ``km`` and ``exact``; at ``zone`` only the
+  zone it lies in (or ``not_home``); ``None`` (unknown) without one. Its coordinates only at ``exact``.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from carloop import __version__
@@ -14,18 +29,42 @@ from carloop.ecosystem.protocol import (
     ha_command_topic,
     ha_state_topic,
 )
-from carloop.ecosystem.rules import redact
+from carloop.ecosystem.rules import Zone, distance_m, redact
 
 ORIGIN = {"name": "carloop", "sw_version": __version__, "support_url": "https://github.com/carloop/carloop"}
+HOME, NOT_HOME, NONE = "home", "not_home", "None"  # "None" is Home Assistant's "unknown" payload
+
+# object id -> English name (the msgid; zh-CN comes from carloop/locale/*/ecosystem.po)
+NAMES = {
+    "location": "Location",
+    "zone": "Zone",
+    "battery": "Battery",
+    "range": "Range",
+    "charging": "Charging",
+    "doors": "Doors",
+    "lock": "Lock",
+    "climate": "Cabin climate",
+    "destination": "Navigation destination",
+    "send_destination": "Send destination",
+}
+
+
+def entity_names(language: str) -> dict[str, str]:
+    """Every entity's name in ``language`` (``zh_CN`` or ``en``)."""
+    from carloop.web.i18n import translations
+
+    gettext = translations(language if language in ("zh_CN", "en") else "en").gettext
+    return {object_id: gettext(msgid) for object_id, msgid in NAMES.items()}
 
 
 def vehicle_configs(
-    entity_id: str, *, name: str, model: str = "", home_zone: str = "zone.home"
+    entity_id: str, *, name: str, model: str = "", language: str = "en"
 ) -> dict[str, dict[str, Any]]:
     """Discovery topic -> config payload for every entity of one car (publish retained)."""
     node = entity_id.replace(".", "_")
     state = ha_state_topic(entity_id)
     command = ha_command_topic(entity_id)
+    labels = entity_names(language)
     device = {
         "identifiers": [f"carloop_{node}"],
         "name": name,
@@ -35,33 +74,48 @@ def vehicle_configs(
     common: dict[str, Any] = {
         "device": device,
         "origin": ORIGIN,
+        # unavailable when the car is gone (its will or clean stop) or the bridge is
         "availability": [
             {"topic": availability_topic(entity_id)},
             {"topic": BRIDGE_STATUS},
         ],
         "availability_mode": "all",
     }
-    home = home_zone.removeprefix("zone.")
 
-    def entity(component: str, object_id: str, label: str, **fields: Any) -> tuple[str, dict[str, Any]]:
+    def entity(component: str, object_id: str, **fields: Any) -> tuple[str, dict[str, Any]]:
         topic = f"{DISCOVERY_PREFIX}/{component}/{node}/{object_id}/config"
-        return topic, {"name": label, "unique_id": f"carloop_{node}_{object_id}", **common, **fields}
+        unique_id = f"carloop_{node}_{object_id}"
+        return topic, {
+            "name": labels[object_id],
+            "unique_id": unique_id,
+            # the entity id HA derives (stable whatever the name's language)
+            "object_id": unique_id,
+            **common,
+            **fields,
+        }
 
     items = [
         entity(
             "device_tracker",
             "location",
-            "Location",
             state_topic=state,
-            value_template="{{ 'home' if '" + home + "' in value_json.zones else 'not_home' }}",
+            value_template="{{ value_json.location }}",
+            payload_home=HOME,
+            payload_not_home=NOT_HOME,
             json_attributes_topic=state,
-            json_attributes_template="{{ value_json.gps | tojson }}",
+            json_attributes_template="{{ value_json.attributes | tojson }}",
             source_type="gps",
         ),
         entity(
             "sensor",
+            "zone",
+            state_topic=state,
+            value_template="{{ value_json.location }}",
+            icon="mdi:map-marker-radius",
+        ),
+        entity(
+            "sensor",
             "battery",
-            "Battery",
             state_topic=state,
             value_template="{{ value_json.battery }}",
             device_class="battery",
@@ -71,7 +125,6 @@ def vehicle_configs(
         entity(
             "sensor",
             "range",
-            "Range",
             state_topic=state,
             value_template="{{ value_json.range_km }}",
             device_class="distance",
@@ -81,7 +134,6 @@ def vehicle_configs(
         entity(
             "binary_sensor",
             "charging",
-            "Charging",
             state_topic=state,
             value_template="{{ 'ON' if value_json.charging else 'OFF' }}",
             device_class="battery_charging",
@@ -89,7 +141,6 @@ def vehicle_configs(
         entity(
             "binary_sensor",
             "doors",
-            "Doors",
             state_topic=state,
             value_template="{{ 'ON' if value_json.doors_open else 'OFF' }}",
             device_class="door",
@@ -97,7 +148,6 @@ def vehicle_configs(
         entity(
             "lock",
             "lock",
-            "Lock",
             state_topic=state,
             value_template="{{ 'LOCKED' if value_json.locked else 'UNLOCKED' }}",
             command_topic=command,
@@ -110,7 +160,6 @@ def vehicle_configs(
         entity(
             "climate",
             "climate",
-            "Cabin climate",
             modes=["off", "auto", "cool", "heat"],
             mode_state_topic=state,
             mode_state_template="{{ value_json.climate }}",
@@ -128,19 +177,17 @@ def vehicle_configs(
             temperature_unit="C",
         ),
         entity(
-            "device_tracker",
+            "sensor",
             "destination",
-            "Navigation destination",
             state_topic=state,
-            value_template="{{ 'set' if value_json.destination else 'none' }}",
+            value_template="{{ value_json.destination }}",
             json_attributes_topic=state,
-            json_attributes_template="{{ (value_json.destination or {}) | tojson }}",
-            source_type="gps",
+            json_attributes_template="{{ value_json.destination_attributes | tojson }}",
+            icon="mdi:map-marker-path",
         ),
         entity(
             "text",
             "send_destination",
-            "Send destination",
             command_topic=command,
             command_template='{"command": "navigate", "args": {"text": {{ value | tojson }}}}',
             min=0,
@@ -152,20 +199,59 @@ def vehicle_configs(
     return dict(items)
 
 
-def ha_state(state: dict[str, Any], precision: Precision, zones_inside: list[str]) -> str:
+def retired_topics(entity_id: str) -> list[str]:
+    """Discovery topics earlier versions published and this one does not (cleared with an empty payload)."""
+    node = entity_id.replace(".", "_")
+    return [f"{DISCOVERY_PREFIX}/device_tracker/{node}/destination/config"]
+
+
+def location_state(zones_inside: list[str]) -> str:
+    """The tracker's state: ``home``, another zone's name, or ``not_home``."""
+    names = sorted(z.removeprefix("zone.") for z in zones_inside)
+    if HOME in names:
+        return HOME
+    return names[0] if names else NOT_HOME
+
+
+def _destination(
+    destination: Any, precision: Precision, zones: Mapping[str, Zone]
+) -> tuple[str, dict[str, Any]]:
+    """The destination sensor's state and attributes at ``precision``."""
+    if not isinstance(destination, Mapping):
+        return NONE, {}
+    try:
+        lat, lon = float(destination["latitude"]), float(destination["longitude"])
+    except (KeyError, TypeError, ValueError):
+        return NONE, {}
+    inside = [z.id for z in zones.values() if distance_m(lat, lon, z.latitude, z.longitude) <= z.radius_m]
+    where = location_state(inside)
+    if precision is Precision.ZONE:
+        return where, {}
+    name = str(destination.get("name") or "").strip()[:100]
+    if precision is Precision.KM:
+        return name or where, {}
+    return name or f"{lat:.5f},{lon:.5f}", {"latitude": lat, "longitude": lon}
+
+
+def ha_state(
+    state: Mapping[str, Any],
+    precision: Precision,
+    zones_inside: list[str],
+    zones: Mapping[str, Zone] | None = None,
+) -> str:
     """The JSON the car's Home Assistant entities read, with location cut to ``precision``."""
     visible = redact(state, precision, zones_inside)
-    gps: dict[str, Any] = {}
+    attributes: dict[str, Any] = {"zones": sorted(z.removeprefix("zone.") for z in zones_inside)}
     if "latitude" in visible and "longitude" in visible:
-        gps = {"latitude": visible["latitude"], "longitude": visible["longitude"]}
+        attributes["latitude"], attributes["longitude"] = visible["latitude"], visible["longitude"]
         if precision is Precision.KM:
-            gps["gps_accuracy"] = 1000
-        elif "accuracy" in visible:
-            gps["gps_accuracy"] = visible["accuracy"]
-    destination = state.get("destination") if precision is Precision.EXACT else None
+            attributes["gps_accuracy"] = 1000
+        else:
+            attributes["gps_accuracy"] = visible.get("accuracy", 10)
+    destination, destination_attributes = _destination(state.get("destination"), precision, zones or {})
     body = {
-        "zones": [z.removeprefix("zone.") for z in zones_inside],
-        "gps": gps,
+        "location": location_state(zones_inside),
+        "attributes": attributes,
         "battery": state.get("battery"),
         "range_km": state.get("range_km"),
         "charging": bool(state.get("charging")),
@@ -175,8 +261,9 @@ def ha_state(state: dict[str, Any], precision: Precision, zones_inside: list[str
         "target_temp": state.get("target_temp", 22),
         "cabin_temp": state.get("cabin_temp"),
         "destination": destination,
+        "destination_attributes": destination_attributes,
     }
-    return json.dumps(body, separators=(",", ":"))
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
 def parse_ha_command(payload: bytes) -> tuple[str, dict[str, Any]]:

@@ -119,3 +119,29 @@ class PendingRun(Base):
     resume_at: Mapped[datetime | None] = mapped_column(index=True)
     continuation: Mapped[dict[str, Any]] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OwnerSettings(Base):
+    """An owner's ecosystem choices: Home Assistant's language, and whether drives are recorded."""
+
+    __tablename__ = "eco_owner_settings"
+
+    customer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("customer.id"), primary_key=True)
+    ha_language: Mapped[str] = mapped_column(String(8), default="zh_CN")  # zh_CN | en
+    # Consent to keep the car's state history for dry runs; off until the owner turns it on.
+    record_drives: Mapped[bool] = mapped_column(Boolean, default=False)
+    drive_retention_days: Mapped[int] = mapped_column(Integer, default=30)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class DriveSample(Base):
+    """One recorded state of an owner's car (kept only with consent, for as long as the owner says)."""
+
+    __tablename__ = "eco_drive_sample"
+    __table_args__ = (Index("ix_eco_drive_sample_device_at", "device_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    device_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("eco_device.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("customer.id"), index=True)
+    at: Mapped[datetime] = mapped_column()
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -55,10 +55,12 @@ class PahoClient:
         client_id: str = "",
         will: tuple[str, str] | None = None,
         on_connect: Callable[[], None] | None = None,
+        keepalive: int = 30,
     ) -> None:
         import paho.mqtt.client as paho
 
         self.address = parse_url(url)
+        self.keepalive = keepalive  # the broker publishes the will after 1.5x this without a packet
         self._client = paho.Client(
             paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311
         )
@@ -103,7 +105,7 @@ class PahoClient:
     def connect(self, timeout: float = 10.0) -> None:
         """Connect and start the network thread; MqttError if the broker does not answer."""
         try:
-            self._client.connect(self.address.host, self.address.port, keepalive=30)
+            self._client.connect(self.address.host, self.address.port, keepalive=self.keepalive)
         except OSError as err:
             raise MqttError(
                 f"cannot reach MQTT broker {self.address.host}:{self.address.port}: {err}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -15,7 +16,7 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
-from carloop.ecosystem import service
+from carloop.ecosystem import drives, preferences, service
 from carloop.ecosystem.api import DryRunIn, run_dry, runtime_of
 from carloop.ecosystem.models import DeviceKind, Precision
 from carloop.ecosystem.presets import PRESETS
@@ -85,8 +86,55 @@ def overview(
             "simulated": runtime is not None and runtime.fleet is not None,
             "places": PLACES,
             "location_log": service.location_log(session=session, customer_id=customer_id),
+            "owner": preferences.get_settings(session=session, customer_id=customer_id),
+            "retention_days": preferences.RETENTION_DAYS,
+            "drive_days": drives.days(session=session, customer_id=customer_id),
+            "last_seen": _last_seen,
         },
     )
+
+
+def _last_seen(state: dict[str, Any]) -> datetime | None:
+    """When the device last reported (its state's ``ts``), for the page."""
+    ts = state.get("ts")
+    return datetime.fromtimestamp(ts, UTC) if isinstance(ts, int | float) else None
+
+
+@router.post("/ecosystem/home-assistant/language")
+def ha_language(
+    session: DbSession, me: FormCustomer, language: Annotated[str, Form(max_length=8)]
+) -> Response:
+    """Choose the language of the names Home Assistant shows for my cars."""
+    return _attempt(
+        lambda: preferences.set_ha_language(session=session, customer_id=_me(me), language=language)
+    )
+
+
+@router.post("/ecosystem/drives/consent")
+def drive_consent(
+    session: DbSession,
+    me: FormCustomer,
+    record: Annotated[bool, Form()],
+    retention_days: Annotated[int, Form(ge=1, le=365)] = 30,
+) -> Response:
+    """Turn recording of my drives on or off (off deletes what was kept) and choose how long they stay."""
+
+    def act() -> None:
+        preferences.set_drive_recording(
+            session=session, customer_id=_me(me), record=record, retention_days=retention_days
+        )
+        if not record:
+            drives.delete_drives(session=session, customer_id=_me(me))
+
+    return _attempt(act)
+
+
+@router.post("/ecosystem/drives/delete")
+def delete_drives(
+    session: DbSession, me: FormCustomer, day: Annotated[date | None, Form()] = None
+) -> Response:
+    """Delete one day of my recorded drives, or all of them."""
+    return _attempt(lambda: drives.delete_drives(session=session, customer_id=_me(me), day=day))
 
 
 def _attempt(action: Any) -> RedirectResponse:
@@ -207,15 +255,23 @@ def location(
 
 @router.get("/ecosystem/scenes/{scene_id}")
 def scene_page(
-    scene_id: int, request: Request, session: DbSession, me: CurrentCustomer, dry: int = 0
+    scene_id: int,
+    request: Request,
+    session: DbSession,
+    me: CurrentCustomer,
+    dry: int = 0,
+    day: date | None = None,
 ) -> Response:
-    """A scene: its definition as HA YAML, its error, its last runs, and (on request) a dry run."""
+    """A scene: its definition as HA YAML, its error, its last runs, and (on request) a dry run over
+    a simulated drive or one day of the owner's recorded drives."""
     customer_id = _me(me)
     scene = service.get_scene(session=session, customer_id=customer_id, scene_id=scene_id)
     dry_result = None
     if dry and not scene.error:
         try:
-            dry_result = run_dry(session=session, customer_id=customer_id, scene_id=scene_id, data=DryRunIn())
+            dry_result = run_dry(
+                session=session, customer_id=customer_id, scene_id=scene_id, data=DryRunIn(day=day)
+            )
         except DomainError as err:
             dry_result = {"error": err.message}
     return _render(
@@ -226,6 +282,8 @@ def scene_page(
             "yaml": yaml.safe_dump(scene.definition, allow_unicode=True, sort_keys=False),
             "traces": service.list_traces(session=session, customer_id=customer_id, scene_id=scene_id),
             "dry": dry_result,
+            "day": day,
+            "drive_days": drives.days(session=session, customer_id=customer_id),
         },
     )
 

@@ -13,6 +13,7 @@ BRIDGE_STATUS = f"{ROOT}/bridge/status"  # "online" / "offline" (retained; the b
 HA_STATUS = "homeassistant/status"  # Home Assistant's birth and last will
 DISCOVERY_PREFIX = "homeassistant"
 STATE_FILTER = f"{ROOT}/+/+/state"
+AVAILABILITY_FILTER = f"{ROOT}/+/+/availability"
 HA_COMMAND_FILTER = f"{ROOT}/+/+/ha/command"
 COMMAND_TTL_S = 60.0
 ONLINE, OFFLINE = "online", "offline"

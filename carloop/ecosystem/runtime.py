@@ -11,7 +11,8 @@ from typing import Any, Literal
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.orm import Session, sessionmaker
 
-from carloop.ecosystem import service
+from carloop.clock import utcnow
+from carloop.ecosystem import drives, preferences, service
 from carloop.ecosystem.bridge import Bridge, VehicleInfo
 from carloop.ecosystem.broker import EmbeddedBroker
 from carloop.ecosystem.engine import Trace
@@ -23,6 +24,7 @@ from carloop.ecosystem.simulator import PLACES, ROUTES, Fleet, SimCar, SimDevice
 from carloop.settings import Settings
 
 log = logging.getLogger("carloop.ecosystem")
+PURGE_EVERY_S = 3600.0  # how often recorded drives past their retention are deleted
 DEMO_SPEED_KMH = 240.0  # fast-forward: Lujiazui to Century Park in about a minute and a half
 
 
@@ -74,6 +76,8 @@ class Runtime:
         self._signature: Any = None
         self._loaded: dict[int, Any] = {}
         self._entity_ids: dict[str, int] = {}
+        self._recorded: dict[str, tuple[int, int]] = {}  # cars whose owner consented: (device, owner)
+        self._purged_at = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -85,9 +89,7 @@ class Runtime:
         client.connect()
         self.bridge = Bridge(client, engine, sink=self._sink)
         if self.simulate:
-            fleet_client = self.client_factory(self.url, None)
-            fleet_client.connect()
-            self.fleet = Fleet(fleet_client)
+            self.fleet = Fleet(connect=self._connect_device)
         self.reload()
         self.bridge.start(tick_interval=self.tick_interval)
         if self.fleet is not None:
@@ -103,19 +105,34 @@ class Runtime:
             self._thread.join(timeout=5)
         if self.fleet is not None:
             self.fleet.stop()
-            self.fleet.client.disconnect()
         if self.bridge is not None:
             self.bridge.stop()
             self.bridge.client.disconnect()
         if self.broker is not None:
             self.broker.stop()
 
+    def _connect_device(self, entity_id: str, will: tuple[str, str]) -> MqttClient:
+        """A simulated device's own connection, with its ``offline`` as the last will."""
+        client = self.client_factory(self.url, will)
+        client.connect()
+        return client
+
     def _poll(self) -> None:
         while not self._stop.wait(self.reload_interval):
             try:
                 self.reload()
+                self.purge_drives()
             except Exception:  # keep the bridge running on the last good configuration
                 log.exception("ecosystem reload failed")
+
+    def purge_drives(self, every_s: float = PURGE_EVERY_S) -> None:
+        """Delete recorded drives past their owners' retention (at most once per ``every_s``)."""
+        now = utcnow()
+        if now.timestamp() - self._purged_at < every_s:
+            return
+        self._purged_at = now.timestamp()
+        with self.factory.begin() as session:
+            drives.purge_expired(session=session, now=now)
 
     def _sink(
         self, traces: list[Trace], pending: dict[str, dict[str, Any] | None], states: dict[str, Any]
@@ -125,6 +142,14 @@ class Runtime:
             service.save_pending(session=session, changes=pending)
             ids = {self._entity_ids[e]: s for e, s in states.items() if e in self._entity_ids}
             service.store_states(session=session, states=ids)
+            now = utcnow()
+            samples = {
+                self._recorded[e][0]: (self._recorded[e][1], now, s)
+                for e, s in states.items()
+                if e in self._recorded and "ts" in s
+            }
+            if samples:
+                drives.record(session=session, samples=samples)
 
     def reload(self) -> None:
         """Pick up homes, paired devices and scene changes made since the last call."""
@@ -133,7 +158,10 @@ class Runtime:
             homes = service.list_all_homes(session=session)
             devices = service.paired_devices(session=session)
             scenes = service.enabled_scenes(session=session)
+            owners = preferences.all_settings(session=session)
+            self._recorded = drives.recorded_vehicles(session=session)
             signature = (
+                tuple((o.customer_id, o.ha_language) for o in owners.values()),
                 tuple((h.id, h.latitude, h.longitude, h.radius_m) for h in homes),
                 tuple((d.id, d.share_precision) for d in devices),
                 tuple((s.id, s.updated_at, s.location_revoked) for s in scenes),
@@ -156,8 +184,12 @@ class Runtime:
                     engine.set_entity(device.entity_id, device.customer_id, device.state)
                     self._entity_ids[device.entity_id] = device.id
                     if device.kind is DeviceKind.VEHICLE:
+                        settings = owners.get(device.customer_id)
                         bridge.vehicles[device.entity_id] = VehicleInfo(
-                            device.name, str(device.state.get("model", "")), device.share_precision
+                            device.name,
+                            str(device.state.get("model", "")),
+                            device.share_precision,
+                            settings.ha_language if settings is not None else "zh_CN",
                         )
                 wanted = {s.id: (s.updated_at, s.location_revoked) for s in scenes}
                 for scene_id in list(self._loaded):

@@ -13,6 +13,7 @@ from typing import Any
 
 from carloop.ecosystem.mqtt import MqttClient
 from carloop.ecosystem.protocol import (
+    OFFLINE,
     ONLINE,
     availability_topic,
     command_topic,
@@ -226,11 +227,29 @@ def record_drive(
     return samples
 
 
-class Fleet:
-    """Simulated cars and devices on one MQTT client: publish telemetry, obey their command topics."""
+# (entity id, last will) -> a connected client of its own, so the broker says ``offline`` for it
+Connect = Callable[[str, tuple[str, str]], MqttClient]
 
-    def __init__(self, client: MqttClient, *, clock: Callable[[], float] = time.time) -> None:
-        self.client, self.clock = client, clock
+
+class Fleet:
+    """Simulated cars and devices: publish telemetry, obey their command topics, say when they go.
+
+    With ``connect`` every device has its own MQTT connection whose last will is its ``offline``
+    (a killed simulator makes each of its devices unavailable within the broker's keep-alive);
+    without it all share ``client`` (benchmarks). ``stop()`` publishes ``offline`` for each device.
+    """
+
+    def __init__(
+        self,
+        client: MqttClient | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        connect: Connect | None = None,
+    ) -> None:
+        if client is None and connect is None:
+            raise ValueError("a fleet needs a client or a way to connect its devices")
+        self.client, self.clock, self.connect = client, clock, connect
+        self.clients: dict[str, MqttClient] = {}
         self.cars: dict[str, SimCar] = {}
         self.devices: dict[str, SimDevice] = {}
         self.received: list[tuple[str, str, float]] = []
@@ -239,7 +258,8 @@ class Fleet:
         self._thread: threading.Thread | None = None
 
     def add_car(self, entity_id: str, car: SimCar) -> None:
-        """Simulate a car under ``entity_id``."""
+        """Simulate a car under ``entity_id`` (publishing where it is now: set ``car.position`` or
+        call ``car.drive`` first, so the first position is the right one)."""
         with self._lock:
             self.cars[entity_id] = car
         self._join(entity_id)
@@ -252,9 +272,17 @@ class Fleet:
         self._join(entity_id)
         self.publish(entity_id)
 
+    def _client(self, entity_id: str) -> MqttClient:
+        client = self.clients.get(entity_id) or self.client
+        assert client is not None
+        return client
+
     def _join(self, entity_id: str) -> None:
-        self.client.publish(availability_topic(entity_id), ONLINE, qos=1, retain=True)
-        self.client.subscribe(command_topic(entity_id), self._on_command, qos=1)
+        if self.connect is not None and entity_id not in self.clients:
+            self.clients[entity_id] = self.connect(entity_id, (availability_topic(entity_id), OFFLINE))
+        client = self._client(entity_id)
+        client.publish(availability_topic(entity_id), ONLINE, qos=1, retain=True)
+        client.subscribe(command_topic(entity_id), self._on_command, qos=1)
 
     def _on_command(self, topic: str, payload: bytes) -> None:
         entity_id = ".".join(topic.split("/")[2:4])
@@ -278,7 +306,7 @@ class Fleet:
         with self._lock:
             car = self.cars.get(entity_id)
             body = car.telemetry(now) if car is not None else self.devices[entity_id].report(now)
-        self.client.publish(state_topic(entity_id), json.dumps(body), qos=0, retain=True)
+        self._client(entity_id).publish(state_topic(entity_id), json.dumps(body), qos=0, retain=True)
 
     def step(self, dt: float) -> None:
         """Move every car ``dt`` seconds and publish the moving ones."""
@@ -305,7 +333,14 @@ class Fleet:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the background thread."""
+        """Stop the background thread, say ``offline`` for every device and close their connections."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        with self._lock:
+            entity_ids = [*self.cars, *self.devices]
+        for entity_id in entity_ids:
+            self._client(entity_id).publish(availability_topic(entity_id), OFFLINE, qos=1, retain=True)
+        for client in self.clients.values():
+            client.disconnect()
+        self.clients.clear()

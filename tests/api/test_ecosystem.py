@@ -175,3 +175,105 @@ def test_pairing_from_the_page(client: TestClient, owner: dict[str, str]) -> Non
 def test_anonymous_visitor_is_sent_to_sign_in(client: TestClient) -> None:
     response = client.get("/ecosystem", headers=HTML, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+def _record_a_drive(session_factory: sessionmaker[Session], phone: str, day_start: float) -> int:
+    """Store the simulator's Lujiazui-to-home drive as the owner's recorded states."""
+    from datetime import UTC, datetime
+
+    from carloop.ecosystem import drives
+    from carloop.ecosystem.simulator import ROUTES, record_drive
+
+    with session_factory.begin() as session:
+        customer = accounts.get_or_create_customer(session=session, phone=phone)
+        car = next(
+            d
+            for d in service.list_devices(session=session, customer_id=customer.id)
+            if d.kind.value == "vehicle"
+        )
+        samples = record_drive(car.entity_id, ROUTES["office-home"], start=day_start, speed_kmh=60)
+        for sample in samples:
+            at = datetime.fromtimestamp(sample["t"], UTC)
+            drives.record(session=session, samples={car.id: (customer.id, at, sample["state"])})
+        return len(samples)
+
+
+def test_owner_consents_to_recorded_drives_replays_a_day_and_deletes_it(
+    client: TestClient, owner: dict[str, str], session_factory: sessionmaker[Session]
+) -> None:
+    assert client.get("/api/v1/ecosystem/settings", headers=owner).json() == {
+        "ha_language": "zh_CN",
+        "record_drives": False,
+        "drive_retention_days": 30,
+    }
+    refused = client.put(
+        "/api/v1/ecosystem/settings",
+        json={"ha_language": "fr", "record_drives": True, "drive_retention_days": 30},
+        headers=owner,
+    )
+    assert refused.status_code == 422 or refused.headers["content-type"].startswith(
+        "application/problem+json"
+    )
+    assert refused.status_code < 500
+    chosen = {"ha_language": "en", "record_drives": True, "drive_retention_days": 7}
+    assert client.put("/api/v1/ecosystem/settings", json=chosen, headers=owner).json() == chosen
+
+    recorded = _record_a_drive(session_factory, "13800138000", 1_780_000_000.0)  # 2026-05-29 04:26 Shanghai
+    assert client.get("/api/v1/ecosystem/drives", headers=owner).json() == [
+        {"day": "2026-05-29", "samples": recorded}
+    ]
+    [scene] = client.post("/api/v1/ecosystem/scenes", json={"preset": "coming_home"}, headers=owner).json()
+    replay = client.post(
+        f"/api/v1/ecosystem/scenes/{scene['id']}/dry-run", json={"day": "2026-05-29"}, headers=owner
+    ).json()
+    assert replay["samples"] == recorded
+    assert sorted(e["command"] for e in replay["effects"]) == ["turn_on", "turn_on"]  # one arrival
+    empty = client.post(
+        f"/api/v1/ecosystem/scenes/{scene['id']}/dry-run", json={"day": "2026-05-30"}, headers=owner
+    )
+    assert empty.status_code == 404
+    other = sign_in(client, "13900139003")
+    assert client.get("/api/v1/ecosystem/drives", headers=other).json() == []
+
+    assert client.delete("/api/v1/ecosystem/drives?day=2026-05-29", headers=owner).status_code == 204
+    assert client.get("/api/v1/ecosystem/drives", headers=owner).json() == []
+
+
+def test_withdrawing_consent_deletes_recorded_drives(
+    client: TestClient, owner: dict[str, str], session_factory: sessionmaker[Session]
+) -> None:
+    client.put(
+        "/api/v1/ecosystem/settings",
+        json={"ha_language": "zh_CN", "record_drives": True, "drive_retention_days": 30},
+        headers=owner,
+    )
+    _record_a_drive(session_factory, "13800138000", 1_780_000_000.0)
+    csrf = _page_session(client, owner)
+    page = client.get("/ecosystem?lang=zh-CN", headers=HTML).text
+    assert 'data-testid="drive-days"' in page and "状态（state）触发器" in page
+    client.post(
+        "/ecosystem/drives/consent",
+        data={"csrf_token": csrf, "record": "false", "retention_days": "30"},
+        headers=HTML,
+    )
+    assert client.get("/api/v1/ecosystem/drives", headers=owner).json() == []
+    assert client.get("/api/v1/ecosystem/settings", headers=owner).json()["record_drives"] is False
+
+
+def test_recorded_drives_older_than_the_retention_are_purged(
+    client: TestClient, owner: dict[str, str], session_factory: sessionmaker[Session]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from carloop.ecosystem import drives
+
+    client.put(
+        "/api/v1/ecosystem/settings",
+        json={"ha_language": "zh_CN", "record_drives": True, "drive_retention_days": 7},
+        headers=owner,
+    )
+    recorded = _record_a_drive(session_factory, "13800138000", 1_780_000_000.0)
+    start = datetime.fromtimestamp(1_780_000_000.0, UTC)
+    with session_factory.begin() as session:
+        assert drives.purge_expired(session=session, now=start + timedelta(days=6)) == 0
+        assert drives.purge_expired(session=session, now=start + timedelta(days=8)) == recorded

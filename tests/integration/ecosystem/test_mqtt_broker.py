@@ -32,7 +32,7 @@ from carloop.ecosystem.simulator import PLACES, offset
 
 REQUIRED = {  # keys Home Assistant's MQTT platforms refuse to load without, plus what we promise
     "device_tracker": {"state_topic", "json_attributes_topic", "source_type"},
-    "sensor": {"state_topic", "value_template", "device_class", "unit_of_measurement"},
+    "sensor": {"state_topic", "value_template"},
     "binary_sensor": {"state_topic", "value_template", "device_class"},
     "lock": {"state_topic", "command_topic", "payload_lock", "payload_unlock"},
     "climate": {"modes", "mode_command_topic", "temperature_command_topic", "current_temperature_topic"},
@@ -164,18 +164,19 @@ def test_car_appears_in_home_assistant_with_valid_discovery(
     node = car.replace(".", "_")
     ha, configs = _collect(mqtt_url, f"homeassistant/+/{node}/+/config")
     try:
-        wait_for(lambda: len(configs) == 9)
-        payloads = {topic: json.loads(values[-1]) for topic, values in configs.items()}
+        wait_for(lambda: len([t for t, v in configs.items() if v[-1]]) == 10)
+        payloads = {topic: json.loads(values[-1]) for topic, values in configs.items() if values[-1]}
         unique_ids = [p["unique_id"] for p in payloads.values()]
-        assert len(set(unique_ids)) == 9
+        assert len(set(unique_ids)) == 10
         components = sorted(topic.split("/")[1] for topic in payloads)
         assert components == [
             "binary_sensor",
             "binary_sensor",
             "climate",
             "device_tracker",
-            "device_tracker",
             "lock",
+            "sensor",
+            "sensor",
             "sensor",
             "sensor",
             "text",
@@ -207,16 +208,17 @@ def test_car_appears_in_home_assistant_with_valid_discovery(
             for topic, config in payloads.items()
             if "value_template" in config
         }
-        assert rendered["location"] == "home"
+        assert rendered["location"] == "home" and rendered["zone"] == "home"
+        assert rendered["destination"] == "None"  # no destination: Home Assistant shows unknown
         assert float(rendered["battery"]) == pytest.approx(80, abs=1)
         assert rendered["charging"] in ("ON", "OFF") and rendered["doors"] in ("ON", "OFF")
         assert rendered["lock"] in ("LOCKED", "UNLOCKED")
-        assert state["gps"] == {}  # zone precision: Home Assistant learns "home", not coordinates
+        assert state["attributes"] == {"zones": ["home"]}  # zone precision: "home", not coordinates
 
         # Home Assistant restarts: the bridge publishes every config again
         before = sum(len(v) for v in configs.values())
         ha.publish(HA_STATUS, "online")
-        wait_for(lambda: sum(len(v) for v in configs.values()) >= before + 9)
+        wait_for(lambda: sum(len(v) for v in configs.values()) >= before + 10)
 
         # a command from Home Assistant's lock entity reaches the car through the bridge
         fleet.cars[car].locked = False
@@ -244,7 +246,11 @@ def test_owner_sharing_exact_location_reaches_home_assistant(
     watcher, states = _collect(mqtt_url, ha_state_topic(car))
     try:
         fleet.publish(car)
-        wait_for(lambda: any(json.loads(p)["gps"] for p in states.get(ha_state_topic(car), [])))
+        wait_for(
+            lambda: any(
+                "latitude" in json.loads(p)["attributes"] for p in states.get(ha_state_topic(car), [])
+            )
+        )
     finally:
         watcher.disconnect()
 

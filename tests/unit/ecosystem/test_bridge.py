@@ -92,22 +92,27 @@ def test_home_assistant_gets_only_the_zone_unless_the_owner_shares_more() -> Non
     broker, _, fleet, _ = setup(Precision.ZONE)
     fleet.publish(CAR)
     body = json.loads(broker.retained[ha_state_topic(CAR)])
-    assert body["gps"] == {} and body["zones"] == [] and "latitude" not in json.dumps(body)
+    assert body["attributes"] == {"zones": []} and "latitude" not in json.dumps(body)
+    assert body["location"] == "not_home"
 
     broker, _, fleet, _ = setup(Precision.KM)
     fleet.publish(CAR)
     body = json.loads(broker.retained[ha_state_topic(CAR)])
-    assert body["gps"]["gps_accuracy"] == 1000
-    assert round(body["gps"]["latitude"], 2) == body["gps"]["latitude"]
+    assert body["attributes"]["gps_accuracy"] == 1000
+    assert round(body["attributes"]["latitude"], 2) == body["attributes"]["latitude"]
 
 
 def test_discovery_is_published_again_when_home_assistant_comes_online() -> None:
-    broker, _, _, _ = setup()
-    configs = [t for t, _, retain in broker.log if t.startswith("homeassistant/") and t.endswith("/config")]
-    assert len(configs) == 9
+    broker, bridge, _, _ = setup()
+
+    def configs() -> list[str]:
+        return [t for t, p, _ in broker.log if t.startswith("homeassistant/") and t.endswith("/config") and p]
+
+    assert len(configs()) == 10
+    bridge.publish_discovery()  # unchanged configs are not sent again
+    assert len(configs()) == 10
     broker.client().publish(HA_STATUS, "online")
-    again = [t for t, _, _ in broker.log if t.startswith("homeassistant/") and t.endswith("/config")]
-    assert len(again) == 18
+    assert len(configs()) == 20
 
 
 def test_home_assistant_lock_command_is_stamped_and_forwarded() -> None:
