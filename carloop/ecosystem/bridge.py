@@ -16,7 +16,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from carloop.ecosystem.discovery import ha_state, parse_ha_command, retired_topics, vehicle_configs
+from carloop.ecosystem.discovery import (
+    ha_state,
+    location_state,
+    parse_ha_command,
+    retired_topics,
+    vehicle_configs,
+)
 from carloop.ecosystem.engine import Effect, Engine, Trace
 from carloop.ecosystem.models import Precision
 from carloop.ecosystem.mqtt import MqttClient
@@ -30,6 +36,7 @@ from carloop.ecosystem.protocol import (
     STATE_FILTER,
     command_topic,
     entity_of,
+    ha_location_topic,
     ha_state_topic,
     new_command,
     notify_topic,
@@ -137,6 +144,10 @@ class Bridge:
             if self._ha_sent.get(entity_id) != body:  # unchanged at the shared precision: nothing to say
                 self._ha_sent[entity_id] = body
                 self.client.publish(ha_state_topic(entity_id), body, retain=True)
+                where = location_state(zones)
+                if self._ha_sent.get(f"{entity_id}/location") != where:
+                    self._ha_sent[f"{entity_id}/location"] = where
+                    self.client.publish(ha_location_topic(entity_id), where, retain=True)
 
     def _on_availability(self, topic: str, payload: bytes) -> None:
         entity_id = entity_of(topic)

@@ -6,8 +6,9 @@ Every entity is checked against Home Assistant's own MQTT discovery schema in th
 
 What the entities read (``ha/state``), per the precision the owner shares with Home Assistant:
 
-- ``location`` (device_tracker state) and ``zone`` (sensor state): ``home`` inside the home zone,
-  another carloop zone's name inside that zone, else ``not_home``; at every precision.
+- ``location`` (the tracker's state, also alone on ``ha/location``, and the Zone sensor's state):
+  ``home`` inside the home zone, another carloop zone's name inside that zone, else ``not_home``;
+  at every precision.
 - ``attributes``: ``zones`` always; ``latitude``/``longitude``/``gps_accuracy`` at ``km`` (rounded,
   accuracy 1 km) and ``exact``. With coordinates Home Assistant places the tracker in its own zones.
 - ``destination``: the navigation destination's name at ``km`` and ``exact``; at ``zone`` only the
@@ -27,6 +28,7 @@ from carloop.ecosystem.protocol import (
     DISCOVERY_PREFIX,
     availability_topic,
     ha_command_topic,
+    ha_location_topic,
     ha_state_topic,
 )
 from carloop.ecosystem.rules import Zone, distance_m, redact
@@ -98,8 +100,7 @@ def vehicle_configs(
         entity(
             "device_tracker",
             "location",
-            state_topic=state,
-            value_template="{{ value_json.location }}",
+            state_topic=ha_location_topic(entity_id),  # the plain zone name: no template (see protocol)
             payload_home=HOME,
             payload_not_home=NOT_HOME,
             json_attributes_topic=state,

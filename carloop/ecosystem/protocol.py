@@ -39,6 +39,12 @@ def ha_state_topic(entity_id: str) -> str:
     return f"{ROOT}/{entity_id.replace('.', '/')}/ha/state"
 
 
+def ha_location_topic(entity_id: str) -> str:
+    """The car's tracker state alone (``home``, a zone's name or ``not_home``; retained): Home
+    Assistant's MQTT tracker takes a zone name from the raw payload, never from a template."""
+    return f"{ROOT}/{entity_id.replace('.', '/')}/ha/location"
+
+
 def ha_command_topic(entity_id: str) -> str:
     """Where Home Assistant's entities send commands; the bridge checks, stamps and forwards them."""
     return f"{ROOT}/{entity_id.replace('.', '/')}/ha/command"

@@ -23,6 +23,7 @@ from carloop.ecosystem.protocol import (
     HA_STATUS,
     availability_topic,
     ha_command_topic,
+    ha_location_topic,
     ha_state_topic,
     state_topic,
 )
@@ -102,6 +103,7 @@ def _clear_retained(url: str, entities: list[str]) -> None:
     client.connect()
     for entity in entities:
         topics = [state_topic(entity), availability_topic(entity), ha_state_topic(entity)]
+        topics += [ha_location_topic(entity)] if entity.startswith("vehicle.") else []
         topics += list(vehicle_configs(entity, name="x")) if entity.startswith("vehicle.") else []
         for topic in topics:
             client.publish(topic, b"", qos=1, retain=True)
@@ -208,7 +210,10 @@ def test_car_appears_in_home_assistant_with_valid_discovery(
             for topic, config in payloads.items()
             if "value_template" in config
         }
-        assert rendered["location"] == "home" and rendered["zone"] == "home"
+        assert rendered["zone"] == "home"
+        assert payloads[f"homeassistant/device_tracker/{node}/location/config"]["state_topic"] == (
+            ha_location_topic(car)
+        )
         assert rendered["destination"] == "None"  # no destination: Home Assistant shows unknown
         assert float(rendered["battery"]) == pytest.approx(80, abs=1)
         assert rendered["charging"] in ("ON", "OFF") and rendered["doors"] in ("ON", "OFF")
