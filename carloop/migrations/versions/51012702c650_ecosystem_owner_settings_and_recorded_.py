@@ -1,7 +1,7 @@
 """ecosystem owner settings and recorded drives
 
 Revision ID: 51012702c650
-Revises: 0f6136ad0950
+Revises: a72fba6df1ad
 Create Date: 2026-12-07 02:19:23.443685
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import carloop.db
 
 revision: str = "51012702c650"
-down_revision: str | None = "0f6136ad0950"
+down_revision: str | None = "a72fba6df1ad"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
