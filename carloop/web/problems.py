@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from carloop import errors
+from carloop.web.i18n import stated_locale, translate_message
 
 log = logging.getLogger("carloop.web")
 
@@ -70,7 +71,15 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response:
-    """A problem response: JSON for the API, an HTML page for browsers on page routes."""
+    """A problem response: JSON for the API, an HTML page for browsers on page routes.
+
+    ``detail`` is English as raised; it is shown in the page's language, and in the API in the
+    language the client asked for (``Accept-Language``, ``?lang=`` or the language cookie).
+    """
+    html = _wants_html(request)
+    locale = getattr(request.state, "locale", None) if html else stated_locale(request)
+    if locale:
+        detail = translate_message(locale, detail)
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code,
         "title": TITLES.get(status, "Error"),
@@ -80,7 +89,7 @@ def problem(
         "instance": request.url.path,
         **extra,
     }
-    if _wants_html(request):
+    if html:
         renderer = getattr(request.app.state, "renderer", None)
         if renderer is not None:
             return renderer.render(

@@ -13,9 +13,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from carloop.clock import SHANGHAI, as_utc
 from carloop.money import format_fen
-from carloop.web.i18n import LANG_COOKIE, LOCALES, normalise, translations
+from carloop.web.i18n import LANG_COOKIE, LOCALES, normalise, translate_message, translations
 
 TEMPLATES = Path(__file__).parent / "templates"
+# Context keys that pages fill with a domain error's English message (``err.message``).
+TRANSLATED_CONTEXT = ("error", "slot_error", "problems")
 
 
 def _environment(locale: str) -> Environment:
@@ -75,6 +77,11 @@ class Renderer:
             "development": self.development,
             **(context or {}),
         }
+        for key in TRANSLATED_CONTEXT:  # domain error messages that pages pass on as they were raised
+            if isinstance(full.get(key), str):
+                full[key] = translate_message(locale, full[key])
+            elif isinstance(full.get(key), list):
+                full[key] = [translate_message(locale, v) if isinstance(v, str) else v for v in full[key]]
         html = env.get_template(template).render(full)
         response = HTMLResponse(html, status_code=status_code, headers=headers)
         chosen = normalise(request.query_params.get("lang"))
