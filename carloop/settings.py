@@ -46,6 +46,15 @@ class Settings(BaseSettings):
     jobs_lease_seconds: float = 600.0
     # Per-job interval overrides in seconds, e.g. CARLOOP_JOBS_EVERY='{"ledger_check": 3600}'.
     jobs_every: dict[str, float] = Field(default_factory=dict)
+    # The ecosystem (broker, bridge, simulated fleet) in the server. auto: on for the demo (development on
+    # the default database), with an embedded broker unless mqtt_url names one.
+    ecosystem: Literal["auto", "on", "off"] = "auto"
+    mqtt_url: str = ""
+    mqtt_embedded_port: int = 18830
+    # Simulate every paired car and home device in the server (the demo's "fleet"); default: development.
+    ecosystem_simulate: bool | None = None
+    # Seconds between checks for changed scenes and devices while the bridge runs.
+    reload_interval: float = 2.0
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

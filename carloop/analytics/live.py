@@ -9,6 +9,7 @@ from typing import Any
 
 import duckdb
 from sqlalchemy import Connection, Engine, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.analytics.models import FunnelEvent
 from carloop.analytics.warehouse import Warehouse
@@ -56,37 +57,63 @@ def open_warehouse(bind: Engine | Connection, settings: Settings) -> Warehouse:
     return warehouse
 
 
+class LiveWarehouse:
+    """The server's warehouse: opened once (from the snapshot, then the database), then kept in sync."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._warehouse: Warehouse | None = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def get(self, bind: Connection) -> Warehouse:
+        """The warehouse, opened on first use, brought up to date through ``bind``."""
+        warehouse = self._warehouse
+        if warehouse is None:
+            with self._lock:
+                warehouse = self._warehouse
+                if warehouse is None:
+                    warehouse = self._warehouse = open_warehouse(bind, self.settings)
+                    return warehouse
+        warehouse.sync(bind)
+        return warehouse
+
+    def warm_up(self, sessions: sessionmaker[Session]) -> None:
+        """Load it in the background when a snapshot exists, so the first dashboard is quick; requests
+        that arrive meanwhile wait on the lock, as they would have waited for the load themselves."""
+        path = snapshot_path(self.settings)
+        if path is None or not path.exists() or self._warehouse is not None:
+            return
+
+        def load() -> None:
+            try:
+                with sessions() as session:
+                    self.get(session.connection())
+            except Exception:  # a failed warm-up leaves the first request to load it and report
+                log.exception("analytics warm-up failed")
+
+        self._thread = threading.Thread(target=load, name="analytics-warm-up", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Wait (briefly) for a warm-up still running."""
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+
+def start(settings: Settings, sessions: sessionmaker[Session]) -> LiveWarehouse:
+    """The server's analytics component: the live warehouse, warming up in the background."""
+    live = LiveWarehouse(settings)
+    live.warm_up(sessions)
+    return live
+
+
 def warehouse_for(state: Any, bind: Connection) -> Warehouse:
-    """The app's warehouse (``app.state``), brought up to date through the request's connection."""
-    warehouse: Warehouse | None = getattr(state, "analytics_warehouse", None)
-    if warehouse is None:
+    """The app's warehouse (``app.state.analytics``, made here if the app was not started), up to date."""
+    live: LiveWarehouse | None = getattr(state, "analytics", None)
+    if live is None:
         with _create:
-            warehouse = getattr(state, "analytics_warehouse", None)
-            if warehouse is None:
-                warehouse = open_warehouse(bind, state.settings)
-                state.analytics_warehouse = warehouse
-                return warehouse
-    warehouse.sync(bind)
-    return warehouse
-
-
-def warm_up(state: Any) -> threading.Thread | None:
-    """Load the app's warehouse in the background when a snapshot exists, so the first dashboard is quick.
-
-    Returns the thread (None when there is no snapshot to load); requests that arrive meanwhile wait for
-    it on the creation lock, as they would have waited for the load themselves.
-    """
-    path = snapshot_path(state.settings)
-    if path is None or not path.exists() or getattr(state, "analytics_warehouse", None) is not None:
-        return None
-
-    def load() -> None:
-        try:
-            with state.engine.connect() as conn:
-                warehouse_for(state, conn)
-        except Exception:  # a failed warm-up leaves the first request to load it and report
-            log.exception("analytics warm-up failed")
-
-    thread = threading.Thread(target=load, name="analytics-warm-up", daemon=True)
-    thread.start()
-    return thread
+            live = getattr(state, "analytics", None)
+            if live is None:
+                live = state.analytics = LiveWarehouse(state.settings)
+    return live.get(bind)

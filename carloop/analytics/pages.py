@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
 from carloop.accounts.schemas import Principal, Role
 from carloop.analytics import export, rules, service
-from carloop.analytics.live import warehouse_for, warm_up
+from carloop.analytics.live import warehouse_for
 from carloop.analytics.rules import Channel
 from carloop.analytics.warehouse import TABLES, Filters, Table, dashboard
 from carloop.audit import service as audit
@@ -22,16 +20,7 @@ from carloop.catalog import service as catalog
 from carloop.errors import NotFound, PolicyViolation
 from carloop.web.deps import DbSession, check_csrf, require_roles
 
-
-@asynccontextmanager
-async def _warm_up(app: FastAPI) -> AsyncIterator[None]:
-    thread = warm_up(app.state)
-    yield
-    if thread is not None:
-        thread.join(timeout=30)
-
-
-router = APIRouter(lifespan=_warm_up)
+router = APIRouter()
 HqStaff = Annotated[Principal, require_roles(Role.HQ_OPS, Role.ADMIN)]
 Text = Annotated[str, Query(max_length=40)]
 MAX_UPLOAD = 2_000_000

@@ -24,6 +24,7 @@ from carloop.catalog.schemas import ConfigurationIn, GroupMode, Quote
 from carloop.clock import utcnow
 from carloop.errors import InvalidConfiguration
 from carloop.ordering import terms
+from carloop.production import eta
 from carloop.web import tracking
 from carloop.web.deps import DbSession
 
@@ -136,6 +137,7 @@ def configure(request: Request, model: str, session: DbSession) -> Response:
         "trim": trim,
         "groups": [_group_view(car, trims, trim, group, checked) for group in car.groups.values()],
         "quote": quote,
+        "eta": eta.eta_for_quote(session=session, quote=quote),
         "deposits": terms.storefront_deposits(session=session, car=car),
         "problems": problems,
         "offers": rules.active_incentives(car, at=utcnow()),

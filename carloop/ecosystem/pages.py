@@ -1,45 +1,30 @@
 """Owner pages: my car and home (devices, pairing, scenes), a scene's traces and dry run, the phone page.
 
-The router's lifespan starts the ecosystem runtime (broker, bridge, demo fleet) with the server.
+The ecosystem runtime these pages talk to (broker, bridge, demo fleet) is started with the server by
+``web/app.py`` (``runtime.start``) and kept on ``app.state.ecosystem``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import yaml
-from fastapi import APIRouter, FastAPI, Form, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from carloop.ecosystem import drives, preferences, service
 from carloop.ecosystem.api import DryRunIn, run_dry, runtime_of
 from carloop.ecosystem.models import DeviceKind, Precision
 from carloop.ecosystem.presets import PRESETS
-from carloop.ecosystem.runtime import Runtime, start_for
+from carloop.ecosystem.runtime import Runtime
 from carloop.ecosystem.schemas import DeviceCreate, HomeCreate
 from carloop.ecosystem.simulator import PLACES
 from carloop.errors import DomainError
 from carloop.web.deps import CurrentCustomer, DbSession, FormCustomer
 
-
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Run the ecosystem (if configured) for as long as the server runs."""
-    runtime: Runtime | None = await run_in_threadpool(start_for, app.state.settings, app.state.sessions)
-    app.state.ecosystem = runtime
-    try:
-        yield
-    finally:
-        if runtime is not None:
-            await run_in_threadpool(runtime.stop)
-
-
-router = APIRouter(lifespan=lifespan)
+router = APIRouter()
 
 KINDS = [k for k in DeviceKind if k is not DeviceKind.VEHICLE]
 DESTINATIONS = {

@@ -6,9 +6,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.clock import utcnow
@@ -26,20 +25,6 @@ from carloop.settings import Settings
 log = logging.getLogger("carloop.ecosystem")
 PURGE_EVERY_S = 3600.0  # how often recorded drives past their retention are deleted
 DEMO_SPEED_KMH = 240.0  # fast-forward: Lujiazui to Century Park in about a minute and a half
-
-
-class EcosystemSettings(BaseSettings):
-    """The ecosystem's knobs (``CARLOOP_*``); to be folded into ``carloop.settings.Settings``."""
-
-    model_config = SettingsConfigDict(env_prefix="CARLOOP_", env_file=None, extra="ignore")
-
-    # auto: on for the demo (development on the default database; embedded broker without a URL).
-    ecosystem: Literal["auto", "on", "off"] = "auto"
-    mqtt_url: str = ""
-    mqtt_embedded_port: int = 18830
-    # Simulate every paired car and home device in the server (the demo's "fleet").
-    ecosystem_simulate: bool | None = None
-    reload_interval: float = 2.0
 
 
 ClientFactory = Callable[[str, tuple[str, str] | None], MqttClient]
@@ -245,19 +230,19 @@ class Runtime:
         self.bridge.send(entity_id, command, args, source=source)
 
 
-def wanted(settings: Settings, eco: EcosystemSettings) -> bool:
+def wanted(settings: Settings) -> bool:
     """Whether this server runs the ecosystem: when asked, or for the demo (development on the default
     embedded database); benchmark and test servers on their own databases stay quiet."""
-    if eco.ecosystem != "auto":
-        return eco.ecosystem == "on"
+    if settings.ecosystem != "auto":
+        return settings.ecosystem == "on"
     default_db = Settings.model_fields["database_url"].default
     return settings.environment == "development" and settings.database_url == default_db
 
 
-def start_for(settings: Settings, factory: sessionmaker[Session]) -> Runtime | None:
-    """The runtime the server should run, started; None when the ecosystem is off."""
-    eco = EcosystemSettings()
-    if not wanted(settings, eco):
+def start(settings: Settings, factory: sessionmaker[Session]) -> Runtime | None:
+    """The server's ecosystem component: the runtime, started (``.stop()`` stops it); None when it is off."""
+    eco = settings
+    if not wanted(settings):
         return None
     broker: EmbeddedBroker | None = None
     url = eco.mqtt_url

@@ -22,6 +22,7 @@ from carloop.ordering.schemas import OrderRead
 from carloop.payments import service as payments
 from carloop.payments.providers.base import NotificationStatus
 from carloop.payments.providers.simulator import SimulatorProvider
+from carloop.production import eta
 from carloop.web import tracking
 from carloop.web.deps import CurrentCustomer, DbSession, FormCustomer, OptionalPrincipal
 
@@ -191,6 +192,7 @@ def order_page(number: str, request: Request, session: DbSession, me: CurrentCus
         "ordering/order.html",
         {
             "order": OrderRead.of(order),
+            "tracking": eta.tracking(session=session, order=order),
             "pending_payment": pending[0] if pending else None,
             "form_key": uuid.uuid4().hex,
             "now": utcnow(),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.outbox.service import Handler, dispatch
+from carloop.settings import Settings
 
 log = logging.getLogger("carloop.outbox")
 
@@ -45,3 +46,14 @@ class OutboxWorker:
                 dispatch(self.factory, handlers)
             except Exception:  # keep polling; the error is logged and the rows stay pending
                 log.exception("outbox dispatch failed")
+
+
+def start(
+    settings: Settings, sessions: sessionmaker[Session], *, handlers: Mapping[str, Sequence[Handler]]
+) -> Callable[[], None]:
+    """The lifespan component: start the worker and return its stop (a no-op when turned off)."""
+    if settings.outbox_interval <= 0:
+        return lambda: None
+    worker = OutboxWorker(sessions, settings.outbox_interval, handlers=handlers)
+    worker.start()
+    return worker.stop

@@ -10,6 +10,7 @@ from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
 from carloop.catalog.schemas import ConfigurationIn
 from carloop.ordering import service as ordering
+from carloop.production import eta as estimates
 from carloop.production import inventory, rules, service
 from carloop.production.schemas import (
     EtaQuote,
@@ -31,7 +32,7 @@ PlanStaff = Annotated[Principal, require_roles(Role.HQ_OPS, Role.ADMIN)]
 @router.post("/production/eta", response_model=EtaQuote)
 def eta(config: ConfigurationIn, session: DbSession) -> EtaQuote:
     """The delivery window this configuration would get if it were ordered and locked now."""
-    return service.quote(session=session, config=config)
+    return estimates.eta(session=session, config=config)
 
 
 @router.get("/production/eta", response_model=EtaQuote)
@@ -43,7 +44,7 @@ def eta_get(
 ) -> EtaQuote:
     """The same quote for query parameters (``?model=su7&trim=pro&option=paint-aqua-blue``)."""
     config = ConfigurationIn(model=model, trim=trim, options=option or [])
-    return service.quote(session=session, config=config)
+    return estimates.eta(session=session, config=config)
 
 
 @router.get("/production/orders/{number}", response_model=TrackingRead)
@@ -59,7 +60,7 @@ def order_tracking(number: str, request: Request, session: DbSession, me: Curren
             target_id=order.number,
             ip=request.client.host if request.client else None,
         )
-    return service.tracking(session=session, order=order)
+    return estimates.tracking(session=session, order=order)
 
 
 @router.post("/production/orders/{number}/reconfigure-preview", response_model=ReconfigurePreview)
@@ -68,7 +69,7 @@ def reconfigure_preview(
 ) -> ReconfigurePreview:
     """The queue position and window a post-lock configuration change would give, before confirming it."""
     order = ordering.get_for(session=session, principal=me, number=number)
-    return service.reconfigure_preview(session=session, order=order, config=config)
+    return estimates.reconfigure_preview(session=session, order=order, config=config)
 
 
 @router.get("/production/inventory", response_model=list[InventoryCarRead])
@@ -94,7 +95,7 @@ def accept_car(car_id: int, number: str, session: DbSession, me: CurrentCustomer
     """Take the built car offered to one of my orders (within its 72 hours)."""
     order = ordering.get_for(session=session, principal=me, number=number, for_update=True)
     inventory.accept(session=session, car_id=car_id, order=order, actor=me.actor)
-    return service.tracking(session=session, order=order)
+    return estimates.tracking(session=session, order=order)
 
 
 @router.get("/production/notices", response_model=list[NoticeRead])
@@ -162,4 +163,4 @@ def advance(
         detail={"stage": body.stage},
         ip=request.client.host if request.client else None,
     )
-    return service.tracking(session=session, order=order)
+    return estimates.tracking(session=session, order=order)

@@ -1,70 +1,33 @@
 """Production pages: the delivery card of an order, the configurator's ETA quote, the staff plan page.
 
-Two snippets live in other domains' pages. The configurator (which holds no transaction) renders
-``production/_eta_quote.html`` through the ``production_eta`` template function installed at
-start-up; the order page (whose transaction is open while it renders) embeds
-``/orders/<number>/delivery`` in a frame, which works without JavaScript.
+Two snippets live in other domains' pages, and those pages' handlers hand them their data (templates
+call no service): the configurator passes ``eta`` (``eta.eta_for_quote``) to
+``production/_eta_quote.html``, the order page passes ``tracking`` (``eta.tracking``) to
+``production/_order_delivery.html``, which falls back to a frame of ``/orders/<number>/delivery``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
-from carloop.catalog.schemas import ConfigurationIn
-from carloop.errors import DomainError, PolicyViolation
+from carloop.errors import PolicyViolation
 from carloop.ordering import service as ordering
-from carloop.production import rules, service
+from carloop.production import eta, rules, service
 from carloop.production.models import Slot
-from carloop.production.schemas import EtaQuote, PlanData, TrackingRead
+from carloop.production.schemas import PlanData
 from carloop.web.deps import CurrentPrincipal, DbSession, check_csrf, require_roles
 
 PlanStaff = Annotated[Principal, require_roles(Role.HQ_OPS, Role.ADMIN)]
 
 
-@asynccontextmanager
-async def _install(app: FastAPI) -> AsyncIterator[None]:
-    """Give the page templates a ``production_eta(request, quote)`` function."""
-
-    def production_eta(request: Request, quote: Any) -> EtaQuote | None:
-        if quote is None:
-            return None
-        config = ConfigurationIn(model=quote.model, trim=quote.trim, options=list(quote.options))
-        try:
-            current = getattr(request.state, "db_session", None)
-            if current is not None:  # inside the request's transaction (SQLite has one writer)
-                return service.quote(session=current, config=config)
-            with request.app.state.sessions.begin() as session:
-                return service.quote(session=session, config=config)
-        except DomainError:
-            return None
-
-    def production_tracking(request: Request, number: str) -> TrackingRead | None:
-        # Only the order page calls it, with the number of the order its handler already authorised.
-        current = getattr(request.state, "db_session", None)
-        if current is None:  # no transaction to share: the page frames /orders/<number>/delivery instead
-            return None
-        try:
-            order = ordering.load(session=current, number=number)
-        except DomainError:
-            return None
-        return service.tracking(session=current, order=order)
-
-    for env in app.state.renderer.environments.values():
-        env.globals["production_eta"] = production_eta
-        env.globals["production_tracking"] = production_tracking
-    yield
-
-
-router = APIRouter(lifespan=_install)
+router = APIRouter()
 
 
 def _render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
@@ -85,7 +48,7 @@ def delivery_card(number: str, request: Request, session: DbSession, me: Current
             detail={"via": "page"},
             ip=request.client.host if request.client else None,
         )
-    return _render(request, "production/delivery.html", {"t": service.tracking(session=session, order=order)})
+    return _render(request, "production/delivery.html", {"t": eta.tracking(session=session, order=order)})
 
 
 def _chart(session: Any, plan: PlanData, week0: int) -> dict[str, Any]:

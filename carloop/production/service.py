@@ -4,30 +4,22 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from carloop.catalog import service as catalog
-from carloop.catalog.schemas import ConfigurationIn
 from carloop.clock import SHANGHAI, utcnow
-from carloop.errors import InvalidTransition, NotFound, PolicyViolation
+from carloop.errors import InvalidTransition, NotFound
 from carloop.ordering import service as ordering
 from carloop.ordering.models import Order
 from carloop.ordering.rules import OrderStatus
 from carloop.production import rules
-from carloop.production.allocation import Allocation, earliest_week
+from carloop.production.allocation import Allocation
 from carloop.production.models import Notice, PlanVersion, PromiseChange, Run, Slot, VinSerial
 from carloop.production.schemas import (
-    EtaQuote,
     PlanData,
-    PromiseChangeRead,
-    ReconfigurePreview,
-    StageRead,
-    TrackingRead,
-    WindowRead,
 )
 
 WAITING = (OrderStatus.LOCKED, OrderStatus.SCHEDULED)
@@ -319,78 +311,6 @@ def release(*, session: Session, order_id: int, now: datetime | None = None) -> 
 # -- quotes and tracking -------------------------------------------------------------------------
 
 
-def window_read(window: rules.Window, *, on: date) -> WindowRead:
-    """A window for the API and pages, with weeks counted from ``on``."""
-    if window.earliest is None or window.latest is None or window.build_week is None:
-        return WindowRead(
-            build_week_start=None,
-            earliest=None,
-            latest=None,
-            weeks_min=None,
-            weeks_max=None,
-            confidence=window.confidence,
-            beyond_horizon=True,
-        )
-    return WindowRead(
-        build_week_start=rules.week_start(window.build_week),
-        earliest=window.earliest,
-        latest=window.latest,
-        weeks_min=rules.weeks_from(window.earliest, on, up=False),
-        weeks_max=rules.weeks_from(window.latest, on, up=True),
-        confidence=window.confidence,
-    )
-
-
-def quote(*, session: Session, config: ConfigurationIn, now: datetime | None = None) -> EtaQuote:
-    """The delivery window a configuration would get if it were ordered and locked now."""
-    priced = catalog.quote(config=config)
-    version, plan = current_plan(session=session, now=now)
-    week0 = rules.week_of(today(now))
-    found = rules.constraints(plan)
-    sig = rules.signature(found, priced.model, priced.trim, priced.options)
-    horizon = plan.horizon_weeks
-    capacity = rules.capacity_matrix(plan, week0, horizon)
-    load = np.zeros_like(capacity)
-    code_index = {c.code: i for i, c in enumerate(found)}
-    rows = session.execute(
-        select(Slot.signature, Slot.planned_week, func.count())
-        .where(Slot.active.is_(True), Slot.built.is_(False), Slot.planned_week.is_not(None))
-        .group_by(Slot.signature, Slot.planned_week)
-    )
-    key = ",".join(found[i].code for i in sig)
-    floor = 0
-    for signature, week, count in rows:
-        rel = int(week or 0) - week0
-        if not 0 <= rel < horizon:
-            continue
-        for code in filter(None, str(signature).split(",")):
-            if code in code_index:
-                load[code_index[code], rel] += int(count)
-        if signature == key:
-            floor = max(floor, rel)
-    room = capacity - load
-    uses = np.zeros(len(found), dtype=bool)
-    uses[list(sig)] = True
-    rel_week = earliest_week(uses, room, floor, plan.frozen_weeks)
-    week = None if rel_week >= horizon else week0 + rel_week
-    configuration = rules.configuration_key(priced.model, priced.trim, priced.options)
-    ahead = session.scalar(
-        select(func.count())
-        .select_from(Slot)
-        .where(Slot.active.is_(True), Slot.built.is_(False), Slot.configuration == configuration)
-    )
-    window = rules.delivery_window(week, current_week=week0, lead=plan.lead)
-    return EtaQuote(
-        model=priced.model,
-        trim=priced.trim,
-        options=list(priced.options),
-        configuration=configuration,
-        queue_ahead=int(ahead or 0),
-        window=window_read(window, on=today(now)),
-        plan_version=version,
-    )
-
-
 def slot_for(*, session: Session, order_id: int) -> Slot | None:
     """The production slot of an order, if it was ever locked."""
     return session.scalar(select(Slot).where(Slot.order_id == order_id))
@@ -476,72 +396,3 @@ def advance_stage(
         session=session, order=order, target=target, actor=actor, reason=f"production: {stage}", **data
     )
     return order
-
-
-def tracking(*, session: Session, order: Order, now: datetime | None = None) -> TrackingRead:
-    """An order's window (current and first promised), its stages with timestamps, VIN and moves."""
-    slot = slot_for(session=session, order_id=order.id)
-    on = today(now)
-    reached: dict[str, datetime] = {}
-    for event in order.events:
-        reached.setdefault(event.to_status, event.at)
-    stages = [StageRead(stage=str(stage), at=reached.get(str(stage))) for stage in rules.STAGES]
-    window = first = None
-    if slot is not None and slot.first_confidence:
-        window = _stored_window(
-            slot.promised_week, slot.promised_earliest, slot.promised_latest, slot.confidence, on
-        )
-        first = _stored_window(None, slot.first_earliest, slot.first_latest, slot.first_confidence, on)
-    changes = [
-        PromiseChangeRead(
-            at=c.at, from_latest=c.from_latest, to_latest=c.to_latest, reason=c.reason, later=c.later
-        )
-        for c in promise_changes(session=session, order_id=order.id)
-    ]
-    return TrackingRead(
-        number=order.number,
-        status=str(order.status),
-        window=window,
-        first_window=first,
-        vin=slot.vin if slot is not None else None,
-        stages=stages,
-        changes=changes,
-    )
-
-
-def _stored_window(
-    week: int | None, earliest: date | None, latest: date | None, confidence: float, on: date
-) -> WindowRead:
-    if earliest is None or latest is None:
-        return window_read(rules.Window(None, None, None, confidence), on=on)
-    build = week if week is not None else rules.week_of(earliest)
-    return window_read(rules.Window(build, earliest, latest, confidence), on=on)
-
-
-RECONFIGURE_HOURS = 24
-
-
-def reconfigure_preview(
-    *, session: Session, order: Order, config: ConfigurationIn, now: datetime | None = None
-) -> ReconfigurePreview:
-    """Before a buyer confirms a post-lock change: the new configuration's queue position and window.
-
-    The changed order goes to the back of its new configuration's queue, which is exactly what a
-    quote for that configuration computes now. Only one 24-hour window after locking allows it.
-    """
-    now = now or utcnow()
-    if order.locked_at is None or order.status not in WAITING:
-        raise PolicyViolation(f"Order {order.number} is not a locked order waiting to be built.")
-    until = order.locked_at + timedelta(hours=RECONFIGURE_HOURS)
-    if now >= until:
-        raise PolicyViolation(
-            f"The configuration of order {order.number} could only change until {until.isoformat()}.",
-            until=until.isoformat(),
-        )
-    current = tracking(session=session, order=order, now=now).window
-    return ReconfigurePreview(
-        number=order.number,
-        change_allowed_until=until,
-        current=current,
-        proposed=quote(session=session, config=config, now=now),
-    )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
@@ -13,6 +15,7 @@ from carloop import __version__
 from carloop.accounts import api as accounts_api
 from carloop.accounts import pages as accounts_pages
 from carloop.analytics import api as analytics_api
+from carloop.analytics import live as analytics_live
 from carloop.analytics import pages as analytics_pages
 from carloop.appointments import api as appointments_api
 from carloop.appointments import pages as appointments_pages
@@ -24,6 +27,7 @@ from carloop.console import pages as console_pages
 from carloop.db import make_engine, make_session_factory
 from carloop.ecosystem import api as ecosystem_api
 from carloop.ecosystem import pages as ecosystem_pages
+from carloop.ecosystem import runtime as ecosystem_runtime
 from carloop.handlers import all_handlers
 from carloop.jobs import runner as jobs_runner
 from carloop.loyalty import api as loyalty_api
@@ -32,7 +36,7 @@ from carloop.network import api as network_api
 from carloop.network import pages as network_pages
 from carloop.ordering import api as ordering_api
 from carloop.ordering import pages as ordering_pages
-from carloop.outbox.worker import OutboxWorker
+from carloop.outbox import worker as outbox_worker
 from carloop.payments.providers import build_provider
 from carloop.production import api as production_api
 from carloop.production import pages as production_pages
@@ -44,30 +48,55 @@ from carloop.web.templating import Renderer
 STATIC = __file__.rsplit("/", 1)[0] + "/static"
 
 
+Stop = Callable[[], None]
+
+
+class Stoppable(Protocol):
+    """A running component of the server."""
+
+    def stop(self) -> None:
+        """Stop what ``start`` started."""
+
+
+def _nothing() -> None:
+    """The stop of a component the settings turned off."""
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for ``settings``; nothing is created at import time."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        worker = (
-            OutboxWorker(
-                app.state.sessions,
-                settings.outbox_interval,
-                handlers=all_handlers(),
-            )
-            if settings.outbox_interval > 0
-            else None
-        )
-        if worker is not None:
-            worker.start()
-        stop_jobs = jobs_runner.start(settings, app.state.sessions)
+        """Start every component of the server, in this order; stop them in reverse when it stops.
+
+        Each domain offers ``start(settings, sessions)`` returning its stop (outbox, jobs) or what it
+        started (ecosystem, analytics: kept on ``app.state`` for the pages, stopped with ``.stop()``).
+        """
+        sessions = app.state.sessions
+
+        def keep(name: str, component: Stoppable | None) -> Stop:
+            setattr(app.state, name, component)
+            return component.stop if component is not None else _nothing
+
+        components: list[Callable[[], Stop]] = [
+            # outbox events to every domain's handlers (carloop/handlers.py), after commit
+            lambda: outbox_worker.start(settings, sessions, handlers=all_handlers()),
+            # scheduled promises (auto-lock, expiries, reminders, ledger check) under a database lease
+            lambda: jobs_runner.start(settings, sessions),
+            # MQTT broker (embedded for the demo), the bridge and the simulated fleet
+            lambda: keep("ecosystem", ecosystem_runtime.start(settings, sessions)),
+            # the analytics warehouse, warmed up from its snapshot
+            lambda: keep("analytics", analytics_live.start(settings, sessions)),
+        ]
+        stops: list[Stop] = []
         try:
+            for start in components:
+                stops.append(await run_in_threadpool(start))
             yield
         finally:
-            stop_jobs()
-            if worker is not None:
-                worker.stop()
+            for stop in reversed(stops):
+                await run_in_threadpool(stop)
 
     app = FastAPI(
         lifespan=lifespan,

@@ -40,10 +40,9 @@ def demo_client(
     settings: Settings, session_factory: sessionmaker[Session], mqtt_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[TestClient]:
     """The app with the ecosystem on (bridge and simulated fleet) against the test broker."""
-    monkeypatch.setenv("CARLOOP_ECOSYSTEM", "on")
-    monkeypatch.setenv("CARLOOP_MQTT_URL", mqtt_url)
-    monkeypatch.setenv("CARLOOP_ECOSYSTEM_SIMULATE", "true")
-    monkeypatch.setenv("CARLOOP_RELOAD_INTERVAL", "0.2")
+    settings = settings.model_copy(
+        update={"ecosystem": "on", "mqtt_url": mqtt_url, "ecosystem_simulate": True, "reload_interval": 0.2}
+    )
     with session_factory.begin() as session:
         buyer = accounts.get_or_create_customer(session=session, phone="13800138000")
         _device_ids_of_our_own(session, buyer.id)

@@ -12,7 +12,7 @@ from carloop.catalog.schemas import ConfigurationIn
 from carloop.errors import PolicyViolation
 from carloop.ordering import service as ordering
 from carloop.ordering.rules import OrderStatus
-from carloop.production import rules, service
+from carloop.production import eta, rules, service
 from carloop.production.models import Notice, PromiseChange, Run, Slot
 
 from .conftest import cancel, locked_order, run_events, tiny_plan, use_plan
@@ -113,7 +113,7 @@ def test_a_quote_counts_the_queue_ahead(session_factory: sessionmaker[Session]) 
         locked_order(session_factory, phone=f"1380013800{i}")
     run_events(session_factory)
     with session_factory.begin() as session:
-        quote = service.quote(session=session, config=ConfigurationIn(model="su7", trim="pro"))
+        quote = eta.eta(session=session, config=ConfigurationIn(model="su7", trim="pro"))
     week0 = rules.week_of(service.today())
     assert quote.queue_ahead == 2
     assert quote.window.build_week_start == rules.week_start(week0 + 2)
@@ -130,7 +130,7 @@ def test_building_an_order_assigns_a_unique_valid_vin(session_factory: sessionma
             for stage in (rules.Stage.IN_PRODUCTION, rules.Stage.BUILT):
                 service.advance_stage(session=session, number=number, stage=stage, actor="staff:1")
             order = ordering.load(session=session, number=number)
-            tracking = service.tracking(session=session, order=order)
+            tracking = eta.tracking(session=session, order=order)
             assert tracking.vin is not None
             vins.append(tracking.vin)
             assert [s.at is not None for s in tracking.stages][:3] == [True, True, True]
@@ -149,12 +149,12 @@ def test_a_post_lock_change_is_only_previewed_within_24_hours_of_locking(
     with session_factory.begin() as session:
         order = ordering.load(session=session, number=number)
         assert order.locked_at is not None
-        preview = service.reconfigure_preview(
+        preview = eta.reconfigure_preview(
             session=session, order=order, config=ConfigurationIn(model="su7", trim="pro")
         )
         assert preview.proposed.queue_ahead == 3  # it would go behind itself and the two before it
         late = order.locked_at + timedelta(hours=25)
         with pytest.raises(PolicyViolation):
-            service.reconfigure_preview(
+            eta.reconfigure_preview(
                 session=session, order=order, config=ConfigurationIn(model="su7", trim="pro"), now=late
             )

@@ -138,12 +138,13 @@ def test_unpaired_device_messages_are_ignored() -> None:
 
 
 def test_the_ecosystem_runs_for_the_demo_and_when_asked_only() -> None:
-    from carloop.ecosystem.runtime import EcosystemSettings, wanted
+    from carloop.ecosystem.runtime import wanted
     from carloop.settings import Settings
 
-    auto = EcosystemSettings(ecosystem="auto")
-    assert wanted(Settings(environment="development"), auto)
-    assert not wanted(Settings(environment="development", database_url="sqlite:////tmp/bench.db"), auto)
-    assert not wanted(Settings(environment="test"), auto)
-    assert wanted(Settings(environment="test"), EcosystemSettings(ecosystem="on"))
-    assert not wanted(Settings(environment="development"), EcosystemSettings(ecosystem="off"))
+    assert wanted(Settings(environment="development", ecosystem="auto"))
+    assert not wanted(
+        Settings(environment="development", ecosystem="auto", database_url="sqlite:////tmp/bench.db")
+    )
+    assert not wanted(Settings(environment="test", ecosystem="auto"))
+    assert wanted(Settings(environment="test", ecosystem="on"))
+    assert not wanted(Settings(environment="development", ecosystem="off"))
