@@ -94,7 +94,7 @@ def _bridge_main(
             handling.append((time.perf_counter() - started) * 1000)
 
     bridge._on_state = counting  # type: ignore[method-assign]
-    bridge.start(tick_interval=0.25)
+    bridge.start(tick_interval=0.25, freeze_gc=True)
     ready.set()
     stop.wait()
     bridge.stop()

@@ -8,6 +8,7 @@ message path, so storing them does not delay commands.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import threading
@@ -80,8 +81,16 @@ class Bridge:
         self._thread: threading.Thread | None = None
         self.commands_sent = 0
 
-    def start(self, *, tick_interval: float | None = 0.25) -> None:
-        """Subscribe, announce the bridge online and the cars to Home Assistant, start ticking."""
+    def start(self, *, tick_interval: float | None = 0.25, freeze_gc: bool = False) -> None:
+        """Subscribe, announce the bridge online and the cars to Home Assistant, start ticking.
+
+        ``freeze_gc`` (servers and benchmarks, not tests): move everything loaded so far (the engine
+        with every owner's scenes) out of the garbage collector's sight; with 1,000 scenes a full
+        collection otherwise costs ~100 ms of CPU in the middle of the message path, ~4 ms after.
+        """
+        if freeze_gc:
+            gc.collect()
+            gc.freeze()
         self.client.subscribe(STATE_FILTER, self._on_state)
         self.client.subscribe(HA_COMMAND_FILTER, self._on_ha_command)
         self.client.subscribe(HA_STATUS, self._on_ha_status)

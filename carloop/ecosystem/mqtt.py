@@ -56,6 +56,7 @@ class PahoClient:
         will: tuple[str, str] | None = None,
         on_connect: Callable[[], None] | None = None,
         keepalive: int = 30,
+        max_inflight: int = 1000,
     ) -> None:
         import paho.mqtt.client as paho
 
@@ -68,6 +69,10 @@ class PahoClient:
             self._client.username_pw_set(self.address.username, self.address.password)
         if will is not None:
             self._client.will_set(will[0], will[1], qos=1, retain=True)
+        # QoS 1 messages waiting for the broker's PUBACK before paho sends the next: paho's default of
+        # 20 let a burst (the bridge's discovery configs at start, 10 per car) hold device commands
+        # back for seconds behind a broker that acknowledges slowly (Mosquitto without set_tcp_nodelay).
+        self._client.max_inflight_messages_set(max_inflight)
         self._routes: list[tuple[str, int, OnMessage]] = []
         self._lock = threading.Lock()
         self._connected = threading.Event()

@@ -48,6 +48,7 @@ class Runtime:
         client_factory: ClientFactory = paho_factory,
         reload_interval: float = 2.0,
         tick_interval: float | None = 0.25,
+        freeze_gc: bool = False,
     ) -> None:
         self.factory, self.url, self.simulate, self.timezone = factory, url, simulate, timezone
         self.client_factory, self.reload_interval, self.tick_interval = (
@@ -55,6 +56,7 @@ class Runtime:
             reload_interval,
             tick_interval,
         )
+        self.freeze_gc = freeze_gc  # the server's runtime: see Bridge.start
         self.bridge: Bridge | None = None
         self.fleet: Fleet | None = None
         self.broker: EmbeddedBroker | None = None
@@ -76,7 +78,7 @@ class Runtime:
         if self.simulate:
             self.fleet = Fleet(connect=self._connect_device)
         self.reload()
-        self.bridge.start(tick_interval=self.tick_interval)
+        self.bridge.start(tick_interval=self.tick_interval, freeze_gc=self.freeze_gc)
         if self.fleet is not None:
             self.fleet.start()
         if self.reload_interval:
@@ -258,7 +260,12 @@ def start(settings: Settings, factory: sessionmaker[Session]) -> Runtime | None:
     dev = settings.environment == "development"
     simulate = eco.ecosystem_simulate if eco.ecosystem_simulate is not None else dev
     runtime = Runtime(
-        factory, url, simulate=simulate, timezone=settings.timezone, reload_interval=eco.reload_interval
+        factory,
+        url,
+        simulate=simulate,
+        timezone=settings.timezone,
+        reload_interval=eco.reload_interval,
+        freeze_gc=True,
     )
     runtime.broker = broker
     try:
