@@ -121,7 +121,7 @@ def test_every_table_behind_a_chart_exports_as_csv_and_parquet(client: TestClien
 
 @pytest.mark.usefixtures("staff")
 def test_delivery_accuracy_and_points_economy_panels_show_and_export(client: TestClient) -> None:
-    from loyalty_builders import owner
+    from builders.accounts import owner
 
     from carloop.accounts.schemas import Principal
     from carloop.loyalty import service as points

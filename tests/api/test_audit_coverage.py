@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from builders.accounts import customer_headers
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from loyalty_builders import customer_headers
 from sqlalchemy import select
 
 from carloop.accounts.demo import seed_demo_accounts

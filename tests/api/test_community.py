@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from builders.accounts import csrf_of, customer_headers, staff_headers
 from fastapi.testclient import TestClient
-from loyalty_builders import csrf_of, customer_headers, staff_headers
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.accounts.schemas import Role

@@ -13,8 +13,9 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from builders.accounts import customer_headers, staff_headers
+from builders.ordering import deliver, locked_order
 from fastapi.testclient import TestClient
-from loyalty_builders import customer_headers, deliver, locked_order, staff_headers
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.accounts.schemas import Role

@@ -6,8 +6,9 @@ import html
 import re
 
 import pytest
+from builders.accounts import customer_headers, staff_headers
+from builders.ordering import deliver, locked_order
 from fastapi.testclient import TestClient
-from loyalty_builders import customer_headers, deliver, locked_order, staff_headers
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from loyalty_builders import deliver, locked_order, owner
+from builders.accounts import owner
+from builders.ordering import deliver, locked_order
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from loyalty_builders import owner
+from builders.accounts import owner
 from sqlalchemy.orm import Session
 
 from carloop.audit import service as audit

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from loyalty_builders import owner
+from builders.accounts import owner
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 

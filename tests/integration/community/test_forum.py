@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from loyalty_builders import owner
+from builders.accounts import owner
 from sqlalchemy.orm import Session
 
 from carloop.accounts import service as accounts

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from loyalty_builders import owner
+from builders.accounts import owner
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 

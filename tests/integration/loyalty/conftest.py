@@ -1,1 +1,1 @@
-"""Loyalty integration tests use the shared builders in tests/loyalty_builders.py."""
+"""Loyalty integration tests use the shared builders in tests/builders/."""

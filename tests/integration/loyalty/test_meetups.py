@@ -6,7 +6,7 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from loyalty_builders import owner
+from builders.accounts import owner
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.errors import PolicyViolation

@@ -6,7 +6,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from loyalty_builders import deliver, locked_order, owner
+from builders.accounts import owner
+from builders.ordering import deliver, locked_order
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from loyalty_builders import owner
+from builders.accounts import owner
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.accounts.schemas import Principal, Role

@@ -9,9 +9,9 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from builders.accounts import owner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from loyalty_builders import owner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 

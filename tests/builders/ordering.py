@@ -1,12 +1,9 @@
-"""Builders shared by the loyalty and community tests: owners, a delivered car, signed-in clients."""
+"""Builders for ordering: a paid and locked order, and one moved all the way to delivery."""
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from carloop.accounts import service as accounts
-from carloop.accounts.schemas import Role
 from carloop.catalog.schemas import ConfigurationIn
 from carloop.ordering import rules as order_rules
 from carloop.ordering import service as ordering
@@ -23,11 +20,6 @@ STAGES = (
     OrderStatus.AT_DELIVERY_CENTRE,
     OrderStatus.DELIVERED,
 )
-
-
-def owner(session: Session, phone: str = "13800138000") -> int:
-    """A customer's id."""
-    return accounts.get_or_create_customer(session=session, phone=phone).id
 
 
 def locked_order(factory: sessionmaker[Session], customer_id: int) -> int:
@@ -61,36 +53,3 @@ def deliver(factory: sessionmaker[Session], order_id: int) -> None:
             ordering.advance(
                 session=session, order=order, target=stage, actor="staff:1", reason="test", **extra
             )
-
-
-PASSWORD = "correct horse battery staple"
-
-
-def customer_headers(client: TestClient, phone: str) -> dict[str, str]:
-    """Sign a customer in by phone code; their bearer header."""
-    code = client.post("/api/v1/auth/code", json={"phone": phone}).json()["dev_code"]
-    token = client.post("/api/v1/auth/sign-in", json={"phone": phone, "code": code}).json()["token"]
-    return {"Authorization": f"Bearer {token}"}
-
-
-def staff_headers(
-    client: TestClient, factory: sessionmaker[Session], username: str, role: Role
-) -> dict[str, str]:
-    """Create a staff account and sign it in; its bearer header."""
-    with factory.begin() as session:
-        accounts.create_staff(
-            session=session,
-            actor=None,
-            username=username,
-            display_name=username.title(),
-            password=PASSWORD,
-            role=role,
-            store_id=None,
-        )
-    response = client.post("/api/v1/auth/staff/sign-in", json={"username": username, "password": PASSWORD})
-    return {"Authorization": f"Bearer {response.json()['token']}"}
-
-
-def csrf_of(html: str) -> str:
-    """The anti-forgery token in a page's forms."""
-    return html.split('name="csrf_token" value="')[1].split('"')[0]
