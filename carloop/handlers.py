@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from carloop.analytics import handlers as analytics_handlers
 from carloop.appointments import handlers as appointment_handlers
+from carloop.community import handlers as community_handlers
 from carloop.ecosystem import handlers as ecosystem_handlers
 from carloop.loyalty import handlers as loyalty_handlers
 from carloop.outbox.service import Handler
@@ -23,6 +24,7 @@ DOMAIN_HANDLERS: list[Mapping[str, Sequence[Handler]]] = [
     analytics_handlers.EVENT_HANDLERS,
     loyalty_handlers.EVENT_HANDLERS,
     production_handlers.EVENT_HANDLERS,
+    community_handlers.EVENT_HANDLERS,
 ]
 
 

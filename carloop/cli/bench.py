@@ -315,9 +315,12 @@ def similar(
     heldout: Annotated[
         list[Path] | None,
         typer.Option(
-            "--heldout", help="Held-out JSON lines of {target, duplicate} (repeatable; default: both)."
+            "--heldout", help="Held-out JSON lines of {target, duplicate} (repeatable; default: all three)."
         ),
     ] = None,
+    lexical_only: Annotated[
+        bool, typer.Option("--lexical-only", help="No embeddings: the lexical index alone (for comparison).")
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
     """Load a board of suggestions and time top-5 similar lookups; report p95 and recall@5."""
@@ -331,6 +334,7 @@ def similar(
             labelled=labelled,
             heldout=list(HELDOUT) if heldout is None else heldout,
             show=not as_json,
+            semantic=not lexical_only,
         )
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--posts") from err

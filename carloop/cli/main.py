@@ -12,6 +12,7 @@ from rich.table import Table
 
 from carloop.appointments import reminders as appointment_reminders
 from carloop.cli.bench import bench_app, simulate_app
+from carloop.cli.community import community_app
 from carloop.cli.points import points_app
 from carloop.db import make_engine, make_session_factory
 from carloop.jobs import cli as jobs_cli
@@ -27,6 +28,7 @@ app.add_typer(orders_app, name="orders")
 app.add_typer(bench_app, name="bench")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(points_app, name="points")
+app.add_typer(community_app, name="community")
 app.add_typer(appointment_reminders.notices_app, name="notices")
 app.add_typer(jobs_cli.jobs_app, name="jobs")
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from carloop.clock import utcnow
@@ -34,6 +34,10 @@ class Suggestion(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
     shipped_at: Mapped[datetime | None]
+    # the sentence embedding of title and body (carloop.community.embedding), written through the outbox
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    embedding_model: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    embedded_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class Vote(Base):

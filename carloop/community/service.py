@@ -11,6 +11,7 @@ from carloop.accounts.schemas import Principal
 from carloop.audit import service as audit
 from carloop.clock import utcnow
 from carloop.community import index, notices, rules
+from carloop.community.events import SuggestionTextChanged
 from carloop.community.models import (
     Follower,
     NoticeKind,
@@ -22,6 +23,7 @@ from carloop.community.rules import Category, SuggestionStatus
 from carloop.errors import Conflict, InvalidTransition, NotFound, PolicyViolation
 from carloop.loyalty import service as loyalty
 from carloop.loyalty.rules import EarnReason
+from carloop.outbox import service as outbox
 
 
 def create_suggestion(
@@ -42,6 +44,8 @@ def create_suggestion(
         )
     )
     add_follower(session, suggestion.id, author_id)
+    # the sentence embedding is computed after commit, so posting does not wait for the model
+    outbox.publish(session=session, event=SuggestionTextChanged(suggestion_id=suggestion.id))
     session.flush()
     index.mark_stale(session=session)
     return suggestion
