@@ -290,7 +290,8 @@ def _move_orders_off(session: Session, centre: Store, excess: int, actor: str) -
             customer_id=order.customer_id,
             key=f"reassigned:{order.id}:{target.id}",
             subject=f"Order {order.number}: new delivery centre {target.name_en} / {target.name_zh}",
-            body=f"{centre.name_en} is at capacity, so your car will be handed over at {target.name_en}, "
+            body=f"{centre.name_zh}已满额，您的车辆将改在{target.name_zh}交付（{target.address}）。\n"
+            f"{centre.name_en} is at capacity, so your car will be handed over at {target.name_en}, "
             f"{target.address}.",
         )
         moved.append(order.number)

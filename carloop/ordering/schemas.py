@@ -81,6 +81,7 @@ class OrderRead(BaseModel):
     total_fen: int
     price_breakdown: list[dict[str, Any]]
     summary: str
+    summary_zh: str = ""  # the same headline with Chinese option names and ¥ (for zh-CN pages)
     deposit: DepositRead
     edition: str | None
     edition_number: int | None
@@ -105,6 +106,7 @@ class OrderRead(BaseModel):
             total_fen=order.total_fen,
             price_breakdown=list(order.quote.get("lines", [])),
             summary=str(order.quote.get("summary_en", "")),
+            summary_zh=str(order.quote.get("summary_zh", "")),
             deposit=DepositRead(
                 amount_fen=order.deposit_fen,
                 refundable=verdict.refundable,

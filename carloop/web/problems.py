@@ -80,6 +80,11 @@ def problem(
     locale = getattr(request.state, "locale", None) if html else stated_locale(request)
     if locale:
         detail = translate_message(locale, detail)
+        listed = extra.get("problems")
+        if locale == "zh_CN" and isinstance(listed, list) and listed and all(
+            isinstance(p, dict) and p.get("message_zh") for p in listed
+        ):  # the catalog's configuration problems carry their own Chinese text
+            detail = "".join(str(p["message_zh"]) for p in listed)
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code,
         "title": TITLES.get(status, "Error"),

@@ -40,3 +40,29 @@ def test_an_error_page_in_chinese_has_no_english_message(client: TestClient) -> 
     assert "No order" not in page.text and "Not Found" not in page.text
     english = client.get("/orders/CL-NOPE?lang=en", headers={"Accept": "text/html"})
     assert "No order CL-NOPE." in english.text and "Not Found" in english.text
+
+
+def test_the_order_page_headline_is_chinese_with_yuan_on_zh_pages(client: TestClient) -> None:
+    buyer = _sign_in(client, "13800138000")
+    config = {"configuration": {"model": "su7", "trim": "pro", "options": ["paint-verdant-green"]}}
+    made = client.post("/api/v1/orders", json=config, headers=buyer)
+    assert made.status_code == 201, made.text
+    number = made.json()["order"]["number"]
+    client.cookies.set("carloop_session", buyer["Authorization"].split()[1])
+    zh = client.get(f"/orders/{number}?lang=zh-CN", headers={"Accept": "text/html"})
+    assert zh.status_code == 200
+    headline = zh.text.split("<h2>", 1)[1].split("</h2>", 1)[0]
+    assert "Verdant" not in headline and "CN¥" not in headline and "¥" in headline
+    en = client.get(f"/orders/{number}?lang=en", headers={"Accept": "text/html"})
+    assert "Verdant Green" in en.text.split("<h2>", 1)[1].split("</h2>", 1)[0]
+
+
+def test_a_configuration_problem_reads_in_chinese(client: TestClient) -> None:
+    buyer = _sign_in(client, "13800138000")
+    config = {
+        "configuration": {"model": "su7", "trim": "pro", "options": ["paint-aqua-blue", "paint-pearl-white"]}
+    }
+    response = client.post("/api/v1/orders", json=config, headers={**buyer, "Accept-Language": "zh-CN"})
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert detail and not any(word in detail for word in ("Aqua", "Pearl", "choose"))

@@ -128,6 +128,9 @@ def test_an_overloaded_centre_moves_its_newest_orders_and_tells_the_buyers(sessi
     assert all(
         phone == "+8613800138000" and "new delivery centre" in subject for phone, subject, _ in sender.sent
     )
+    assert all(  # the body in both languages, Chinese first
+        "已满额" in body and "交付" in body and "is at capacity" in body for _, _, body in sender.sent
+    )
 
 
 def test_the_demo_seed_leaves_a_car_at_the_beijing_centre_once(session: Session) -> None:
