@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from loyalty_builders import owner
+from builders.accounts import owner
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
