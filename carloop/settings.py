@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     rate_window_seconds: int = 900
     default_locale: Literal["zh_CN", "en"] = "zh_CN"
     timezone: str = "Asia/Shanghai"
+    # Largest request body accepted (bytes); larger ones get a 413 problem before any handler runs.
+    max_body_bytes: int = 4 * 1024 * 1024  # room for the 2 MB market CSV upload and its form
     # Seconds between outbox dispatch passes in the server; 0 turns the in-process worker off.
     outbox_interval: float = 1.0
     # Seconds between two rounds of the scheduled-job runner in each server process; 0 turns it off.

@@ -34,6 +34,19 @@ def market_table(months: list[MarketMonth]) -> Table:
     )
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as the start of a formula
+
+
+def safe_cell(value: object) -> object:
+    """A CSV cell a spreadsheet shows as text: a string that would start a formula gets a leading ``'``.
+
+    Numbers stay numbers (a negative number is data, not a formula); only text is escaped.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _plain(value: object) -> object:
     if isinstance(value, datetime):
         return value.isoformat(sep=" ")
@@ -46,8 +59,8 @@ def to_csv(table: Table) -> bytes:
     """The table as UTF-8 CSV with a header row (a BOM so spreadsheet apps read Chinese right)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(table.columns)
-    writer.writerows([_plain(v) for v in row] for row in table.rows)
+    writer.writerow([safe_cell(c) for c in table.columns])
+    writer.writerows([safe_cell(_plain(v)) for v in row] for row in table.rows)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 

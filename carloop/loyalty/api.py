@@ -26,7 +26,7 @@ from carloop.loyalty.schemas import (
 from carloop.payments.models import Payment, PaymentStatus
 from carloop.payments.providers.base import PaymentProvider
 from carloop.payments.providers.simulator import SimulatorProvider
-from carloop.web.deps import CurrentCustomer, CurrentPrincipal, DbSession, require_roles
+from carloop.web.deps import CurrentCustomer, CurrentPrincipal, DbSession, public_base_url, require_roles
 
 router = APIRouter(tags=["loyalty"])
 router.include_router(meetups_api.router)
@@ -79,8 +79,8 @@ def pending_payment(session: DbSession, request: Request, order: ShopOrder) -> P
         session=session,
         provider=provider_of(request),
         order=order,
-        base_url=str(request.base_url),
-        return_url=f"{str(request.base_url).rstrip('/')}/shop/orders/{order.number}",
+        base_url=public_base_url(request),
+        return_url=f"{public_base_url(request).rstrip('/')}/shop/orders/{order.number}",
     )
     return payment if payment.status is PaymentStatus.PENDING else None
 

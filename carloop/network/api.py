@@ -26,7 +26,14 @@ from carloop.network.schemas import (
 from carloop.ordering import service as ordering
 from carloop.payments import service as payments
 from carloop.payments.providers.base import PaymentProvider
-from carloop.web.deps import CurrentCustomer, CurrentPrincipal, CurrentStaff, DbSession, require_roles
+from carloop.web.deps import (
+    CurrentCustomer,
+    CurrentPrincipal,
+    CurrentStaff,
+    DbSession,
+    public_base_url,
+    require_roles,
+)
 
 router = APIRouter(tags=["network"])
 HqStaff = Annotated[Principal, require_roles(Role.HQ_OPS, Role.ADMIN)]
@@ -120,7 +127,7 @@ def pay_balance(
         principal=me,
         number=number,
         amount_fen=body.amount_fen,
-        base_url=str(request.base_url),
+        base_url=public_base_url(request),
     )
     return BalancePaymentRead.model_validate(payment)
 

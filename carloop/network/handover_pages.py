@@ -23,7 +23,14 @@ from carloop.ordering.models import Order
 from carloop.ordering.rules import OrderStatus
 from carloop.payments import service as payments
 from carloop.payments.providers.base import PaymentProvider
-from carloop.web.deps import CurrentCustomer, DbSession, FormCustomer, check_csrf, require_staff
+from carloop.web.deps import (
+    CurrentCustomer,
+    DbSession,
+    FormCustomer,
+    check_csrf,
+    public_base_url,
+    require_staff,
+)
 
 router = APIRouter()
 
@@ -97,7 +104,7 @@ def pay_balance(
                 principal=me,
                 number=number,
                 amount_fen=amount_fen(amount),
-                base_url=str(request.base_url),
+                base_url=public_base_url(request),
             )
     except PolicyViolation as err:
         return _balance_page(request, session, me, number, err.message, 422)

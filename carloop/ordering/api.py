@@ -33,7 +33,7 @@ from carloop.ordering.schemas import (
 from carloop.payments.models import Payment
 from carloop.payments.providers.base import PaymentProvider
 from carloop.web import tracking
-from carloop.web.deps import CurrentCustomer, CurrentStaff, DbSession
+from carloop.web.deps import CurrentCustomer, CurrentStaff, DbSession, public_base_url
 
 router = APIRouter(tags=["orders"])
 
@@ -112,7 +112,7 @@ def reserve(
             total_fen=order.total_fen,
         )
         payment = service.start_deposit_payment(
-            session=session, provider=provider_of(request), order=order, base_url=str(request.base_url)
+            session=session, provider=provider_of(request), order=order, base_url=public_base_url(request)
         )
         out = ReservationRead(order=OrderRead.of(order), payment=payment_read(payment))
         return 201, out.model_dump(mode="json")
@@ -142,7 +142,7 @@ def pay_deposit(
     def produce() -> tuple[int, dict[str, Any]]:
         order = _mine(session, me, number)
         payment = service.start_deposit_payment(
-            session=session, provider=provider_of(request), order=order, base_url=str(request.base_url)
+            session=session, provider=provider_of(request), order=order, base_url=public_base_url(request)
         )
         return 201, payment_read(payment).model_dump(mode="json")
 

@@ -24,7 +24,7 @@ from carloop.payments.providers.base import NotificationStatus
 from carloop.payments.providers.simulator import SimulatorProvider
 from carloop.production import eta
 from carloop.web import tracking
-from carloop.web.deps import CurrentCustomer, DbSession, FormCustomer, OptionalPrincipal
+from carloop.web.deps import CurrentCustomer, DbSession, FormCustomer, OptionalPrincipal, public_base_url
 
 router = APIRouter()
 
@@ -84,7 +84,7 @@ def place_order(
             total_fen=order.total_fen,
         )
         payment = service.start_deposit_payment(
-            session=session, provider=provider_of(request), order=order, base_url=str(request.base_url)
+            session=session, provider=provider_of(request), order=order, base_url=public_base_url(request)
         )
         return 303, {"location": payment.pay_url}
 
@@ -205,7 +205,7 @@ def pay_again(number: str, request: Request, session: DbSession, me: FormCustome
     """Go (back) to the deposit payment of an unpaid order."""
     order = service.get_for(session=session, principal=me, number=number, for_update=True)
     payment = service.start_deposit_payment(
-        session=session, provider=provider_of(request), order=order, base_url=str(request.base_url)
+        session=session, provider=provider_of(request), order=order, base_url=public_base_url(request)
     )
     return RedirectResponse(payment.pay_url, status_code=303)
 

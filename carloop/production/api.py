@@ -38,8 +38,8 @@ def eta(config: ConfigurationIn, session: DbSession) -> EtaQuote:
 @router.get("/production/eta", response_model=EtaQuote)
 def eta_get(
     session: DbSession,
-    model: Annotated[str, Query(max_length=40)],
-    trim: Annotated[str, Query(max_length=40)],
+    model: Annotated[str, Query(min_length=1, max_length=40)],
+    trim: Annotated[str, Query(min_length=1, max_length=40)],
     option: Annotated[list[str] | None, Query(max_length=60)] = None,
 ) -> EtaQuote:
     """The same quote for query parameters (``?model=su7&trim=pro&option=paint-aqua-blue``)."""

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Protocol
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -41,7 +41,7 @@ from carloop.payments.providers import build_provider
 from carloop.production import api as production_api
 from carloop.production import pages as production_pages
 from carloop.settings import Settings
-from carloop.web import problems, tracking
+from carloop.web import limits, problems, tracking
 from carloop.web.i18n import request_locale
 from carloop.web.templating import Renderer
 
@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/api/docs",
         redoc_url=None,
+        dependencies=[Depends(limits.bounded_ids)],  # every int id in the route table fits 64 bits
     )
     engine = make_engine(settings)
     app.state.settings = settings
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.payment_provider = build_provider(settings)
 
     problems.install(app)
+    app.add_middleware(limits.BodyLimit, max_bytes=settings.max_body_bytes)
 
     @app.middleware("http")
     async def _locale(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

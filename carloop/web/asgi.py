@@ -11,9 +11,11 @@ from carloop.appointments.asgi import BookingApp
 from carloop.ordering.intake.asgi import IntakeApp
 from carloop.settings import Settings
 from carloop.web.app import create_app
+from carloop.web.limits import BodyLimit
 
 
-def create() -> BookingApp:
-    """Build the served app from the environment's CARLOOP_* settings."""
-    app = create_app(Settings())
-    return BookingApp(IntakeApp(app), app)
+def create() -> BodyLimit:
+    """Build the served app from the environment's CARLOOP_* settings (bodies bounded, lanes too)."""
+    settings = Settings()
+    app = create_app(settings)
+    return BodyLimit(BookingApp(IntakeApp(app), app), settings.max_body_bytes)

@@ -24,6 +24,15 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def public_base_url(request: Request) -> str:
+    """The site's configured public address (``CARLOOP_PUBLIC_BASE_URL``) without a trailing slash.
+
+    Links that leave the request (payment return and notify URLs, links in messages) are built from
+    this, never from the request's Host header, which the caller chooses.
+    """
+    return get_settings(request).public_base_url.rstrip("/")
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """One transaction per request, committed before the response is sent."""
     with request.app.state.sessions.begin() as session:

@@ -13,6 +13,7 @@ from urllib.parse import quote, urlsplit
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from carloop import errors
@@ -157,9 +158,19 @@ def install(app: FastAPI) -> None:
         fields = ", ".join(sorted({e["field"] for e in errs})) or "request"
         return problem(request, 422, "validation-error", f"Invalid input: {fields}.", errors=errs)
 
+    @app.exception_handler(ValidationError)
+    async def _late_validation(request: Request, exc: ValidationError) -> Response:
+        # A handler built an input model from request data (query values, a form) and it did not
+        # validate: that is the caller's bad input, the same 422 as FastAPI's own validation.
+        errs = _clean_validation_errors(list(exc.errors()))
+        fields = ", ".join(sorted({e["field"] for e in errs})) or "request"
+        return problem(request, 422, "validation-error", f"Invalid input: {fields}.", errors=errs)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        code = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(
+            exc.status_code, "http-error"
+        )
         detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
         return problem(request, exc.status_code, code, detail, headers=getattr(exc, "headers", None))
 

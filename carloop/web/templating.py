@@ -20,6 +20,17 @@ TEMPLATES = Path(__file__).parent / "templates"
 TRANSLATED_CONTEXT = ("error", "slot_error", "problems")
 
 
+def same_page_url(request: Request, **params: str) -> str:
+    """This page's URL, as a path on this site, with ``params`` set in its query.
+
+    A request for ``//evil.example/x`` has that as its path; echoed into a link it would be a
+    protocol-relative URL to another site. Leading slashes and backslashes collapse to one ``/``.
+    """
+    path = "/" + request.url.path.lstrip("/\\")
+    query = request.url.include_query_params(**params).query
+    return f"{path}?{query}" if query else path
+
+
 def _environment(locale: str) -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -46,7 +57,9 @@ def _environment(locale: str) -> Environment:
         return getattr(obj, f"{field}_{suffix}", None) or getattr(obj, f"{field}_en", None)
 
     env.filters.update(money=money, when=when, pick=pick)
-    env.globals.update(locale=locale, html_lang="zh-CN" if locale == "zh_CN" else "en")
+    env.globals.update(
+        locale=locale, html_lang="zh-CN" if locale == "zh_CN" else "en", same_page_url=same_page_url
+    )
     return env
 
 

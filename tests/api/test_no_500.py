@@ -1,10 +1,19 @@
-"""No request, however malformed, gets a 500: every route is hit with broken input, signed in or not."""
+"""No request, however malformed, gets a 500: every route in the route table is hit with broken input
+(oversized ids, wrong types, huge and odd bodies, odd encodings), signed in or not.
+
+The routes come from FastAPI's own route table (``iter_route_contexts``: routers are included lazily,
+so ``app.routes`` alone lists only the app's own few routes), so a route added tomorrow is fuzzed the
+moment it exists. Every refusal on an API path is a problem+json body without a stack trace.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
@@ -14,11 +23,40 @@ BODIES: list[tuple[str, str | bytes]] = [
     ("application/json", "[]"),
     ("application/json", "null"),
     ("application/json", '{"configuration": {"model": "\\u0000", "trim": "' + "x" * 5000 + '"}}'),
+    ("application/json", '{"id": 99999999999999999999999999, "store_id": -1e400, "amount_fen": "NaN"}'),
     ("application/json", b"\xff\xfe\x00garbage"),
-    ("application/x-www-form-urlencoded", "a=%ZZ&&=="),
+    ("application/json", '"\\ud800"'),  # a lone surrogate
+    ("application/json", "[" * 5000 + "]" * 5000),  # deep nesting
+    ("application/x-www-form-urlencoded", "a=%ZZ&&==&csrf_token=%FF%FE"),
+    ("multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data\r\n\r\n--"),
     ("text/plain", "hello"),
 ]
-PATH_VALUES = ["x", "%00", "SU7-" + "9" * 300, "../../etc/passwd", "订单"]
+# Path values: beyond 64 bits either way, wrong types, traversal, NUL, non-ASCII, very long.
+PATH_VALUES = [
+    str(2**63),
+    "-" + "9" * 30,
+    "1e309",
+    "x",
+    "%00",
+    "SU7-" + "9" * 300,
+    "..%2F..%2Fetc%2Fpasswd",
+    "订单",
+    "%F0%9F%9A%97",
+]
+QUERY = "?id=99999999999999999999&store_id=99999999999999999999&limit=-1&before_id=1e400&lang=%ZZ"
+
+
+def route_table(app: FastAPI) -> Iterator[tuple[str, str]]:
+    """(method, path) of every route the app serves, however its routers were included."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # pragma: no cover - older FastAPI lists flat routes
+        contexts: Any = [r for r in app.routes if isinstance(r, APIRoute)]
+    else:
+        contexts = [c for c in iter_route_contexts(app.routes) if isinstance(c.original_route, APIRoute)]
+    for context in contexts:
+        for method in sorted((context.methods or set()) - {"HEAD", "OPTIONS"}):
+            yield method, context.path
 
 
 def _sign_in(client: TestClient) -> dict[str, str]:
@@ -27,20 +65,53 @@ def _sign_in(client: TestClient) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def test_the_route_table_is_walked_whole(client: TestClient) -> None:
+    paths = {path for _, path in route_table(client.app)}  # type: ignore[arg-type]
+    assert len(paths) > 100
+    assert {
+        "/api/v1/orders/{number}",
+        "/api/v1/production/eta",
+        "/community/suggestions/{suggestion_id}",
+    } <= paths
+
+
+def _assert_no_500(response: Any, method: str, path: str, body: object = "") -> None:
+    assert response.status_code < 500, (method, path, body, response.text[:300])
+    if response.status_code >= 400 and path.startswith("/api/"):
+        assert response.headers["content-type"].startswith("application/problem+json"), path
+        assert "Traceback" not in response.text
+
+
 @pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "customer"])
 def test_broken_requests_never_get_a_500(client: TestClient, signed_in: bool) -> None:
     headers = _sign_in(client) if signed_in else {}
-    routes = [r for r in client.app.routes if isinstance(r, APIRoute)]  # type: ignore[attr-defined]
-    assert routes
-    for route in routes:
-        for method in route.methods - {"HEAD", "OPTIONS"}:
-            for value in PATH_VALUES:
-                path = re.sub(r"\{[^}]+\}", value, route.path)
-                for content_type, body in BODIES if method != "GET" else [("application/json", "")]:
-                    response = client.request(
-                        method, path, content=body, headers={**headers, "Content-Type": content_type}
-                    )
-                    assert response.status_code < 500, (method, path, body, response.text[:300])
-                    if response.status_code >= 400 and path.startswith("/api/"):
-                        assert response.headers["content-type"].startswith("application/problem+json"), path
-                        assert "Traceback" not in response.text
+    json = {**headers, "Content-Type": "application/json"}
+    for method, template in route_table(client.app):  # type: ignore[arg-type]
+        # Every odd path value (with odd query numbers), then every odd body on a plain path.
+        for value in PATH_VALUES:
+            path = re.sub(r"\{[^}]+\}", value, template)
+            response = client.request(method, path + QUERY, content="{}", headers=json)
+            _assert_no_500(response, method, path)
+        if method == "GET":
+            continue
+        path = re.sub(r"\{[^}]+\}", "1", template)
+        for content_type, body in BODIES:
+            response = client.request(
+                method, path, content=body, headers={**headers, "Content-Type": content_type}
+            )
+            _assert_no_500(response, method, path, body)
+
+
+@pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "customer"])
+def test_a_huge_body_on_any_route_is_a_413_problem(client: TestClient, signed_in: bool) -> None:
+    headers = _sign_in(client) if signed_in else {}
+    huge = b"{" + b" " * client.app.state.settings.max_body_bytes + b"}"  # type: ignore[attr-defined]
+    for method, template in route_table(client.app):  # type: ignore[arg-type]
+        if method == "GET":
+            continue
+        path = re.sub(r"\{[^}]+\}", "1", template)
+        response = client.request(
+            method, path, content=huge, headers={**headers, "Content-Type": "application/json"}
+        )
+        assert response.status_code == 413, (method, path, response.status_code)
+        assert response.headers["content-type"].startswith("application/problem+json"), path
