@@ -1,4 +1,4 @@
-"""Bounds on what a request may carry: ids that fit a 64-bit column, and a body size limit.
+"""Bounds on what a request may carry: ids that fit a 64-bit column, no NUL, and a body size limit.
 
 Both are enforced once, for every route in the route table, so a route added tomorrow is bounded
 without anyone remembering to:
@@ -70,7 +70,17 @@ def _out_of_range(raw: str) -> bool:
 
 
 async def bounded_ids(request: Request) -> None:
-    """Refuse integer path ids (404) and query numbers (422) that no 64-bit column can hold."""
+    """Refuse integer path ids (404) and query numbers (422) that no 64-bit column can hold.
+
+    A NUL character is refused the same way in any path or query value: no name or number holds
+    one, and PostgreSQL text columns cannot store it (the driver raises instead of finding nothing).
+    """
+    for name, raw in request.path_params.items():
+        if isinstance(raw, str) and "\x00" in raw:
+            raise NotFound("There is nothing with this id.", field=name)
+    for name, raw in request.query_params.multi_items():
+        if "\x00" in raw:
+            raise PolicyViolation("This value contains a character that is not allowed.", field=name[:40])
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is None:

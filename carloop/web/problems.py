@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from carloop import errors
@@ -165,6 +166,15 @@ def install(app: FastAPI) -> None:
         errs = _clean_validation_errors(list(exc.errors()))
         fields = ", ".join(sorted({e["field"] for e in errs})) or "request"
         return problem(request, 422, "validation-error", f"Invalid input: {fields}.", errors=errs)
+
+    @app.exception_handler(DataError)
+    async def _does_not_fit(request: Request, exc: DataError) -> Response:
+        # The database refused a value as data (a NUL in text, a number out of range): input that got
+        # past validation but fits no column. Nothing was written (the transaction rolled back).
+        log.warning("database refused input on %s %s: %s", request.method, request.url.path, exc.orig)
+        return problem(
+            request, 422, "validation-error", "A value in the request does not fit; nothing was changed."
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

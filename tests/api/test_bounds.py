@@ -180,3 +180,8 @@ def test_language_links_on_a_404_page_stay_on_this_site(client: TestClient, path
     assert len(links) == 2, page.text[:500]
     for link in links:
         assert link.startswith("/") and not link.startswith(("//", "/\\")), link
+
+
+def test_a_nul_in_a_path_or_query_value_is_a_problem_not_a_database_error(client: TestClient) -> None:
+    _problem(client.get("/api/v1/stores/BJ%00"), 404)
+    _problem(client.get("/api/v1/stores/BJ-DC-01/slots?date=%00"), 422)
