@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from carloop.ecosystem import script
 from carloop.ecosystem.kinds import Precision
 from carloop.ecosystem.protocol import topic_scope
 from carloop.ecosystem.rules import (
@@ -39,17 +40,11 @@ from carloop.ecosystem.schemas import (
     DEVICE_TRIGGER_STATES,
     Action,
     ActionList,
-    ChooseAction,
-    CommandAction,
-    DelayAction,
-    DestinationAction,
     DeviceTrigger,
-    IfAction,
+    EventTrigger,
     MqttTrigger,
-    NotifyAction,
     NumericStateTrigger,
     ProximityTrigger,
-    RunSceneAction,
     SceneDefinition,
     StateTrigger,
     TimePatternTrigger,
@@ -59,10 +54,10 @@ from carloop.ecosystem.schemas import (
     WaitAction,
     ZoneTrigger,
 )
+from carloop.ecosystem.traces import Trace, TraceStore
 
-TRACES_KEPT = 20  # per scene, in memory and in the database
 DIRECTION_NOISE_M = 30.0  # a move smaller than this does not change approaching/leaving
-MAX_SCENE_DEPTH = 5  # carloop.run_scene nesting
+MAX_SCENE_DEPTH = script.MAX_SCENE_DEPTH
 
 
 @dataclass(slots=True)
@@ -76,19 +71,6 @@ class Effect:
     command: str
     args: dict[str, Any]
     cause: Mapping[str, Any]
-
-
-@dataclass(slots=True)
-class Trace:
-    """One run: trigger, condition results and steps, as the owner reads it."""
-
-    scene_id: int
-    run_id: str
-    started_at: float
-    trigger: dict[str, Any]
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    outcome: str = "running"
-    finished_at: float | None = None
 
 
 @dataclass(slots=True)
@@ -116,7 +98,6 @@ class _Scene:
     watches: list[Watch] = field(default_factory=list)
     active: list[str] = field(default_factory=list)
     queue: list[tuple[dict[str, Any], Mapping[str, Any]]] = field(default_factory=list)
-    traces: list[Trace] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -155,11 +136,12 @@ class Engine:
         self.by_entity: dict[str, list[Watch]] = {}
         self.by_topic: list[Watch] = []
         self.timed: list[Watch] = []
+        self.by_event: list[Watch] = []
         self.deadlines: set[int] = set()  # id() of watches with a pending ``for``
         self._watch_ids: dict[int, Watch] = {}
         self.tracks: dict[tuple[str, str], _Track] = {}
         self.effects: list[Effect] = []
-        self.finished: list[Trace] = []
+        self.trace_store = TraceStore()
         self.pending: dict[str, dict[str, Any] | None] = {}  # run id -> continuation, None = done
         self.last_tick: float | None = None
         self.skipped = 0
@@ -204,6 +186,8 @@ class Engine:
             self.by_topic.append(watch)
         elif isinstance(trigger, TimeTrigger | TimePatternTrigger):
             self.timed.append(watch)
+        elif isinstance(trigger, EventTrigger):
+            self.by_event.append(watch)
         else:
             self.by_entity.setdefault(self._entity_of(watch), []).append(watch)
         return watch
@@ -237,11 +221,17 @@ class Engine:
             self._detach(watch)
         for run_id in list(scene.active):
             self._finish(self.runs[run_id], at if at is not None else (self.last_tick or 0.0), "aborted")
+        self.trace_store.forget(scene_id)
 
     def _detach(self, watch: Watch) -> None:
         self._watch_ids.pop(id(watch), None)
         self.deadlines.discard(id(watch))
-        for bucket in (self.by_topic, self.timed, self.by_entity.get(self._entity_of(watch), [])):
+        for bucket in (
+            self.by_topic,
+            self.timed,
+            self.by_event,
+            self.by_entity.get(self._entity_of(watch), []),
+        ):
             if watch in bucket:
                 bucket.remove(watch)
 
@@ -255,12 +245,12 @@ class Engine:
     def traces(self, scene_id: int) -> list[Trace]:
         """The last runs of a scene kept in memory, newest first."""
         scene = self.scenes.get(scene_id)
-        return list(reversed(scene.traces)) if scene else []
+        return self.trace_store.of(scene_id) if scene else []
 
     def drain(self) -> tuple[list[Effect], list[Trace], dict[str, dict[str, Any] | None]]:
         """Hand over (and forget) effects, finished traces and continuation changes."""
-        out = (self.effects, self.finished, self.pending)
-        self.effects, self.finished, self.pending = [], [], {}
+        out = (self.effects, self.trace_store.drain(), self.pending)
+        self.effects, self.pending = [], {}
         return out
 
     # ---- inputs ------------------------------------------------------------------------------
@@ -514,7 +504,8 @@ class Engine:
     def _trigger_from(
         self, scene: _Scene, tvars: dict[str, Any], at: float, cause: Mapping[str, Any]
     ) -> None:
-        self._trigger_scene(scene, tvars, at, cause, 0)
+        depth = int(tvars.pop("_depth", 0))  # events fired by runs carry their nesting
+        self._trigger_scene(scene, tvars, at, cause, depth)
 
     def _trigger_scene(
         self, scene: _Scene, tvars: dict[str, Any], at: float, cause: Mapping[str, Any], depth: int
@@ -531,18 +522,21 @@ class Engine:
                     self._finish(self.runs[run_id], at, "restarted")
             elif mode == "queued":
                 if len(scene.queue) < limit:
-                    scene.queue.append((tvars, cause))
+                    scene.queue.append(({**tvars, "_depth": depth}, cause))
                 else:
                     self.skipped += 1
                 return
         self._start(scene, tvars, at, cause, depth)
 
-    def _world(self, scene: _Scene, at: float, trigger_id: str | None) -> World:
+    def _world(
+        self, scene: _Scene, at: float, trigger_id: str | None, variables: Mapping[str, Any] | None = None
+    ) -> World:
         return World(
             states=_Redacted(self.states, self.zones_of, scene.definition.precision, scene.location_allowed),
             zones_of=self.zones_of if scene.location_allowed else {},
             local_now=self._local(at),
             trigger_id=trigger_id,
+            variables=variables,
         )
 
     def _start(
@@ -551,7 +545,8 @@ class Engine:
         run_id = uuid.uuid4().hex
         visible = {k: v for k, v in tvars.items() if v is not None}
         trace = Trace(scene.id, run_id, at, visible)
-        ok, results = check_all(scene.definition.conditions, self._world(scene, at, tvars.get("id")))
+        world = self._world(scene, at, tvars.get("id"), {"trigger": visible})
+        ok, results = check_all(scene.definition.conditions, world)
         trace.steps.append({"at": at, "step": "conditions", "passed": ok, "results": results})
         run = _Run(
             scene, run_id, list(scene.definition.actions), {"trigger": visible, "depth": depth}, trace, cause
@@ -564,81 +559,60 @@ class Engine:
         self._execute(run, at)
 
     def _execute(self, run: _Run, at: float) -> None:
-        scene = run.scene
-        while run.remaining:
-            action = run.remaining.pop(0)
-            step: dict[str, Any] = {"at": at}
-            run.trace.steps.append(step)
-            if isinstance(action, CommandAction):
-                step.update(step="command", entity_id=action.target.entity_id, command=action.data.command)
-                self.effects.append(
-                    Effect(
-                        "command",
-                        scene.id,
-                        run.run_id,
-                        action.target.entity_id,
-                        action.data.command,
-                        dict(action.data.args),
-                        run.cause,
-                    )
-                )
-            elif isinstance(action, NotifyAction):
-                step.update(step="notify", message=action.data.message)
-                self.effects.append(
-                    Effect(
-                        "notify",
-                        scene.id,
-                        run.run_id,
-                        None,
-                        "notify",
-                        {"message": action.data.message, "title": action.data.title},
-                        run.cause,
-                    )
-                )
-            elif isinstance(action, DestinationAction):
-                step.update(step="send_destination", entity_id=action.target.entity_id, name=action.data.name)
-                self.effects.append(
-                    Effect(
-                        "destination",
-                        scene.id,
-                        run.run_id,
-                        action.target.entity_id,
-                        "navigate",
-                        action.data.model_dump(),
-                        run.cause,
-                    )
-                )
-            elif isinstance(action, RunSceneAction):
-                other = self._scene_named(scene.owner_id, action.data.scene)
-                step.update(step="run_scene", scene=action.data.scene, found=other is not None)
-                depth = int(run.variables.get("depth", 0)) + 1
-                if other is not None and depth <= MAX_SCENE_DEPTH:
-                    self._trigger_scene(
-                        other, {"platform": "scene", "id": None, "from": scene.id}, at, run.cause, depth
-                    )
-            elif isinstance(action, DelayAction):
-                run.resume_at = at + action.delay
-                step.update(step="delay", seconds=action.delay, until=run.resume_at)
-                self.pending[run.run_id] = self._continuation(run)
-                return
-            elif isinstance(action, WaitAction):
-                step.update(step="wait_for_trigger", timeout=action.timeout)
-                self._wait(run, action, at)
-                self.pending[run.run_id] = self._continuation(run)
-                return
-            elif isinstance(action, ChooseAction):
-                world = self._world(scene, at, run.variables["trigger"].get("id"))
-                chosen = next(
-                    (i for i, o in enumerate(action.choose) if check_all(o.conditions, world)[0]), None
-                )
-                step.update(step="choose", chosen="default" if chosen is None else chosen)
-                run.remaining[0:0] = action.default if chosen is None else action.choose[chosen].sequence
-            elif isinstance(action, IfAction):
-                world = self._world(scene, at, run.variables["trigger"].get("id"))
-                ok = check_all(action.if_, world)[0]
-                step.update(step="if", result=ok)
-                run.remaining[0:0] = action.then if ok else action.else_
-        self._finish(run, at, "finished")
+        script.execute(self, run, at)
+
+    # ---- the script runner's host (script.Host) --------------------------------------------------
+
+    def world(self, scene: _Scene, at: float, variables: Mapping[str, Any]) -> World:
+        """What a run's conditions and templates may see."""
+        trigger = variables.get("trigger") or {}
+        return self._world(scene, at, trigger.get("id"), variables)
+
+    def effect(self, kind: str, run: _Run, entity_id: str | None, command: str, args: dict[str, Any]) -> None:
+        """Something for the bridge to do."""
+        self.effects.append(Effect(kind, run.scene.id, run.run_id, entity_id, command, args, run.cause))
+
+    def run_scene(self, run: _Run, name: str, at: float) -> bool:
+        """Start another scene of the same owner by name; False if there is none."""
+        other = self._scene_named(run.scene.owner_id, name)
+        depth = int(run.variables.get("depth", 0)) + 1
+        if other is not None and depth <= MAX_SCENE_DEPTH:
+            self._trigger_scene(
+                other, {"platform": "scene", "id": None, "from": run.scene.id}, at, run.cause, depth
+            )
+        return other is not None
+
+    def fire_event(
+        self, owner_id: int, event_type: str, data: dict[str, Any], at: float, depth: int = 0
+    ) -> None:
+        """An event in one owner's space: their scenes' ``event`` triggers that match it fire."""
+        for watch in list(self.by_event):
+            t = watch.trigger
+            assert isinstance(t, EventTrigger)
+            if watch.owner_id != owner_id or t.event_type != event_type:
+                continue
+            if any(str(data.get(k)) != str(v) for k, v in t.event_data.items()):
+                continue
+            event = {"event_type": event_type, "data": data}
+            self._fire(watch, {"platform": "event", "id": t.id, "event": event, "_depth": depth}, at, {})
+
+    def event(self, owner_id: int, event_type: str, data: Mapping[str, Any], at: float) -> list[Effect]:
+        """An event from outside the engine (the owner's app); returns the effects it caused."""
+        self._due(at)
+        self.fire_event(owner_id, event_type, dict(data), at)
+        return self._take_effects()
+
+    def wait(self, run: _Run, action: WaitAction, at: float) -> None:
+        """Wait for one of the action's triggers (or its timeout)."""
+        self._wait(run, action, at)
+
+    def continuation(self, run: _Run) -> dict[str, Any]:
+        """What to store so the run resumes after a restart."""
+        return self._continuation(run)
+
+    def finish(self, run: _Run, at: float, outcome: str) -> None:
+        """End a run with its outcome."""
+        self._finish(run, at, outcome)
 
     def _wait(self, run: _Run, action: WaitAction, at: float) -> None:
         run.waiting = action
@@ -675,14 +649,12 @@ class Engine:
         scene = run.scene
         if run.run_id in scene.active:
             scene.active.remove(run.run_id)
-        run.trace.outcome, run.trace.finished_at = outcome, at
-        scene.traces.append(run.trace)
-        del scene.traces[:-TRACES_KEPT]
-        self.finished.append(run.trace)
+        self.trace_store.finish(run.trace, at, outcome)
         self.pending[run.run_id] = None
         if scene.queue and scene.id in self.scenes and not scene.active:
             tvars, cause = scene.queue.pop(0)
-            self._start(scene, tvars, at, cause, 0)
+            tvars = dict(tvars)
+            self._start(scene, tvars, at, cause, int(tvars.pop("_depth", 0)))
 
     def _scene_named(self, owner_id: int, name: str) -> _Scene | None:
         return next(

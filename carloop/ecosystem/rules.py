@@ -18,10 +18,12 @@ from carloop.ecosystem.schemas import (
     NumericStateCondition,
     OrCondition,
     StateCondition,
+    TemplateCondition,
     TimeCondition,
     TriggerCondition,
     ZoneCondition,
 )
+from carloop.ecosystem.templates import TemplateError, truthy
 
 EARTH_RADIUS_M = 6_371_008.8
 KM_GRID_DEGREES = 0.01  # about 1.1 km of latitude; the "~1 km" precision rounds to this grid
@@ -163,6 +165,15 @@ class World:
     zones_of: Mapping[str, frozenset[str]]
     local_now: datetime
     trigger_id: str | None = None
+    variables: Mapping[str, Any] | None = None  # the run's: trigger, repeat, its own variables
+
+    def template_vars(self) -> dict[str, Any]:
+        """What a template may read: the run's variables, ``states()`` as the scene sees them, ``now()``."""
+
+        def states(entity_id: str, attribute: str = "state") -> Any:
+            return self.states.get(entity_id, {}).get(attribute) if entity_id in self.states else None
+
+        return {**(self.variables or {}), "states": states, "now": lambda: self.local_now}
 
 
 def check(condition: Condition, world: World) -> bool:
@@ -190,6 +201,11 @@ def check(condition: Condition, world: World) -> bool:
         return condition.zone in world.zones_of.get(condition.entity_id, frozenset())
     if isinstance(condition, TriggerCondition):
         return world.trigger_id == condition.id
+    if isinstance(condition, TemplateCondition):
+        try:
+            return truthy(condition.value_template, world.template_vars())
+        except TemplateError:
+            return False  # an unrenderable condition does not hold
     raise TypeError(f"unknown condition {condition!r}")
 
 

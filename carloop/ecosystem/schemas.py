@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -21,10 +22,12 @@ from pydantic import (
     PlainSerializer,
     Tag,
     TypeAdapter,
+    model_serializer,
     model_validator,
 )
 
 from carloop.ecosystem.kinds import DeviceKind, DeviceStatus, Precision
+from carloop.ecosystem.templates import check_syntax
 
 ENTITY = r"^(vehicle|phone|climate|light|cover|purifier|water_heater|lock|garage)\.\d+$"
 EntityId = Annotated[str, Field(pattern=ENTITY, max_length=40)]
@@ -198,6 +201,14 @@ class DeviceTrigger(_Trigger):
     type: Literal["turned_on", "turned_off", "opened", "closed", "locked", "unlocked"]
 
 
+class EventTrigger(_Trigger):
+    """An event fired by one of the owner's scenes (``event:`` action), optionally with matching data."""
+
+    trigger: Literal["event"]
+    event_type: str = Field(pattern=r"^[a-z0-9_.]{1,60}$")
+    event_data: dict[str, Any] = Field(default_factory=dict, max_length=20)
+
+
 def _platform(value: Any) -> str:
     if isinstance(value, dict):
         return str(value.get("trigger") or value.get("platform") or "")
@@ -218,12 +229,15 @@ Trigger = Annotated[
     | Annotated[TimeTrigger, Tag("time")]
     | Annotated[TimePatternTrigger, Tag("time_pattern")]
     | Annotated[MqttTrigger, Tag("mqtt")]
-    | Annotated[DeviceTrigger, Tag("device")],
+    | Annotated[DeviceTrigger, Tag("device")]
+    | Annotated[EventTrigger, Tag("event")],
     Discriminator(_platform),
     BeforeValidator(_rename_platform),
 ]
 
 # ---- conditions -----------------------------------------------------------------------------------
+
+MAX_REPEAT = 100  # iterations of one repeat (count, or while/until before it gives up)
 
 
 class AndCondition(_Strict):
@@ -290,6 +304,13 @@ class TriggerCondition(_Strict):
     id: str
 
 
+class TemplateCondition(_Strict):
+    """A sandboxed Jinja template renders true (``{{ trigger.to_state.battery < 20 }}``)."""
+
+    condition: Literal["template"]
+    value_template: Annotated[str, Field(min_length=1), AfterValidator(check_syntax)]
+
+
 def _condition_kind(value: Any) -> str:
     if isinstance(value, dict):
         return str(value.get("condition", ""))
@@ -304,7 +325,8 @@ Condition = Annotated[
     | Annotated[NumericStateCondition, Tag("numeric_state")]
     | Annotated[TimeCondition, Tag("time")]
     | Annotated[ZoneCondition, Tag("zone")]
-    | Annotated[TriggerCondition, Tag("trigger")],
+    | Annotated[TriggerCondition, Tag("trigger")]
+    | Annotated[TemplateCondition, Tag("template")],
     Discriminator(_condition_kind),
 ]
 
@@ -407,7 +429,114 @@ class IfAction(_Strict):
     alias: str | None = None
 
 
-ACTION_KEYS = ("delay", "wait_for_trigger", "choose", "if")
+class RepeatData(_Strict):
+    """``count`` times, or ``while`` the conditions hold (checked first), or ``until`` they hold
+    (checked after each round); ``repeat.index`` counts from 1. ``done`` is the runner's own count."""
+
+    count: int | None = Field(default=None, ge=0, le=MAX_REPEAT)
+    while_: list[Condition] | None = Field(default=None, alias="while")
+    until: list[Condition] | None = None
+    sequence: list[Action] = Field(min_length=1)
+    done: int = Field(default=0, ge=0, le=MAX_REPEAT)
+
+    @model_serializer(mode="wrap")
+    def _without_runner_state(self, handler: Any) -> Any:
+        """``done`` is the runner's count: stored in a waiting run, never in the scene's YAML."""
+        data = handler(self)
+        if isinstance(data, dict) and not data.get("done"):
+            data.pop("done", None)
+        return data
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> RepeatData:
+        kinds = [k for k in (self.count, self.while_, self.until) if k is not None]
+        if len(kinds) != 1:
+            raise ValueError("a repeat needs exactly one of count, while or until")
+        return self
+
+
+class RepeatAction(_Strict):
+    """Run a sequence repeatedly."""
+
+    repeat: RepeatData
+    alias: str | None = None
+
+
+class VariablesAction(_Strict):
+    """Set run variables (values may be templates) for the actions after it."""
+
+    variables: dict[str, Any] = Field(max_length=20)
+    alias: str | None = None
+
+
+class SequenceAction(_Strict):
+    """A group of actions run in order."""
+
+    sequence: list[Action] = Field(min_length=1)
+    alias: str | None = None
+
+
+class ParallelAction(_Strict):
+    """Branches started together; the run goes on when every branch has finished. A branch is one
+    action or a ``sequence``; branches may not wait (delay, wait_for_trigger) in this version."""
+
+    parallel: list[Action] = Field(min_length=1, max_length=10)
+    alias: str | None = None
+
+    @model_validator(mode="after")
+    def _no_waiting(self) -> ParallelAction:
+        if any(_waits(a) for a in self.parallel):
+            raise ValueError("parallel branches cannot use delay or wait_for_trigger")
+        return self
+
+
+class StopAction(_Strict):
+    """End the run here (``error: true`` marks it failed)."""
+
+    stop: str = Field(max_length=200)
+    error: bool = False
+    alias: str | None = None
+
+
+class EventAction(_Strict):
+    """Fire an event that the owner's ``event`` triggers hear (data values may be templates)."""
+
+    event: str = Field(pattern=r"^[a-z0-9_.]{1,60}$")
+    event_data: dict[str, Any] = Field(default_factory=dict, max_length=20)
+    alias: str | None = None
+
+
+def _waits(action: Any) -> bool:
+    """Whether an action (or anything inside it) waits."""
+    if isinstance(action, DelayAction | WaitAction):
+        return True
+    inner: list[Any] = []
+    if isinstance(action, SequenceAction):
+        inner = action.sequence
+    elif isinstance(action, RepeatAction):
+        inner = action.repeat.sequence
+    elif isinstance(action, ParallelAction):
+        inner = action.parallel
+    elif isinstance(action, IfAction):
+        inner = [*action.then, *action.else_]
+    elif isinstance(action, ChooseAction):
+        inner = [*action.default, *(a for o in action.choose for a in o.sequence)]
+    return any(_waits(a) for a in inner)
+
+
+ACTION_KEYS = (
+    "delay",
+    "wait_for_trigger",
+    "choose",
+    "if",
+    "repeat",
+    "variables",
+    "sequence",
+    "parallel",
+    "stop",
+    "event",
+)
+ACTION_CLASSES: dict[type, str] = {}  # filled below: model class -> discriminator tag
 
 
 def _action_kind(value: Any) -> str:
@@ -416,14 +545,8 @@ def _action_kind(value: Any) -> str:
         if "action" in value:
             return str(value["action"])
         return next((k for k in ACTION_KEYS if k in value), "")
-    for cls, tag in ((DelayAction, "delay"), (WaitAction, "wait_for_trigger")):
-        if isinstance(value, cls):
-            return tag
-    if isinstance(value, ChooseAction):
-        return "choose"
-    if isinstance(value, IfAction):
-        return "if"
-    return str(getattr(value, "action", ""))
+    tag = ACTION_CLASSES.get(type(value))
+    return tag if tag is not None else str(getattr(value, "action", ""))
 
 
 def _rename_service(value: Any) -> Any:
@@ -440,10 +563,30 @@ Action = Annotated[
     | Annotated[DelayAction, Tag("delay")]
     | Annotated[WaitAction, Tag("wait_for_trigger")]
     | Annotated[ChooseAction, Tag("choose")]
-    | Annotated[IfAction, Tag("if")],
+    | Annotated[IfAction, Tag("if")]
+    | Annotated[RepeatAction, Tag("repeat")]
+    | Annotated[VariablesAction, Tag("variables")]
+    | Annotated[SequenceAction, Tag("sequence")]
+    | Annotated[ParallelAction, Tag("parallel")]
+    | Annotated[StopAction, Tag("stop")]
+    | Annotated[EventAction, Tag("event")],
     Discriminator(_action_kind),
     BeforeValidator(_rename_service),
 ]
+ACTION_CLASSES.update(
+    {
+        DelayAction: "delay",
+        WaitAction: "wait_for_trigger",
+        ChooseAction: "choose",
+        IfAction: "if",
+        RepeatAction: "repeat",
+        VariablesAction: "variables",
+        SequenceAction: "sequence",
+        ParallelAction: "parallel",
+        StopAction: "stop",
+        EventAction: "event",
+    }
+)
 
 
 class SceneDefinition(_Strict):
@@ -606,6 +749,10 @@ for _model in (
     ChooseOption,
     ChooseAction,
     IfAction,
+    RepeatData,
+    RepeatAction,
+    SequenceAction,
+    ParallelAction,
     SceneDefinition,
 ):
     _model.model_rebuild()

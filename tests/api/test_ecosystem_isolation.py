@@ -126,7 +126,7 @@ def test_a_scene_stored_before_validation_hears_nothing_of_other_owners(
     bridge.tick()
     notified = [t for t, _, _ in broker.log if t.startswith("carloop/v1/owner/")]
     assert notified == []
-    assert engine.finished == [] and victim_id != attacker_id
+    assert engine.trace_store.drain() == [] and victim_id != attacker_id
 
 
 def test_nested_yaml_aliases_are_a_problem_not_gigabytes(
