@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,9 +36,9 @@ from carloop.ecosystem.rules import (
     redact_payload,
     topic_matches,
 )
+from carloop.ecosystem.runs import Effect, LoadedScene, Run, Watch
 from carloop.ecosystem.schemas import (
     DEVICE_TRIGGER_STATES,
-    Action,
     ActionList,
     DeviceTrigger,
     EventTrigger,
@@ -61,59 +61,6 @@ MAX_SCENE_DEPTH = script.MAX_SCENE_DEPTH
 
 
 @dataclass(slots=True)
-class Effect:
-    """Something the bridge must do: a device command, a phone notification or a destination."""
-
-    kind: str  # "command" | "notify" | "destination"
-    scene_id: int
-    run_id: str
-    entity_id: str | None
-    command: str
-    args: dict[str, Any]
-    cause: Mapping[str, Any]
-
-
-@dataclass(slots=True)
-class Watch:
-    """One attached trigger and the per-trigger memory it needs (edges, ``for`` deadlines, debounce)."""
-
-    trigger: Trigger
-    on_fire: Callable[[dict[str, Any], float, Mapping[str, Any]], None]
-    owner_id: int
-    precision: Precision
-    debounce: float = 0.0
-    armed: bool = True
-    deadline: float | None = None
-    pending_vars: dict[str, Any] | None = None
-    last_fired: float | None = None
-    location: bool = True  # False when the owner revoked the scene's access to locations
-
-
-@dataclass(slots=True)
-class _Scene:
-    id: int
-    owner_id: int
-    definition: SceneDefinition
-    location_allowed: bool
-    watches: list[Watch] = field(default_factory=list)
-    active: list[str] = field(default_factory=list)
-    queue: list[tuple[dict[str, Any], Mapping[str, Any]]] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class _Run:
-    scene: _Scene
-    run_id: str
-    remaining: list[Action]
-    variables: dict[str, Any]
-    trace: Trace
-    cause: Mapping[str, Any]
-    resume_at: float | None = None
-    waiting: WaitAction | None = None
-    wait_watches: list[Watch] = field(default_factory=list)
-
-
-@dataclass(slots=True)
 class _Track:
     """What the engine remembers about one vehicle or phone relative to one zone."""
 
@@ -131,8 +78,8 @@ class Engine:
         self.zones_of: dict[str, frozenset[str]] = {}
         self.owner_zones: dict[int, dict[str, Zone]] = {}
         self.entity_owner: dict[str, int] = {}
-        self.scenes: dict[int, _Scene] = {}
-        self.runs: dict[str, _Run] = {}
+        self.scenes: dict[int, LoadedScene] = {}
+        self.runs: dict[str, Run] = {}
         self.by_entity: dict[str, list[Watch]] = {}
         self.by_topic: list[Watch] = []
         self.timed: list[Watch] = []
@@ -197,7 +144,7 @@ class Engine:
     ) -> None:
         """Enable a scene; ``location=False`` (revoked) leaves its zone and proximity triggers unattached."""
         self.unload(scene_id)
-        scene = _Scene(scene_id, owner_id, definition, location)
+        scene = LoadedScene(scene_id, owner_id, definition, location)
         self.scenes[scene_id] = scene
         for trigger in definition.triggers:
             if not location and isinstance(trigger, ZoneTrigger | ProximityTrigger):
@@ -502,13 +449,13 @@ class Engine:
     # ---- runs --------------------------------------------------------------------------------
 
     def _trigger_from(
-        self, scene: _Scene, tvars: dict[str, Any], at: float, cause: Mapping[str, Any]
+        self, scene: LoadedScene, tvars: dict[str, Any], at: float, cause: Mapping[str, Any]
     ) -> None:
         depth = int(tvars.pop("_depth", 0))  # events fired by runs carry their nesting
         self._trigger_scene(scene, tvars, at, cause, depth)
 
     def _trigger_scene(
-        self, scene: _Scene, tvars: dict[str, Any], at: float, cause: Mapping[str, Any], depth: int
+        self, scene: LoadedScene, tvars: dict[str, Any], at: float, cause: Mapping[str, Any], depth: int
     ) -> None:
         if scene.id not in self.scenes:
             return
@@ -529,7 +476,11 @@ class Engine:
         self._start(scene, tvars, at, cause, depth)
 
     def _world(
-        self, scene: _Scene, at: float, trigger_id: str | None, variables: Mapping[str, Any] | None = None
+        self,
+        scene: LoadedScene,
+        at: float,
+        trigger_id: str | None,
+        variables: Mapping[str, Any] | None = None,
     ) -> World:
         return World(
             states=_Redacted(self.states, self.zones_of, scene.definition.precision, scene.location_allowed),
@@ -540,7 +491,7 @@ class Engine:
         )
 
     def _start(
-        self, scene: _Scene, tvars: dict[str, Any], at: float, cause: Mapping[str, Any], depth: int
+        self, scene: LoadedScene, tvars: dict[str, Any], at: float, cause: Mapping[str, Any], depth: int
     ) -> None:
         run_id = uuid.uuid4().hex
         visible = {k: v for k, v in tvars.items() if v is not None}
@@ -548,7 +499,7 @@ class Engine:
         world = self._world(scene, at, tvars.get("id"), {"trigger": visible})
         ok, results = check_all(scene.definition.conditions, world)
         trace.steps.append({"at": at, "step": "conditions", "passed": ok, "results": results})
-        run = _Run(
+        run = Run(
             scene, run_id, list(scene.definition.actions), {"trigger": visible, "depth": depth}, trace, cause
         )
         self.runs[run_id] = run
@@ -558,21 +509,21 @@ class Engine:
             return
         self._execute(run, at)
 
-    def _execute(self, run: _Run, at: float) -> None:
+    def _execute(self, run: Run, at: float) -> None:
         script.execute(self, run, at)
 
     # ---- the script runner's host (script.Host) --------------------------------------------------
 
-    def world(self, scene: _Scene, at: float, variables: Mapping[str, Any]) -> World:
+    def world(self, scene: LoadedScene, at: float, variables: Mapping[str, Any]) -> World:
         """What a run's conditions and templates may see."""
         trigger = variables.get("trigger") or {}
         return self._world(scene, at, trigger.get("id"), variables)
 
-    def effect(self, kind: str, run: _Run, entity_id: str | None, command: str, args: dict[str, Any]) -> None:
+    def effect(self, kind: str, run: Run, entity_id: str | None, command: str, args: dict[str, Any]) -> None:
         """Something for the bridge to do."""
         self.effects.append(Effect(kind, run.scene.id, run.run_id, entity_id, command, args, run.cause))
 
-    def run_scene(self, run: _Run, name: str, at: float) -> bool:
+    def run_scene(self, run: Run, name: str, at: float) -> bool:
         """Start another scene of the same owner by name; False if there is none."""
         other = self._scene_named(run.scene.owner_id, name)
         depth = int(run.variables.get("depth", 0)) + 1
@@ -602,19 +553,19 @@ class Engine:
         self.fire_event(owner_id, event_type, dict(data), at)
         return self._take_effects()
 
-    def wait(self, run: _Run, action: WaitAction, at: float) -> None:
+    def wait(self, run: Run, action: WaitAction, at: float) -> None:
         """Wait for one of the action's triggers (or its timeout)."""
         self._wait(run, action, at)
 
-    def continuation(self, run: _Run) -> dict[str, Any]:
+    def continuation(self, run: Run) -> dict[str, Any]:
         """What to store so the run resumes after a restart."""
         return self._continuation(run)
 
-    def finish(self, run: _Run, at: float, outcome: str) -> None:
+    def finish(self, run: Run, at: float, outcome: str) -> None:
         """End a run with its outcome."""
         self._finish(run, at, outcome)
 
-    def _wait(self, run: _Run, action: WaitAction, at: float) -> None:
+    def _wait(self, run: Run, action: WaitAction, at: float) -> None:
         run.waiting = action
         run.resume_at = at + action.timeout if action.timeout is not None else None
         for trigger in action.wait_for_trigger:
@@ -626,10 +577,10 @@ class Engine:
             )
             run.wait_watches.append(watch)
 
-    def _wait_fired(self, run: _Run, tvars: dict[str, Any], at: float, _cause: Mapping[str, Any]) -> None:
+    def _wait_fired(self, run: Run, tvars: dict[str, Any], at: float, _cause: Mapping[str, Any]) -> None:
         self._end_wait(run, tvars, at)
 
-    def _end_wait(self, run: _Run, tvars: dict[str, Any] | None, at: float) -> None:
+    def _end_wait(self, run: Run, tvars: dict[str, Any] | None, at: float) -> None:
         if run.waiting is None or run.run_id not in self.runs:
             return
         for watch in run.wait_watches:
@@ -642,7 +593,7 @@ class Engine:
             return
         self._execute(run, at)
 
-    def _finish(self, run: _Run, at: float, outcome: str) -> None:
+    def _finish(self, run: Run, at: float, outcome: str) -> None:
         for watch in run.wait_watches:
             self._detach(watch)
         self.runs.pop(run.run_id, None)
@@ -656,14 +607,14 @@ class Engine:
             tvars = dict(tvars)
             self._start(scene, tvars, at, cause, int(tvars.pop("_depth", 0)))
 
-    def _scene_named(self, owner_id: int, name: str) -> _Scene | None:
+    def _scene_named(self, owner_id: int, name: str) -> LoadedScene | None:
         return next(
             (s for s in self.scenes.values() if s.owner_id == owner_id and s.definition.alias == name), None
         )
 
     # ---- persistence of waiting runs -----------------------------------------------------------
 
-    def _continuation(self, run: _Run) -> dict[str, Any]:
+    def _continuation(self, run: Run) -> dict[str, Any]:
         return {
             "scene_id": run.scene.id,
             "run_id": run.run_id,
@@ -696,7 +647,7 @@ class Engine:
             scene.id, continuation["run_id"], saved["started_at"], saved["trigger"], list(saved["steps"])
         )
         trace.steps.append({"at": self.last_tick, "step": "restored"})
-        run = _Run(
+        run = Run(
             scene,
             continuation["run_id"],
             ActionList.validate_python(continuation["remaining"]),

@@ -13,9 +13,10 @@ that fails ends the run with outcome ``error``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from carloop.ecosystem.rules import World, check_all
+from carloop.ecosystem.runs import Effect, LoadedScene, Run
 from carloop.ecosystem.schemas import (
     MAX_REPEAT,
     Action,
@@ -36,9 +37,6 @@ from carloop.ecosystem.schemas import (
 )
 from carloop.ecosystem.templates import TemplateError, render_value
 
-if TYPE_CHECKING:
-    from carloop.ecosystem.engine import Effect, _Run, _Scene
-
 MAX_SCENE_DEPTH = 5  # carloop.run_scene and event nesting
 HIDDEN = ("depth",)  # run variables templates do not see
 
@@ -49,25 +47,25 @@ class Host(Protocol):
     effects: list[Effect]
     pending: dict[str, dict[str, Any] | None]
 
-    def world(self, scene: _Scene, at: float, variables: Mapping[str, Any]) -> World: ...
+    def world(self, scene: LoadedScene, at: float, variables: Mapping[str, Any]) -> World: ...
     def effect(
-        self, kind: str, run: _Run, entity_id: str | None, command: str, args: dict[str, Any]
+        self, kind: str, run: Run, entity_id: str | None, command: str, args: dict[str, Any]
     ) -> None: ...
-    def run_scene(self, run: _Run, name: str, at: float) -> bool: ...
+    def run_scene(self, run: Run, name: str, at: float) -> bool: ...
     def fire_event(
         self, owner_id: int, event_type: str, data: dict[str, Any], at: float, depth: int
     ) -> None: ...
-    def wait(self, run: _Run, action: WaitAction, at: float) -> None: ...
-    def continuation(self, run: _Run) -> dict[str, Any]: ...
-    def finish(self, run: _Run, at: float, outcome: str) -> None: ...
+    def wait(self, run: Run, action: WaitAction, at: float) -> None: ...
+    def continuation(self, run: Run) -> dict[str, Any]: ...
+    def finish(self, run: Run, at: float, outcome: str) -> None: ...
 
 
-def template_vars(run: _Run) -> dict[str, Any]:
+def template_vars(run: Run) -> dict[str, Any]:
     """The run's variables as templates see them."""
     return {k: v for k, v in run.variables.items() if k not in HIDDEN}
 
 
-def execute(host: Host, run: _Run, at: float) -> None:
+def execute(host: Host, run: Run, at: float) -> None:
     """Carry out the run's actions from where it stands."""
     while run.remaining:
         action = run.remaining.pop(0)
@@ -88,11 +86,11 @@ def execute(host: Host, run: _Run, at: float) -> None:
     host.finish(run, at, "finished")
 
 
-def _world(host: Host, run: _Run, at: float) -> World:
+def _world(host: Host, run: Run, at: float) -> World:
     return host.world(run.scene, at, template_vars(run))
 
 
-def _one(host: Host, run: _Run, action: Action, step: dict[str, Any], at: float) -> str | None:
+def _one(host: Host, run: Run, action: Action, step: dict[str, Any], at: float) -> str | None:
     """One action; ``"waiting"``, an outcome that ends the run, or None to go on."""
     if isinstance(action, CommandAction):
         args = render_value(dict(action.data.args), _world(host, run, at).template_vars())
@@ -154,7 +152,7 @@ def _one(host: Host, run: _Run, action: Action, step: dict[str, Any], at: float)
     return None
 
 
-def _repeat(host: Host, run: _Run, action: RepeatAction, step: dict[str, Any], at: float) -> None:
+def _repeat(host: Host, run: Run, action: RepeatAction, step: dict[str, Any], at: float) -> None:
     """One round of a repeat: its sequence, then the repeat again with its count moved on."""
     data = action.repeat
     index = data.done + 1
