@@ -473,6 +473,7 @@ def run_similar(
         "vector_index_build_s": round(stats["vector_build_s"], 2),
         "vector_index_mb": round(stats["vector_bytes"] / 1e6, 1),
         "vectors_indexed": stats["vectors"],
+        "distinct_vectors": stats["distinct_vectors"],
         "lookups": len(latencies),
         "p50_ms": round(statistics.median(latencies), 2),
         "p95_ms": round(_percentile(labelled_latencies, 0.95), 2),

@@ -61,6 +61,11 @@ def text_of(title: str, body: str) -> str:
     return f"{title}\n{body[:300]}"
 
 
+def _text_key(text: str) -> int:
+    """Texts equal but for case and spacing get one key (one vector, one result)."""
+    return hash(" ".join(text.lower().split()))
+
+
 def _state(session: Session) -> _State:
     key = str(session.get_bind().engine.url)
     with _STATES_LOCK:
@@ -89,7 +94,7 @@ def refresh(*, session: Session, threads: int = 1) -> SimilarIndex:
             if merged_into is None:
                 text = text_of(title, body)
                 state.index.add(int(sid), text)
-                state.text_key[int(sid)] = hash(" ".join(text.lower().split()))
+                state.text_key[int(sid)] = _text_key(text)
                 state.merged.discard(int(sid))
             else:
                 state.index.remove(int(sid))
@@ -105,14 +110,15 @@ def _refresh_vectors(session: Session, state: _State, threads: int) -> None:
     query = select(
         Suggestion.id,
         Suggestion.title,
+        Suggestion.body,
         Suggestion.embedding,
         Suggestion.embedding_model,
         Suggestion.embedded_at,
     ).where(Suggestion.embedded_at.is_not(None))
     if state.embedded_until is not None:
         query = query.where(Suggestion.embedded_at >= state.embedded_until - LOOK_BACK)
-    added: dict[str, tuple[list[int], list[np.ndarray]]] = {"zh": ([], []), "en": ([], [])}
-    for sid, title, data, model, embedded in session.execute(query.order_by(Suggestion.embedded_at)):
+    added: dict[str, tuple[list[int], list[np.ndarray], list[int]]] = {"zh": ([], [], []), "en": ([], [], [])}
+    for sid, title, body, data, model, embedded in session.execute(query.order_by(Suggestion.embedded_at)):
         if embedded is None or state.vector_versions.get(sid) == embedded:
             continue
         state.vector_versions[sid] = embedded
@@ -120,15 +126,19 @@ def _refresh_vectors(session: Session, state: _State, threads: int) -> None:
             vectors.remove(int(sid))
         vector = embedding.from_bytes(data or b"") if model == embedding.MODEL else None
         if vector is not None and len(vector):
-            ids, rows = added[language(title)]
+            text = text_of(title, body)
+            ids, rows, keys = added[language(text)]
             ids.append(int(sid))
             rows.append(vector)
+            keys.append(_text_key(text))
         if state.embedded_until is None or embedded > state.embedded_until:
             state.embedded_until = embedded
-    for lang, (ids, rows) in added.items():
+    for lang, (ids, rows, keys) in added.items():
         if ids:
             # a first build (or a large backfill) uses every core; a catch-up of a few posts one thread
-            state.vectors[lang].add_many(ids, np.vstack(rows), threads=threads if len(ids) < BULK else 0)
+            state.vectors[lang].add_many(
+                ids, np.vstack(rows), text_keys=keys, threads=threads if len(ids) < BULK else 0
+            )
     state.vector_refresh_s = time.perf_counter() - started
 
 
@@ -151,8 +161,8 @@ def search(
         across: list[tuple[int, float]] = []
         if vector is not None:
             hidden = skip | state.merged
-            same = state.vectors[typed].search(vector, DEPTH * COPIES, exclude=hidden)
-            across = state.vectors[other].search(vector, DEPTH * COPIES, exclude=hidden)
+            same = state.vectors[typed].search(vector, DEPTH, exclude=hidden)
+            across = state.vectors[other].search(vector, DEPTH, exclude=hidden)
         return fuse(lexical, same, across, limit, text_key=state.text_key)
 
 
@@ -162,6 +172,7 @@ def stats(*, session: Session) -> dict[str, float]:
     return {
         "texts": len(state.index),
         "vectors": sum(len(v) for v in state.vectors.values()),
+        "distinct_vectors": sum(v.distinct for v in state.vectors.values()),
         "vector_bytes": sum(v.memory_bytes for v in state.vectors.values()),
         "vector_build_s": state.vector_refresh_s,
     }

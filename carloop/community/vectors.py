@@ -50,7 +50,12 @@ def shown_score(cosine: float) -> float:
 
 
 class VectorIndex:
-    """Unit vectors under integer ids, searched by cosine similarity (approximate nearest neighbours)."""
+    """Unit vectors under integer ids, searched by cosine similarity (approximate nearest neighbours).
+
+    Ids posted with the same text (``text_key``) share one vector in the graph: copies of a sentence
+    would crowd each other's HNSW neighbour lists (the graph then misses near texts) and take every
+    result slot. A search returns each nearest text with all its ids, best first.
+    """
 
     def __init__(self) -> None:
         from usearch.index import Index
@@ -63,48 +68,96 @@ class VectorIndex:
             expansion_add=EXPANSION_ADD,
             expansion_search=EXPANSION_SEARCH,
         )
+        self._slot_of_id: dict[int, int] = {}
+        self._slot_of_text: dict[int, int] = {}
+        self._text_of_slot: dict[int, int] = {}
+        self._ids_of_slot: dict[int, list[int]] = {}
+        self._next_slot = 0
 
     def __len__(self) -> int:
-        return len(self._index)
+        return len(self._slot_of_id)
 
     def __contains__(self, doc_id: object) -> bool:
-        return isinstance(doc_id, int) and bool(self._index.contains(doc_id))
+        return doc_id in self._slot_of_id
+
+    @property
+    def distinct(self) -> int:
+        """How many distinct texts (vectors in the graph)."""
+        return len(self._index)
 
     @property
     def memory_bytes(self) -> int:
         """What the graph and its vectors take in memory."""
         return int(self._index.memory_usage)
 
-    def add_many(self, ids: Sequence[int], vectors: np.ndarray, *, threads: int = 1) -> None:
-        """Index (or re-index) vectors under ``ids``."""
+    def add_many(
+        self,
+        ids: Sequence[int],
+        vectors: np.ndarray,
+        *,
+        text_keys: Sequence[int] | None = None,
+        threads: int = 1,
+    ) -> None:
+        """Index (or re-index) vectors under ``ids``; ``text_keys`` (a hash of each text) groups copies."""
         if not len(ids):
             return
-        for doc_id in ids:
+        keys = list(text_keys) if text_keys is not None else [-doc_id - 1 for doc_id in ids]
+        new_slots: list[int] = []
+        new_rows: list[int] = []
+        for row, (doc_id, key) in enumerate(zip(ids, keys, strict=True)):
             self.remove(doc_id)
-        vectors = _scaled(vectors)
-        self._index.add(
-            np.asarray(ids, dtype=np.uint64), np.asarray(vectors, dtype=np.float32), threads=threads
-        )
+            slot = self._slot_of_text.get(key)
+            if slot is None:
+                slot = self._next_slot
+                self._next_slot += 1
+                self._slot_of_text[key] = slot
+                self._text_of_slot[slot] = key
+                self._ids_of_slot[slot] = []
+                new_slots.append(slot)
+                new_rows.append(row)
+            self._ids_of_slot[slot].append(doc_id)
+            self._slot_of_id[doc_id] = slot
+        if new_slots:
+            self._index.add(
+                np.asarray(new_slots, dtype=np.uint64),
+                _scaled(np.asarray(vectors)[new_rows]),
+                threads=threads,
+            )
 
-    def add(self, doc_id: int, vector: np.ndarray) -> None:
+    def add(self, doc_id: int, vector: np.ndarray, text_key: int | None = None) -> None:
         """Index (or re-index) one vector."""
-        self.add_many([doc_id], vector.reshape(1, -1))
+        self.add_many([doc_id], vector.reshape(1, -1), text_keys=None if text_key is None else [text_key])
 
     def remove(self, doc_id: int) -> None:
         """Forget ``doc_id`` (no-op if absent)."""
-        if self._index.contains(doc_id):
-            self._index.remove(doc_id)
+        slot = self._slot_of_id.pop(doc_id, None)
+        if slot is None:
+            return
+        members = self._ids_of_slot[slot]
+        members.remove(doc_id)
+        if not members:
+            self._index.remove(slot)
+            del self._ids_of_slot[slot]
+            del self._slot_of_text[self._text_of_slot.pop(slot)]
 
     def search(
         self, vector: np.ndarray, limit: int, *, exclude: Iterable[int] = ()
     ) -> list[tuple[int, float]]:
-        """The ``limit`` nearest ids as (doc_id, cosine similarity), best first."""
+        """The ids of the ``limit`` nearest texts as (doc_id, cosine similarity), best first."""
         if not len(self._index):
             return []
         skip = set(exclude)
-        found = self._index.search(_scaled(vector), limit + len(skip), threads=1)
-        hits = [(int(k), 1.0 - float(d)) for k, d in zip(found.keys, found.distances, strict=True)]
-        return [(k, s) for k, s in hits if k not in skip][:limit]
+        found = self._index.search(_scaled(vector), limit + 8, threads=1)
+        hits: list[tuple[int, float]] = []
+        texts = 0
+        for slot, distance in zip(found.keys, found.distances, strict=True):
+            members = [d for d in sorted(self._ids_of_slot.get(int(slot), ())) if d not in skip]
+            if members:
+                hits.extend((d, 1.0 - float(distance)) for d in members)
+                texts += 1
+                if texts == limit:
+                    break
+        return hits
 
 
 def _scaled(vectors: np.ndarray) -> np.ndarray:

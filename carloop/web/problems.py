@@ -83,8 +83,11 @@ def problem(
     if locale:
         detail = translate_message(locale, detail)
         listed = extra.get("problems")
-        if locale == "zh_CN" and isinstance(listed, list) and listed and all(
-            isinstance(p, dict) and p.get("message_zh") for p in listed
+        if (
+            locale == "zh_CN"
+            and isinstance(listed, list)
+            and listed
+            and all(isinstance(p, dict) and p.get("message_zh") for p in listed)
         ):  # the catalog's configuration problems carry their own Chinese text
             detail = "".join(str(p["message_zh"]) for p in listed)
     body: dict[str, Any] = {

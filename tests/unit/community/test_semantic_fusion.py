@@ -79,3 +79,18 @@ def test_the_encoder_puts_a_translation_nearer_than_another_idea() -> None:
     assert abs(float(np.linalg.norm(seat)) - 1.0) < 1e-4
     assert float(seat @ seat_en) > float(seat @ charger)
     assert float(seat_en @ seat) > float(seat_en @ charger)
+
+
+def test_copies_of_one_text_share_a_vector_and_come_back_together() -> None:
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(4, embedding.DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = VectorIndex()
+    index.add_many([1, 2, 3, 4], vectors[[0, 0, 1, 2]], text_keys=[10, 10, 20, 30])
+    assert len(index) == 4 and index.distinct == 3
+    assert [d for d, _ in index.search(vectors[0], 1)] == [1, 2]
+    assert [d for d, _ in index.search(vectors[0], 1, exclude=[1])] == [2]
+    index.remove(1)
+    index.remove(2)
+    assert index.distinct == 2
+    assert 1 not in [d for d, _ in index.search(vectors[0], 3)]
