@@ -41,6 +41,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate-limited"
     EDITION_LIMIT_REACHED = "edition-limit-reached"
     IDENTITY_REQUIRED = "identity-required"
+    APPOINTMENT_LIMIT_REACHED = "appointment-limit-reached"
     YAML_TOO_LARGE = "yaml-too-large"
 
 

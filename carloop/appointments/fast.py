@@ -35,13 +35,13 @@ from carloop.appointments.schemas import (
     ServiceType,
 )
 from carloop.clock import utcnow
-from carloop.errors import CapacityExhausted, NotFound, PolicyViolation
+from carloop.errors import NotFound, PolicyViolation
 from carloop.network import rules as network_rules
 from carloop.network.models import DemoCar, Store
 from carloop.network.schemas import StoreKind, StoreService
 
 FAST_KINDS = frozenset({AppointmentKind.TEST_DRIVE, AppointmentKind.SERVICE})
-FULL = "That slot is fully booked; choose another."
+FULL = rules.FULL
 
 _APPOINTMENT = cast(Table, Appointment.__table__)
 _HOLD = cast(Table, AppointmentHold.__table__)
@@ -138,7 +138,11 @@ def customer_of(conn: Connection, token: str, now: datetime) -> int | None:
 def requested_steps(body: AppointmentCreate) -> list[datetime]:
     """The grid steps the requested booking would hold (before the slot itself is checked)."""
     length = rules.duration(body.kind, body.service_type if body.kind is AppointmentKind.SERVICE else None)
-    return rules.steps(body.starts_at.astimezone(UTC), length, body.kind)
+    starts_at = body.starts_at.astimezone(UTC)
+    steps = rules.steps(starts_at, length, body.kind)
+    if body.kind in rules.BUYER_DAY_LIMITS:  # and the buyer's allowance for that day
+        steps.append(rules.day_mark(starts_at))
+    return steps
 
 
 def digest(token: str) -> str:
@@ -211,6 +215,10 @@ def plan(body: AppointmentCreate, *, customer_id: int, store: StoreRow | None, n
         length=length,
     )
     times = rules.steps(starts_at, length, kind)
+    needs = [(g, times) for g in groups]
+    allowance = rules.buyer_need(kind, customer_id, starts_at)
+    if allowance is not None:
+        needs.append(allowance)
     return Attempt(
         customer_id=customer_id,
         store=store,
@@ -219,14 +227,13 @@ def plan(body: AppointmentCreate, *, customer_id: int, store: StoreRow | None, n
         ends_at=starts_at + length,
         model=model,
         service_type=service_type,
-        needs=[(g, times) for g in groups],
+        needs=needs,
     )
 
 
 def refuse_if_full(attempt: Attempt, taken: set[tuple[str, datetime]]) -> None:
     """``CapacityExhausted`` when some needed group has no unit free at every step (read, no write)."""
-    if any(rules.free_units([g], taken, times) == 0 for g, times in attempt.needs):
-        raise CapacityExhausted(FULL)
+    rules.check_free(attempt.needs, taken)
 
 
 def steps_of(attempt: Attempt) -> list[datetime]:

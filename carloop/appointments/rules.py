@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from carloop.appointments.schemas import AppointmentKind, ServiceType
-from carloop.errors import PolicyViolation
+from carloop.errors import CapacityExhausted, ErrorCode, PolicyViolation
 
 STORE_TZ = ZoneInfo("Asia/Shanghai")
 STEP_MINUTES = {AppointmentKind.TEST_DRIVE: 60, AppointmentKind.DELIVERY: 60, AppointmentKind.SERVICE: 30}
@@ -112,6 +112,72 @@ def steps(starts_at: datetime, length: timedelta, kind: AppointmentKind) -> list
     step = timedelta(minutes=STEP_MINUTES[kind])
     n = max(1, -(-int(length.total_seconds()) // int(step.total_seconds())))
     return [starts_at + i * step for i in range(n)]
+
+
+# Policy: how many bookings of a kind one buyer may hold at one outlet on one local day. Without it
+# one buyer could hold every test-drive slot of a day (issue 14). Deliveries are one per order.
+BUYER_DAY_LIMITS: dict[AppointmentKind, int] = {
+    AppointmentKind.TEST_DRIVE: 2,
+    AppointmentKind.SERVICE: 2,
+}
+BUYER_PREFIX = "buyer:"
+FULL = "That slot is fully booked; choose another."
+
+
+def day_mark(starts_at: datetime) -> datetime:
+    """The moment a buyer's per-day holds are filed under: the start of the store-local day, in UTC."""
+    return datetime.combine(local_day(starts_at), time(0), STORE_TZ).astimezone(UTC)
+
+
+def buyer_need(
+    kind: AppointmentKind,
+    customer_id: int,
+    starts_at: datetime,
+    limits: dict[AppointmentKind, int] | None = None,
+) -> tuple[ResourceGroup, list[datetime]] | None:
+    """The per-buyer allowance a booking also holds one unit of (None: the kind has no limit).
+
+    The buyer has ``limit`` units of ``buyer:<id>:<kind>`` per outlet and day; like every other
+    resource they are held under the unique key, so the limit holds whatever the concurrency, and a
+    cancelled booking gives its unit back.
+    """
+    limit = (BUYER_DAY_LIMITS if limits is None else limits).get(kind)
+    if limit is None:
+        return None
+    return ResourceGroup(f"{BUYER_PREFIX}{customer_id}:{kind}", limit), [day_mark(starts_at)]
+
+
+def check_free(needs: list[tuple[ResourceGroup, list[datetime]]], held: set[tuple[str, datetime]]) -> None:
+    """Refuse, before writing, a booking some needed group has no free unit for: the buyer's own
+    limit (``appointment-limit-reached``), the order's one delivery, or the slot itself."""
+    for group, times in needs:
+        if free_units([group], held, times) > 0:
+            continue
+        if group.prefix.startswith(BUYER_PREFIX):
+            raise limit_reached(group)
+        if group.prefix.startswith("order:"):
+            raise CapacityExhausted("This order already has a delivery appointment.")
+    for group, times in needs:
+        if free_units([group], held, times) == 0:
+            raise CapacityExhausted(FULL)
+
+
+def limit_reached(group: ResourceGroup) -> CapacityExhausted:
+    """The problem for a buyer who already holds their allowance of a kind on that day at that outlet."""
+    kind = group.prefix.rsplit(":", 1)[-1]
+    return CapacityExhausted(
+        LIMIT_REACHED % {"limit": group.count, "kind": kind},
+        code=ErrorCode.APPOINTMENT_LIMIT_REACHED,
+        limit=group.count,
+        kind=kind,
+    )
+
+
+# The problem's detail, one template (zh-CN and en in the network catalogs under the same msgid).
+LIMIT_REACHED = (
+    "You already hold %(limit)s %(kind)s booking(s) at this outlet on that day; "
+    "cancel one or choose another day."
+)
 
 
 def free_units(groups: list[ResourceGroup], held: set[tuple[str, datetime]], times: list[datetime]) -> int:

@@ -85,9 +85,11 @@ def _hold(session: Session, appointment: Appointment, needs: list[Need]) -> None
                 continue  # someone took this unit a moment ago: try the next one
             break
         else:
+            if group.prefix.startswith(rules.BUYER_PREFIX):
+                raise rules.limit_reached(group)
             if group.prefix.startswith("order:"):
                 raise CapacityExhausted("This order already has a delivery appointment.")
-            raise CapacityExhausted("That slot is fully booked; choose another.")
+            raise CapacityExhausted(rules.FULL)
 
 
 def _needs(store: Store, appointment: Appointment) -> list[Need]:
@@ -96,6 +98,9 @@ def _needs(store: Store, appointment: Appointment) -> list[Need]:
     needs: list[Need] = [(g, times) for g in _groups(store, appointment.kind, appointment.model)]
     if appointment.order_id is not None:
         needs.append((rules.ResourceGroup(f"order:{appointment.order_id}", 1), [rules.ORDER_MARK]))
+    allowance = rules.buyer_need(appointment.kind, appointment.customer_id, appointment.starts_at)
+    if allowance is not None:
+        needs.append(allowance)
     return needs
 
 
@@ -154,12 +159,7 @@ def book(
     appointment.ends_at = appointment.starts_at + rules.duration(kind, appointment.service_type)
     needs = _needs(store, appointment)
     held = _held(session, store.id, sorted({t for _, times in needs for t in times}))
-    if any(rules.free_units([g], held, times) == 0 for g, times in needs):  # taken: refuse without writing
-        raise CapacityExhausted(
-            "This order already has a delivery appointment."
-            if any(g.prefix.startswith("order:") and rules.free_units([g], held, t) == 0 for g, t in needs)
-            else "That slot is fully booked; choose another."
-        )
+    rules.check_free(needs, held)  # taken, or the buyer's allowance used up: refuse without writing
     with session.begin_nested():
         session.add(appointment)
         session.flush()

@@ -11,7 +11,6 @@ from carloop.appointments import reminders as appointment_reminders
 from carloop.jobs.rules import JobResult
 from carloop.loyalty import service as loyalty
 from carloop.ordering import service as ordering
-from carloop.payments import ledger
 from carloop.production import inventory
 
 log = logging.getLogger("carloop.jobs")
@@ -48,9 +47,10 @@ def reminders(sessions: sessionmaker[Session], now: datetime) -> JobResult:
 
 
 def ledger_check(sessions: sessionmaker[Session], now: datetime) -> JobResult:
-    """Prove every entry balances and every order holds paid - refunded - forfeited."""
+    """Prove every entry balances, every order holds paid - refunded - forfeited, and none forfeited
+    more than its deposit policy or keeps money it can no longer use."""
     with sessions() as session:
-        report = ledger.check(session=session)
+        report = ordering.check_ledger(session=session)
     if report.ok:
         return JobResult.ok(f"{report.entries} entries balanced")
     problems = [f"entry {i} ({k}) sums to {s} fen" for i, k, s in report.unbalanced_entries]
@@ -60,6 +60,10 @@ def ledger_check(sessions: sessionmaker[Session], now: datetime) -> JobResult:
     ]
     problems += [
         f"account {a}: ledger {have} fen, records {want}" for a, have, want in report.account_mismatches
+    ]
+    problems += [
+        f"order {b.number}: {b.what} {b.amount_fen} fen, policy allows {b.limit_fen}"
+        for b in report.policy_breaches
     ]
     log.error("ledger check failed: %s", "; ".join(problems))
     return JobResult.failed(f"{len(problems)} problems: " + "; ".join(problems))

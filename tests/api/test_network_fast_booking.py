@@ -15,7 +15,7 @@ from sqlalchemy import update
 from carloop.accounts import service as accounts
 from carloop.accounts.models import SessionToken
 from carloop.accounts.schemas import Role
-from carloop.appointments import fast
+from carloop.appointments import fast, rules
 from carloop.appointments.asgi import BookingApp
 from carloop.appointments.schemas import AppointmentCreate, AppointmentKind
 from carloop.clock import utcnow
@@ -65,6 +65,14 @@ def world(app: FastAPI, lean: TestClient) -> dict[str, Any]:
     }
 
 
+def bearer(app: FastAPI, phone: str) -> dict[str, str]:
+    """A signed-in buyer's headers, through the accounts service (no sign-in code round trip)."""
+    with app.state.sessions.begin() as s:
+        customer = accounts.get_or_create_customer(session=s, phone=phone)
+        token, _ = accounts.start_session(session=s, settings=app.state.settings, customer=customer)
+    return {"Authorization": f"Bearer {token}"}
+
+
 def first_slot(client: TestClient, headers: dict[str, str], code: str, **params: str) -> dict[str, Any]:
     day = (utcnow() + timedelta(days=2)).date().isoformat()
     found = client.get(f"/api/v1/stores/{code}/slots", params={"day": day, **params}, headers=headers)
@@ -96,7 +104,7 @@ def test_the_lean_route_books_each_demo_car_once_and_answers_like_the_app(
 
 
 def test_service_jobs_hold_a_bay_and_a_technician_for_every_step(
-    lean: TestClient, world: dict[str, Any]
+    app: FastAPI, lean: TestClient, world: dict[str, Any]
 ) -> None:
     me = world["me"]
     slot = first_slot(lean, me, "BJ-DC-01", kind="service", service_type="repair")
@@ -106,8 +114,10 @@ def test_service_jobs_hold_a_bay_and_a_technician_for_every_step(
         "starts_at": slot["starts_at"],
         "service_type": "repair",
     }
-    booked = [lean.post("/api/v1/appointments", json=body, headers=me) for _ in range(slot["free"] + 1)]
+    buyers = [bearer(app, f"1370013700{i}") for i in range(slot["free"] + 1)]  # one each: per-buyer limits
+    booked = [lean.post("/api/v1/appointments", json=body, headers=h) for h in buyers]
     assert [r.status_code for r in booked] == [201] * slot["free"] + [409]
+    assert booked[-1].json()["code"] == "capacity-exhausted"
     assert booked[0].json()["ends_at"] > booked[0].json()["starts_at"]
     after = first_slot(lean, me, "BJ-DC-01", kind="service", service_type="repair")
     assert after["starts_at"] == slot["starts_at"] and after["free"] == 0
@@ -208,3 +218,35 @@ def test_odd_input_on_the_lean_route_is_a_4xx_problem_never_a_500(
     answer = lean.post("/api/v1/appointments", json={**body, **change}, headers=world["me"])
     assert 400 <= answer.status_code < 500, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("route", ["lean", "app"])
+def test_one_buyer_cannot_hold_every_test_drive_slot_of_a_day(
+    route: str, app: FastAPI, lean: TestClient, client: TestClient, world: dict[str, Any]
+) -> None:
+    http = lean if route == "lean" else client
+    me = world["me"]
+    day = (utcnow() + timedelta(days=2)).date().isoformat()
+    found = http.get(
+        "/api/v1/stores/SH-ST-01/slots", params={"day": day, "kind": "test_drive", "model": "su7"}
+    )
+    starts = [s["starts_at"] for s in found.json()]
+    limit = rules.BUYER_DAY_LIMITS[AppointmentKind.TEST_DRIVE]
+    booked = [
+        http.post(
+            "/api/v1/appointments",
+            json={"kind": "test_drive", "store_code": "SH-ST-01", "starts_at": at, "model": "su7"},
+            headers={**me, "Accept-Language": "en"},
+        )
+        for at in starts[: limit + 1]
+    ]
+    assert [r.status_code for r in booked] == [201] * limit + [409]
+    problem = booked[-1]
+    assert problem.headers["content-type"].startswith("application/problem+json")
+    assert problem.json()["code"] == "appointment-limit-reached" and problem.json()["limit"] == limit
+    other = http.post(
+        "/api/v1/appointments",
+        json={"kind": "test_drive", "store_code": "SH-ST-01", "starts_at": starts[limit], "model": "su7"},
+        headers=world["other"],
+    )
+    assert other.status_code == 201  # the slot was free; only that buyer's allowance was used up

@@ -230,9 +230,10 @@ def test_reschedule_moves_the_slot_and_keeps_the_old_one_when_the_new_is_taken(s
         appointments.cancel(session=session, principal=me, appointment_id=mine.id).status
         is AppointmentStatus.CANCELLED
     )
+    third = buyer(session, "13700137000")  # ``other`` already holds their day's allowance of test drives
     appointments.book(
         session=session,
-        customer_id=other.customer_id or 0,
+        customer_id=third.customer_id or 0,
         kind=AppointmentKind.TEST_DRIVE,
         store_code="SH-ST-01",
         starts_at=moved.starts_at,
