@@ -11,11 +11,9 @@ from pydantic import BaseModel, ConfigDict
 
 from carloop.accounts.schemas import Principal
 from carloop.clock import utcnow
-from carloop.ecosystem import drives, preferences, service
-from carloop.ecosystem.dryrun import dry_run
-from carloop.ecosystem.models import DeviceKind, Precision
-from carloop.ecosystem.runtime import Runtime
-from carloop.ecosystem.schemas import (
+from carloop.ecosystem import activity, drives, preferences, service
+from carloop.ecosystem import scenes as scene_service
+from carloop.ecosystem.api_schemas import (
     DestinationIn,
     DeviceCreate,
     DeviceRead,
@@ -25,10 +23,13 @@ from carloop.ecosystem.schemas import (
     PairingCodeRead,
     PairRequest,
     SceneCreate,
-    SceneDefinition,
     SceneRead,
     TraceRead,
 )
+from carloop.ecosystem.dryrun import dry_run
+from carloop.ecosystem.models import DeviceKind, Precision
+from carloop.ecosystem.runtime import Runtime
+from carloop.ecosystem.schemas import SceneDefinition
 from carloop.ecosystem.simulator import ROUTES, record_drive
 from carloop.errors import Conflict, NotFound, PolicyViolation
 from carloop.web.deps import CurrentCustomer, DbSession
@@ -117,7 +118,7 @@ def send_destination(
 @router.get("/scenes", response_model=list[SceneRead])
 def scenes(session: DbSession, me: CurrentCustomer) -> Any:
     """My scenes, each with its validation error if it has one."""
-    return service.list_scenes(session=session, customer_id=_me(me))
+    return scene_service.list_scenes(session=session, customer_id=_me(me))
 
 
 @router.post("/scenes", response_model=list[SceneRead], status_code=201)
@@ -127,28 +128,28 @@ def add_scenes(data: SceneCreate, session: DbSession, me: CurrentCustomer) -> An
     if len(given) != 1:
         raise PolicyViolation("Give exactly one of definition, yaml or preset.")
     if data.definition is not None:
-        return [service.save_scene(session=session, customer_id=_me(me), data=data.definition)]
+        return [scene_service.save_scene(session=session, customer_id=_me(me), data=data.definition)]
     if data.yaml is not None:
-        return service.import_yaml(session=session, customer_id=_me(me), text=data.yaml)
-    return [service.add_preset(session=session, customer_id=_me(me), name=str(data.preset))]
+        return scene_service.import_yaml(session=session, customer_id=_me(me), text=data.yaml)
+    return [scene_service.add_preset(session=session, customer_id=_me(me), name=str(data.preset))]
 
 
 @router.get("/scenes/export", response_class=PlainTextResponse)
 def export(session: DbSession, me: CurrentCustomer) -> str:
     """My valid scenes as Home Assistant ``automations.yaml``."""
-    return service.export_yaml(session=session, customer_id=_me(me))
+    return scene_service.export_yaml(session=session, customer_id=_me(me))
 
 
 @router.post("/scenes/{scene_id}/enable", response_model=SceneRead)
 def enable(scene_id: int, session: DbSession, me: CurrentCustomer) -> Any:
     """Enable a valid scene."""
-    return service.set_enabled(session=session, customer_id=_me(me), scene_id=scene_id, enabled=True)
+    return scene_service.set_enabled(session=session, customer_id=_me(me), scene_id=scene_id, enabled=True)
 
 
 @router.post("/scenes/{scene_id}/disable", response_model=SceneRead)
 def disable(scene_id: int, session: DbSession, me: CurrentCustomer) -> Any:
     """Disable a scene."""
-    return service.set_enabled(session=session, customer_id=_me(me), scene_id=scene_id, enabled=False)
+    return scene_service.set_enabled(session=session, customer_id=_me(me), scene_id=scene_id, enabled=False)
 
 
 @router.post("/scenes/{scene_id}/location", response_model=SceneRead)
@@ -156,7 +157,7 @@ def location_access(
     scene_id: int, session: DbSession, me: CurrentCustomer, revoked: Annotated[bool, Body(embed=True)]
 ) -> Any:
     """Revoke or restore a scene's access to locations."""
-    return service.set_location_access(
+    return scene_service.set_location_access(
         session=session, customer_id=_me(me), scene_id=scene_id, revoked=revoked
     )
 
@@ -164,13 +165,13 @@ def location_access(
 @router.delete("/scenes/{scene_id}", status_code=204)
 def delete(scene_id: int, session: DbSession, me: CurrentCustomer) -> None:
     """Delete a scene with its traces."""
-    service.delete_scene(session=session, customer_id=_me(me), scene_id=scene_id)
+    scene_service.delete_scene(session=session, customer_id=_me(me), scene_id=scene_id)
 
 
 @router.get("/scenes/{scene_id}/traces", response_model=list[TraceRead])
 def traces(scene_id: int, session: DbSession, me: CurrentCustomer) -> Any:
     """The last runs of a scene, newest first."""
-    return service.list_traces(session=session, customer_id=_me(me), scene_id=scene_id)
+    return activity.list_traces(session=session, customer_id=_me(me), scene_id=scene_id)
 
 
 class OwnerSettingsIO(BaseModel):
@@ -234,7 +235,7 @@ def dry_run_scene(scene_id: int, data: DryRunIn, session: DbSession, me: Current
 
 def run_dry(*, session: Any, customer_id: int, scene_id: int, data: DryRunIn) -> dict[str, Any]:
     """What a dry run of a scene would do, as JSON (pages use it too)."""
-    scene = service.get_scene(session=session, customer_id=customer_id, scene_id=scene_id)
+    scene = scene_service.get_scene(session=session, customer_id=customer_id, scene_id=scene_id)
     if scene.error:
         raise PolicyViolation(f"The scene is not valid: {scene.error}")
     definition = SceneDefinition.model_validate(scene.definition)

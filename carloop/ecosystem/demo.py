@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from carloop.ecosystem import service
+from carloop.ecosystem.api_schemas import HomeCreate
 from carloop.ecosystem.models import DeviceKind
-from carloop.ecosystem.schemas import HomeCreate
 from carloop.ecosystem.simulator import PLACES
 
 DEMO_VIN = "LCLDEMO0000000001"

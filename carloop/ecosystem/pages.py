@@ -14,12 +14,13 @@ import yaml
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from carloop.ecosystem import drives, preferences, service
+from carloop.ecosystem import activity, drives, preferences, service
+from carloop.ecosystem import scenes as scene_service
 from carloop.ecosystem.api import DryRunIn, run_dry, runtime_of
+from carloop.ecosystem.api_schemas import DeviceCreate, HomeCreate
 from carloop.ecosystem.models import DeviceKind, Precision
 from carloop.ecosystem.presets import PRESETS
 from carloop.ecosystem.runtime import Runtime
-from carloop.ecosystem.schemas import DeviceCreate, HomeCreate
 from carloop.ecosystem.simulator import PLACES
 from carloop.errors import DomainError
 from carloop.web.deps import CurrentCustomer, DbSession, FormCustomer
@@ -60,7 +61,7 @@ def overview(
         {
             "homes": service.list_homes(session=session, customer_id=customer_id),
             "devices": service.list_devices(session=session, customer_id=customer_id),
-            "scenes": service.list_scenes(session=session, customer_id=customer_id),
+            "scenes": scene_service.list_scenes(session=session, customer_id=customer_id),
             "presets": PRESETS,
             "kinds": KINDS,
             "precisions": list(Precision),
@@ -70,7 +71,7 @@ def overview(
             "bridge_running": runtime is not None,
             "simulated": runtime is not None and runtime.fleet is not None,
             "places": PLACES,
-            "location_log": service.location_log(session=session, customer_id=customer_id),
+            "location_log": activity.location_log(session=session, customer_id=customer_id),
             "owner": preferences.get_settings(session=session, customer_id=customer_id),
             "retention_days": preferences.RETENTION_DAYS,
             "drive_days": drives.days(session=session, customer_id=customer_id),
@@ -207,7 +208,7 @@ def drive_home(device_id: int, request: Request, session: DbSession, me: FormCus
 @router.post("/ecosystem/scenes/preset")
 def add_preset(session: DbSession, me: FormCustomer, preset: Annotated[str, Form(max_length=40)]) -> Response:
     """Add one of the preset scenes."""
-    return _attempt(lambda: service.add_preset(session=session, customer_id=_me(me), name=preset))
+    return _attempt(lambda: scene_service.add_preset(session=session, customer_id=_me(me), name=preset))
 
 
 @router.post("/ecosystem/scenes/import")
@@ -215,14 +216,16 @@ def import_yaml(
     session: DbSession, me: FormCustomer, text: Annotated[str, Form(max_length=50_000)]
 ) -> Response:
     """Import Home Assistant automation YAML."""
-    return _attempt(lambda: service.import_yaml(session=session, customer_id=_me(me), text=text))
+    return _attempt(lambda: scene_service.import_yaml(session=session, customer_id=_me(me), text=text))
 
 
 @router.post("/ecosystem/scenes/{scene_id}/toggle")
 def toggle(scene_id: int, session: DbSession, me: FormCustomer, enabled: Annotated[bool, Form()]) -> Response:
     """Enable or disable a scene."""
     return _attempt(
-        lambda: service.set_enabled(session=session, customer_id=_me(me), scene_id=scene_id, enabled=enabled)
+        lambda: scene_service.set_enabled(
+            session=session, customer_id=_me(me), scene_id=scene_id, enabled=enabled
+        )
     )
 
 
@@ -232,7 +235,7 @@ def location(
 ) -> Response:
     """Revoke or restore a scene's access to locations."""
     return _attempt(
-        lambda: service.set_location_access(
+        lambda: scene_service.set_location_access(
             session=session, customer_id=_me(me), scene_id=scene_id, revoked=revoked
         )
     )
@@ -250,7 +253,7 @@ def scene_page(
     """A scene: its definition as HA YAML, its error, its last runs, and (on request) a dry run over
     a simulated drive or one day of the owner's recorded drives."""
     customer_id = _me(me)
-    scene = service.get_scene(session=session, customer_id=customer_id, scene_id=scene_id)
+    scene = scene_service.get_scene(session=session, customer_id=customer_id, scene_id=scene_id)
     dry_result = None
     if dry and not scene.error:
         try:
@@ -265,7 +268,7 @@ def scene_page(
         {
             "scene": scene,
             "yaml": yaml.safe_dump(scene.definition, allow_unicode=True, sort_keys=False),
-            "traces": service.list_traces(session=session, customer_id=customer_id, scene_id=scene_id),
+            "traces": activity.list_traces(session=session, customer_id=customer_id, scene_id=scene_id),
             "dry": dry_result,
             "day": day,
             "drive_days": drives.days(session=session, customer_id=customer_id),

@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.clock import utcnow
-from carloop.ecosystem import drives, preferences, service
+from carloop.ecosystem import activity, drives, preferences, service
+from carloop.ecosystem import scenes as scene_service
 from carloop.ecosystem.bridge import Bridge, VehicleInfo
 from carloop.ecosystem.broker import EmbeddedBroker
 from carloop.ecosystem.engine import Trace
@@ -71,7 +72,7 @@ class Runtime:
     def start(self) -> None:
         """Connect, build the engine from the database, start the bridge (and fleet)."""
         with self.factory() as session:
-            engine = service.build_engine(session=session, timezone=self.timezone)
+            engine = activity.build_engine(session=session, timezone=self.timezone)
         client = self.client_factory(self.url, (BRIDGE_STATUS, OFFLINE))
         client.connect()
         self.bridge = Bridge(client, engine, sink=self._sink)
@@ -125,8 +126,8 @@ class Runtime:
         self, traces: list[Trace], pending: dict[str, dict[str, Any] | None], states: dict[str, Any]
     ) -> None:
         with self.factory.begin() as session:
-            service.save_traces(session=session, traces=traces)
-            service.save_pending(session=session, changes=pending)
+            activity.save_traces(session=session, traces=traces)
+            activity.save_pending(session=session, changes=pending)
             ids = {self._entity_ids[e]: s for e, s in states.items() if e in self._entity_ids}
             service.store_states(session=session, states=ids)
             now = utcnow()
@@ -144,7 +145,7 @@ class Runtime:
         with self.factory() as session:
             homes = service.list_all_homes(session=session)
             devices = service.paired_devices(session=session)
-            scenes = service.enabled_scenes(session=session)
+            scenes = scene_service.enabled_scenes(session=session)
             owners = preferences.all_settings(session=session)
             self._recorded = drives.recorded_vehicles(session=session)
             signature = (

@@ -1,4 +1,4 @@
-"""Shapes of the ecosystem: scene definitions in Home Assistant's automation form, devices and homes.
+"""The scene language: scene definitions in Home Assistant's automation form (API shapes: ``api_schemas``).
 
 A scene is Home Assistant automation data (``triggers`` / ``conditions`` / ``actions`` / ``mode``) with
 carloop's own trigger platforms (``proximity``) and actions (``carloop.command``, ``carloop.notify``,
@@ -9,7 +9,6 @@ the scene may see locations) and ``debounce`` (seconds before the same trigger m
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -26,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from carloop.ecosystem.kinds import DeviceKind, DeviceStatus, Precision
+from carloop.ecosystem.kinds import Precision
 from carloop.ecosystem.templates import check_syntax
 
 ENTITY = r"^(vehicle|phone|climate|light|cover|purifier|water_heater|lock|garage)\.\d+$"
@@ -624,122 +623,6 @@ TriggerList = TypeAdapter(list[Trigger])
 def dump_scene(definition: SceneDefinition) -> dict[str, Any]:
     """The stored (and exported) form of a scene: aliases, no empty values."""
     return definition.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-
-# ---- API shapes -----------------------------------------------------------------------------------
-
-
-class HomeCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=60)
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
-    radius_m: float = Field(default=150.0, ge=30, le=5000)
-    rooms: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
-        default_factory=list, max_length=30
-    )
-
-
-class HomeRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    name: str
-    slug: str
-    latitude: float
-    longitude: float
-    radius_m: float
-    rooms: list[str]
-
-
-class DeviceCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    kind: DeviceKind
-    name: str = Field(min_length=1, max_length=80)
-    home_id: int | None = None
-    room: str = Field(default="", max_length=40)
-
-
-class DeviceRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    entity_id: str
-    kind: DeviceKind
-    name: str
-    home_id: int | None
-    room: str
-    status: DeviceStatus
-    vin: str | None
-    state: dict[str, Any]
-    paired_at: datetime | None
-
-
-class PairingCodeRead(BaseModel):
-    device_id: int
-    code: str
-    expires_at: datetime
-
-
-class PairRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    code: str = Field(min_length=6, max_length=12)
-
-
-class PairedDevice(BaseModel):
-    """What a device receives once: its client id, secret and topics."""
-
-    device_id: int
-    entity_id: str
-    client_id: str
-    secret: str
-    state_topic: str
-    command_topic: str
-
-
-class SceneCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    definition: dict[str, Any] | None = None
-    yaml: str | None = Field(default=None, max_length=50_000)
-    preset: str | None = Field(default=None, max_length=40)
-
-
-class SceneRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    name: str
-    preset: str
-    enabled: bool
-    error: str
-    precision: Precision
-    location_revoked: bool
-    definition: dict[str, Any]
-
-
-class TraceRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    run_id: str
-    started_at: datetime
-    finished_at: datetime | None
-    outcome: str
-    trigger: dict[str, Any]
-    steps: list[dict[str, Any]]
-    dry_run: bool
-
-
-class DestinationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
-    name: str = Field(default="", max_length=80)
 
 
 for _model in (

@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.accounts import service as accounts
-from carloop.ecosystem import service
+from carloop.ecosystem import activity, service
+from carloop.ecosystem.api_schemas import HomeCreate
 from carloop.ecosystem.bridge import Bridge
 from carloop.ecosystem.models import Precision, Scene
 from carloop.ecosystem.mqtt import FakeBroker
 from carloop.ecosystem.protocol import state_topic
-from carloop.ecosystem.schemas import HomeCreate
 from carloop.ecosystem.simulator import PLACES
 
 VICTIM, ATTACKER = "13800138001", "13900139001"
@@ -115,7 +115,7 @@ def test_a_scene_stored_before_validation_hears_nothing_of_other_owners(
             )
         )
     with session_factory() as session:
-        engine = service.build_engine(session=session)
+        engine = activity.build_engine(session=session)
     broker = FakeBroker()
     client = broker.client()
     client.connect()

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.accounts import service as accounts
 from carloop.ecosystem import service
+from carloop.ecosystem.api_schemas import DeviceCreate, HomeCreate
 from carloop.ecosystem.models import DeviceKind
-from carloop.ecosystem.schemas import DeviceCreate, HomeCreate
 from carloop.ecosystem.simulator import PLACES
 
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

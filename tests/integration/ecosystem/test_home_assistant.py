@@ -34,11 +34,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.accounts import service as accounts
 from carloop.ecosystem import preferences, service
+from carloop.ecosystem.api_schemas import HomeCreate
 from carloop.ecosystem.broker import EmbeddedBroker
 from carloop.ecosystem.discovery import vehicle_configs
 from carloop.ecosystem.mqtt import PahoClient
 from carloop.ecosystem.runtime import Runtime
-from carloop.ecosystem.schemas import HomeCreate
 from carloop.ecosystem.simulator import PLACES
 
 HA_PYTHON = os.environ.get("CARLOOP_TEST_HA_PYTHON", "/work/ha-venv/bin/python")

@@ -15,7 +15,9 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.accounts import service as accounts
-from carloop.ecosystem import service
+from carloop.ecosystem import activity, service
+from carloop.ecosystem import scenes as scene_service
+from carloop.ecosystem.api_schemas import HomeCreate
 from carloop.ecosystem.discovery import vehicle_configs
 from carloop.ecosystem.models import Device, DeviceKind, DeviceStatus, Precision
 from carloop.ecosystem.mqtt import PahoClient
@@ -28,7 +30,6 @@ from carloop.ecosystem.protocol import (
     state_topic,
 )
 from carloop.ecosystem.runtime import Runtime
-from carloop.ecosystem.schemas import HomeCreate
 from carloop.ecosystem.simulator import PLACES, offset
 
 REQUIRED = {  # keys Home Assistant's MQTT platforms refuse to load without, plus what we promise
@@ -79,8 +80,8 @@ def world(session_factory: sessionmaker[Session], mqtt_url: str) -> Iterator[tup
             session.add(device)
             session.flush()
             devices[kind.value] = device.entity_id
-        scene = service.add_preset(session=session, customer_id=customer.id, name="coming_home")
-        service.set_enabled(session=session, customer_id=customer.id, scene_id=scene.id, enabled=True)
+        scene = scene_service.add_preset(session=session, customer_id=customer.id, name="coming_home")
+        scene_service.set_enabled(session=session, customer_id=customer.id, scene_id=scene.id, enabled=True)
         ids = {
             "customer_id": customer.id,
             "scene_id": scene.id,
@@ -130,14 +131,14 @@ def test_car_driving_home_switches_devices_on_and_leaves_a_trace(
     def stored() -> bool:
         with session_factory() as session:
             light = session.get(Device, ids["light_id"])
-            traces = service.list_traces(
+            traces = activity.list_traces(
                 session=session, customer_id=ids["customer_id"], scene_id=ids["scene_id"]
             )
             return light is not None and light.state.get("state") == "on" and bool(traces)
 
     wait_for(stored)
     with session_factory() as session:
-        [trace] = service.list_traces(
+        [trace] = activity.list_traces(
             session=session, customer_id=ids["customer_id"], scene_id=ids["scene_id"]
         )
     assert trace.outcome == "finished" and trace.trigger["event"] == "enter"
