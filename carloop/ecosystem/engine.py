@@ -26,37 +26,30 @@ from carloop.ecosystem.rules import (
     as_number,
     check_all,
     distance_m,
-    in_range,
     inside_zone,
     location_of,
-    matches,
-    parse_clock,
-    pattern_hits,
     redact,
     redact_payload,
-    topic_matches,
 )
 from carloop.ecosystem.runs import Effect, LoadedScene, Run, Watch
 from carloop.ecosystem.schemas import (
-    DEVICE_TRIGGER_STATES,
     ActionList,
-    DeviceTrigger,
-    EventTrigger,
     MqttTrigger,
-    NumericStateTrigger,
     ProximityTrigger,
     SceneDefinition,
-    StateTrigger,
-    TimePatternTrigger,
-    TimeTrigger,
     Trigger,
     TriggerList,
     WaitAction,
     ZoneTrigger,
 )
 from carloop.ecosystem.traces import Trace, TraceStore
+from carloop.ecosystem.triggers import event as event_platform
+from carloop.ecosystem.triggers import mqtt as mqtt_platform
+from carloop.ecosystem.triggers import platforms
+from carloop.ecosystem.triggers.proximity import DIRECTION_NOISE_M
 
-DIRECTION_NOISE_M = 30.0  # a move smaller than this does not change approaching/leaving
+PLATFORMS = platforms()  # trigger schema class -> its platform module
+
 MAX_SCENE_DEPTH = script.MAX_SCENE_DEPTH
 
 
@@ -129,15 +122,48 @@ class Engine:
     ) -> Watch:
         watch = Watch(trigger, on_fire, owner_id, precision, debounce)
         self._watch_ids[id(watch)] = watch
-        if isinstance(trigger, MqttTrigger):
-            self.by_topic.append(watch)
-        elif isinstance(trigger, TimeTrigger | TimePatternTrigger):
-            self.timed.append(watch)
-        elif isinstance(trigger, EventTrigger):
-            self.by_event.append(watch)
-        else:
-            self.by_entity.setdefault(self._entity_of(watch), []).append(watch)
+        watch.detach = PLATFORMS[type(trigger)].attach(self, watch)
         return watch
+
+    # ---- trigger platforms' host (triggers.Host) -----------------------------------------------
+
+    def listen(self, bucket: str, key: str, watch: Watch) -> Callable[[], None]:
+        """Put a watch where its input arrives; returns what takes it away again."""
+        place = {
+            "entity": self.by_entity.setdefault(key, []),
+            "topic": self.by_topic,
+            "time": self.timed,
+            "event": self.by_event,
+        }[bucket]
+        place.append(watch)
+        return lambda: place.remove(watch) if watch in place else None
+
+    def fire(self, watch: Watch, tvars: dict[str, Any], at: float, cause: Mapping[str, Any]) -> None:
+        """A trigger fired (subject to its debounce)."""
+        self._fire(watch, tvars, at, cause)
+
+    def held(
+        self, watch: Watch, for_: float | None, tvars: dict[str, Any], at: float, cause: Mapping[str, Any]
+    ) -> None:
+        """Fire now, or once the condition has held ``for`` seconds."""
+        self._held(watch, for_, tvars, at, cause)
+
+    def cancel_hold(self, watch: Watch) -> None:
+        """The condition stopped holding: a pending ``for`` is off."""
+        self.deadlines.discard(id(watch))
+
+    def track(self, entity_id: str, zone_id: str) -> _Track | None:
+        """How far a device is from a zone and which way it moves."""
+        return self.tracks.get((entity_id, zone_id))
+
+    def local(self, at: float) -> datetime:
+        """An instant in the owners' time zone."""
+        return self._local(at)
+
+    def home_of(self, owner_id: int) -> Zone | None:
+        """The owner's home zone (its first zone when none is called home)."""
+        zones = self.owner_zones.get(owner_id, {})
+        return zones.get("zone.home") or next(iter(zones.values()), None)
 
     def load(
         self, scene_id: int, owner_id: int, definition: SceneDefinition, *, location: bool = True
@@ -173,21 +199,9 @@ class Engine:
     def _detach(self, watch: Watch) -> None:
         self._watch_ids.pop(id(watch), None)
         self.deadlines.discard(id(watch))
-        for bucket in (
-            self.by_topic,
-            self.timed,
-            self.by_event,
-            self.by_entity.get(self._entity_of(watch), []),
-        ):
-            if watch in bucket:
-                bucket.remove(watch)
-
-    @staticmethod
-    def _entity_of(watch: Watch) -> str:
-        t = watch.trigger
-        if isinstance(t, DeviceTrigger):
-            return t.device_id
-        return str(getattr(t, "entity_id", ""))
+        if watch.detach is not None:
+            watch.detach()
+            watch.detach = None
 
     def traces(self, scene_id: int) -> list[Trace]:
         """The last runs of a scene kept in memory, newest first."""
@@ -213,7 +227,9 @@ class Engine:
         self.states[entity_id] = new
         zone_events = self._zones(entity_id, new, changes)
         for watch in list(self.by_entity.get(entity_id, ())):
-            self._on_state(watch, entity_id, old, new, changes, zone_events, at, cause)
+            PLATFORMS[type(watch.trigger)].on_state(
+                self, watch, entity_id, old, new, changes, zone_events, at, cause
+            )
         return self._take_effects()
 
     def message(self, topic: str, payload: str, at: float) -> list[Effect]:
@@ -223,7 +239,7 @@ class Engine:
         for watch in list(self.by_topic):
             t = watch.trigger
             assert isinstance(t, MqttTrigger)
-            if not topic_matches(t.topic, topic) or (t.payload is not None and t.payload != payload):
+            if not mqtt_platform.matches(watch, topic, payload):
                 continue
             if not self._owns(watch.owner_id, scope):
                 continue  # a scene hears only its owner's topics, whatever filter it was saved with
@@ -254,7 +270,7 @@ class Engine:
         previous = self.last_tick if self.last_tick is not None else at
         if at > previous:
             for watch in list(self.timed):
-                hit = self._time_hit(watch.trigger, previous, at)
+                hit = PLATFORMS[type(watch.trigger)].hit(self, watch, previous, at)
                 if hit is not None:
                     self._fire(watch, {"platform": watch.trigger.trigger, "id": watch.trigger.id}, hit, {})
         self.last_tick = max(at, previous)
@@ -269,29 +285,6 @@ class Engine:
 
     def _local(self, at: float) -> datetime:
         return datetime.fromtimestamp(at, UTC).astimezone(self.tz)
-
-    def _time_hit(self, trigger: Trigger, start: float, end: float) -> float | None:
-        """The first second in (start, end] a time trigger matches, if any (at most an hour is scanned)."""
-        first = int(start) + 1
-        for second in range(first, min(int(end), first + 3600) + 1):
-            local = self._local(second)
-            if isinstance(trigger, TimeTrigger):
-                at = parse_clock(trigger.at)
-                if (local.hour, local.minute, local.second) == (at.hour, at.minute, at.second):
-                    return float(second)
-            elif isinstance(trigger, TimePatternTrigger):
-                hours, minutes, seconds = trigger.hours, trigger.minutes, trigger.seconds
-                if seconds is None:
-                    seconds = 0
-                if minutes is None and hours is not None:
-                    minutes = 0
-                if (
-                    pattern_hits(hours, local.hour)
-                    and pattern_hits(minutes, local.minute)
-                    and pattern_hits(seconds, local.second)
-                ):
-                    return float(second)
-        return None
 
     # ---- zones and triggers ------------------------------------------------------------------
 
@@ -327,87 +320,6 @@ class Engine:
                 events.append((zone.id, "enter" if now else "leave"))
         self.zones_of[entity_id] = frozenset(inside)
         return events
-
-    def _on_state(
-        self,
-        watch: Watch,
-        entity_id: str,
-        old: Mapping[str, Any],
-        new: Mapping[str, Any],
-        changes: Mapping[str, Any],
-        zone_events: list[tuple[str, str]],
-        at: float,
-        cause: Mapping[str, Any],
-    ) -> None:
-        t = watch.trigger
-        base: dict[str, Any] = {"platform": t.trigger, "id": t.id, "entity_id": entity_id}
-        if isinstance(t, ZoneTrigger):
-            for zone_id, event in zone_events:
-                if zone_id != t.zone:
-                    continue
-                tvars = {**base, "zone": zone_id, "event": event}
-                if event == t.event:
-                    self._held(watch, t.for_, tvars, at, cause)
-                else:
-                    self.deadlines.discard(id(watch))
-        elif isinstance(t, ProximityTrigger):
-            track = self.tracks.get((entity_id, t.zone))
-            if track is None:
-                return
-            speed = as_number(new.get("speed"))  # km/h
-            eta = track.distance / (speed / 3.6) if speed and speed > 0.5 else None
-            if t.direction == "approaching":
-                near = (t.below_m is not None and track.distance <= t.below_m) or (
-                    t.eta_below_s is not None and eta is not None and eta <= t.eta_below_s
-                )
-                hit = track.direction == "approaching" and near
-                rearm = track.direction == "leaving" or (
-                    t.below_m is not None and track.distance > t.below_m + 2 * DIRECTION_NOISE_M
-                )
-            else:
-                hit = track.direction == "leaving" and t.above_m is not None and track.distance >= t.above_m
-                rearm = track.direction == "approaching"
-            if hit and watch.armed:
-                watch.armed = False
-                tvars = {**base, "zone": t.zone, "direction": track.direction}
-                if watch.precision is not Precision.ZONE:
-                    tvars["distance_m"] = round(
-                        track.distance, -1 if watch.precision is Precision.EXACT else -3
-                    )
-                    tvars["eta_s"] = round(eta) if eta is not None else None
-                self._fire(watch, tvars, at, cause)
-            elif rearm and not hit:
-                watch.armed = True
-        elif isinstance(t, StateTrigger | DeviceTrigger):
-            attribute = t.attribute if isinstance(t, StateTrigger) else "state"
-            if attribute not in changes:
-                return
-            before, after = old.get(attribute), new.get(attribute)
-            if isinstance(t, DeviceTrigger):
-                wanted_from, wanted_to, held_for = None, DEVICE_TRIGGER_STATES[t.type], None
-            else:
-                wanted_from, wanted_to, held_for = t.from_, t.to, t.for_
-            if before == after:
-                return
-            ok = (wanted_from is None or matches(wanted_from, before)) and (
-                wanted_to is None or matches(wanted_to, after)
-            )
-            tvars = {**base, "attribute": attribute, "from": before, "to": after}
-            if ok:
-                self._held(watch, held_for, tvars, at, cause)
-            else:
-                self.deadlines.discard(id(watch))
-        elif isinstance(t, NumericStateTrigger):
-            if t.attribute not in changes:
-                return
-            was = in_range(as_number(old.get(t.attribute)), t.above, t.below)
-            now = in_range(as_number(new.get(t.attribute)), t.above, t.below)
-            if now and not was:
-                self._held(
-                    watch, t.for_, {**base, "attribute": t.attribute, "to": new[t.attribute]}, at, cause
-                )
-            elif not now:
-                self.deadlines.discard(id(watch))
 
     def _held(
         self, watch: Watch, for_: float | None, tvars: dict[str, Any], at: float, cause: Mapping[str, Any]
@@ -538,14 +450,7 @@ class Engine:
     ) -> None:
         """An event in one owner's space: their scenes' ``event`` triggers that match it fire."""
         for watch in list(self.by_event):
-            t = watch.trigger
-            assert isinstance(t, EventTrigger)
-            if watch.owner_id != owner_id or t.event_type != event_type:
-                continue
-            if any(str(data.get(k)) != str(v) for k, v in t.event_data.items()):
-                continue
-            event = {"event_type": event_type, "data": data}
-            self._fire(watch, {"platform": "event", "id": t.id, "event": event, "_depth": depth}, at, {})
+            event_platform.on_event(self, watch, owner_id, event_type, data, at, depth)
 
     def event(self, owner_id: int, event_type: str, data: Mapping[str, Any], at: float) -> list[Effect]:
         """An event from outside the engine (the owner's app); returns the effects it caused."""

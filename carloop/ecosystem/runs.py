@@ -39,6 +39,7 @@ class Watch:
     pending_vars: dict[str, Any] | None = None
     last_fired: float | None = None
     location: bool = True  # False when the owner revoked the scene's access to locations
+    detach: Callable[[], None] | None = None  # what its platform's attach returned
 
 
 @dataclass(slots=True)

@@ -208,6 +208,27 @@ class EventTrigger(_Trigger):
     event_data: dict[str, Any] = Field(default_factory=dict, max_length=20)
 
 
+def _signed_seconds(value: Any) -> float:
+    """An offset such as ``"-00:30:00"``, ``"00:15"`` or ``-900`` as seconds (within a day)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        negative, seconds = value < 0, abs(float(value))
+    else:
+        text = str(value).strip()
+        negative = text.startswith("-")
+        seconds = _seconds(text.lstrip("+-"))
+    if seconds > 86400:
+        raise ValueError("an offset must be within a day")
+    return -seconds if negative else seconds
+
+
+class SunTrigger(_Trigger):
+    """Sunrise or sunset at the owner's home, with an offset (``"-00:30:00"``: half an hour before)."""
+
+    trigger: Literal["sun"]
+    event: Literal["sunrise", "sunset"]
+    offset: Annotated[float, BeforeValidator(_signed_seconds)] = 0.0
+
+
 def _platform(value: Any) -> str:
     if isinstance(value, dict):
         return str(value.get("trigger") or value.get("platform") or "")
@@ -229,7 +250,8 @@ Trigger = Annotated[
     | Annotated[TimePatternTrigger, Tag("time_pattern")]
     | Annotated[MqttTrigger, Tag("mqtt")]
     | Annotated[DeviceTrigger, Tag("device")]
-    | Annotated[EventTrigger, Tag("event")],
+    | Annotated[EventTrigger, Tag("event")]
+    | Annotated[SunTrigger, Tag("sun")],
     Discriminator(_platform),
     BeforeValidator(_rename_platform),
 ]

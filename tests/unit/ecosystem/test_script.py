@@ -198,3 +198,74 @@ def test_a_template_that_does_not_parse_makes_the_scene_invalid_and_yaml_keeps_n
             }
         }
     ]
+
+
+def test_sunrise_and_sunset_at_the_owners_home() -> None:
+    from datetime import UTC, date, datetime
+
+    from carloop.ecosystem.triggers.sun import sun_times
+
+    times = sun_times(date(2026, 6, 21), 31.2196, 121.5447)  # Shanghai, midsummer
+    assert times is not None
+    rise, set_ = (datetime.fromtimestamp(t, UTC) for t in times)
+    assert (rise.hour, abs(rise.minute - 50) <= 5) == (20, True)  # 04:50 Shanghai time
+    assert (set_.hour, abs(set_.minute - 1) <= 5) == (11, True)  # 19:01 Shanghai time
+    assert sun_times(date(2026, 6, 21), 80.0, 15.0) is None  # polar day: no sunset
+
+
+def test_a_sun_trigger_fires_once_a_day_at_its_offset() -> None:
+    from carloop.ecosystem.rules import Zone
+
+    engine = Engine()
+    engine.set_zones(OWNER, [Zone("zone.home", 31.2196, 121.5447, radius_m=150)])
+    engine.load(
+        1,
+        OWNER,
+        SceneDefinition.model_validate(
+            {
+                "alias": "dusk",
+                "triggers": [{"trigger": "sun", "event": "sunset", "offset": "-00:30:00"}],
+                "actions": [notify("{{ trigger.platform }}")],
+            }
+        ),
+    )
+    engine.last_tick = T0
+    fired = []
+    for hour in range(1, 49):
+        fired += [(hour, m) for m in messages(engine.tick(T0 + hour * 3600))]
+    assert [m for _, m in fired] == ["sun", "sun"]
+    assert fired[1][0] - fired[0][0] == 24
+
+
+def test_every_trigger_platform_attaches_and_detaches() -> None:
+    from carloop.ecosystem.schemas import TriggerList
+
+    engine = Engine()
+    triggers = TriggerList.validate_python(
+        [
+            {"trigger": "zone", "entity_id": CAR, "zone": "zone.home"},
+            {"trigger": "proximity", "entity_id": CAR, "zone": "zone.home", "below_m": 500},
+            {"trigger": "state", "entity_id": LIGHT, "to": "on"},
+            {"trigger": "numeric_state", "entity_id": CAR, "attribute": "battery", "below": 20},
+            {"trigger": "device", "device_id": LIGHT, "type": "turned_on"},
+            {"trigger": "time", "at": "07:00"},
+            {"trigger": "time_pattern", "minutes": "/5"},
+            {"trigger": "mqtt", "topic": "carloop/v1/owner/1/x"},
+            {"trigger": "event", "event_type": "go"},
+            {"trigger": "sun", "event": "sunrise"},
+        ]
+    )
+
+    def listening() -> int:
+        return (
+            sum(map(len, engine.by_entity.values()))
+            + len(engine.by_topic)
+            + len(engine.timed)
+            + len(engine.by_event)
+        )
+
+    stops = [engine.attach(t, lambda *_: None, owner_id=OWNER) for t in triggers]
+    assert listening() == len(triggers)
+    for stop in stops:
+        stop()
+    assert listening() == 0
