@@ -277,3 +277,20 @@ def test_recorded_drives_older_than_the_retention_are_purged(
     with session_factory.begin() as session:
         assert drives.purge_expired(session=session, now=start + timedelta(days=6)) == 0
         assert drives.purge_expired(session=session, now=start + timedelta(days=8)) == recorded
+
+
+def test_owner_page_shows_when_the_car_was_last_seen_and_that_it_is_offline(
+    client: TestClient, owner: dict[str, str], session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        customer = accounts.get_or_create_customer(session=session, phone="13800138000")
+        car = next(
+            d
+            for d in service.list_devices(session=session, customer_id=customer.id)
+            if d.kind.value == "vehicle"
+        )
+        service.store_states(session=session, states={car.id: {"ts": 1_780_000_000.0, "online": False}})
+    _page_session(client, owner)
+    page = client.get("/ecosystem?lang=en", headers=HTML).text
+    assert 'data-testid="device-offline"' in page and 'data-testid="last-seen"' in page
+    assert "2026" in page.split('data-testid="last-seen"')[1][:120]
