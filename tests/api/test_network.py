@@ -12,9 +12,11 @@ from fastapi.testclient import TestClient
 from carloop.accounts import service as accounts
 from carloop.accounts.schemas import Role
 from carloop.clock import utcnow
+from carloop.handlers import all_handlers
 from carloop.network import service as network
 from carloop.ordering import service as ordering
 from carloop.ordering.rules import OrderStatus
+from carloop.outbox.service import dispatch
 from carloop.payments.providers.base import NotificationStatus
 
 VIN = "LSJA24U69PS000042"
@@ -172,6 +174,9 @@ def test_the_buyer_journey_from_test_drive_to_handover(
     done = client.post(f"/api/v1/store/orders/{number}/handover", json=checklist, headers=bj)
     assert done.status_code == 200, done.text
     assert client.get(f"/api/v1/orders/{number}", headers=me).json()["status"] == "delivered"
+    # the delivery appointment is completed by appointments' reaction to order.delivered (outbox)
+    while dispatch(client.app.state.sessions, all_handlers()):  # type: ignore[attr-defined]
+        pass
     assert client.get(f"/api/v1/appointments/{appointment_id}", headers=me).json()["status"] == "done"
 
 
