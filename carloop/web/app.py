@@ -36,6 +36,7 @@ from carloop.network import api as network_api
 from carloop.network import pages as network_pages
 from carloop.ordering import api as ordering_api
 from carloop.ordering import pages as ordering_pages
+from carloop.ordering import staff_pages as ordering_staff_pages
 from carloop.outbox import worker as outbox_worker
 from carloop.payments.providers import build_provider
 from carloop.production import api as production_api
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ecosystem_pages,
         accounts_pages,
         ordering_pages,
+        ordering_staff_pages,
         analytics_pages,
         console_pages,
         production_pages,

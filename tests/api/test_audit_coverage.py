@@ -505,6 +505,22 @@ def handover_page(w: World) -> Expect:
     return _expect(w, "store1", "order|payment", number, w.order_id(number))
 
 
+def staff_order_page(w: World) -> Expect:
+    number = w.paid_order()
+    _ok(w.client.get(f"/staff/orders/{number}", headers={**w.headers["ops"], "Accept": "text/html"}))
+    return _expect(w, "ops", "order", number, action="order.view")
+
+
+def refund_on_behalf(w: World) -> Expect:
+    number = w.paid_order()
+    form = {"csrf_token": w.csrf["ops"], "action": "refund", "reason": "buyer phoned support"}
+    response = w.client.post(
+        f"/staff/orders/{number}/on-behalf", data=form, headers=w.headers["ops"], follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    return _expect(w, "ops", "order", number, action="order.refund.on_behalf")
+
+
 def store_payment_page(w: World) -> Expect:
     number = w.order_at_centre()
     form = {"csrf_token": w.csrf["store1"], "amount": "1000", "reference": "POS-9"}
@@ -570,6 +586,8 @@ CASES: dict[tuple[str, str], tuple[Act, Any]] = {
     ("POST", "/api/v1/store/orders/{number}/payments"): (store_payment, None),
     ("POST", "/api/v1/store/orders/{number}/handover"): (handover, None),
     ("GET", "/staff/orders/{number}/handover"): (handover_page, None),
+    ("GET", "/staff/orders/{number}"): (staff_order_page, None),
+    ("POST", "/staff/orders/{number}/on-behalf"): (refund_on_behalf, None),
     ("POST", "/staff/orders/{number}/payments"): (store_payment_page, None),
     ("POST", "/staff/orders/{number}/handover"): (handover_form, None),
     ("POST", "/api/v1/network/centres/{code}/rebalance"): (rebalance, None),

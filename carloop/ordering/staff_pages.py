@@ -1,0 +1,111 @@
+"""The staff order page: one order's timeline, payments, appointments, notices and audit trail, and
+support acting for its buyer (refund or cancel, reason required). Role- and store-bound like the
+staff API (another store's order is not found), every view and action audited, forms carry CSRF."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from carloop.accounts.schemas import Principal
+from carloop.appointments import service as appointments
+from carloop.audit import service as audit
+from carloop.errors import DomainError
+from carloop.network import service as network
+from carloop.network.support import SupportAction, act_for_buyer
+from carloop.ordering import service
+from carloop.ordering.api import provider_of
+from carloop.ordering.schemas import OrderRead
+from carloop.payments import service as payments
+from carloop.web.deps import DbSession, check_csrf, require_staff
+
+router = APIRouter()
+StaffPage = Annotated[Principal, Depends(require_staff)]
+
+
+def require_form_staff(
+    request: Request,
+    principal: Annotated[Principal, Depends(require_staff)],
+    csrf_token: Annotated[str, Form(max_length=200)],
+) -> Principal:
+    """A signed-in staff member posting a page form with this session's anti-forgery token."""
+    check_csrf(request, csrf_token)
+    return principal
+
+
+FormStaff = Annotated[Principal, Depends(require_form_staff)]
+
+
+def _ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _page(
+    request: Request, session: Session, staff: Principal, number: str, error: str = "", status: int = 200
+) -> Response:
+    order = service.get_for(session=session, principal=staff, number=number)
+    context: dict[str, Any] = {
+        "order": OrderRead.of(order),
+        "payments": payments.payments_for_order(session=session, order_id=order.id),
+        "appointments": [
+            appointments.read(session, a)
+            for a in appointments.list_for_customer(session=session, customer_id=order.customer_id)
+            if a.order_id in (None, order.id)
+        ],
+        "notices": network.notices_for(session=session, customer_id=order.customer_id, limit=20),
+        "trail": audit.list_entries(session=session, target_type="order", target_id=order.number, limit=50),
+        "actions": list(SupportAction),
+        "error": error,
+    }
+    return request.app.state.renderer.render(
+        request, "ordering/staff_order.html", context, status_code=status
+    )
+
+
+@router.get("/staff/orders/{number}")
+def staff_order_page(number: str, request: Request, session: DbSession, staff: StaffPage) -> Response:
+    """One order as support and the centre see it (audited as a view)."""
+    order = service.get_for(session=session, principal=staff, number=number)
+    audit.record(
+        session=session,
+        principal=staff,
+        action="order.view",
+        target_type="order",
+        target_id=order.number,
+        detail={"via": "page"},
+        ip=_ip(request),
+    )
+    return _page(request, session, staff, number)
+
+
+@router.post("/staff/orders/{number}/on-behalf")
+def act_on_behalf(
+    number: str,
+    request: Request,
+    session: DbSession,
+    staff: FormStaff,
+    action: Annotated[SupportAction, Form()],
+    reason: Annotated[str, Form(max_length=200)] = "",
+    accept_forfeit: Annotated[bool, Form()] = False,
+) -> Response:
+    """Refund or cancel for the buyer, under the same policy as the buyer's own buttons."""
+    try:
+        with session.begin_nested():
+            act_for_buyer(
+                session=session,
+                provider=provider_of(request),
+                principal=staff,
+                number=number,
+                action=action,
+                reason=reason,
+                accept_forfeit=accept_forfeit,
+                ip=_ip(request),
+            )
+    except DomainError as err:
+        if err.code == "not-found":
+            raise
+        return _page(request, session, staff, number, err.message, 422)
+    return RedirectResponse(f"/staff/orders/{number}", status_code=303)
