@@ -61,10 +61,24 @@ def template(node: ast.expr, constants: dict[str, str] | None = None) -> list[st
                 parts.append(f"%({name if used[name] == 1 else f'{name}{used[name]}'})s")
         return ["".join(parts)]
     if isinstance(node, ast.Name) and node.id in constants:
-        return [constants[node.id].replace("%", "%%")]
+        return _constant_msgid(constants[node.id])
+    if isinstance(node, ast.Attribute) and node.attr in constants:  # rules.FULL: another module's constant
+        return _constant_msgid(constants[node.attr])
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):  # TEMPLATE % {"name": value}
+        return template(node.left, constants)
     if isinstance(node, ast.IfExp):
         return template(node.body, constants) + template(node.orelse, constants)
     return []
+
+
+def _constant_msgid(value: str) -> list[str]:
+    """A module constant as a msgid: a ``%(name)s`` template stays one, other text has ``%`` doubled."""
+    return [value] if "%(" in value else [value.replace("%", "%%")]
+
+
+def constants_of(source: str) -> dict[str, str]:
+    """The module-level string constants of ``source`` (``FULL = "That slot is fully booked..."``)."""
+    return _constants(ast.parse(source))
 
 
 def _constants(tree: ast.Module) -> dict[str, str]:
@@ -88,10 +102,13 @@ def error_call_name(node: ast.Call) -> str | None:
     return name if name in ERROR_CLASSES else None
 
 
-def error_messages(source: str) -> Iterator[tuple[int, str | None]]:
-    """(line, msgid) for each domain error constructed in ``source``; msgid None when not static."""
+def error_messages(source: str, known: dict[str, str] | None = None) -> Iterator[tuple[int, str | None]]:
+    """(line, msgid) for each domain error constructed in ``source``; msgid None when not static.
+
+    ``known`` adds other modules' constants, so ``raise CapacityExhausted(rules.FULL)`` resolves.
+    """
     tree = ast.parse(source)
-    constants = _constants(tree)
+    constants = {**(known or {}), **_constants(tree)}
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and error_call_name(node) and node.args:
             found = template(node.args[0], constants)
