@@ -43,6 +43,8 @@ class ErrorCode(StrEnum):
     IDENTITY_REQUIRED = "identity-required"
     APPOINTMENT_LIMIT_REACHED = "appointment-limit-reached"
     YAML_TOO_LARGE = "yaml-too-large"
+    VALIDATION_ERROR = "validation-error"
+    MALFORMED_BODY = "malformed-body"
 
 
 class DomainError(Exception):

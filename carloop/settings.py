@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     ecosystem_simulate: bool | None = None
     # Seconds between checks for changed scenes and devices while the bridge runs.
     reload_interval: float = 2.0
+    # The fast lanes' group commit (web.lanes): requests per transaction, how long a batch waits for
+    # company, and how many may queue before new ones get 503 + Retry-After.
+    lane_max_batch: int = 500
+    lane_max_wait_ms: float = 2.0
+    lane_max_pending: int = 2048
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

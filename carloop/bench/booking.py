@@ -32,7 +32,7 @@ from carloop.bench.db import bench_database
 
 MODEL = "su7"
 # The served stack (what ``carloop serve`` runs), and the same app without the lean booking route.
-FACTORIES = {"lean": "carloop.web.asgi:create", "fastapi": "carloop.ordering.intake.asgi:create"}
+FACTORIES = {"lean": "carloop.web.asgi:create", "fastapi": "carloop.web.asgi:create_without_booking_route"}
 
 
 def seed_world(url: str, slots: int, customers: int) -> tuple[list[str], list[tuple[str, str]]]:

@@ -1,8 +1,13 @@
-"""``carloop bench launch`` and ``carloop bench crash``: a launch-day surge against the real server.
+"""``carloop bench launch`` and ``carloop bench crash``: a launch day against the real server.
 
 The bench creates a fresh database (a temporary SQLite file, or a ``<name>_launch`` database next
-to the PostgreSQL one given), seeds buyers with sessions, starts uvicorn in separate processes with
-the intake in front of the app, drives it over HTTP from another process, then audits the database.
+to the PostgreSQL one given), seeds buyers with sessions, starts the served stack
+(``carloop.web.asgi:create``) in separate processes with the chosen payment provider, and drives it
+over HTTP from another process in phases: the reservation surge (timed); then, untimed, it signs one
+notification per answered reservation as the provider would (``launch_payments``); then the
+notification surge (timed), which the server verifies with the provider's real algorithm. Then it
+audits the database: nothing lost, nothing twice, no edition number oversold, no gap among paid
+places, the ledger balanced.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ def free_port() -> int:
 
 
 class Server:
-    """uvicorn with the intake in front of the app, in its own process group."""
+    """The served stack (``carloop.web.asgi:create``, lanes in front of the app), in its own process group."""
 
     def __init__(self, url: str, port: int, workers: int, env: dict[str, str] | None = None) -> None:
         self.url, self.port, self.workers, self.env = url, port, workers, env or {}
@@ -51,7 +56,7 @@ class Server:
             **self.env,
         }
         cmd = [
-            sys.executable, "-m", "uvicorn", "carloop.ordering.intake.asgi:create", "--factory",
+            sys.executable, "-m", "uvicorn", "carloop.web.asgi:create", "--factory",
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
             "--loop", "uvloop", "--http", "httptools", "--log-level", "warning", "--no-access-log",
             "--backlog", "4096",
@@ -160,12 +165,19 @@ def _pct(values: list[float], q: float) -> float:
 # --- audit ------------------------------------------------------------------------------------
 
 
-def audit(url: str, jobs: list[Any], results: list[Any], *, killed_at: float | None = None) -> dict[str, Any]:
-    """Check what the database holds against what the clients were told."""
+def audit(
+    url: str,
+    jobs: list[Any],
+    results: list[Any],
+    *,
+    killed_at: float | None = None,
+    notified: tuple[list[Any], Any] | None = None,
+) -> dict[str, Any]:
+    """Check what the database holds against what the clients were told (and the provider, if it notified)."""
     from sqlalchemy import func, select
 
     from carloop.db import make_engine, make_session_factory
-    from carloop.ordering.intake.rules import position_gaps
+    from carloop.ordering.editions import position_gaps
     from carloop.ordering.models import EditionStock, Order
     from carloop.payments import ledger
     from carloop.payments.models import Payment
@@ -198,7 +210,11 @@ def audit(url: str, jobs: list[Any], results: list[Any], *, killed_at: float | N
         ).scalar_one()
         charges = session.execute(
             select(func.count()).select_from(
-                select(Payment.order_id).group_by(Payment.order_id).having(func.count() > 1).subquery()
+                select(Payment.order_id)
+                .where(Payment.status == "succeeded")
+                .group_by(Payment.order_id)
+                .having(func.count() > 1)
+                .subquery()
             )
         ).scalar_one()
         gaps = 0
@@ -227,6 +243,20 @@ def audit(url: str, jobs: list[Any], results: list[Any], *, killed_at: float | N
             by_position = [int(n or 0) for _, n in sorted(held, key=lambda row: row[0] or 0)]
             order_violations += sum(1 for a, b in itertools.pairwise(by_position) if a > b)
         waitlisted = session.scalar(select(func.count()).where(Order.status == "waitlisted")) or 0
+        paid_orders = session.scalar(select(func.count()).where(Order.paid_at.is_not(None))) or 0
+        lapsed = (
+            session.scalar(select(func.count()).where(Order.status == "cancelled", Order.paid_at.is_(None)))
+            or 0
+        )
+        paid_gaps = 0
+        for model in session.scalars(select(Order.model).distinct()):
+            found = session.scalars(
+                select(Order.queue_position).where(
+                    Order.model == model, Order.queue_position.is_not(None), Order.paid_at.is_not(None)
+                )
+            )
+            paid_gaps += position_gaps(int(p) for p in found if p is not None)
+        captured = set(session.scalars(select(Payment.trade_no).where(Payment.status == "succeeded")))
         ledger_ok = ledger.check(session=session).ok
     engine.dispose()
     lost = sorted(set(acked.values()) - numbers)
@@ -238,9 +268,17 @@ def audit(url: str, jobs: list[Any], results: list[Any], *, killed_at: float | N
         "oversold": oversold,
         "edition_numbers_out_of_queue_order": order_violations,
         "waitlisted": int(waitlisted),
-        "position_gaps": gaps,
+        "position_gaps": paid_gaps if notified is not None else gaps,
+        "held_position_gaps": gaps,
+        "paid_orders": int(paid_orders),
+        "lapsed": int(lapsed),
         "ledger_balanced": bool(ledger_ok),
     }
+    if notified is not None:
+        notify_jobs, notify_res = notified
+        acked_trades = {j.key for j, s in zip(notify_jobs, notify_res.status, strict=True) if 200 <= s < 300}
+        report["notifications_acknowledged"] = len(acked_trades)
+        report["lost_notifications"] = len(acked_trades - captured)
     if killed_at is not None:
         report["acknowledged_before_kill"] = len(before_kill)
         report["lost_acknowledged_before_kill"] = len(before_kill - numbers)
@@ -261,6 +299,20 @@ def _summary(res: Any, kinds: list[str]) -> dict[str, Any]:
     }
 
 
+def _trades(res: Any) -> list[tuple[str, int]]:
+    """(trade_no, deposit_fen) of every reservation answered 201, once per order (retries share it)."""
+    seen: dict[str, int] = {}
+    for answer in res.answers:
+        if answer and answer.get("trade_no"):
+            seen.setdefault(str(answer["trade_no"]), int(answer["deposit_fen"]))
+    return list(seen.items())
+
+
+def _phase(res: Any, kinds: list[str]) -> dict[str, Any]:
+    summary = _summary(res, kinds)
+    return {k: summary[k] for k in ("requests", "ok", "per_s", "p50_ms", "p95_ms", "p99_ms")}
+
+
 def run_launch(
     *,
     orders: int,
@@ -270,10 +322,13 @@ def run_launch(
     compare_orders: int,
     hello_requests: int,
     show: bool,
+    provider: str = "simulator",
 ) -> dict[str, Any]:
     """The whole launch bench; returns the JSON report."""
+    from carloop.bench.launch_payments import make_kit, notification_jobs
     from carloop.bench.loadgen import Job, render
 
+    kit = make_kit(provider)
     with tempfile.TemporaryDirectory(prefix="carloop-launch-") as tmp:
         workdir = Path(tmp)
         url = bench_database(database_url, workdir, "launch")
@@ -286,7 +341,10 @@ def run_launch(
         if compare_orders:
             compare_jobs, _ = build_jobs(orders=compare_orders, buyers=buyers, seed=11, prefix="C")
             single = Server(
-                url, port, workers, {"CARLOOP_INTAKE_MAX_BATCH": "1", "CARLOOP_INTAKE_MAX_WAIT_MS": "0"}
+                url,
+                port,
+                workers,
+                {**kit.env, "CARLOOP_LANE_MAX_BATCH": "1", "CARLOOP_LANE_MAX_WAIT_MS": "0"},
             )
             single.start()
             try:
@@ -296,7 +354,7 @@ def run_launch(
             all_jobs.append(compare_jobs)
             all_results.append(res)
             report["per_request_commit"] = _summary(res, [j.kind for j in compare_jobs])
-        server = Server(url, port, workers)
+        server = Server(url, port, workers, kit.env)
         server.start()
         try:
             hello = [
@@ -305,40 +363,66 @@ def run_launch(
             ]
             hello_res = drive(port, hello, concurrency, workdir, label="hello", show=show)
             cpu_before = server.cpu_seconds()
-            res = drive(port, jobs, concurrency, workdir, label="group commit", show=show)
+            res = drive(port, jobs, concurrency, workdir, label="reservation surge", show=show)
             server_cpu = server.cpu_seconds() - cpu_before
+            # Untimed: the provider signs one notification per answered reservation.
+            signing = time.perf_counter()
+            answered = [t for r in [*all_results, res] for t in _trades(r)]  # the comparison's too
+            notify_jobs = notification_jobs(kit, answered)
+            signing_s = time.perf_counter() - signing
+            cpu_before = server.cpu_seconds()
+            notify_res = drive(port, notify_jobs, concurrency, workdir, label="notification surge", show=show)
+            notify_cpu = server.cpu_seconds() - cpu_before
         finally:
             server.stop()
         all_jobs.append(jobs)
         all_results.append(res)
         summary = _summary(res, [j.kind for j in jobs])
+        notify_summary = _phase(notify_res, [j.kind for j in notify_jobs])
         statuses: dict[str, int] = {}
         for s in res.status:
             statuses[str(s)] = statuses.get(str(s), 0) + 1
+        notify_statuses: dict[str, int] = {}
+        for s in notify_res.status:
+            notify_statuses[str(s)] = notify_statuses.get(str(s), 0) + 1
+        hello_per_s = round(hello_requests / hello_res.elapsed_s, 1)
+        audit_report = audit(url, all_jobs, all_results, notified=(notify_jobs, notify_res))
+        both = res.elapsed_s + notify_res.elapsed_s
         head = {
+            "provider": kit.name,
+            "reservations_per_s": summary["per_s"],
+            "notifications_per_s": notify_summary["per_s"],
+            "paid_orders_per_s": round(audit_report["paid_orders"] / both, 1) if both else 0.0,
             "orders_per_s": summary["per_s"],
+            "reservation_p50_ms": summary["p50_ms"],
+            "reservation_p99_ms": summary["p99_ms"],
+            "notification_p50_ms": notify_summary["p50_ms"],
+            "notification_p99_ms": notify_summary["p99_ms"],
             "p50_ms": summary["p50_ms"],
             "p95_ms": summary["p95_ms"],
             "p99_ms": summary["p99_ms"],
-            "hello_per_s": round(hello_requests / hello_res.elapsed_s, 1),
+            "hello_per_s": hello_per_s,
+            "orders_to_hello_ratio": round(summary["per_s"] / hello_per_s, 3) if hello_per_s else 0.0,
+            "signing_s_untimed": round(signing_s, 2),
         }
-        head["orders_to_hello_ratio"] = round(head["orders_per_s"] / head["hello_per_s"], 3)
         if "per_request_commit" in report:
             head["group_vs_per_request_commit_ratio"] = round(
                 head["orders_per_s"] / max(0.1, report["per_request_commit"]["per_s"]), 2
             )
-        audit_report = audit(url, all_jobs, all_results)
         drop_bench_database(url)
         return {
             **head,
             **audit_report,
             "requests": len(jobs),
             "statuses": statuses,
+            "notification_statuses": notify_statuses,
+            "notification_phase": notify_summary,
             "edition_units": edition_units,
             "edition_requests": edition_requests,
-            "busy_503": res.busy_503,
+            "busy_503": res.busy_503 + notify_res.busy_503,
             "client_cpu_ms_per_request": summary["client_cpu_ms_per_request"],
             "server_cpu_ms_per_request": round(server_cpu * 1000 / max(1, len(jobs)), 4),
+            "server_cpu_ms_per_notification": round(notify_cpu * 1000 / max(1, len(notify_jobs)), 4),
             "hello_client_cpu_ms_per_request": round(hello_res.cpu_s * 1000 / max(1, hello_requests), 4),
             **report,
             "database": "postgresql" if url.startswith("postgresql") else "sqlite",
@@ -349,26 +433,42 @@ def run_launch(
 
 
 def run_crash(
-    *, orders: int, concurrency: int, database_url: str | None, workers: int, kill_at: float, show: bool
+    *,
+    orders: int,
+    concurrency: int,
+    database_url: str | None,
+    workers: int,
+    kill_at: float,
+    show: bool,
+    provider: str = "simulator",
+    kill_during: str = "reservations",
 ) -> dict[str, Any]:
-    """The crash bench: SIGKILL mid-surge, restart, retries with the same keys, audit."""
+    """The crash bench: SIGKILL mid-surge (reservations or notifications), restart, retries, audit."""
+    from carloop.bench.launch_payments import make_kit, notification_jobs
+
+    if kill_during not in ("reservations", "notifications"):
+        raise ValueError("--kill-during is reservations or notifications")
+    kit = make_kit(provider)
     with tempfile.TemporaryDirectory(prefix="carloop-crash-") as tmp:
         workdir = Path(tmp)
         url = bench_database(database_url, workdir, "crash")
         buyers = seed_buyers(url, max(10, min(5_000, orders // 10)), max(1, min(5000, orders // 100)))
         jobs, _ = build_jobs(orders=orders, buyers=buyers, seed=13, prefix="K")
         port = free_port()
-        server = Server(url, port, workers)
+        server = Server(url, port, workers, kit.env)
         server.start()
         killed: dict[str, float] = {}
 
-        def maybe_kill(done: int) -> None:
-            if not killed and done >= kill_at * len(jobs):
-                killed["at"] = time.monotonic()
-                server.kill()
-                time.sleep(0.5)
-                server.start()
-                killed["restarted"] = time.monotonic()
+        def killer(total: int) -> Any:
+            def maybe_kill(done: int) -> None:
+                if not killed and done >= kill_at * total:
+                    killed["at"] = time.monotonic()
+                    server.kill()
+                    time.sleep(0.5)
+                    server.start()
+                    killed["restarted"] = time.monotonic()
+
+            return maybe_kill
 
         try:
             res = drive(
@@ -376,23 +476,36 @@ def run_crash(
                 jobs,
                 concurrency,
                 workdir,
-                label="surge with a crash",
+                label="reservations",
                 show=show,
-                on_progress=maybe_kill,
+                on_progress=killer(len(jobs)) if kill_during == "reservations" else None,
+            )
+            notify_jobs = notification_jobs(kit, _trades(res))
+            notify_res = drive(
+                port,
+                notify_jobs,
+                concurrency,
+                workdir,
+                label="notifications",
+                show=show,
+                on_progress=killer(len(notify_jobs)) if kill_during == "notifications" else None,
             )
         finally:
             server.stop()
-        report = audit(url, [jobs], [res], killed_at=killed.get("at"))
+        at = killed.get("at") if kill_during == "reservations" else None
+        report = audit(url, [jobs], [res], killed_at=at, notified=(notify_jobs, notify_res))
         drop_bench_database(url)
         return {
-            "lost": report["lost"],
+            "lost": report["lost"] + report["lost_notifications"],
             "duplicates": report["duplicates"],
             "ledger_balanced": report["ledger_balanced"],
             **report,
+            "provider": kit.name,
+            "killed_during": kill_during,
             "killed": bool(killed),
             "downtime_s": round(killed.get("restarted", 0) - killed.get("at", 0), 2),
-            "connection_errors": res.connection_errors,
-            "unanswered": sum(1 for s in res.status if s == 599),
+            "connection_errors": res.connection_errors + notify_res.connection_errors,
+            "unanswered": sum(1 for s in [*res.status, *notify_res.status] if s == 599),
             "database": "postgresql" if url.startswith("postgresql") else "sqlite",
             "workers": workers,
             "orders": orders,

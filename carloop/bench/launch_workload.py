@@ -27,7 +27,7 @@ def seed_buyers(url: str, count: int, edition_units: int) -> list[Buyer]:
     """Create ``count`` customers with sessions, and the edition's stock of ``edition_units``."""
     from carloop.accounts import service as accounts
     from carloop.db import make_engine, make_session_factory
-    from carloop.ordering.intake.rules import id_number_with_check
+    from carloop.ordering.editions import id_number_with_check
     from carloop.ordering.models import EditionStock
     from carloop.settings import Settings
 

@@ -22,7 +22,7 @@ class Job:
 
     key: str
     raw: bytes  # the whole HTTP/1.1 request
-    kind: str  # "order" | "retry" | "invalid" | "edition" | "hello"
+    kind: str  # "order" | "retry" | "invalid" | "edition" | "hello" | "notify"
 
 
 @dataclass(slots=True)
@@ -107,7 +107,7 @@ async def drive(
             res.latency_ms[i] = (time.perf_counter() - started) * 1000
             if 200 <= status < 300:
                 res.acked_at[i] = time.monotonic()
-                if job.kind != "hello":
+                if job.kind not in ("hello", "notify"):  # a notification is answered "success"
                     res.answers[i] = json.loads(body)
             done += 1
             if progress is not None and done % 256 == 0:

@@ -27,6 +27,8 @@ class DepositPolicy(BaseModel):
     refundable_hours: int = Field(ge=0)  # 0: not refundable at all
     auto_lock: bool = True  # the order locks itself when the refundable window ends
     lock_at_payment: bool = False  # numbered limited editions lock the moment the deposit is paid
+    # how long a reservation holds its queue place (and edition number) before the deposit is paid
+    payment_window_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
 
 
 class PriceLine(BaseModel):

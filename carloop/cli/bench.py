@@ -44,6 +44,10 @@ def _emit(title: str, report: dict[str, Any], as_json: bool) -> None:
 
 # --- launch day (ordering) ----------------------------------------------------------------------
 
+Provider = Annotated[
+    str, typer.Option("--provider", help="The payment provider the server verifies: simulator or alipay.")
+]
+
 
 @bench_app.command("launch")
 def launch(
@@ -55,9 +59,10 @@ def launch(
         int, typer.Option(help="Orders for the per-request-commit run (0: skip the comparison).")
     ] = 10_000,
     hello_requests: Annotated[int, typer.Option(help="Requests for the hello ceiling.")] = 30_000,
+    provider: Provider = "simulator",
     as_json: AsJson = False,
 ) -> None:
-    """Drive a launch surge through the real server and audit what was stored."""
+    """Reservation surge, provider's signed notifications, notification surge; audit what was stored."""
     from carloop.bench.launch import run_launch
 
     report = run_launch(
@@ -68,6 +73,7 @@ def launch(
         compare_orders=compare_orders,
         hello_requests=hello_requests,
         show=not as_json,
+        provider=provider,
     )
     _emit("launch bench", report, as_json)
 
@@ -79,6 +85,10 @@ def crash(
     database_url: BenchDbUrl = None,
     workers: Workers = 1,
     kill_at: Annotated[float, typer.Option(help="Kill the server after this share was acknowledged.")] = 0.5,
+    provider: Provider = "simulator",
+    kill_during: Annotated[
+        str, typer.Option(help="The surge the kill hits: reservations or notifications.")
+    ] = "reservations",
     as_json: AsJson = False,
 ) -> None:
     """SIGKILL the server mid-surge, restart it, let clients retry, and count what was lost."""
@@ -91,6 +101,8 @@ def crash(
         workers=workers,
         kill_at=kill_at,
         show=not as_json,
+        provider=provider,
+        kill_during=kill_during,
     )
     _emit("launch bench", report, as_json)
 

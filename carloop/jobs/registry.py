@@ -37,6 +37,8 @@ class Job:
 JOBS: list[Job] = [
     Job("auto_lock", timedelta(minutes=1), tasks.auto_lock, "Lock orders at their refund window's end",
         tasks.next_auto_lock),
+    Job("lapse_unpaid", timedelta(minutes=1), tasks.lapse_unpaid,
+        "Unpaid reservations lapse at their payment window's end", tasks.next_lapse),
     Job("offer_expiry", timedelta(minutes=5), tasks.offer_expiry, "Pass expired inventory offers on",
         tasks.next_offer_expiry),
     Job("reminders", timedelta(minutes=1), tasks.reminders, "Appointment reminders and pending notices"),

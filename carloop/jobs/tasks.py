@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from carloop.appointments import reminders as appointment_reminders
 from carloop.jobs.rules import JobResult
 from carloop.loyalty import service as loyalty
+from carloop.ordering import deposits
 from carloop.ordering import service as ordering
 from carloop.production import inventory
 
@@ -26,6 +27,22 @@ def auto_lock(sessions: sessionmaker[Session], now: datetime) -> JobResult:
 def next_auto_lock(session: Session) -> datetime | None:
     """The next refund window to end."""
     return ordering.next_auto_lock_at(session=session)
+
+
+def lapse_unpaid(sessions: sessionmaker[Session], now: datetime) -> JobResult:
+    """End unpaid reservations at their payment window's end; their places and numbers pass on."""
+    total = 0
+    while True:
+        with sessions.begin() as session:
+            lapsed = deposits.lapse_unpaid(session=session, now=now)
+        total += lapsed
+        if lapsed < deposits.LAPSE_BATCH:
+            return JobResult.ok(f"{total} unpaid reservations lapsed")
+
+
+def next_lapse(session: Session) -> datetime | None:
+    """The next payment window to end."""
+    return deposits.next_lapse_at(session=session)
 
 
 def offer_expiry(sessions: sessionmaker[Session], now: datetime) -> JobResult:

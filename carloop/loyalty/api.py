@@ -25,7 +25,6 @@ from carloop.loyalty.schemas import (
 )
 from carloop.payments.models import Payment, PaymentStatus
 from carloop.payments.providers.base import PaymentProvider
-from carloop.payments.providers.simulator import SimulatorProvider
 from carloop.web.deps import CurrentCustomer, CurrentPrincipal, DbSession, public_base_url, require_roles
 
 router = APIRouter(tags=["loyalty"])
@@ -65,9 +64,8 @@ def provider_of(request: Request) -> PaymentProvider:
 
 
 def pay_url(provider: PaymentProvider, payment: Payment) -> str:
-    """Where the owner pays: the provider's page, or the shop's own page for the built-in simulator."""
-    if isinstance(provider, SimulatorProvider):
-        return f"/shop/pay/{payment.trade_no}"
+    """Where the owner pays: the provider's page (the built-in simulator's is ``/pay/simulator/...``)."""
+    del provider
     return payment.pay_url
 
 
@@ -80,7 +78,7 @@ def pending_payment(session: DbSession, request: Request, order: ShopOrder) -> P
         provider=provider_of(request),
         order=order,
         base_url=public_base_url(request),
-        return_url=f"{public_base_url(request).rstrip('/')}/shop/orders/{order.number}",
+        return_url=f"{public_base_url(request).rstrip('/')}/shop/orders?placed={order.number}",
     )
     return payment if payment.status is PaymentStatus.PENDING else None
 

@@ -11,11 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from carloop.errors import CapacityExhausted, Conflict, NotFound, PolicyViolation
 from carloop.loyalty import meetups_pages, service, shop
 from carloop.loyalty.api import pay_url, pending_payment, provider_of
-from carloop.loyalty.models import ShopOrder
 from carloop.loyalty.rules import EARN_RULES, EarnReason
-from carloop.payments import service as payments
-from carloop.payments.providers.base import NotificationStatus
-from carloop.payments.providers.simulator import SimulatorProvider
 from carloop.web.deps import CurrentCustomer, DbSession, FormCustomer
 
 router = APIRouter()
@@ -139,36 +135,6 @@ def checkout(
     if payment is not None:
         return RedirectResponse(pay_url(provider_of(request), payment), status_code=303)
     return RedirectResponse(f"/shop/orders?placed={order.number}", status_code=303)
-
-
-@router.get("/shop/pay/{trade_no}")
-def simulator_page(trade_no: str, request: Request, session: DbSession, me: CurrentCustomer) -> Response:
-    """The built-in payment simulator for a shop order's cash part (signs the provider's notification)."""
-    provider = provider_of(request)
-    if not isinstance(provider, SimulatorProvider):
-        raise NotFound("The payment simulator is not enabled.")
-    payment = payments.get_payment(session=session, trade_no=trade_no)
-    if payment.shop_order_id is None:
-        raise NotFound(f"No payment {trade_no}.")
-    order = session.get(ShopOrder, payment.shop_order_id)
-    if order is None or order.customer_id != me.customer_id:
-        raise NotFound(f"No payment {trade_no}.")
-    sign = provider.signed_notification
-    return _render(
-        request,
-        "ordering/simulator.html",
-        {
-            "payment": payment,
-            "order": order,
-            "paid_form": sign(
-                trade_no=payment.trade_no, amount_fen=payment.amount_fen, status=NotificationStatus.SUCCEEDED
-            ),
-            "closed_form": sign(
-                trade_no=payment.trade_no, amount_fen=payment.amount_fen, status=NotificationStatus.CLOSED
-            ),
-            "return_to": f"/shop/orders?placed={order.number}",
-        },
-    )
 
 
 @router.get("/shop/orders")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -161,12 +161,21 @@ def start_payment(
         subject=f"carloop shop {order.number}",
         return_url=return_url,
         notify_url=f"{base_url.rstrip('/')}/api/v1/payments/notify/{provider.name}",
+        customer_id=order.customer_id,
     )
 
 
 def payments_of(*, session: Session, order: ShopOrder) -> list[Payment]:
     """Every payment of a shop order, oldest first."""
     return shop_payments.payments_for(session=session, shop_order_id=order.id)
+
+
+def on_payments_captured(
+    *, session: Session, provider: PaymentProvider, results: Sequence[NotificationResult]
+) -> None:
+    """Settle the shop orders of a batch of applied notifications (the payments domain's shop handler)."""
+    for result in results:
+        on_payment_notified(session=session, provider=provider, result=result)
 
 
 def on_payment_notified(*, session: Session, provider: PaymentProvider, result: NotificationResult) -> None:

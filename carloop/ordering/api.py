@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse
 
 from carloop.accounts import service as accounts
 from carloop.accounts.schemas import Principal
 from carloop.analytics.rules import Stage
 from carloop.audit import service as audit
-from carloop.errors import NotFound, PaymentFailed
-from carloop.ordering import idempotency, rules, service, transfers
-from carloop.ordering.intake.prepare import identity_hash
+from carloop.errors import NotFound
+from carloop.ordering import deposits, editions, idempotency, reservations, rules, service, transfers
 from carloop.ordering.models import FamilyMember, Order, OrderTransfer
 from carloop.ordering.schemas import (
     CancelRequest,
@@ -30,10 +27,11 @@ from carloop.ordering.schemas import (
     TransferCreate,
     TransferRead,
 )
+from carloop.payments import service as payments
 from carloop.payments.models import Payment
 from carloop.payments.providers.base import PaymentProvider
 from carloop.web import tracking
-from carloop.web.deps import CurrentCustomer, CurrentStaff, DbSession, public_base_url
+from carloop.web.deps import CurrentCustomer, CurrentStaff, DbSession
 
 router = APIRouter(tags=["orders"])
 
@@ -90,18 +88,25 @@ def _mine(session: DbSession, principal: Principal, number: str) -> Order:
 def reserve(
     body: OrderCreate, request: Request, session: DbSession, me: CurrentCustomer, key: IdempotencyKey = None
 ) -> JSONResponse:
-    """Reserve a configured car: the order is created and its deposit payment started."""
-
+    """Reserve a configured car (``reserve_many`` of one): the order waits for its deposit, its queue
+    place (and edition number) held for the payment window; ``payment.pay_url`` is where to pay."""
+    assert me.customer_id is not None
     identity = None
     if body.id_number is not None:  # checked by the schema; stored only as the keyed hash
         secret = request.app.state.settings.secret_key.get_secret_value().encode()
-        identity = identity_hash(secret, body.id_number)
-
-    def produce() -> tuple[int, dict[str, Any]]:
-        assert me.customer_id is not None
-        order = service.reserve(
-            session=session, customer_id=me.customer_id, config=body.configuration, identity_hash=identity
-        )
+        identity = editions.identity_hash(secret, body.id_number)
+    made = reservations.reserve(
+        session=session,
+        provider=provider_of(request),
+        customer_id=me.customer_id,
+        config=body.configuration,
+        scope=me.actor,
+        key=key,
+        identity_hash=identity,
+        id_number=body.id_number,
+    )
+    order = service.load(session=session, number=made.number)
+    if not made.replayed:
         tracking.track(
             request,
             session,
@@ -111,13 +116,10 @@ def reserve(
             order_id=order.id,
             total_fen=order.total_fen,
         )
-        payment = service.start_deposit_payment(
-            session=session, provider=provider_of(request), order=order, base_url=public_base_url(request)
-        )
-        out = ReservationRead(order=OrderRead.of(order), payment=payment_read(payment))
-        return 201, out.model_dump(mode="json")
-
-    return _once(request, session, me, key, body.model_dump(mode="json"), produce)
+    payment = payments.get_payment(session=session, trade_no=made.trade_no)
+    out = ReservationRead(order=OrderRead.of(order), payment=payment_read(payment))
+    headers = {"Idempotent-Replayed": "true"} if made.replayed else None
+    return JSONResponse(out.model_dump(mode="json"), status_code=201, headers=headers)
 
 
 @router.get("/orders", response_model=list[OrderRead])
@@ -141,9 +143,7 @@ def pay_deposit(
 
     def produce() -> tuple[int, dict[str, Any]]:
         order = _mine(session, me, number)
-        payment = service.start_deposit_payment(
-            session=session, provider=provider_of(request), order=order, base_url=public_base_url(request)
-        )
+        payment = deposits.start_deposit_payment(session=session, provider=provider_of(request), order=order)
         return 201, payment_read(payment).model_dump(mode="json")
 
     return _once(request, session, me, key, None, produce)
@@ -243,45 +243,6 @@ def staff_get(number: str, request: Request, session: DbSession, staff: CurrentS
         ip=request.client.host if request.client else None,
     )
     return OrderRead.of(order)
-
-
-def local_path(target: str | None) -> str | None:
-    """``target`` if it is a path on this site (no scheme, no host), else None."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
-
-
-@router.post("/payments/notify/{provider_name}", response_class=PlainTextResponse, tags=["payments"])
-async def payment_notification(provider_name: str, request: Request, session: DbSession) -> Response:
-    """Receive a provider's signed, form-encoded notification; answers ``success`` once applied.
-
-    Duplicates and replays answer ``success`` too and change nothing; a forged or malformed one is
-    refused with a problem response. The simulator's pay page posts here with ``return_to`` and the
-    buyer is then sent back to the order.
-    """
-    provider = provider_of(request)
-    if provider_name != provider.name:
-        raise NotFound(f"No payment provider {provider_name!r} is configured.")
-    form = await request.form()
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    if not fields:
-        raise PaymentFailed("The notification has no form fields.")
-    try:
-        await run_in_threadpool(
-            lambda: service.handle_notification(session=session, provider=provider, form=fields)
-        )
-    except PaymentFailed as err:
-        if err.data.get("final") is not False:
-            raise
-        # A genuine but non-final status (WAIT_BUYER_PAY): acknowledge it so the provider stops resending.
-    back = local_path(request.query_params.get("return_to"))
-    if back:
-        return RedirectResponse(back, status_code=303)
-    return PlainTextResponse("success")
 
 
 # --- family members and hand-overs (anti-scalper: only to listed family, only with the owner) -------

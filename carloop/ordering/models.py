@@ -48,6 +48,8 @@ class Order(Base):
     # The Idempotency-Key the launch intake took it with (its unique idempotency record guards it; no
     # index here, as a random-key index costs the group commit a page per order).
     intake_key: Mapped[str | None] = mapped_column(String(200))
+    # Until when an unpaid reservation holds its queue place (and edition number); then it lapses.
+    payment_due_at: Mapped[datetime | None]
 
     events: Mapped[list[OrderEvent]] = relationship(back_populates="order", order_by="OrderEvent.id")
 
@@ -56,6 +58,7 @@ class Order(Base):
         UniqueConstraint("model", "queue_position"),
         UniqueConstraint("edition", "edition_number"),
         Index("ix_orders_identity_edition", "identity_hash", "edition"),  # the per-identity edition limit
+        Index("ix_orders_status_due", "status", "payment_due_at"),  # unpaid reservations that lapse
     )
 
 

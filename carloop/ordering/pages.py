@@ -1,4 +1,4 @@
-"""Order pages: checkout, the simulator's pay page, my orders, an order, early lock, staff search."""
+"""Order pages: checkout (every model and edition), my orders, an order, early lock, staff search."""
 
 from __future__ import annotations
 
@@ -13,18 +13,14 @@ from carloop.audit import service as audit
 from carloop.catalog import service as catalog
 from carloop.catalog.schemas import ConfigurationIn
 from carloop.clock import utcnow
-from carloop.errors import InvalidConfiguration, NotFound
-from carloop.ordering import idempotency, rules, service
-from carloop.ordering.api import provider_of
-from carloop.ordering.intake import service as intake_service
-from carloop.ordering.intake.prepare import IntakeOrderCreate
+from carloop.errors import Conflict, InvalidConfiguration, PolicyViolation
+from carloop.ordering import deposits, editions, reservations, rules, service
 from carloop.ordering.schemas import OrderRead
 from carloop.payments import service as payments
-from carloop.payments.providers.base import NotificationStatus
-from carloop.payments.providers.simulator import SimulatorProvider
+from carloop.payments.api import provider_of
 from carloop.production import eta
 from carloop.web import tracking
-from carloop.web.deps import CurrentCustomer, DbSession, FormCustomer, OptionalPrincipal, public_base_url
+from carloop.web.deps import CurrentCustomer, DbSession, FormCustomer, OptionalPrincipal
 
 router = APIRouter()
 
@@ -53,7 +49,7 @@ def checkout(
     return _render(
         request,
         "ordering/checkout.html",
-        {"config": config, "quote": quote, "form_key": uuid.uuid4().hex, "problems": []},
+        {"config": config, "quote": quote, "form_key": uuid.uuid4().hex, "problems": [], "error": None},
     )
 
 
@@ -66,108 +62,51 @@ def place_order(
     trim: Annotated[str, Form(max_length=40)],
     form_key: FormKey,
     option: Annotated[list[str] | None, Form(max_length=60)] = None,
+    id_number: Annotated[str | None, Form(max_length=20)] = None,
 ) -> Response:
-    """Create the order and go to pay its deposit; a double submit lands on the same order."""
+    """Reserve (``reserve_many`` of one) and go to pay; a double submit lands on the same order."""
     config = ConfigurationIn(model=model, trim=trim, options=option or [])
-    customer_id = me.customer_id
-    assert customer_id is not None  # require_customer guarantees it
-
-    def produce() -> tuple[int, dict[str, Any]]:
-        order = service.reserve(session=session, customer_id=customer_id, config=config)
+    assert me.customer_id is not None  # require_customer guarantees it
+    id_number = (id_number or "").strip().upper() or None
+    identity = None
+    if id_number is not None:
+        if not editions.valid_id_number(id_number):
+            return _checkout(request, config, "Enter a valid 18-character resident identity number.")
+        identity = editions.identity_hash(
+            request.app.state.settings.secret_key.get_secret_value().encode(), id_number
+        )
+    try:
+        made = reservations.reserve(
+            session=session,
+            provider=provider_of(request),
+            customer_id=me.customer_id,
+            config=config,
+            scope=me.actor,
+            key=f"page:{form_key}",
+            identity_hash=identity,
+            id_number=id_number,
+        )
+    except InvalidConfiguration:
+        raise  # the checkout page already refused it; a crafted post gets the problem page
+    except (PolicyViolation, Conflict) as err:
+        return _checkout(request, config, err.message, 409 if isinstance(err, Conflict) else 422)
+    if not made.replayed:
         tracking.track(
             request,
             session,
             Stage.RESERVATION_STARTED,
-            model=order.model,
-            trim=order.trim,
-            order_id=order.id,
-            total_fen=order.total_fen,
+            model=made.model,
+            trim=made.trim,
+            order_id=made.order_id,
+            total_fen=made.total_fen,
         )
-        payment = service.start_deposit_payment(
-            session=session, provider=provider_of(request), order=order, base_url=public_base_url(request)
-        )
-        return 303, {"location": payment.pay_url}
-
-    _, body, _ = idempotency.run_once(
-        session=session,
-        scope=me.actor,
-        key=f"page:{form_key}",
-        request_hash=idempotency.fingerprint("POST", "/orders", config.model_dump(mode="json")),
-        produce=produce,
-    )
-    return RedirectResponse(body["location"], status_code=303)
+    return RedirectResponse(made.pay_url or f"/orders/{made.number}", status_code=303)
 
 
-@router.post("/launch/reserve")
-def launch_reserve(
-    request: Request,
-    session: DbSession,
-    me: FormCustomer,
-    model: Annotated[str, Form(max_length=40)],
-    trim: Annotated[str, Form(max_length=40)],
-    form_key: FormKey,
-    option: Annotated[list[str] | None, Form(max_length=60)] = None,
-    id_number: Annotated[str | None, Form(max_length=20)] = None,
-    attempt: Annotated[int, Form(ge=1, le=100_000)] = 1,
-) -> Response:
-    """Reserve through the launch queue; when it is full, wait in the waiting room and retry the same key."""
-    config = ConfigurationIn(model=model, trim=trim, options=option or [])
-    assert me.customer_id is not None  # require_customer guarantees it
-    body = IntakeOrderCreate(configuration=config, id_number=(id_number or "").strip() or None)
-    outcome = intake_service.reserve_now(
-        request=request,
-        session=session,
-        body=body,
-        customer_id=me.customer_id,
-        actor=me.actor,
-        key=f"launch:{form_key}",
-    )
-    if outcome.status in (200, 201):
-        return RedirectResponse(f"/orders/{outcome.body['number']}", status_code=303)
-    context = {
-        "config": config,
-        "form_key": form_key,
-        "attempt": attempt,
-        "id_number": body.id_number,
-        "retry_after": 2,
-        "model": model,
-        "taken": service.queue_length(session=session, model=model),
-        "problem": None if outcome.status == 503 else str(outcome.body.get("detail", "")),
-    }
-    response = _render(request, "ordering/waiting.html", context, outcome.status)
-    if outcome.status == 503:
-        response.headers["Retry-After"] = "2"
-    return response
-
-
-@router.get("/pay/simulator/{trade_no}")
-def simulator_page(trade_no: str, request: Request, session: DbSession, me: CurrentCustomer) -> Response:
-    """The built-in payment simulator: signs a provider notification the buyer's browser delivers."""
-    provider = provider_of(request)
-    if not isinstance(provider, SimulatorProvider):
-        raise NotFound("The payment simulator is not enabled.")
-    payment = payments.get_payment(session=session, trade_no=trade_no)
-    if payment.order_id is None:  # a merchandise shop payment: the shop has its own simulator page
-        return RedirectResponse(f"/shop/pay/{payment.trade_no}", status_code=303)
-    order = session.get(service.Order, payment.order_id)
-    if order is None or order.customer_id != me.customer_id:
-        raise NotFound(f"No payment {trade_no}.")
-    sign = provider.signed_notification
-    return _render(
-        request,
-        "ordering/simulator.html",
-        {
-            "payment": payment,
-            "order": order,
-            "paid_form": sign(
-                trade_no=payment.trade_no, amount_fen=payment.amount_fen, status=NotificationStatus.SUCCEEDED
-            ),
-            "closed_form": sign(
-                trade_no=payment.trade_no, amount_fen=payment.amount_fen, status=NotificationStatus.CLOSED
-            ),
-            "return_to": f"/orders/{order.number}",
-        },
-    )
+def _checkout(request: Request, config: ConfigurationIn, error: str, status_code: int = 422) -> Response:
+    quote = catalog.quote(config=config)
+    context = {"config": config, "quote": quote, "form_key": uuid.uuid4().hex, "problems": [], "error": error}
+    return _render(request, "ordering/checkout.html", context, status_code)
 
 
 @router.get("/orders")
@@ -204,9 +143,7 @@ def order_page(number: str, request: Request, session: DbSession, me: CurrentCus
 def pay_again(number: str, request: Request, session: DbSession, me: FormCustomer) -> Response:
     """Go (back) to the deposit payment of an unpaid order."""
     order = service.get_for(session=session, principal=me, number=number, for_update=True)
-    payment = service.start_deposit_payment(
-        session=session, provider=provider_of(request), order=order, base_url=public_base_url(request)
-    )
+    payment = deposits.start_deposit_payment(session=session, provider=provider_of(request), order=order)
     return RedirectResponse(payment.pay_url, status_code=303)
 
 

@@ -10,8 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from carloop.accounts.schemas import Phone
 from carloop.catalog.schemas import ConfigurationIn
 from carloop.clock import utcnow
-from carloop.ordering import rules
-from carloop.ordering.intake import rules as intake_rules
+from carloop.ordering import editions, rules
 from carloop.ordering.models import Order
 
 
@@ -26,7 +25,7 @@ class OrderCreate(BaseModel):
     @field_validator("id_number")
     @classmethod
     def _valid_id_number(cls, value: str | None) -> str | None:
-        if value is not None and not intake_rules.valid_id_number(value):
+        if value is not None and not editions.valid_id_number(value):
             raise ValueError("not a valid resident identity number (18 characters, GB 11643 checksum)")
         return value
 
@@ -85,6 +84,8 @@ class OrderRead(BaseModel):
     deposit: DepositRead
     edition: str | None
     edition_number: int | None
+    queue_position: int | None = None  # the place in the model's queue (held while unpaid)
+    pay_by: datetime | None = None  # an unpaid reservation lapses at this moment
     created_at: datetime
     paid_at: datetime | None
     locked_at: datetime | None
@@ -116,6 +117,8 @@ class OrderRead(BaseModel):
             ),
             edition=order.edition,
             edition_number=order.edition_number,
+            queue_position=order.queue_position,
+            pay_by=order.payment_due_at if order.status is rules.OrderStatus.PENDING_PAYMENT else None,
             created_at=order.created_at,
             paid_at=order.paid_at,
             locked_at=order.locked_at,

@@ -1,135 +1,35 @@
-"""Order use cases: reserve, pay the deposit, lock, cancel, refund, and the automatic lock."""
+"""Order use cases after reserving: read, lock, cancel, refund, the automatic lock, delivery stores.
+
+Reserving is ``ordering.reservations`` (``reserve_many``), the deposit's capture and the lapse of
+unpaid reservations ``ordering.deposits``; ``reserve``, ``start_deposit_payment`` and
+``handle_notification`` here are their one-order forms for scripts and tests.
+"""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from carloop.accounts.schemas import Principal, Role
-from carloop.catalog import service as catalog
 from carloop.catalog.schemas import ConfigurationIn
 from carloop.clock import as_utc, utcnow
-from carloop.errors import Conflict, ErrorCode, InvalidTransition, NotFound, PolicyViolation
-from carloop.loyalty import shop
-from carloop.ordering import events, locks, rules, terms
-from carloop.ordering.intake import rules as intake_rules
-from carloop.ordering.intake import store as intake_store  # the intake's batch applies the same limit
-from carloop.ordering.models import EditionReturn, EditionStock, Order, OrderEvent, QueueCounter
+from carloop.errors import ErrorCode, InvalidTransition, NotFound, PolicyViolation
+from carloop.ordering import deposits, lifecycle, locks, reservations, rules
+from carloop.ordering.lifecycle import facts, new_order_number
+from carloop.ordering.models import Order, OrderEvent, QueueCounter
 from carloop.ordering.rules import CancelMoney, OrderStatus
-from carloop.outbox import service as outbox
 from carloop.payments import ledger
 from carloop.payments import service as payments
 from carloop.payments.models import Payment, PaymentPurpose, PaymentStatus
 from carloop.payments.providers.base import PaymentProvider
 from carloop.payments.rules import OrderTerms as PaymentTerms
-from carloop.payments.service import NotificationOutcome, NotificationResult
+from carloop.payments.service import NotificationResult
 
-_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: order numbers are read aloud
-
-
-def new_order_number(model: str) -> str:
-    """A public order number such as ``SU7-7K3M9Q2X``."""
-    return f"{model.upper()[:6]}-" + "".join(secrets.choice(_ALPHABET) for _ in range(8))
-
-
-def facts(order: Order) -> rules.DepositFacts:
-    """The deposit facts of an order, for the pure rules."""
-    return rules.DepositFacts(order.status, order.lock_at_payment, order.refundable_until)
-
-
-def _move(
-    session: Session,
-    order: Order,
-    target: OrderStatus,
-    *,
-    actor: str,
-    reason: str,
-    at: datetime | None = None,
-    **data: Any,
-) -> None:
-    rules.check_transition(order.status, target)
-    event = OrderEvent(
-        actor=actor, from_status=str(order.status), to_status=str(target), reason=reason, data=data
-    )
-    order.events.append(event)
-    session.add(event)
-    previous = order.status
-    order.status = target
-    now = event.at = at or utcnow()
-    if target is OrderStatus.LOCKED:
-        order.locked_at = now
-    if target in rules.FINAL:
-        order.ended_at = now
-    _publish(session, order, previous, target, actor, data)
-    if target in (OrderStatus.CANCELLED, OrderStatus.REFUNDED):
-        _release_edition_unit(session, order)
-
-
-def _publish(
-    session: Session,
-    order: Order,
-    previous: OrderStatus,
-    target: OrderStatus,
-    actor: str,
-    data: dict[str, Any],
-) -> None:
-    if order.id is None:
-        session.flush()
-    oid, number, cid = order.id, order.number, order.customer_id
-    outbox.publish(
-        session=session,
-        event=events.OrderStatusChanged(
-            order_id=oid,
-            number=number,
-            customer_id=cid,
-            from_status=str(previous),
-            to_status=str(target),
-            actor=actor,
-        ),
-    )
-    if target is OrderStatus.LOCKED:
-        outbox.publish(
-            session=session,
-            event=events.OrderLocked(
-                order_id=oid, number=number, customer_id=cid, model=order.model, trim=order.trim
-            ),
-        )
-    elif target in (OrderStatus.CANCELLED, OrderStatus.REFUNDED):
-        outbox.publish(
-            session=session,
-            event=events.OrderCancelled(
-                order_id=oid, number=number, customer_id=cid, from_status=str(previous)
-            ),
-        )
-    elif target is OrderStatus.DELIVERED:
-        vin = data.get("vin")
-        outbox.publish(
-            session=session,
-            event=events.OrderDelivered(
-                order_id=oid,
-                number=number,
-                customer_id=cid,
-                model=order.model,
-                trim=order.trim,
-                vin=str(vin) if vin is not None else None,
-            ),
-        )
-
-
-def advance(
-    *, session: Session, order: Order, target: OrderStatus, actor: str, reason: str, **data: Any
-) -> Order:
-    """Move a locked order along production and delivery (scheduled ... delivered), recorded and published."""
-    if order.status is target:
-        return order
-    _move(session, order, target, actor=actor, reason=reason, **data)
-    session.flush()
-    return order
+__all__ = ["Order", "facts", "new_order_number"]
 
 
 def reserve(
@@ -139,71 +39,54 @@ def reserve(
     config: ConfigurationIn,
     delivery_store_id: int | None = None,
     identity_hash: str | None = None,
+    provider: PaymentProvider | None = None,
     now: datetime | None = None,
 ) -> Order:
-    """Price a configuration and open an order waiting for its deposit.
-
-    A limited edition needs the buyer's verified identity (``identity_hash``, the keyed hash of the
-    identity number) and applies the edition's anti-scalper limit, as the launch intake does: at most
-    ``max_orders_per_identity`` orders that have not ended per identity, counted under the edition's
-    stock lock so concurrent reservations cannot both slip under it.
-    """
-    version = catalog.active_catalog_version(session=session)
-    quote = catalog.quote(config=config, at=now or utcnow(), version=version)
-    deposit = terms.effective_deposit(
-        session=session, model=quote.model, trim=quote.trim, policy=quote.deposit
-    )
-    if deposit != quote.deposit:
-        quote = quote.model_copy(update={"deposit": deposit})
-    if quote.edition:
-        _check_identity_limit(session, quote.edition, identity_hash)
-    order = Order(
-        number=new_order_number(quote.model),
+    """Reserve one configuration (``reservations.reserve``) and return the order, unpaid."""
+    made = reservations.reserve(
+        session=session,
+        provider=provider,
         customer_id=customer_id,
-        status=OrderStatus.PENDING_PAYMENT,
-        model=quote.model,
-        trim=quote.trim,
-        options=list(quote.options),
-        catalog_version=quote.catalog_version,
-        quote=quote.model_dump(mode="json"),
-        total_fen=quote.total_fen,
-        deposit_fen=quote.deposit.amount_fen,
-        refundable_hours=quote.deposit.refundable_hours,
-        lock_at_payment=quote.deposit.lock_at_payment,
-        edition=quote.edition,
+        config=config,
+        identity_hash=identity_hash,
         delivery_store_id=delivery_store_id,
-        identity_hash=identity_hash if quote.edition else None,
+        now=now,
     )
-    event = OrderEvent(
-        actor=f"customer:{customer_id}",
-        from_status=None,
-        to_status=str(OrderStatus.PENDING_PAYMENT),
-        reason="reservation started",
-        data={"total_fen": quote.total_fen, "deposit_fen": quote.deposit.amount_fen},
-    )
-    order.events.append(event)
-    session.add_all([order, event])
-    session.flush()
+    order = session.get(Order, made.order_id)
+    assert order is not None  # just written in this transaction
     return order
 
 
-def _check_identity_limit(session: Session, edition: str, identity_hash: str | None) -> None:
-    if not identity_hash:
-        raise PolicyViolation(
-            "A limited edition needs the buyer's verified identity number.",
-            code=ErrorCode.IDENTITY_REQUIRED,
-            field="id_number",
-        )
-    limit = intake_rules.policy_for(intake_store.policies(), edition).max_orders_per_identity
-    intake_store.lock_edition_stock(session, edition)  # serialises this edition's limit checks
-    held = intake_store.held_by_identity(session, edition, [identity_hash])
-    if not intake_rules.admit_by_identity([identity_hash], held, limit)[0]:
-        raise Conflict(
-            f"One verified identity may hold at most {limit} order(s) of edition {edition}.",
-            code=ErrorCode.EDITION_LIMIT_REACHED,
-            edition=edition,
-            limit=limit,
-        )
+def start_deposit_payment(
+    *, session: Session, provider: PaymentProvider, order: Order, base_url: str = ""
+) -> Payment:
+    """The pending deposit payment of an unpaid order (``deposits.start_deposit_payment``)."""
+    del base_url  # the pay link is ours; the provider's cashier URL is made when the buyer opens it
+    return deposits.start_deposit_payment(session=session, provider=provider, order=order)
+
+
+def handle_notification(
+    *, session: Session, provider: PaymentProvider, form: Mapping[str, str]
+) -> NotificationResult:
+    """Verify and apply one car-order notification (``deposits.handle_notification``)."""
+    return deposits.handle_notification(session=session, provider=provider, form=form)
+
+
+def queue_length(*, session: Session, model: str) -> int:
+    """How many queue places a model has given so far (reservations still holding one)."""
+    counter = session.get(QueueCounter, model)
+    return counter.last if counter is not None else 0
+
+
+def advance(
+    *, session: Session, order: Order, target: OrderStatus, actor: str, reason: str, **data: Any
+) -> Order:
+    """Move a locked order along production and delivery (scheduled ... delivered), recorded and published."""
+    if order.status is target:
+        return order
+    lifecycle.move(session, order, target, actor=actor, reason=reason, **data)
+    session.flush()
+    return order
 
 
 def load(*, session: Session, number: str, for_update: bool = False) -> Order:
@@ -282,7 +165,7 @@ def settle_if_due(*, session: Session, order: Order, now: datetime | None = None
     if not rules.due_for_auto_lock(facts(order), now):
         return False
     assert order.refundable_until is not None  # due_for_auto_lock needs a window
-    _move(
+    lifecycle.move(
         session,
         order,
         OrderStatus.LOCKED,
@@ -317,191 +200,6 @@ def next_auto_lock_at(*, session: Session) -> datetime | None:
     return None if due is None else as_utc(due)
 
 
-def start_deposit_payment(
-    *, session: Session, provider: PaymentProvider, order: Order, base_url: str
-) -> Payment:
-    """The pending deposit payment of an order, started if there is none yet."""
-    if order.status is not OrderStatus.PENDING_PAYMENT:
-        raise Conflict(
-            f"Order {order.number} is {order.status}; its deposit is not due.", code=ErrorCode.CONFLICT
-        )
-    for payment in payments.payments_for_order(session=session, order_id=order.id):
-        if payment.purpose is PaymentPurpose.DEPOSIT and payment.status is PaymentStatus.PENDING:
-            return payment
-    quote = order.quote
-    return payments.start_payment(
-        session=session,
-        provider=provider,
-        order_id=order.id,
-        purpose=PaymentPurpose.DEPOSIT,
-        amount_fen=order.deposit_fen,
-        subject=f"Deposit {order.number} {quote.get('summary_en', '')}"[:120],
-        return_url=f"{base_url.rstrip('/')}/orders/{order.number}",
-        notify_url=f"{base_url.rstrip('/')}/api/v1/payments/notify/{provider.name}",
-    )
-
-
-def handle_notification(
-    *, session: Session, provider: PaymentProvider, form: Mapping[str, str]
-) -> NotificationResult:
-    """Verify a provider notification, apply it once, and move the order it pays for."""
-    notification = payments.verify(session=session, provider=provider, form=form)
-    # The order's row first, then the payment's (locks.py): a capture racing a cancellation of the
-    # same order waits for it and then sees the order as it ended.
-    order_id = payments.order_of_payment(session=session, trade_no=notification.trade_no)
-    order = locks.lock_order(session, order_id) if order_id is not None else None
-    result = payments.apply_notification(session=session, notification=notification)
-    if result.payment.shop_order_id is not None:  # a merchandise shop payment: the shop settles it
-        shop.on_payment_notified(session=session, provider=provider, result=result)
-        return result
-    if result.outcome is NotificationOutcome.CAPTURED:
-        assert order is not None  # payments reference orders by foreign key
-        _on_payment_captured(session, provider, order, result.payment)
-    return result
-
-
-def _on_payment_captured(session: Session, provider: PaymentProvider, order: Order, payment: Payment) -> None:
-    actor = f"provider:{provider.name}"
-    deposit = payment.purpose is PaymentPurpose.DEPOSIT
-    unusable = rules.unusable_capture_fen(
-        order.status,
-        deposit=deposit,
-        amount_fen=payment.amount_fen,
-        held_fen=ledger.held_for_order(session=session, order_id=order.id),
-        total_fen=order.total_fen,
-    )
-    if unusable:
-        # Paid after the order ended (or was delivered), or a second deposit: send it back now.
-        payments.refund_payment(
-            session=session,
-            provider=provider,
-            payment=payment,
-            amount_fen=unusable,
-            reason=f"order {order.number} is {order.status}",
-        )
-        kind = "deposit" if deposit else "balance"
-        order.events.append(
-            OrderEvent(
-                actor=actor,
-                from_status=str(order.status),
-                to_status=str(order.status),
-                reason=f"a late or duplicate {kind} payment was refunded automatically",
-                data={
-                    "trade_no": payment.trade_no,
-                    "amount_fen": payment.amount_fen,
-                    "refunded_fen": unusable,
-                },
-            )
-        )
-        session.flush()
-        return
-    if not deposit:
-        return
-    paid_at = payment.paid_at or utcnow()
-    order.paid_at = paid_at
-    if order.queue_position is None:
-        order.queue_position = _take_position(session, order.model)
-    if order.edition and not _take_edition_unit(session, order):
-        # Every unit is held: the buyer waits, deposit held and refundable, for a cancellation.
-        order.refundable_until = rules.waitlist_until(paid_at)
-        _move(
-            session,
-            order,
-            OrderStatus.WAITLISTED,
-            actor=actor,
-            reason=f"deposit paid; edition {order.edition} is taken, waiting for a unit",
-            trade_no=payment.trade_no,
-        )
-        session.flush()
-        return
-    order.refundable_until = rules.refundable_until(
-        paid_at, refundable_hours=order.refundable_hours, lock_at_payment=order.lock_at_payment
-    )
-    target = rules.status_after_deposit(lock_at_payment=order.lock_at_payment)
-    reason = "deposit paid; numbered edition locks at payment" if order.lock_at_payment else "deposit paid"
-    _move(session, order, target, actor=actor, reason=reason, trade_no=payment.trade_no)
-    session.flush()
-
-
-def queue_length(*, session: Session, model: str) -> int:
-    """How many queue positions a model has given so far (paid reservations, in arrival order)."""
-    counter = session.get(QueueCounter, model)
-    return counter.last if counter is not None else 0
-
-
-def _take_position(session: Session, model: str) -> int:
-    """The next gapless queue position of ``model`` (one conditional UPDATE on its counter)."""
-    if session.get(QueueCounter, model) is None:
-        session.add(QueueCounter(model=model, last=0))
-        session.flush()
-    last = session.scalar(
-        update(QueueCounter)
-        .where(QueueCounter.model == model)
-        .values(last=QueueCounter.last + 1)
-        .returning(QueueCounter.last)
-    )
-    return int(last or 0)
-
-
-def _take_edition_unit(session: Session, order: Order) -> bool:
-    capacity = catalog.edition_units(order.edition or "")
-    if session.get(EditionStock, order.edition) is None:
-        session.add(EditionStock(edition=order.edition, capacity=capacity, taken=0))
-        session.flush()
-    returned = session.scalar(
-        select(EditionReturn)
-        .where(EditionReturn.edition == order.edition)
-        .order_by(EditionReturn.number)
-        .limit(1)
-        .with_for_update()
-    )
-    if returned is not None:  # a number given back by a cancellation when nobody was waiting
-        order.edition_number = returned.number
-        session.delete(returned)
-        return True
-    taken = session.scalar(
-        update(EditionStock)
-        .where(EditionStock.edition == order.edition, EditionStock.taken < EditionStock.capacity)
-        .values(taken=EditionStock.taken + 1)
-        .returning(EditionStock.taken)
-    )
-    if taken is None:
-        return False
-    order.edition_number = int(taken)
-    return True
-
-
-def _release_edition_unit(session: Session, order: Order) -> None:
-    """An edition order ended before delivery: its number goes to the first buyer waiting, or back."""
-    if not order.edition or order.edition_number is None:
-        return
-    edition, number = order.edition, order.edition_number
-    order.edition_number = None
-    session.flush()  # free (edition, number) before anyone else takes it
-    heir = session.scalar(
-        select(Order)
-        .where(Order.edition == edition, Order.status == OrderStatus.WAITLISTED)
-        .order_by(Order.queue_position, Order.id)
-        .limit(1)
-        .with_for_update()
-    )
-    if heir is None:
-        session.add(EditionReturn(edition=edition, number=number))
-        session.flush()
-        return
-    heir.edition_number = number
-    heir.refundable_until = None
-    _move(
-        session,
-        heir,
-        OrderStatus.LOCKED,
-        actor="system",
-        reason=f"edition unit {number} passed on from a cancellation; numbered edition locks",
-        edition_number=number,
-    )
-    session.flush()
-
-
 def lock(
     *,
     session: Session,
@@ -522,7 +220,9 @@ def lock(
     rules.check_lock_confirmation(
         confirmation, deposit_fen=order.deposit_fen, configuration=configuration_summary(order)
     )
-    _move(session, order, OrderStatus.LOCKED, actor=actor, reason="locked early by the buyer, confirmed")
+    lifecycle.move(
+        session, order, OrderStatus.LOCKED, actor=actor, reason="locked early by the buyer, confirmed"
+    )
     session.flush()
     return order
 
@@ -548,7 +248,9 @@ def refund_deposit(
             reason=str(verdict.reason),
         )
     _return_all(session, provider, order, reason="deposit refunded at the buyer's request")
-    _move(session, order, OrderStatus.REFUNDED, actor=actor, reason="deposit refunded within the window")
+    lifecycle.move(
+        session, order, OrderStatus.REFUNDED, actor=actor, reason="deposit refunded within the window"
+    )
     session.flush()
     return order
 
@@ -601,7 +303,8 @@ def cancel(
             amount_fen=settlement.forfeit_fen,
             reason=f"locked order {order.number} cancelled",
         )
-    _move(
+    unpaid = order.status is OrderStatus.PENDING_PAYMENT
+    lifecycle.move(
         session,
         order,
         plan.target,
@@ -610,6 +313,8 @@ def cancel(
         forfeited_fen=settlement.forfeit_fen,
         refunded_fen=sum(amount for _, amount in settlement.refunds),
     )
+    if unpaid:  # an unpaid reservation gives its queue place up; everyone behind it moves up
+        lifecycle.give_up_places(session, [order])
     session.flush()
     return order
 

@@ -9,8 +9,7 @@ from sqlalchemy.orm import Session
 
 from carloop.clock import utcnow
 from carloop.errors import Conflict, NotFound, PermissionDenied, PolicyViolation
-from carloop.ordering.intake import rules as intake_rules
-from carloop.ordering.intake.store import policies
+from carloop.ordering import editions
 from carloop.ordering.models import FamilyMember, Order, OrderEvent, OrderTransfer
 from carloop.ordering.rules import FINAL
 
@@ -60,8 +59,8 @@ def request_transfer(
     """Propose handing an order to a listed family member; nothing changes until the owner confirms."""
     if order.status in FINAL:
         raise Conflict(f"Order {order.number} has ended; it cannot be handed over.")
-    policy = intake_rules.policy_for(policies(), order.edition or "*")
-    intake_rules.check_transfer(
+    policy = editions.policy_for(editions.policies(), order.edition or "*")
+    editions.check_transfer(
         policy,
         owner_id=order.customer_id,
         requested_by=requested_by,

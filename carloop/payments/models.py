@@ -45,6 +45,8 @@ class Payment(Base):
     status: Mapped[PaymentStatus] = mapped_column(enum_column(PaymentStatus), default=PaymentStatus.PENDING)
     provider_txn_id: Mapped[str | None] = mapped_column(String(80))
     pay_url: Mapped[str] = mapped_column(String(2000), default="")
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"))  # who pays (their pay page)
+    return_url: Mapped[str] = mapped_column(String(500), default="")  # where the buyer goes after paying
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     paid_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]

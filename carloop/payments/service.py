@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -13,17 +13,16 @@ from sqlalchemy.orm import Session
 from carloop.accounts.schemas import Principal
 from carloop.audit import service as audit
 from carloop.clock import utcnow
-from carloop.errors import ErrorCode, NotFound, PaymentFailed, PolicyViolation
+from carloop.errors import NotFound, PaymentFailed, PolicyViolation
 from carloop.payments import ledger, rules
 from carloop.payments.models import (
     Forfeiture,
-    NotificationLog,
     Payment,
     PaymentPurpose,
     PaymentStatus,
     Refund,
 )
-from carloop.payments.providers.base import Notification, NotificationStatus, PaymentProvider
+from carloop.payments.providers.base import NotificationStatus, PaymentProvider
 
 
 class NotificationOutcome(StrEnum):
@@ -48,6 +47,15 @@ def new_trade_no() -> str:
     return "P" + secrets.token_hex(10).upper()
 
 
+def time_ordered_trade_no() -> str:
+    """A payment number that sorts by time (13 hex digits of microseconds) then 8 random hex digits.
+
+    Random numbers scatter every insert over the whole unique index (and the notification and journal
+    indexes keyed by it); time-ordered ones append, which keeps each group commit's pages few.
+    """
+    return f"P{time.time_ns() // 1000:013X}{secrets.token_hex(4).upper()}"
+
+
 def start_payment(
     *,
     session: Session,
@@ -59,6 +67,7 @@ def start_payment(
     return_url: str,
     notify_url: str,
     shop_order_id: int | None = None,
+    customer_id: int | None = None,
 ) -> Payment:
     """Create a pending payment (of a car order, or of a shop order) and ask the provider where the
     buyer pays it."""
@@ -70,6 +79,8 @@ def start_payment(
         provider=provider.name,
         amount_fen=amount_fen,
         status=PaymentStatus.PENDING,
+        customer_id=customer_id,
+        return_url=return_url[:500],
     )
     start = provider.start_payment(
         trade_no=payment.trade_no,
@@ -105,54 +116,8 @@ def payments_for_order(*, session: Session, order_id: int) -> list[Payment]:
     return list(session.scalars(select(Payment).where(Payment.order_id == order_id).order_by(Payment.id)))
 
 
-def verify(*, session: Session, provider: PaymentProvider, form: Mapping[str, str]) -> Notification:
-    """Verify a provider's signed notification; a forgery is logged and refused."""
-    try:
-        return provider.verify_notification(form)
-    except PaymentFailed as err:
-        session.add(
-            NotificationLog(
-                provider=provider.name,
-                trade_no=str(form.get("out_trade_no", ""))[:40],
-                outcome="rejected",
-                detail=err.message[:300],
-                raw=dict(form),
-            )
-        )
-        raise
-
-
-def apply_notification(*, session: Session, notification: Notification) -> NotificationResult:
-    """Apply a verified notification exactly once; duplicates and stale ones change nothing."""
-    payment = get_payment(session=session, trade_no=notification.trade_no, for_update=True)
-    if notification.amount_fen != payment.amount_fen:
-        _log(session, notification, "rejected", f"amount {notification.amount_fen} != {payment.amount_fen}")
-        raise PaymentFailed(
-            f"Notification amount {notification.amount_fen} fen does not match payment {payment.trade_no}.",
-            code=ErrorCode.PAYMENT_FAILED,
-        )
-    outcome = _decide(payment.status, notification.status)
-    if outcome is NotificationOutcome.CAPTURED:
-        payment.status = PaymentStatus.SUCCEEDED
-        payment.provider_txn_id = notification.provider_txn_id
-        payment.paid_at = utcnow()
-        ledger.post(
-            session=session,
-            key=f"payment:{payment.trade_no}",
-            kind="payment",
-            order_id=payment.order_id,
-            lines=rules.payment_received(payment.order_id, payment.amount_fen),
-            memo=f"{payment.purpose} via {payment.provider} {notification.provider_txn_id}",
-        )
-    elif outcome is NotificationOutcome.CLOSED:
-        payment.status = PaymentStatus.CLOSED
-        payment.closed_at = utcnow()
-    _log(session, notification, str(outcome))
-    session.flush()
-    return NotificationResult(payment, outcome)
-
-
-def _decide(current: PaymentStatus, reported: NotificationStatus) -> NotificationOutcome:
+def decide(current: PaymentStatus, reported: NotificationStatus) -> NotificationOutcome:
+    """What a notification reporting ``reported`` does to a payment that is ``current``."""
     if reported is NotificationStatus.SUCCEEDED:
         # Money taken is money taken: a success after a close (out of order) is still booked.
         return (
@@ -163,14 +128,6 @@ def _decide(current: PaymentStatus, reported: NotificationStatus) -> Notificatio
     if current is PaymentStatus.PENDING:
         return NotificationOutcome.CLOSED
     return NotificationOutcome.DUPLICATE if current is PaymentStatus.CLOSED else NotificationOutcome.IGNORED
-
-
-def _log(session: Session, n: Notification, outcome: str, detail: str = "") -> None:
-    session.add(
-        NotificationLog(
-            provider=n.provider, trade_no=n.trade_no, outcome=outcome, detail=detail, raw=dict(n.raw)
-        )
-    )
 
 
 def close_payment(*, session: Session, payment: Payment) -> None:

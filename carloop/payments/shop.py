@@ -1,7 +1,7 @@
 """The cash side of the merchandise shop: start a shop payment, book the sale, refund it.
 
 A shop payment is an ordinary provider payment whose ``shop_order_id`` is set instead of a car
-order. The provider's notification is applied like any other (``service.apply_notification`` books
+order. The provider's notification is applied like any other (``captures.capture_many`` books
 cash in and a prepayment with no car order); in the same transaction the shop either books the sale
 (prepayment → ``shop_sales``) or refunds the money. A refund first reverses the sale, then returns
 the cash through ``service.refund_payment``. So outside a transaction no prepayment is left without a
@@ -45,6 +45,7 @@ def start_payment(
     subject: str,
     return_url: str,
     notify_url: str,
+    customer_id: int | None = None,
 ) -> Payment:
     """The shop order's pending payment, created once (asking again returns the pending one)."""
     pending = session.scalar(
@@ -64,6 +65,7 @@ def start_payment(
         subject=subject,
         return_url=return_url,
         notify_url=notify_url,
+        customer_id=customer_id,
     )
 
 

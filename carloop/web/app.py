@@ -38,11 +38,14 @@ from carloop.ordering import api as ordering_api
 from carloop.ordering import pages as ordering_pages
 from carloop.ordering import staff_pages as ordering_staff_pages
 from carloop.outbox import worker as outbox_worker
+from carloop.payments import api as payments_api
+from carloop.payments import pages as payments_pages
 from carloop.payments.providers import build_provider
 from carloop.production import api as production_api
 from carloop.production import pages as production_pages
 from carloop.settings import Settings
 from carloop.web import limits, problems, tracking
+from carloop.web.captures import CAPTURE_HANDLERS, LOCK_FIRST
 from carloop.web.i18n import request_locale
 from carloop.web.templating import Renderer
 
@@ -114,6 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = make_session_factory(engine)
     app.state.renderer = Renderer(settings.default_locale, development=settings.environment != "production")
     app.state.payment_provider = build_provider(settings)
+    app.state.capture_handlers = CAPTURE_HANDLERS
+    app.state.lock_first = LOCK_FIRST
 
     problems.install(app)
     app.add_middleware(limits.BodyLimit, max_bytes=settings.max_body_bytes)
@@ -133,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ecosystem_api,
         accounts_api,
         ordering_api,
+        payments_api,
         network_api,
         appointments_api,
         analytics_api,
@@ -147,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         accounts_pages,
         ordering_pages,
         ordering_staff_pages,
+        payments_pages,
         analytics_pages,
         console_pages,
         production_pages,

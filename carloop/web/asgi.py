@@ -1,21 +1,29 @@
-"""The ASGI entry point for servers: ``uvicorn carloop.web.asgi:create --factory``.
+"""The ASGI entry point for servers: ``granian --interface asgi --factory carloop.web.asgi:create``
+(what ``carloop serve`` runs).
 
-Two lean routes sit in front of the FastAPI app: the launch-day intake (a group-commit path for
-reservations) and the booking route (``POST /api/v1/appointments``); every other path goes to the
-app unchanged.
+The fast lanes (``web.lanes``: reservations and payment notifications through one group-commit
+writer) and the booking route (``POST /api/v1/appointments``) sit in front of the FastAPI app;
+every other path goes to the app unchanged.
 """
 
 from __future__ import annotations
 
 from carloop.appointments.asgi import BookingApp
-from carloop.ordering.intake.asgi import IntakeApp
 from carloop.settings import Settings
 from carloop.web.app import create_app
+from carloop.web.lanes import LaneApp
 from carloop.web.limits import BodyLimit
 
 
-def create() -> BodyLimit:
-    """Build the served app from the environment's CARLOOP_* settings (bodies bounded, lanes too)."""
-    settings = Settings()
+def create(settings: Settings | None = None) -> BodyLimit:
+    """Build the served app from ``settings`` (the environment's CARLOOP_* settings by default);
+    bodies are bounded, lanes too."""
+    settings = settings or Settings()
     app = create_app(settings)
-    return BodyLimit(BookingApp(IntakeApp(app), app), settings.max_body_bytes)
+    return BodyLimit(BookingApp(LaneApp(app), app), settings.max_body_bytes)
+
+
+def create_without_booking_route(settings: Settings | None = None) -> BodyLimit:
+    """The same app without the lean booking route (the booking bench's FastAPI comparison)."""
+    settings = settings or Settings()
+    return BodyLimit(LaneApp(create_app(settings)), settings.max_body_bytes)

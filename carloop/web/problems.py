@@ -56,12 +56,25 @@ TITLES = {
 
 def status_for(exc: errors.DomainError) -> int:
     """The HTTP status a domain error maps to."""
-    if exc.code is errors.ErrorCode.SIGNATURE_INVALID:
+    if exc.code in (errors.ErrorCode.SIGNATURE_INVALID, errors.ErrorCode.MALFORMED_BODY):
         return 400
     for cls, status in STATUS_FOR:
         if isinstance(exc, cls):
             return status
     return 400
+
+
+def problem_body(status: int, code: str, detail: str, *, instance: str, **extra: Any) -> dict[str, Any]:
+    """The RFC 9457 problem object every error leaves with (the app's handlers and the fast lanes)."""
+    return {
+        "type": PROBLEM_BASE + code,
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": instance,
+        **extra,
+    }
 
 
 def problem(
@@ -90,15 +103,7 @@ def problem(
             and all(isinstance(p, dict) and p.get("message_zh") for p in listed)
         ):  # the catalog's configuration problems carry their own Chinese text
             detail = "".join(str(p["message_zh"]) for p in listed)
-    body: dict[str, Any] = {
-        "type": PROBLEM_BASE + code,
-        "title": TITLES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-        "code": code,
-        "instance": request.url.path,
-        **extra,
-    }
+    body = problem_body(status, code, detail, instance=request.url.path, **extra)
     if html:
         renderer = getattr(request.app.state, "renderer", None)
         if renderer is not None:

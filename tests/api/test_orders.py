@@ -194,7 +194,7 @@ FOUNDERS = {"model": "su7", "trim": "founders", "options": []}
 
 
 def _id_number(n: int) -> str:
-    from carloop.ordering.intake.rules import id_number_with_check
+    from carloop.ordering.editions import id_number_with_check
 
     return id_number_with_check(f"11010519900101{n:03d}")
 
@@ -242,10 +242,10 @@ def test_one_identity_holds_at_most_the_editions_limit_through_the_orders_api(
 def test_the_orders_api_and_the_intake_count_one_identity_together(
     client: TestClient, buyer: dict[str, str]
 ) -> None:
-    from carloop.ordering.intake.asgi import IntakeApp
+    from carloop.web.lanes import LaneApp
 
     body = {"configuration": FOUNDERS, "id_number": _id_number(3)}
-    with TestClient(IntakeApp(client.app), raise_server_exceptions=False) as front:  # type: ignore[arg-type]
+    with TestClient(LaneApp(client.app), raise_server_exceptions=False) as front:  # type: ignore[arg-type]
         taken = front.post("/api/v1/intake/orders", json=body, headers={**buyer, "Idempotency-Key": "i1"})
         assert taken.status_code == 201, taken.text
         refused = front.post("/api/v1/orders", json=body, headers={**buyer, "Idempotency-Key": "a1"})

@@ -16,15 +16,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carloop.accounts.schemas import Principal, Role
+from carloop.clock import utcnow
 from carloop.errors import CapacityExhausted, PolicyViolation
 from carloop.loyalty import ledger as points_ledger
 from carloop.loyalty import service, shop
 from carloop.loyalty.models import Product, ShopOrder, ShopOrderStatus
-from carloop.ordering import service as ordering
+from carloop.payments import captures
 from carloop.payments import ledger as money_ledger
 from carloop.payments.models import Account, Payment, PaymentStatus
 from carloop.payments.providers.base import NotificationStatus
 from carloop.payments.providers.simulator import SimulatorProvider
+from carloop.web import captures as web_captures
 
 STAFF = Principal(role=Role.HQ_OPS, staff_id=1)
 PROVIDER = SimulatorProvider(secret="s")
@@ -47,7 +49,7 @@ def _notify(session: Session, payment: Payment, status: NotificationStatus) -> N
     form = PROVIDER.signed_notification(
         trade_no=payment.trade_no, amount_fen=payment.amount_fen, status=status
     )
-    ordering.handle_notification(session=session, provider=PROVIDER, form=form)
+    web_captures.handle_notification(session=session, provider=PROVIDER, form=form)
 
 
 def _pay(session: Session, order: ShopOrder) -> Payment:
@@ -175,14 +177,12 @@ def test_ledger_check_catches_shop_cash_left_unsold(session: Session) -> None:
     order = shop.checkout(session=session, customer_id=buyer, quantities={"MUG": 1}, points=0)
     payment = _pay(session, order)
     # Capture without the shop settling it (as if the notification bypassed the shop): cash sits unsold.
-    from carloop.payments import service as payments
-
     notification = PROVIDER.verify_notification(
         PROVIDER.signed_notification(
             trade_no=payment.trade_no, amount_fen=payment.amount_fen, status=NotificationStatus.SUCCEEDED
         )
     )
-    payments.apply_notification(session=session, notification=notification)
+    captures.apply_many(session=session, notifications=[notification], now=utcnow())
     report = money_ledger.check(session=session)
     assert not report.ok
     accounts = {a for a, _, _ in report.account_mismatches}

@@ -13,10 +13,10 @@ from carloop.accounts import service as accounts
 from carloop.accounts.schemas import Principal, Role
 from carloop.catalog import service as catalog
 from carloop.ordering import terms
-from carloop.ordering.intake.asgi import IntakeApp
 from carloop.ordering.models import Order
 from carloop.settings import Settings
 from carloop.web.app import create_app
+from carloop.web.lanes import LaneApp
 
 URL = "/api/v1/intake/orders"
 HQ = Principal(role=Role.HQ_OPS, staff_id=1, display_name="ops")
@@ -40,7 +40,7 @@ def token(settings: Settings, session_factory: sessionmaker[Session]) -> str:
 @pytest.fixture
 def client(settings: Settings, engine: object) -> Iterator[TestClient]:
     """The intake in front of the real app."""
-    with TestClient(IntakeApp(create_app(settings)), raise_server_exceptions=False) as c:
+    with TestClient(LaneApp(create_app(settings)), raise_server_exceptions=False) as c:
         yield c
 
 

@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from carloop.errors import PermissionDenied, PolicyViolation
-from carloop.ordering.intake import rules
-from carloop.ordering.intake.rules import ScalperPolicy, TransferMode
+from carloop.ordering import editions as rules
+from carloop.ordering.editions import ScalperPolicy, TransferMode
 
 
 def test_a_well_formed_identity_number_passes_its_checksum() -> None:

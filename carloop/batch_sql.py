@@ -1,6 +1,6 @@
-"""Batch statements for the intake, written once for SQLite and PostgreSQL.
+"""Batch statements for the group-commit lanes, written once for SQLite and PostgreSQL.
 
-The group commit writes ~10 rows per order; SQLAlchemy's per-row parameter processing costs more
+A group commit writes several rows per request; SQLAlchemy's per-row parameter processing costs more
 than the database does at that rate, so rows are rendered here as plain tuples (timestamps and JSON
 converted once per value by the column's own type) and sent with one ``executemany`` per table.
 Ids are taken up front: on SQLite the writer holds the write lock (``BEGIN IMMEDIATE``) so the next

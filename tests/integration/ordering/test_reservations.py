@@ -1,45 +1,21 @@
-"""The launch intake's group commit on SQLite and PostgreSQL: positions, keys, editions, money."""
+"""``reserve_many`` on SQLite and PostgreSQL: places, keys, edition numbers held, then paid or not."""
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
+from reservation_builders import PROVIDER, Outcome, pay, store, ticket
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.accounts import service as accounts
-from carloop.catalog import service as catalog
-from carloop.catalog.schemas import ConfigurationIn
 from carloop.clock import utcnow
 from carloop.ordering import rules, service
-from carloop.ordering.intake.rules import position_gaps
-from carloop.ordering.intake.store import Outcome, Ticket, store_batch
+from carloop.ordering.editions import position_gaps
 from carloop.ordering.models import EditionStock, Order
+from carloop.ordering.reservations import ReservationRequest
 from carloop.ordering.rules import OrderStatus
 from carloop.payments import ledger
 from carloop.payments.models import Payment
-from carloop.payments.providers.simulator import SimulatorProvider
-
-PROVIDER = SimulatorProvider(secret="test-secret")
-
-
-def ticket(
-    customer_id: int, key: str, trim: str = "pro", identity: str | None = None, model: str = "su7"
-) -> Ticket:
-    """A validated reservation as the intake route builds it."""
-    quote = catalog.quote(config=ConfigurationIn(model=model, trim=trim))
-    return Ticket(
-        scope=f"customer:{customer_id}",
-        customer_id=customer_id,
-        key=key,
-        request_hash=hashlib.sha256(f"{model}/{trim}/{identity}".encode()).hexdigest(),
-        quote=quote,
-        quote_json=quote.model_dump(mode="json"),
-        identity_hash=identity,
-        quote_text="{}",
-        options_json="[]",
-    )
 
 
 @pytest.fixture
@@ -51,10 +27,16 @@ def buyers(session_factory: sessionmaker[Session]) -> list[int]:
         return [p.id for p in people]
 
 
-def commit(factory: sessionmaker[Session], tickets: list[Ticket]) -> list[Outcome]:
+def commit(factory: sessionmaker[Session], tickets: list[ReservationRequest]) -> list[Outcome]:
     """One group commit."""
     with factory.begin() as session:
-        return store_batch(session=session, tickets=tickets, provider=PROVIDER, now=utcnow())
+        return store(session, tickets)
+
+
+def paid(factory: sessionmaker[Session], *answers: Outcome) -> None:
+    """The deposits of these reservations captured in one batch of notifications."""
+    with factory.begin() as session:
+        pay(session, *answers)
 
 
 def test_positions_are_gapless_per_model_in_arrival_order_across_batches(
@@ -95,6 +77,9 @@ def test_a_retry_in_a_later_batch_replays_the_first_answer_without_a_second_char
     (original,) = commit(session_factory, [ticket(buyers[0], "k")])
     (retry,) = commit(session_factory, [ticket(buyers[0], "k"), ticket(buyers[1], "other")])[:1]
     assert retry.replayed and retry.body == original.body
+    paid(session_factory, original)
+    (after,) = commit(session_factory, [ticket(buyers[0], "k")])
+    assert after.replayed and after.body == {**original.body, "status": "reserved"}  # as it stands now
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Payment)) == 2
         assert ledger.check(session=session).ok
@@ -131,9 +116,13 @@ def test_edition_units_go_in_queue_order_then_buyers_wait_and_one_identity_is_li
         ],
     )
     assert [o.status for o in out] == [201, 201, 201, 409, 422]
-    assert [o.body.get("edition_number") for o in out[:3]] == [1, 2, None]
-    assert [o.body["status"] for o in out[:3]] == ["locked", "locked", "waitlisted"]
+    assert [o.body.get("edition_number") for o in out[:3]] == [1, 2, None]  # held while unpaid
+    assert [o.body["status"] for o in out[:3]] == ["pending_payment"] * 3
     assert out[3].body["code"] == "edition-limit-reached"
+    paid(session_factory, *out[:3])
+    with session_factory() as session:
+        statuses = [service.load(session=session, number=o.body["number"]).status for o in out[:3]]
+    assert statuses == [OrderStatus.LOCKED, OrderStatus.LOCKED, OrderStatus.WAITLISTED]
     with session_factory() as session:
         assert ledger.check(session=session).ok
         assert session.scalar(select(func.count()).where(Order.edition_number.is_not(None))) == 2
@@ -148,6 +137,7 @@ def test_a_cancelled_edition_order_hands_its_unit_to_the_first_buyer_waiting(
         session_factory,
         [ticket(buyers[i], f"e{i}", "founders", identity=f"id-{i}") for i in range(3)],
     )
+    paid(session_factory, *out)
     holder, first_waiting, second_waiting = (o.body["number"] for o in out)
     with session_factory.begin() as session:
         order = service.load(session=session, number=holder, for_update=True)
@@ -170,6 +160,7 @@ def test_a_waitlisted_buyer_can_leave_with_the_deposit_refunded(
     out = commit(
         session_factory, [ticket(buyers[i], f"e{i}", "founders", identity=f"id-{i}") for i in range(2)]
     )
+    paid(session_factory, *out)
     with session_factory.begin() as session:
         waiting = service.load(session=session, number=out[1].body["number"], for_update=True)
         verdict = rules.refundability(service.facts(waiting), utcnow())
@@ -187,6 +178,7 @@ def test_a_unit_given_back_with_nobody_waiting_is_the_next_one_given(
     with session_factory.begin() as session:
         session.add(EditionStock(edition="su7-founders", capacity=2, taken=0))
     first = commit(session_factory, [ticket(buyers[0], "e0", "founders", identity="id-0")])
+    paid(session_factory, *first)
     with session_factory.begin() as session:
         order = service.load(session=session, number=first[0].body["number"], for_update=True)
         service.cancel(session=session, provider=PROVIDER, order=order, actor="customer", accept_forfeit=True)

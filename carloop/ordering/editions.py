@@ -1,11 +1,16 @@
-"""Pure rules of the launch intake: identity numbers, anti-scalper limits, edition units, positions."""
+"""Pure rules of reservations: identity numbers, anti-scalper limits, edition units, queue positions."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from functools import cache
+from importlib.resources import files
 from typing import Any
 
 from carloop.errors import ErrorCode, PermissionDenied, PolicyViolation
@@ -25,6 +30,11 @@ def valid_id_number(text: str) -> bool:
         return False
     total = sum(int(d) * w for d, w in zip(value[:17], _WEIGHTS, strict=True))
     return _CHECK[total % 11] == value[17]
+
+
+def identity_hash(identity_key: bytes, id_number: str) -> str:
+    """The keyed hash an identity number is stored as (never the number itself)."""
+    return hmac.new(identity_key, id_number.strip().upper().encode(), hashlib.sha256).hexdigest()
 
 
 def id_number_with_check(first17: str) -> str:
@@ -59,6 +69,13 @@ def parse_policies(data: Mapping[str, Any]) -> dict[str, ScalperPolicy]:
         )
         for code, row in data.items()
     }
+
+
+@cache
+def policies() -> dict[str, ScalperPolicy]:
+    """The anti-scalper policies of the editions, from the package's data file (read once per process)."""
+    with (files("carloop.ordering") / "data" / "edition_policies.toml").open("rb") as fh:
+        return parse_policies(tomllib.load(fh))
 
 
 def policy_for(policies: Mapping[str, ScalperPolicy], edition: str) -> ScalperPolicy:

@@ -1,4 +1,4 @@
-"""Pricing for the launch intake: HQ's catalog version and deposit terms, and memoised quotes."""
+"""Pricing of reservations: HQ's catalog version and deposit terms in force, and memoised quotes."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from carloop import batch_sql as sql
 from carloop.catalog import rules as catalog_rules
 from carloop.catalog import service as catalog
 from carloop.catalog.schemas import ConfigurationIn, DepositPolicy, Quote
 from carloop.clock import utcnow
 from carloop.ordering import terms
-from carloop.ordering.intake import sql
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,360 @@
+"""The fast lanes: one group-commit writer and one lane table, in raw ASGI in front of the FastAPI app.
+
+A lane is a path whose requests are gathered into batches and handed to the batched form of a use
+case: reservations (``ordering.reservations.reserve_many``) and provider notifications
+(``payments.captures.capture_many``). Each lane has one body reader (``read``: bytes and headers to
+an item, or a domain error answered at once), a batched use case (``store``: run by the process's
+one writer thread, many requests per transaction, replies only after the commit) and one renderer of
+its successes (``answer``); every error leaves through ``web.problems`` like the app's own. Every
+other path goes to the FastAPI app untouched. Settings come from ``app.state.settings`` and the
+transaction from ``app.state.sessions``: a lane never reads the environment or makes an engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+from urllib.parse import parse_qsl
+
+import orjson
+from fastapi import FastAPI
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from carloop.accounts import service as accounts
+from carloop.accounts.rules import safe_next
+from carloop.errors import (
+    AuthenticationFailed,
+    DomainError,
+    ErrorCode,
+    NotFound,
+    PaymentFailed,
+    PolicyViolation,
+)
+from carloop.ordering import editions, idempotency, reservations
+from carloop.ordering.reservations import Reservation, ReservationRequest
+from carloop.ordering.schemas import OrderCreate
+from carloop.payments import captures
+from carloop.payments.providers.base import PaymentProvider
+from carloop.payments.service import NotificationResult
+from carloop.settings import Settings
+from carloop.web import problems
+from carloop.web.writer import Busy, GroupCommitWriter, Store, WriterConfig
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+log = logging.getLogger("carloop.lanes")
+
+RESERVE_PATH = "/api/v1/intake/orders"
+NOTIFY_PREFIX = "/api/v1/payments/notify/"
+HELLO_PATH = "/api/v1/intake/hello"
+MAX_BODY = 16 * 1024
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+# --- answers ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An HTTP answer of a lane: status, headers and body bytes."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[bytes, bytes], ...] = ((b"content-type", b"application/json"),)
+
+
+def problem_answer(err: DomainError, instance: str) -> Answer:
+    """A domain error as the app renders it: RFC 9457 problem+json through ``web.problems``."""
+    status = 503 if isinstance(err, Busy) else problems.status_for(err)
+    code = "overloaded" if isinstance(err, Busy) else str(err.code)
+    body = problems.problem_body(status, code, err.message, instance=instance, **err.data)
+    headers: tuple[tuple[bytes, bytes], ...] = ((b"content-type", b"application/problem+json"),)
+    if status == 503:
+        headers += ((b"retry-after", b"1"),)
+    return Answer(status, orjson.dumps(body), headers)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What a lane's reader gets: the path, the headers (lower-case names) and the whole body."""
+
+    path: str
+    query: str
+    headers: Mapping[bytes, bytes]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Lane(Generic[T, R]):
+    """One row of the lane table: how to read a request, the batched use case, how to answer."""
+
+    read: Callable[[Request], T | DomainError]
+    store: Store
+    answer: Callable[[Request, R], Answer]
+
+
+# --- reservations -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A request refused before it could queue, answered after its token is checked (401 first)."""
+
+    token: str
+    error: DomainError
+
+
+class ReservationLane:
+    """``POST /api/v1/intake/orders``: Bearer session, ``Idempotency-Key``, ``OrderCreate`` JSON."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.provider: PaymentProvider = app.state.payment_provider
+        self.identity_key = app.state.settings.secret_key.get_secret_value().encode()
+
+    def read(self, request: Request) -> ReservationRequest | Refused | DomainError:
+        """Authenticate the header, validate and price the body; the session is checked in the batch."""
+        auth = request.headers.get(b"authorization", b"").decode("latin-1")
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        if not token or len(token) > 256:
+            return AuthenticationFailed("Sign in first.")
+        key = request.headers.get(b"idempotency-key", b"").decode("latin-1").strip()
+        if not key or len(key) > idempotency.MAX_KEY_LENGTH:
+            return Refused(
+                token,
+                PolicyViolation(
+                    "An Idempotency-Key header (1-200 characters) is required.",
+                    code=ErrorCode.VALIDATION_ERROR,
+                ),
+            )
+        try:
+            body = OrderCreate.model_validate_json(request.body)
+        except ValidationError as err:
+            return Refused(token, _invalid(err))
+        identity = editions.identity_hash(self.identity_key, body.id_number) if body.id_number else None
+        item = ReservationRequest(
+            config=body.configuration,
+            token=token,
+            key=key,
+            identity_hash=identity,
+            request_hash=reservations.fingerprint(body.configuration, body.id_number),
+        )
+        try:
+            reservations.price(item)
+        except DomainError as err:
+            return Refused(token, err)
+        return item
+
+    def store(
+        self, session: Session, items: list[ReservationRequest | Refused], now: datetime
+    ) -> list[Reservation | DomainError]:
+        """Reserve the batch (``reserve_many``); a refused request says 401 if its token is not signed in."""
+        results: list[Reservation | DomainError | None] = [None] * len(items)
+        refused = [(i, r) for i, r in enumerate(items) if isinstance(r, Refused)]
+        if refused:
+            known = accounts.resolve_sessions(session=session, tokens={r.token for _, r in refused}, now=now)
+            for i, r in refused:
+                results[i] = r.error if r.token in known else AuthenticationFailed("Sign in first.")
+        wanted = [(i, r) for i, r in enumerate(items) if isinstance(r, ReservationRequest)]
+        made = reservations.reserve_many(
+            session=session, provider=self.provider, requests=[r for _, r in wanted], now=now
+        )
+        for (i, _), result in zip(wanted, made, strict=True):
+            results[i] = result
+        return [r if r is not None else Busy("no result") for r in results]
+
+    def answer(self, request: Request, made: Reservation) -> Answer:
+        """201 with the order's number, place, edition number and where to pay (replays say so)."""
+        body = orjson.dumps(
+            {
+                "number": made.number,
+                "status": str(made.status),
+                "model": made.model,
+                "trim": made.trim,
+                "queue_position": made.queue_position,
+                "edition": made.edition,
+                "edition_number": made.edition_number,
+                "total_fen": made.total_fen,
+                "deposit_fen": made.deposit_fen,
+                "trade_no": made.trade_no,
+                "pay_url": made.pay_url,
+                "pay_by": made.pay_by.isoformat() if made.pay_by else None,
+            }
+        )
+        headers: tuple[tuple[bytes, bytes], ...] = ((b"content-type", b"application/json"),)
+        if made.replayed:
+            headers += ((b"idempotent-replayed", b"true"),)
+        return Answer(201, body, headers)
+
+
+def _invalid(err: ValidationError) -> DomainError:
+    errors = [
+        {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
+        for e in err.errors(include_url=False, include_context=False, include_input=False)
+    ]
+    if any(e["type"] == "json_invalid" for e in errors):
+        return PolicyViolation("The body is not valid JSON.", code=ErrorCode.MALFORMED_BODY)
+    fields = ", ".join(sorted({e["field"] for e in errors})) or "body"
+    return PolicyViolation(f"Invalid input: {fields}.", code=ErrorCode.VALIDATION_ERROR, errors=errors)
+
+
+# --- notifications ----------------------------------------------------------------------------
+
+
+class NotificationLane:
+    """``POST /api/v1/payments/notify/{provider}``: the provider's signed form, captured in batches."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.provider: PaymentProvider = app.state.payment_provider
+        self.handlers: captures.Handlers = app.state.capture_handlers
+        self.lock_first: captures.LockFirst = app.state.lock_first
+
+    def read(self, request: Request) -> dict[str, str] | DomainError:
+        """The form fields, for the configured provider only."""
+        name = request.path[len(NOTIFY_PREFIX) :]
+        if name != self.provider.name:
+            return NotFound(f"No payment provider {name!r} is configured.")
+        try:
+            fields = dict(
+                parse_qsl(request.body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+            )
+        except UnicodeDecodeError:
+            fields = {}
+        if not fields:
+            return PaymentFailed("The notification has no form fields.")
+        return fields
+
+    def store(
+        self, session: Session, forms: list[dict[str, str]], now: datetime
+    ) -> list[NotificationResult | DomainError]:
+        """Capture the batch (``capture_many``): verified, applied once, booked and settled."""
+        return captures.capture_many(
+            session=session,
+            provider=self.provider,
+            forms=forms,
+            handlers=self.handlers,
+            now=now,
+            lock_first=self.lock_first,
+        )
+
+    def answer(self, request: Request, result: NotificationResult | None) -> Answer:
+        """``success`` (the provider stops resending), or back to the buyer's page for the simulator."""
+        del result
+        back = safe_next(dict(parse_qsl(request.query)).get("return_to"), default="")
+        if back:
+            return Answer(303, b"", ((b"location", back.encode()),))
+        return Answer(200, b"success", ((b"content-type", b"text/plain; charset=utf-8"),))
+
+
+# --- the ASGI front ---------------------------------------------------------------------------
+
+
+class LaneApp:
+    """Raw ASGI: the lane table's paths through the one writer; everything else to the FastAPI app."""
+
+    def __init__(self, app: FastAPI, config: WriterConfig | None = None) -> None:
+        self.app = app
+        settings: Settings = app.state.settings
+        self.writer = GroupCommitWriter(app.state.sessions, config or WriterConfig.of(settings))
+        reserve = ReservationLane(app)
+        notify = NotificationLane(app)
+        self.exact: dict[str, Lane[Any, Any]] = {
+            RESERVE_PATH: Lane(reserve.read, reserve.store, reserve.answer),
+        }
+        self.notify = Lane(notify.read, notify.store, notify.answer)
+        app.state.lanes = self
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            lane = self.exact.get(path) or (self.notify if path.startswith(NOTIFY_PREFIX) else None)
+            if lane is not None:
+                await self._serve(lane, scope, receive, send)
+                return
+            if path == HELLO_PATH:
+                await _reply(send, Answer(200, b'{"ok":true}'))
+                return
+        elif scope["type"] == "lifespan":
+            await self.app(scope, self._watch_shutdown(receive), send)
+            return
+        await self.app(scope, receive, send)
+
+    def _watch_shutdown(self, receive: Receive) -> Receive:
+        async def wrapped() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                await asyncio.get_running_loop().run_in_executor(None, self.writer.stop)
+            return message
+
+        return wrapped
+
+    async def _serve(self, lane: Lane[Any, Any], scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        if scope["method"] != "POST":
+            await _reply(send, _method_not_allowed(path))
+            return
+        if self.writer.overloaded():
+            await _reply(send, problem_answer(Busy("The queue is full; retry with the same key."), path))
+            return
+        raw = await _read_body(receive)
+        if raw is None:
+            await _reply(send, _too_large(path))
+            return
+        request = Request(path, scope.get("query_string", b"").decode("latin-1"), dict(scope["headers"]), raw)
+        item = lane.read(request)
+        if isinstance(item, DomainError):
+            await _reply(send, problem_answer(item, path))
+            return
+        result = await self.writer.submit(lane.store, item)
+        if isinstance(result, PaymentFailed) and result.data.get("final") is False:
+            result = None  # a genuine but non-final status: acknowledged so the provider stops resending
+        if isinstance(result, DomainError):
+            await _reply(send, problem_answer(result, path))
+            return
+        await _reply(send, lane.answer(request, result))
+
+
+def _method_not_allowed(path: str) -> Answer:
+    body = problems.problem_body(405, "method-not-allowed", "Use POST.", instance=path)
+    return Answer(
+        405, orjson.dumps(body), ((b"content-type", b"application/problem+json"), (b"allow", b"POST"))
+    )
+
+
+def _too_large(path: str) -> Answer:
+    body = problems.problem_body(413, "too-large", "The body is larger than 16 KiB.", instance=path)
+    return Answer(413, orjson.dumps(body), ((b"content-type", b"application/problem+json"),))
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _reply(send: Send, answer: Answer) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": answer.status,
+            "headers": [*answer.headers, (b"content-length", str(len(answer.body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": answer.body})
