@@ -1,7 +1,7 @@
 """payment window of reservations, who pays a payment and where they return
 
 Revision ID: a7c3e9d2f410
-Revises: a72fba6df1ad
+Revises: 107c0f2d5bb9
 Create Date: 2026-12-07 02:30:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import carloop.db
 
 revision: str = "a7c3e9d2f410"
-down_revision: str | None = "a72fba6df1ad"
+down_revision: str | None = "107c0f2d5bb9"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
