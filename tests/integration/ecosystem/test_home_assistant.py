@@ -275,13 +275,17 @@ def test_home_assistant_sees_the_car_as_its_users_expect(
 
         # the car drives home from Lujiazui: available, valid states, Chinese names
         simulators.append(_simulator(broker.url, car, "office-home", 1200, tmp_path / "sim.log"))
-        wait_for(
+        wait_for(  # each entity's first state arrives on its own (statestream publishes them one by one)
             lambda: (
-                all(watcher.state(e) not in (None, "unavailable") for e in entities)
-                and watcher.state(f"sensor.{node}_zone") != "unknown"
+                all(
+                    watcher.state(e) not in (None, "unavailable", "unknown")
+                    for e, object_id in entities.items()
+                    if object_id not in ("destination", "send_destination")  # unknown: nothing set yet
+                )
+                and watcher.state(f"sensor.{node}_destination") == "unknown"
             ),
             60,
-            "every entity available",
+            "every entity available with a state",
         )
         assert watcher.state(f"sensor.{node}_zone") == "not_home"
         assert watcher.state(f"device_tracker.{node}_location") == "not_home"
