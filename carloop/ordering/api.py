@@ -5,18 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
 
 from carloop.accounts import service as accounts
 from carloop.accounts.schemas import Principal
 from carloop.analytics.rules import Stage
 from carloop.audit import service as audit
-from carloop.errors import NotFound
+from carloop.errors import PolicyViolation
 from carloop.ordering import deposits, editions, idempotency, reservations, rules, service, transfers
 from carloop.ordering.models import FamilyMember, Order, OrderTransfer
 from carloop.ordering.schemas import (
     CancelRequest,
+    FamilyInvitationRead,
+    FamilyInvitationSent,
     FamilyMemberCreate,
     FamilyMemberRead,
     LockConfirm,
@@ -275,17 +277,62 @@ def my_family(session: DbSession, me: CurrentCustomer) -> list[FamilyMemberRead]
     ]
 
 
-@router.post("/family", status_code=201, response_model=FamilyMemberRead)
-def add_family_member(body: FamilyMemberCreate, session: DbSession, me: CurrentCustomer) -> FamilyMemberRead:
-    """List a family member by their account's phone (listing them again changes nothing)."""
+@router.post("/family", status_code=202, response_model=FamilyInvitationSent)
+def invite_family_member(
+    body: FamilyMemberCreate, session: DbSession, me: CurrentCustomer
+) -> FamilyInvitationSent:
+    """Invite someone as family by their phone; they must accept. The answer is the same whether or
+    not the phone has an account, so the endpoint tells nobody who is a carloop customer."""
     assert me.customer_id is not None
     member = accounts.find_customer(session=session, phone=body.phone)
-    if member is None:
-        raise NotFound("No carloop account has this phone number.", field="phone")
-    listed = transfers.add_family_member(
-        session=session, owner_id=me.customer_id, member_id=member.id, relation=body.relation
+    if member is not None and member.id == me.customer_id:
+        raise PolicyViolation("You cannot list yourself as family.", field="phone")
+    if member is not None:
+        transfers.invite_family_member(
+            session=session, owner_id=me.customer_id, member_id=member.id, relation=body.relation
+        )
+    return FamilyInvitationSent(relation=body.relation)
+
+
+@router.get("/family/invitations", response_model=list[FamilyInvitationRead])
+def my_family_invitations(session: DbSession, me: CurrentCustomer) -> list[FamilyInvitationRead]:
+    """Invitations to be someone's family that wait for the signed-in customer's answer."""
+    assert me.customer_id is not None
+    return [
+        FamilyInvitationRead(
+            invitation_id=invitation.id,
+            owner_display_name=accounts.get_customer(
+                session=session, customer_id=invitation.owner_id
+            ).display_name,
+            relation=invitation.relation,
+        )
+        for invitation in transfers.invitations_for(session=session, member_id=me.customer_id)
+    ]
+
+
+@router.post("/family/invitations/{invitation_id}/accept", response_model=FamilyInvitationRead)
+def accept_family_invitation(
+    invitation_id: Annotated[int, Path(gt=0, lt=2**63)], session: DbSession, me: CurrentCustomer
+) -> FamilyInvitationRead:
+    """Consent to being the inviting owner's family (only then can an order be handed to you)."""
+    assert me.customer_id is not None
+    invitation = transfers.accept_invitation(
+        session=session, invitation_id=invitation_id, member_id=me.customer_id
     )
-    return _family_read(session, listed)
+    owner = accounts.get_customer(session=session, customer_id=invitation.owner_id)
+    return FamilyInvitationRead(
+        invitation_id=invitation.id, owner_display_name=owner.display_name, relation=invitation.relation
+    )
+
+
+@router.post("/family/invitations/{invitation_id}/decline", status_code=204)
+def decline_family_invitation(
+    invitation_id: Annotated[int, Path(gt=0, lt=2**63)], session: DbSession, me: CurrentCustomer
+) -> Response:
+    """Decline an invitation, or stop being someone's family."""
+    assert me.customer_id is not None
+    transfers.decline_invitation(session=session, invitation_id=invitation_id, member_id=me.customer_id)
+    return Response(status_code=204)
 
 
 @router.post("/orders/{number}/transfers", status_code=201, response_model=TransferRead)

@@ -124,15 +124,17 @@ class EditionReturn(Base):
 
 
 class FamilyMember(Base):
-    """A person an owner listed as family: the only kind of buyer an edition order may pass to."""
+    """A person an owner invited as family: once they accept, the only kind of buyer an edition order
+    may pass to (an unconfirmed row is an invitation and counts for nothing)."""
 
     __tablename__ = "family_members"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     relation: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]  # when the member accepted; None: invited, not (yet) consenting
 
     __table_args__ = (UniqueConstraint("owner_id", "member_id"),)
 

@@ -150,7 +150,7 @@ class ReservationRead(BaseModel):
 
 
 class FamilyMemberCreate(BaseModel):
-    """List a family member by the phone number of their carloop account."""
+    """Invite a family member by the phone number of their carloop account (they must accept)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -163,6 +163,21 @@ class FamilyMemberRead(BaseModel):
 
     member_id: int
     display_name: str
+    relation: str
+
+
+class FamilyInvitationSent(BaseModel):
+    """An invitation was sent if the phone has an account; the answer never says which."""
+
+    status: str = "invited"
+    relation: str
+
+
+class FamilyInvitationRead(BaseModel):
+    """An invitation to be someone's family, as the invited person sees it."""
+
+    invitation_id: int
+    owner_display_name: str
     relation: str
 
 

@@ -1,4 +1,5 @@
-"""Anti-scalper hand-overs: an order keeps its buyer, except to listed family with the owner confirming."""
+"""Anti-scalper hand-overs: an order keeps its buyer, except to family who accepted the owner's invitation,
+with the owner confirming the hand-over."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from carloop.ordering.models import FamilyMember, Order, OrderEvent, OrderTransf
 from carloop.ordering.rules import FINAL
 
 
-def add_family_member(*, session: Session, owner_id: int, member_id: int, relation: str) -> FamilyMember:
-    """List a family member an owner may later hand an order to (listing twice changes nothing)."""
+def invite_family_member(*, session: Session, owner_id: int, member_id: int, relation: str) -> FamilyMember:
+    """Invite someone as family; they count only once they accept (inviting again changes nothing)."""
     if member_id == owner_id:
         raise PolicyViolation("You cannot list yourself as family.", field="phone")
     found = session.scalar(
@@ -29,11 +30,46 @@ def add_family_member(*, session: Session, owner_id: int, member_id: int, relati
     return member
 
 
-def family_members(*, session: Session, owner_id: int) -> list[FamilyMember]:
-    """The family members an owner listed, first listed first."""
+def invitations_for(*, session: Session, member_id: int) -> list[FamilyMember]:
+    """The family invitations waiting for a customer's answer, oldest first."""
     return list(
         session.scalars(
-            select(FamilyMember).where(FamilyMember.owner_id == owner_id).order_by(FamilyMember.id)
+            select(FamilyMember)
+            .where(FamilyMember.member_id == member_id, FamilyMember.confirmed_at.is_(None))
+            .order_by(FamilyMember.id)
+        )
+    )
+
+
+def _invitation(session: Session, invitation_id: int, member_id: int) -> FamilyMember:
+    found = session.get(FamilyMember, invitation_id)
+    if found is None or found.member_id != member_id:  # someone else's invitation is not found
+        raise NotFound("No such family invitation.")
+    return found
+
+
+def accept_invitation(*, session: Session, invitation_id: int, member_id: int) -> FamilyMember:
+    """The invited person consents to being the owner's family (accepting twice changes nothing)."""
+    invitation = _invitation(session, invitation_id, member_id)
+    if invitation.confirmed_at is None:
+        invitation.confirmed_at = utcnow()
+        session.flush()
+    return invitation
+
+
+def decline_invitation(*, session: Session, invitation_id: int, member_id: int) -> None:
+    """The invited person says no, or leaves the owner's family later: the row goes."""
+    session.delete(_invitation(session, invitation_id, member_id))
+    session.flush()
+
+
+def family_members(*, session: Session, owner_id: int) -> list[FamilyMember]:
+    """The family members who accepted an owner's invitation, first invited first."""
+    return list(
+        session.scalars(
+            select(FamilyMember)
+            .where(FamilyMember.owner_id == owner_id, FamilyMember.confirmed_at.is_not(None))
+            .order_by(FamilyMember.id)
         )
     )
 
@@ -49,8 +85,14 @@ def get_transfer(*, session: Session, order: Order, token: str) -> OrderTransfer
 
 
 def family_of(*, session: Session, owner_id: int) -> list[int]:
-    """The customer ids an owner listed as family."""
-    return list(session.scalars(select(FamilyMember.member_id).where(FamilyMember.owner_id == owner_id)))
+    """The customer ids who consented to be an owner's family (invitations alone do not count)."""
+    return list(
+        session.scalars(
+            select(FamilyMember.member_id).where(
+                FamilyMember.owner_id == owner_id, FamilyMember.confirmed_at.is_not(None)
+            )
+        )
+    )
 
 
 def request_transfer(

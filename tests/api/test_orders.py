@@ -267,15 +267,20 @@ def test_an_owner_hands_an_edition_order_to_a_listed_family_member_only_after_co
 ) -> None:
     spouse = sign_in(client, "13800138001")
     number = _edition_order(client, buyer, 10)
-    spouse_id = client.get("/api/v1/auth/me", headers=spouse).json().get("customer_id")
+    spouse_id = client.get("/api/v1/me", headers=spouse).json()["customer_id"]
     # Not listed yet: refused.
-    listed = client.post(
+    invited = client.post(
         "/api/v1/family", json={"phone": "138 0013 8001", "relation": "spouse"}, headers=buyer
     )
-    assert listed.status_code == 201, listed.text
-    member_id = listed.json()["member_id"]
-    assert spouse_id in (None, member_id)
-    assert [m["member_id"] for m in client.get("/api/v1/family", headers=buyer).json()] == [member_id]
+    assert invited.status_code == 202, invited.text
+    assert client.get("/api/v1/family", headers=buyer).json() == []  # not family until they accept
+    [invitation] = client.get("/api/v1/family/invitations", headers=spouse).json()
+    assert invitation["relation"] == "spouse"
+    accepted = client.post(f"/api/v1/family/invitations/{invitation['invitation_id']}/accept", headers=spouse)
+    assert accepted.status_code == 200, accepted.text
+    [member] = client.get("/api/v1/family", headers=buyer).json()
+    member_id = member["member_id"]
+    assert member_id == spouse_id
     proposed = client.post(
         f"/api/v1/orders/{number}/transfers",
         json={"to_member_id": member_id},
@@ -308,9 +313,14 @@ def test_a_hand_over_goes_only_to_listed_family_and_only_from_the_owner(
 ) -> None:
     stranger = sign_in(client, "13800138002")
     number = _edition_order(client, buyer, 11)
-    stranger_id = client.post(
-        "/api/v1/family", json={"phone": "13800138000", "relation": "friend"}, headers=stranger
-    ).json()["member_id"]  # the stranger lists the buyer: that gives the stranger nothing
+    stranger_id = client.get("/api/v1/me", headers=stranger).json()["customer_id"]
+    # The stranger invites the buyer: that gives the stranger nothing.
+    assert (
+        client.post(
+            "/api/v1/family", json={"phone": "13800138000", "relation": "friend"}, headers=stranger
+        ).status_code
+        == 202
+    )
     refused = client.post(f"/api/v1/orders/{number}/transfers", json={"to_member_id": 999}, headers=buyer)
     assert refused.status_code == 422 and refused.json()["code"] == "policy-violation"
     # Someone else's order is not found, whatever they ask.
@@ -321,11 +331,46 @@ def test_a_hand_over_goes_only_to_listed_family_and_only_from_the_owner(
         == 404
     )
     assert client.post(f"/api/v1/orders/{number}/transfers/nope/confirm", headers=buyer).status_code == 404
-    unknown = client.post("/api/v1/family", json={"phone": "13900000000", "relation": "x"}, headers=buyer)
-    assert unknown.status_code == 404
+    # The buyer invites the stranger, who never accepts: still no hand-over to them.
+    client.post("/api/v1/family", json={"phone": "13800138002", "relation": "x"}, headers=buyer)
+    unconsented = client.post(
+        f"/api/v1/orders/{number}/transfers", json={"to_member_id": stranger_id}, headers=buyer
+    )
+    assert unconsented.status_code == 422 and unconsented.json()["code"] == "policy-violation"
     assert (
         client.post("/api/v1/family", json={"phone": "12", "relation": "x"}, headers=buyer).status_code == 422
     )
     myself = client.post("/api/v1/family", json={"phone": "13800138000", "relation": "me"}, headers=buyer)
     assert myself.status_code == 422
     assert client.get("/api/v1/family").status_code == 401
+
+
+def test_the_family_endpoint_does_not_tell_who_has_an_account(
+    client: TestClient, buyer: dict[str, str]
+) -> None:
+    sign_in(client, "13800138003")
+    known = client.post("/api/v1/family", json={"phone": "13800138003", "relation": "x"}, headers=buyer)
+    unknown = client.post("/api/v1/family", json={"phone": "13900000000", "relation": "x"}, headers=buyer)
+    assert known.status_code == unknown.status_code == 202
+    assert known.json() == unknown.json()
+    assert client.get("/api/v1/family", headers=buyer).json() == []
+
+
+def test_only_the_invited_person_answers_an_invitation(client: TestClient, buyer: dict[str, str]) -> None:
+    invitee = sign_in(client, "13800138004")
+    other = sign_in(client, "13800138005")
+    client.post("/api/v1/family", json={"phone": "13800138004", "relation": "parent"}, headers=buyer)
+    [invitation] = client.get("/api/v1/family/invitations", headers=invitee).json()
+    path = f"/api/v1/family/invitations/{invitation['invitation_id']}"
+    assert client.post(f"{path}/accept", headers=other).status_code == 404
+    assert (
+        client.post(f"{path}/accept", headers=buyer).status_code == 404
+    )  # the owner cannot consent for them
+    assert client.get("/api/v1/family", headers=buyer).json() == []
+    assert client.post(f"{path}/decline", headers=invitee).status_code == 204
+    assert client.get("/api/v1/family/invitations", headers=invitee).json() == []
+    assert client.post(f"{path}/accept", headers=invitee).status_code == 404
+    assert (
+        client.post("/api/v1/family/invitations/99999999999999999999/accept", headers=invitee).status_code
+        == 422
+    )

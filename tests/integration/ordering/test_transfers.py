@@ -20,7 +20,10 @@ def test_an_order_passes_to_listed_family_only_once_the_owner_confirms(
     stranger = accounts.get_or_create_customer(session=session, phone="13900000002")
     session.flush()
     order = paid_order(session, provider, buyer_id, trim="founders")
-    transfers.add_family_member(session=session, owner_id=buyer_id, member_id=spouse.id, relation="spouse")
+    invited = transfers.invite_family_member(
+        session=session, owner_id=buyer_id, member_id=spouse.id, relation="spouse"
+    )
+    transfers.accept_invitation(session=session, invitation_id=invited.id, member_id=spouse.id)
     with pytest.raises(PolicyViolation):
         transfers.request_transfer(
             session=session, order=order, requested_by=buyer_id, to_customer_id=stranger.id
