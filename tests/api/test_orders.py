@@ -370,7 +370,5 @@ def test_only_the_invited_person_answers_an_invitation(client: TestClient, buyer
     assert client.post(f"{path}/decline", headers=invitee).status_code == 204
     assert client.get("/api/v1/family/invitations", headers=invitee).json() == []
     assert client.post(f"{path}/accept", headers=invitee).status_code == 404
-    assert (
-        client.post("/api/v1/family/invitations/99999999999999999999/accept", headers=invitee).status_code
-        == 422
-    )
+    huge = client.post("/api/v1/family/invitations/99999999999999999999/accept", headers=invitee)
+    assert huge.status_code in (404, 422)  # never a 500
