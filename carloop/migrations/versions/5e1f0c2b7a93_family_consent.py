@@ -4,7 +4,7 @@ Rows listed before this revision were never consented to, so they start unconfir
 accepts the invitation again before an order can be handed to them.
 
 Revision ID: 5e1f0c2b7a93
-Revises: 107c0f2d5bb9
+Revises: a7c3e9d2f410
 Create Date: 2026-12-07 03:40:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import carloop.db
 
 revision: str = "5e1f0c2b7a93"
-down_revision: str | None = "107c0f2d5bb9"
+down_revision: str | None = "a7c3e9d2f410"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
