@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     mqtt_embedded_port: int = 18830
     # Simulate every paired car and home device in the server (the demo's "fleet"); default: development.
     ecosystem_simulate: bool | None = None
+    # Load the sentence encoder and build the similar-suggestion indexes in the background at start-up, so the
+    # first duplicate hint after a restart does not wait for them; default: on except in tests.
+    similar_warmup: bool | None = None
     # Seconds between checks for changed scenes and devices while the bridge runs.
     reload_interval: float = 2.0
     # The fast lanes' group commit (web.lanes): requests per transaction, how long a batch waits for

@@ -23,6 +23,7 @@ from carloop.catalog import api as catalog_api
 from carloop.catalog import pages as catalog_pages
 from carloop.community import api as community_api
 from carloop.community import pages as community_pages
+from carloop.community import warmup as community_warmup
 from carloop.console import pages as console_pages
 from carloop.db import make_engine, make_session_factory
 from carloop.ecosystem import api as ecosystem_api
@@ -92,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             lambda: keep("ecosystem", ecosystem_runtime.start(settings, sessions)),
             # the analytics warehouse, warmed up from its snapshot
             lambda: keep("analytics", analytics_live.start(settings, sessions)),
+            # the duplicate hints' sentence encoder and indexes, loaded in the background
+            lambda: community_warmup.start(settings, sessions),
         ]
         stops: list[Stop] = []
         try:

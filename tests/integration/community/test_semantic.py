@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 from builders.accounts import owner
 from sqlalchemy import delete, select, update
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from carloop.cli.main import app
-from carloop.community import embedding, index, service
+from carloop.community import embedding, index, service, warmup
 from carloop.community.events import SuggestionTextChanged
 from carloop.community.models import Suggestion
 from carloop.community.rules import Category
@@ -102,3 +103,24 @@ def test_reindex_backfills_an_existing_board(
         app, ["community", "reindex", "--all", "--database-url", settings.database_url]
     )
     assert everything.exit_code == 0 and "3 suggestions embedded" in everything.output
+
+
+def test_start_up_warms_the_encoder_and_builds_the_indexes(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    _post(session_factory, "Rear seat heating")
+    dispatch(session_factory, all_handlers())
+    index._STATES.clear()  # a fresh process: nothing built yet
+    assert not warmup.enabled(settings)  # tests start servers without it
+    assert warmup.enabled(settings.model_copy(update={"environment": "production"}))
+    assert not warmup.enabled(
+        settings.model_copy(update={"environment": "production", "similar_warmup": False})
+    )
+    stop = warmup.start(settings.model_copy(update={"similar_warmup": True}), session_factory)
+    stop()
+    for thread in threading.enumerate():
+        if thread.name == "carloop-similar-warmup":
+            thread.join()
+    with session_factory() as session:
+        stats = index.stats(session=session)
+    assert stats["texts"] == 1 and stats["vectors"] == 1
