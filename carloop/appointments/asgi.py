@@ -2,9 +2,10 @@
 
 ``POST /api/v1/appointments`` for a test drive or a service job by a signed-in buyer is answered
 here: the session, the store and the slot's holds are read on a read connection (a full slot is
-refused at once, 9 of 10 attempts in a rush), and a booking that may succeed is queued to one writer
-thread per process, which stores everything queued meanwhile in one transaction (see
-``appointments.fast``). The unique key on ``appointment_hold`` still decides every race.
+refused at once, 9 of 10 attempts in a rush), and a booking that may succeed is queued to the one
+group-commit writer of the process (``web.writer``, shared with the lanes), which stores everything
+queued meanwhile in one transaction (see ``appointments.fast``). The unique key on
+``appointment_hold`` still decides every race.
 
 Anything else — deliveries, staff or missing tokens, bodies that do not validate — is passed to
 the FastAPI app with its body replayed, so every refusal there keeps its usual problem answer.
@@ -16,20 +17,21 @@ import asyncio
 import contextlib
 import json
 import logging
-import queue
-import threading
 from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI
 from pydantic import ValidationError
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session
 
 from carloop.appointments import fast
 from carloop.appointments.schemas import AppointmentCreate
 from carloop.clock import utcnow
 from carloop.errors import DomainError
 from carloop.web.problems import PROBLEM_BASE, TITLES, status_for
+from carloop.web.writer import GroupCommitWriter, WriterConfig
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -41,83 +43,10 @@ PATH = "/api/v1/appointments"
 MAX_BODY = 16 * 1024
 log = logging.getLogger("carloop.appointments")
 
-Result = int | None | BaseException
-Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Result]"]
 
-
-class BookingWriter:
-    """One thread that stores queued attempts, everything queued meanwhile in one transaction."""
-
-    def __init__(self, engine: Engine, max_batch: int = 256) -> None:
-        self.engine = engine
-        self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[tuple[fast.Attempt, Waiter] | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self.batches = 0
-
-    def submit(self, attempt: fast.Attempt) -> asyncio.Future[Result]:
-        """Queue an attempt; the future gets its appointment id (None if refused) after the commit."""
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name="booking-writer", daemon=True)
-                    self._thread.start()
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Result] = loop.create_future()
-        self._queue.put((attempt, (loop, future)))
-        return future
-
-    def stop(self) -> None:
-        """Store what is queued, then end the thread."""
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            batch = [item]
-            while len(batch) < self.max_batch:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    self._write(batch)
-                    return
-                batch.append(nxt)
-            self._write(batch)
-
-    def _write(self, batch: list[tuple[fast.Attempt, Waiter]]) -> None:
-        attempts = [a for a, _ in batch]
-        results: list[Result] | None = self._commit(attempts)
-        if results is None:  # the batch kept failing: store each on its own so one cannot sink the rest
-            results = []
-            for attempt in attempts:
-                single = self._commit([attempt])
-                results.append(single[0] if single else RuntimeError("booking failed"))
-        self.batches += 1
-        for (_, (loop, future)), result in zip(batch, results, strict=True):
-            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
-                loop.call_soon_threadsafe(_resolve, future, result)
-
-    def _commit(self, attempts: list[fast.Attempt]) -> list[Result] | None:
-        for attempt in range(3):
-            try:
-                with self.engine.begin() as conn:
-                    return list(fast.write_batch(conn, attempts, utcnow()))
-            except Exception:  # deadlock or lost connection: the transaction rolled back, retry
-                log.exception("booking batch of %d failed (attempt %d)", len(attempts), attempt + 1)
-        return None
-
-
-def _resolve(future: asyncio.Future[Result], result: Result) -> None:
-    if not future.done():
-        future.set_result(result)
+def _store(session: Session, attempts: list[fast.Attempt], now: datetime) -> list[int | None]:
+    """The booking lane's batched use case for the group-commit writer (``fast.write_batch``)."""
+    return fast.write_batch(session.connection(), attempts, now)
 
 
 class BookingApp:
@@ -138,7 +67,13 @@ class BookingApp:
             if settings.is_sqlite
             else create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=1)
         )
-        self.writer = BookingWriter(engine)
+        # One group-commit writer per process: the lanes' (``web.lanes``), shared when they are in front.
+        lanes = getattr(app.state, "lanes", None)
+        self.writer: GroupCommitWriter = (
+            lanes.writer
+            if lanes is not None
+            else GroupCommitWriter(app.state.sessions, WriterConfig.of(settings))
+        )
         app.state.booking = self
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -185,7 +120,7 @@ class BookingApp:
         if attempt is None:  # not a live customer session (the app answers 401 or 403), or odd input
             await self.inner(scope, _replay(raw, complete, receive), send)
             return
-        result = await self.writer.submit(attempt)
+        result = await self.writer.submit(_store, attempt)
         if isinstance(result, BaseException):
             await _problem(send, 503, "booking-unavailable", "Booking failed for now; try again.")
         elif result is None:
