@@ -411,6 +411,10 @@ def run_similar(
             with factory.begin() as session:
                 session.execute(insert(Suggestion), rows)
             progress.advance(task, len(rows))
+        # planner statistics, as a live board has them: without them PostgreSQL (autovacuum not come round
+        # yet) scans every row for each catch-up query instead of using the updated_at/embedded_at index
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE suggestions")
         load_s = time.perf_counter() - t0
 
         build = progress.add_task("building the index", total=1)
