@@ -43,7 +43,9 @@ from carloop.ecosystem.protocol import (
     notify_topic,
     parse_state,
 )
-from carloop.ecosystem.schemas import MqttTrigger
+from carloop.ecosystem.scene_triggers import (
+    MqttTrigger,
+)
 
 log = logging.getLogger("carloop.ecosystem")
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,45 +20,34 @@ from carloop.ecosystem import script
 from carloop.ecosystem.kinds import Precision
 from carloop.ecosystem.protocol import topic_scope
 from carloop.ecosystem.rules import (
+    RedactedStates,
     World,
     Zone,
     as_number,
     check_all,
-    distance_m,
-    inside_zone,
     location_of,
-    redact,
     redact_payload,
 )
 from carloop.ecosystem.runs import Effect, LoadedScene, Run, Watch
-from carloop.ecosystem.schemas import (
-    ActionList,
+from carloop.ecosystem.scene_triggers import (
     MqttTrigger,
     ProximityTrigger,
-    SceneDefinition,
     Trigger,
-    TriggerList,
-    WaitAction,
     ZoneTrigger,
+)
+from carloop.ecosystem.schemas import (
+    SceneDefinition,
+    WaitAction,
 )
 from carloop.ecosystem.traces import Trace, TraceStore
 from carloop.ecosystem.triggers import event as event_platform
 from carloop.ecosystem.triggers import mqtt as mqtt_platform
 from carloop.ecosystem.triggers import platforms
-from carloop.ecosystem.triggers.proximity import DIRECTION_NOISE_M
+from carloop.ecosystem.zones import Track, locate
 
 PLATFORMS = platforms()  # trigger schema class -> its platform module
 
 MAX_SCENE_DEPTH = script.MAX_SCENE_DEPTH
-
-
-@dataclass(slots=True)
-class _Track:
-    """What the engine remembers about one vehicle or phone relative to one zone."""
-
-    distance: float
-    anchor: float
-    direction: str = "unknown"
 
 
 class Engine:
@@ -79,7 +67,7 @@ class Engine:
         self.by_event: list[Watch] = []
         self.deadlines: set[int] = set()  # id() of watches with a pending ``for``
         self._watch_ids: dict[int, Watch] = {}
-        self.tracks: dict[tuple[str, str], _Track] = {}
+        self.tracks: dict[tuple[str, str], Track] = {}
         self.effects: list[Effect] = []
         self.trace_store = TraceStore()
         self.pending: dict[str, dict[str, Any] | None] = {}  # run id -> continuation, None = done
@@ -138,27 +126,13 @@ class Engine:
         place.append(watch)
         return lambda: place.remove(watch) if watch in place else None
 
-    def fire(self, watch: Watch, tvars: dict[str, Any], at: float, cause: Mapping[str, Any]) -> None:
-        """A trigger fired (subject to its debounce)."""
-        self._fire(watch, tvars, at, cause)
-
-    def held(
-        self, watch: Watch, for_: float | None, tvars: dict[str, Any], at: float, cause: Mapping[str, Any]
-    ) -> None:
-        """Fire now, or once the condition has held ``for`` seconds."""
-        self._held(watch, for_, tvars, at, cause)
-
     def cancel_hold(self, watch: Watch) -> None:
         """The condition stopped holding: a pending ``for`` is off."""
         self.deadlines.discard(id(watch))
 
-    def track(self, entity_id: str, zone_id: str) -> _Track | None:
+    def track(self, entity_id: str, zone_id: str) -> Track | None:
         """How far a device is from a zone and which way it moves."""
         return self.tracks.get((entity_id, zone_id))
-
-    def local(self, at: float) -> datetime:
-        """An instant in the owners' time zone."""
-        return self._local(at)
 
     def home_of(self, owner_id: int) -> Zone | None:
         """The owner's home zone (its first zone when none is called home)."""
@@ -193,7 +167,7 @@ class Engine:
         for watch in scene.watches:
             self._detach(watch)
         for run_id in list(scene.active):
-            self._finish(self.runs[run_id], at if at is not None else (self.last_tick or 0.0), "aborted")
+            self.finish(self.runs[run_id], at if at is not None else (self.last_tick or 0.0), "aborted")
         self.trace_store.forget(scene_id)
 
     def _detach(self, watch: Watch) -> None:
@@ -244,7 +218,7 @@ class Engine:
             if not self._owns(watch.owner_id, scope):
                 continue  # a scene hears only its owner's topics, whatever filter it was saved with
             visible = self._visible_payload(watch, scope, payload)
-            self._fire(watch, {"platform": "mqtt", "id": t.id, "topic": topic, "payload": visible}, at, {})
+            self.fire(watch, {"platform": "mqtt", "id": t.id, "topic": topic, "payload": visible}, at, {})
         return self._take_effects()
 
     def _owns(self, owner_id: int, scope: tuple[str, str | int] | None) -> bool:
@@ -272,7 +246,7 @@ class Engine:
             for watch in list(self.timed):
                 hit = PLATFORMS[type(watch.trigger)].hit(self, watch, previous, at)
                 if hit is not None:
-                    self._fire(watch, {"platform": watch.trigger.trigger, "id": watch.trigger.id}, hit, {})
+                    self.fire(watch, {"platform": watch.trigger.trigger, "id": watch.trigger.id}, hit, {})
         self.last_tick = max(at, previous)
         return self._take_effects()
 
@@ -283,7 +257,8 @@ class Engine:
         self.effects = []
         return out
 
-    def _local(self, at: float) -> datetime:
+    def local(self, at: float) -> datetime:
+        """An instant in the owners' time zone."""
         return datetime.fromtimestamp(at, UTC).astimezone(self.tz)
 
     # ---- zones and triggers ------------------------------------------------------------------
@@ -295,42 +270,29 @@ class Engine:
         owner = self.entity_owner.get(entity_id)
         if where is None or owner is None:
             return []
-        accuracy = as_number(changes.get("accuracy"))
-        first_fix = entity_id not in self.zones_of  # like HA: a first position is no transition
-        before = self.zones_of.get(entity_id, frozenset())
-        inside: set[str] = set()
-        events: list[tuple[str, str]] = []
-        for zone in self.owner_zones.get(owner, {}).values():
-            d = distance_m(where[0], where[1], zone.latitude, zone.longitude)
-            track = self.tracks.get((entity_id, zone.id))
-            if track is None:
-                self.tracks[(entity_id, zone.id)] = _Track(d, d)
-            else:
-                track.distance = d
-                if d < track.anchor - DIRECTION_NOISE_M:
-                    track.direction, track.anchor = "approaching", d
-                elif d > track.anchor + DIRECTION_NOISE_M:
-                    track.direction, track.anchor = "leaving", d
-            was = zone.id in before
-            vague = accuracy is not None and accuracy > zone.radius_m  # too vague to move the answer
-            now = was if vague else inside_zone(zone, d, was)
-            if now:
-                inside.add(zone.id)
-            if now != was and not first_fix:
-                events.append((zone.id, "enter" if now else "leave"))
-        self.zones_of[entity_id] = frozenset(inside)
+        inside, events = locate(
+            entity_id,
+            where,
+            as_number(changes.get("accuracy")),
+            self.owner_zones.get(owner, {}).values(),
+            self.zones_of.get(entity_id),
+            self.tracks,
+        )
+        self.zones_of[entity_id] = inside
         return events
 
-    def _held(
+    def held(
         self, watch: Watch, for_: float | None, tvars: dict[str, Any], at: float, cause: Mapping[str, Any]
     ) -> None:
+        """Fire now, or once the condition has held ``for`` seconds."""
         if not for_:
-            self._fire(watch, tvars, at, cause)
+            self.fire(watch, tvars, at, cause)
             return
         watch.deadline, watch.pending_vars = at + for_, {**tvars, "for": for_, "cause": dict(cause)}
         self.deadlines.add(id(watch))
 
-    def _fire(self, watch: Watch, tvars: dict[str, Any], at: float, cause: Mapping[str, Any]) -> None:
+    def fire(self, watch: Watch, tvars: dict[str, Any], at: float, cause: Mapping[str, Any]) -> None:
+        """A trigger fired: start its scene (unless its debounce holds it back)."""
         if watch.debounce and watch.last_fired is not None and at - watch.last_fired < watch.debounce:
             self.skipped += 1
             return
@@ -345,7 +307,7 @@ class Engine:
                 self.deadlines.discard(watch_key)
                 tvars = dict(watch.pending_vars or {})
                 cause = tvars.pop("cause", {})
-                self._fire(watch, tvars, watch.deadline, cause)
+                self.fire(watch, tvars, watch.deadline, cause)
         for run in sorted(
             (r for r in self.runs.values() if r.resume_at is not None and r.resume_at <= at),
             key=lambda r: r.resume_at or 0.0,
@@ -378,7 +340,7 @@ class Engine:
                 return
             if mode == "restart":
                 for run_id in list(scene.active):
-                    self._finish(self.runs[run_id], at, "restarted")
+                    self.finish(self.runs[run_id], at, "restarted")
             elif mode == "queued":
                 if len(scene.queue) < limit:
                     scene.queue.append(({**tvars, "_depth": depth}, cause))
@@ -395,9 +357,11 @@ class Engine:
         variables: Mapping[str, Any] | None = None,
     ) -> World:
         return World(
-            states=_Redacted(self.states, self.zones_of, scene.definition.precision, scene.location_allowed),
+            states=RedactedStates(
+                self.states, self.zones_of, scene.definition.precision, scene.location_allowed
+            ),
             zones_of=self.zones_of if scene.location_allowed else {},
-            local_now=self._local(at),
+            local_now=self.local(at),
             trigger_id=trigger_id,
             variables=variables,
         )
@@ -417,7 +381,7 @@ class Engine:
         self.runs[run_id] = run
         scene.active.append(run_id)
         if not ok:
-            self._finish(run, at, "condition_failed")
+            self.finish(run, at, "condition_failed")
             return
         self._execute(run, at)
 
@@ -460,17 +424,6 @@ class Engine:
 
     def wait(self, run: Run, action: WaitAction, at: float) -> None:
         """Wait for one of the action's triggers (or its timeout)."""
-        self._wait(run, action, at)
-
-    def continuation(self, run: Run) -> dict[str, Any]:
-        """What to store so the run resumes after a restart."""
-        return self._continuation(run)
-
-    def finish(self, run: Run, at: float, outcome: str) -> None:
-        """End a run with its outcome."""
-        self._finish(run, at, outcome)
-
-    def _wait(self, run: Run, action: WaitAction, at: float) -> None:
         run.waiting = action
         run.resume_at = at + action.timeout if action.timeout is not None else None
         for trigger in action.wait_for_trigger:
@@ -494,11 +447,12 @@ class Engine:
         run.variables["wait"] = {"trigger": tvars}
         run.trace.steps.append({"at": at, "step": "wait_ended", "timed_out": tvars is None})
         if tvars is None and not waiting.continue_on_timeout:
-            self._finish(run, at, "wait_timeout")
+            self.finish(run, at, "wait_timeout")
             return
         self._execute(run, at)
 
-    def _finish(self, run: Run, at: float, outcome: str) -> None:
+    def finish(self, run: Run, at: float, outcome: str) -> None:
+        """End a run with its outcome; start the next queued one."""
         for watch in run.wait_watches:
             self._detach(watch)
         self.runs.pop(run.run_id, None)
@@ -519,82 +473,16 @@ class Engine:
 
     # ---- persistence of waiting runs -----------------------------------------------------------
 
-    def _continuation(self, run: Run) -> dict[str, Any]:
-        return {
-            "scene_id": run.scene.id,
-            "run_id": run.run_id,
-            "remaining": ActionList.dump_python(run.remaining, mode="json", by_alias=True, exclude_none=True),
-            "variables": run.variables,
-            "resume_at": run.resume_at,
-            "waiting": None
-            if run.waiting is None
-            else {
-                "triggers": TriggerList.dump_python(
-                    run.waiting.wait_for_trigger, mode="json", by_alias=True, exclude_none=True
-                ),
-                "continue_on_timeout": run.waiting.continue_on_timeout,
-            },
-            "trace": {
-                "started_at": run.trace.started_at,
-                "trigger": run.trace.trigger,
-                "steps": run.trace.steps,
-            },
-            "cause": dict(run.cause),
-        }
-
     def restore(self, continuation: Mapping[str, Any]) -> bool:
         """Take back a run that was waiting when the process stopped; False if its scene is gone."""
         scene = self.scenes.get(int(continuation["scene_id"]))
         if scene is None or continuation["run_id"] in self.runs:
             return False
-        saved = continuation["trace"]
-        trace = Trace(
-            scene.id, continuation["run_id"], saved["started_at"], saved["trigger"], list(saved["steps"])
-        )
-        trace.steps.append({"at": self.last_tick, "step": "restored"})
-        run = Run(
-            scene,
-            continuation["run_id"],
-            ActionList.validate_python(continuation["remaining"]),
-            dict(continuation["variables"]),
-            trace,
-            dict(continuation.get("cause") or {}),
-            resume_at=continuation.get("resume_at"),
-        )
+        run, waiting = script.restored(scene, continuation, self.last_tick)
         self.runs[run.run_id] = run
         scene.active.append(run.run_id)
-        waiting = continuation.get("waiting")
-        if waiting:
-            action = WaitAction(
-                wait_for_trigger=TriggerList.validate_python(waiting["triggers"]),
-                continue_on_timeout=waiting["continue_on_timeout"],
-            )
+        if waiting is not None:
             resume_at = run.resume_at
-            self._wait(run, action, 0.0)
+            self.wait(run, waiting, 0.0)
             run.resume_at = resume_at
         return True
-
-
-class _Redacted(Mapping[str, Mapping[str, Any]]):
-    """Entity states as one scene may see them (the bridge's privacy filter for conditions)."""
-
-    def __init__(
-        self,
-        states: Mapping[str, Mapping[str, Any]],
-        zones_of: Mapping[str, frozenset[str]],
-        precision: Precision,
-        location_allowed: bool,
-    ) -> None:
-        self._states, self._zones = states, zones_of
-        self._precision = precision if location_allowed else Precision.ZONE
-        self._allowed = location_allowed
-
-    def __getitem__(self, key: str) -> Mapping[str, Any]:
-        zones = sorted(self._zones.get(key, ())) if self._allowed else []
-        return redact(self._states[key], self._precision, zones)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._states)
-
-    def __len__(self) -> int:
-        return len(self._states)

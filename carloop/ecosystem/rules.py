@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
@@ -239,3 +239,28 @@ def pattern_hits(pattern: str | int | None, value: int) -> bool:
     if text.startswith("/"):
         return value % int(text[1:]) == 0
     return value == int(text)
+
+
+class RedactedStates(Mapping[str, Mapping[str, Any]]):
+    """Entity states as one scene may see them (the bridge's privacy filter for conditions)."""
+
+    def __init__(
+        self,
+        states: Mapping[str, Mapping[str, Any]],
+        zones_of: Mapping[str, frozenset[str]],
+        precision: Precision,
+        location_allowed: bool,
+    ) -> None:
+        self._states, self._zones = states, zones_of
+        self._precision = precision if location_allowed else Precision.ZONE
+        self._allowed = location_allowed
+
+    def __getitem__(self, key: str) -> Mapping[str, Any]:
+        zones = sorted(self._zones.get(key, ())) if self._allowed else []
+        return redact(self._states[key], self._precision, zones)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._states)
+
+    def __len__(self) -> int:
+        return len(self._states)

@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from carloop.ecosystem.kinds import Precision
-from carloop.ecosystem.schemas import Action, SceneDefinition, Trigger, WaitAction
+from carloop.ecosystem.scene_triggers import (
+    Trigger,
+)
+from carloop.ecosystem.schemas import (
+    Action,
+    SceneDefinition,
+    WaitAction,
+)
 from carloop.ecosystem.traces import Trace
 
 

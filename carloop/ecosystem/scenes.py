@@ -22,9 +22,11 @@ from carloop.ecosystem.models import (
 )
 from carloop.ecosystem.presets import preset
 from carloop.ecosystem.protocol import scene_topic_problem
-from carloop.ecosystem.schemas import (
+from carloop.ecosystem.scene_triggers import (
     MqttTrigger,
     ProximityTrigger,
+)
+from carloop.ecosystem.schemas import (
     SceneDefinition,
     dump_scene,
 )

@@ -20,6 +20,7 @@ from carloop.ecosystem.runs import Effect, LoadedScene, Run
 from carloop.ecosystem.schemas import (
     MAX_REPEAT,
     Action,
+    ActionList,
     ChooseAction,
     CommandAction,
     DelayAction,
@@ -32,10 +33,12 @@ from carloop.ecosystem.schemas import (
     RunSceneAction,
     SequenceAction,
     StopAction,
+    TriggerList,
     VariablesAction,
     WaitAction,
 )
 from carloop.ecosystem.templates import TemplateError, render_value
+from carloop.ecosystem.traces import Trace
 
 MAX_SCENE_DEPTH = 5  # carloop.run_scene and event nesting
 HIDDEN = ("depth",)  # run variables templates do not see
@@ -56,7 +59,6 @@ class Host(Protocol):
         self, owner_id: int, event_type: str, data: dict[str, Any], at: float, depth: int
     ) -> None: ...
     def wait(self, run: Run, action: WaitAction, at: float) -> None: ...
-    def continuation(self, run: Run) -> dict[str, Any]: ...
     def finish(self, run: Run, at: float, outcome: str) -> None: ...
 
 
@@ -78,7 +80,7 @@ def execute(host: Host, run: Run, at: float) -> None:
             host.finish(run, at, "error")
             return
         if outcome == "waiting":
-            host.pending[run.run_id] = host.continuation(run)
+            host.pending[run.run_id] = continuation(run)
             return
         if outcome is not None:
             host.finish(run, at, outcome)
@@ -172,3 +174,48 @@ def _repeat(host: Host, run: Run, action: RepeatAction, step: dict[str, Any], at
         run.remaining[0:0] = [*data.sequence, following]
     else:
         run.variables.pop("repeat", None)
+
+
+def continuation(run: Run) -> dict[str, Any]:
+    """What to store of a waiting run so it resumes after a restart (JSON)."""
+    return {
+        "scene_id": run.scene.id,
+        "run_id": run.run_id,
+        "remaining": ActionList.dump_python(run.remaining, mode="json", by_alias=True, exclude_none=True),
+        "variables": run.variables,
+        "resume_at": run.resume_at,
+        "waiting": None
+        if run.waiting is None
+        else {
+            "triggers": TriggerList.dump_python(
+                run.waiting.wait_for_trigger, mode="json", by_alias=True, exclude_none=True
+            ),
+            "continue_on_timeout": run.waiting.continue_on_timeout,
+        },
+        "trace": {"started_at": run.trace.started_at, "trigger": run.trace.trigger, "steps": run.trace.steps},
+        "cause": dict(run.cause),
+    }
+
+
+def restored(scene: LoadedScene, saved: Mapping[str, Any], at: float | None) -> tuple[Run, WaitAction | None]:
+    """A stored run taken back (its trace notes the restart) and what it was waiting for, if anything."""
+    kept = saved["trace"]
+    trace = Trace(scene.id, saved["run_id"], kept["started_at"], kept["trigger"], list(kept["steps"]))
+    trace.steps.append({"at": at, "step": "restored"})
+    run = Run(
+        scene,
+        saved["run_id"],
+        ActionList.validate_python(saved["remaining"]),
+        dict(saved["variables"]),
+        trace,
+        dict(saved.get("cause") or {}),
+        resume_at=saved.get("resume_at"),
+    )
+    waiting = saved.get("waiting")
+    if not waiting:
+        return run, None
+    action = WaitAction(
+        wait_for_trigger=TriggerList.validate_python(waiting["triggers"]),
+        continue_on_timeout=waiting["continue_on_timeout"],
+    )
+    return run, action

@@ -6,7 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from carloop.ecosystem.runs import Watch
-from carloop.ecosystem.schemas import DEVICE_TRIGGER_STATES, DeviceTrigger
+from carloop.ecosystem.scene_triggers import (
+    DEVICE_TRIGGER_STATES,
+    DeviceTrigger,
+)
 from carloop.ecosystem.triggers.host import Detach, Host
 from carloop.ecosystem.triggers.state import changed
 

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from carloop.ecosystem.runs import Watch
-from carloop.ecosystem.schemas import EventTrigger
+from carloop.ecosystem.scene_triggers import (
+    EventTrigger,
+)
 from carloop.ecosystem.triggers.host import Detach, Host
 
 KINDS = (EventTrigger,)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from carloop.ecosystem.rules import topic_matches
 from carloop.ecosystem.runs import Watch
-from carloop.ecosystem.schemas import MqttTrigger
+from carloop.ecosystem.scene_triggers import (
+    MqttTrigger,
+)
 from carloop.ecosystem.triggers.host import Detach, Host
 
 KINDS = (MqttTrigger,)

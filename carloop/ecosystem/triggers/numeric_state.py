@@ -7,7 +7,9 @@ from typing import Any
 
 from carloop.ecosystem.rules import as_number, in_range
 from carloop.ecosystem.runs import Watch
-from carloop.ecosystem.schemas import NumericStateTrigger
+from carloop.ecosystem.scene_triggers import (
+    NumericStateTrigger,
+)
 from carloop.ecosystem.triggers.host import Detach, Host
 
 KINDS = (NumericStateTrigger,)

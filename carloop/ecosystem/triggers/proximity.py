@@ -12,11 +12,13 @@ from typing import Any
 from carloop.ecosystem.kinds import Precision
 from carloop.ecosystem.rules import as_number
 from carloop.ecosystem.runs import Watch
-from carloop.ecosystem.schemas import ProximityTrigger
+from carloop.ecosystem.scene_triggers import (
+    ProximityTrigger,
+)
 from carloop.ecosystem.triggers.host import Detach, Host
+from carloop.ecosystem.zones import DIRECTION_NOISE_M
 
 KINDS = (ProximityTrigger,)
-DIRECTION_NOISE_M = 30.0  # a move smaller than this does not change approaching/leaving
 
 
 def attach(host: Host, watch: Watch) -> Detach:

@@ -7,7 +7,9 @@ from typing import Any
 
 from carloop.ecosystem.rules import matches
 from carloop.ecosystem.runs import Watch
-from carloop.ecosystem.schemas import StateTrigger
+from carloop.ecosystem.scene_triggers import (
+    StateTrigger,
+)
 from carloop.ecosystem.triggers.host import Detach, Host
 
 KINDS = (StateTrigger,)

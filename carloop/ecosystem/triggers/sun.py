@@ -10,7 +10,9 @@ import math
 from datetime import date, timedelta
 
 from carloop.ecosystem.runs import Watch
-from carloop.ecosystem.schemas import SunTrigger
+from carloop.ecosystem.scene_triggers import (
+    SunTrigger,
+)
 from carloop.ecosystem.triggers.host import Detach, Host
 
 KINDS = (SunTrigger,)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from carloop.ecosystem.rules import parse_clock
 from carloop.ecosystem.runs import Watch
-from carloop.ecosystem.schemas import TimeTrigger
+from carloop.ecosystem.scene_triggers import (
+    TimeTrigger,
+)
 from carloop.ecosystem.triggers.host import Detach, Host
 
 KINDS = (TimeTrigger,)

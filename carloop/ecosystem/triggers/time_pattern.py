@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from carloop.ecosystem.rules import pattern_hits
 from carloop.ecosystem.runs import Watch
-from carloop.ecosystem.schemas import TimePatternTrigger
+from carloop.ecosystem.scene_triggers import (
+    TimePatternTrigger,
+)
 from carloop.ecosystem.triggers.host import Detach, Host
 from carloop.ecosystem.triggers.time import SCAN_S
 
