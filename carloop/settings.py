@@ -8,15 +8,26 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDER_SECRET = "change-me-in-production"  # noqa: S105 - a marker, refused outside development
+PLACEHOLDER_SECRET = "change-me-in-production"  # noqa: S105 - a marker, refused in production
+PRODUCTION_HINT = (
+    " (no CARLOOP_ENVIRONMENT means production; for a local demo run `carloop demo`,"
+    " for development set CARLOOP_ENVIRONMENT=development)"
+)
 
 
 class Settings(BaseSettings):
-    """Configuration for one carloop process; build it once at the edge and pass it down."""
+    """Configuration for one carloop process; build it once at the edge and pass it down.
+
+    Safe by default: without ``CARLOOP_ENVIRONMENT`` a process is **production** (real secrets and a
+    real payment provider required, no sign-in codes on pages). ``carloop demo`` asks for
+    ``development`` itself, and the test suite for ``test``. Conveniences that give sign-in codes or
+    "payments" to anyone (``otp_sender=page``, the payment simulator) are never allowed in production,
+    and ``otp_sender=page`` must be asked for explicitly in development and test.
+    """
 
     model_config = SettingsConfigDict(env_prefix="CARLOOP_", env_file=None, extra="ignore")
 
-    environment: Literal["development", "test", "production"] = "development"
+    environment: Literal["development", "test", "production"] = "production"
     database_url: str = "sqlite:///./var/carloop.db"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -30,12 +41,21 @@ class Settings(BaseSettings):
     alipay_public_key: str = ""
     alipay_sandbox: bool = True
     public_base_url: str = "http://127.0.0.1:8000"
-    otp_sender: Literal["log", "page"] = "page"
+    # How sign-in codes reach people: "log" (the server log, for an SMS adapter to replace) or "page"
+    # (shown on the sign-in page and in the API reply: development and tests only, asked for explicitly).
+    otp_sender: Literal["log", "page"] = "log"
     otp_ttl_seconds: int = 300
     session_ttl_hours: int = 24 * 14
+    # Sign-in back-off per account and device: this many free wrong attempts (code requests), then a
+    # wait of backoff_base_seconds doubling each time, capped at rate_window_seconds. Never a lock.
     login_attempts_per_window: int = 5
     otp_requests_per_window: int = 5
+    backoff_base_seconds: int = 30
     rate_window_seconds: int = 900
+    # A coarse ceiling per caller address and window, high enough for a mobile carrier's shared
+    # address (CGNAT): it stops floods, not buyers.
+    otp_requests_per_ip_window: int = 300
+    login_attempts_per_ip_window: int = 300
     default_locale: Literal["zh_CN", "en"] = "zh_CN"
     timezone: str = "Asia/Shanghai"
     # Largest request body accepted (bytes); larger ones get a 413 problem before any handler runs.
@@ -67,18 +87,33 @@ class Settings(BaseSettings):
     lane_max_pending: int = 2048
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secrets(self) -> Settings:
+    def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production":
-            for name in ("secret_key", "simulator_secret"):
-                if getattr(self, name).get_secret_value() == PLACEHOLDER_SECRET:
-                    raise ValueError(f"CARLOOP_{name.upper()} must be set in production")
+            hint = PRODUCTION_HINT
+            if self.secret_key.get_secret_value() == PLACEHOLDER_SECRET:
+                raise ValueError(f"CARLOOP_SECRET_KEY must be set in production{hint}")
             if self.payment_provider == "simulator":
                 raise ValueError(
-                    "the payment simulator lets anyone 'pay'; configure a real provider in production"
+                    "the payment simulator lets anyone 'pay'; configure a real provider"
+                    f" (CARLOOP_PAYMENT_PROVIDER) in production{hint}"
                 )
             if self.otp_sender == "page":
-                raise ValueError("CARLOOP_OTP_SENDER=page shows login codes on the page; not in production")
+                raise ValueError(
+                    f"CARLOOP_OTP_SENDER=page shows sign-in codes to anyone; not in production{hint}"
+                )
+            if self.public_base_url.startswith("http://127.0.0.1"):
+                raise ValueError(
+                    "CARLOOP_PUBLIC_BASE_URL must be the site's public https address in production"
+                    " (payment providers call it back)" + hint
+                )
+        if self.payment_provider == "simulator" and self.simulator_secret.get_secret_value() == "":
+            raise ValueError("CARLOOP_SIMULATOR_SECRET may not be empty")
         return self
+
+    @property
+    def shows_codes(self) -> bool:
+        """Whether sign-in codes are handed out in replies (explicit page mode, never in production)."""
+        return self.otp_sender == "page" and self.environment != "production"
 
     @property
     def is_sqlite(self) -> bool:

@@ -18,6 +18,8 @@ from carloop.db import Base, enable_wal, make_engine, make_session_factory
 from carloop.settings import Settings
 
 PG_URL = os.environ.get("CARLOOP_TEST_DATABASE_URL", "")
+# No CARLOOP_ENVIRONMENT means production; the suite says it is a test (CLI commands under test read it).
+os.environ["CARLOOP_ENVIRONMENT"] = "test"
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -69,7 +71,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def settings(database_url: str) -> Settings:
     """Test settings pointing at the test database."""
     return Settings(
-        environment="test", database_url=database_url, otp_sender="page", outbox_interval=0, jobs_tick=0
+        environment="test",
+        database_url=database_url,
+        otp_sender="page",  # the suite reads codes from replies; asked for explicitly, as it must be
+        outbox_interval=0,
+        jobs_tick=0,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Response, status
 
 from carloop.accounts import service
-from carloop.accounts.edge import client_ip, code_sender, refusal
+from carloop.accounts.edge import client_ip, code_sender, device_id, refusal
 from carloop.accounts.schemas import (
     CodeIssuedRead,
     CodeRequest,
@@ -46,6 +46,7 @@ def request_code(body: CodeRequest, request: Request, session: DbSession, settin
             phone=body.phone,
             ip=client_ip(request),
             sender=code_sender(request),
+            device=device_id(request),
         )
     except RateLimited as exc:
         return refusal(request, exc)
@@ -57,7 +58,12 @@ def sign_in(body: CodeSignIn, request: Request, session: DbSession, settings: Ap
     """Exchange a phone and its one-time code for a bearer token."""
     try:
         token, principal = service.sign_in_with_code(
-            session=session, settings=settings, phone=body.phone, code=body.code, ip=client_ip(request)
+            session=session,
+            settings=settings,
+            phone=body.phone,
+            code=body.code,
+            ip=client_ip(request),
+            device=device_id(request),
         )
     except (AuthenticationFailed, RateLimited) as exc:
         return refusal(request, exc)
@@ -74,6 +80,7 @@ def staff_sign_in(body: StaffSignIn, request: Request, session: DbSession, setti
             username=body.username,
             password=body.password,
             ip=client_ip(request),
+            device=device_id(request),
         )
     except (AuthenticationFailed, RateLimited) as exc:
         return refusal(request, exc)

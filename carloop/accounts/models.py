@@ -110,3 +110,21 @@ class RateCounter(Base):
     key: Mapped[str] = mapped_column(String(120))
     window_start: Mapped[datetime]
     count: Mapped[int] = mapped_column(default=0)
+
+
+class SignInGuard(Base):
+    """Back-off state of one sign-in key: an account seen from one known device, or from unknown ones.
+
+    ``failures`` counts wrong attempts (or code requests) since the last success, forgotten after a
+    quiet spell; past the free allowance each one doubles the wait in ``blocked_until``. A row whose
+    ``known`` is set records that a device once signed in to the account (``known:...`` keys).
+    """
+
+    __tablename__ = "sign_in_guard"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_at: Mapped[datetime] = mapped_column(default=utcnow)
+    blocked_until: Mapped[datetime | None]
+    known: Mapped[bool] = mapped_column(default=False)

@@ -9,8 +9,15 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from carloop.accounts import rules, service
-from carloop.accounts.edge import client_ip, code_sender
-from carloop.errors import AuthenticationFailed, DomainError, RateLimited
+from carloop.accounts.edge import (
+    check_login_csrf,
+    client_ip,
+    code_sender,
+    ensure_device,
+    login_csrf_token,
+    remember_device,
+)
+from carloop.errors import AuthenticationFailed, DomainError, PermissionDenied, RateLimited
 from carloop.settings import Settings
 from carloop.web import problems
 from carloop.web.deps import (
@@ -44,8 +51,13 @@ def send_code(
     principal: OptionalPrincipal,
     phone: FormText = "",
     next_url: NextForm = "/",
+    login_csrf: FormText = "",
 ) -> Response:
     """Send a one-time code and show the code step (or the phone step again with the reason)."""
+    try:
+        check_login_csrf(request, settings, login_csrf)
+    except PermissionDenied as exc:
+        return _phone_step(request, next_url=next_url, phone_input=phone, refused=exc)
     normalised = rules.normalise_phone(phone)
     if normalised is None:
         message = _("Enter a mainland China mobile number (11 digits starting with 1).", request)
@@ -57,6 +69,7 @@ def send_code(
             phone=normalised,
             ip=client_ip(request),
             sender=code_sender(request),
+            device=ensure_device(request),
         )
     except RateLimited as exc:
         return _phone_step(request, next_url=next_url, phone_input=phone, refused=exc)
@@ -74,8 +87,13 @@ def sign_in(
     phone: FormText = "",
     code: FormText = "",
     next_url: NextForm = "/",
+    login_csrf: FormText = "",
 ) -> Response:
     """Check the code; on success set the session cookie and go to ``next`` (a local path) or home."""
+    try:
+        check_login_csrf(request, settings, login_csrf)
+    except PermissionDenied as exc:
+        return _phone_step(request, next_url=next_url, phone_input=phone, refused=exc)
     normalised = rules.normalise_phone(phone)
     if normalised is None:
         message = _("Enter a mainland China mobile number (11 digits starting with 1).", request)
@@ -88,7 +106,12 @@ def sign_in(
         )
     try:
         token, _principal = service.sign_in_with_code(
-            session=session, settings=settings, phone=normalised, code=code, ip=client_ip(request)
+            session=session,
+            settings=settings,
+            phone=normalised,
+            code=code,
+            ip=client_ip(request),
+            device=ensure_device(request),
         )
     except (AuthenticationFailed, RateLimited) as exc:
         return _code_step(request, settings, next_url=next_url, phone=normalised, refused=exc)
@@ -110,11 +133,21 @@ def staff_sign_in(
     username: FormText = "",
     password: FormText = "",
     next_url: NextForm = "/",
+    login_csrf: FormText = "",
 ) -> Response:
     """Check a staff password; on success set the session cookie and go on."""
     try:
+        check_login_csrf(request, settings, login_csrf)
+    except PermissionDenied as exc:
+        return _staff_form(request, next_url=next_url, username=username, refused=exc)
+    try:
         token, _principal = service.sign_in_staff(
-            session=session, settings=settings, username=username, password=password, ip=client_ip(request)
+            session=session,
+            settings=settings,
+            username=username,
+            password=password,
+            ip=client_ip(request),
+            device=ensure_device(request),
         )
     except (AuthenticationFailed, RateLimited) as exc:
         return _staff_form(request, next_url=next_url, username=username, refused=exc)
@@ -220,9 +253,12 @@ def _staff_form(
 def _render(
     request: Request, template: str, context: dict[str, Any], status: int, headers: dict[str, str] | None
 ) -> Response:
+    settings: Settings = request.app.state.settings
+    context["login_csrf"] = login_csrf_token(settings, ensure_device(request))
     response: Response = request.app.state.renderer.render(
         request, template, context, status_code=status, headers=headers
     )
+    remember_device(request, response, settings)
     return response
 
 

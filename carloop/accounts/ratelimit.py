@@ -1,17 +1,41 @@
-"""Rate limits kept in the database, so every process serving requests sees the same counts."""
+"""Rate limits kept in the database, so every process serving requests sees the same counts.
+
+Two kinds:
+
+- fixed-window counters (``bump``/``hit``): a coarse ceiling per caller address, set high enough that
+  a whole carrier-grade NAT of buyers never reaches it;
+- back-off per account and device (``guard``/``fail``/``succeed``): wrong attempts on an account make
+  *that key* wait, doubling each time past a free allowance, never locking. A device that once
+  signed in to the account has its own key, so strangers guessing from elsewhere (all sharing the
+  account's "unknown devices" key) never slow down the owner's own phone or browser.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from carloop.accounts.models import RateCounter
-from carloop.accounts.rules import retry_after, window_start
+from carloop.accounts.models import RateCounter, SignInGuard
+from carloop.accounts.rules import backoff_seconds, device_digest, retry_after, window_start
 from carloop.errors import RateLimited
+
+TOO_MANY = "Too many attempts. Wait a while and try again."
+
+
+def _upsert(
+    session: Session, table: Any, values: dict[str, Any], set_: dict[str, Any], keys: list[Any]
+) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).values(values).on_conflict_do_update(index_elements=keys, set_=set_)
+    if dialect == "sqlite":
+        return sqlite.insert(table).values(values).on_conflict_do_update(index_elements=keys, set_=set_)
+    raise NotImplementedError(f"rate counters need an upsert; {dialect} is not supported")
 
 
 def bump(*, session: Session, key: str, window_seconds: int, now: datetime) -> int:
@@ -41,10 +65,77 @@ def hit(*, session: Session, keys: list[str], limit: int, window_seconds: int, n
         over = bump(session=session, key=key, window_seconds=window_seconds, now=now) > limit or over
     if over:
         wait = retry_after(now, window_start(now, window_seconds), window_seconds)
-        raise RateLimited("Too many attempts. Wait a while and try again.", retry_after=wait)
+        raise RateLimited(TOO_MANY, retry_after=wait)
 
 
 def prune(*, session: Session, before: datetime) -> int:
-    """Delete counters of windows that started before ``before``; returns how many went."""
+    """Delete counters of windows that started before ``before`` and back-off rows idle since then
+    (known devices are kept); returns how many went."""
     result = session.execute(delete(RateCounter).where(RateCounter.window_start < before))
-    return int(getattr(result, "rowcount", 0) or 0)
+    idle = session.execute(
+        delete(SignInGuard).where(SignInGuard.last_at < before, SignInGuard.known.is_(False))
+    )
+    return int(getattr(result, "rowcount", 0) or 0) + int(getattr(idle, "rowcount", 0) or 0)
+
+
+# --- back-off per account and device ---------------------------------------------------------
+
+
+def scope_key(*, session: Session, kind: str, account: str, device: str | None) -> str:
+    """The back-off key for ``account`` seen from ``device``: its own if the device signed in to this
+    account before, else the key all unknown devices of the account share."""
+    if device:
+        known_key = f"known:{kind}:{account}:{device_digest(device)}"
+        if session.scalar(select(SignInGuard.known).where(SignInGuard.key == known_key)):
+            return f"{kind}:{account}:device:{device_digest(device)}"
+    return f"{kind}:{account}:unknown"
+
+
+def guard(*, session: Session, key: str, now: datetime) -> None:
+    """``RateLimited`` (with the seconds to wait) while ``key`` is backing off."""
+    until = session.scalar(select(SignInGuard.blocked_until).where(SignInGuard.key == key))
+    if until is not None and until > now:
+        raise RateLimited(TOO_MANY, retry_after=max(1, math.ceil((until - now).total_seconds())))
+
+
+def fail(*, session: Session, key: str, now: datetime, free: int, base_seconds: int, cap_seconds: int) -> int:
+    """Count one attempt against ``key`` (one statement) and start its back-off; returns the wait.
+
+    Failures older than ``cap_seconds`` are forgotten first, so a slow trickle never adds up.
+    """
+    quiet_since = now - timedelta(seconds=cap_seconds)
+    failures = case((SignInGuard.last_at < quiet_since, 1), else_=SignInGuard.failures + 1)
+    statement = _upsert(
+        session,
+        SignInGuard,
+        {"key": key, "failures": 1, "last_at": now, "known": False},
+        {"failures": failures, "last_at": now},
+        [SignInGuard.key],
+    ).returning(SignInGuard.failures)
+    count: int = session.execute(statement).scalar_one()
+    wait = backoff_seconds(count, free=free, base_seconds=base_seconds, cap_seconds=cap_seconds)
+    if wait:
+        session.execute(
+            update(SignInGuard)
+            .where(SignInGuard.key == key)
+            .values(blocked_until=now + timedelta(seconds=wait))
+        )
+    return wait
+
+
+def succeed(
+    *, session: Session, kind: str, account: str, key: str, device: str | None, now: datetime
+) -> None:
+    """A sign-in succeeded: clear ``key``'s back-off and remember ``device`` as known to the account."""
+    session.execute(update(SignInGuard).where(SignInGuard.key == key).values(failures=0, blocked_until=None))
+    if device:
+        known_key = f"known:{kind}:{account}:{device_digest(device)}"
+        session.execute(
+            _upsert(
+                session,
+                SignInGuard,
+                {"key": known_key, "failures": 0, "last_at": now, "known": True},
+                {"known": True, "last_at": now},
+                [SignInGuard.key],
+            )
+        )

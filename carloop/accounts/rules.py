@@ -117,3 +117,16 @@ def safe_next(raw: str | None, default: str = "/") -> str:
     if any(ch in raw for ch in "\\\r\n\t") or any(ord(ch) < 32 for ch in raw):
         return default
     return raw
+
+
+def backoff_seconds(failures: int, *, free: int, base_seconds: int, cap_seconds: int) -> int:
+    """How long to wait after ``failures`` attempts: nothing for the first ``free``, then ``base``
+    doubling with each further attempt, never more than ``cap`` (a delay, never a lock)."""
+    if failures < free:
+        return 0
+    return int(min(cap_seconds, base_seconds * 2 ** min(failures - free, 32)))
+
+
+def device_digest(device: str) -> str:
+    """A short hash of a device id, so keys and rows never hold the id itself."""
+    return hashlib.sha256(b"device:" + device.encode()).hexdigest()[:32]

@@ -79,20 +79,17 @@ def request_login_code(
     ip: str | None,
     sender: CodeSender | None = None,
     now: datetime | None = None,
+    device: str | None = None,
 ) -> CodeIssued:
-    """Send a fresh one-time code to ``phone`` (rate limited per phone and per ip)."""
+    """Send a fresh one-time code to ``phone`` (backing off per phone and device; a high ceiling per ip)."""
     now = now or utcnow()
     normalised = rules.normalise_phone(phone)
     if normalised is None:
         raise _bad_phone()
-    keys = [f"code:phone:{normalised}"] + ([f"code:ip:{ip}"] if ip else [])
-    ratelimit.hit(
-        session=session,
-        keys=keys,
-        limit=settings.otp_requests_per_window,
-        window_seconds=settings.rate_window_seconds,
-        now=now,
-    )
+    key = "code:" + ratelimit.scope_key(session=session, kind="phone", account=normalised, device=device)
+    ratelimit.guard(session=session, key=key, now=now)
+    _ceiling(session, settings, f"code:ip:{ip}" if ip else None, settings.otp_requests_per_ip_window, now)
+    _count(session, settings, key, settings.otp_requests_per_window, now)
     # Only the newest code of a phone is live.
     session.execute(
         update(LoginCode)
@@ -112,7 +109,7 @@ def request_login_code(
     )
     session.flush()
     (sender or LogSender()).send(phone=normalised, code=code, ttl_seconds=settings.otp_ttl_seconds)
-    show = settings.otp_sender == "page" and settings.environment != "production"
+    show = settings.shows_codes
     return CodeIssued(
         phone=normalised,
         expires_at=expires_at,
@@ -129,20 +126,20 @@ def sign_in_with_code(
     code: str,
     ip: str | None,
     now: datetime | None = None,
+    device: str | None = None,
 ) -> tuple[str, Principal]:
-    """Check the code sent to ``phone`` and open a session, creating the customer on first sign-in."""
+    """Check the code sent to ``phone`` and open a session, creating the customer on first sign-in.
+
+    Wrong codes back off this phone on this device (or on unknown devices), never the owner's own.
+    """
     now = now or utcnow()
     normalised = rules.normalise_phone(phone)
     if normalised is None:
         raise _bad_phone()
-    keys = [f"signin:phone:{normalised}"] + ([f"signin:ip:{ip}"] if ip else [])
-    ratelimit.hit(
-        session=session,
-        keys=keys,
-        limit=settings.login_attempts_per_window,
-        window_seconds=settings.rate_window_seconds,
-        now=now,
-    )
+    scope = ratelimit.scope_key(session=session, kind="phone", account=normalised, device=device)
+    key = "signin:" + scope
+    ratelimit.guard(session=session, key=key, now=now)
+    _ceiling(session, settings, f"signin:ip:{ip}" if ip else None, settings.login_attempts_per_ip_window, now)
     row = session.scalars(
         select(LoginCode)
         .where(LoginCode.phone == normalised)
@@ -171,11 +168,14 @@ def sign_in_with_code(
         session.execute(update(LoginCode).where(*usable).values(attempts=LoginCode.attempts + 1))
         session.flush()
         session.refresh(row)
+        _count(session, settings, key, settings.login_attempts_per_window, now)
         left = max(0, rules.CODE_MAX_ATTEMPTS - row.attempts)
         raise AuthenticationFailed(WRONG_CODE if left else CODE_EXHAUSTED, attempts_left=left)
     consumed = session.execute(update(LoginCode).where(*usable).values(consumed_at=now))
     if getattr(consumed, "rowcount", 0) != 1:  # another request used it a moment ago
         raise AuthenticationFailed(CODE_REPLACED)
+    for done in (key, "code:" + scope):
+        ratelimit.succeed(session=session, kind="phone", account=normalised, key=done, device=device, now=now)
     customer = get_or_create_customer(session=session, phone=normalised, now=now)
     return start_session(session=session, settings=settings, customer=customer, ip=ip, now=now)
 
@@ -381,6 +381,26 @@ def _staff_principal(staff: Staff | None, session_id: int) -> Principal | None:
     )
 
 
+def _ceiling(session: Session, settings: Settings, key: str | None, limit: int, now: datetime) -> None:
+    """Count one request against a per-address ceiling (skipped when the address is unknown)."""
+    if key is not None:
+        ratelimit.hit(
+            session=session, keys=[key], limit=limit, window_seconds=settings.rate_window_seconds, now=now
+        )
+
+
+def _count(session: Session, settings: Settings, key: str, free: int, now: datetime) -> None:
+    """Count one attempt against a back-off key."""
+    ratelimit.fail(
+        session=session,
+        key=key,
+        now=now,
+        free=free,
+        base_seconds=settings.backoff_base_seconds,
+        cap_seconds=settings.rate_window_seconds,
+    )
+
+
 def _secret(settings: Settings) -> bytes:
     return settings.secret_key.get_secret_value().encode()
 
@@ -396,21 +416,24 @@ def sign_in_staff(
     password: str,
     ip: str | None,
     now: datetime | None = None,
+    device: str | None = None,
 ) -> tuple[str, Principal]:
-    """Check a staff password and open a session (rate limited per username and per ip)."""
+    """Check a staff password and open a session.
+
+    Wrong passwords back off this username on this device (or on unknown devices): strangers cannot
+    lock a staff member out of the browser they always use. A high ceiling per ip stops floods.
+    """
     now = now or utcnow()
     name = rules.normalise_username(username)
-    keys = [f"staff:user:{name or username.strip().lower()[:40]}"] + ([f"staff:ip:{ip}"] if ip else [])
-    ratelimit.hit(
-        session=session,
-        keys=keys,
-        limit=settings.login_attempts_per_window,
-        window_seconds=settings.rate_window_seconds,
-        now=now,
-    )
+    who = name or username.strip().lower()[:40]
+    key = ratelimit.scope_key(session=session, kind="staff", account=who, device=device)
+    ratelimit.guard(session=session, key=key, now=now)
+    _ceiling(session, settings, f"staff:ip:{ip}" if ip else None, settings.login_attempts_per_ip_window, now)
     account = staff_accounts.check_password(session=session, username=name or "", password=password)
     if account is None:
+        _count(session, settings, key, settings.login_attempts_per_window, now)
         raise AuthenticationFailed(WRONG_PASSWORD)
+    ratelimit.succeed(session=session, kind="staff", account=who, key=key, device=device, now=now)
     token, principal = start_session(session=session, settings=settings, staff=account, ip=ip, now=now)
     audit.record(
         session=session,

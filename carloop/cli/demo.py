@@ -26,6 +26,32 @@ SECOND_BUYER = "13900139000"
 OWNER_VIN = "LDEMO7YU700000002"
 
 
+def production_traces(session: Session | None, environment: str | None) -> list[str]:
+    """Why this database (or this environment) looks like production; empty when a demo is safe.
+
+    The demo creates staff logins whose passwords are printed in the README and orders "paid" through
+    the simulator: in a production database those would be a back door and fake money.
+    """
+    from carloop.accounts.demo import DEMO_STAFF
+    from carloop.accounts.models import Staff
+    from carloop.payments.models import Payment
+
+    reasons = []
+    if environment == "production":
+        reasons.append("CARLOOP_ENVIRONMENT is production")
+    if session is None:
+        return reasons
+    online = Payment.provider.not_in(("simulator", "store"))  # the demo pays by simulator and at its POS
+    real = session.scalar(select(Payment.provider).where(online).limit(1))
+    if real is not None:
+        reasons.append(f"the database holds payments through a real provider ({real})")
+    demo_names = [username for username, *_ in DEMO_STAFF]
+    staff = session.scalar(select(Staff.username).where(Staff.username.not_in(demo_names)).limit(1))
+    if staff is not None:
+        reasons.append(f"the database has staff accounts that are not the demo's ({staff!r})")
+    return reasons
+
+
 def _paid_order(
     session: Session, provider: SimulatorProvider, customer_id: int, config: ConfigurationIn
 ) -> Order:

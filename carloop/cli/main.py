@@ -36,8 +36,16 @@ console = Console()
 DatabaseUrl = Annotated[str | None, typer.Option("--database-url", help="Overrides CARLOOP_DATABASE_URL.")]
 
 
-def _settings(database_url: str | None = None) -> Settings:
-    settings = Settings()
+def _settings(database_url: str | None = None, **overrides: str) -> Settings:
+    """The settings from CARLOOP_* (and ``overrides``); a refused configuration exits with its reason."""
+    from pydantic import ValidationError
+
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as err:
+        for error in err.errors():
+            console.print(f"[red]refusing to start: {error['msg'].removeprefix('Value error, ')}[/red]")
+        raise typer.Exit(2) from err
     if database_url:
         settings = settings.model_copy(update={"database_url": database_url})
     return settings
@@ -206,11 +214,29 @@ def demo(
 ) -> None:
     """Migrate the embedded database, load demo accounts and activity, print logins, and serve."""
     from carloop.cli import db
-    from carloop.cli.demo import seed
+    from carloop.cli.demo import production_traces, seed
 
-    settings = _settings(database_url)
+    # The demo is a development server with codes on the page; it asks for that itself.
+    settings = _settings(database_url, environment="development", otp_sender="page")
     engine = make_engine(settings)
-    db.upgrade(engine)
+    reasons = production_traces(None, os.environ.get("CARLOOP_ENVIRONMENT"))
+    if not reasons:
+        db.upgrade(engine)
+        with make_session_factory(engine)() as session:
+            reasons = production_traces(session, None)
+    if reasons:
+        engine.dispose()
+        console.print(
+            "[red]carloop demo refuses to run here: it would add staff logins with published passwords"
+            " and orders 'paid' through the payment simulator, which do not belong in a production"
+            " database.[/red]"
+        )
+        for reason in reasons:
+            console.print(f"[red]  - {reason}[/red]")
+        console.print(
+            "Point it at a fresh database instead: carloop demo --database-url sqlite:///./var/demo.db"
+        )
+        raise typer.Exit(3)
     logins = seed(make_session_factory(engine), settings, console, launch_orders=launch_orders)
     url = f"http://{settings.host}:{settings.port}/"
     table = Table(title="Demo logins (development only)")
@@ -222,6 +248,9 @@ def demo(
     console.print(f"[bold]carloop is at {url}[/bold]  (Ctrl+C stops it)")
     engine.dispose()
     if serve_after:
+        # The served app reads CARLOOP_* again (one factory per worker): tell it what the demo is.
+        os.environ["CARLOOP_ENVIRONMENT"] = "development"
+        os.environ["CARLOOP_OTP_SENDER"] = "page"
         serve(host=None, port=None, workers=1, database_url=database_url)
 
 

@@ -272,6 +272,13 @@ def dev_code(html: str) -> str:
     return found.group(1)
 
 
+def login_form(client: TestClient, fields: dict[str, str]) -> dict[str, str]:
+    """``fields`` plus the sign-in forms' anti-forgery token, read from the page like a browser."""
+    found = re.search(r'name="login_csrf" value="([^"]+)"', client.get("/login", headers=HTML).text)
+    assert found, "no anti-forgery token on the sign-in page"
+    return {**fields, "login_csrf": found.group(1)}
+
+
 def csrf(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found, "no anti-forgery token on the page"
@@ -294,7 +301,9 @@ def test_login_page_speaks_chinese(client: TestClient) -> None:
 
 def test_sending_a_code_shows_the_code_form_and_the_dev_code(client: TestClient) -> None:
     page = client.post(
-        "/login/code?lang=en", data={"phone": "138 0013 8000", "next": "/orders"}, headers=HTML
+        "/login/code?lang=en",
+        data=login_form(client, {"phone": "138 0013 8000", "next": "/orders"}),
+        headers=HTML,
     )
     assert page.status_code == 200
     assert 'data-testid="code"' in page.text
@@ -306,16 +315,18 @@ def test_sending_a_code_shows_the_code_form_and_the_dev_code(client: TestClient)
 
 def test_no_dev_code_on_the_page_when_codes_go_to_the_log(settings: Settings, engine: object) -> None:
     for c in client_for(settings, otp_sender="log"):
-        page = c.post("/login/code", data={"phone": PHONE}, headers=HTML)
+        page = c.post("/login/code", data=login_form(c, {"phone": PHONE}), headers=HTML)
         assert page.status_code == 200
         assert 'data-testid="code"' in page.text
         assert "dev-code" not in page.text
 
 
 def test_signing_in_sets_a_safe_cookie_and_follows_next(client: TestClient) -> None:
-    code = dev_code(client.post("/login/code", data={"phone": PHONE}, headers=HTML).text)
+    code = dev_code(client.post("/login/code", data=login_form(client, {"phone": PHONE}), headers=HTML).text)
     done = client.post(
-        "/login", data={"phone": "+8613800138000", "code": code, "next": "/orders"}, follow_redirects=False
+        "/login",
+        data=login_form(client, {"phone": "+8613800138000", "code": code, "next": "/orders"}),
+        follow_redirects=False,
     )
     assert done.status_code == 303
     assert done.headers["location"] == "/orders"
@@ -329,8 +340,12 @@ def test_signing_in_sets_a_safe_cookie_and_follows_next(client: TestClient) -> N
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example"])
 def test_sign_in_never_redirects_off_site(client: TestClient, target: str) -> None:
-    code = dev_code(client.post("/login/code", data={"phone": PHONE}, headers=HTML).text)
-    done = client.post("/login", data={"phone": PHONE, "code": code, "next": target}, follow_redirects=False)
+    code = dev_code(client.post("/login/code", data=login_form(client, {"phone": PHONE}), headers=HTML).text)
+    done = client.post(
+        "/login",
+        data=login_form(client, {"phone": PHONE, "code": code, "next": target}),
+        follow_redirects=False,
+    )
     assert done.headers["location"] == "/"
 
 
@@ -338,8 +353,10 @@ def test_sign_in_never_redirects_off_site(client: TestClient, target: str) -> No
 def test_a_wrong_code_shows_the_form_again_with_the_reason(
     client: TestClient, lang: str, message: str
 ) -> None:
-    code = dev_code(client.post("/login/code", data={"phone": PHONE}, headers=HTML).text)
-    page = client.post(f"/login?lang={lang}", data={"phone": PHONE, "code": wrong(code)}, headers=HTML)
+    code = dev_code(client.post("/login/code", data=login_form(client, {"phone": PHONE}), headers=HTML).text)
+    page = client.post(
+        f"/login?lang={lang}", data=login_form(client, {"phone": PHONE, "code": wrong(code)}), headers=HTML
+    )
     assert page.status_code == 401
     assert 'data-testid="form-error"' in page.text
     assert message in page.text
@@ -348,22 +365,27 @@ def test_a_wrong_code_shows_the_form_again_with_the_reason(
 
 
 def test_a_malformed_code_or_phone_shows_the_form_again(client: TestClient) -> None:
-    page = client.post("/login?lang=en", data={"phone": PHONE, "code": "12ab"}, headers=HTML)
+    page = client.post(
+        "/login?lang=en", data=login_form(client, {"phone": PHONE, "code": "12ab"}), headers=HTML
+    )
     assert page.status_code == 422
     assert "6-digit code" in page.text
-    page = client.post("/login/code?lang=en", data={"phone": "12345"}, headers=HTML)
+    page = client.post("/login/code?lang=en", data=login_form(client, {"phone": "12345"}), headers=HTML)
     assert page.status_code == 422
     assert "mainland China mobile number" in page.text
     assert 'value="12345"' in page.text
-    page = client.post("/login/code?lang=en", data={}, headers=HTML)
+    page = client.post("/login/code?lang=en", data=login_form(client, {}), headers=HTML)
     assert page.status_code == 422
     assert 'data-testid="phone"' in page.text
 
 
 def test_too_many_code_requests_say_when_to_retry(client: TestClient) -> None:
     for _ in range(5):
-        assert client.post("/login/code", data={"phone": PHONE}, headers=HTML).status_code == 200
-    page = client.post("/login/code?lang=en", data={"phone": PHONE}, headers=HTML)
+        assert (
+            client.post("/login/code", data=login_form(client, {"phone": PHONE}), headers=HTML).status_code
+            == 200
+        )
+    page = client.post("/login/code?lang=en", data=login_form(client, {"phone": PHONE}), headers=HTML)
     assert page.status_code == 429
     assert "Retry-After" in page.headers
     assert "Too many attempts" in page.text
@@ -374,14 +396,18 @@ def test_staff_sign_in_page(client: TestClient, staff_ids: dict[str, int]) -> No
     page = client.get("/staff/login?lang=en", headers=HTML)
     for testid in ("username", "password", "sign-in"):
         assert f'data-testid="{testid}"' in page.text
-    bad = client.post("/staff/login?lang=en", data={"username": "ops", "password": "nope-nope"}, headers=HTML)
+    bad = client.post(
+        "/staff/login?lang=en",
+        data=login_form(client, {"username": "ops", "password": "nope-nope"}),
+        headers=HTML,
+    )
     assert bad.status_code == 401
     assert "Wrong username or password." in bad.text
     assert 'value="ops"' in bad.text
     assert "nope-nope" not in bad.text
     done = client.post(
         "/staff/login",
-        data={"username": "ops", "password": PASSWORD, "next": "/staff/orders"},
+        data=login_form(client, {"username": "ops", "password": PASSWORD, "next": "/staff/orders"}),
         follow_redirects=False,
     )
     assert done.status_code == 303
@@ -390,8 +416,8 @@ def test_staff_sign_in_page(client: TestClient, staff_ids: dict[str, int]) -> No
 
 
 def test_sign_out_checks_the_form_token_and_ends_the_session(client: TestClient) -> None:
-    code = dev_code(client.post("/login/code", data={"phone": PHONE}, headers=HTML).text)
-    client.post("/login", data={"phone": PHONE, "code": code}, follow_redirects=False)
+    code = dev_code(client.post("/login/code", data=login_form(client, {"phone": PHONE}), headers=HTML).text)
+    client.post("/login", data=login_form(client, {"phone": PHONE, "code": code}), follow_redirects=False)
     page = client.get("/login?lang=en", headers=HTML)
     forged = client.post("/logout", data={"csrf_token": "forged"}, headers=HTML, follow_redirects=False)
     assert forged.status_code == 403
@@ -405,3 +431,64 @@ def test_signing_out_when_signed_out_just_goes_home(client: TestClient) -> None:
     done = client.post("/logout", data={}, follow_redirects=False)
     assert done.status_code == 303
     assert done.headers["location"] == "/"
+
+
+@pytest.mark.parametrize(
+    ("path", "fields"),
+    [
+        ("/login/code", {"phone": PHONE}),
+        ("/login", {"phone": PHONE, "code": "123456"}),
+        ("/staff/login", {"username": "ops", "password": PASSWORD}),
+    ],
+)
+def test_sign_in_forms_refuse_a_post_without_this_browsers_token(
+    client: TestClient, staff_ids: dict[str, int], path: str, fields: dict[str, str]
+) -> None:
+    """Login CSRF: another site's form can post here, but cannot know this browser's token."""
+    missing = client.post(f"{path}?lang=en", data=fields, headers=HTML, follow_redirects=False)
+    assert missing.status_code == 403 and "did not come from this site" in missing.text
+    other_browser = TestClient(client.app, raise_server_exceptions=False)
+    stolen = login_form(other_browser, {})["login_csrf"]  # a token minted for the attacker's browser
+    forged = client.post(path, data={**fields, "login_csrf": stolen}, headers=HTML, follow_redirects=False)
+    assert forged.status_code == 403
+    assert SESSION_COOKIE not in forged.headers.get("set-cookie", "")
+    ok = client.post(path, data=login_form(client, fields), headers=HTML, follow_redirects=False)
+    assert ok.status_code in (200, 303, 401)  # through the token check: an ordinary answer
+
+
+# --- limits that protect accounts without locking them (issue 14) -----------------------------
+
+
+def test_eight_buyers_behind_one_carrier_address_all_sign_in(client: TestClient) -> None:
+    """One CGNAT address (every TestClient request comes from the same host), eight phones."""
+    for n in range(8):
+        device = {"X-Carloop-Device": f"buyer-app-install-{n:04d}-abcdef"}
+        for _ in range(2):
+            sent = client.post("/api/v1/auth/code", json={"phone": f"1390013900{n}"}, headers=device)
+            assert sent.status_code == 202, sent.text
+        signed = client.post(
+            "/api/v1/auth/sign-in",
+            json={"phone": f"1390013900{n}", "code": sent.json()["dev_code"]},
+            headers=device,
+        )
+        assert signed.status_code == 200, signed.text
+
+
+def test_guessing_a_staff_password_does_not_lock_out_the_staff_members_own_device(
+    settings: Settings, engine: object, staff_ids: dict[str, int]
+) -> None:
+    """The back-off lives in the database: a second server process sees the first one's counts."""
+    own = {"X-Carloop-Device": "ops-own-browser-0123456789"}
+    right = {"username": "ops", "password": PASSWORD}
+    for first, second in zip(client_for(settings), client_for(settings), strict=True):
+        assert first.post("/api/v1/auth/staff/sign-in", json=right, headers=own).status_code == 200
+        answers = [
+            (first if n % 2 else second)
+            .post("/api/v1/auth/staff/sign-in", json={"username": "ops", "password": f"guess-{n}"})
+            .status_code
+            for n in range(12)
+        ]
+        assert answers[:5] == [401] * 5 and 429 in answers[5:]  # the guessing backs off, across processes
+        refused = second.post("/api/v1/auth/staff/sign-in", json=right)
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1  # unknown devices wait
+        assert second.post("/api/v1/auth/staff/sign-in", json=right, headers=own).status_code == 200
