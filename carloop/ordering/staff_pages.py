@@ -10,19 +10,22 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from carloop.accounts.schemas import Principal
+from carloop.accounts.schemas import Principal, Role
 from carloop.appointments import service as appointments
 from carloop.audit import service as audit
-from carloop.errors import DomainError
+from carloop.errors import DomainError, PermissionDenied
 from carloop.network import service as network
 from carloop.network.support import SupportAction, act_for_buyer
 from carloop.ordering import service
 from carloop.ordering.api import provider_of
 from carloop.ordering.schemas import OrderRead
 from carloop.payments import service as payments
+from carloop.production import service as production
+from carloop.production.rules import Stage
 from carloop.web.deps import DbSession, check_csrf, require_staff
 
 router = APIRouter()
+PLAN_ROLES = (Role.HQ_OPS, Role.ADMIN)  # who records production and logistics stages, as in the API
 StaffPage = Annotated[Principal, Depends(require_staff)]
 
 
@@ -58,6 +61,7 @@ def _page(
         "notices": network.notices_for(session=session, customer_id=order.customer_id, limit=20),
         "trail": audit.list_entries(session=session, target_type="order", target_id=order.number, limit=50),
         "actions": list(SupportAction),
+        "stages": list(Stage) if staff.role in PLAN_ROLES else [],
         "error": error,
     }
     return request.app.state.renderer.render(
@@ -106,6 +110,37 @@ def act_on_behalf(
             )
     except DomainError as err:
         if err.code == "not-found":
+            raise
+        return _page(request, session, staff, number, err.message, 422)
+    return RedirectResponse(f"/staff/orders/{number}", status_code=303)
+
+
+@router.post("/staff/orders/{number}/stage")
+def record_stage(
+    number: str,
+    request: Request,
+    session: DbSession,
+    staff: FormStaff,
+    stage: Annotated[Stage, Form()],
+) -> Response:
+    """HQ records a production or logistics stage from the page (building assigns the VIN); audited."""
+    if staff.role not in PLAN_ROLES:
+        raise PermissionDenied("Only headquarters operations or an admin may change this.")
+    service.get_for(session=session, principal=staff, number=number)
+    try:
+        with session.begin_nested():
+            production.advance_stage(session=session, number=number, stage=stage, actor=staff.actor)
+            audit.record(
+                session=session,
+                principal=staff,
+                action="production.stage",
+                target_type="order",
+                target_id=number,
+                detail={"stage": str(stage), "via": "page"},
+                ip=_ip(request),
+            )
+    except DomainError as err:
+        if err.code == "not-found" and "production plan" not in err.message:
             raise
         return _page(request, session, staff, number, err.message, 422)
     return RedirectResponse(f"/staff/orders/{number}", status_code=303)

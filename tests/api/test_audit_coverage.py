@@ -521,6 +521,16 @@ def refund_on_behalf(w: World) -> Expect:
     return _expect(w, "ops", "order", number, action="order.refund.on_behalf")
 
 
+def stage_page(w: World) -> Expect:
+    number = w.locked_order()
+    form = {"csrf_token": w.csrf["ops"], "stage": "in_production"}
+    response = w.client.post(
+        f"/staff/orders/{number}/stage", data=form, headers=w.headers["ops"], follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    return _expect(w, "ops", "order", number, action="production.stage")
+
+
 def store_payment_page(w: World) -> Expect:
     number = w.order_at_centre()
     form = {"csrf_token": w.csrf["store1"], "amount": "1000", "reference": "POS-9"}
@@ -588,6 +598,7 @@ CASES: dict[tuple[str, str], tuple[Act, Any]] = {
     ("GET", "/staff/orders/{number}/handover"): (handover_page, None),
     ("GET", "/staff/orders/{number}"): (staff_order_page, None),
     ("POST", "/staff/orders/{number}/on-behalf"): (refund_on_behalf, None),
+    ("POST", "/staff/orders/{number}/stage"): (stage_page, None),
     ("POST", "/staff/orders/{number}/payments"): (store_payment_page, None),
     ("POST", "/staff/orders/{number}/handover"): (handover_form, None),
     ("POST", "/api/v1/network/centres/{code}/rebalance"): (rebalance, None),

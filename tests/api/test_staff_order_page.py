@@ -109,3 +109,36 @@ def test_another_stores_staff_cannot_open_or_act_on_the_order(client: TestClient
         headers=HTML,
     )
     assert refused.status_code == 404
+
+
+@pytest.mark.usefixtures("staff")
+def test_hq_moves_a_locked_order_through_production_stages_from_the_page(client: TestClient) -> None:
+    from carloop.handlers import all_handlers
+    from carloop.ordering import service as ordering
+    from carloop.ordering.rules import OrderStatus
+    from carloop.outbox.service import dispatch
+
+    number = _paid_order(client)
+    sessions = client.app.state.sessions  # type: ignore[attr-defined]
+    with sessions.begin() as s:
+        order = ordering.load(session=s, number=number)
+        ordering.advance(session=s, order=order, target=OrderStatus.LOCKED, actor="test", reason="test")
+    dispatch(sessions, all_handlers())  # production schedules the locked order
+    csrf = _staff_sign_in(client, "support")
+    page = client.get(f"/staff/orders/{number}?lang=zh-CN", headers=HTML)
+    assert "生产阶段" in page.text and 'data-status="scheduled"' in page.text
+    for stage in ("in_production", "built"):
+        moved = client.post(
+            f"/staff/orders/{number}/stage",
+            data={"csrf_token": csrf, "stage": stage},
+            headers=HTML,
+            follow_redirects=False,
+        )
+        assert moved.status_code == 303, moved.text
+    page = client.get(f"/staff/orders/{number}?lang=zh-CN", headers=HTML)
+    assert 'data-status="built"' in page.text and "production.stage" in page.text
+    store_csrf = _staff_sign_in(client, "store1")
+    refused = client.post(
+        f"/staff/orders/{number}/stage", data={"csrf_token": store_csrf, "stage": "in_transit"}, headers=HTML
+    )
+    assert refused.status_code in (403, 404)
