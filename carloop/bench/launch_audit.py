@@ -18,9 +18,9 @@ def audit(
     from sqlalchemy import func, select
 
     from carloop.db import make_engine, make_session_factory
+    from carloop.ordering import service as ordering_service
     from carloop.ordering.editions import position_gaps
     from carloop.ordering.models import EditionStock, Order
-    from carloop.payments import ledger
     from carloop.payments.models import Payment
     from carloop.settings import Settings
 
@@ -98,7 +98,7 @@ def audit(
             )
             paid_gaps += position_gaps(int(p) for p in found if p is not None)
         captured = set(session.scalars(select(Payment.trade_no).where(Payment.status == "succeeded")))
-        ledger_ok = ledger.check(session=session).ok
+        ledger_ok = ordering_service.check_ledger(session=session).ok  # with each order's policy
     engine.dispose()
     lost = sorted(set(acked.values()) - numbers)
     report = {
