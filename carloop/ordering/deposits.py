@@ -74,7 +74,13 @@ def on_payments_captured(
     captured = [r.payment for r in results if r.outcome is NotificationOutcome.CAPTURED]
     if not captured:
         return
-    orders = {o.id: o for o in locks.lock_orders(session, [int(p.order_id or 0) for p in captured])}
+    ids = [int(p.order_id or 0) for p in captured]
+    locks.lock_orders(session, ids)
+    # The timelines in one query (each transition appends to one), not one lazy load per order.
+    orders = {
+        o.id: o
+        for o in session.scalars(select(Order).where(Order.id.in_(ids)).options(selectinload(Order.events)))
+    }
     for payment in captured:
         _captured(session, provider, orders[int(payment.order_id or 0)], payment)
     session.flush()
@@ -83,12 +89,10 @@ def on_payments_captured(
 def _captured(session: Session, provider: PaymentProvider, order: Order, payment: Payment) -> None:
     actor = f"provider:{provider.name}"
     deposit = payment.purpose is PaymentPurpose.DEPOSIT
+    # What the books hold matters only to a balance payment (a deposit is usable iff it is awaited).
+    held = 0 if deposit else ledger.held_for_order(session=session, order_id=order.id)
     unusable = rules.unusable_capture_fen(
-        order.status,
-        deposit=deposit,
-        amount_fen=payment.amount_fen,
-        held_fen=ledger.held_for_order(session=session, order_id=order.id),
-        total_fen=order.total_fen,
+        order.status, deposit=deposit, amount_fen=payment.amount_fen, held_fen=held, total_fen=order.total_fen
     )
     if unusable:
         # Paid after the reservation lapsed or the order ended (or was delivered), or a second
