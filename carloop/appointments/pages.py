@@ -15,10 +15,9 @@ from carloop.appointments.schemas import AppointmentKind, ServiceType
 from carloop.clock import utcnow
 from carloop.errors import CapacityExhausted, DomainError, PermissionDenied, PolicyViolation
 from carloop.network import service as network
-from carloop.network.handover_pages import FormStaff
 from carloop.ordering import service as ordering
 from carloop.ordering.rules import OrderStatus
-from carloop.web.deps import CurrentCustomer, CurrentStaff, DbSession, FormCustomer
+from carloop.web.deps import CurrentCustomer, CurrentStaff, DbSession, FormCustomer, FormStaff
 
 router = APIRouter()
 

@@ -27,7 +27,7 @@ from carloop.web.deps import (
     CurrentCustomer,
     DbSession,
     FormCustomer,
-    check_csrf,
+    FormStaff,
     public_base_url,
     require_staff,
 )
@@ -35,17 +35,6 @@ from carloop.web.deps import (
 router = APIRouter()
 
 
-def require_form_staff(
-    request: Request,
-    principal: Annotated[Principal, Depends(require_staff)],
-    csrf_token: Annotated[str, Form()],
-) -> Principal:
-    """A signed-in staff member submitting a page form that carries this session's anti-forgery token."""
-    check_csrf(request, csrf_token)
-    return principal
-
-
-FormStaff = Annotated[Principal, Depends(require_form_staff)]
 StaffPage = Annotated[Principal, Depends(require_staff)]
 
 

@@ -50,17 +50,8 @@ def eta_get(
 @router.get("/production/orders/{number}", response_model=TrackingRead)
 def order_tracking(number: str, request: Request, session: DbSession, me: CurrentPrincipal) -> TrackingRead:
     """An order's delivery window, first promised window, stages with timestamps, VIN and moves."""
-    order = ordering.get_for(session=session, principal=me, number=number)
-    if me.is_staff:
-        audit.record(
-            session=session,
-            principal=me,
-            action="production.tracking.view",
-            target_type="order",
-            target_id=order.number,
-            ip=request.client.host if request.client else None,
-        )
-    return estimates.tracking(session=session, order=order)
+    ip = request.client.host if request.client else None
+    return estimates.tracking_for(session=session, principal=me, number=number, ip=ip)
 
 
 @router.post("/production/orders/{number}/reconfigure-preview", response_model=ReconfigurePreview)

@@ -11,10 +11,13 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from carloop.accounts.schemas import Principal
+from carloop.audit import service as audit
 from carloop.catalog import service as catalog
 from carloop.catalog.schemas import ConfigurationIn, Quote
 from carloop.clock import utcnow
 from carloop.errors import DomainError, PolicyViolation
+from carloop.ordering import service as ordering
 from carloop.ordering.models import Order
 from carloop.production import rules
 from carloop.production.allocation import earliest_week
@@ -180,3 +183,21 @@ def eta_for_quote(*, session: Session, quote: Quote | None) -> EtaQuote | None:
         return eta(session=session, config=config)
     except DomainError:
         return None
+
+
+def tracking_for(
+    *, session: Session, principal: Principal, number: str, via: str | None = None, ip: str | None = None
+) -> TrackingRead:
+    """Order ``number``'s tracking as ``principal`` may see it; a staff member's look is audited."""
+    order = ordering.get_for(session=session, principal=principal, number=number)
+    if principal.is_staff:
+        audit.record(
+            session=session,
+            principal=principal,
+            action="production.tracking.view",
+            target_type="order",
+            target_id=order.number,
+            detail={"via": via} if via else None,
+            ip=ip,
+        )
+    return tracking(session=session, order=order)

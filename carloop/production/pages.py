@@ -18,7 +18,6 @@ from sqlalchemy import func, select
 from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
 from carloop.errors import PolicyViolation
-from carloop.ordering import service as ordering
 from carloop.production import eta, rules, service
 from carloop.production.models import Slot
 from carloop.production.schemas import PlanData
@@ -37,18 +36,9 @@ def _render(request: Request, template: str, context: dict[str, Any], status_cod
 @router.get("/orders/{number}/delivery")
 def delivery_card(number: str, request: Request, session: DbSession, me: CurrentPrincipal) -> Response:
     """An order's delivery window and production stages (shown inside the order page)."""
-    order = ordering.get_for(session=session, principal=me, number=number)
-    if me.is_staff:
-        audit.record(
-            session=session,
-            principal=me,
-            action="production.tracking.view",
-            target_type="order",
-            target_id=order.number,
-            detail={"via": "page"},
-            ip=request.client.host if request.client else None,
-        )
-    return _render(request, "production/delivery.html", {"t": eta.tracking(session=session, order=order)})
+    ip = request.client.host if request.client else None
+    tracked = eta.tracking_for(session=session, principal=me, number=number, via="page", ip=ip)
+    return _render(request, "production/delivery.html", {"t": tracked})
 
 
 def _chart(session: Any, plan: PlanData, week0: int) -> dict[str, Any]:

@@ -117,6 +117,19 @@ def require_form_customer(
 FormCustomer = Annotated[Principal, Depends(require_form_customer)]
 
 
+def require_form_staff(
+    request: Request,
+    principal: Annotated[Principal, Depends(require_staff)],
+    csrf_token: Annotated[str, Form()],
+) -> Principal:
+    """A signed-in staff member submitting a page form that carries this session's anti-forgery token."""
+    check_csrf(request, csrf_token)
+    return principal
+
+
+FormStaff = Annotated[Principal, Depends(require_form_staff)]
+
+
 def csrf_token_for(settings: Settings, token: str) -> str:
     """The anti-forgery token for forms of one session (an HMAC of its token)."""
     key = settings.secret_key.get_secret_value().encode()
