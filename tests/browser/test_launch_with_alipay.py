@@ -25,6 +25,7 @@ import pytest
 import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, Route, expect
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -42,6 +43,7 @@ from carloop.web.asgi import create
 pytestmark = pytest.mark.browser
 
 APP_ID = "2021000000000042"
+PUBLIC = "https://launch.carloop.test"  # the site's public address (production wants https)
 
 
 def _pem(key: rsa.RSAPrivateKey) -> str:
@@ -54,6 +56,7 @@ class Alipay:
     """The test's Alipay: a cashier that pays (or not) and signs notifications with its own key."""
 
     def __init__(self) -> None:
+        self.local = ""  # where the public address is served in this test (set by ``served``)
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.public_pem = (
             self.key.public_key()
@@ -83,10 +86,15 @@ class Alipay:
             "sign_type": "RSA2",
         }
         form["sign"] = sign_notification(_pem(self.key), form)
-        answer = httpx.post(query["notify_url"], data=form, timeout=10)
+        answer = httpx.post(self._here(query["notify_url"]), data=form, timeout=10)
         assert answer.status_code == 200 and answer.text == "success", answer.text
         self.paid.append(biz["out_trade_no"])
-        route.fulfill(status=302, headers={"Location": query["return_url"]})
+        route.fulfill(status=302, headers={"Location": self._here(query["return_url"])})
+
+    def _here(self, public_url: str) -> str:
+        """A URL under the public address, as this test reaches it (a proxy would do this)."""
+        assert public_url.startswith(PUBLIC + "/"), public_url
+        return self.local + public_url[len(PUBLIC) :]
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +113,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, alipay: Alipay) -> Iterator
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
+    alipay.local = url
     db_file = tmp_path_factory.mktemp("launch") / "carloop.db"
     app_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     settings = Settings(
@@ -120,7 +129,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, alipay: Alipay) -> Iterator
         otp_sender="log",
         host="127.0.0.1",
         port=port,
-        public_base_url=url,
+        public_base_url=PUBLIC,
         outbox_interval=0,
     )
     schema = make_engine(settings)
@@ -137,11 +146,21 @@ def served(tmp_path_factory: pytest.TempPathFactory, alipay: Alipay) -> Iterator
         assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
         time.sleep(0.02)
     try:
-        yield url, asgi.inner.app  # (the URL, the FastAPI app behind the lanes)
+        yield url, _fastapi_of(asgi)  # (the URL, the FastAPI app behind the lanes)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+def _fastapi_of(asgi: Any) -> FastAPI:
+    """The FastAPI app at the bottom of the served stack (body limit -> booking route -> lanes)."""
+    seen = asgi
+    for _ in range(6):
+        if isinstance(seen, FastAPI):
+            return seen
+        seen = getattr(seen, "app", None) or getattr(seen, "inner", None)
+    raise AssertionError("no FastAPI app in the served stack")
 
 
 def _buyer(app: Any, phone: str) -> str:
