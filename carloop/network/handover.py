@@ -90,6 +90,7 @@ def start_balance_payment(
         subject=f"Balance {order.number}"[:120],
         return_url=f"{base_url.rstrip('/')}/orders/{order.number}",
         notify_url=f"{base_url.rstrip('/')}/api/v1/payments/notify/{provider.name}",
+        customer_id=order.customer_id,
     )
 
 
