@@ -30,7 +30,7 @@ def bench_database(database_url: str | None, workdir: Path, suffix: str, *, per_
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
         url = base.set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(Settings(database_url=url))
+    engine = make_engine(Settings(environment="development", database_url=url))
     enable_wal(engine)
     Base.metadata.create_all(engine)
     engine.dispose()

@@ -36,7 +36,7 @@ def audit(
                 client_duplicates += 1
             if killed_at is not None and at and at < killed_at:
                 before_kill.add(answer["number"])
-    engine = make_engine(Settings(database_url=url))
+    engine = make_engine(Settings(environment="development", database_url=url))
     with make_session_factory(engine)() as session:
         numbers = set(session.scalars(select(Order.number).where(Order.intake_key.is_not(None))))
         stored = len(numbers)

@@ -31,7 +31,7 @@ def seed_buyers(url: str, count: int, edition_units: int) -> list[Buyer]:
     from carloop.ordering.models import EditionStock
     from carloop.settings import Settings
 
-    settings = Settings(database_url=url)
+    settings = Settings(environment="development", database_url=url)
     engine = make_engine(settings)
     buyers = []
     with make_session_factory(engine).begin() as session:
