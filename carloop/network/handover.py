@@ -88,7 +88,6 @@ def start_balance_payment(
         purpose=PaymentPurpose.BALANCE,
         amount_fen=amount_fen,
         subject=f"Balance {order.number}"[:120],
-        customer_id=order.customer_id,  # the pay link and the simulator page are the payer's only
         return_url=f"{base_url.rstrip('/')}/orders/{order.number}",
         notify_url=f"{base_url.rstrip('/')}/api/v1/payments/notify/{provider.name}",
         customer_id=order.customer_id,
