@@ -22,24 +22,11 @@ from carloop.ordering.schemas import OrderRead
 from carloop.payments import service as payments
 from carloop.production import service as production
 from carloop.production.rules import Stage
-from carloop.web.deps import DbSession, check_csrf, require_staff
+from carloop.web.deps import DbSession, FormStaff, require_staff
 
 router = APIRouter()
 PLAN_ROLES = (Role.HQ_OPS, Role.ADMIN)  # who records production and logistics stages, as in the API
 StaffPage = Annotated[Principal, Depends(require_staff)]
-
-
-def require_form_staff(
-    request: Request,
-    principal: Annotated[Principal, Depends(require_staff)],
-    csrf_token: Annotated[str, Form(max_length=200)],
-) -> Principal:
-    """A signed-in staff member posting a page form with this session's anti-forgery token."""
-    check_csrf(request, csrf_token)
-    return principal
-
-
-FormStaff = Annotated[Principal, Depends(require_form_staff)]
 
 
 def _ip(request: Request) -> str | None:
