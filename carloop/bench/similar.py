@@ -106,7 +106,7 @@ def run_similar(
         Progress(disable=not show) as progress,
     ):
         url = bench_database(database_url, Path(tmp), "similar", per_process=False)
-        engine = make_engine(Settings(database_url=url))
+        engine = make_engine(Settings(environment="development", database_url=url))
         factory = make_session_factory(engine)
         if semantic:
             t0 = time.perf_counter()
