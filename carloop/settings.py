@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     lane_max_batch: int = 500
     lane_max_wait_ms: float = 2.0
     lane_max_pending: int = 2048
+    # Where carloop keeps Mosquitto's password_file and acl_file (``passwords`` and ``acl``) up to date
+    # for a broker it does not run itself; "" = only the embedded broker's own (docs/SECURITY.md).
+    mqtt_auth_dir: str = ""
+    # The bridge's MQTT password (login ``carloop-bridge``); "" derives it from secret_key.
+    mqtt_bridge_password: SecretStr = SecretStr("")
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -17,6 +17,7 @@ from carloop.ecosystem.api_schemas import (
     DestinationIn,
     DeviceCreate,
     DeviceRead,
+    HomeAssistantCredentials,
     HomeCreate,
     HomeRead,
     PairedDevice,
@@ -81,6 +82,24 @@ def add_device(data: DeviceCreate, session: DbSession, me: CurrentCustomer) -> A
 def pair(data: PairRequest, session: DbSession, me: CurrentCustomer) -> Any:
     """Complete pairing with the code shown for the device; returns its credentials and topics (once)."""
     return service.pair(session=session, customer_id=_me(me), code=data.code)
+
+
+@router.post("/devices/{device_id}/credentials", response_model=PairedDevice)
+def device_credentials(device_id: int, session: DbSession, me: CurrentCustomer) -> Any:
+    """New broker credentials for my paired device (a delivered car gets its first ones here); once."""
+    return service.issue_device_credentials(session=session, customer_id=_me(me), device_id=device_id)
+
+
+@router.post("/home-assistant/credentials", response_model=HomeAssistantCredentials)
+def home_assistant_credentials(session: DbSession, me: CurrentCustomer) -> Any:
+    """My Home Assistant's broker login (replacing any earlier one); shown once."""
+    return service.issue_home_assistant_credentials(session=session, customer_id=_me(me))
+
+
+@router.delete("/home-assistant/credentials", status_code=204)
+def revoke_home_assistant(session: DbSession, me: CurrentCustomer) -> None:
+    """My Home Assistant can no longer connect."""
+    service.revoke_home_assistant_credentials(session=session, customer_id=_me(me))
 
 
 @router.delete("/devices/{device_id}", status_code=204)

@@ -74,14 +74,25 @@ class PairRequest(BaseModel):
 
 
 class PairedDevice(BaseModel):
-    """What a device receives once: its client id, secret and topics."""
+    """What a device receives once: its broker login (username = client id, secret) and topics."""
 
     device_id: int
     entity_id: str
     client_id: str
+    username: str
     secret: str
     state_topic: str
+    availability_topic: str
     command_topic: str
+
+
+class HomeAssistantCredentials(BaseModel):
+    """What the owner types into Home Assistant's MQTT integration, shown once."""
+
+    username: str
+    password: str
+    discovery_prefix: str
+    vehicles: list[str]
 
 
 class SceneCreate(BaseModel):

@@ -46,8 +46,9 @@ class Device(Base):
     status: Mapped[DeviceStatus] = mapped_column(enum_column(DeviceStatus), default=DeviceStatus.PENDING)
     vin: Mapped[str | None] = mapped_column(String(20), unique=True)
     order_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
-    # The MQTT client secret the device was issued at pairing (a hash; never the secret itself).
-    secret_hash: Mapped[str] = mapped_column(String(64), default="")
+    # The MQTT client secret the device was issued at pairing (Mosquitto's ``$7$`` PBKDF2 hash; never
+    # the secret itself). The broker checks it: it is written into the broker's password file.
+    secret_hash: Mapped[str] = mapped_column(String(160), default="")
     state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # How precisely this device's location is published to Home Assistant (the owner chooses).
     share_precision: Mapped[Precision] = mapped_column(enum_column(Precision), default=Precision.ZONE)
@@ -59,6 +60,18 @@ class Device(Base):
     def entity_id(self) -> str:
         """The id scenes and topics use: ``<kind>.<id>``."""
         return f"{self.kind.value}.{self.id}"
+
+
+class MqttAccount(Base):
+    """An owner's Home Assistant login on the broker (one per owner; issuing again replaces it)."""
+
+    __tablename__ = "eco_mqtt_account"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("customer.id"), unique=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(160))  # Mosquitto's $7$ PBKDF2 hash
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class PairingCode(Base):

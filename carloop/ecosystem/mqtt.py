@@ -76,6 +76,8 @@ class PahoClient:
         self._routes: list[tuple[str, int, OnMessage]] = []
         self._lock = threading.Lock()
         self._connected = threading.Event()
+        self._answered = threading.Event()
+        self.refused: str = ""  # the broker's reason when it refused the login
         self._user_on_connect = on_connect
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
@@ -89,12 +91,18 @@ class PahoClient:
     def _on_connect(
         self, client: object, userdata: object, flags: object, reason: object, props: object
     ) -> None:
+        if getattr(reason, "is_failure", False):  # bad login, or not authorised: no retry loop
+            self.refused = str(reason)
+            self._client.disconnect()
+            self._answered.set()
+            return
         self._no_delay()
         with self._lock:
             routes = list(self._routes)
         for pattern, qos, _ in routes:  # re-subscribe after a reconnect
             self._client.subscribe(pattern, qos)
         self._connected.set()
+        self._answered.set()
         if self._user_on_connect is not None:
             self._user_on_connect()
 
@@ -117,13 +125,28 @@ class PahoClient:
             ) from err
         self._no_delay()
         self._client.loop_start()
-        if not self._connected.wait(timeout):
+        self._answered.wait(timeout)
+        if not self._connected.is_set():
+            self._client.disconnect()
             self._client.loop_stop()
+            sock = self._client.socket()
+            if isinstance(sock, socket.socket):
+                sock.close()
+            if self.refused:
+                raise MqttError(f"the MQTT broker refused the login: {self.refused}")
             raise MqttError("the MQTT broker did not accept the connection")
 
     def publish(self, topic: str, payload: str | bytes, *, qos: int = 0, retain: bool = False) -> None:
         """Queue a message for the broker."""
         self._client.publish(topic, payload, qos=qos, retain=retain)
+
+    def publish_confirmed(self, topic: str, payload: str | bytes, *, timeout: float = 10.0) -> None:
+        """Publish at QoS 1 and wait until the broker acknowledged it (it has routed the message, or
+        refused it: a broker does not tell a 3.1.1 client that it dropped a forbidden publish)."""
+        info = self._client.publish(topic, payload, qos=1)
+        info.wait_for_publish(timeout)
+        if not info.is_published():
+            raise MqttError(f"the broker did not acknowledge a message on {topic}")
 
     def subscribe(self, pattern: str, callback: OnMessage, *, qos: int = 0) -> None:
         """Receive messages matching ``pattern`` (callbacks run on the network thread)."""

@@ -4,24 +4,29 @@ simulated fleet in development, and scene/device changes picked up while running
 from __future__ import annotations
 
 import logging
+import secrets
+import tempfile
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.clock import utcnow
-from carloop.ecosystem import activity, drives, preferences, service
+from carloop.ecosystem import activity, credentials, drives, preferences, service
 from carloop.ecosystem import scenes as scene_service
 from carloop.ecosystem.bridge import Bridge, VehicleInfo
-from carloop.ecosystem.broker import EmbeddedBroker
+from carloop.ecosystem.broker import EmbeddedBroker, write_auth_files
 from carloop.ecosystem.engine import Trace
 from carloop.ecosystem.models import Device, DeviceKind
 from carloop.ecosystem.mqtt import MqttClient, PahoClient
 from carloop.ecosystem.protocol import BRIDGE_STATUS, OFFLINE
 from carloop.ecosystem.schemas import SceneDefinition
 from carloop.ecosystem.simulator import PLACES, ROUTES, Fleet, SimCar, SimDevice
-from carloop.settings import Settings
+from carloop.settings import PLACEHOLDER_SECRET, Settings
 
 log = logging.getLogger("carloop.ecosystem")
 PURGE_EVERY_S = 3600.0  # how often recorded drives past their retention are deleted
@@ -34,6 +39,47 @@ ClientFactory = Callable[[str, tuple[str, str] | None], MqttClient]
 def paho_factory(url: str, will: tuple[str, str] | None) -> MqttClient:
     """A connected-on-demand paho client."""
     return PahoClient(url, will=will)
+
+
+def with_login(url: str, username: str, password: str) -> str:
+    """``url`` with a login, unless it already carries one."""
+    parts = urlsplit(url)
+    if parts.username:
+        return url
+    return urlunsplit(parts._replace(netloc=f"{username}:{password}@{parts.netloc}"))
+
+
+@dataclass
+class BrokerAuth:
+    """The runtime's own broker logins, and where it keeps the broker's password and ACL files."""
+
+    key: str  # derives the bridge's and the simulator's secrets (and their hashes' salts)
+    bridge_password: str
+    directory: Path | None = None  # None: the broker's files are someone else's business
+    simulator: bool = False  # the simulated fleet's account (never in production)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, directory: Path | None, simulator: bool) -> BrokerAuth:
+        """Logins from the settings; development without a secret key gets a fresh key per process."""
+        key = settings.secret_key.get_secret_value()
+        if key == PLACEHOLDER_SECRET:
+            key = secrets.token_urlsafe(32)
+        bridge = settings.mqtt_bridge_password.get_secret_value() or credentials.derived_secret(key, "bridge")
+        return cls(key, bridge, directory, simulator and settings.environment != "production")
+
+    @property
+    def simulator_password(self) -> str:
+        """The simulated fleet's password."""
+        return credentials.derived_secret(self.key, "simulator")
+
+    def service_accounts(self) -> list[credentials.Account]:
+        """The bridge's account (and the simulator's in development)."""
+        bridge = credentials.stable_hash(self.bridge_password, self.key, "bridge")
+        accounts = [credentials.bridge_account(bridge)]
+        if self.simulator:
+            hashed = credentials.stable_hash(self.simulator_password, self.key, "simulator")
+            accounts.append(credentials.simulator_account(hashed))
+        return accounts
 
 
 class Runtime:
@@ -50,8 +96,10 @@ class Runtime:
         reload_interval: float = 2.0,
         tick_interval: float | None = 0.25,
         freeze_gc: bool = False,
+        auth: BrokerAuth | None = None,
     ) -> None:
         self.factory, self.url, self.simulate, self.timezone = factory, url, simulate, timezone
+        self.auth = auth
         self.client_factory, self.reload_interval, self.tick_interval = (
             client_factory,
             reload_interval,
@@ -73,7 +121,11 @@ class Runtime:
         """Connect, build the engine from the database, start the bridge (and fleet)."""
         with self.factory() as session:
             engine = activity.build_engine(session=session, timezone=self.timezone)
-        client = self.client_factory(self.url, (BRIDGE_STATUS, OFFLINE))
+            self.write_auth(session)
+        bridge_url = self.url
+        if self.auth is not None:
+            bridge_url = with_login(self.url, credentials.BRIDGE_USER, self.auth.bridge_password)
+        client = self.client_factory(bridge_url, (BRIDGE_STATUS, OFFLINE))
         client.connect()
         self.bridge = Bridge(client, engine, sink=self._sink)
         if self.simulate:
@@ -100,8 +152,12 @@ class Runtime:
             self.broker.stop()
 
     def _connect_device(self, entity_id: str, will: tuple[str, str]) -> MqttClient:
-        """A simulated device's own connection, with its ``offline`` as the last will."""
-        client = self.client_factory(self.url, will)
+        """A simulated device's own connection, with its ``offline`` as the last will (in the
+        simulator's login: the simulated fleet knows no device's secret)."""
+        url = self.url
+        if self.auth is not None:
+            url = with_login(self.url, credentials.SIMULATOR_USER, self.auth.simulator_password)
+        client = self.client_factory(url, will)
         client.connect()
         return client
 
@@ -139,10 +195,22 @@ class Runtime:
             if samples:
                 drives.record(session=session, samples=samples)
 
+    def write_auth(self, session: Session) -> bool:
+        """Bring the broker's password and ACL files up to date (and make the embedded broker read
+        them again); whether they changed."""
+        if self.auth is None or self.auth.directory is None:
+            return False
+        accounts = self.auth.service_accounts() + service.mqtt_accounts(session=session)
+        changed = write_auth_files(self.auth.directory, accounts)
+        if changed and self.broker is not None:
+            self.broker.reload()
+        return changed
+
     def reload(self) -> None:
-        """Pick up homes, paired devices and scene changes made since the last call."""
+        """Pick up homes, paired devices, credentials and scene changes made since the last call."""
         assert self.bridge is not None
         with self.factory() as session:
+            self.write_auth(session)
             homes = service.list_all_homes(session=session)
             devices = service.paired_devices(session=session)
             scenes = scene_service.enabled_scenes(session=session)
@@ -247,19 +315,25 @@ def start(settings: Settings, factory: sessionmaker[Session]) -> Runtime | None:
     eco = settings
     if not wanted(settings):
         return None
+    dev = settings.environment == "development"
+    simulate = eco.ecosystem_simulate if eco.ecosystem_simulate is not None else dev
     broker: EmbeddedBroker | None = None
     url = eco.mqtt_url
+    configured = Path(settings.mqtt_auth_dir) if settings.mqtt_auth_dir else None
+    auth = BrokerAuth.from_settings(settings, directory=configured, simulator=simulate)
     if not url:
-        broker = EmbeddedBroker(eco.mqtt_embedded_port)
+        own = configured or Path(tempfile.mkdtemp(prefix="carloop-mqtt-auth-"))  # the embedded broker's
+        auth.directory = own
+        broker = EmbeddedBroker(eco.mqtt_embedded_port, auth_dir=own)
         try:
+            with factory() as session:  # the bridge's login must be in the files before it starts
+                write_auth_files(own, auth.service_accounts() + service.mqtt_accounts(session=session))
             broker.start()
         except (OSError, RuntimeError):
             log.exception("the embedded MQTT broker did not start; carloop runs without the ecosystem")
             broker.stop()
             return None
         url = broker.url
-    dev = settings.environment == "development"
-    simulate = eco.ecosystem_simulate if eco.ecosystem_simulate is not None else dev
     runtime = Runtime(
         factory,
         url,
@@ -267,6 +341,7 @@ def start(settings: Settings, factory: sessionmaker[Session]) -> Runtime | None:
         timezone=settings.timezone,
         reload_interval=eco.reload_interval,
         freeze_gc=True,
+        auth=auth,
     )
     runtime.broker = broker
     try:

@@ -14,17 +14,19 @@ from sqlalchemy.orm import Session
 
 from carloop.audit import service as audit
 from carloop.clock import utcnow
-from carloop.ecosystem.api_schemas import DeviceCreate, HomeCreate, PairedDevice
+from carloop.ecosystem import credentials
+from carloop.ecosystem.api_schemas import DeviceCreate, HomeAssistantCredentials, HomeCreate, PairedDevice
 from carloop.ecosystem.models import (
     Device,
     DeviceKind,
     DeviceStatus,
     Home,
+    MqttAccount,
     PairingCode,
     Precision,
     Scene,
 )
-from carloop.ecosystem.protocol import command_topic, state_topic
+from carloop.ecosystem.protocol import DISCOVERY_PREFIX, availability_topic, command_topic, state_topic
 from carloop.ecosystem.rules import Zone
 from carloop.errors import Conflict, NotFound, PolicyViolation
 
@@ -117,19 +119,104 @@ def pair(*, session: Session, customer_id: int, code: str) -> PairedDevice:
     if device is None or device.status is DeviceStatus.REVOKED or device.customer_id != customer_id:
         raise NotFound("Unknown or expired pairing code.")
     row.used_at = utcnow()
-    secret = secrets.token_urlsafe(24)
-    device.secret_hash = _hash(secret)
     device.status = DeviceStatus.PAIRED
     device.paired_at = utcnow()
+    return _issue_secret(session=session, device=device)
+
+
+def _issue_secret(*, session: Session, device: Device) -> PairedDevice:
+    """A new broker secret for ``device`` (the old one stops working at the next broker reload)."""
+    secret = credentials.new_secret()
+    device.secret_hash = credentials.hash_secret(secret)
     session.flush()
+    username = credentials.device_username(device.entity_id)
     return PairedDevice(
         device_id=device.id,
         entity_id=device.entity_id,
-        client_id=f"carloop-{device.kind.value}-{device.id}",
+        client_id=username,
+        username=username,
         secret=secret,
         state_topic=state_topic(device.entity_id),
+        availability_topic=availability_topic(device.entity_id),
         command_topic=command_topic(device.entity_id),
     )
+
+
+def issue_device_credentials(*, session: Session, customer_id: int, device_id: int) -> PairedDevice:
+    """New broker credentials for one of the owner's paired devices (a delivered car gets its first
+    ones this way; a device that leaked its secret gets a new one). Shown once; audited."""
+    device = get_device(session=session, customer_id=customer_id, device_id=device_id)
+    if device.status is not DeviceStatus.PAIRED:
+        raise Conflict("Only a paired device gets credentials; pair it first.")
+    issued = _issue_secret(session=session, device=device)
+    audit.record(
+        session=session,
+        principal=None,
+        action="device.credentials_issued",
+        target_type="device",
+        target_id=device.id,
+        detail={"customer_id": customer_id, "entity_id": device.entity_id},
+    )
+    return issued
+
+
+def issue_home_assistant_credentials(*, session: Session, customer_id: int) -> HomeAssistantCredentials:
+    """The owner's Home Assistant login on the broker (replacing any earlier one), shown once."""
+    secret = credentials.new_secret()
+    account = session.scalars(select(MqttAccount).where(MqttAccount.customer_id == customer_id)).first()
+    if account is None:
+        account = MqttAccount(
+            customer_id=customer_id, username=credentials.home_assistant_username(customer_id), secret_hash=""
+        )
+        session.add(account)
+    account.secret_hash = credentials.hash_secret(secret)
+    audit.record(
+        session=session,
+        principal=None,
+        action="device.credentials_issued",
+        target_type="home_assistant",
+        target_id=customer_id,
+        detail={"customer_id": customer_id, "username": account.username},
+    )
+    session.flush()
+    vehicles = [
+        d.entity_id
+        for d in list_devices(session=session, customer_id=customer_id)
+        if d.kind is DeviceKind.VEHICLE and d.status is DeviceStatus.PAIRED
+    ]
+    return HomeAssistantCredentials(
+        username=account.username, password=secret, discovery_prefix=DISCOVERY_PREFIX, vehicles=vehicles
+    )
+
+
+def revoke_home_assistant_credentials(*, session: Session, customer_id: int) -> None:
+    """The owner's Home Assistant can no longer log in (at the next broker reload)."""
+    session.execute(delete(MqttAccount).where(MqttAccount.customer_id == customer_id))
+    session.flush()
+
+
+def mqtt_accounts(*, session: Session) -> list[credentials.Account]:
+    """Every paired device's and every owner's Home Assistant broker account, with its topics.
+
+    Devices without a broker hash (a delivered car before the owner issued its credentials, or a
+    device paired before carloop wrote broker files) are left out: the broker refuses them."""
+    devices = paired_devices(session=session)
+    accounts = [
+        credentials.device_account(d.entity_id, d.customer_id, d.secret_hash)
+        for d in devices
+        if credentials.is_broker_hash(d.secret_hash)
+    ]
+    cars: dict[int, list[str]] = {}
+    for device in devices:
+        if device.kind is DeviceKind.VEHICLE:
+            cars.setdefault(device.customer_id, []).append(device.entity_id)
+    for account in session.scalars(select(MqttAccount).order_by(MqttAccount.id)):
+        accounts.append(
+            credentials.home_assistant_account(
+                account.customer_id, cars.get(account.customer_id, []), account.secret_hash
+            )
+        )
+    return accounts
 
 
 def unpair(*, session: Session, customer_id: int, device_id: int) -> Device:

@@ -142,3 +142,33 @@ def test_nested_yaml_aliases_are_a_problem_not_gigabytes(
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["type"].endswith("yaml-too-large")
     assert client.get("/api/v1/ecosystem/scenes", headers=auth).json() == []
+
+
+def test_broker_credentials_are_the_owners_alone(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    customer_id, car = own_car(session_factory, VICTIM, 7009)
+    car_id = int(car.split(".")[1])
+    victim, attacker = sign_in(client, VICTIM), sign_in(client, ATTACKER)
+    path = f"/api/v1/ecosystem/devices/{car_id}/credentials"
+    stolen = client.post(path, headers=attacker)
+    assert stolen.status_code == 404
+    assert stolen.headers["content-type"].startswith("application/problem+json")
+    issued = client.post(path, headers=victim).json()
+    assert issued["username"] == issued["client_id"] == f"carloop-vehicle-{car_id}"
+    assert issued["state_topic"] == state_topic(car) and len(issued["secret"]) >= 24
+    with session_factory() as session:
+        stored = service.get_device(session=session, customer_id=customer_id, device_id=car_id).secret_hash
+    assert stored.startswith("$7$") and issued["secret"] not in stored
+
+    ha = client.post("/api/v1/ecosystem/home-assistant/credentials", headers=victim).json()
+    assert ha["username"] == f"carloop-ha-{customer_id}" and ha["vehicles"] == [car]
+    with session_factory() as session:
+        accounts = {a.username: a for a in service.mqtt_accounts(session=session)}
+    assert set(accounts) >= {issued["username"], ha["username"]}
+    assert all(
+        car.replace(".", "/") in t or "owner" in t or "status" in t for t in accounts[ha["username"]].publish
+    )
+    assert client.delete("/api/v1/ecosystem/home-assistant/credentials", headers=victim).status_code == 204
+    with session_factory() as session:
+        assert ha["username"] not in {a.username for a in service.mqtt_accounts(session=session)}
