@@ -81,6 +81,9 @@ class PahoClient:
         self._user_on_connect = on_connect
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe  # type: ignore[assignment]
+        self._acks: dict[int, threading.Event] = {}
+        self._granted: dict[int, bool] = {}
 
     def _no_delay(self) -> None:
         """Send small messages at once (paho leaves Nagle's algorithm on; it costs tens of ms)."""
@@ -105,6 +108,33 @@ class PahoClient:
         self._answered.set()
         if self._user_on_connect is not None:
             self._user_on_connect()
+
+    def _on_subscribe(
+        self, client: object, userdata: object, mid: int, reasons: list[object], props: object
+    ) -> None:
+        granted = not any(getattr(reason, "is_failure", False) for reason in reasons)
+        with self._lock:
+            self._granted[mid] = granted
+            event = self._acks.setdefault(mid, threading.Event())
+        event.set()
+
+    def subscribe_confirmed(
+        self, pattern: str, callback: OnMessage, *, qos: int = 0, timeout: float = 10.0
+    ) -> bool:
+        """Subscribe and wait for the broker's answer; whether it granted the subscription."""
+        with self._lock:
+            self._routes.append((pattern, qos, callback))
+        _, sent = self._client.subscribe(pattern, qos)
+        if sent is None:
+            raise MqttError(f"could not send the subscription to {pattern}")
+        mid = sent
+        with self._lock:
+            event = self._acks.setdefault(mid, threading.Event())
+        if not event.wait(timeout):
+            raise MqttError(f"the broker did not answer the subscription to {pattern}")
+        with self._lock:
+            self._acks.pop(mid, None)
+            return self._granted.pop(mid, False)
 
     def _on_message(self, client: object, userdata: object, message: object) -> None:
         topic: str = message.topic  # type: ignore[attr-defined]

@@ -81,7 +81,7 @@ class Peer:
             with self.lock:
                 self.received.append((topic, payload))
 
-        self.client.subscribe(pattern, on, qos=1)
+        self.client.subscribe_confirmed(pattern, on, qos=1)  # in place before anything is published
 
     def seen(self) -> list[tuple[str, bytes]]:
         with self.lock:
