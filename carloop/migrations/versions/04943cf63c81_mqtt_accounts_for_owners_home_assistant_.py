@@ -1,7 +1,7 @@
 """MQTT accounts for owners' Home Assistant; device secrets as broker hashes
 
 Revision ID: 04943cf63c81
-Revises: a7c3e9d2f410
+Revises: cdec6e8ece24
 Create Date: 2026-12-07 02:24:49.634742
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import carloop.db
 
 revision: str = "04943cf63c81"
-down_revision: str | None = "a7c3e9d2f410"
+down_revision: str | None = "cdec6e8ece24"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
