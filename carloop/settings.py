@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     mqtt_auth_dir: str = ""
     # The bridge's MQTT password (login ``carloop-bridge``); "" derives it from secret_key.
     mqtt_bridge_password: SecretStr = SecretStr("")
+    # Real-name verification of identity numbers (accounts.realname): "standin" checks only the GB 11643
+    # checksum and refuses the numbers in realname_standin_refused (development and tests only).
+    realname_verifier: Literal["standin"] = "standin"
+    realname_standin_refused: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

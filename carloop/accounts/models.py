@@ -128,3 +128,20 @@ class SignInGuard(Base):
     last_at: Mapped[datetime] = mapped_column(default=utcnow)
     blocked_until: Mapped[datetime | None]
     known: Mapped[bool] = mapped_column(default=False)
+
+
+class IdentityBinding(Base):
+    """The one verified identity of a customer account (and the one account of an identity).
+
+    Only the keyed hash of the identity number is kept (``ordering.editions.identity_hash``).
+    """
+
+    __tablename__ = "identity_binding"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("customer.id"), unique=True)
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"IdentityBinding(customer_id={self.customer_id!r})"

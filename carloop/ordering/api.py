@@ -94,9 +94,10 @@ def reserve(
     place (and edition number) held for the payment window; ``payment.pay_url`` is where to pay."""
     assert me.customer_id is not None
     identity = None
-    if body.id_number is not None:  # checked by the schema; stored only as the keyed hash
+    if body.id_number is not None:  # schema and real-name adapter check it; kept only as the keyed hash
+        verified = request.app.state.realname_verifier.verify(body.real_name or "", body.id_number)
         secret = request.app.state.settings.secret_key.get_secret_value().encode()
-        identity = editions.identity_hash(secret, body.id_number)
+        identity = editions.identity_hash(secret, verified.id_number)
     made = reservations.reserve(
         session=session,
         provider=provider_of(request),

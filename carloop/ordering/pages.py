@@ -13,7 +13,7 @@ from carloop.audit import service as audit
 from carloop.catalog import service as catalog
 from carloop.catalog.schemas import ConfigurationIn
 from carloop.clock import utcnow
-from carloop.errors import Conflict, InvalidConfiguration, PolicyViolation
+from carloop.errors import Conflict, DomainError, InvalidConfiguration, PolicyViolation
 from carloop.ordering import deposits, editions, reservations, rules, service
 from carloop.ordering.schemas import OrderRead
 from carloop.payments import service as payments
@@ -63,6 +63,7 @@ def place_order(
     form_key: FormKey,
     option: Annotated[list[str] | None, Form(max_length=60)] = None,
     id_number: Annotated[str | None, Form(max_length=20)] = None,
+    real_name: Annotated[str | None, Form(max_length=40)] = None,
 ) -> Response:
     """Reserve (``reserve_many`` of one) and go to pay; a double submit lands on the same order."""
     config = ConfigurationIn(model=model, trim=trim, options=option or [])
@@ -72,8 +73,12 @@ def place_order(
     if id_number is not None:
         if not editions.valid_id_number(id_number):
             return _checkout(request, config, "Enter a valid 18-character resident identity number.")
+        try:
+            verified = request.app.state.realname_verifier.verify(real_name or "", id_number)
+        except DomainError as err:
+            return _checkout(request, config, err.message, 422)
         identity = editions.identity_hash(
-            request.app.state.settings.secret_key.get_secret_value().encode(), id_number
+            request.app.state.settings.secret_key.get_secret_value().encode(), verified.id_number
         )
     try:
         made = reservations.reserve(

@@ -28,6 +28,7 @@ from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
 from carloop import batch_sql as sql
+from carloop.accounts import identity as identities
 from carloop.accounts import service as accounts
 from carloop.catalog.schemas import ConfigurationIn, Quote
 from carloop.clock import utcnow
@@ -156,6 +157,21 @@ def reserve(
     return result
 
 
+def _bind_identities(session: Session, fresh: Sequence[_Plan]) -> None:
+    """Count the account's bound identity: a given (verified) number binds on first use and must match
+    the binding afterwards; an edition request without one uses the account's bound identity."""
+    for p in fresh:
+        r = p.request
+        if not r.customer_id or not p.quote.edition:  # only editions count an identity
+            continue
+        if r.identity_hash:
+            p.error = identities.check_binding(
+                session=session, customer_id=r.customer_id, id_hash=r.identity_hash
+            )
+        else:
+            r.identity_hash = identities.bound_hash(session=session, customer_id=r.customer_id)
+
+
 def reserve_many(
     *,
     session: Session,
@@ -190,7 +206,8 @@ def reserve_many(
     leaders = [p for p in plans if p.index not in {i for i, _ in followers}]
     _claim_keys(session, keyed, results, now)
     fresh = [p for p in leaders if results[p.index] is None]
-    stocks = places.apply_identity_limits(session, fresh)
+    _bind_identities(session, fresh)
+    stocks = places.apply_identity_limits(session, [p for p in fresh if p.error is None])
     stored = [p for p in fresh if p.error is None]
     places.take_positions(session, stored)
     places.hold_edition_numbers(session, stored, stocks)

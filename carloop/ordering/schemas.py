@@ -21,6 +21,7 @@ class OrderCreate(BaseModel):
 
     configuration: ConfigurationIn
     id_number: str | None = Field(default=None, min_length=15, max_length=20)
+    real_name: str | None = Field(default=None, max_length=40)  # for the real-name check of id_number
 
     @field_validator("id_number")
     @classmethod

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from carloop import __version__
 from carloop.accounts import api as accounts_api
 from carloop.accounts import pages as accounts_pages
+from carloop.accounts.realname import build_verifier
 from carloop.analytics import api as analytics_api
 from carloop.analytics import live as analytics_live
 from carloop.analytics import pages as analytics_pages
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = make_session_factory(engine)
     app.state.renderer = Renderer(settings.default_locale, development=settings.environment != "production")
     app.state.payment_provider = build_provider(settings)
+    app.state.realname_verifier = build_verifier(settings)
     app.state.capture_handlers = CAPTURE_HANDLERS
     app.state.lock_first = LOCK_FIRST
 

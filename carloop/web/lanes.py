@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from carloop.accounts import service as accounts
+from carloop.accounts.realname import RealNameVerifier
 from carloop.accounts.rules import safe_next
 from carloop.errors import (
     AuthenticationFailed,
@@ -120,6 +121,7 @@ class ReservationLane:
     def __init__(self, app: FastAPI) -> None:
         self.provider: PaymentProvider = app.state.payment_provider
         self.identity_key = app.state.settings.secret_key.get_secret_value().encode()
+        self.verifier: RealNameVerifier = app.state.realname_verifier
 
     def read(self, request: Request) -> ReservationRequest | Refused | DomainError:
         """Authenticate the header, validate and price the body; the session is checked in the batch."""
@@ -140,7 +142,13 @@ class ReservationLane:
             body = OrderCreate.model_validate_json(request.body)
         except ValidationError as err:
             return Refused(token, _invalid(err))
-        identity = editions.identity_hash(self.identity_key, body.id_number) if body.id_number else None
+        identity = None
+        if body.id_number:  # verified here, outside the writer; bound to the account in the batch
+            try:
+                verified = self.verifier.verify(body.real_name or "", body.id_number)
+            except DomainError as err:
+                return Refused(token, err)
+            identity = editions.identity_hash(self.identity_key, verified.id_number)
         item = ReservationRequest(
             config=body.configuration,
             token=token,

@@ -219,11 +219,13 @@ def test_one_identity_holds_at_most_the_editions_limit_through_the_orders_api(
     # The same request again is a retry, not a second order.
     again = client.post("/api/v1/orders", json=body, headers={**buyer, "Idempotency-Key": "e1"})
     assert again.status_code == 201 and again.json() == first.json()
-    # Another reservation for the same person, even from another account, is refused.
-    other = sign_in(client, "13800138001")
-    second = client.post("/api/v1/orders", json=body, headers={**other, "Idempotency-Key": "e2"})
+    # Another reservation for the same person is refused; from another account, the identity is taken.
+    second = client.post("/api/v1/orders", json=body, headers={**buyer, "Idempotency-Key": "e2"})
     assert second.status_code == 409, second.text
     assert second.json()["code"] == "edition-limit-reached" and second.json()["limit"] == 1
+    other = sign_in(client, "13800138001")
+    elsewhere = client.post("/api/v1/orders", json=body, headers={**other, "Idempotency-Key": "e2b"})
+    assert elsewhere.status_code == 409 and elsewhere.json()["code"] == "identity-taken"
     # Another person is fine.
     third = client.post(
         "/api/v1/orders",

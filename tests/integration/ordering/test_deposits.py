@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from carloop.accounts import service as accounts
 from carloop.errors import ErrorCode, PaymentFailed, PolicyViolation
 from carloop.ordering import rules
 from carloop.ordering import service as ordering
@@ -178,7 +179,9 @@ def test_a_limited_edition_locks_at_payment_and_is_never_oversold(
 ) -> None:
     session.add(EditionStock(edition="su7-founders", capacity=2, taken=0))
     session.flush()
-    orders = [paid_order(session, provider, buyer_id, trim="founders") for _ in range(3)]
+    # Three people, each with their own account (an account binds one identity).
+    buyers = [accounts.get_or_create_customer(session=session, phone=f"1370000000{i}").id for i in range(3)]
+    orders = [paid_order(session, provider, b, trim="founders") for b in buyers]
     assert [o.status for o in orders] == [OrderStatus.LOCKED, OrderStatus.LOCKED, OrderStatus.WAITLISTED]
     assert [o.edition_number for o in orders] == [1, 2, None]
     assert ledger.held_for_order(session=session, order_id=orders[2].id) == orders[2].deposit_fen

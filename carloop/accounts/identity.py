@@ -1,0 +1,80 @@
+"""Binding a verified identity to one customer account, and the account to that one identity.
+
+An identity counts (for the editions' per-identity limit) only once it is bound: the first verified
+number an account gives binds it; afterwards the account may give only that number, and no other
+account may give it. Services do not commit.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from carloop.accounts.models import IdentityBinding
+from carloop.accounts.realname import RealNameVerifier
+from carloop.errors import Conflict, ErrorCode
+from carloop.ordering import editions
+
+
+def bound_hash(*, session: Session, customer_id: int) -> str | None:
+    """The keyed hash of the identity bound to the account, if any."""
+    return session.scalar(select(IdentityBinding.id_hash).where(IdentityBinding.customer_id == customer_id))
+
+
+def _refusal(session: Session, customer_id: int, id_hash: str) -> Conflict | None:
+    mine = bound_hash(session=session, customer_id=customer_id)
+    if mine is not None and mine != id_hash:
+        return Conflict(
+            "This account is already bound to a different identity number.",
+            code=ErrorCode.IDENTITY_MISMATCH,
+            field="id_number",
+        )
+    owner = session.scalar(select(IdentityBinding.customer_id).where(IdentityBinding.id_hash == id_hash))
+    if owner is not None and owner != customer_id:
+        return Conflict(
+            "This identity number is already bound to another account.",
+            code=ErrorCode.IDENTITY_TAKEN,
+            field="id_number",
+        )
+    return None
+
+
+def check_binding(*, session: Session, customer_id: int, id_hash: str) -> Conflict | None:
+    """Bind ``id_hash`` (already verified) to the account unless either is bound elsewhere.
+
+    Returns the refusal instead of raising (the reservation batch collects one per request); binding
+    the same pair again is a no-op. A concurrent binding is caught by the unique constraints.
+    """
+    refused = _refusal(session, customer_id, id_hash)
+    if refused is not None or bound_hash(session=session, customer_id=customer_id) == id_hash:
+        return refused
+    try:
+        with session.begin_nested():
+            session.add(IdentityBinding(customer_id=customer_id, id_hash=id_hash))
+            session.flush()
+    except IntegrityError:  # another transaction bound one of them first
+        return _refusal(session, customer_id, id_hash) or None
+    return None
+
+
+def bind_identity(
+    *,
+    session: Session,
+    customer_id: int,
+    name: str,
+    id_number: str,
+    verifier: RealNameVerifier,
+    identity_key: bytes,
+) -> str:
+    """Verify ``name`` and ``id_number`` and bind them to the account; the identity's keyed hash.
+
+    Raises the verifier's refusal, or Conflict when the account is bound to another identity or the
+    identity to another account. Idempotent for the same pair.
+    """
+    verified = verifier.verify(name, id_number)
+    id_hash = editions.identity_hash(identity_key, verified.id_number)
+    refused = check_binding(session=session, customer_id=customer_id, id_hash=id_hash)
+    if refused is not None:
+        raise refused
+    return id_hash
