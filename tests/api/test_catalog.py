@@ -61,6 +61,7 @@ def test_get_catalog_describes_the_current_version(client: TestClient) -> None:
         "refundable_hours": 168,
         "auto_lock": True,
         "lock_at_payment": False,
+        "payment_window_minutes": 15,  # an unpaid reservation lapses after its payment window
     }
     groups = {g["code"]: g for g in su7["groups"]}
     assert groups["paint"]["mode"] == "exactly-one" and groups["paint"]["default"] == "paint-aqua-blue"

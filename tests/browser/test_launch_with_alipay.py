@@ -214,6 +214,7 @@ def test_reserve_and_pay_with_alipay_then_an_unpaid_number_passes_on(
     third = _page(browser, url, _buyer(app, "13800138012"), alipay)
     try:
         _reserve(second, "model=su7&trim=founders", id_number_with_check("11010519800101002"))
+        expect(second.locator("body")).to_contain_text("Alipay cashier")  # at the cashier, not paying
         second.goto("/orders?lang=en")
         second.locator("a[href^='/orders/SU7-']").first.click()
         expect(second.get_by_test_id("order-status")).to_have_attribute("data-status", "pending_payment")
@@ -221,6 +222,7 @@ def test_reserve_and_pay_with_alipay_then_an_unpaid_number_passes_on(
         expect(second.get_by_test_id("pay-by")).to_be_visible()
         holder = second.url
         _reserve(third, "model=su7&trim=founders", id_number_with_check("11010519800101003"))
+        expect(third.locator("body")).to_contain_text("Alipay cashier")
         third.goto("/orders?lang=en")
         third.locator("a[href^='/orders/SU7-']").first.click()
         expect(third.get_by_test_id("edition-waiting")).to_be_visible()
