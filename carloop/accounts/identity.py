@@ -11,10 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from carloop.accounts import id_numbers
 from carloop.accounts.models import IdentityBinding
 from carloop.accounts.realname import RealNameVerifier
 from carloop.errors import Conflict, ErrorCode
-from carloop.ordering import editions
 
 
 def bound_hash(*, session: Session, customer_id: int) -> str | None:
@@ -73,7 +73,7 @@ def bind_identity(
     identity to another account. Idempotent for the same pair.
     """
     verified = verifier.verify(name, id_number)
-    id_hash = editions.identity_hash(identity_key, verified.id_number)
+    id_hash = id_numbers.identity_hash(identity_key, verified.id_number)
     refused = check_binding(session=session, customer_id=customer_id, id_hash=id_hash)
     if refused is not None:
         raise refused

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from carloop.accounts import id_numbers
 from carloop.errors import ErrorCode, PolicyViolation
-from carloop.ordering import editions
 from carloop.settings import Settings
 
 
@@ -42,7 +42,7 @@ class StandInVerifier:
     def verify(self, name: str, id_number: str) -> Verified:
         """Verified if the checksum holds and the number is not on the refusal list."""
         number = id_number.strip().upper()
-        if not editions.valid_id_number(number) or number in self.refused:
+        if not id_numbers.valid_id_number(number) or number in self.refused:
             raise PolicyViolation(
                 "The real-name check did not confirm this identity number.",
                 code=ErrorCode.REALNAME_REFUSED,
