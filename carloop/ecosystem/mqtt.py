@@ -82,8 +82,15 @@ class PahoClient:
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe  # type: ignore[assignment]
+        self._sockets: list[socket.socket] = []  # every socket paho opened, closed if the login fails
+        self._client.on_socket_open = self._on_socket_open
         self._acks: dict[int, threading.Event] = {}
         self._granted: dict[int, bool] = {}
+
+    def _on_socket_open(self, client: object, userdata: object, sock: object) -> None:
+        if isinstance(sock, socket.socket):
+            with self._lock:
+                self._sockets.append(sock)
 
     def _no_delay(self) -> None:
         """Send small messages at once (paho leaves Nagle's algorithm on; it costs tens of ms)."""
@@ -159,8 +166,9 @@ class PahoClient:
         if not self._connected.is_set():
             self._client.disconnect()
             self._client.loop_stop()
-            sock = self._client.socket()
-            if isinstance(sock, socket.socket):
+            with self._lock:  # paho's thread may have opened another socket (a retry) before it stopped
+                opened, self._sockets = self._sockets, []
+            for sock in opened:
                 sock.close()
             if self.refused:
                 raise MqttError(f"the MQTT broker refused the login: {self.refused}")
