@@ -119,7 +119,9 @@ def sign_in(
 
 
 @router.get("/staff/login")
-def staff_login_page(request: Request, principal: OptionalPrincipal, next_url: NextQuery = "/") -> Response:
+def staff_login_page(
+    request: Request, principal: OptionalPrincipal, next_url: NextQuery = rules.STAFF_HOME
+) -> Response:
     """The staff sign-in form."""
     return _staff_form(request, next_url=next_url)
 
@@ -132,7 +134,7 @@ def staff_sign_in(
     principal: OptionalPrincipal,
     username: FormText = "",
     password: FormText = "",
-    next_url: NextForm = "/",
+    next_url: NextForm = rules.STAFF_HOME,
     login_csrf: FormText = "",
 ) -> Response:
     """Check a staff password; on success set the session cookie and go on."""
@@ -151,7 +153,7 @@ def staff_sign_in(
         )
     except (AuthenticationFailed, RateLimited) as exc:
         return _staff_form(request, next_url=next_url, username=username, refused=exc)
-    return _signed_in(settings, token, rules.safe_next(next_url))
+    return _signed_in(settings, token, rules.staff_next(next_url))
 
 
 @router.post("/logout")
@@ -243,7 +245,7 @@ def _staff_form(
 ) -> Response:
     status, headers = _refused_status(refused, 200)
     context = {
-        "next_url": rules.safe_next(next_url),
+        "next_url": rules.staff_next(next_url),
         "username": username[:40],
         "error": _explain(request, refused) if refused is not None else None,
     }

@@ -119,6 +119,16 @@ def safe_next(raw: str | None, default: str = "/") -> str:
     return raw
 
 
+STAFF_HOME = "/console"
+
+
+def staff_next(raw: str | None) -> str:
+    """Where staff go after signing in: ``raw`` if it is a page of this site other than the storefront's
+    front page, else the console (landing on ``/`` looks as if the sign-in had failed)."""
+    target = safe_next(raw, STAFF_HOME)
+    return STAFF_HOME if target == "/" else target
+
+
 def backoff_seconds(failures: int, *, free: int, base_seconds: int, cap_seconds: int) -> int:
     """How long to wait after ``failures`` attempts: nothing for the first ``free``, then ``base``
     doubling with each further attempt, never more than ``cap`` (a delay, never a lock)."""

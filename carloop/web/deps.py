@@ -66,6 +66,29 @@ def optional_principal(request: Request, session: DbSession) -> Principal | None
     return principal
 
 
+def page_principal(request: Request) -> Principal | None:
+    """The signed-in principal for a page's header, resolved once even where the route did not ask.
+
+    Public pages (the storefront, the roadmap) and error pages render without ``optional_principal``;
+    their header still has to show who is signed in. The request's own transaction is reused while it
+    is open; otherwise (an error page after a rollback) a short read-only one is opened.
+    """
+    if hasattr(request.state, "principal"):
+        found: Principal | None = request.state.principal
+        return found
+    if session_token(request) is None:
+        request.state.principal = None
+        return None
+    session: Session | None = getattr(request.state, "db_session", None)
+    if session is not None and session.in_transaction():
+        return optional_principal(request, session)
+    with request.app.state.sessions() as fresh:
+        try:
+            return optional_principal(request, fresh)
+        finally:
+            fresh.rollback()
+
+
 def require_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
     """Any signed-in principal; 401 otherwise."""
     if principal is None:

@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from carloop.clock import SHANGHAI, as_utc
 from carloop.money import format_fen
+from carloop.web.deps import page_principal
 from carloop.web.i18n import LANG_COOKIE, LOCALES, normalise, translate_message, translations
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -85,7 +86,7 @@ class Renderer:
         env = self.environments[locale]
         full = {
             "request": request,
-            "principal": getattr(request.state, "principal", None),
+            "principal": page_principal(request),
             "csrf_token": getattr(request.state, "csrf_token", ""),
             "development": self.development,
             **(context or {}),
