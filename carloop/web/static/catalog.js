@@ -8,8 +8,9 @@
 
   var zh = (document.documentElement.lang || "").toLowerCase().indexOf("zh") === 0;
   var money = new Intl.NumberFormat(zh ? "zh-CN" : "en", { style: "currency", currency: "CNY" });
-  var reserve = reserveForm.querySelector('[data-testid="reserve"]');
-  var total = document.querySelector('[data-testid="total"]');
+  // The summary's Reserve button and total, and their twins in the phone's sticky bar.
+  var reserves = document.querySelectorAll('[data-testid="reserve"], [data-testid="reserve-bar"]');
+  var totals = document.querySelectorAll('[data-testid="total"], [data-total-mirror]');
   var summary = document.querySelector('[data-testid="quote-summary"]');
   var breakdown = document.querySelector('[data-testid="breakdown"]');
   var problemsBox = document.querySelector('[data-testid="problems"]');
@@ -17,6 +18,8 @@
   var optionsSlot = reserveForm.querySelector("[data-reserve-options]");
   var sequence = 0;
 
+  function setTotal(text) { totals.forEach(function (node) { node.textContent = text; }); }
+  function setReservable(yes) { reserves.forEach(function (button) { button.disabled = !yes; }); }
   function fmt(fen) { return money.format(fen / 100); }
   function pick(obj, field) { return (zh && obj[field + "_zh"]) || obj[field + "_en"]; }
   function words(value) { return (value || "").split(" ").filter(Boolean); }
@@ -78,7 +81,7 @@
       row.appendChild(el("td", line.included ? form.dataset.includedLabel : fmt(line.amount_fen), "num"));
     });
     breakdown.replaceChildren(table);
-    total.textContent = fmt(quote.total_fen);
+    setTotal(fmt(quote.total_fen));
     summary.textContent = pick(quote, "summary");
     // Show the resolved configuration (defaults and inclusions filled in) and make it the one to reserve.
     optionInputs().forEach(function (input) {
@@ -96,20 +99,20 @@
       hidden.value = code;
       return hidden;
     }));
-    reserve.disabled = false;
+    setReservable(true);
   }
 
   function showProblems(messages) {
     problemsList.replaceChildren.apply(problemsList, messages.map(function (m) { return el("li", m); }));
     problemsBox.hidden = false;
     breakdown.replaceChildren();
-    total.textContent = "—";
+    setTotal("—");
     summary.textContent = "";
   }
 
   function reprice() {
     var mine = ++sequence;
-    reserve.disabled = true; // until the configuration on screen is priced
+    setReservable(false); // until the configuration on screen is priced
     var body = { model: form.dataset.model, trim: currentTrim(), options: chosen() };
     fetch("/api/v1/catalog/price", {
       method: "POST",
