@@ -8,6 +8,7 @@ from carloop.catalog import models as catalog_models  # noqa: F401
 from carloop.community import models as community_models  # noqa: F401
 from carloop.db import Base
 from carloop.ecosystem import models as ecosystem_models  # noqa: F401
+from carloop.invoicing import models as invoicing_models  # noqa: F401
 from carloop.jobs import models as jobs_models  # noqa: F401
 from carloop.loyalty import models as loyalty_models  # noqa: F401
 from carloop.network import models as network_models  # noqa: F401
@@ -15,5 +16,6 @@ from carloop.ordering import models as ordering_models  # noqa: F401
 from carloop.outbox import models as outbox_models  # noqa: F401
 from carloop.payments import models as payments_models  # noqa: F401
 from carloop.production import models as production_models  # noqa: F401
+from carloop.receipts import models as receipts_models  # noqa: F401
 
 __all__ = ["Base"]

@@ -1,4 +1,8 @@
-"""The double-entry journal: idempotent posting, balances, and the full books check (car and shop money)."""
+"""The double-entry journal: idempotent posting, balances, and the full books check (car and shop money).
+
+Every new entry that moves a buyer's money (a payment or a refund) gets its numbered receipt
+(``receipts.service``) in the same transaction: this is the one place both are booked.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from carloop.payments.models import (
     Posting,
     Refund,
 )
+from carloop.receipts import service as receipts
 
 
 def post(
@@ -44,7 +49,15 @@ def post(
     ]
     session.add(entry)
     session.flush()
+    receipts.issue_for_entries(
+        session=session,
+        entries=[receipts.BookedEntry(entry.id, key, kind, order_id, _moved(lines))],
+    )
     return entry
+
+
+def _moved(lines: Sequence[rules.Line]) -> int:
+    return sum(ln.amount_fen for ln in lines if ln.amount_fen > 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +111,13 @@ def post_many(*, session: Session, entries: Sequence[EntryDraft]) -> int:
             (i, str(ln.account), ln.order_id, ln.amount_fen)
             for i, d in zip(ids, fresh, strict=True)
             for ln in d.lines
+        ],
+    )
+    receipts.issue_for_entries(
+        session=session,
+        entries=[
+            receipts.BookedEntry(i, d.key, d.kind, d.order_id, _moved(d.lines))
+            for i, d in zip(ids, fresh, strict=True)
         ],
     )
     return len(fresh)

@@ -1,0 +1,1 @@
+"""Sales documents of delivered cars, receipt and document PDFs, and the official e-invoice (fapiao)."""
