@@ -14,7 +14,7 @@ from carloop.catalog import service as catalog
 from carloop.catalog.schemas import ConfigurationIn
 from carloop.clock import utcnow
 from carloop.errors import Conflict, DomainError, InvalidConfiguration, PolicyViolation
-from carloop.ordering import deposits, editions, reservations, rules, service
+from carloop.ordering import deposits, editions, panels, reservations, rules, service
 from carloop.ordering.schemas import OrderRead
 from carloop.payments import service as payments
 from carloop.payments.api import provider_of
@@ -137,6 +137,7 @@ def order_page(number: str, request: Request, session: DbSession, me: CurrentCus
         {
             "order": OrderRead.of(order),
             "tracking": eta.tracking(session=session, order=order),
+            "panel": panels.state_panel(session=session, order=order),
             "pending_payment": pending[0] if pending else None,
             "form_key": uuid.uuid4().hex,
             "now": utcnow(),

@@ -68,4 +68,7 @@ def simulator_page(trade_no: str, request: Request, session: DbSession, me: Curr
             ),
             "return_to": _back(payment),
         },
+        # Never from the back/forward cache or the HTTP cache: coming back after paying must ask the
+        # server again, which shows the payment as done instead of a live Pay button.
+        headers={"Cache-Control": "no-store"},
     )

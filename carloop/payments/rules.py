@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -156,3 +157,15 @@ def breaches(
             what = Breach.KEPT_AFTER_END if term.keep_limit_fen == 0 else Breach.KEPT_OVER_PRICE
             found.append(PolicyBreach(order_id, term.number, what, kept, term.keep_limit_fen))
     return found
+
+
+# How many days a refund takes to reach the buyer, by provider: Alipay returns to the balance at once
+# and to a bank card within 1–3 working days (we promise the slower, plus a weekend); the simulator
+# "returns" at once. An unknown provider gets a cautious week.
+REFUND_ARRIVAL_DAYS = {"alipay": 5, "simulator": 0}
+REFUND_ARRIVAL_DEFAULT_DAYS = 7
+
+
+def refund_arrives_by(provider: str, refunded_at: datetime) -> datetime:
+    """The latest moment a refund sent through ``provider`` at ``refunded_at`` is expected to arrive."""
+    return refunded_at + timedelta(days=REFUND_ARRIVAL_DAYS.get(provider, REFUND_ARRIVAL_DEFAULT_DAYS))

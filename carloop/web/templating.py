@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -50,6 +50,12 @@ def _environment(locale: str) -> Environment:
             return ""
         return format_datetime(as_utc(moment), fmt, tzinfo=SHANGHAI, locale=locale)
 
+    def day(moment: datetime | None) -> str:
+        """The calendar day of ``moment`` in Shanghai, spelled for the locale (2026年12月12日)."""
+        if moment is None:
+            return ""
+        return format_date(as_utc(moment).astimezone(SHANGHAI), "long", locale=locale)
+
     def pick(obj: Any, field: str) -> Any:
         """The zh or en variant of a bilingual field (``name_zh`` / ``name_en``)."""
         suffix = "zh" if locale == "zh_CN" else "en"
@@ -57,7 +63,7 @@ def _environment(locale: str) -> Environment:
             return obj.get(f"{field}_{suffix}") or obj.get(f"{field}_en")
         return getattr(obj, f"{field}_{suffix}", None) or getattr(obj, f"{field}_en", None)
 
-    env.filters.update(money=money, when=when, pick=pick)
+    env.filters.update(money=money, when=when, day=day, pick=pick)
     env.globals.update(
         locale=locale, html_lang="zh-CN" if locale == "zh_CN" else "en", same_page_url=same_page_url
     )

@@ -49,10 +49,16 @@ def test_configure_reserve_pay_and_refund(browser: Any, live_server: Any, lang: 
         expect(page.get_by_test_id("order-status")).to_have_attribute("data-status", "reserved")
         expect(page.get_by_test_id("order-status")).to_contain_text(WORDS[lang]["reserved"])
         expect(page.get_by_test_id("refundable")).to_contain_text(WORDS[lang]["refundable"])
+        order_url = page.url
+        page.go_back()  # back to the cashier after paying: no live Pay button
+        expect(page.get_by_test_id("sim-paid")).to_be_visible()
+        expect(page.get_by_test_id("sim-pay")).to_have_count(0)
+        page.goto(order_url)
         page.get_by_test_id("refund").click()
 
         expect(page.get_by_test_id("order-status")).to_have_attribute("data-status", "refunded")
         expect(page.get_by_test_id("order-status")).to_contain_text(WORDS[lang]["refunded"])
-        expect(page.get_by_test_id("not-refundable")).to_be_visible()
+        expect(page.get_by_test_id("refund-panel")).to_be_visible()
+        expect(page.get_by_test_id("delivery-card")).to_have_count(0)
     finally:
         context.close()
