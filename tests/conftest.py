@@ -126,6 +126,10 @@ def app(settings: Settings, engine: Engine):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    """A client for the app; raises nothing, so 500s show up as responses."""
-    with TestClient(app, raise_server_exceptions=False) as c:
+    """A client for the stack ``carloop serve`` serves (lanes and the booking route in front of the
+    app, bodies bounded); ``client.app.state`` is the app's state. Raises nothing, so 500s show up
+    as responses."""
+    from carloop.web.asgi import Served
+
+    with TestClient(Served(app), raise_server_exceptions=False) as c:
         yield c

@@ -82,15 +82,12 @@ def test_a_real_name_refusal_is_a_problem(client: TestClient) -> None:
 
 
 def test_the_intake_lane_counts_the_binding_too(client: TestClient) -> None:
-    from carloop.web.lanes import LaneApp
-
     buyer = sign_in(client, "13900139004")
     body = {"configuration": FOUNDERS, "id_number": _number(11)}
-    with TestClient(LaneApp(client.app), raise_server_exceptions=False) as front:  # type: ignore[arg-type]
-        taken = front.post("/api/v1/intake/orders", json=body, headers={**buyer, "Idempotency-Key": "i1"})
-        assert taken.status_code == 201, taken.text
-        other = {"configuration": FOUNDERS, "id_number": _number(12)}
-        refused = front.post("/api/v1/intake/orders", json=other, headers={**buyer, "Idempotency-Key": "i2"})
+    taken = client.post("/api/v1/intake/orders", json=body, headers={**buyer, "Idempotency-Key": "i1"})
+    assert taken.status_code == 201, taken.text
+    other = {"configuration": FOUNDERS, "id_number": _number(12)}
+    refused = client.post("/api/v1/intake/orders", json=other, headers={**buyer, "Idempotency-Key": "i2"})
     assert refused.status_code == 409 and refused.json()["code"] == "identity-mismatch"
 
 
