@@ -43,6 +43,7 @@ from carloop.ecosystem.traces import Trace, TraceStore
 from carloop.ecosystem.triggers import event as event_platform
 from carloop.ecosystem.triggers import mqtt as mqtt_platform
 from carloop.ecosystem.triggers import platforms
+from carloop.ecosystem.triggers.host import StateUpdate
 from carloop.ecosystem.zones import Track, locate
 
 PLATFORMS = platforms()  # trigger schema class -> its platform module
@@ -199,11 +200,9 @@ class Engine:
         old = self.states.get(entity_id, {})
         new = {**old, **changes}
         self.states[entity_id] = new
-        zone_events = self._zones(entity_id, new, changes)
+        report = StateUpdate(entity_id, old, new, changes, self._zones(entity_id, new, changes), at, cause)
         for watch in list(self.by_entity.get(entity_id, ())):
-            PLATFORMS[type(watch.trigger)].on_state(
-                self, watch, entity_id, old, new, changes, zone_events, at, cause
-            )
+            PLATFORMS[type(watch.trigger)].on_state(self, watch, report)
         return self._take_effects()
 
     def message(self, topic: str, payload: str, at: float) -> list[Effect]:

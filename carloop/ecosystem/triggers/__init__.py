@@ -5,7 +5,8 @@ Each platform module has the same contract:
 - ``KINDS``: the trigger schema classes it handles;
 - ``attach(host, watch) -> detach``: start listening (put the watch where its input arrives);
   the returned function stops it;
-- a handler for its input: ``on_state`` (state updates of the watched entity), ``on_message``
+- a handler for its input: ``on_state(host, watch, update)`` (a ``StateUpdate`` of the watched
+  entity), ``on_message``
   (MQTT), ``on_event`` (events of the owner's scenes) or ``hit`` (the clock moved from ``start``
   to ``end``: the first matching instant, if any).
 

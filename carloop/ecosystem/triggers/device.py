@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from carloop.ecosystem.runs import Watch
 from carloop.ecosystem.scene_triggers import (
     DEVICE_TRIGGER_STATES,
     DeviceTrigger,
 )
-from carloop.ecosystem.triggers.host import Detach, Host
+from carloop.ecosystem.triggers.host import Detach, Host, StateUpdate
 from carloop.ecosystem.triggers.state import changed
 
 KINDS = (DeviceTrigger,)
@@ -22,19 +19,9 @@ def attach(host: Host, watch: Watch) -> Detach:
     return host.listen("entity", watch.trigger.device_id, watch)
 
 
-def on_state(
-    host: Host,
-    watch: Watch,
-    entity_id: str,
-    old: Mapping[str, Any],
-    new: Mapping[str, Any],
-    changes: Mapping[str, Any],
-    zone_events: list[tuple[str, str]],
-    at: float,
-    cause: Mapping[str, Any],
-) -> None:
+def on_state(host: Host, watch: Watch, update: StateUpdate) -> None:
     """The device's ``state`` changed to the one its type names."""
     t = watch.trigger
     assert isinstance(t, DeviceTrigger)
     wanted = (None, DEVICE_TRIGGER_STATES[t.type], None)
-    changed(host, watch, entity_id, "state", wanted, old, new, changes, at, cause)
+    changed(host, watch, update, "state", wanted)

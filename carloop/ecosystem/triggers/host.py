@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -10,6 +11,19 @@ from carloop.ecosystem.rules import Zone
 from carloop.ecosystem.runs import Watch
 
 Detach = Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class StateUpdate:
+    """One state report of a watched entity, as every platform's ``on_state`` receives it."""
+
+    entity_id: str
+    old: Mapping[str, Any]  # the entity's state before the report
+    new: Mapping[str, Any]  # after it
+    changes: Mapping[str, Any]  # what the report carried
+    zone_events: list[tuple[str, str]]  # (zone id, "enter" | "leave") the report caused
+    at: float
+    cause: Mapping[str, Any]
 
 
 class Track(Protocol):

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from carloop.ecosystem.rules import as_number, in_range
 from carloop.ecosystem.runs import Watch
 from carloop.ecosystem.scene_triggers import (
     NumericStateTrigger,
 )
-from carloop.ecosystem.triggers.host import Detach, Host
+from carloop.ecosystem.triggers.host import Detach, Host, StateUpdate
 
 KINDS = (NumericStateTrigger,)
 
@@ -21,32 +18,22 @@ def attach(host: Host, watch: Watch) -> Detach:
     return host.listen("entity", watch.trigger.entity_id, watch)
 
 
-def on_state(
-    host: Host,
-    watch: Watch,
-    entity_id: str,
-    old: Mapping[str, Any],
-    new: Mapping[str, Any],
-    changes: Mapping[str, Any],
-    zone_events: list[tuple[str, str]],
-    at: float,
-    cause: Mapping[str, Any],
-) -> None:
+def on_state(host: Host, watch: Watch, update: StateUpdate) -> None:
     """Fire on the crossing into the range; leaving it cancels a pending ``for``."""
     t = watch.trigger
     assert isinstance(t, NumericStateTrigger)
-    if t.attribute not in changes:
+    if t.attribute not in update.changes:
         return
-    was = in_range(as_number(old.get(t.attribute)), t.above, t.below)
-    now = in_range(as_number(new.get(t.attribute)), t.above, t.below)
+    was = in_range(as_number(update.old.get(t.attribute)), t.above, t.below)
+    now = in_range(as_number(update.new.get(t.attribute)), t.above, t.below)
     if now and not was:
         tvars = {
             "platform": t.trigger,
             "id": t.id,
-            "entity_id": entity_id,
+            "entity_id": update.entity_id,
             "attribute": t.attribute,
-            "to": new[t.attribute],
+            "to": update.new[t.attribute],
         }
-        host.held(watch, t.for_, tvars, at, cause)
+        host.held(watch, t.for_, tvars, update.at, update.cause)
     elif not now:
         host.cancel_hold(watch)

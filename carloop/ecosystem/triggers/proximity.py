@@ -6,7 +6,6 @@ At ``zone`` precision the trigger data carries no distance; at ``km`` it is roun
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from carloop.ecosystem.kinds import Precision
@@ -15,7 +14,7 @@ from carloop.ecosystem.runs import Watch
 from carloop.ecosystem.scene_triggers import (
     ProximityTrigger,
 )
-from carloop.ecosystem.triggers.host import Detach, Host
+from carloop.ecosystem.triggers.host import Detach, Host, StateUpdate
 from carloop.ecosystem.zones import DIRECTION_NOISE_M
 
 KINDS = (ProximityTrigger,)
@@ -27,24 +26,14 @@ def attach(host: Host, watch: Watch) -> Detach:
     return host.listen("entity", watch.trigger.entity_id, watch)
 
 
-def on_state(
-    host: Host,
-    watch: Watch,
-    entity_id: str,
-    old: Mapping[str, Any],
-    new: Mapping[str, Any],
-    changes: Mapping[str, Any],
-    zone_events: list[tuple[str, str]],
-    at: float,
-    cause: Mapping[str, Any],
-) -> None:
+def on_state(host: Host, watch: Watch, update: StateUpdate) -> None:
     """Fire when the car's track towards (or away from) the zone crosses the threshold."""
     t = watch.trigger
     assert isinstance(t, ProximityTrigger)
-    track = host.track(entity_id, t.zone)
+    track = host.track(update.entity_id, t.zone)
     if track is None:
         return
-    speed = as_number(new.get("speed"))  # km/h
+    speed = as_number(update.new.get("speed"))  # km/h
     eta = track.distance / (speed / 3.6) if speed and speed > 0.5 else None
     if t.direction == "approaching":
         near = (t.below_m is not None and track.distance <= t.below_m) or (
@@ -62,13 +51,13 @@ def on_state(
         tvars: dict[str, Any] = {
             "platform": t.trigger,
             "id": t.id,
-            "entity_id": entity_id,
+            "entity_id": update.entity_id,
             "zone": t.zone,
             "direction": track.direction,
         }
         if watch.precision is not Precision.ZONE:
             tvars["distance_m"] = round(track.distance, -1 if watch.precision is Precision.EXACT else -3)
             tvars["eta_s"] = round(eta) if eta is not None else None
-        host.fire(watch, tvars, at, cause)
+        host.fire(watch, tvars, update.at, update.cause)
     elif rearm and not hit:
         watch.armed = True

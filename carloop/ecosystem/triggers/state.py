@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from carloop.ecosystem.rules import matches
 from carloop.ecosystem.runs import Watch
-from carloop.ecosystem.scene_triggers import (
-    StateTrigger,
-)
-from carloop.ecosystem.triggers.host import Detach, Host
+from carloop.ecosystem.scene_triggers import StateTrigger
+from carloop.ecosystem.triggers.host import Detach, Host, StateUpdate
 
 KINDS = (StateTrigger,)
 
@@ -22,21 +19,12 @@ def attach(host: Host, watch: Watch) -> Detach:
 
 
 def changed(
-    host: Host,
-    watch: Watch,
-    entity_id: str,
-    attribute: str,
-    wanted: tuple[Any, Any, float | None],
-    old: Mapping[str, Any],
-    new: Mapping[str, Any],
-    changes: Mapping[str, Any],
-    at: float,
-    cause: Mapping[str, Any],
+    host: Host, watch: Watch, update: StateUpdate, attribute: str, wanted: tuple[Any, Any, float | None]
 ) -> None:
     """Fire (or start the ``for``) when ``attribute`` changes as wanted: (from, to, for)."""
-    if attribute not in changes:
+    if attribute not in update.changes:
         return
-    before, after = old.get(attribute), new.get(attribute)
+    before, after = update.old.get(attribute), update.new.get(attribute)
     if before == after:
         return
     wanted_from, wanted_to, held_for = wanted
@@ -47,29 +35,19 @@ def changed(
     tvars = {
         "platform": t.trigger,
         "id": t.id,
-        "entity_id": entity_id,
+        "entity_id": update.entity_id,
         "attribute": attribute,
         "from": before,
         "to": after,
     }
     if ok:
-        host.held(watch, held_for, tvars, at, cause)
+        host.held(watch, held_for, tvars, update.at, update.cause)
     else:
         host.cancel_hold(watch)
 
 
-def on_state(
-    host: Host,
-    watch: Watch,
-    entity_id: str,
-    old: Mapping[str, Any],
-    new: Mapping[str, Any],
-    changes: Mapping[str, Any],
-    zone_events: list[tuple[str, str]],
-    at: float,
-    cause: Mapping[str, Any],
-) -> None:
+def on_state(host: Host, watch: Watch, update: StateUpdate) -> None:
     """A state update of the watched entity."""
     t = watch.trigger
     assert isinstance(t, StateTrigger)
-    changed(host, watch, entity_id, t.attribute, (t.from_, t.to, t.for_), old, new, changes, at, cause)
+    changed(host, watch, update, t.attribute, (t.from_, t.to, t.for_))

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from carloop.ecosystem.runs import Watch
 from carloop.ecosystem.scene_triggers import (
     ZoneTrigger,
 )
-from carloop.ecosystem.triggers.host import Detach, Host
+from carloop.ecosystem.triggers.host import Detach, Host, StateUpdate
 
 KINDS = (ZoneTrigger,)
 
@@ -20,25 +17,21 @@ def attach(host: Host, watch: Watch) -> Detach:
     return host.listen("entity", watch.trigger.entity_id, watch)
 
 
-def on_state(
-    host: Host,
-    watch: Watch,
-    entity_id: str,
-    old: Mapping[str, Any],
-    new: Mapping[str, Any],
-    changes: Mapping[str, Any],
-    zone_events: list[tuple[str, str]],
-    at: float,
-    cause: Mapping[str, Any],
-) -> None:
+def on_state(host: Host, watch: Watch, update: StateUpdate) -> None:
     """Fire on the wanted transition of the watched zone; the opposite one cancels a pending ``for``."""
     t = watch.trigger
     assert isinstance(t, ZoneTrigger)
-    for zone_id, event in zone_events:
+    for zone_id, event in update.zone_events:
         if zone_id != t.zone:
             continue
-        tvars = {"platform": t.trigger, "id": t.id, "entity_id": entity_id, "zone": zone_id, "event": event}
+        tvars = {
+            "platform": t.trigger,
+            "id": t.id,
+            "entity_id": update.entity_id,
+            "zone": zone_id,
+            "event": event,
+        }
         if event == t.event:
-            host.held(watch, t.for_, tvars, at, cause)
+            host.held(watch, t.for_, tvars, update.at, update.cause)
         else:
             host.cancel_hold(watch)
