@@ -15,6 +15,17 @@ PRODUCTION_HINT = (
 )
 
 
+WECHAT_FIELDS = (
+    "wechat_mchid",
+    "wechat_appid",
+    "wechat_cert_serial_no",
+    "wechat_private_key",
+    "wechat_apiv3_key",
+    "wechat_public_key",
+    "wechat_public_key_id",
+)
+
+
 class Settings(BaseSettings):
     """Configuration for one carloop process; build it once at the edge and pass it down.
 
@@ -34,12 +45,26 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
     # The built-in payment simulator signs its notifications with this key (HMAC-SHA256).
     simulator_secret: SecretStr = SecretStr(PLACEHOLDER_SECRET)
-    payment_provider: Literal["simulator", "alipay"] = "simulator"
+    # The provider new payments start with; the pay page also offers every other configured one.
+    payment_provider: Literal["simulator", "alipay", "wechat"] = "simulator"
     # Alipay open platform credentials (PEM text or a path to a PEM file).
     alipay_app_id: str = ""
     alipay_app_private_key: SecretStr = SecretStr("")
     alipay_public_key: str = ""
     alipay_sandbox: bool = True
+    # WeChat Pay API v3 (direct merchant): merchant id, app id, the merchant API certificate's serial
+    # number and private key (PEM text or a path), the APIv3 key (32 bytes, decrypts callbacks), and
+    # WeChat Pay's platform public key (PEM text or a path) with its id (``PUB_KEY_ID_...``).
+    wechat_mchid: str = ""
+    wechat_appid: str = ""
+    wechat_cert_serial_no: str = ""
+    wechat_private_key: SecretStr = SecretStr("")
+    wechat_apiv3_key: SecretStr = SecretStr("")
+    wechat_public_key: str = ""
+    wechat_public_key_id: str = ""
+    wechat_gateway: str = "https://api.mch.weixin.qq.com"
+    # Callbacks older (or newer) than this many seconds are refused as replays.
+    wechat_callback_window_seconds: int = 300
     public_base_url: str = "http://127.0.0.1:8000"
     # How sign-in codes reach people: "log" (the server log, for an SMS adapter to replace) or "page"
     # (shown on the sign-in page and in the API reply: development and tests only, asked for explicitly).
@@ -115,9 +140,35 @@ class Settings(BaseSettings):
                     "CARLOOP_PUBLIC_BASE_URL must be the site's public https address in production"
                     " (payment providers call it back)" + hint
                 )
+        missing = self.wechat_missing()
+        if missing and (self.payment_provider == "wechat" or len(missing) < len(WECHAT_FIELDS)):
+            raise ValueError(
+                "WeChat Pay is half configured; set " + ", ".join(f"CARLOOP_{m.upper()}" for m in missing)
+            )
         if self.payment_provider == "simulator" and self.simulator_secret.get_secret_value() == "":
             raise ValueError("CARLOOP_SIMULATOR_SECRET may not be empty")
         return self
+
+    def wechat_missing(self) -> list[str]:
+        """The WeChat Pay settings still empty (all of them: WeChat Pay is simply not configured)."""
+        missing = []
+        for name in WECHAT_FIELDS:
+            value = getattr(self, name)
+            text = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if not str(text).strip():
+                missing.append(name)
+        return missing
+
+    @property
+    def payment_providers(self) -> list[str]:
+        """Every provider a buyer may pay with: the default first, then the others fully configured."""
+        names: list[str] = [self.payment_provider]
+        if "wechat" not in names and not self.wechat_missing():
+            names.append("wechat")
+        alipay = (self.alipay_app_id, self.alipay_public_key, self.alipay_app_private_key.get_secret_value())
+        if "alipay" not in names and all(alipay):
+            names.append("alipay")
+        return names
 
     @property
     def shows_codes(self) -> bool:

@@ -165,7 +165,32 @@ def capture_many(
                         dict(form),
                     )
                 )
-    notifications = [n for n in verified if isinstance(n, Notification)]
+    settled = iter(
+        settle_many(
+            session=session,
+            provider=provider,
+            notifications=[n for n in verified if isinstance(n, Notification)],
+            handlers=handlers,
+            now=now,
+            lock_first=lock_first,
+            rejected=rejected,
+        )
+    )
+    return [item if isinstance(item, DomainError) else next(settled) for item in verified]
+
+
+def settle_many(
+    *,
+    session: Session,
+    provider: PaymentProvider,
+    notifications: Sequence[Notification],
+    handlers: Handlers,
+    now: datetime,
+    lock_first: LockFirst | None = None,
+    rejected: list[tuple[Any, ...]] | None = None,
+) -> list[NotificationResult | DomainError]:
+    """Apply and settle notifications already verified (by signature, or a provider's signed answer to
+    a query, as reconciliation gets them): payments moved once, money booked, handlers run."""
     if lock_first is not None and notifications:
         # The paid-for rows before the payments' (the lock order of the domains that own them).
         order_ids = session.scalars(
@@ -174,10 +199,7 @@ def capture_many(
             )
         )
         lock_first(session, [int(i) for i in order_ids if i is not None])
-    applied = iter(apply_many(session=session, notifications=notifications, now=now, rejected=rejected))
-    results: list[NotificationResult | DomainError] = [
-        item if isinstance(item, DomainError) else next(applied) for item in verified
-    ]
+    results = apply_many(session=session, notifications=notifications, now=now, rejected=rejected)
     by_purpose: dict[PaymentPurpose, list[NotificationResult]] = {}
     for result in results:
         if isinstance(result, NotificationResult) and result.outcome in (
@@ -230,6 +252,7 @@ def apply_many(
         outcome = decide(payment.status, n.status)
         if outcome is NotificationOutcome.CAPTURED:
             payment.status = PaymentStatus.SUCCEEDED
+            payment.provider = n.provider  # the money is where it was taken (the buyer may have switched)
             payment.provider_txn_id = n.provider_txn_id
             payment.paid_at = now
             entries.append(

@@ -22,6 +22,7 @@ from carloop.payments.models import (
     PaymentStatus,
     Refund,
 )
+from carloop.payments.providers import provider_for
 from carloop.payments.providers.base import NotificationStatus, PaymentProvider
 
 
@@ -164,7 +165,9 @@ def refund_payment(
         amount = min(amount, amount_fen)
     if amount <= 0:
         return None
-    result = provider.refund(trade_no=payment.trade_no, refund_no=refund_no, amount_fen=amount, reason=reason)
+    result = provider_for(provider, payment.provider).refund(
+        trade_no=payment.trade_no, refund_no=refund_no, amount_fen=amount, reason=reason
+    )
     if not result.accepted:
         raise PaymentFailed(f"The provider refused refund {refund_no}; nothing was refunded.")
     refund = Refund(
@@ -297,7 +300,7 @@ def refund_surplus(
         refund_no = f"RS-{payment.trade_no}-{refunded_fen(payment)}"[:60]
         provider_ref = "cash at the till"
         if payment.provider != STORE_PROVIDER:
-            result = provider.refund(
+            result = provider_for(provider, payment.provider).refund(
                 trade_no=payment.trade_no, refund_no=refund_no, amount_fen=amount, reason=reason
             )
             if not result.accepted:

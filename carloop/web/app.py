@@ -43,7 +43,7 @@ from carloop.ordering import staff_pages as ordering_staff_pages
 from carloop.outbox import worker as outbox_worker
 from carloop.payments import api as payments_api
 from carloop.payments import pages as payments_pages
-from carloop.payments.providers import build_provider
+from carloop.payments.providers import build_providers
 from carloop.production import api as production_api
 from carloop.production import pages as production_pages
 from carloop.settings import Settings
@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = make_session_factory(engine)
     app.state.renderer = Renderer(settings.default_locale, development=settings.environment != "production")
-    app.state.payment_provider = build_provider(settings)
+    app.state.payment_provider = build_providers(settings)  # the default, and the others by name
     app.state.realname_verifier = build_verifier(settings)
     app.state.capture_handlers = CAPTURE_HANDLERS
     app.state.lock_first = LOCK_FIRST

@@ -40,6 +40,7 @@ from carloop.ordering import editions, idempotency, reservations
 from carloop.ordering.reservations import Reservation, ReservationRequest
 from carloop.ordering.schemas import OrderCreate
 from carloop.payments import captures
+from carloop.payments.providers import ProviderSet, wechat_rules
 from carloop.payments.providers.base import PaymentProvider
 from carloop.payments.service import NotificationResult
 from carloop.settings import Settings
@@ -219,18 +220,29 @@ def _invalid(err: ValidationError) -> DomainError:
 
 
 class NotificationLane:
-    """``POST /api/v1/payments/notify/{provider}``: the provider's signed form, captured in batches."""
+    """``POST /api/v1/payments/notify/{provider}``: the provider's signed callback, captured in batches."""
 
     def __init__(self, app: FastAPI) -> None:
         self.provider: PaymentProvider = app.state.payment_provider
         self.handlers: captures.Handlers = app.state.capture_handlers
         self.lock_first: captures.LockFirst = app.state.lock_first
 
-    def read(self, request: Request) -> dict[str, str] | DomainError:
-        """The form fields, for the configured provider only."""
+    def _named(self, name: str) -> PaymentProvider | None:
+        if isinstance(self.provider, ProviderSet):
+            return self.provider.get(name)
+        return self.provider if name == self.provider.name else None
+
+    def read(self, request: Request) -> tuple[str, dict[str, str]] | DomainError:
+        """The provider's name and what its callback says (form fields; WeChat Pay: headers and body)."""
         name = request.path[len(NOTIFY_PREFIX) :]
-        if name != self.provider.name:
+        if self._named(name) is None:
             return NotFound(f"No payment provider {name!r} is configured.")
+        if name == "wechat":
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.headers.items()}
+            try:
+                return name, wechat_rules.callback_fields(headers, request.body)
+            except PaymentFailed as err:
+                return err
         try:
             fields = dict(
                 parse_qsl(request.body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
@@ -239,20 +251,28 @@ class NotificationLane:
             fields = {}
         if not fields:
             return PaymentFailed("The notification has no form fields.")
-        return fields
+        return name, fields
 
     def store(
-        self, session: Session, forms: list[dict[str, str]], now: datetime
+        self, session: Session, items: list[tuple[str, dict[str, str]]], now: datetime
     ) -> list[NotificationResult | DomainError]:
-        """Capture the batch (``capture_many``): verified, applied once, booked and settled."""
-        return captures.capture_many(
-            session=session,
-            provider=self.provider,
-            forms=forms,
-            handlers=self.handlers,
-            now=now,
-            lock_first=self.lock_first,
-        )
+        """Capture the batch (``capture_many``, per provider): verified, applied once, booked, settled."""
+        results: list[NotificationResult | DomainError | None] = [None] * len(items)
+        for name in dict.fromkeys(n for n, _ in items):
+            provider = self._named(name)
+            assert provider is not None  # read() let only configured providers through
+            at = [i for i, (n, _) in enumerate(items) if n == name]
+            done = captures.capture_many(
+                session=session,
+                provider=provider,
+                forms=[items[i][1] for i in at],
+                handlers=self.handlers,
+                now=now,
+                lock_first=self.lock_first,
+            )
+            for i, result in zip(at, done, strict=True):
+                results[i] = result
+        return [r for r in results if r is not None]
 
     def answer(self, request: Request, result: NotificationResult | None) -> Answer:
         """``success`` (the provider stops resending), or back to the buyer's page for the simulator."""

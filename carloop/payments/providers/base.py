@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from typing import Protocol
 
@@ -62,3 +63,41 @@ class PaymentProvider(Protocol):
     def refund(self, *, trade_no: str, refund_no: str, amount_fen: int, reason: str) -> RefundResult:
         """Return money for a payment; calling again with the same ``refund_no`` refunds nothing more."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    """One line of a provider's daily statement: a payment taken or a refund made, in fen."""
+
+    kind: str  # "payment" or "refund"
+    trade_no: str  # our payment's number
+    provider_txn_id: str
+    amount_fen: int
+    refund_no: str = ""  # our refund number (refund lines)
+
+
+class Reconcilable(Protocol):
+    """A provider that can say what it took on a day and what it knows of one payment."""
+
+    name: str
+
+    def statement(self, day: date) -> list[StatementLine]:
+        """Every payment and refund of the day (Beijing time) as the provider's statement lists them."""
+        ...
+
+    def query(self, trade_no: str) -> Notification | None:
+        """The provider's final word on a payment (a verified answer), or None while it is not final."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RefundNotice:
+    """A verified provider callback about one refund: did the money reach the buyer?"""
+
+    provider: str
+    refund_no: str  # our refund number
+    trade_no: str
+    amount_fen: int
+    succeeded: bool  # False: the refund failed (abnormal) or was closed
+    status: str = ""  # the provider's own word for it
+    raw: Mapping[str, str] = field(default_factory=dict)

@@ -1,0 +1,173 @@
+"""WeChat Pay API v3 end to end over HTTP, the test playing WeChat Pay through its local stand-in.
+
+The stand-in checks carloop's request signatures as WeChat Pay does and signs (and encrypts) what it
+sends back; carloop's books must stay exact through payment, replay, forgery, staleness and refunds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from carloop.accounts import service as accounts
+from carloop.payments import ledger
+from carloop.payments.models import JournalEntry, NotificationLog, Payment, PaymentStatus, Refund
+from carloop.settings import Settings
+from carloop.web.app import create_app
+from tests.wechat_standin import WeChatPayStandIn, serve
+
+PUBLIC = "https://shop.carloop.test"
+PRO = {"configuration": {"model": "su7", "trim": "pro", "options": ["paint-aqua-blue"]}}
+NOTIFY = "/api/v1/payments/notify/wechat"
+REFUND_NOTIFY = "/api/v1/payments/refunds/notify/wechat"
+DESKTOP = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0"}
+
+
+@pytest.fixture
+def wechat() -> Iterator[WeChatPayStandIn]:
+    with serve(WeChatPayStandIn(public=PUBLIC)) as standin:
+        yield standin
+
+
+@pytest.fixture
+def wx_settings(settings: Settings, wechat: WeChatPayStandIn) -> Settings:
+    return Settings(
+        **{
+            **settings.model_dump(),
+            "payment_provider": "wechat",
+            "public_base_url": PUBLIC,
+            **wechat.settings(),
+        }
+    )
+
+
+@pytest.fixture
+def client(wx_settings: Settings, engine: object) -> Iterator[TestClient]:
+    app = create_app(wx_settings)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+    app.state.engine.dispose()
+
+
+def _reserve(client: TestClient, factory: sessionmaker[Session], settings: Settings) -> dict[str, str]:
+    with factory.begin() as session:
+        customer = accounts.get_or_create_customer(session=session, phone="13800138000")
+        session.flush()
+        token, _ = accounts.start_session(session=session, settings=settings, customer=customer)
+    client.cookies.set("carloop_session", str(token))
+    client.headers["Authorization"] = f"Bearer {token}"
+    response = client.post("/api/v1/orders", json=PRO, headers={"Idempotency-Key": "k-1"})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return {"number": body["order"]["number"], **body["payment"]}
+
+
+def _qr_page(client: TestClient, body: dict[str, str]) -> str:
+    page = client.get(body["pay_url"], headers=DESKTOP)  # /pay/{no} -> /pay/wechat/{no}, the QR code
+    assert page.status_code == 200, page.text
+    assert "<svg" in page.text and 'data-code-url="weixin://wxpay/bizpayurl?pr=' in page.text
+    return page.text
+
+
+def _post(client: TestClient, path: str, made: object) -> int:
+    return client.post(path, content=made.body, headers=made.headers).status_code  # type: ignore[attr-defined]
+
+
+def _books(factory: sessionmaker[Session]) -> tuple[int, int, bool]:
+    with factory() as session:
+        entries = session.scalar(select(func.count()).select_from(JournalEntry)) or 0
+        paid = session.scalar(select(func.count()).where(Payment.status == PaymentStatus.SUCCEEDED)) or 0
+        return entries, paid, ledger.check(session=session).ok
+
+
+def test_native_pay_replay_forgery_and_staleness_leave_the_ledger_exact(
+    client: TestClient,
+    wechat: WeChatPayStandIn,
+    wx_settings: Settings,
+    session_factory: sessionmaker[Session],
+) -> None:
+    body = _reserve(client, session_factory, wx_settings)
+    _qr_page(client, body)
+    assert body["trade_no"] in wechat.orders and not wechat.refused  # our signature was accepted
+
+    # Forged: signed by someone else's key. Stale: WeChat's key, but ten minutes old. Both refused.
+    forged = wechat.pay(body["trade_no"])
+    forged.headers = wechat.signed_headers(forged.body, key=wechat.merchant_key)
+    assert _post(client, NOTIFY, forged) == 400
+    stale = wechat.pay(body["trade_no"], timestamp=int(time.time()) - 600)
+    assert _post(client, NOTIFY, stale) == 400
+    tampered = wechat.pay(body["trade_no"])
+    tampered.body = tampered.body.replace('"TRANSACTION.SUCCESS"', '"TRANSACTION.SUCCESS" ')
+    assert _post(client, NOTIFY, tampered) == 400
+    assert _books(session_factory) == (0, 0, True)
+
+    paid = wechat.pay(body["trade_no"])
+    assert _post(client, NOTIFY, paid) == 200
+    assert _post(client, NOTIFY, paid) == 200  # replayed: answered, nothing moves
+    assert _post(client, NOTIFY, wechat.pay(body["trade_no"])) == 200  # resent (fresh nonce)
+    assert _books(session_factory) == (1, 1, True)
+    with session_factory() as session:
+        payment = session.scalar(select(Payment))
+        assert payment is not None and payment.provider == "wechat"
+        assert payment.provider_txn_id == wechat.orders[body["trade_no"]].transaction_id
+        outcomes = [n.outcome for n in session.scalars(select(NotificationLog).order_by(NotificationLog.id))]
+        assert outcomes == ["captured", "duplicate", "duplicate"]
+    order = client.get(f"/api/v1/orders/{body['number']}").json()
+    assert order["status"] == "reserved"
+    # Paid: the pay link sends the buyer back to the order instead of a QR code.
+    assert client.get(body["pay_url"], headers=DESKTOP, follow_redirects=False).status_code == 303
+
+
+def test_refund_goes_to_wechat_and_its_callback_is_recorded(
+    client: TestClient,
+    wechat: WeChatPayStandIn,
+    wx_settings: Settings,
+    session_factory: sessionmaker[Session],
+) -> None:
+    body = _reserve(client, session_factory, wx_settings)
+    _qr_page(client, body)
+    assert _post(client, NOTIFY, wechat.pay(body["trade_no"])) == 200
+    response = client.post(f"/api/v1/orders/{body['number']}/refund", headers={"Idempotency-Key": "refund-1"})
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "refunded"
+    (refund_no,) = wechat.refunds
+    assert wechat.refunds[refund_no]["notify_url"] == PUBLIC + REFUND_NOTIFY
+    made = wechat.refund_callback(refund_no)
+    assert _post(client, REFUND_NOTIFY, made) == 200
+    assert _post(client, REFUND_NOTIFY, made) == 200  # replayed: logged again, no money moves
+    forged = wechat.refund_callback(refund_no)
+    forged.headers = wechat.signed_headers(forged.body, key=wechat.merchant_key)
+    assert _post(client, REFUND_NOTIFY, forged) == 400
+    with session_factory() as session:
+        (refund,) = session.scalars(select(Refund))
+        assert refund.provider_ref == wechat.refunds[refund_no]["refund_id"]
+        outcomes = session.scalars(
+            select(NotificationLog.outcome).where(NotificationLog.outcome.like("refund%"))
+        )
+        assert list(outcomes) == ["refund_succeeded", "refund_succeeded"]
+    assert _books(session_factory) == (2, 1, True)
+
+
+def test_h5_on_a_phone_goes_to_wechats_cashier(
+    client: TestClient,
+    wechat: WeChatPayStandIn,
+    wx_settings: Settings,
+    session_factory: sessionmaker[Session],
+) -> None:
+    body = _reserve(client, session_factory, wx_settings)
+    phone = {"user-agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Mobile/15E148 Safari/604.1"}
+    answer = client.get(f"/pay/wechat/{body['trade_no']}", headers=phone, follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("https://wx.tenpay.com/")
+    assert "redirect_url=https%3A%2F%2Fshop.carloop.test%2F" in answer.headers["location"]
+    assert wechat.orders[body["trade_no"]].kind == "H5"
+
+
+def test_a_callback_for_no_configured_provider_or_without_signature_is_refused(client: TestClient) -> None:
+    assert client.post("/api/v1/payments/notify/alipay", data={"a": "b"}).status_code == 404
+    assert client.post(NOTIFY, content=b"{}", headers={"content-type": "application/json"}).status_code == 400
