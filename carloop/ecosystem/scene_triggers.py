@@ -4,6 +4,7 @@ carloop's ``proximity``); ``schemas`` re-exports all of it with the conditions, 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -224,10 +225,18 @@ def _platform(value: Any) -> str:
     return str(getattr(value, "trigger", ""))
 
 
-def _rename_platform(value: Any) -> Any:
-    if isinstance(value, dict) and "platform" in value and "trigger" not in value:
-        value = {("trigger" if k == "platform" else k): v for k, v in value.items()}
-    return value
+def legacy_key(old: str, new: str) -> Callable[[Any], Any]:
+    """A validator that reads Home Assistant's older key name (``platform``, ``service``) as the new one."""
+
+    def rename(value: Any) -> Any:
+        if isinstance(value, dict) and old in value and new not in value:
+            value = {(new if k == old else k): v for k, v in value.items()}
+        return value
+
+    return rename
+
+
+_rename_platform = legacy_key("platform", "trigger")
 
 
 Trigger = Annotated[

@@ -29,6 +29,7 @@ from carloop.ecosystem.scene_triggers import (
     Trigger,
     ZoneId,
     _Strict,
+    legacy_key,
 )
 from carloop.ecosystem.templates import check_syntax
 
@@ -346,10 +347,7 @@ def _action_kind(value: Any) -> str:
     return tag if tag is not None else str(getattr(value, "action", ""))
 
 
-def _rename_service(value: Any) -> Any:
-    if isinstance(value, dict) and "service" in value and "action" not in value:
-        value = {("action" if k == "service" else k): v for k, v in value.items()}
-    return value
+_rename_service = legacy_key("service", "action")
 
 
 Action = Annotated[
