@@ -226,3 +226,31 @@ def test_no_product_file_is_over_500_lines() -> None:
         if lines > MAX_LINES and rel not in LARGE_FILES_IN_FLIGHT:
             too_long[rel] = lines
     assert not too_long, f"split these files by use case (over {MAX_LINES} lines): {too_long}"
+
+
+# The web package: composition modules wire domains together; two edge helpers serve one domain each;
+# everything else is a toolkit every domain's edge may use, so it must not reach back into a domain.
+WEB_COMPOSITION = frozenset(
+    {"carloop.web.app", "carloop.web.asgi", "carloop.web.captures", "carloop.web.lanes"}
+)
+WEB_EDGE_HELPERS = {"carloop.web.deps": "carloop.accounts", "carloop.web.tracking": "carloop.analytics"}
+SHARED_KERNEL = (
+    "carloop.errors",
+    "carloop.settings",
+    "carloop.clock",
+    "carloop.money",
+    "carloop.db",
+    "carloop.web",
+)
+
+
+def test_the_web_toolkit_reaches_no_domain() -> None:
+    offenders = {}
+    for module, targets in GRAPH.items():
+        if not module.startswith("carloop.web") or module in WEB_COMPOSITION:
+            continue
+        allowed = SHARED_KERNEL + ((WEB_EDGE_HELPERS[module],) if module in WEB_EDGE_HELPERS else ())
+        reached = sorted(t for t in targets if not t.startswith(allowed) or t in WEB_COMPOSITION)
+        if reached:
+            offenders[module] = reached
+    assert not offenders, offenders
