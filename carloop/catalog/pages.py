@@ -137,6 +137,7 @@ def configure(request: Request, model: str, session: DbSession) -> Response:
         "trim": trim,
         "groups": [_group_view(car, trims, trim, group, checked) for group in car.groups.values()],
         "quote": quote,
+        "drawn": sorted(checked),  # the drawn car shows the choices even while they conflict
         "eta": eta.eta_for_quote(session=session, quote=quote),
         "deposits": terms.storefront_deposits(session=session, car=car),
         "problems": problems,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from carloop.catalog import looks
+from carloop.catalog import service as catalog
 from carloop.clock import SHANGHAI, as_utc
 from carloop.money import format_fen
 from carloop.web.deps import page_principal
@@ -30,6 +33,16 @@ def same_page_url(request: Request, **params: str) -> str:
     path = "/" + request.url.path.lstrip("/\\")
     query = request.url.include_query_params(**params).query
     return f"{path}?{query}" if query else path
+
+
+def car_look(model: Any, options: Iterable[str] = (), trim: str | None = None) -> looks.Look:
+    """The drawn car's look for a model (a ``CarModel`` or its code) configured with ``options``."""
+    if isinstance(model, str):
+        found = catalog.current_catalog().models.get(model)
+        if found is None:
+            return looks.look_of("", options)
+        model = found
+    return looks.look_of_model(model, options, trim)
 
 
 def _environment(locale: str) -> Environment:
@@ -65,7 +78,11 @@ def _environment(locale: str) -> Environment:
 
     env.filters.update(money=money, when=when, day=day, pick=pick)
     env.globals.update(
-        locale=locale, html_lang="zh-CN" if locale == "zh_CN" else "en", same_page_url=same_page_url
+        locale=locale,
+        html_lang="zh-CN" if locale == "zh_CN" else "en",
+        same_page_url=same_page_url,
+        car_look=car_look,
+        option_look=looks.option_look,
     )
     return env
 

@@ -74,6 +74,7 @@ def test_a_locked_order_shows_its_lock_and_stages_done_current_and_next(client: 
     _lock(client, buyer, made)
     html = _page(client, buyer, made["order"]["number"])
     assert 'data-testid="locked-panel"' in html and "Locked on" in html
+    assert 'data-testid="car"' in html and "--paint:#" in html
     assert 'data-testid="refund-panel"' not in html
     if 'data-testid="tracking"' in html:  # rendered in place (else served in the delivery frame)
         assert 'class="stage-current"' in html and 'class="stage-next"' in html

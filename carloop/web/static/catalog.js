@@ -70,6 +70,22 @@
       .map(function (input) { return input.value; });
   }
 
+  // The drawn car follows the checked options: each input says what it changes (data-look="paint:#hex").
+  var carSvg = document.querySelector('svg[data-testid="car"]');
+  function drawCar() {
+    if (!carSvg) return;
+    var look = { paint: carSvg.style.getPropertyValue("--paint"), caliper: "#5a5f64", wheel: "19", roof: "", wing: "0" };
+    optionInputs().forEach(function (input) {
+      var pair = (input.dataset.look || "").split(":");
+      if (input.checked && !input.disabled && pair[1]) look[pair[0]] = pair[1];
+    });
+    carSvg.style.setProperty("--paint", look.paint);
+    carSvg.style.setProperty("--caliper", look.caliper);
+    carSvg.setAttribute("data-wheel", look.wheel);
+    carSvg.setAttribute("data-roof", look.roof);
+    carSvg.setAttribute("data-wing", look.wing);
+  }
+
   function showQuote(quote) {
     problemsBox.hidden = true;
     var table = el("table", undefined, "breakdown");
@@ -100,6 +116,7 @@
       return hidden;
     }));
     setReservable(true);
+    drawCar();
   }
 
   function showProblems(messages) {
@@ -141,6 +158,7 @@
       applyTrim(event.target.value, lastTrim);
       lastTrim = event.target.value;
     }
+    drawCar();
     reprice();
   });
   applyTrim(lastTrim, "");
