@@ -90,3 +90,15 @@ def look_of_model(model: CarModel, options: Iterable[str] = (), trim: str | None
     """The look of ``model`` with ``options`` on ``trim`` (default the first), its defaults filled in."""
     chosen = model.trims.get(trim or "") or next(iter(model.trims.values()))
     return look_of(model.body_en, rules.selection(model, chosen, options) | frozenset(options))
+
+
+def car_look(model: CarModel | str, options: Iterable[str] = (), trim: str | None = None) -> Look:
+    """The drawn car's look for a model (a ``CarModel`` or its code in the current catalog)."""
+    from carloop.catalog import service  # the catalog files; the rest of this module stays pure
+
+    if isinstance(model, str):
+        found = service.current_catalog().models.get(model)
+        if found is None:
+            return look_of("", options)
+        model = found
+    return look_of_model(model, options, trim)

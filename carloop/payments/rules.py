@@ -159,10 +159,10 @@ def breaches(
     return found
 
 
-# How many days a refund takes to reach the buyer, by provider: Alipay returns to the balance at once
-# and to a bank card within 1–3 working days (we promise the slower, plus a weekend); the simulator
-# "returns" at once. An unknown provider gets a cautious week.
-REFUND_ARRIVAL_DAYS = {"alipay": 5, "simulator": 0}
+# How many days a refund takes to reach the buyer, by provider: Alipay and WeChat Pay return to the
+# balance at once and to a bank card within 1–3 working days (we promise the slower, plus a weekend);
+# the simulator "returns" at once. An unknown provider gets a cautious week.
+REFUND_ARRIVAL_DAYS = {"alipay": 5, "wechat": 5, "simulator": 0}
 REFUND_ARRIVAL_DEFAULT_DAYS = 7
 
 

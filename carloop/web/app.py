@@ -22,6 +22,7 @@ from carloop.analytics import pages as analytics_pages
 from carloop.appointments import api as appointments_api
 from carloop.appointments import pages as appointments_pages
 from carloop.catalog import api as catalog_api
+from carloop.catalog import looks
 from carloop.catalog import pages as catalog_pages
 from carloop.community import api as community_api
 from carloop.community import pages as community_pages
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = make_session_factory(engine)
     app.state.renderer = Renderer(settings.default_locale, development=settings.environment != "production")
+    app.state.renderer.add_globals(car_look=looks.car_look, option_look=looks.option_look)
     app.state.payment_provider = build_providers(settings)  # the default, and the others by name
     app.state.realname_verifier = build_verifier(settings)
     app.state.capture_handlers = CAPTURE_HANDLERS

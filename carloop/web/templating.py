@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,8 +12,6 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from carloop.catalog import looks
-from carloop.catalog import service as catalog
 from carloop.clock import SHANGHAI, as_utc
 from carloop.money import format_fen
 from carloop.web.deps import page_principal
@@ -33,16 +31,6 @@ def same_page_url(request: Request, **params: str) -> str:
     path = "/" + request.url.path.lstrip("/\\")
     query = request.url.include_query_params(**params).query
     return f"{path}?{query}" if query else path
-
-
-def car_look(model: Any, options: Iterable[str] = (), trim: str | None = None) -> looks.Look:
-    """The drawn car's look for a model (a ``CarModel`` or its code) configured with ``options``."""
-    if isinstance(model, str):
-        found = catalog.current_catalog().models.get(model)
-        if found is None:
-            return looks.look_of("", options)
-        model = found
-    return looks.look_of_model(model, options, trim)
 
 
 def _environment(locale: str) -> Environment:
@@ -81,8 +69,6 @@ def _environment(locale: str) -> Environment:
         locale=locale,
         html_lang="zh-CN" if locale == "zh_CN" else "en",
         same_page_url=same_page_url,
-        car_look=car_look,
-        option_look=looks.option_look,
     )
     return env
 
@@ -94,6 +80,11 @@ class Renderer:
         self.default_locale = default_locale
         self.development = development
         self.environments = {locale: _environment(locale) for locale in LOCALES}
+
+    def add_globals(self, **helpers: Callable[..., Any]) -> None:
+        """Make domain helpers callable from every template (the composition root wires them in)."""
+        for env in self.environments.values():
+            env.globals.update(helpers)
 
     def render(
         self,
