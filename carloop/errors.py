@@ -10,7 +10,8 @@
      ├── PaymentFailed          a provider refused, or a notification failed verification
      ├── AuthenticationFailed   not signed in, or wrong code/password
      ├── PermissionDenied       signed in, but the role may not do this
-     └── RateLimited            too many attempts; carries retry_after seconds
+     ├── RateLimited            too many attempts; carries retry_after seconds
+     └── Unavailable            a provider we depend on did not answer usefully; retry later
 
 The web layer maps each class to an HTTP status and an RFC 9457 problem body; domain code never
 raises HTTP errors itself.
@@ -44,6 +45,9 @@ class ErrorCode(StrEnum):
     IDENTITY_MISMATCH = "identity-mismatch"
     IDENTITY_TAKEN = "identity-taken"
     REALNAME_REFUSED = "realname-refused"
+    REALNAME_REQUIRED = "realname-required"
+    REALNAME_UNAVAILABLE = "realname-unavailable"
+    SERVICE_UNAVAILABLE = "service-unavailable"
     APPOINTMENT_LIMIT_REACHED = "appointment-limit-reached"
     YAML_TOO_LARGE = "yaml-too-large"
     VALIDATION_ERROR = "validation-error"
@@ -107,4 +111,14 @@ class RateLimited(DomainError):
 
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class Unavailable(DomainError):
+    """A provider carloop depends on (e.g. real-name verification) failed or is down; nothing changed."""
+
+    default_code = ErrorCode.SERVICE_UNAVAILABLE
+
+    def __init__(self, message: str, *, code: ErrorCode | None = None, retry_after: int = 30) -> None:
+        super().__init__(message, code=code, retry_after=retry_after)
         self.retry_after = retry_after

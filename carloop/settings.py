@@ -115,10 +115,19 @@ class Settings(BaseSettings):
     mqtt_auth_dir: str = ""
     # The bridge's MQTT password (login ``carloop-bridge``); "" derives it from secret_key.
     mqtt_bridge_password: SecretStr = SecretStr("")
-    # Real-name verification of identity numbers (accounts.realname): "standin" checks only the GB 11643
+    # Real-name verification of identity numbers (accounts.realname): "tencent" asks Tencent Cloud FaceID
+    # (IdCardVerification) whether name and number belong together; "standin" checks only the GB 11643
     # checksum and refuses the numbers in realname_standin_refused (development and tests only).
-    realname_verifier: Literal["standin"] = "standin"
+    realname_verifier: Literal["standin", "tencent"] = "standin"
     realname_standin_refused: list[str] = Field(default_factory=list)
+    # Tencent Cloud API credentials (a CAM sub-account allowed only faceid:IdCardVerification), from the
+    # environment or a secret store, never the repository; the region and the FaceID endpoint (an https
+    # URL or a bare host; tests point it at their local stand-in of the API); seconds to wait for it.
+    realname_tencent_secret_id: str = ""
+    realname_tencent_secret_key: SecretStr = SecretStr("")
+    realname_tencent_region: str = "ap-guangzhou"
+    realname_tencent_endpoint: str = "https://faceid.tencentcloudapi.com"
+    realname_tencent_timeout: int = Field(default=10, ge=1, le=60)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -140,6 +149,20 @@ class Settings(BaseSettings):
                     "CARLOOP_PUBLIC_BASE_URL must be the site's public https address in production"
                     " (payment providers call it back)" + hint
                 )
+            if self.realname_verifier == "standin":
+                raise ValueError(
+                    "CARLOOP_REALNAME_VERIFIER=standin checks only the identity number's checksum, so anyone"
+                    " could claim anyone's identity; in production use CARLOOP_REALNAME_VERIFIER=tencent"
+                    " with CARLOOP_REALNAME_TENCENT_SECRET_ID and CARLOOP_REALNAME_TENCENT_SECRET_KEY" + hint
+                )
+        if self.realname_verifier == "tencent" and not (
+            self.realname_tencent_secret_id and self.realname_tencent_secret_key.get_secret_value()
+        ):
+            raise ValueError(
+                "CARLOOP_REALNAME_VERIFIER=tencent needs CARLOOP_REALNAME_TENCENT_SECRET_ID and"
+                " CARLOOP_REALNAME_TENCENT_SECRET_KEY (a Tencent Cloud API key allowed to call FaceID"
+                " IdCardVerification)"
+            )
         missing = self.wechat_missing()
         if missing and (self.payment_provider == "wechat" or len(missing) < len(WECHAT_FIELDS)):
             raise ValueError(

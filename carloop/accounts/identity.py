@@ -2,7 +2,9 @@
 
 An identity counts (for the editions' per-identity limit) only once it is bound: the first verified
 number an account gives binds it; afterwards the account may give only that number, and no other
-account may give it. Services do not commit.
+account may give it. A number the account is already bound to is not sent to the real-name verifier
+again (it was verified when it was bound; a provider check is paid for and may be down). Services do
+not commit.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from sqlalchemy.orm import Session
 from carloop.accounts import id_numbers
 from carloop.accounts.models import IdentityBinding
 from carloop.accounts.realname import RealNameVerifier
-from carloop.errors import Conflict, ErrorCode
+from carloop.errors import Conflict, ErrorCode, PolicyViolation
 
 
 def bound_hash(*, session: Session, customer_id: int) -> str | None:
@@ -69,12 +71,46 @@ def bind_identity(
 ) -> str:
     """Verify ``name`` and ``id_number`` and bind them to the account; the identity's keyed hash.
 
-    Raises the verifier's refusal, or Conflict when the account is bound to another identity or the
-    identity to another account. Idempotent for the same pair.
+    Raises the verifier's refusal (it is not asked again for the bound pair), or Conflict when the
+    account is bound to another identity or the identity to another account. Idempotent for the same pair.
     """
-    verified = verifier.verify(name, id_number)
-    id_hash = id_numbers.identity_hash(identity_key, verified.id_number)
+    id_hash = identify(
+        session=session,
+        customer_id=customer_id,
+        name=name,
+        id_number=id_number,
+        verifier=verifier,
+        identity_key=identity_key,
+    )
     refused = check_binding(session=session, customer_id=customer_id, id_hash=id_hash)
     if refused is not None:
         raise refused
     return id_hash
+
+
+NAME_REQUIRED = "Enter your full name as it is on your identity card, for the real-name check."
+
+
+def identify(
+    *,
+    session: Session,
+    customer_id: int,
+    name: str,
+    id_number: str,
+    verifier: RealNameVerifier,
+    identity_key: bytes,
+) -> str:
+    """The keyed hash of the identity number a buyer gave, verified.
+
+    The verifier is asked only when the account is not already bound to this very number; then the
+    name is required. Binding itself happens with the reservation (``check_binding``). Raises the
+    verifier's refusal (or its ``Unavailable``), or a PolicyViolation for a missing name.
+    """
+    number = id_number.strip().upper()
+    id_hash = id_numbers.identity_hash(identity_key, number)
+    if bound_hash(session=session, customer_id=customer_id) == id_hash:
+        return id_hash
+    if not name.strip():
+        raise PolicyViolation(NAME_REQUIRED, code=ErrorCode.REALNAME_REQUIRED, field="real_name")
+    verified = verifier.verify(name, number)
+    return id_numbers.identity_hash(identity_key, verified.id_number)

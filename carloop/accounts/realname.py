@@ -2,8 +2,9 @@
 
 An adapter answers whether a name and an identity number belong together (in production a provider's
 ID-card check, e.g. Tencent Cloud FaceID ``IdCardVerification``); it returns a :class:`Verified` or
-raises a :class:`~carloop.errors.DomainError`. The stand-in checks only the GB 11643 checksum and refuses
-a configured list of numbers, so tests can see a refusal; it is never a real check.
+raises a :class:`~carloop.errors.DomainError` (``accounts.faceid`` is the Tencent Cloud one,
+``accounts.verifiers.build_verifier`` picks one from Settings). The stand-in checks only the GB 11643
+checksum and refuses a configured list of numbers, so tests can see a refusal; it is never a real check.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Protocol
 
 from carloop.accounts import id_numbers
 from carloop.errors import ErrorCode, PolicyViolation
-from carloop.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +49,3 @@ class StandInVerifier:
                 field="id_number",
             )
         return Verified(name=name.strip(), id_number=number)
-
-
-def build_verifier(settings: Settings) -> RealNameVerifier:
-    """The adapter ``settings.realname_verifier`` names."""
-    return StandInVerifier(settings.realname_standin_refused)

@@ -105,7 +105,11 @@ def build_jobs(*, orders: int, buyers: list[Buyer], seed: int, prefix: str) -> t
         if i % 200 == 199:  # 0.5%
             body, kind = {"configuration": rng.choice(invalid)}, "invalid"
         elif i % 10 == 3:  # 10%
-            body = {"configuration": {"model": "su7", "trim": "founders"}, "id_number": buyer.id_number}
+            body = {
+                "configuration": {"model": "su7", "trim": "founders"},
+                "id_number": buyer.id_number,
+                "real_name": "张三",
+            }
             kind = "edition"
             edition_requests += 1
         else:

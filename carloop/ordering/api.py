@@ -8,12 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from carloop.accounts import identity as identities
 from carloop.accounts import service as accounts
 from carloop.accounts.schemas import Principal
 from carloop.analytics.rules import Stage
 from carloop.audit import service as audit
 from carloop.errors import PolicyViolation
-from carloop.ordering import deposits, editions, idempotency, reservations, rules, service, transfers
+from carloop.ordering import deposits, idempotency, reservations, rules, service, transfers
 from carloop.ordering.models import FamilyMember, Order, OrderTransfer
 from carloop.ordering.schemas import (
     CancelRequest,
@@ -95,9 +96,14 @@ def reserve(
     assert me.customer_id is not None
     identity = None
     if body.id_number is not None:  # schema and real-name adapter check it; kept only as the keyed hash
-        verified = request.app.state.realname_verifier.verify(body.real_name or "", body.id_number)
-        secret = request.app.state.settings.secret_key.get_secret_value().encode()
-        identity = editions.identity_hash(secret, verified.id_number)
+        identity = identities.identify(
+            session=session,
+            customer_id=me.customer_id,
+            name=body.real_name or "",
+            id_number=body.id_number,
+            verifier=request.app.state.realname_verifier,
+            identity_key=request.app.state.settings.secret_key.get_secret_value().encode(),
+        )
     made = reservations.reserve(
         session=session,
         provider=provider_of(request),

@@ -8,12 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from carloop.accounts import identity as identities
+from carloop.accounts.schemas import Principal
 from carloop.analytics.rules import Stage
 from carloop.audit import service as audit
 from carloop.catalog import service as catalog
 from carloop.catalog.schemas import ConfigurationIn
 from carloop.clock import utcnow
-from carloop.errors import Conflict, DomainError, InvalidConfiguration, PolicyViolation
+from carloop.errors import Conflict, DomainError, InvalidConfiguration, PolicyViolation, Unavailable
 from carloop.ordering import deposits, editions, panels, reservations, rules, service
 from carloop.ordering.schemas import OrderRead
 from carloop.payments import service as payments
@@ -21,6 +23,7 @@ from carloop.payments.api import provider_of
 from carloop.production import eta
 from carloop.web import tracking
 from carloop.web.deps import CurrentCustomer, DbSession, FormCustomer, OptionalPrincipal
+from carloop.web.problems import status_for
 
 router = APIRouter()
 
@@ -46,11 +49,23 @@ def checkout(
         quote = catalog.quote(config=config)
     except InvalidConfiguration as err:
         return _render(request, "ordering/checkout.html", {"config": config, "problems": err.problems}, 422)
-    return _render(
-        request,
-        "ordering/checkout.html",
-        {"config": config, "quote": quote, "form_key": uuid.uuid4().hex, "problems": [], "error": None},
-    )
+    return _render(request, "ordering/checkout.html", _checkout_context(session, me, config, quote, None))
+
+
+def _checkout_context(
+    session: DbSession, me: Principal, config: ConfigurationIn, quote: Any, error: str | None
+) -> dict[str, Any]:
+    """The checkout page's context: an edition asks for name and number unless the account is bound."""
+    assert me.customer_id is not None  # require_customer guarantees it
+    bound = quote.edition is not None and identities.bound_hash(session=session, customer_id=me.customer_id)
+    return {
+        "config": config,
+        "quote": quote,
+        "form_key": uuid.uuid4().hex,
+        "problems": [],
+        "error": error,
+        "identity_verified": bool(bound),
+    }
 
 
 @router.post("/orders")
@@ -72,14 +87,24 @@ def place_order(
     identity = None
     if id_number is not None:
         if not editions.valid_id_number(id_number):
-            return _checkout(request, config, "Enter a valid 18-character resident identity number.")
+            return _checkout(
+                request,
+                session,
+                me,
+                config,
+                PolicyViolation("Enter a valid 18-character resident identity number."),
+            )
         try:
-            verified = request.app.state.realname_verifier.verify(real_name or "", id_number)
+            identity = identities.identify(
+                session=session,
+                customer_id=me.customer_id,
+                name=real_name or "",
+                id_number=id_number,
+                verifier=request.app.state.realname_verifier,
+                identity_key=request.app.state.settings.secret_key.get_secret_value().encode(),
+            )
         except DomainError as err:
-            return _checkout(request, config, err.message, 422)
-        identity = editions.identity_hash(
-            request.app.state.settings.secret_key.get_secret_value().encode(), verified.id_number
-        )
+            return _checkout(request, session, me, config, err)
     try:
         made = reservations.reserve(
             session=session,
@@ -94,7 +119,7 @@ def place_order(
     except InvalidConfiguration:
         raise  # the checkout page already refused it; a crafted post gets the problem page
     except (PolicyViolation, Conflict) as err:
-        return _checkout(request, config, err.message, 409 if isinstance(err, Conflict) else 422)
+        return _checkout(request, session, me, config, err)
     if not made.replayed:
         tracking.track(
             request,
@@ -108,10 +133,16 @@ def place_order(
     return RedirectResponse(made.pay_url or f"/orders/{made.number}", status_code=303)
 
 
-def _checkout(request: Request, config: ConfigurationIn, error: str, status_code: int = 422) -> Response:
+def _checkout(
+    request: Request, session: DbSession, me: Principal, config: ConfigurationIn, err: DomainError
+) -> Response:
+    """The checkout page again, saying why the reservation was refused (the status the API would give)."""
     quote = catalog.quote(config=config)
-    context = {"config": config, "quote": quote, "form_key": uuid.uuid4().hex, "problems": [], "error": error}
-    return _render(request, "ordering/checkout.html", context, status_code)
+    context = _checkout_context(session, me, config, quote, err.message)
+    headers = {"Retry-After": str(err.retry_after)} if isinstance(err, Unavailable) else None
+    return request.app.state.renderer.render(
+        request, "ordering/checkout.html", context, status_code=status_for(err), headers=headers
+    )
 
 
 @router.get("/orders")

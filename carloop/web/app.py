@@ -15,7 +15,7 @@ from sqlalchemy import text
 from carloop import __version__
 from carloop.accounts import api as accounts_api
 from carloop.accounts import pages as accounts_pages
-from carloop.accounts.realname import build_verifier
+from carloop.accounts.verifiers import build_verifier
 from carloop.analytics import api as analytics_api
 from carloop.analytics import live as analytics_live
 from carloop.analytics import pages as analytics_pages

@@ -32,6 +32,7 @@ ERROR_CLASSES = frozenset(
         "AuthenticationFailed",
         "PermissionDenied",
         "RateLimited",
+        "Unavailable",
     }
 )
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -23,8 +23,9 @@ from urllib.parse import parse_qsl
 import orjson
 from fastapi import FastAPI
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from carloop.accounts import identity as identities
 from carloop.accounts import service as accounts
 from carloop.accounts.realname import RealNameVerifier
 from carloop.accounts.rules import safe_next
@@ -36,7 +37,7 @@ from carloop.errors import (
     PaymentFailed,
     PolicyViolation,
 )
-from carloop.ordering import editions, idempotency, reservations
+from carloop.ordering import idempotency, reservations
 from carloop.ordering.reservations import Reservation, ReservationRequest
 from carloop.ordering.schemas import OrderCreate
 from carloop.payments import captures
@@ -82,7 +83,7 @@ def problem_answer(err: DomainError, instance: str) -> Answer:
     body = problems.problem_body(status, code, err.message, instance=instance, **err.data)
     headers: tuple[tuple[bytes, bytes], ...] = ((b"content-type", b"application/problem+json"),)
     if status == 503:
-        headers += ((b"retry-after", b"1"),)
+        headers += ((b"retry-after", str(err.data.get("retry_after", 1)).encode()),)
     return Answer(status, orjson.dumps(body), headers)
 
 
@@ -94,6 +95,13 @@ class Request:
     query: str
     headers: Mapping[bytes, bytes]
     body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Later:
+    """A read that has to wait on the database or a provider: finished on a worker thread."""
+
+    finish: Callable[[], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,10 +130,14 @@ class ReservationLane:
     def __init__(self, app: FastAPI) -> None:
         self.provider: PaymentProvider = app.state.payment_provider
         self.identity_key = app.state.settings.secret_key.get_secret_value().encode()
-        self.verifier: RealNameVerifier = app.state.realname_verifier
+        self.state = app.state  # the real-name verifier is read per request (app.state.realname_verifier)
+        self.sessions: sessionmaker[Session] = app.state.sessions
 
-    def read(self, request: Request) -> ReservationRequest | Refused | DomainError:
-        """Authenticate the header, validate and price the body; the session is checked in the batch."""
+    def read(self, request: Request) -> ReservationRequest | Refused | Later | DomainError:
+        """Authenticate the header, validate and price the body; the session is checked in the batch.
+
+        A body with an identity number is finished ``Later`` (off the event loop): the number is sent to
+        the real-name verifier unless the account is already bound to it."""
         auth = request.headers.get(b"authorization", b"").decode("latin-1")
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
         if not token or len(token) > 256:
@@ -143,13 +155,40 @@ class ReservationLane:
             body = OrderCreate.model_validate_json(request.body)
         except ValidationError as err:
             return Refused(token, _invalid(err))
-        identity = None
         if body.id_number:  # verified here, outside the writer; bound to the account in the batch
+            return Later(lambda: self._identified(token, key, body))
+        return self._item(token, key, body, None)
+
+    def _identified(
+        self, token: str, key: str, body: OrderCreate
+    ) -> ReservationRequest | Refused | DomainError:
+        assert body.id_number is not None
+        with self.sessions() as session:
+            principal = accounts.resolve_sessions(session=session, tokens={token}).get(token)
+            if principal is None:
+                return AuthenticationFailed("Sign in first.")
+            if principal.customer_id is None:  # staff: the batch refuses it as it refuses any staff token
+                return self._item(token, key, body, None)
             try:
-                verified = self.verifier.verify(body.real_name or "", body.id_number)
+                identity = identities.identify(
+                    session=session,
+                    customer_id=principal.customer_id,
+                    name=body.real_name or "",
+                    id_number=body.id_number,
+                    verifier=self._verifier(),
+                    identity_key=self.identity_key,
+                )
             except DomainError as err:
                 return Refused(token, err)
-            identity = editions.identity_hash(self.identity_key, verified.id_number)
+        return self._item(token, key, body, identity)
+
+    def _verifier(self) -> RealNameVerifier:
+        verifier: RealNameVerifier = self.state.realname_verifier
+        return verifier
+
+    def _item(
+        self, token: str, key: str, body: OrderCreate, identity: str | None
+    ) -> ReservationRequest | Refused:
         item = ReservationRequest(
             config=body.configuration,
             token=token,
@@ -339,6 +378,8 @@ class LaneApp:
             return
         request = Request(path, scope.get("query_string", b"").decode("latin-1"), dict(scope["headers"]), raw)
         item = lane.read(request)
+        if isinstance(item, Later):
+            item = await asyncio.to_thread(item.finish)
         if isinstance(item, DomainError):
             await _reply(send, problem_answer(item, path))
             return

@@ -35,6 +35,7 @@ STATUS_FOR: list[tuple[type[errors.DomainError], int]] = [
     (errors.AuthenticationFailed, 401),
     (errors.PermissionDenied, 403),
     (errors.RateLimited, 429),
+    (errors.Unavailable, 503),
 ]
 
 TITLES = {
@@ -154,7 +155,7 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, errors.AuthenticationFailed) and _wants_html(request):
             return sign_in_redirect(request)
         headers = None
-        if isinstance(exc, errors.RateLimited):
+        if isinstance(exc, errors.RateLimited | errors.Unavailable):
             headers = {"Retry-After": str(exc.retry_after)}
         extra = {k: v for k, v in exc.data.items() if k != "retry_after"}
         return problem(request, status_for(exc), str(exc.code), exc.message, headers=headers, **extra)

@@ -62,9 +62,11 @@ def test_a_numbered_edition_is_bought_from_checkout_with_a_valid_identity_number
     page = client.get("/checkout?model=su7&trim=founders", headers=HTML).text
     assert 'data-testid="place-order"' in page and 'data-testid="id-number"' in page
     fields = checkout_form(client, "model=su7&trim=founders")
-    refused = client.post("/orders", data={**fields, "id_number": "110105194912310021"}, headers=HTML)
+    refused = client.post(
+        "/orders", data={**fields, "id_number": "110105194912310021", "real_name": "张三"}, headers=HTML
+    )
     assert refused.status_code == 422 and 'data-testid="reserve-error"' in refused.text
-    fine = {**fields, "id_number": id_number_with_check("11010519491231002")}
+    fine = {**fields, "id_number": id_number_with_check("11010519491231002"), "real_name": "张三"}
     response = client.post("/orders", data=fine, headers=HTML, follow_redirects=False)
     assert response.status_code == 303
     simulator_pay(client, response.headers["location"])
@@ -73,7 +75,9 @@ def test_a_numbered_edition_is_bought_from_checkout_with_a_valid_identity_number
     # The same person cannot hold a second one (the edition's per-identity limit), from any account.
     sign_in(client, "13800138001")
     other = checkout_form(client, "model=su7&trim=founders")
-    second = client.post("/orders", data={**other, "id_number": fine["id_number"]}, headers=HTML)
+    second = client.post(
+        "/orders", data={**other, "id_number": fine["id_number"], "real_name": "张三"}, headers=HTML
+    )
     assert second.status_code == 409 and 'data-testid="reserve-error"' in second.text
 
 

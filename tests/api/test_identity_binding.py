@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from carloop.accounts.identity import bind_identity, bound_hash
 from carloop.accounts.models import IdentityBinding
-from carloop.accounts.realname import StandInVerifier, build_verifier
+from carloop.accounts.realname import StandInVerifier
+from carloop.accounts.verifiers import build_verifier
 from carloop.errors import Conflict, ErrorCode, PolicyViolation
 from carloop.ordering.editions import id_number_with_check
 from carloop.settings import Settings
@@ -38,6 +39,7 @@ def _reserve(client: TestClient, headers: dict[str, str], number: str | None, ke
     body: dict[str, Any] = {"configuration": FOUNDERS}
     if number is not None:
         body["id_number"] = number
+        body["real_name"] = "张三"
     return client.post("/api/v1/orders", json=body, headers={**headers, "Idempotency-Key": key})
 
 
@@ -83,10 +85,10 @@ def test_a_real_name_refusal_is_a_problem(client: TestClient) -> None:
 
 def test_the_intake_lane_counts_the_binding_too(client: TestClient) -> None:
     buyer = sign_in(client, "13900139004")
-    body = {"configuration": FOUNDERS, "id_number": _number(11)}
+    body = {"configuration": FOUNDERS, "id_number": _number(11), "real_name": "张三"}
     taken = client.post("/api/v1/intake/orders", json=body, headers={**buyer, "Idempotency-Key": "i1"})
     assert taken.status_code == 201, taken.text
-    other = {"configuration": FOUNDERS, "id_number": _number(12)}
+    other = {"configuration": FOUNDERS, "id_number": _number(12), "real_name": "张三"}
     refused = client.post("/api/v1/intake/orders", json=other, headers={**buyer, "Idempotency-Key": "i2"})
     assert refused.status_code == 409 and refused.json()["code"] == "identity-mismatch"
 

@@ -36,6 +36,7 @@ PRO = {"configuration": {"model": "su7", "trim": "pro", "options": ["paint-aqua-
 FOUNDERS = {
     "configuration": {"model": "su7", "trim": "founders"},
     "id_number": id_number_with_check("11010519491231002"),
+    "real_name": "张三",
 }
 
 

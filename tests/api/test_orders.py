@@ -213,7 +213,7 @@ def test_an_edition_reservation_needs_the_buyers_identity_number(
 def test_one_identity_holds_at_most_the_editions_limit_through_the_orders_api(
     client: TestClient, buyer: dict[str, str]
 ) -> None:
-    body = {"configuration": FOUNDERS, "id_number": _id_number(1)}
+    body = {"configuration": FOUNDERS, "id_number": _id_number(1), "real_name": "张三"}
     first = client.post("/api/v1/orders", json=body, headers={**buyer, "Idempotency-Key": "e1"})
     assert first.status_code == 201, first.text
     # The same request again is a retry, not a second order.
@@ -229,7 +229,7 @@ def test_one_identity_holds_at_most_the_editions_limit_through_the_orders_api(
     # Another person is fine.
     third = client.post(
         "/api/v1/orders",
-        json={"configuration": FOUNDERS, "id_number": _id_number(2)},
+        json={"configuration": FOUNDERS, "id_number": _id_number(2), "real_name": "张三"},
         headers={**other, "Idempotency-Key": "e3"},
     )
     assert third.status_code == 201, third.text
@@ -244,7 +244,7 @@ def test_one_identity_holds_at_most_the_editions_limit_through_the_orders_api(
 def test_the_orders_api_and_the_intake_count_one_identity_together(
     client: TestClient, buyer: dict[str, str]
 ) -> None:
-    body = {"configuration": FOUNDERS, "id_number": _id_number(3)}
+    body = {"configuration": FOUNDERS, "id_number": _id_number(3), "real_name": "张三"}
     taken = client.post("/api/v1/intake/orders", json=body, headers={**buyer, "Idempotency-Key": "i1"})
     assert taken.status_code == 201, taken.text
     refused = client.post("/api/v1/orders", json=body, headers={**buyer, "Idempotency-Key": "a1"})
@@ -255,7 +255,7 @@ def test_the_orders_api_and_the_intake_count_one_identity_together(
 
 
 def _edition_order(client: TestClient, headers: dict[str, str], n: int) -> str:
-    body = {"configuration": FOUNDERS, "id_number": _id_number(n)}
+    body = {"configuration": FOUNDERS, "id_number": _id_number(n), "real_name": "张三"}
     response = client.post("/api/v1/orders", json=body, headers={**headers, "Idempotency-Key": f"ed-{n}"})
     assert response.status_code == 201, response.text
     return str(response.json()["order"]["number"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import socket
 import threading
 import time
@@ -29,6 +30,7 @@ from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, Route, expect
 from pydantic import SecretStr
 from sqlalchemy import select
+from stand_ins.tencent_cloud import TencentCloud
 
 from carloop.accounts import service as accounts
 from carloop.clock import utcnow
@@ -103,8 +105,23 @@ def alipay() -> Alipay:
     return Alipay()
 
 
+FACEID_ID = "AKIDlaunchtest"
+FACEID_KEY = secrets.token_urlsafe(32)  # generated per run
+BUYERS = {id_number_with_check(f"1101051980010100{n}"): "张三" for n in (1, 2, 3)}
+
+
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, alipay: Alipay) -> Iterator[tuple[str, Any]]:
+def faceid() -> Iterator[TencentCloud]:
+    """Tencent Cloud FaceID's stand-in (checks TC3 signatures), knowing the test's buyers."""
+    stand_in = TencentCloud(FACEID_ID, FACEID_KEY, BUYERS).start()
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.fixture(scope="module")
+def served(
+    tmp_path_factory: pytest.TempPathFactory, alipay: Alipay, faceid: TencentCloud
+) -> Iterator[tuple[str, Any]]:
     """What ``carloop serve`` runs, with production settings and the Alipay adapter, on a free port."""
     import carloop.models  # noqa: F401 - registers every domain's tables
 
@@ -131,6 +148,10 @@ def served(tmp_path_factory: pytest.TempPathFactory, alipay: Alipay) -> Iterator
         port=port,
         public_base_url=PUBLIC,
         outbox_interval=0,
+        realname_verifier="tencent",
+        realname_tencent_secret_id=FACEID_ID,
+        realname_tencent_secret_key=SecretStr(FACEID_KEY),
+        realname_tencent_endpoint=faceid.endpoint,
     )
     schema = make_engine(settings)
     enable_wal(schema)
@@ -182,6 +203,7 @@ def _page(browser: Browser, url: str, token: str, alipay: Alipay) -> Page:
 def _reserve(page: Page, query: str, id_number: str | None = None) -> None:
     page.goto(f"/checkout?{query}&lang=en")
     if id_number is not None:
+        page.get_by_test_id("real-name").fill(BUYERS[id_number])
         page.get_by_test_id("id-number").fill(id_number)
     page.get_by_test_id("place-order").click()
 

@@ -1,0 +1,1 @@
+"""Local stand-ins of providers' HTTP APIs, checking requests as the providers do."""
