@@ -163,6 +163,12 @@ def test_half_configured_wechat_pay_is_refused_and_full_configuration_is_offered
         Settings(**base, payment_provider="wechat")
     assert Settings(**base, **full).payment_providers == ["simulator", "wechat"]
     assert Settings(**base, **full, payment_provider="wechat").payment_providers == ["wechat"]
-    real = {"secret_key": SecretStr("k" * 40), "public_base_url": "https://shop.example"}
+    real = {
+        "secret_key": SecretStr("k" * 40),
+        "public_base_url": "https://shop.example",
+        "realname_verifier": "tencent",  # production refuses the checksum-only stand-in
+        "realname_tencent_secret_id": "AKIDtest",
+        "realname_tencent_secret_key": SecretStr("t" * 32),
+    }
     production = Settings(environment="production", payment_provider="wechat", **real, **full)
     assert production.payment_providers == ["wechat"]
