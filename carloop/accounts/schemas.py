@@ -18,10 +18,11 @@ class Role(StrEnum):
     CUSTOMER = "customer"  # a buyer or owner; sees only their own things
     STORE_STAFF = "store_staff"  # works at one store; acts only within it
     HQ_OPS = "hq_ops"  # headquarters operations: catalog, policy, all orders read-only or as allowed
+    HQ_FINANCE = "hq_finance"  # headquarters finance: payment reconciliation
     ADMIN = "admin"  # manages staff accounts and roles
 
 
-STAFF_ROLES = frozenset({Role.STORE_STAFF, Role.HQ_OPS, Role.ADMIN})
+STAFF_ROLES = frozenset({Role.STORE_STAFF, Role.HQ_OPS, Role.HQ_FINANCE, Role.ADMIN})
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from rich.table import Table
 from carloop.appointments import reminders as appointment_reminders
 from carloop.cli.bench import bench_app, simulate_app
 from carloop.cli.community import community_app
+from carloop.cli.payments import payments_app
 from carloop.cli.points import points_app
 from carloop.db import make_engine, make_session_factory
 from carloop.jobs import cli as jobs_cli
@@ -28,6 +29,7 @@ app.add_typer(orders_app, name="orders")
 app.add_typer(bench_app, name="bench")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(points_app, name="points")
+app.add_typer(payments_app, name="payments")
 app.add_typer(community_app, name="community")
 app.add_typer(appointment_reminders.notices_app, name="notices")
 app.add_typer(jobs_cli.jobs_app, name="jobs")
@@ -80,9 +82,12 @@ def ledger_check(
     deposit policy and keeps nothing it can no longer use; exit 1 (naming the order) if not."""
     from carloop.ordering import service as ordering
 
-    factory = make_session_factory(make_engine(_settings(database_url)))
-    with factory() as session:
-        report = ordering.check_ledger(session=session)
+    engine = make_engine(_settings(database_url))
+    try:
+        with make_session_factory(engine)() as session:
+            report = ordering.check_ledger(session=session)
+    finally:
+        engine.dispose()  # a pooled PostgreSQL connection left to the collector is a ResourceWarning
     if as_json:
         print(
             json.dumps(

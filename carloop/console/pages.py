@@ -56,7 +56,7 @@ def _staff_page(
         {
             "staff": accounts.list_staff(session=session),
             "stores": network.list_stores(session=session),
-            "roles": [Role.STORE_STAFF, Role.HQ_OPS, Role.ADMIN],
+            "roles": [Role.STORE_STAFF, Role.HQ_OPS, Role.HQ_FINANCE, Role.ADMIN],
             "error": error,
         },
         status,

@@ -24,6 +24,7 @@ SECTIONS = (
     NavItem("/console/catalog", "Catalog versions", HQ),
     NavItem("/console/policy", "Deposit policy", HQ),
     NavItem("/console/staff", "Users and roles", frozenset({Role.ADMIN})),
+    NavItem("/staff/reconciliation", "Payment reconciliation", frozenset({Role.HQ_FINANCE, Role.ADMIN})),
 )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -126,3 +126,30 @@ class Posting(Base):
     amount_fen: Mapped[int] = mapped_column(BigInteger)
 
     entry: Mapped[JournalEntry] = relationship(back_populates="postings")
+
+
+class ReconciliationDifference(Base):
+    """One line where a provider's daily statement and carloop's books disagree, and what became of it."""
+
+    __tablename__ = "reconciliation_differences"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    day: Mapped[date]  # the statement's day (Beijing time)
+    kind: Mapped[str] = mapped_column(String(30))  # reconcile_rules.DifferenceKind
+    trade_no: Mapped[str] = mapped_column(String(40), default="")
+    refund_no: Mapped[str] = mapped_column(String(60), default="")
+    provider_txn_id: Mapped[str] = mapped_column(String(80), default="")
+    carloop_fen: Mapped[int | None] = mapped_column(BigInteger)
+    provider_fen: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open, fixed (by the run), resolved
+    resolution: Mapped[str] = mapped_column(String(300), default="")
+    resolved_by: Mapped[str] = mapped_column(String(80), default="")
+    resolved_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "provider", "day", "kind", "trade_no", "refund_no", name="uq_reconciliation_differences_line"
+        ),
+    )

@@ -33,6 +33,7 @@ from carloop.ecosystem import api as ecosystem_api
 from carloop.ecosystem import pages as ecosystem_pages
 from carloop.ecosystem import runtime as ecosystem_runtime
 from carloop.handlers import all_handlers
+from carloop.jobs import registry as jobs_registry
 from carloop.jobs import runner as jobs_runner
 from carloop.loyalty import api as loyalty_api
 from carloop.loyalty import pages as loyalty_pages
@@ -44,6 +45,7 @@ from carloop.ordering import staff_pages as ordering_staff_pages
 from carloop.outbox import worker as outbox_worker
 from carloop.payments import api as payments_api
 from carloop.payments import pages as payments_pages
+from carloop.payments import reconciliation_pages
 from carloop.payments.providers import build_providers
 from carloop.production import api as production_api
 from carloop.production import pages as production_pages
@@ -124,6 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.renderer = Renderer(settings.default_locale, development=settings.environment != "production")
     app.state.renderer.add_globals(car_look=looks.car_look, option_look=looks.option_look)
     app.state.payment_provider = build_providers(settings)  # the default, and the others by name
+    if reconciliation_pages.reconcilable(app.state.payment_provider):
+        jobs_registry.register(reconciliation_pages.daily_job(app.state.payment_provider))
     app.state.realname_verifier = build_verifier(settings)
     app.state.capture_handlers = CAPTURE_HANDLERS
     app.state.lock_first = LOCK_FIRST
@@ -162,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ordering_pages,
         ordering_staff_pages,
         payments_pages,
+        reconciliation_pages,
         analytics_pages,
         console_pages,
         production_pages,

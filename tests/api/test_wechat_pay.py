@@ -19,6 +19,7 @@ from carloop.payments import ledger
 from carloop.payments.models import JournalEntry, NotificationLog, Payment, PaymentStatus, Refund
 from carloop.settings import Settings
 from carloop.web.app import create_app
+from carloop.web.asgi import Served
 from tests.wechat_standin import WeChatPayStandIn, serve
 
 PUBLIC = "https://shop.carloop.test"
@@ -49,7 +50,7 @@ def wx_settings(settings: Settings, wechat: WeChatPayStandIn) -> Settings:
 @pytest.fixture
 def client(wx_settings: Settings, engine: object) -> Iterator[TestClient]:
     app = create_app(wx_settings)
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(Served(app), raise_server_exceptions=False) as c:  # callbacks go through the lanes
         yield c
     app.state.engine.dispose()
 
@@ -116,7 +117,8 @@ def test_native_pay_replay_forgery_and_staleness_leave_the_ledger_exact(
         assert payment is not None and payment.provider == "wechat"
         assert payment.provider_txn_id == wechat.orders[body["trade_no"]].transaction_id
         outcomes = [n.outcome for n in session.scalars(select(NotificationLog).order_by(NotificationLog.id))]
-        assert outcomes == ["captured", "duplicate", "duplicate"]
+        # The lane logs the refused ones too (forged, stale, tampered), then the one capture.
+        assert outcomes == ["rejected"] * 3 + ["captured", "duplicate", "duplicate"]
     order = client.get(f"/api/v1/orders/{body['number']}").json()
     assert order["status"] == "reserved"
     # Paid: the pay link sends the buyer back to the order instead of a QR code.

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class NotificationStatus(StrEnum):
@@ -76,6 +76,7 @@ class StatementLine:
     refund_no: str = ""  # our refund number (refund lines)
 
 
+@runtime_checkable
 class Reconcilable(Protocol):
     """A provider that can say what it took on a day and what it knows of one payment."""
 
