@@ -175,12 +175,12 @@ def served(
 
 
 def _fastapi_of(asgi: Any) -> FastAPI:
-    """The FastAPI app at the bottom of the served stack (body limit -> booking route -> lanes)."""
+    """The FastAPI app at the bottom of the served stack (``web.asgi.Served.fastapi``)."""
     seen = asgi
     for _ in range(6):
         if isinstance(seen, FastAPI):
             return seen
-        seen = getattr(seen, "app", None) or getattr(seen, "inner", None)
+        seen = getattr(seen, "fastapi", None) or getattr(seen, "app", None) or getattr(seen, "inner", None)
     raise AssertionError("no FastAPI app in the served stack")
 
 
