@@ -25,6 +25,18 @@ HqStaff = Annotated[Principal, require_roles(Role.HQ_OPS, Role.ADMIN)]
 Text = Annotated[str, Query(max_length=40)]
 MAX_UPLOAD = 2_000_000
 MARKET_TABLES = ("market", "market_shares", "suggestion_themes")
+# The market sample's brands as Chinese buyers write them (the chart legend on zh-CN pages).
+BRANDS_ZH = {
+    "BYD": "比亚迪",
+    "Geely": "吉利",
+    "Tesla China": "特斯拉中国",
+    "Wuling": "五菱",
+    "Changan": "长安",
+    "AITO": "问界",
+    "Li Auto": "理想汽车",
+    "Leapmotor": "零跑",
+    "Xiaomi": "小米",
+}
 OLTP_TABLES = ("delivery_eta", "points_economy")  # from production's and loyalty's own tables
 TOP_BRANDS = 8
 
@@ -116,6 +128,8 @@ def dashboard_page(
             "charts_json": json.dumps(charts, ensure_ascii=False).replace("</", "<\\/"),
             "query": request.url.query,
             "concentration": rules.concentration_label,
+            "places": _place_names(),
+            "brands_zh": BRANDS_ZH,
         },
     )
 
@@ -188,3 +202,12 @@ async def import_market(
         ip=request.client.host if request.client else None,
     )
     return RedirectResponse("/console/analytics#market", status_code=303)
+
+
+def _place_names() -> dict[str, str]:
+    """Chinese names of the provinces and cities the figures name in English (from ``cities.csv``)."""
+    names: dict[str, str] = {}
+    for city in service.cities().values():
+        names[city.city] = city.city_zh
+        names[city.province] = city.province_zh
+    return names

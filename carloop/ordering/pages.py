@@ -7,8 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from carloop.accounts import identity as identities
+from carloop.accounts import service as accounts
+from carloop.accounts.models import Customer
+from carloop.accounts.rules import mask_phone
 from carloop.accounts.schemas import Principal
 from carloop.analytics.rules import Stage
 from carloop.audit import service as audit
@@ -255,7 +260,18 @@ def staff_orders(
     """Staff order search, within the role's and store's reach (audited)."""
     if principal is None or not principal.is_staff:
         return RedirectResponse("/staff/login?next=/staff/orders", status_code=303)
-    found = service.search(session=session, principal=principal, text=q, status=status)
+    buyer = _buyer_by_phone(session, q)
+    found = service.search(
+        session=session,
+        principal=principal,
+        text=q,
+        status=status,
+        customer_id=buyer.id if buyer is not None else (0 if _looks_like_phone(q) else None),
+    )
+    names = {
+        c.id: (c.display_name, mask_phone(c.phone))
+        for c in session.scalars(select(Customer).where(Customer.id.in_({o.customer_id for o in found})))
+    }
     audit.record(
         session=session,
         principal=principal,
@@ -270,8 +286,21 @@ def staff_orders(
         "ordering/staff_orders.html",
         {
             "orders": [OrderRead.of(o) for o in found],
+            "customers": [names.get(o.customer_id, ("", "")) for o in found],
             "q": q,
             "status": status,
             "statuses": list(rules.OrderStatus),
         },
     )
+
+
+def _looks_like_phone(text: str) -> bool:
+    digits = text.strip().removeprefix("+86")
+    return len(digits) == 11 and digits.isdigit()
+
+
+def _buyer_by_phone(session: Session, text: str) -> Customer | None:
+    """The buyer whose mobile number staff typed into the order search, if it is one."""
+    if not _looks_like_phone(text):
+        return None
+    return accounts.find_customer(session=session, phone=text.strip())

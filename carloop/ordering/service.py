@@ -139,15 +139,18 @@ def search(
     principal: Principal,
     text: str = "",
     status: OrderStatus | None = None,
+    customer_id: int | None = None,
     limit: int = 50,
 ) -> list[Order]:
-    """Staff search by order number, model or status, limited to what the role may see."""
+    """Staff search by order number, model, buyer or status, limited to what the role may see."""
     query = select(Order).order_by(Order.id.desc()).limit(max(1, min(limit, 200)))
     if principal.role is Role.STORE_STAFF:
         query = query.where(Order.delivery_store_id == principal.store_id)
     elif principal.role not in (Role.HQ_OPS, Role.ADMIN):
         return []
-    if text:
+    if customer_id is not None:
+        query = query.where(Order.customer_id == customer_id)
+    elif text:
         needle = f"%{text.strip().upper()}%"
         query = query.where(Order.number.like(needle) | (Order.model == text.strip().lower()))
     if status is not None:

@@ -8,17 +8,19 @@ call no service): the configurator passes ``eta`` (``eta.eta_for_quote``) to
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
+from carloop.catalog import service as catalog
 from carloop.errors import PolicyViolation
-from carloop.production import eta, rules, service
+from carloop.production import eta, plan_form, rules, service
 from carloop.production.models import Slot
 from carloop.production.schemas import PlanData
 from carloop.web.deps import CurrentPrincipal, DbSession, check_csrf, require_roles
@@ -89,10 +91,17 @@ def _chart(session: Any, plan: PlanData, week0: int) -> dict[str, Any]:
     points = " ".join(
         f"{w * bar + bar / 2:.1f},{height - int(capacity[w]) / top * height:.1f}" for w in range(horizon)
     )
-    legend = [{"name": f, "color": palette[i % len(palette)]} for i, f in enumerate(families)]
+    legend = [{**_family_names(f), "color": palette[i % len(palette)]} for i, f in enumerate(families)]
+    y_ticks = [{"y": height - v / top * height, "label": f"{v:,}"} for v in (0, top // 2, top)]
+    x_ticks = [
+        {"x": w * bar + bar / 2, "label": rules.week_start(week0 + w).strftime("%m-%d")}
+        for w in range(0, horizon, max(1, horizon // 8))
+    ]
     return {
         "width": width,
         "height": height,
+        "y_ticks": y_ticks,
+        "x_ticks": x_ticks,
         "rects": rects,
         "points": points,
         "legend": legend,
@@ -123,7 +132,8 @@ def _staff_page(
     session: Any,
     me: Principal,
     *,
-    draft: str | None = None,
+    draft: dict[str, Any] | None = None,
+    draft_json: str | None = None,
     problems: list[str] | None = None,
 ) -> Response:
     version, plan = service.current_plan(session=session)
@@ -137,9 +147,10 @@ def _staff_page(
         "production/staff.html",
         {
             "version": version,
-            "plan_json": draft if draft is not None else plan.model_dump_json(indent=2),
+            "form": draft if draft is not None else plan_form.rows_of(plan),
+            "plan_json": draft_json if draft_json is not None else plan.model_dump_json(indent=2),
             "chart": _chart(session, plan, week0),
-            "runs": service.runs(session=session),
+            "runs": [(r, _trigger(r.trigger)) for r in service.runs(session=session)],
             "moves": moves,
             "history": service.plan_history(session=session),
             "problems": problems or [],
@@ -148,26 +159,58 @@ def _staff_page(
     )
 
 
+def _trigger(text: str) -> tuple[str, dict[str, str]]:
+    """What started an allocation run, as a message and its values (the run stores English text)."""
+    if m := re.fullmatch(r"order (\S+) (locked|cancelled)", text):
+        message = "Order %(number)s locked" if m[2] == "locked" else "Order %(number)s cancelled"
+        return message, {"number": m[1]}
+    if m := re.fullmatch(r"order (\S+) took inventory car (\S+)", text):
+        return "Order %(number)s took inventory car %(vin)s", {"number": m[1], "vin": m[2]}
+    if m := re.fullmatch(r"plan v(\d+): (.*)", text, re.S):
+        return "Plan v%(version)s: %(reason)s", {"version": m[1], "reason": m[2]}
+    return "%(text)s", {"text": text}
+
+
+async def _posted(request: Request) -> dict[str, str]:
+    """The posted form's text fields (the plan form has a field per cell)."""
+    form = await request.form()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
 @router.post("/staff/production/plan")
 def staff_save_plan(
     request: Request,
     session: DbSession,
     me: PlanStaff,
-    csrf_token: Annotated[str, Form()],
-    plan: Annotated[str, Form(max_length=100_000)],
-    reason: Annotated[str, Form(max_length=200)] = "",
+    posted: Annotated[dict[str, str], Depends(_posted)],
 ) -> Response:
-    """Save an edited plan as a new version and re-plan (a broken plan is shown back with its errors)."""
-    check_csrf(request, csrf_token)
+    """Save an edited plan (the form, or JSON under "advanced") as a new version and re-plan.
+
+    A refused plan is shown back as typed, with what is wrong.
+    """
+    check_csrf(request, posted.get("csrf_token"))
+    reason = posted.get("reason", "")[:200]
+    as_json = "plan" in posted
     try:
-        data = PlanData.model_validate_json(plan)
+        if as_json:
+            data = PlanData.model_validate_json(posted["plan"][:100_000])
+        else:
+            data = PlanData.model_validate(plan_form.plan_from_form(posted))
         if len(reason.strip()) < 3:
             raise PolicyViolation("Say why the plan changes.")
-    except ValidationError as err:
-        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
-        return _staff_page(request, session, me, draft=plan, problems=problems)
-    except PolicyViolation as err:
-        return _staff_page(request, session, me, draft=plan, problems=[err.message])
+    except (ValidationError, PolicyViolation) as err:
+        if isinstance(err, ValidationError):
+            problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
+        else:
+            problems = [err.message]
+        return _staff_page(
+            request,
+            session,
+            me,
+            draft=None if as_json else plan_form.rows_of_form(posted),
+            draft_json=posted["plan"] if as_json else None,
+            problems=problems,
+        )
     run = service.save_plan(session=session, plan=data, reason=reason.strip(), actor=me.actor)
     audit.record(
         session=session,
@@ -179,3 +222,13 @@ def staff_save_plan(
         ip=request.client.host if request.client else None,
     )
     return RedirectResponse("/staff/production", status_code=303)
+
+
+def _family_names(family: str) -> dict[str, str]:
+    """A chart family ("su7/pro") as the trim's names in both languages (the code if unknown)."""
+    model_code, _, trim_code = family.partition("/")
+    model = catalog.current_catalog().models.get(model_code)
+    trim = model.trims.get(trim_code) if model is not None else None
+    if trim is None:
+        return {"name": family, "label_en": family, "label_zh": family}
+    return {"name": family, "label_en": trim.name_en, "label_zh": trim.name_zh}

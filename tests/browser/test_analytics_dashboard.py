@@ -47,7 +47,7 @@ def test_staff_see_filter_and_export_the_dashboard_after_the_demo(
     for testid in SECTIONS:
         expect(page.get_by_test_id(testid)).to_be_visible()
     for text in HEADINGS[lang]:
-        expect(page.get_by_text(text, exact=False).first).to_be_visible()
+        expect(page.get_by_text(text, exact=False).filter(visible=True).first).to_be_visible()
     # Chart.js is served by the app and draws the charts (canvases are hidden until it does).
     for chart in ("launch_curve", "channel", "province", "market_shares"):
         expect(page.locator(f'canvas[data-chart="{chart}"]')).to_be_visible()
@@ -64,6 +64,7 @@ def test_staff_see_filter_and_export_the_dashboard_after_the_demo(
     expect(channel_rows).to_have_count(1)
 
     # Export the funnel behind the chart, with the filter applied.
+    page.get_by_test_id("export-menu").locator("summary").click()  # one export menu for every figure
     with page.expect_download() as info:
         page.get_by_test_id("export-funnel-csv").click()
     download = info.value

@@ -5,6 +5,10 @@
   var source = document.getElementById("analytics-data");
   if (!source || typeof window.Chart === "undefined") { return; }
   var data = JSON.parse(source.textContent);
+  // Codes in the figures (stages, channels, tiers, places, column names) shown in the page's language.
+  var labelSource = document.getElementById("analytics-labels");
+  var names = labelSource ? JSON.parse(labelSource.textContent) : {};
+  function name(code) { return Object.prototype.hasOwnProperty.call(names, code) ? names[code] : code; }
   var palette = ["#ff6900", "#1f6feb", "#1a7f37", "#9a6700", "#cf222e", "#8250df", "#0a7ea4", "#bf3989", "#57606a"];
 
   function series(table, from, only) {
@@ -12,7 +16,7 @@
     for (var c = from; c < table.columns.length; c++) {
       if (only && only.indexOf(c) < 0) { continue; }
       sets.push({
-        label: table.columns[c],
+        label: name(table.columns[c]),
         data: table.rows.map(function (r) { return r[c]; }),
         borderColor: palette[sets.length % palette.length],
         backgroundColor: palette[sets.length % palette.length],
@@ -27,7 +31,10 @@
     if (!table || !table.rows.length) { return; }
     var kind = canvas.dataset.kind;
     var labelColumns = table.columns.length > 2 && kind !== "line" && canvas.dataset.chart === "configuration" ? 2 : 1;
-    var labels = table.rows.map(function (r) { return r.slice(0, labelColumns).join(" "); });
+    var labels = table.rows.map(function (r) {
+      var key = r.slice(0, labelColumns).join(" ");
+      return Object.prototype.hasOwnProperty.call(names, key) ? names[key] : r.slice(0, labelColumns).map(name).join(" ");
+    });
     var config;
     if (kind === "doughnut") {
       config = { type: "doughnut", data: { labels: labels, datasets: [{ data: table.rows.map(function (r) { return r[r.length - 1]; }), backgroundColor: palette }] } };
