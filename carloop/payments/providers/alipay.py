@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,14 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from carloop.clock import SHANGHAI, utcnow
 from carloop.errors import ErrorCode, PaymentFailed
 from carloop.money import FEN_PER_YUAN, to_decimal
-from carloop.payments.providers.base import Notification, NotificationStatus, PaymentStart, RefundResult
+from carloop.payments.providers.alipay_bill import parse_bill_zip
+from carloop.payments.providers.base import (
+    Notification,
+    NotificationStatus,
+    PaymentStart,
+    RefundResult,
+    StatementLine,
+)
 from carloop.settings import Settings
 
 GATEWAY = "https://openapi.alipay.com/gateway.do"
@@ -34,6 +41,7 @@ STATUSES = {
 }
 _AMOUNT = re.compile(r"\A(0|[1-9]\d{0,11})(\.\d{1,2})?\Z")
 _REFUND_RESPONSE = "alipay_trade_refund_response"
+_BILL_RESPONSE = "alipay_data_dataservice_bill_downloadurl_query_response"
 
 
 def canonical_string(form: Mapping[str, str]) -> str:
@@ -253,11 +261,11 @@ class AlipayProvider:
         data = self._sdk.build_body(method, biz_content, timestamp=timestamp, **params)
         return str(self._sdk.sign_data(data))
 
-    def _verified_response(self, raw: str) -> dict[str, Any]:
-        """The refund response object after the SDK checked Alipay's signature over it."""
+    def _verified_response(self, raw: str, response_type: str = _REFUND_RESPONSE) -> dict[str, Any]:
+        """A response object after the SDK checked Alipay's signature over it."""
         try:
             # The SDK's own check: it finds the exact signed substring of the raw JSON.
-            result = self._sdk._verify_and_return_sync_response(raw, _REFUND_RESPONSE)
+            result = self._sdk._verify_and_return_sync_response(raw, response_type)
         except AliPayValidationError as err:
             raise PaymentFailed(
                 "Alipay response signature does not verify", code=ErrorCode.SIGNATURE_INVALID
@@ -269,3 +277,38 @@ class AlipayProvider:
         if not isinstance(result, dict):
             raise PaymentFailed("Alipay refund response is not an object", code=ErrorCode.PAYMENT_FAILED)
         return result
+
+    def _get(self, url: str) -> httpx.Response:
+        try:
+            with httpx.Client(transport=self._transport, timeout=self._timeout) as client:
+                response = client.get(url)
+            response.raise_for_status()
+        except httpx.HTTPError as err:
+            raise PaymentFailed("Alipay call failed", code=ErrorCode.PAYMENT_FAILED) from err
+        return response
+
+    def query(self, trade_no: str) -> Notification | None:
+        """alipay.trade.query (a signed answer): the trade's final outcome, or None (unpaid or unknown)."""
+        url = f"{self.gateway}?{self._signed_query('alipay.trade.query', {'out_trade_no': trade_no})}"
+        result = self._verified_response(self._get(url).text, "alipay_trade_query_response")
+        if str(result.get("code", "")) != "10000":
+            if str(result.get("sub_code", "")) == "ACQ.TRADE_NOT_EXIST":
+                return None
+            raise PaymentFailed("Alipay could not answer the trade query", code=ErrorCode.PAYMENT_FAILED)
+        try:
+            return translate_notification(self.name, {k: str(v) for k, v in result.items()})
+        except PaymentFailed as err:
+            if err.data.get("final") is False:
+                return None
+            raise
+
+    def statement(self, day: date) -> list[StatementLine]:
+        """The day's trade bill: alipay.data.dataservice.bill.downloadurl.query, then its zip."""
+        biz = {"bill_type": "trade", "bill_date": day.isoformat()}
+        url = f"{self.gateway}?{self._signed_query('alipay.data.dataservice.bill.downloadurl.query', biz)}"
+        result = self._verified_response(self._get(url).text, _BILL_RESPONSE)
+        if str(result.get("code", "")) != "10000" or not result.get("bill_download_url"):
+            if str(result.get("sub_code", "")) == "isp.bill_not_exist":
+                return []
+            raise PaymentFailed("Alipay could not give the bill", code=ErrorCode.PAYMENT_FAILED)
+        return parse_bill_zip(self._get(str(result["bill_download_url"])).content)
