@@ -107,6 +107,7 @@ class WeChatPayStandIn:
     orders: dict[str, Order] = field(default_factory=dict)
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)  # why requests were refused (bad signatures...)
+    calls: list[str] = field(default_factory=list)  # "METHOD path" of every authorized request
     bill_extra: list[str] = field(default_factory=list)  # raw lines the test adds to every bill
     bill_amounts: dict[str, int] = field(default_factory=dict)  # trade_no -> amount the bill claims
 
@@ -269,6 +270,7 @@ class WeChatPayStandIn:
             self.refused.append(refused)
             return JSONResponse({"code": "SIGN_ERROR", "message": refused}, status_code=401)
         path, data = request.url.path, json.loads(body) if body else {}
+        self.calls.append(f"{request.method} {path}")
         if request.method == "POST" and path.startswith("/v3/pay/transactions/"):
             kind = path.rsplit("/", 1)[-1].upper()
             if data.get("mchid") != MCHID or data.get("appid") != APPID:

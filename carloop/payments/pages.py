@@ -16,7 +16,7 @@ from carloop.payments import service as payments
 from carloop.payments.api import named_provider, provider_of
 from carloop.payments.models import Payment, PaymentStatus
 from carloop.payments.providers import ProviderSet
-from carloop.payments.providers.base import NotificationStatus
+from carloop.payments.providers.base import NotificationStatus, PaymentProvider
 from carloop.payments.providers.simulator import SimulatorProvider
 from carloop.payments.providers.wechat import WeChatPayProvider
 from carloop.web.deps import CurrentCustomer, DbSession, public_base_url
@@ -46,8 +46,7 @@ def pay(trade_no: str, request: Request, session: DbSession, me: CurrentCustomer
     payment = _payers(session, me, trade_no)
     if payment.status is not PaymentStatus.PENDING:
         return RedirectResponse(_back(payment), status_code=303)
-    providers = provider_of(request)
-    names = providers.names if isinstance(providers, ProviderSet) else [providers.name]
+    names = _names(provider_of(request))
     via = request.query_params.get("via", "")
     if len(names) > 1 and via not in names:
         return request.app.state.renderer.render(
@@ -62,6 +61,10 @@ def pay(trade_no: str, request: Request, session: DbSession, me: CurrentCustomer
         subject=f"carloop {payment.purpose} {payment.trade_no}",
     )
     return RedirectResponse(url, status_code=303)
+
+
+def _names(provider: PaymentProvider) -> list[str]:
+    return provider.names if isinstance(provider, ProviderSet) else [provider.name]
 
 
 def _is_phone(request: Request) -> bool:
@@ -102,7 +105,13 @@ def wechat_page(trade_no: str, request: Request, session: DbSession, me: Current
         request,
         "payments/wechat.html",
         # segno writes the SVG itself; the code URL is in it only as QR modules, never as text.
-        {"payment": payment, "qr_svg": Markup(svg), "code_url": code_url, "back": _back(payment)},  # noqa: S704
+        {
+            "payment": payment,
+            "qr_svg": Markup(svg),  # noqa: S704
+            "code_url": code_url,
+            "back": _back(payment),
+            "other_ways": len(_names(provider_of(request))) > 1,
+        },
     )
 
 

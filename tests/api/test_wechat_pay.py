@@ -95,6 +95,8 @@ def test_native_pay_replay_forgery_and_staleness_leave_the_ledger_exact(
     body = _reserve(client, session_factory, wx_settings)
     _qr_page(client, body)
     assert body["trade_no"] in wechat.orders and not wechat.refused  # our signature was accepted
+    _qr_page(client, body)  # the page refreshes itself: the order is not placed at WeChat Pay again
+    assert wechat.calls == ["POST /v3/pay/transactions/native"]
 
     # Forged: signed by someone else's key. Stale: WeChat's key, but ten minutes old. Both refused.
     forged = wechat.pay(body["trade_no"])

@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import json
 import secrets
+import threading
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any, cast
@@ -50,6 +51,7 @@ PAY_PAGE = "/pay/wechat/"  # carloop's own page: the Native QR code, or the H5 r
 REFUND_NOTIFY_PATH = "/api/v1/payments/refunds/notify/wechat"
 _PENDING_REFUND = ("SUCCESS", "PROCESSING")
 _RETRY_CODES = ("SYSTEM_ERROR", "FREQUENCY_LIMITED")
+_CODE_URLS_KEPT = 10_000
 
 
 def _pem_private(value: str) -> str:
@@ -120,6 +122,8 @@ class WeChatPayProvider:
         self._refund_notify_url = refund_notify_url
         self._clock = clock
         self._window = window_seconds
+        self._code_urls: dict[str, str] = {}  # trade:amount -> code_url, oldest first
+        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WeChatPayProvider:
@@ -203,7 +207,14 @@ class WeChatPayProvider:
         return PaymentStart(pay_url=PAY_PAGE + trade_no)
 
     def native_code_url(self, *, trade_no: str, amount_fen: int, subject: str, notify_url: str) -> str:
-        """Native order: the ``weixin://`` code URL the buyer scans with WeChat."""
+        """Native order: the ``weixin://`` code URL the buyer scans with WeChat.
+
+        Kept per process for the QR page's refreshes (WeChat gives the same code for the same order
+        again, but each call counts against the merchant's rate limit).
+        """
+        key = f"{trade_no}:{amount_fen}"
+        if key in self._code_urls:
+            return self._code_urls[key]
         data = self._order(
             WeChatPayType.NATIVE,
             trade_no=trade_no,
@@ -214,6 +225,10 @@ class WeChatPayProvider:
         url = str(data.get("code_url") or "")
         if not url.startswith("weixin://"):
             raise PaymentFailed("WeChat Pay gave no code_url", code=ErrorCode.PAYMENT_FAILED)
+        with self._lock:
+            if len(self._code_urls) >= _CODE_URLS_KEPT:
+                self._code_urls.pop(next(iter(self._code_urls)))
+            self._code_urls[key] = url
         return url
 
     def h5_url(

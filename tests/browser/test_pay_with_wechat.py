@@ -1,0 +1,145 @@
+"""Paying the deposit by WeChat Pay in the browser, with production settings and the served stack.
+
+The test plays WeChat Pay with its local stand-in (it checks carloop's request signatures and signs
+and encrypts its callbacks). The buyer reserves an SU7 in zh-CN on a desktop window, where the pay
+page shows the Native QR code; the buyer "scans" it (the stand-in marks the order paid and sends
+the callback, then a replayed and a forged one), the page moves on to the reserved order, and the
+buyer refunds the deposit, which goes back through WeChat Pay (and its refund callback).
+Sign-in is by session cookie: SMS sign-in is another engineer's part, not on main when this was written.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from playwright.sync_api import Browser, expect
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from carloop.accounts import service as accounts
+from carloop.db import Base, enable_wal, make_engine
+from carloop.payments import ledger
+from carloop.payments.models import JournalEntry, NotificationLog
+from carloop.settings import Settings
+from carloop.web.asgi import create
+from tests.wechat_standin import WeChatPayStandIn, serve
+
+pytestmark = pytest.mark.browser
+
+PUBLIC = "https://pay.carloop.test"  # the site's public address (production wants https)
+
+
+@pytest.fixture(scope="module")
+def wechat() -> Iterator[WeChatPayStandIn]:
+    with serve(WeChatPayStandIn(public=PUBLIC)) as standin:
+        yield standin
+
+
+@pytest.fixture(scope="module")
+def served(
+    tmp_path_factory: pytest.TempPathFactory, wechat: WeChatPayStandIn
+) -> Iterator[tuple[str, FastAPI]]:
+    """What ``carloop serve`` runs, with production settings and WeChat Pay, on a free port."""
+    import carloop.models  # noqa: F401 - registers every domain's tables
+
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    wechat.local = url
+    db_file = tmp_path_factory.mktemp("wechat") / "carloop.db"
+    settings = Settings(
+        environment="production",
+        database_url=f"sqlite:///{db_file}",
+        secret_key=SecretStr("wechat-test-secret-key-0123456789"),
+        payment_provider="wechat",
+        otp_sender="log",
+        host="127.0.0.1",
+        port=port,
+        public_base_url=PUBLIC,
+        outbox_interval=0,
+        jobs_tick=0,
+        realname_verifier="tencent",  # production refuses the checksum-only stand-in; unused here
+        realname_tencent_secret_id="AKIDunused",
+        realname_tencent_secret_key=SecretStr("u" * 32),
+        **wechat.settings(),
+    )
+    schema = make_engine(settings)
+    enable_wal(schema)
+    Base.metadata.create_all(schema)
+    schema.dispose()
+    asgi = create(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(asgi, log_config=None, log_level="warning", access_log=False, lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield url, asgi.fastapi
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def _buyer(app: Any, phone: str) -> str:
+    with app.state.sessions.begin() as session:
+        customer = accounts.get_or_create_customer(session=session, phone=phone)
+        session.flush()
+        token, _ = accounts.start_session(session=session, settings=app.state.settings, customer=customer)
+    return str(token)
+
+
+def test_pay_the_deposit_by_scanning_the_wechat_pay_code_then_refund(
+    browser: Browser, served: tuple[str, FastAPI], wechat: WeChatPayStandIn
+) -> None:
+    url, app = served
+    context = browser.new_context(base_url=url, locale="zh-CN", viewport={"width": 1280, "height": 900})
+    context.add_cookies([{"name": "carloop_session", "value": _buyer(app, "13800138020"), "url": url}])
+    page = context.new_page()
+    try:
+        page.goto("/checkout?model=su7&trim=pro&lang=zh-CN")
+        page.get_by_test_id("place-order").click()
+        qr = page.get_by_test_id("wechat-qr")
+        expect(qr).to_be_visible()
+        expect(qr.locator("svg")).to_be_visible()
+        expect(page.locator("h1")).to_have_text("微信支付")
+        (trade_no,) = wechat.orders
+        assert wechat.orders[trade_no].kind == "NATIVE" and not wechat.refused
+
+        # The buyer scans and pays: WeChat Pay calls carloop back; a replay and a forgery change nothing.
+        paid = wechat.pay(trade_no)
+        assert wechat.deliver(paid).status_code == 200
+        assert wechat.deliver(paid).status_code == 200
+        forged = wechat.pay(trade_no)
+        forged.headers = wechat.signed_headers(forged.body, key=wechat.merchant_key)
+        assert wechat.deliver(forged).status_code == 400
+        page.reload()  # the page refreshes itself every few seconds; the test does not wait for it
+        expect(page).to_have_url(re.compile(r"/orders/SU7-[A-Z0-9]+$"))
+        expect(page.get_by_test_id("order-status")).to_have_attribute("data-status", "reserved")
+
+        page.get_by_test_id("refund").click()
+        expect(page.get_by_test_id("order-status")).to_have_attribute("data-status", "refunded")
+        expect(page.get_by_test_id("refund-route")).to_contain_text("微信支付")
+        (refund_no,) = wechat.refunds
+        assert wechat.deliver(wechat.refund_callback(refund_no)).status_code == 200
+    finally:
+        context.close()
+    with app.state.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(JournalEntry)) == 2  # paid, refunded
+        outcomes = list(session.scalars(select(NotificationLog.outcome).order_by(NotificationLog.id)))
+        assert outcomes == ["captured", "duplicate", "rejected", "refund_succeeded"]
+        assert ledger.check(session=session).ok
