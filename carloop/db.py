@@ -82,6 +82,20 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+def make_read_engine(settings: Settings) -> Engine:
+    """An engine for short reads beside the writer: on SQLite plain deferred transactions (WAL lets
+    them run while the writer holds the write lock; ``make_engine``'s BEGIN IMMEDIATE would queue them
+    behind it); on PostgreSQL autocommit on one connection (no BEGIN/ROLLBACK round trips, no pre-ping)."""
+    url = settings.database_url
+    if settings.is_sqlite:
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, isolation_level="AUTOCOMMIT", pool_size=1)
+
+
 def enable_wal(engine: Engine) -> None:
     """Switch an SQLite database to WAL once, before any server worker starts."""
     if engine.dialect.name == "sqlite":

@@ -1,9 +1,9 @@
 """The ASGI entry point for servers: ``granian --interface asgi --factory carloop.web.asgi:create``
 (what ``carloop serve`` runs).
 
-The fast lanes (``web.lanes``: reservations and payment notifications through one group-commit
-writer) and the booking route (``POST /api/v1/appointments``) sit in front of the FastAPI app;
-every other path goes to the app unchanged. The tests' ``client`` is this same stack.
+The lanes (``web.lanes``: reservations, payment notifications and test-drive / service bookings
+through one group-commit writer) sit in front of the FastAPI app; every other path goes to the app
+unchanged. The tests' ``client`` is this same stack.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from fastapi import FastAPI
 from starlette.datastructures import State
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from carloop.appointments.asgi import BookingApp
 from carloop.settings import Settings
 from carloop.web.app import create_app
 from carloop.web.lanes import LaneApp
@@ -26,8 +25,7 @@ class Served:
         # Bodies are bounded inside: the app's own BodyLimit middleware for its routes, and each lane
         # reads at most its MAX_BODY. A second BodyLimit around the whole stack turned a chunked body
         # past the limit on an app route into a 400 (the app's body parser saw the outer refusal).
-        lanes: ASGIApp = LaneApp(app)
-        self._stack = BookingApp(lanes, app) if booking_route else lanes
+        self._stack: ASGIApp = LaneApp(app, booking=booking_route)
 
     @property
     def state(self) -> State:

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
@@ -46,12 +45,21 @@ from carloop.payments.providers.base import PaymentProvider
 from carloop.payments.service import NotificationResult
 from carloop.settings import Settings
 from carloop.web import problems
-from carloop.web.writer import Busy, GroupCommitWriter, Store, WriterConfig
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+from carloop.web.booking_lane import PATH as BOOKING_PATH
+from carloop.web.booking_lane import BookingLane
+from carloop.web.lane_types import (
+    Answer,
+    Lane,
+    Later,
+    Message,
+    Pass,
+    Receive,
+    Request,
+    Scope,
+    Send,
+    problem_answer,
+)
+from carloop.web.writer import Busy, GroupCommitWriter, WriterConfig
 
 log = logging.getLogger("carloop.lanes")
 
@@ -59,58 +67,6 @@ RESERVE_PATH = "/api/v1/intake/orders"
 NOTIFY_PREFIX = "/api/v1/payments/notify/"
 HELLO_PATH = "/api/v1/intake/hello"
 MAX_BODY = 16 * 1024
-
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-# --- answers ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """An HTTP answer of a lane: status, headers and body bytes."""
-
-    status: int
-    body: bytes
-    headers: tuple[tuple[bytes, bytes], ...] = ((b"content-type", b"application/json"),)
-
-
-def problem_answer(err: DomainError, instance: str) -> Answer:
-    """A domain error as the app renders it: RFC 9457 problem+json through ``web.problems``."""
-    status = 503 if isinstance(err, Busy) else problems.status_for(err)
-    code = "overloaded" if isinstance(err, Busy) else str(err.code)
-    body = problems.problem_body(status, code, err.message, instance=instance, **err.data)
-    headers: tuple[tuple[bytes, bytes], ...] = ((b"content-type", b"application/problem+json"),)
-    if status == 503:
-        headers += ((b"retry-after", str(err.data.get("retry_after", 1)).encode()),)
-    return Answer(status, orjson.dumps(body), headers)
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """What a lane's reader gets: the path, the headers (lower-case names) and the whole body."""
-
-    path: str
-    query: str
-    headers: Mapping[bytes, bytes]
-    body: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Later:
-    """A read that has to wait on the database or a provider: finished on a worker thread."""
-
-    finish: Callable[[], Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Lane(Generic[T, R]):
-    """One row of the lane table: how to read a request, the batched use case, how to answer."""
-
-    read: Callable[[Request], T | DomainError]
-    store: Store
-    answer: Callable[[Request, R], Answer]
 
 
 # --- reservations -----------------------------------------------------------------------------
@@ -328,7 +284,7 @@ class NotificationLane:
 class LaneApp:
     """Raw ASGI: the lane table's paths through the one writer; everything else to the FastAPI app."""
 
-    def __init__(self, app: FastAPI, config: WriterConfig | None = None) -> None:
+    def __init__(self, app: FastAPI, config: WriterConfig | None = None, *, booking: bool = True) -> None:
         self.app = app
         settings: Settings = app.state.settings
         self.writer = GroupCommitWriter(app.state.sessions, config or WriterConfig.of(settings))
@@ -337,6 +293,11 @@ class LaneApp:
         self.exact: dict[str, Lane[Any, Any]] = {
             RESERVE_PATH: Lane(reserve.read, reserve.store, reserve.answer),
         }
+        self.booking = BookingLane(app) if booking else None
+        if self.booking is not None:
+            self.exact[BOOKING_PATH] = Lane(
+                self.booking.read, self.booking.store, self.booking.answer, shared=True
+            )
         self.notify = Lane(notify.read, notify.store, notify.answer)
         app.state.lanes = self
 
@@ -355,11 +316,17 @@ class LaneApp:
             return
         await self.app(scope, receive, send)
 
+    def close(self) -> None:
+        """Stop the writer (after it stored what was queued) and let go of the booking reads."""
+        self.writer.stop()
+        if self.booking is not None:
+            self.booking.close()
+
     def _watch_shutdown(self, receive: Receive) -> Receive:
         async def wrapped() -> Message:
             message = await receive()
             if message["type"] == "lifespan.shutdown":
-                await asyncio.get_running_loop().run_in_executor(None, self.writer.stop)
+                await asyncio.get_running_loop().run_in_executor(None, self.close)
             return message
 
         return wrapped
@@ -367,19 +334,28 @@ class LaneApp:
     async def _serve(self, lane: Lane[Any, Any], scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
         if scope["method"] != "POST":
-            await _reply(send, _method_not_allowed(path))
+            if lane.shared:
+                await self.app(scope, receive, send)
+            else:
+                await _reply(send, _method_not_allowed(path))
             return
         if self.writer.overloaded():
             await _reply(send, problem_answer(Busy("The queue is full; retry with the same key."), path))
             return
-        raw = await _read_body(receive)
-        if raw is None:
-            await _reply(send, _too_large(path))
+        raw, complete = await _read_body(receive)
+        if not complete:
+            if lane.shared:  # the app's own body limit answers it
+                await self.app(scope, _replay(raw, complete, receive), send)
+            else:
+                await _reply(send, _too_large(path))
             return
         request = Request(path, scope.get("query_string", b"").decode("latin-1"), dict(scope["headers"]), raw)
         item = lane.read(request)
         if isinstance(item, Later):
             item = await asyncio.to_thread(item.finish)
+        if isinstance(item, Pass):
+            await self.app(scope, _replay(raw, complete, receive), send)
+            return
         if isinstance(item, DomainError):
             await _reply(send, problem_answer(item, path))
             return
@@ -404,18 +380,34 @@ def _too_large(path: str) -> Answer:
     return Answer(413, orjson.dumps(body), ((b"content-type", b"application/problem+json"),))
 
 
-async def _read_body(receive: Receive) -> bytes | None:
+async def _read_body(receive: Receive) -> tuple[bytes, bool]:
+    """The body read so far and whether it is complete (False once it ran past MAX_BODY; the rest is
+    left unread for whoever answers)."""
     chunks = []
     size = 0
     while True:
         message = await receive()
         chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None
         chunks.append(chunk)
+        size += len(chunk)
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            return b"".join(chunks), True
+        if size > MAX_BODY:
+            return b"".join(chunks), False
+
+
+def _replay(raw: bytes, complete: bool, receive: Receive) -> Receive:
+    """A ``receive`` that hands the app the body already read, then the rest of the stream."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": raw, "more_body": not complete}
+        return await receive()
+
+    return replay
 
 
 async def _reply(send: Send, answer: Answer) -> None:

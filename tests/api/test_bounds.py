@@ -101,7 +101,7 @@ def test_a_body_under_the_limit_is_served(client: TestClient) -> None:
 
 
 def test_payment_urls_come_from_public_base_url_not_the_host_header(client: TestClient) -> None:
-    provider = client.app.state.payment_provider  # type: ignore[attr-defined]
+    provider = client.app.state.payment_provider.get("simulator")  # type: ignore[attr-defined]
     seen: list[tuple[str, str]] = []
     real_start = provider.start_payment
 

@@ -1,5 +1,5 @@
-"""The lean booking route (raw ASGI in front of the app) answers like the FastAPI route and never
-books one demo car twice; everything it does not handle reaches the app unchanged."""
+"""The booking lane (``web.booking_lane``, in the lane table in front of the app) answers like the
+FastAPI route and never books one demo car twice; everything it passes reaches the app unchanged."""
 
 from __future__ import annotations
 
@@ -16,20 +16,20 @@ from carloop.accounts import service as accounts
 from carloop.accounts.models import SessionToken
 from carloop.accounts.schemas import Role
 from carloop.appointments import fast, rules
-from carloop.appointments.asgi import BookingApp
 from carloop.appointments.schemas import AppointmentCreate, AppointmentKind
 from carloop.clock import utcnow
 from carloop.network import service as network
+from carloop.web.lanes import LaneApp
 
 PASSWORD = "a-long-staff-password"
 
 
 @pytest.fixture
 def lean(app: FastAPI) -> Iterator[TestClient]:
-    booking = BookingApp(app, app)
-    with TestClient(booking, raise_server_exceptions=False) as c:  # type: ignore[arg-type]
+    lanes = LaneApp(app)
+    with TestClient(lanes, raise_server_exceptions=False) as c:  # type: ignore[arg-type]
         yield c
-    booking.close()
+    lanes.close()
 
 
 def sign_in(client: TestClient, phone: str) -> dict[str, str]:
