@@ -1,6 +1,6 @@
 """The lean booking path: a test-drive or service booking in a few Core statements, no ORM.
 
-``carloop.appointments.asgi`` answers ``POST /api/v1/appointments`` with these functions; the
+``carloop.web.booking_lane`` answers ``POST /api/v1/appointments`` with these functions; the
 FastAPI route (``service.book``) stays the reference and handles everything else (deliveries, bad
 input, staff tokens). Both follow the same rules (``appointments.rules``) and both rely on the same
 guarantee: every booking inserts its ``appointment_hold`` rows under the unique key

@@ -342,10 +342,10 @@ class LaneApp:
         if self.writer.overloaded():
             await _reply(send, problem_answer(Busy("The queue is full; retry with the same key."), path))
             return
-        raw, complete = await _read_body(receive)
-        if not complete:
+        raw, more = await _read_body(receive)
+        if more or len(raw) > MAX_BODY:
             if lane.shared:  # the app's own body limit answers it
-                await self.app(scope, _replay(raw, complete, receive), send)
+                await self.app(scope, _replay(raw, more, receive), send)
             else:
                 await _reply(send, _too_large(path))
             return
@@ -354,7 +354,7 @@ class LaneApp:
         if isinstance(item, Later):
             item = await asyncio.to_thread(item.finish)
         if isinstance(item, Pass):
-            await self.app(scope, _replay(raw, complete, receive), send)
+            await self.app(scope, _replay(raw, more, receive), send)
             return
         if isinstance(item, DomainError):
             await _reply(send, problem_answer(item, path))
@@ -381,8 +381,7 @@ def _too_large(path: str) -> Answer:
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, bool]:
-    """The body read so far and whether it is complete (False once it ran past MAX_BODY; the rest is
-    left unread for whoever answers)."""
+    """The body read so far and whether more of it is left unread (reading stops past MAX_BODY)."""
     chunks = []
     size = 0
     while True:
@@ -391,12 +390,12 @@ async def _read_body(receive: Receive) -> tuple[bytes, bool]:
         chunks.append(chunk)
         size += len(chunk)
         if not message.get("more_body", False):
-            return b"".join(chunks), True
-        if size > MAX_BODY:
             return b"".join(chunks), False
+        if size > MAX_BODY:
+            return b"".join(chunks), True
 
 
-def _replay(raw: bytes, complete: bool, receive: Receive) -> Receive:
+def _replay(raw: bytes, more: bool, receive: Receive) -> Receive:
     """A ``receive`` that hands the app the body already read, then the rest of the stream."""
     sent = False
 
@@ -404,7 +403,7 @@ def _replay(raw: bytes, complete: bool, receive: Receive) -> Receive:
         nonlocal sent
         if not sent:
             sent = True
-            return {"type": "http.request", "body": raw, "more_body": not complete}
+            return {"type": "http.request", "body": raw, "more_body": more}
         return await receive()
 
     return replay
