@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,6 +23,8 @@ from carloop.accounts.schemas import Role
 from carloop.audit.models import AuditEntry
 from carloop.cli.main import app as cli
 from carloop.clock import SHANGHAI
+from carloop.jobs import registry
+from carloop.jobs.rules import JobOutcome
 from carloop.payments.models import JournalEntry, Payment, PaymentStatus, ReconciliationDifference
 from carloop.settings import Settings
 from carloop.web.app import create_app
@@ -145,6 +147,11 @@ def test_a_day_with_a_lost_callback_a_duplicate_and_a_mismatch(
     assert {d["kind"] for d in again["differences"]} == {"duplicate", "amount_mismatch"}  # type: ignore[attr-defined]
     assert _count(session_factory, JournalEntry) == entries_before + 1
     assert _count(session_factory, ReconciliationDifference) == 3
+    job = registry.by_name("payments_reconcile")  # the server's daily job: yesterday, seen from tomorrow
+    assert job is not None and job.every == timedelta(days=1)
+    result = job.run(session_factory, datetime.now(UTC) + timedelta(days=1))
+    assert (result.outcome, result.detail) == (JobOutcome.OK, f"{day}: 2 differences")
+    assert _count(session_factory, JournalEntry) == entries_before + 1
     ledger = CliRunner().invoke(cli, ["ledger", "check", "--json"])
     assert ledger.exit_code == 0 and json.loads(ledger.output)["ok"] is True
 

@@ -6,21 +6,27 @@ sends back; carloop's books must stay exact through payment, replay, forgery, st
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Iterator
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.accounts import service as accounts
+from carloop.errors import PaymentFailed
 from carloop.payments import ledger
 from carloop.payments.models import JournalEntry, NotificationLog, Payment, PaymentStatus, Refund
+from carloop.payments.providers.wechat import WeChatPayProvider
 from carloop.settings import Settings
 from carloop.web.app import create_app
 from carloop.web.asgi import Served
-from tests.wechat_standin import WeChatPayStandIn, serve
+from tests.wechat_standin import WeChatPayStandIn, pem_private, serve
 
 PUBLIC = "https://shop.carloop.test"
 PRO = {"configuration": {"model": "su7", "trim": "pro", "options": ["paint-aqua-blue"]}}
@@ -175,3 +181,57 @@ def test_h5_on_a_phone_goes_to_wechats_cashier(
 def test_a_callback_for_no_configured_provider_or_without_signature_is_refused(client: TestClient) -> None:
     assert client.post("/api/v1/payments/notify/alipay", data={"a": "b"}).status_code == 404
     assert client.post(NOTIFY, content=b"{}", headers={"content-type": "application/json"}).status_code == 400
+
+
+def test_jsapi_order_gives_parameters_signed_by_the_merchant(
+    wechat: WeChatPayStandIn, wx_settings: Settings
+) -> None:
+    provider = WeChatPayProvider.from_settings(wx_settings)
+    params = provider.jsapi_params(
+        trade_no="P-JSAPI-1",
+        amount_fen=500000,
+        subject="carloop deposit",
+        notify_url=PUBLIC + NOTIFY,
+        openid="o1",
+    )
+    assert wechat.orders["P-JSAPI-1"].kind == "JSAPI" and params["package"].startswith("prepay_id=wx")
+    text = "\n".join([params["appId"], params["timeStamp"], params["nonceStr"], params["package"]]) + "\n"
+    wechat.merchant_key.public_key().verify(
+        base64.b64decode(params["paySign"]), text.encode(), padding.PKCS1v15(), hashes.SHA256()
+    )
+
+
+def test_a_request_wechat_pay_cannot_verify_is_a_clear_failure(
+    wechat: WeChatPayStandIn, wx_settings: Settings
+) -> None:
+    other = WeChatPayStandIn()  # carloop signing with a key WeChat Pay does not know
+    impostor = wx_settings.model_copy(
+        update={"wechat_private_key": SecretStr(pem_private(other.merchant_key))}
+    )
+    with pytest.raises(PaymentFailed, match="refused the order: SIGN_ERROR"):
+        WeChatPayProvider.from_settings(impostor).native_code_url(
+            trade_no="P-X", amount_fen=100, subject="x", notify_url=PUBLIC + NOTIFY
+        )
+    assert wechat.refused == ["signature does not verify"]
+
+
+def test_the_buyer_chooses_among_configured_providers_and_the_refund_follows_the_choice(
+    settings: Settings, wechat: WeChatPayStandIn, engine: object, session_factory: sessionmaker[Session]
+) -> None:
+    both = Settings(**{**settings.model_dump(), "public_base_url": PUBLIC, **wechat.settings()})
+    assert both.payment_providers == ["simulator", "wechat"]
+    app = create_app(both)
+    with TestClient(Served(app), raise_server_exceptions=False) as client:
+        body = _reserve(client, session_factory, both)
+        choose = client.get(body["pay_url"], headers=DESKTOP)
+        assert (
+            'data-testid="pay-via-simulator"' in choose.text and 'data-testid="pay-via-wechat"' in choose.text
+        )
+        page = client.get(body["pay_url"] + "?via=wechat", headers=DESKTOP)
+        assert page.status_code == 200 and "<svg" in page.text and "换一种支付方式" in page.text
+        assert _post(client, NOTIFY, wechat.pay(body["trade_no"])) == 200
+        refunded = client.post(f"/api/v1/orders/{body['number']}/refund", headers={"Idempotency-Key": "r"})
+        assert refunded.status_code == 200 and refunded.json()["status"] == "refunded"
+        assert len(wechat.refunds) == 1  # the money went back where it came from, not to the simulator
+    app.state.engine.dispose()
+    assert _books(session_factory) == (2, 1, True)
