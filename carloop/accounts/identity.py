@@ -100,15 +100,29 @@ def identify(
     verifier: RealNameVerifier,
     identity_key: bytes,
 ) -> str:
-    """The keyed hash of the identity number a buyer gave, verified.
+    """The keyed hash of the identity number a buyer gave, verified (``verified_hash`` of the binding)."""
+    return verified_hash(
+        bound=bound_hash(session=session, customer_id=customer_id),
+        name=name,
+        id_number=id_number,
+        verifier=verifier,
+        identity_key=identity_key,
+    )
+
+
+def verified_hash(
+    *, bound: str | None, name: str, id_number: str, verifier: RealNameVerifier, identity_key: bytes
+) -> str:
+    """The keyed hash of ``id_number``, verified unless it is the account's ``bound`` identity.
 
     The verifier is asked only when the account is not already bound to this very number; then the
     name is required. Binding itself happens with the reservation (``check_binding``). Raises the
-    verifier's refusal (or its ``Unavailable``), or a PolicyViolation for a missing name.
+    verifier's refusal (or its ``Unavailable``), or a PolicyViolation for a missing name. Takes the
+    binding read beforehand, so a caller need hold no database connection while the provider answers.
     """
     number = id_number.strip().upper()
     id_hash = id_numbers.identity_hash(identity_key, number)
-    if bound_hash(session=session, customer_id=customer_id) == id_hash:
+    if bound == id_hash:
         return id_hash
     if not name.strip():
         raise PolicyViolation(NAME_REQUIRED, code=ErrorCode.REALNAME_REQUIRED, field="real_name")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,6 +68,7 @@ RESERVE_PATH = "/api/v1/intake/orders"
 NOTIFY_PREFIX = "/api/v1/payments/notify/"
 HELLO_PATH = "/api/v1/intake/hello"
 MAX_BODY = 16 * 1024
+LATER_THREADS = 32  # reads finished Later at once per process (real-name checks wait on the provider)
 
 
 # --- reservations -----------------------------------------------------------------------------
@@ -119,23 +121,23 @@ class ReservationLane:
         self, token: str, key: str, body: OrderCreate
     ) -> ReservationRequest | Refused | DomainError:
         assert body.id_number is not None
-        with self.sessions() as session:
+        with self.sessions() as session:  # closed before the provider is asked: no connection held
             principal = accounts.resolve_sessions(session=session, tokens={token}).get(token)
             if principal is None:
                 return AuthenticationFailed("Sign in first.")
             if principal.customer_id is None:  # staff: the batch refuses it as it refuses any staff token
                 return self._item(token, key, body, None)
-            try:
-                identity = identities.identify(
-                    session=session,
-                    customer_id=principal.customer_id,
-                    name=body.real_name or "",
-                    id_number=body.id_number,
-                    verifier=self._verifier(),
-                    identity_key=self.identity_key,
-                )
-            except DomainError as err:
-                return Refused(token, err)
+            bound = identities.bound_hash(session=session, customer_id=principal.customer_id)
+        try:
+            identity = identities.verified_hash(
+                bound=bound,
+                name=body.real_name or "",
+                id_number=body.id_number,
+                verifier=self._verifier(),
+                identity_key=self.identity_key,
+            )
+        except DomainError as err:
+            return Refused(token, err)
         return self._item(token, key, body, identity)
 
     def _verifier(self) -> RealNameVerifier:
@@ -299,6 +301,9 @@ class LaneApp:
                 self.booking.read, self.booking.store, self.booking.answer, shared=True
             )
         self.notify = Lane(notify.read, notify.store, notify.answer)
+        # Reads that wait on the database or a provider (real-name checks): their own threads, so a
+        # slow provider neither blocks the event loop nor starves asyncio's small default executor.
+        self.waiting = ThreadPoolExecutor(max_workers=LATER_THREADS, thread_name_prefix="lane-later")
         app.state.lanes = self
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -319,6 +324,7 @@ class LaneApp:
     def close(self) -> None:
         """Stop the writer (after it stored what was queued) and let go of the booking reads."""
         self.writer.stop()
+        self.waiting.shutdown(wait=False)
         if self.booking is not None:
             self.booking.close()
 
@@ -352,7 +358,7 @@ class LaneApp:
         request = Request(path, scope.get("query_string", b"").decode("latin-1"), dict(scope["headers"]), raw)
         item = lane.read(request)
         if isinstance(item, Later):
-            item = await asyncio.to_thread(item.finish)
+            item = await asyncio.get_running_loop().run_in_executor(self.waiting, item.finish)
         if isinstance(item, Pass):
             await self.app(scope, _replay(raw, more, receive), send)
             return

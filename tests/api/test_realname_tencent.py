@@ -206,3 +206,23 @@ def test_production_refuses_the_stand_in_and_a_tencent_verifier_without_its_key(
     )
     assert fine.realname_verifier == "tencent"
     assert Settings(environment="development").realname_verifier == "standin"  # the demo keeps the stand-in
+
+
+def test_the_intake_lane_holds_no_database_connection_while_the_provider_answers(client: TestClient) -> None:
+    from carloop.accounts.realname import StandInVerifier, Verified
+
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+
+    held: list[int] = []
+
+    class Watching(StandInVerifier):
+        def verify(self, name: str, id_number: str) -> Verified:
+            held.append(engine.pool.checkedout())
+            return super().verify(name, id_number)
+
+    client.app.state.realname_verifier = Watching()  # type: ignore[attr-defined]
+    buyer = sign_in(client, "13700137007")
+    body = {"configuration": FOUNDERS, "id_number": WANG, "real_name": "王五"}
+    made = client.post("/api/v1/intake/orders", json=body, headers={**buyer, "Idempotency-Key": "w1"})
+    assert made.status_code == 201, made.text
+    assert held == [0]
