@@ -19,13 +19,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from carloop.accounts.models import SessionToken
-from carloop.appointments import rules
+from carloop.appointments import holds, rules
 from carloop.appointments.models import Appointment, AppointmentHold
 from carloop.appointments.schemas import (
     AppointmentCreate,
@@ -241,18 +240,6 @@ def steps_of(attempt: Attempt) -> list[datetime]:
     return sorted({t for _, times in attempt.needs for t in times})
 
 
-_NEW_HOLD = {
-    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(_HOLD)
-    .on_conflict_do_nothing(index_elements=["store_id", "resource", "starts_at"])
-    .returning(_HOLD.c.id)
-    for dialect in (postgresql, sqlite)
-}
-
-
-def _insert_hold(conn: Connection) -> Any:
-    return _NEW_HOLD[conn.dialect.name]
-
-
 def write_batch(conn: Connection, attempts: list[Attempt], now: datetime) -> list[int | None]:
     """Store attempts in the caller's transaction: the new appointment id of each, or None if refused.
 
@@ -261,7 +248,6 @@ def write_batch(conn: Connection, attempts: list[Attempt], now: datetime) -> lis
     """
     results: list[int | None] = [None] * len(attempts)
     order = sorted(range(len(attempts)), key=lambda i: (attempts[i].store.id, attempts[i].starts_at))
-    add_hold = _insert_hold(conn)
     for i in order:
         a = attempts[i]
         appointment_id = conn.execute(
@@ -279,41 +265,12 @@ def write_batch(conn: Connection, attempts: list[Attempt], now: datetime) -> lis
                 "updated_at": now,
             },
         ).scalar_one()
-        if all(_hold_group(conn, add_hold, a, appointment_id, g, times) for g, times in a.needs):
+        if holds.hold_needs(conn, a.store.id, int(appointment_id), a.needs) is None:
             results[i] = int(appointment_id)
             continue
         conn.execute(delete(_HOLD).where(_HOLD.c.appointment_id == appointment_id))
         conn.execute(delete(_APPOINTMENT).where(_APPOINTMENT.c.id == appointment_id))
     return results
-
-
-def _hold_group(
-    conn: Connection,
-    add_hold: Any,
-    a: Attempt,
-    appointment_id: int,
-    group: rules.ResourceGroup,
-    times: list[datetime],
-) -> bool:
-    """Hold one unit of ``group`` at every step; False if every unit is taken at some step."""
-    for n in range(1, group.count + 1):
-        unit = group.unit(n)
-        landed = 0
-        for t in times:
-            result = conn.execute(
-                add_hold,
-                {"appointment_id": appointment_id, "store_id": a.store.id, "resource": unit, "starts_at": t},
-            )
-            if result.first() is None:  # someone holds this unit at this step
-                break
-            landed += 1
-        if landed == len(times):
-            return True
-        if landed:  # this unit is free at some steps only: give those back, try the next unit
-            conn.execute(
-                delete(_HOLD).where(_HOLD.c.appointment_id == appointment_id, _HOLD.c.resource == unit)
-            )
-    return False
 
 
 def read(attempt: Attempt, appointment_id: int) -> AppointmentRead:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from carloop.accounts.schemas import Principal, Role
-from carloop.appointments import rules
+from carloop.appointments import holds, rules
 from carloop.appointments.models import Appointment, AppointmentHold
 from carloop.appointments.schemas import (
     AppointmentKind,
@@ -63,33 +62,16 @@ def _held(session: Session, store_id: int, times: list[datetime]) -> set[tuple[s
 
 
 def _hold(session: Session, appointment: Appointment, needs: list[Need]) -> None:
-    """Insert one free unit of each needed group; the unique constraint decides every race."""
-    held = _held(session, appointment.store_id, sorted({t for _, times in needs for t in times}))
-    for group, times in needs:
-        for n in range(1, group.count + 1):
-            if any((group.unit(n), t) in held for t in times):
-                continue
-            try:
-                with session.begin_nested():
-                    session.add_all(
-                        AppointmentHold(
-                            appointment_id=appointment.id,
-                            store_id=appointment.store_id,
-                            resource=group.unit(n),
-                            starts_at=t,
-                        )
-                        for t in times
-                    )
-                    session.flush()
-            except IntegrityError:
-                continue  # someone took this unit a moment ago: try the next one
-            break
-        else:
-            if group.prefix.startswith(rules.BUYER_PREFIX):
-                raise rules.limit_reached(group)
-            if group.prefix.startswith("order:"):
-                raise CapacityExhausted("This order already has a delivery appointment.")
-            raise CapacityExhausted(rules.FULL)
+    """Hold one free unit of each needed group (``holds.hold_needs``: the unique key decides every
+    race); the caller's savepoint gives back what was held when a group is full."""
+    full = holds.hold_needs(session.connection(), appointment.store_id, appointment.id, needs)
+    if full is None:
+        return
+    if full.prefix.startswith(rules.BUYER_PREFIX):
+        raise rules.limit_reached(full)
+    if full.prefix.startswith("order:"):
+        raise CapacityExhausted("This order already has a delivery appointment.")
+    raise CapacityExhausted(rules.FULL)
 
 
 def _needs(store: Store, appointment: Appointment) -> list[Need]:
