@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -154,6 +155,18 @@ class Settings(BaseSettings):
                     "CARLOOP_REALNAME_VERIFIER=standin checks only the identity number's checksum, so anyone"
                     " could claim anyone's identity; in production use CARLOOP_REALNAME_VERIFIER=tencent"
                     " with CARLOOP_REALNAME_TENCENT_SECRET_ID and CARLOOP_REALNAME_TENCENT_SECRET_KEY" + hint
+                )
+            endpoint = urlsplit(self.realname_tencent_endpoint)
+            if (
+                self.realname_verifier == "tencent"
+                and "//" in self.realname_tencent_endpoint
+                and (
+                    endpoint.scheme != "https" and endpoint.hostname not in ("127.0.0.1", "localhost", "::1")
+                )
+            ):
+                raise ValueError(
+                    "CARLOOP_REALNAME_TENCENT_ENDPOINT must be https in production (names and identity"
+                    " numbers travel in it)" + hint
                 )
         if self.realname_verifier == "tencent" and not (
             self.realname_tencent_secret_id and self.realname_tencent_secret_key.get_secret_value()

@@ -205,6 +205,10 @@ def test_production_refuses_the_stand_in_and_a_tencent_verifier_without_its_key(
         realname_tencent_secret_key=SECRET_KEY,
     )
     assert fine.realname_verifier == "tencent"
+    with pytest.raises(ValueError, match="must be https in production"):
+        fine.model_validate({**fine.model_dump(), "realname_tencent_endpoint": "http://faceid.example.com"})
+    for local in ("http://127.0.0.1:8123", "faceid.tencentcloudapi.com"):  # a local stand-in; a bare host
+        fine.model_validate({**fine.model_dump(), "realname_tencent_endpoint": local})
     assert Settings(environment="development").realname_verifier == "standin"  # the demo keeps the stand-in
 
 
