@@ -21,6 +21,7 @@ class DifferenceKind(StrEnum):
     MISSING_AT_PROVIDER = "missing_at_provider"  # carloop booked money the provider's statement lacks
     AMOUNT_MISMATCH = "amount_mismatch"  # both know it, for different amounts
     DUPLICATE = "duplicate"  # the statement lists one payment or refund more than once
+    REFUND_FAILED = "refund_failed"  # the provider's refund callback says the money did not reach the buyer
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 A refund is booked when the provider accepts it (``service.refund_payment``); its callback says
 whether the money reached the buyer. Success confirms the refund; an abnormal or closed refund, or
-one whose amount differs, is logged as such and left for reconciliation to show staff.
+one whose amount differs, is logged as such and waits for HQ finance on the reconciliation page.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from collections.abc import Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from carloop.clock import SHANGHAI, utcnow
 from carloop.errors import NotFound
-from carloop.payments.models import NotificationLog, Refund
+from carloop.payments.models import NotificationLog, ReconciliationDifference, Refund
 from carloop.payments.providers.base import RefundNotice
+from carloop.payments.reconcile_rules import DifferenceKind
 
 
 def record(*, session: Session, notice: RefundNotice, form: Mapping[str, str]) -> str:
@@ -29,6 +31,8 @@ def record(*, session: Session, notice: RefundNotice, form: Mapping[str, str]) -
         outcome, detail = "refund_succeeded", notice.status
     else:
         outcome, detail = "refund_failed", notice.status
+    if outcome != "refund_succeeded":
+        _for_finance(session, notice, refund.amount_fen)
     session.add(
         NotificationLog(
             provider=notice.provider,
@@ -40,3 +44,29 @@ def record(*, session: Session, notice: RefundNotice, form: Mapping[str, str]) -
     )
     session.flush()
     return outcome
+
+
+def _for_finance(session: Session, notice: RefundNotice, booked_fen: int) -> None:
+    """A refund the provider did not make as booked waits on the reconciliation page (once)."""
+    day = utcnow().astimezone(SHANGHAI).date()
+    kind = str(DifferenceKind.REFUND_FAILED)
+    seen = session.scalar(
+        select(ReconciliationDifference.id).where(
+            ReconciliationDifference.provider == notice.provider,
+            ReconciliationDifference.kind == kind,
+            ReconciliationDifference.refund_no == notice.refund_no[:60],
+        )
+    )
+    if seen is None:
+        session.add(
+            ReconciliationDifference(
+                provider=notice.provider,
+                day=day,
+                kind=kind,
+                trade_no=notice.trade_no[:40],
+                refund_no=notice.refund_no[:60],
+                provider_txn_id=notice.status[:80],
+                carloop_fen=booked_fen,
+                provider_fen=notice.amount_fen,
+            )
+        )

@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from carloop.accounts import service as accounts
 from carloop.errors import PaymentFailed
 from carloop.payments import ledger
-from carloop.payments.models import JournalEntry, NotificationLog, Payment, PaymentStatus, Refund
+from carloop.payments.models import (
+    JournalEntry,
+    NotificationLog,
+    Payment,
+    PaymentStatus,
+    ReconciliationDifference,
+    Refund,
+)
 from carloop.payments.providers.wechat import WeChatPayProvider
 from carloop.settings import Settings
 from carloop.web.app import create_app
@@ -153,13 +160,18 @@ def test_refund_goes_to_wechat_and_its_callback_is_recorded(
     forged = wechat.refund_callback(refund_no)
     forged.headers = wechat.signed_headers(forged.body, key=wechat.merchant_key)
     assert _post(client, REFUND_NOTIFY, forged) == 400
+    abnormal = wechat.refund_callback(refund_no, status="ABNORMAL")  # e.g. the buyer's card was closed
+    assert _post(client, REFUND_NOTIFY, abnormal) == 200
+    assert _post(client, REFUND_NOTIFY, abnormal) == 200
     with session_factory() as session:
         (refund,) = session.scalars(select(Refund))
         assert refund.provider_ref == wechat.refunds[refund_no]["refund_id"]
         outcomes = session.scalars(
             select(NotificationLog.outcome).where(NotificationLog.outcome.like("refund%"))
         )
-        assert list(outcomes) == ["refund_succeeded", "refund_succeeded"]
+        assert list(outcomes) == ["refund_succeeded", "refund_succeeded", "refund_failed", "refund_failed"]
+        (waiting,) = session.scalars(select(ReconciliationDifference))  # once, for HQ finance
+        assert (waiting.kind, waiting.refund_no, waiting.status) == ("refund_failed", refund_no, "open")
     assert _books(session_factory) == (2, 1, True)
 
 
