@@ -92,6 +92,7 @@ def test_a_malformed_number_or_an_empty_name_is_refused_without_a_paid_call(clou
         (SECRET_ID, "a-wrong-secret-key", "AuthFailure.SignatureFailure"),
         ("AKIDsomebodyelse", SECRET_KEY, "AuthFailure.SecretIdNotFound"),
     ],
+    ids=["wrong-key", "unknown-secret-id"],  # stable ids: xdist workers must collect the same names
 )
 def test_a_request_signed_with_a_wrong_key_is_refused_by_the_api_and_is_a_503(
     cloud: TencentCloud, secret_id: str, secret_key: str, code: str
