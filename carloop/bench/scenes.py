@@ -111,13 +111,17 @@ def _bridge_main(
     )
 
 
-def _receiver_main(url: str, base: int, ready: MpEvent, stop: MpEvent, out: Any) -> None:
+def _receiver_main(url: str, base: int, vehicles: int, ready: MpEvent, stop: MpEvent, out: Any) -> None:
     from carloop.ecosystem.mqtt import PahoClient
+    from carloop.ecosystem.protocol import entity_of
 
     seen: list[tuple[str, float]] = []
+    own = {f"light.{base + i}" for i in range(vehicles)}  # a shared broker carries other runs' commands
 
     def on_command(topic: str, payload: bytes) -> None:
         now = time.time()
+        if entity_of(topic) not in own:
+            return
         body = json.loads(payload)
         sent = (body.get("cause") or {}).get("ts")
         seen.append((topic, (now - float(sent)) * 1000 if sent is not None else -1.0))
@@ -155,7 +159,7 @@ def run(
         target=_bridge_main, args=(url, vehicles, base, ha, ready_bridge, stop, bridge_out), daemon=True
     )
     devices_proc = ctx.Process(
-        target=_receiver_main, args=(url, base, ready_devices, stop, devices_out), daemon=True
+        target=_receiver_main, args=(url, base, vehicles, ready_devices, stop, devices_out), daemon=True
     )
     bridge_proc.start()
     devices_proc.start()
