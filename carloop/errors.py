@@ -11,7 +11,8 @@
      ├── AuthenticationFailed   not signed in, or wrong code/password
      ├── PermissionDenied       signed in, but the role may not do this
      ├── RateLimited            too many attempts; carries retry_after seconds
-     └── Unavailable            a provider we depend on did not answer usefully; retry later
+     ├── Unavailable            a provider we depend on did not answer usefully; retry later
+     └── MessageNotSent         an SMS (or e-mail) provider did not take the message
 
 The web layer maps each class to an HTTP status and an RFC 9457 problem body; domain code never
 raises HTTP errors itself.
@@ -52,6 +53,7 @@ class ErrorCode(StrEnum):
     YAML_TOO_LARGE = "yaml-too-large"
     VALIDATION_ERROR = "validation-error"
     MALFORMED_BODY = "malformed-body"
+    MESSAGE_NOT_SENT = "message-not-sent"
 
 
 class DomainError(Exception):
@@ -122,3 +124,14 @@ class Unavailable(DomainError):
     def __init__(self, message: str, *, code: ErrorCode | None = None, retry_after: int = 30) -> None:
         super().__init__(message, code=code, retry_after=retry_after)
         self.retry_after = retry_after
+
+
+class MessageNotSent(DomainError):
+    """An outside messaging provider (SMS, e-mail) did not take a message; ``retryable`` says whether
+    trying again later can help."""
+
+    default_code = ErrorCode.MESSAGE_NOT_SENT
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable

@@ -67,10 +67,29 @@ class Settings(BaseSettings):
     # Callbacks older (or newer) than this many seconds are refused as replays.
     wechat_callback_window_seconds: int = 300
     public_base_url: str = "http://127.0.0.1:8000"
-    # How sign-in codes reach people: "log" (the server log, for an SMS adapter to replace) or "page"
-    # (shown on the sign-in page and in the API reply: development and tests only, asked for explicitly).
+    # Where sign-in codes go besides the SMS provider (when one is set, codes always go by SMS): "log" (the
+    # server log; without a provider, development and tests only) or "page" (shown on the sign-in page and
+    # in the API reply as well: development and tests only, asked for explicitly).
     otp_sender: Literal["log", "page"] = "log"
     otp_ttl_seconds: int = 300
+    # Text messages (sign-in codes, notices that matter): Alibaba Cloud SMS or Tencent Cloud SMS. Production
+    # needs one, or nobody can sign in. Keys come from the environment only (docs/SMS.md).
+    sms_provider: Literal["none", "aliyun", "tencent"] = "none"
+    sms_access_key_id: str = ""  # Alibaba Cloud AccessKey ID / Tencent Cloud SecretId
+    sms_access_key_secret: SecretStr = SecretStr("")  # Alibaba Cloud AccessKey secret / Tencent SecretKey
+    sms_sign_name: str = ""  # the approved signature (签名), e.g. 卡路智行
+    sms_app_id: str = ""  # Tencent Cloud SmsSdkAppId (Alibaba Cloud has none)
+    sms_region: str = ""  # "" = cn-hangzhou (Alibaba Cloud) / ap-guangzhou (Tencent Cloud)
+    sms_endpoint: str = (
+        ""  # "" = the provider's public API; a URL such as http://127.0.0.1:9000 for a stand-in
+    )
+    # Approved template codes by purpose (carloop.sms.rules.TEMPLATES), e.g. {"login_code": "SMS_1234"};
+    # "purpose:en" names an English template for English readers where the provider approved one.
+    sms_templates: dict[str, str] = Field(default_factory=dict)
+    # At most this many messages to one phone, and per template, each sms_window_seconds (database counters).
+    sms_per_phone_window: int = 10
+    sms_per_template_window: int = 5000
+    sms_window_seconds: int = 3600
     session_ttl_hours: int = 24 * 14
     # Sign-in back-off per account and device: this many free wrong attempts (code requests), then a
     # wait of backoff_base_seconds doubling each time, capped at rate_window_seconds. Never a lock.
@@ -181,6 +200,26 @@ class Settings(BaseSettings):
             raise ValueError(
                 "WeChat Pay is half configured; set " + ", ".join(f"CARLOOP_{m.upper()}" for m in missing)
             )
+        if self.environment == "production" and self.sms_provider == "none":
+            raise ValueError(
+                "production sends sign-in codes by SMS (without a provider nobody can sign in): set"
+                " CARLOOP_SMS_PROVIDER (aliyun or tencent) with its keys, sign name and templates"
+                + PRODUCTION_HINT
+            )
+        if self.sms_provider != "none":
+            sms_missing = [
+                name
+                for name, value in (
+                    ("CARLOOP_SMS_ACCESS_KEY_ID", self.sms_access_key_id),
+                    ("CARLOOP_SMS_ACCESS_KEY_SECRET", self.sms_access_key_secret.get_secret_value()),
+                    ("CARLOOP_SMS_SIGN_NAME", self.sms_sign_name),
+                    ("CARLOOP_SMS_TEMPLATES[login_code]", self.sms_templates.get("login_code", "")),
+                    ("CARLOOP_SMS_APP_ID", self.sms_app_id if self.sms_provider == "tencent" else "-"),
+                )
+                if not value
+            ]
+            if sms_missing:
+                raise ValueError(f"CARLOOP_SMS_PROVIDER={self.sms_provider} needs " + ", ".join(sms_missing))
         if self.payment_provider == "simulator" and self.simulator_secret.get_secret_value() == "":
             raise ValueError("CARLOOP_SIMULATOR_SECRET may not be empty")
         return self

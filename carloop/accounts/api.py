@@ -23,7 +23,7 @@ from carloop.accounts.schemas import (
     TokenRead,
 )
 from carloop.audit import service as audit
-from carloop.errors import AuthenticationFailed, RateLimited
+from carloop.errors import AuthenticationFailed, MessageNotSent, RateLimited
 from carloop.web.deps import AppSettings, CurrentPrincipal, DbSession, require_roles, session_token
 
 router = APIRouter(tags=["accounts"])
@@ -47,8 +47,9 @@ def request_code(body: CodeRequest, request: Request, session: DbSession, settin
             ip=client_ip(request),
             sender=code_sender(request),
             device=device_id(request),
+            locale=request.state.locale,
         )
-    except RateLimited as exc:
+    except (RateLimited, MessageNotSent) as exc:
         return refusal(request, exc)
     return CodeIssuedRead(expires_in=issued.expires_in, dev_code=issued.dev_code)
 

@@ -17,7 +17,7 @@ from carloop.accounts.edge import (
     login_csrf_token,
     remember_device,
 )
-from carloop.errors import AuthenticationFailed, DomainError, PermissionDenied, RateLimited
+from carloop.errors import AuthenticationFailed, DomainError, MessageNotSent, PermissionDenied, RateLimited
 from carloop.settings import Settings
 from carloop.web import problems
 from carloop.web.deps import (
@@ -70,8 +70,9 @@ def send_code(
             ip=client_ip(request),
             sender=code_sender(request),
             device=ensure_device(request),
+            locale=request.state.locale,
         )
-    except RateLimited as exc:
+    except (RateLimited, MessageNotSent) as exc:
         return _phone_step(request, next_url=next_url, phone_input=phone, refused=exc)
     return _code_step(
         request, settings, next_url=next_url, phone=normalised, dev_code=issued.dev_code, status_code=200

@@ -6,21 +6,29 @@ import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from sqlalchemy.orm import Session
+
 log = logging.getLogger("carloop.accounts")
 
 
 class CodeSender(Protocol):
-    """Delivers a one-time sign-in code to a phone (an SMS gateway adapter implements this)."""
+    """Delivers a one-time sign-in code to a phone (``carloop.sms.codes.SmsCodeSender`` in production)."""
 
-    def send(self, *, phone: str, code: str, ttl_seconds: int) -> None:
-        """Deliver ``code`` to ``phone``; raise on failure so the caller can tell the user."""
+    def send(
+        self, *, session: Session, phone: str, code: str, ttl_seconds: int, locale: str = "zh_CN"
+    ) -> None:
+        """Deliver ``code`` to ``phone`` (recording what it did in ``session``); raise a domain error
+        on failure so the caller can tell the user."""
         ...
 
 
 class LogSender:
-    """Writes the code to the server log (logger ``carloop.accounts``): the default for the demo."""
+    """Writes the code to the server log (logger ``carloop.accounts``): the demo's sender without an
+    SMS provider (production refuses to start without one)."""
 
-    def send(self, *, phone: str, code: str, ttl_seconds: int) -> None:
+    def send(
+        self, *, session: Session, phone: str, code: str, ttl_seconds: int, locale: str = "zh_CN"
+    ) -> None:
         """Log the code for whoever watches the server output."""
         log.info("sign-in code for %s: %s (valid %d s)", phone, code, ttl_seconds)
 
@@ -31,7 +39,9 @@ class MemorySender:
 
     sent: list[tuple[str, str]] = field(default_factory=list)
 
-    def send(self, *, phone: str, code: str, ttl_seconds: int) -> None:
+    def send(
+        self, *, session: Session, phone: str, code: str, ttl_seconds: int, locale: str = "zh_CN"
+    ) -> None:
         """Remember the code."""
         self.sent.append((phone, code))
 

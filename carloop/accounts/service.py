@@ -80,8 +80,12 @@ def request_login_code(
     sender: CodeSender | None = None,
     now: datetime | None = None,
     device: str | None = None,
+    locale: str = "zh_CN",
 ) -> CodeIssued:
-    """Send a fresh one-time code to ``phone`` (backing off per phone and device; a high ceiling per ip)."""
+    """Send a fresh one-time code to ``phone`` (backing off per phone and device; a high ceiling per ip).
+
+    The code is sent before it is stored: if the provider refuses, the phone's previous code stays
+    live and the sender's error (``MessageNotSent``, ``RateLimited``) reaches the caller."""
     now = now or utcnow()
     normalised = rules.normalise_phone(phone)
     if normalised is None:
@@ -90,13 +94,17 @@ def request_login_code(
     ratelimit.guard(session=session, key=key, now=now)
     _ceiling(session, settings, f"code:ip:{ip}" if ip else None, settings.otp_requests_per_ip_window, now)
     _count(session, settings, key, settings.otp_requests_per_window, now)
+    code = rules.new_code()
+    session.flush()  # the counters stay counted even if the sender refuses
+    (sender or LogSender()).send(
+        session=session, phone=normalised, code=code, ttl_seconds=settings.otp_ttl_seconds, locale=locale
+    )
     # Only the newest code of a phone is live.
     session.execute(
         update(LoginCode)
         .where(LoginCode.phone == normalised, LoginCode.consumed_at.is_(None))
         .values(consumed_at=now)
     )
-    code = rules.new_code()
     expires_at = now + timedelta(seconds=settings.otp_ttl_seconds)
     session.add(
         LoginCode(
@@ -108,7 +116,6 @@ def request_login_code(
         )
     )
     session.flush()
-    (sender or LogSender()).send(phone=normalised, code=code, ttl_seconds=settings.otp_ttl_seconds)
     show = settings.shows_codes
     return CodeIssued(
         phone=normalised,

@@ -50,6 +50,8 @@ from carloop.payments.providers import build_providers
 from carloop.production import api as production_api
 from carloop.production import pages as production_pages
 from carloop.settings import Settings
+from carloop.sms.codes import SmsCodeSender
+from carloop.sms.providers import build_gateway
 from carloop.web import limits, problems, tracking
 from carloop.web.captures import CAPTURE_HANDLERS, LOCK_FIRST
 from carloop.web.i18n import request_locale
@@ -129,6 +131,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if reconciliation_pages.reconcilable(app.state.payment_provider):
         jobs_registry.register(reconciliation_pages.daily_job(app.state.payment_provider))
     app.state.realname_verifier = build_verifier(settings)
+    app.state.sms_gateway = build_gateway(settings)
+    if app.state.sms_gateway is not None:  # else accounts.edge falls back to the log (never in production)
+        app.state.code_sender = SmsCodeSender(settings, app.state.sms_gateway)
     app.state.capture_handlers = CAPTURE_HANDLERS
     app.state.lock_first = LOCK_FIRST
 

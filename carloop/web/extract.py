@@ -33,6 +33,7 @@ ERROR_CLASSES = frozenset(
         "PermissionDenied",
         "RateLimited",
         "Unavailable",
+        "MessageNotSent",
     }
 )
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

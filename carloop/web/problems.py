@@ -36,6 +36,7 @@ STATUS_FOR: list[tuple[type[errors.DomainError], int]] = [
     (errors.PermissionDenied, 403),
     (errors.RateLimited, 429),
     (errors.Unavailable, 503),
+    (errors.MessageNotSent, 503),
 ]
 
 TITLES = {
@@ -59,6 +60,8 @@ def status_for(exc: errors.DomainError) -> int:
     """The HTTP status a domain error maps to."""
     if exc.code in (errors.ErrorCode.SIGNATURE_INVALID, errors.ErrorCode.MALFORMED_BODY):
         return 400
+    if isinstance(exc, errors.MessageNotSent) and not exc.retryable:
+        return 422  # the provider refuses this number: asking again will not help
     for cls, status in STATUS_FOR:
         if isinstance(exc, cls):
             return status

@@ -26,6 +26,7 @@ def no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "CARLOOP_OTP_SENDER",
         "CARLOOP_PAYMENT_PROVIDER",
         "CARLOOP_SECRET_KEY",
+        "CARLOOP_SMS_PROVIDER",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -46,6 +47,37 @@ def test_production_refuses_the_simulator_and_codes_on_the_page() -> None:
         Settings(**real, payment_provider="alipay", otp_sender="page")
     with pytest.raises(ValueError, match="PUBLIC_BASE_URL"):
         Settings(secret_key="k" * 40, payment_provider="alipay")
+
+
+@pytest.mark.usefixtures("no_environment")
+def test_production_refuses_to_start_without_an_sms_provider_or_with_half_of_one() -> None:
+    real = {
+        "secret_key": "k" * 40,
+        "public_base_url": "https://shop.example",
+        "payment_provider": "alipay",
+        "realname_verifier": "tencent",
+        "realname_tencent_secret_id": "AKIDtest",
+        "realname_tencent_secret_key": "t" * 32,
+    }
+    with pytest.raises(ValueError, match=r"nobody can sign in\): set CARLOOP_SMS_PROVIDER"):
+        Settings(**real)
+    with pytest.raises(ValueError, match="needs CARLOOP_SMS_ACCESS_KEY_SECRET, CARLOOP_SMS_APP_ID"):
+        Settings(
+            **real,
+            sms_provider="tencent",
+            sms_access_key_id="id",
+            sms_sign_name="卡路智行",
+            sms_templates={"login_code": "1"},
+        )
+    configured = Settings(
+        **real,
+        sms_provider="aliyun",
+        sms_access_key_id="id",
+        sms_access_key_secret="secret",
+        sms_sign_name="卡路智行",
+        sms_templates={"login_code": "SMS_1"},
+    )
+    assert configured.sms_provider == "aliyun" and not configured.shows_codes
 
 
 @pytest.mark.usefixtures("no_environment")

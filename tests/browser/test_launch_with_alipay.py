@@ -30,6 +30,7 @@ from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, Route, expect
 from pydantic import SecretStr
 from sqlalchemy import select
+from stand_ins.sms import SmsStandIn, serve_sms
 from stand_ins.tencent_cloud import TencentCloud
 
 from carloop.accounts import service as accounts
@@ -119,8 +120,15 @@ def faceid() -> Iterator[TencentCloud]:
 
 
 @pytest.fixture(scope="module")
+def sms() -> Iterator[SmsStandIn]:
+    """Alibaba Cloud SMS, played locally (production refuses to start without an SMS provider)."""
+    with serve_sms("aliyun") as standin:
+        yield standin
+
+
+@pytest.fixture(scope="module")
 def served(
-    tmp_path_factory: pytest.TempPathFactory, alipay: Alipay, faceid: TencentCloud
+    tmp_path_factory: pytest.TempPathFactory, alipay: Alipay, faceid: TencentCloud, sms: SmsStandIn
 ) -> Iterator[tuple[str, Any]]:
     """What ``carloop serve`` runs, with production settings and the Alipay adapter, on a free port."""
     import carloop.models  # noqa: F401 - registers every domain's tables
@@ -143,7 +151,7 @@ def served(
         alipay_app_private_key=SecretStr(_pem(app_key)),
         alipay_public_key=alipay.public_pem,
         alipay_sandbox=True,
-        otp_sender="log",
+        **sms.settings(),
         host="127.0.0.1",
         port=port,
         public_base_url=PUBLIC,

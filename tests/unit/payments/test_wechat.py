@@ -170,5 +170,12 @@ def test_half_configured_wechat_pay_is_refused_and_full_configuration_is_offered
         "realname_tencent_secret_id": "AKIDtest",
         "realname_tencent_secret_key": SecretStr("t" * 32),
     }
-    production = Settings(environment="production", payment_provider="wechat", **real, **full)
+    sms = {  # production refuses to start without an SMS provider (sign-in codes)
+        "sms_provider": "aliyun",
+        "sms_access_key_id": "id",
+        "sms_access_key_secret": SecretStr("secret"),
+        "sms_sign_name": "卡路智行",
+        "sms_templates": {"login_code": "SMS_1"},
+    }
+    production = Settings(environment="production", payment_provider="wechat", **real, **full, **sms)
     assert production.payment_providers == ["wechat"]

@@ -1,0 +1,3 @@
+"""The SMS providers' stand-ins as fixtures."""
+
+pytest_plugins = ["stand_ins.sms"]
