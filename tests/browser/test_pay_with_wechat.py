@@ -5,7 +5,7 @@ and encrypts its callbacks). The buyer reserves an SU7 in zh-CN on a desktop win
 page shows the Native QR code; the buyer "scans" it (the stand-in marks the order paid and sends
 the callback, then a replayed and a forged one), the page moves on to the reserved order, and the
 buyer refunds the deposit, which goes back through WeChat Pay (and its refund callback).
-Sign-in is by session cookie: SMS sign-in is another engineer's part, not on main when this was written.
+The buyer signs in by the SMS code that Tencent Cloud SMS (its local stand-in) delivered.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import uvicorn
@@ -23,8 +22,8 @@ from fastapi import FastAPI
 from playwright.sync_api import Browser, expect
 from pydantic import SecretStr
 from sqlalchemy import func, select
+from stand_ins.sms import SmsStandIn, serve_sms
 
-from carloop.accounts import service as accounts
 from carloop.db import Base, enable_wal, make_engine
 from carloop.payments import ledger
 from carloop.payments.models import JournalEntry, NotificationLog
@@ -44,8 +43,15 @@ def wechat() -> Iterator[WeChatPayStandIn]:
 
 
 @pytest.fixture(scope="module")
+def sms() -> Iterator[SmsStandIn]:
+    """Tencent Cloud SMS, played locally: the buyer's sign-in code arrives there."""
+    with serve_sms("tencent") as standin:
+        yield standin
+
+
+@pytest.fixture(scope="module")
 def served(
-    tmp_path_factory: pytest.TempPathFactory, wechat: WeChatPayStandIn
+    tmp_path_factory: pytest.TempPathFactory, wechat: WeChatPayStandIn, sms: SmsStandIn
 ) -> Iterator[tuple[str, FastAPI]]:
     """What ``carloop serve`` runs, with production settings and WeChat Pay, on a free port."""
     import carloop.models  # noqa: F401 - registers every domain's tables
@@ -62,7 +68,7 @@ def served(
         database_url=f"sqlite:///{db_file}",
         secret_key=SecretStr("wechat-test-secret-key-0123456789"),
         payment_provider="wechat",
-        otp_sender="log",
+        **sms.settings(),
         host="127.0.0.1",
         port=port,
         public_base_url=PUBLIC,
@@ -95,22 +101,20 @@ def served(
         sock.close()
 
 
-def _buyer(app: Any, phone: str) -> str:
-    with app.state.sessions.begin() as session:
-        customer = accounts.get_or_create_customer(session=session, phone=phone)
-        session.flush()
-        token, _ = accounts.start_session(session=session, settings=app.state.settings, customer=customer)
-    return str(token)
-
-
-def test_pay_the_deposit_by_scanning_the_wechat_pay_code_then_refund(
-    browser: Browser, served: tuple[str, FastAPI], wechat: WeChatPayStandIn
+def test_sign_in_by_sms_pay_the_deposit_by_scanning_the_wechat_pay_code_then_refund(
+    browser: Browser, served: tuple[str, FastAPI], wechat: WeChatPayStandIn, sms: SmsStandIn
 ) -> None:
     url, app = served
     context = browser.new_context(base_url=url, locale="zh-CN", viewport={"width": 1280, "height": 900})
-    context.add_cookies([{"name": "carloop_session", "value": _buyer(app, "13800138020"), "url": url}])
     page = context.new_page()
     try:
+        page.goto("/login?lang=zh-CN&next=/checkout%3Fmodel%3Dsu7%26trim%3Dpro")
+        page.get_by_test_id("phone").fill("13800138020")
+        page.get_by_test_id("send-code").click()
+        expect(page.get_by_test_id("code-sent")).to_be_visible()
+        page.get_by_test_id("code").fill(sms.last_code("+8613800138020"))
+        page.get_by_test_id("sign-in").click()
+        expect(page.get_by_test_id("place-order")).to_be_visible()
         page.goto("/checkout?model=su7&trim=pro&lang=zh-CN")
         page.get_by_test_id("place-order").click()
         qr = page.get_by_test_id("wechat-qr")
