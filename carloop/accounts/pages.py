@@ -43,6 +43,22 @@ def login_page(request: Request, principal: OptionalPrincipal, next_url: NextQue
     return _phone_step(request, next_url=next_url)
 
 
+def _checked_phone(
+    request: Request, settings: Settings, login_csrf: str, phone: str, next_url: str
+) -> str | Response:
+    """Both steps of phone sign-in start alike: this browser's anti-forgery token, then a mainland
+    mobile number; the normalised number, or the phone step again with the reason."""
+    try:
+        check_login_csrf(request, settings, login_csrf)
+    except PermissionDenied as exc:
+        return _phone_step(request, next_url=next_url, phone_input=phone, refused=exc)
+    normalised = rules.normalise_phone(phone)
+    if normalised is None:
+        message = _("Enter a mainland China mobile number (11 digits starting with 1).", request)
+        return _phone_step(request, next_url=next_url, phone_input=phone, error=message, status_code=422)
+    return normalised
+
+
 @router.post("/login/code")
 def send_code(
     request: Request,
@@ -54,14 +70,9 @@ def send_code(
     login_csrf: FormText = "",
 ) -> Response:
     """Send a one-time code and show the code step (or the phone step again with the reason)."""
-    try:
-        check_login_csrf(request, settings, login_csrf)
-    except PermissionDenied as exc:
-        return _phone_step(request, next_url=next_url, phone_input=phone, refused=exc)
-    normalised = rules.normalise_phone(phone)
-    if normalised is None:
-        message = _("Enter a mainland China mobile number (11 digits starting with 1).", request)
-        return _phone_step(request, next_url=next_url, phone_input=phone, error=message, status_code=422)
+    normalised = _checked_phone(request, settings, login_csrf, phone, next_url)
+    if isinstance(normalised, Response):
+        return normalised
     try:
         issued = service.request_login_code(
             session=session,
@@ -91,14 +102,9 @@ def sign_in(
     login_csrf: FormText = "",
 ) -> Response:
     """Check the code; on success set the session cookie and go to ``next`` (a local path) or home."""
-    try:
-        check_login_csrf(request, settings, login_csrf)
-    except PermissionDenied as exc:
-        return _phone_step(request, next_url=next_url, phone_input=phone, refused=exc)
-    normalised = rules.normalise_phone(phone)
-    if normalised is None:
-        message = _("Enter a mainland China mobile number (11 digits starting with 1).", request)
-        return _phone_step(request, next_url=next_url, phone_input=phone, error=message, status_code=422)
+    normalised = _checked_phone(request, settings, login_csrf, phone, next_url)
+    if isinstance(normalised, Response):
+        return normalised
     code = "".join(code.split())
     if not (len(code) == rules.CODE_DIGITS and code.isascii() and code.isdigit()):
         message = _("Enter the 6-digit code from the message.", request)
