@@ -35,6 +35,7 @@ class ErrorCode(StrEnum):
     INVALID_CONFIGURATION = "invalid-configuration"
     NOT_REFUNDABLE = "deposit-not-refundable"
     LOCK_NOT_CONFIRMED = "lock-not-confirmed"
+    CHANGE_NOT_CONFIRMED = "change-not-confirmed"
     CAPACITY_EXHAUSTED = "capacity-exhausted"
     PAYMENT_FAILED = "payment-failed"
     SIGNATURE_INVALID = "signature-invalid"

@@ -10,6 +10,7 @@ checkboxes are named ``option``. The page reads both. "Reserve" is its own GET f
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,10 @@ from carloop.web.deps import DbSession
 
 router = APIRouter()
 
-MAX_OPTIONS = 60  # as many as ConfigurationIn accepts; a longer query is cut, not refused
+MAX_OPTIONS = 60
+ORDER_NUMBER = re.compile(
+    r"[A-Z0-9]{1,6}-[A-Z0-9]{1,16}"
+)  # as many as ConfigurationIn accepts; a longer query is cut, not refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +146,15 @@ def configure(request: Request, model: str, session: DbSession) -> Response:
         "deposits": terms.storefront_deposits(session=session, car=car),
         "problems": problems,
         "offers": rules.active_incentives(car, at=utcnow()),
+        "change": _change_of(request),
     }
     return _render(request, "catalog/configure.html", context)
+
+
+def _change_of(request: Request) -> str | None:
+    """The order number a post-lock change is being configured for (``?change=``), if well-formed."""
+    number = request.query_params.get("change", "")
+    return number if ORDER_NUMBER.fullmatch(number) else None
 
 
 def _chosen_options(request: Request, car: CarModel) -> list[str]:

@@ -168,3 +168,32 @@ class DepositPolicyOverride(Base):
     lock_at_payment: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str] = mapped_column(String(40))
+
+
+class OrderChange(Base):
+    """A post-lock configuration change the buyer confirmed: from what, to what, at which prices.
+
+    ``key`` is the confirmation form's idempotency key: a double submit finds the first change. The
+    price difference is booked once in the ledger under ``order:<id>:change:<change id>``.
+    """
+
+    __tablename__ = "order_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    key: Mapped[str] = mapped_column(String(80))
+    actor: Mapped[str] = mapped_column(String(40))
+    from_trim: Mapped[str] = mapped_column(String(40))
+    from_options: Mapped[list[str]] = mapped_column(JSON)
+    to_trim: Mapped[str] = mapped_column(String(40))
+    to_options: Mapped[list[str]] = mapped_column(JSON)
+    from_total_fen: Mapped[int] = mapped_column(BigInteger)
+    to_total_fen: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("order_id", "key"),)
+
+    @property
+    def difference_fen(self) -> int:
+        """What the buyer owes more (positive) or less (negative) after the change."""
+        return self.to_total_fen - self.from_total_fen

@@ -25,7 +25,7 @@ from carloop.ordering import deposits, editions, panels, reservations, rules, se
 from carloop.ordering.schemas import OrderRead
 from carloop.payments import service as payments
 from carloop.payments.api import provider_of
-from carloop.production import eta
+from carloop.production import changes, eta
 from carloop.web import tracking
 from carloop.web.deps import CurrentCustomer, DbSession, FormCustomer, OptionalPrincipal
 from carloop.web.problems import status_for
@@ -177,6 +177,8 @@ def order_page(number: str, request: Request, session: DbSession, me: CurrentCus
             "pending_payment": pending[0] if pending else None,
             "form_key": uuid.uuid4().hex,
             "now": utcnow(),
+            "may_change": changes.may_change(order),
+            "change_until": changes.change_deadline(order),
         },
     )
 

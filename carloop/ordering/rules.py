@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from carloop.errors import ErrorCode, InvalidTransition, PolicyViolation
@@ -285,6 +285,38 @@ def check_lock_confirmation(confirmation: LockConfirmation, *, deposit_fen: int,
             code=ErrorCode.LOCK_NOT_CONFIRMED,
             problems=problems,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeConfirmation:
+    """The buyer's explicit confirmation of a post-lock change: the new price and configuration repeated."""
+
+    acknowledge_new_price: bool
+    total_fen: int
+    configuration: str
+    latest_delivery: date | None = None  # the end of the window the buyer saw (None: beyond the plan)
+
+
+def check_change_confirmation(
+    confirmation: ChangeConfirmation, *, total_fen: int, configuration: str
+) -> None:
+    """Refuse a post-lock change unless the buyer repeated the new price and configuration and agreed."""
+    if not confirmation.acknowledge_new_price:
+        raise PolicyViolation(
+            "Confirm that you accept the new price and delivery window.", code=ErrorCode.CHANGE_NOT_CONFIRMED
+        )
+    if confirmation.total_fen != total_fen or confirmation.configuration.strip() != configuration.strip():
+        raise PolicyViolation(
+            "The price or configuration changed since you reviewed it; review the change again.",
+            code=ErrorCode.CHANGE_NOT_CONFIRMED,
+        )
+
+
+def window_kept(confirmed: date | None, applied: date | None) -> bool:
+    """Whether an applied delivery window ends no later than the one the buyer confirmed."""
+    if confirmed is None:  # the buyer accepted a car beyond the plan: any planned week is earlier
+        return True
+    return applied is not None and applied <= confirmed
 
 
 MAX_DEPOSIT_FEN = 10_000_000  # ¥100,000: a deposit, not a price

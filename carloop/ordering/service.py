@@ -20,11 +20,11 @@ from carloop.clock import as_utc, utcnow
 from carloop.errors import ErrorCode, InvalidTransition, NotFound, PolicyViolation
 from carloop.ordering import deposits, lifecycle, locks, reservations, rules
 from carloop.ordering.lifecycle import facts, new_order_number
-from carloop.ordering.models import Order, OrderEvent, QueueCounter
+from carloop.ordering.models import Order, OrderChange, OrderEvent, QueueCounter
 from carloop.ordering.rules import CancelMoney, OrderStatus
 from carloop.payments import ledger
 from carloop.payments import service as payments
-from carloop.payments.models import Payment, PaymentPurpose, PaymentStatus
+from carloop.payments.models import Account, Payment, PaymentPurpose, PaymentStatus, Posting
 from carloop.payments.providers.base import PaymentProvider
 from carloop.payments.rules import OrderTerms as PaymentTerms
 from carloop.payments.service import NotificationResult
@@ -338,7 +338,42 @@ def money_terms(*, session: Session) -> dict[int, PaymentTerms]:
 def check_ledger(*, session: Session) -> ledger.LedgerReport:
     """The full books check with every order's policy: refunded + forfeited + kept = paid, forfeited <=
     the deposit policy, and no ended order keeps money it can no longer use."""
-    return ledger.check(session=session, terms=money_terms(session=session))
+    report = ledger.check(session=session, terms=money_terms(session=session))
+    report.account_mismatches += price_change_mismatches(session=session)
+    return report
+
+
+def price_change_mismatches(*, session: Session) -> list[tuple[str, int, int]]:
+    """Orders whose post-lock price changes disagree with the ledger or with their price, as
+    (``account:order number``, have, want): the receivable booked for an order must be the sum of
+    its changes' differences, and each changed order's price its first locked price plus that sum."""
+    booked = {
+        int(order_id or 0): int(total or 0)
+        for order_id, total in session.execute(
+            select(Posting.order_id, func.sum(Posting.amount_fen))
+            .where(Posting.account == Account.PRICE_CHANGE_RECEIVABLE)
+            .group_by(Posting.order_id)
+        )
+    }
+    changes: dict[int, list[OrderChange]] = {}
+    for change in session.scalars(select(OrderChange).order_by(OrderChange.id)):
+        changes.setdefault(change.order_id, []).append(change)
+    orders = {
+        int(i): (str(n), int(t))
+        for i, n, t in session.execute(
+            select(Order.id, Order.number, Order.total_fen).where(Order.id.in_(set(changes) | set(booked)))
+        )
+    }
+    found = []
+    for order_id in sorted(set(changes) | set(booked)):
+        number, total = orders.get(order_id, (str(order_id), 0))
+        made = changes.get(order_id, [])
+        want = sum(c.to_total_fen - c.from_total_fen for c in made)
+        if booked.get(order_id, 0) != want:
+            found.append((f"{Account.PRICE_CHANGE_RECEIVABLE}:{number}", booked.get(order_id, 0), want))
+        if made and made[0].from_total_fen + want != total:
+            found.append((f"order_total:{number}", total, made[0].from_total_fen + want))
+    return found
 
 
 def _return_all(session: Session, provider: PaymentProvider, order: Order, *, reason: str) -> None:

@@ -15,6 +15,11 @@ class Account(StrEnum):
     CUSTOMER_PREPAYMENTS = "customer_prepayments"  # liability: buyers' money held against an order
     FORFEITED_DEPOSITS = "forfeited_deposits"  # income: deposits kept when a locked order is cancelled
     SHOP_SALES = "shop_sales"  # income: cash taken for merchandise shop orders (less refunds)
+    # Post-lock configuration changes: what buyers owe more (debit) or less (credit) than the price
+    # they locked at, against the car sales those changes add or remove. Balanced per order by the
+    # books check against the changes' records.
+    PRICE_CHANGE_RECEIVABLE = "price_change_receivable"
+    PRICE_CHANGE_SALES = "price_change_sales"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +60,16 @@ def deposit_forfeited(order_id: int, amount_fen: int) -> list[Line]:
     return [
         Line(Account.CUSTOMER_PREPAYMENTS, amount_fen, order_id),
         Line(Account.FORFEITED_DEPOSITS, -amount_fen, order_id),
+    ]
+
+
+def price_changed(order_id: int, difference_fen: int) -> list[Line]:
+    """A locked order's configuration changed: the buyer owes ``difference_fen`` more (less if negative)."""
+    if difference_fen == 0:
+        raise ValueError("a price change of 0 fen books nothing")
+    return [
+        Line(Account.PRICE_CHANGE_RECEIVABLE, difference_fen, order_id),
+        Line(Account.PRICE_CHANGE_SALES, -difference_fen, order_id),
     ]
 
 

@@ -55,8 +55,15 @@ def window_read(window: rules.Window, *, on: date) -> WindowRead:
     )
 
 
-def eta(*, session: Session, config: ConfigurationIn, now: datetime | None = None) -> EtaQuote:
-    """The delivery window a configuration would get if it were ordered and locked now."""
+def eta(
+    *,
+    session: Session,
+    config: ConfigurationIn,
+    now: datetime | None = None,
+    without_order_id: int | None = None,
+) -> EtaQuote:
+    """The delivery window a configuration would get if it were ordered and locked now (with the
+    order ``without_order_id`` taken out of the plan first: the one whose configuration changes)."""
     priced = catalog.quote(config=config)
     version, plan = current_plan(session=session, now=now)
     week0 = rules.week_of(today(now))
@@ -69,6 +76,7 @@ def eta(*, session: Session, config: ConfigurationIn, now: datetime | None = Non
     rows = session.execute(
         select(Slot.signature, Slot.planned_week, func.count())
         .where(Slot.active.is_(True), Slot.built.is_(False), Slot.planned_week.is_not(None))
+        .where(Slot.order_id != (without_order_id or 0))
         .group_by(Slot.signature, Slot.planned_week)
     )
     key = ",".join(found[i].code for i in sig)
@@ -92,6 +100,7 @@ def eta(*, session: Session, config: ConfigurationIn, now: datetime | None = Non
         select(func.count())
         .select_from(Slot)
         .where(Slot.active.is_(True), Slot.built.is_(False), Slot.configuration == configuration)
+        .where(Slot.order_id != (without_order_id or 0))
     )
     window = rules.delivery_window(week, current_week=week0, lead=plan.lead)
     return EtaQuote(
@@ -170,7 +179,7 @@ def reconfigure_preview(
         number=order.number,
         change_allowed_until=until,
         current=current,
-        proposed=eta(session=session, config=config, now=now),
+        proposed=eta(session=session, config=config, now=now, without_order_id=order.id),
     )
 
 

@@ -23,6 +23,7 @@ from carloop.production.schemas import (
 )
 
 WAITING = (OrderStatus.LOCKED, OrderStatus.SCHEDULED)
+CHANGED_AFTER_LOCK = "configuration changed after locking"  # the reason of a requeued order's move
 
 
 def today(now: datetime | None = None) -> date:
@@ -113,11 +114,14 @@ def replan(
     trigger: str,
     now: datetime | None = None,
     cancelled_order_id: int | None = None,
+    requeued_order_id: int | None = None,
 ) -> Run:
     """Re-plan every waiting order: place new locks, fill freed slots, apply capacity changes.
 
     Orders only move later when capacity or supply is cut; each such move is recorded with its
     reason and the buyer gets a notice. New orders get their first promised window and a notice.
+    A requeued order (its configuration changed after lock) gives its week up like a cancellation
+    and is placed again at the back of its new configuration's queue, as a new lock would be.
     """
     started = time.perf_counter()
     slots = list(
@@ -134,10 +138,12 @@ def replan(
             slots.append(gone)
     placed = [s for s in slots if s.first_confidence > 0]  # planned before (maybe beyond the horizon)
     fresh = [s for s in slots if s.first_confidence == 0 and s.order_id != cancelled_order_id]
-    book = _book(session, placed + fresh, now)
+    moved = [s for s in placed if s.order_id == requeued_order_id]
+    placed = [s for s in placed if s.order_id != requeued_order_id]
+    book = _book(session, placed + moved + fresh, now)
     alloc = book.alloc
     # The fresh orders were given a placeholder week; take them out and place them in lock order.
-    for slot in fresh:
+    for slot in moved + fresh:
         alloc.alive[alloc.ids == slot.order_id] = False
     alloc.load = alloc._load()
     # Where the stored plan holds more than the new capacity allows, that capacity was cut.
@@ -146,28 +152,35 @@ def replan(
         alloc.cancel(cancelled_order_id)
     alloc.recapacitate(rules.capacity_matrix(book.plan, book.week0, book.plan.horizon_weeks))
     alloc.fill()  # weeks that came into the horizon, or still have room, take waiting orders that fit
-    for slot in fresh:
+    for slot in moved + fresh:
         row = int(np.flatnonzero(alloc.ids == slot.order_id)[0])
         alloc.place(slot.order_id, int(alloc.sig[row]), int(alloc.rank[row]))
     weeks = alloc.weeks()
     run = Run(trigger=trigger[:200], plan_version=book.plan_version, orders=len(weeks))
     session.add(run)
     session.flush()
-    for slot in placed + fresh:
+    for slot in placed + moved + fresh:
         if slot.order_id == cancelled_order_id:
             slot.active = False
             slot.planned_week = None
             continue
         rel = weeks[slot.order_id]
         week = None if rel >= book.plan.horizon_weeks else book.week0 + rel
-        _promise(session, slot, week, book, run, now)
+        _promise(session, slot, week, book, run, now, requeued=slot in moved)
     run.millis = round((time.perf_counter() - started) * 1000, 2)
     session.flush()
     return run
 
 
 def _promise(
-    session: Session, slot: Slot, week: int | None, book: _Book, run: Run, now: datetime | None
+    session: Session,
+    slot: Slot,
+    week: int | None,
+    book: _Book,
+    run: Run,
+    now: datetime | None,
+    *,
+    requeued: bool = False,
 ) -> None:
     window = rules.delivery_window(week, current_week=book.week0, lead=book.plan.lead)
     old_week, old_latest = slot.promised_week, slot.promised_latest
@@ -187,8 +200,8 @@ def _promise(
     later = _later(window.latest, old_latest)
     earlier = not later and window.latest is not None and (old_latest is None or window.latest < old_latest)
     if later or earlier:
-        reason = run.trigger
-        if later and old_week is not None:
+        reason = CHANGED_AFTER_LOCK if requeued else run.trigger
+        if later and old_week is not None and not requeued:
             reason = rules.cut_reason(book.plan, book.week0, old_week, fallback=run.trigger)
         session.add(
             PromiseChange(
@@ -209,7 +222,10 @@ def _promise(
         _set_promise(slot, window)
         kind = "window_later" if later else "window_earlier"
         text_en, text_zh = _window_text(window)
-        if later:
+        if requeued:
+            text_en = f"Your configuration change was applied. {text_en}"
+            text_zh = f"您的配置变更已生效。{text_zh}"
+        elif later:
             text_en, text_zh = f"{text_en} Reason: {reason}.", f"{text_zh} 原因：{reason}。"
         notify(session, slot, kind, (text_en, text_zh))
     _schedule(session, slot, week_scheduled)

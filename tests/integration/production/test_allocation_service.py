@@ -152,7 +152,7 @@ def test_a_post_lock_change_is_only_previewed_within_24_hours_of_locking(
         preview = eta.reconfigure_preview(
             session=session, order=order, config=ConfigurationIn(model="su7", trim="pro")
         )
-        assert preview.proposed.queue_ahead == 3  # it would go behind itself and the two before it
+        assert preview.proposed.queue_ahead == 2  # behind the two before it: its own place is given up
         late = order.locked_at + timedelta(hours=25)
         with pytest.raises(PolicyViolation):
             eta.reconfigure_preview(
