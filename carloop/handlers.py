@@ -13,6 +13,7 @@ from carloop.analytics import handlers as analytics_handlers
 from carloop.appointments import handlers as appointment_handlers
 from carloop.community import handlers as community_handlers
 from carloop.ecosystem import handlers as ecosystem_handlers
+from carloop.invoicing import handlers as invoicing_handlers
 from carloop.loyalty import handlers as loyalty_handlers
 from carloop.outbox.service import Handler
 from carloop.production import handlers as production_handlers
@@ -25,6 +26,7 @@ DOMAIN_HANDLERS: list[Mapping[str, Sequence[Handler]]] = [
     loyalty_handlers.EVENT_HANDLERS,
     production_handlers.EVENT_HANDLERS,
     community_handlers.EVENT_HANDLERS,
+    invoicing_handlers.EVENT_HANDLERS,
 ]
 
 

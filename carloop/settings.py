@@ -148,6 +148,10 @@ class Settings(BaseSettings):
     realname_tencent_region: str = "ap-guangzhou"
     realname_tencent_endpoint: str = "https://faceid.tencentcloudapi.com"
     realname_tencent_timeout: int = Field(default=10, ge=1, le=60)
+    # The official e-invoice (fapiao) provider (invoicing.fapiao): "standin" issues local numbers
+    # (development and tests; the default there); "disabled" says the maker issues e-invoices offline.
+    # Production must name one explicitly and refuses the stand-in.
+    einvoice_provider: Literal["standin", "disabled"] | None = None
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -168,6 +172,11 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "CARLOOP_PUBLIC_BASE_URL must be the site's public https address in production"
                     " (payment providers call it back)" + hint
+                )
+            if self.einvoice_provider in (None, "standin"):
+                raise ValueError(
+                    "the e-invoice stand-in issues no real fapiao; configure the maker's provider or"
+                    f" CARLOOP_EINVOICE_PROVIDER=disabled (e-invoices issued offline) in production{hint}"
                 )
             if self.realname_verifier == "standin":
                 raise ValueError(
@@ -249,6 +258,11 @@ class Settings(BaseSettings):
     def shows_codes(self) -> bool:
         """Whether sign-in codes are handed out in replies (explicit page mode, never in production)."""
         return self.otp_sender == "page" and self.environment != "production"
+
+    @property
+    def effective_einvoice_provider(self) -> str:
+        """The e-invoice provider in use: the configured one, else the stand-in (never in production)."""
+        return self.einvoice_provider or "standin"
 
     @property
     def is_sqlite(self) -> bool:

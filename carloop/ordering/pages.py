@@ -21,6 +21,7 @@ from carloop.catalog import service as catalog
 from carloop.catalog.schemas import ConfigurationIn
 from carloop.clock import utcnow
 from carloop.errors import Conflict, DomainError, InvalidConfiguration, PolicyViolation, Unavailable
+from carloop.invoicing import service as invoicing
 from carloop.ordering import deposits, editions, panels, reservations, rules, service
 from carloop.ordering.schemas import OrderRead
 from carloop.payments import service as payments
@@ -175,6 +176,10 @@ def order_page(number: str, request: Request, session: DbSession, me: CurrentCus
             "tracking": eta.tracking(session=session, order=order),
             "panel": panels.state_panel(session=session, order=order),
             "pending_payment": pending[0] if pending else None,
+            "documents": invoicing.documents_for(
+                session=session, order=order, einvoice_offline=request.app.state.einvoicer is None
+            ),
+            "base": "/orders",
             "form_key": uuid.uuid4().hex,
             "now": utcnow(),
             "may_change": changes.may_change(order),

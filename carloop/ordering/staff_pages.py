@@ -14,6 +14,7 @@ from carloop.accounts.schemas import Principal, Role
 from carloop.appointments import service as appointments
 from carloop.audit import service as audit
 from carloop.errors import DomainError, PermissionDenied
+from carloop.invoicing import service as invoicing
 from carloop.network import service as network
 from carloop.network.support import SupportAction, act_for_buyer
 from carloop.ordering import service
@@ -46,6 +47,11 @@ def _page(
             if a.order_id in (None, order.id)
         ],
         "notices": network.notices_for(session=session, customer_id=order.customer_id, limit=20),
+        "documents": invoicing.documents_for(
+            session=session, order=order, einvoice_offline=request.app.state.einvoicer is None
+        ),
+        "base": "/staff/orders",
+        "staff_actions": True,
         "trail": audit.list_entries(session=session, target_type="order", target_id=order.number, limit=50),
         "actions": list(SupportAction),
         "stages": list(Stage) if staff.role in PLAN_ROLES else [],

@@ -33,6 +33,8 @@ from carloop.ecosystem import api as ecosystem_api
 from carloop.ecosystem import pages as ecosystem_pages
 from carloop.ecosystem import runtime as ecosystem_runtime
 from carloop.handlers import all_handlers
+from carloop.invoicing import pages as invoicing_pages
+from carloop.invoicing.fapiao import build_einvoicer
 from carloop.jobs import registry as jobs_registry
 from carloop.jobs import runner as jobs_runner
 from carloop.loyalty import api as loyalty_api
@@ -135,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sms_gateway = build_gateway(settings)
     if app.state.sms_gateway is not None:  # else accounts.edge falls back to the log (never in production)
         app.state.code_sender = SmsCodeSender(settings, app.state.sms_gateway)
+    app.state.einvoicer = build_einvoicer(settings)  # None: the maker issues e-invoices offline
     app.state.capture_handlers = CAPTURE_HANDLERS
     app.state.lock_first = LOCK_FIRST
 
@@ -181,6 +184,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         community_pages,
         network_pages,
         appointments_pages,
+        invoicing_pages,
     ):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

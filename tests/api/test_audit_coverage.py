@@ -28,6 +28,7 @@ from carloop.ordering import service as ordering
 from carloop.ordering.rules import OrderStatus
 from carloop.outbox.service import dispatch
 from carloop.payments.providers.base import NotificationStatus
+from carloop.receipts import service as receipts
 from carloop.settings import Settings
 from carloop.web.app import create_app
 from carloop.web.deps import (
@@ -556,6 +557,49 @@ def handover_form(w: World) -> Expect:
     return _expect(w, "store1", "order", number, w.order_id(number))
 
 
+def receipt_pdf_page(w: World) -> Expect:
+    number = w.paid_order()
+    with w.sessions()() as s:
+        (receipt,) = receipts.receipts_for_order(session=s, order_id=int(w.order_id(number)))
+    _ok(w.client.get(f"/staff/orders/{number}/receipts/{receipt.number}.pdf", headers=w.headers["ops"]))
+    return _expect(w, "ops", "order", number, action="receipt.download")
+
+
+def _delivered(w: World) -> str:
+    """An order handed over at its centre, with its sales document written (outbox dispatched)."""
+    number = w.order_at_centre(settle=True)
+    form = {
+        "csrf_token": w.csrf["store1"],
+        "vin": VIN,
+        "inspection_passed": "true",
+        "documents_signed": "true",
+    }
+    response = w.client.post(
+        f"/staff/orders/{number}/handover", data=form, headers=w.headers["store1"], follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    dispatch(w.sessions(), all_handlers())
+    return number
+
+
+def sales_document_page(w: World) -> Expect:
+    number = _delivered(w)
+    _ok(w.client.get(f"/staff/orders/{number}/sales-document.pdf", headers=w.headers["store1"]))
+    return _expect(w, "store1", "order", number, action="sales_document.download")
+
+
+def einvoice_page(w: World) -> Expect:
+    number = _delivered(w)
+    response = w.client.post(
+        f"/staff/orders/{number}/einvoice",
+        data={"csrf_token": w.csrf["store1"]},
+        headers=w.headers["store1"],
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return _expect(w, "store1", "order", number, action="einvoice.blue")
+
+
 def forum_ban_page(w: World) -> Expect:
     cid = w.customer_id()
     form = {"csrf_token": w.csrf["ops"], "customer_id": str(cid), "days": "7", "reason": "spam"}
@@ -601,6 +645,9 @@ CASES: dict[tuple[str, str], tuple[Act, Any]] = {
     ("POST", "/staff/orders/{number}/stage"): (stage_page, None),
     ("POST", "/staff/orders/{number}/payments"): (store_payment_page, None),
     ("POST", "/staff/orders/{number}/handover"): (handover_form, None),
+    ("GET", "/staff/orders/{number}/receipts/{receipt}"): (receipt_pdf_page, None),
+    ("GET", "/staff/orders/{number}/sales-document.pdf"): (sales_document_page, None),
+    ("POST", "/staff/orders/{number}/einvoice"): (einvoice_page, None),
     ("POST", "/api/v1/network/centres/{code}/rebalance"): (rebalance, None),
     ("GET", "/api/v1/production/orders/{number}"): (production_tracking, None),
     ("GET", "/orders/{number}/delivery"): (delivery_card, None),

@@ -160,6 +160,7 @@ def served(
         realname_tencent_secret_id=FACEID_ID,
         realname_tencent_secret_key=SecretStr(FACEID_KEY),
         realname_tencent_endpoint=faceid.endpoint,
+        einvoice_provider="disabled",  # production refuses the e-invoice stand-in
     )
     schema = make_engine(settings)
     enable_wal(schema)
