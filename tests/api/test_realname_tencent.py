@@ -193,6 +193,7 @@ def test_production_refuses_the_stand_in_and_a_tencent_verifier_without_its_key(
         "secret_key": "k" * 40,
         "payment_provider": "alipay",
         "public_base_url": "https://shop.example",
+        "einvoice_provider": "disabled",  # production refuses the e-invoice stand-in
     }
     with pytest.raises(ValueError, match="CARLOOP_REALNAME_VERIFIER=standin checks only"):
         Settings(**real)  # type: ignore[arg-type]

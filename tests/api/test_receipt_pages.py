@@ -274,7 +274,8 @@ def test_with_e_invoices_disabled_the_documents_say_the_maker_issues_them_offlin
 def test_production_refuses_the_e_invoice_stand_in_unless_disabled() -> None:
     production = {
         "environment": "production", "secret_key": "k" * 40, "payment_provider": "alipay",
-        "public_base_url": "https://shop.example.cn",
+        "public_base_url": "https://shop.example.cn", "realname_verifier": "tencent",
+        "realname_tencent_secret_id": "AKIDtest", "realname_tencent_secret_key": "t" * 32,
     }  # fmt: skip
     for choice in (None, "standin"):
         with pytest.raises(ValueError, match="CARLOOP_EINVOICE_PROVIDER=disabled"):

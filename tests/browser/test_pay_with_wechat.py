@@ -77,6 +77,7 @@ def served(
         realname_verifier="tencent",  # production refuses the checksum-only stand-in; unused here
         realname_tencent_secret_id="AKIDunused",
         realname_tencent_secret_key=SecretStr("u" * 32),
+        einvoice_provider="disabled",  # production refuses the e-invoice stand-in
         **wechat.settings(),
     )
     schema = make_engine(settings)

@@ -169,6 +169,7 @@ def test_half_configured_wechat_pay_is_refused_and_full_configuration_is_offered
         "realname_verifier": "tencent",  # production refuses the checksum-only stand-in
         "realname_tencent_secret_id": "AKIDtest",
         "realname_tencent_secret_key": SecretStr("t" * 32),
+        "einvoice_provider": "disabled",  # production refuses the e-invoice stand-in
     }
     sms = {  # production refuses to start without an SMS provider (sign-in codes)
         "sms_provider": "aliyun",
