@@ -58,6 +58,7 @@ def test_production_refuses_to_start_without_an_sms_provider_or_with_half_of_one
         "realname_verifier": "tencent",
         "realname_tencent_secret_id": "AKIDtest",
         "realname_tencent_secret_key": "t" * 32,
+        "einvoice_provider": "disabled",  # production refuses the e-invoice stand-in
     }
     with pytest.raises(ValueError, match=r"nobody can sign in\): set CARLOOP_SMS_PROVIDER"):
         Settings(**real)
