@@ -52,6 +52,7 @@ def production(database_url: str, sms: SmsStandIn, **extra: Any) -> Settings:
         "realname_verifier": "tencent",  # production refuses the stand-in verifier (never called here)
         "realname_tencent_secret_id": "AKID-sms-test",
         "realname_tencent_secret_key": "sms-test-faceid-key",
+        "einvoice_provider": "disabled",  # production refuses the e-invoice stand-in
         "outbox_interval": 0,
         "jobs_tick": 0,
         **sms.settings(),
