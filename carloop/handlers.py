@@ -18,16 +18,26 @@ from carloop.loyalty import handlers as loyalty_handlers
 from carloop.outbox.service import Handler
 from carloop.production import handlers as production_handlers
 
-# each domain's EVENT_HANDLERS, listed here
-DOMAIN_HANDLERS: list[Mapping[str, Sequence[Handler]]] = [
-    ecosystem_handlers.EVENT_HANDLERS,
-    appointment_handlers.EVENT_HANDLERS,
-    analytics_handlers.EVENT_HANDLERS,
-    loyalty_handlers.EVENT_HANDLERS,
-    production_handlers.EVENT_HANDLERS,
-    community_handlers.EVENT_HANDLERS,
-    invoicing_handlers.EVENT_HANDLERS,
-]
+# each domain's EVENT_HANDLERS by the domain's name (the name of its durable consumer on JetStream)
+DOMAINS: dict[str, Mapping[str, Sequence[Handler]]] = {
+    "ecosystem": ecosystem_handlers.EVENT_HANDLERS,
+    "appointments": appointment_handlers.EVENT_HANDLERS,
+    "analytics": analytics_handlers.EVENT_HANDLERS,
+    "loyalty": loyalty_handlers.EVENT_HANDLERS,
+    "production": production_handlers.EVENT_HANDLERS,
+    "community": community_handlers.EVENT_HANDLERS,
+    "invoicing": invoicing_handlers.EVENT_HANDLERS,
+}
+DOMAIN_HANDLERS: list[Mapping[str, Sequence[Handler]]] = list(DOMAINS.values())
+
+
+def domain_handlers() -> dict[str, dict[str, list[Handler]]]:
+    """Domain -> its handlers by event name: one JetStream consumer each, so one domain's failure
+    delays no other domain's reactions."""
+    return {
+        domain: {name: list(funcs) for name, funcs in handlers.items()}
+        for domain, handlers in DOMAINS.items()
+    }
 
 
 def all_handlers() -> dict[str, list[Handler]]:

@@ -107,6 +107,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = 4 * 1024 * 1024  # room for the 2 MB market CSV upload and its form
     # Seconds between outbox dispatch passes in the server; 0 turns the in-process worker off.
     outbox_interval: float = 1.0
+    # Where outbox events go after commit: "" is the poller above (one machine, the demo); a NATS URL
+    # (nats://[user:password@]host:4222, or tls://) relays them to a JetStream stream and every domain's
+    # handlers consume it through a durable pull consumer (carloop/bus, docs/SCALING.md).
+    event_bus: str = ""
+    event_stream: str = "CARLOOP_EVENTS"
+    event_subject_prefix: str = "carloop.events"
+    # A consumer's handlers get this many deliveries of an event, waiting event_backoff seconds (the
+    # n-th entry after the n-th failure, the last one after that); then the event is a dead letter.
+    event_max_attempts: int = Field(default=8, ge=1, le=100)
+    event_backoff: list[float] = Field(default_factory=lambda: [1.0, 5.0, 30.0, 120.0, 600.0])
+    # Seconds JetStream remembers a message id, so a relay that re-publishes after a crash adds nothing.
+    event_duplicate_window: float = 600.0
     # Seconds between two rounds of the scheduled-job runner in each server process; 0 turns it off.
     jobs_tick: float = 2.0
     # A job's lease lapses after this many seconds if its process died while running it.
@@ -229,6 +241,10 @@ class Settings(BaseSettings):
             ]
             if sms_missing:
                 raise ValueError(f"CARLOOP_SMS_PROVIDER={self.sms_provider} needs " + ", ".join(sms_missing))
+        if self.event_bus and urlsplit(self.event_bus).scheme not in ("nats", "tls"):
+            raise ValueError(
+                "CARLOOP_EVENT_BUS must be empty (the database poller) or a nats:// or tls:// URL"
+            )
         if self.payment_provider == "simulator" and self.simulator_secret.get_secret_value() == "":
             raise ValueError("CARLOOP_SIMULATOR_SECRET may not be empty")
         return self

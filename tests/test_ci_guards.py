@@ -46,7 +46,12 @@ def test_ci_script_runs_lint_typecheck_and_tests_against_the_real_services() -> 
     text = CI_RUN.read_text()
     for command in ("make install", "make lint", "make typecheck", "make test"):
         assert command in text
-    for variable in ("CARLOOP_TEST_DATABASE_URL", "CARLOOP_TEST_MQTT_URL", "CARLOOP_CHROMIUM"):
+    for variable in (
+        "CARLOOP_TEST_DATABASE_URL",
+        "CARLOOP_TEST_MQTT_URL",
+        "CARLOOP_TEST_NATS_URL",
+        "CARLOOP_CHROMIUM",
+    ):
         assert f"export {variable}" in text
 
 

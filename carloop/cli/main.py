@@ -13,6 +13,7 @@ from rich.table import Table
 from carloop.appointments import reminders as appointment_reminders
 from carloop.cli.bench import bench_app, simulate_app
 from carloop.cli.community import community_app
+from carloop.cli.events import events_app
 from carloop.cli.payments import payments_app
 from carloop.cli.points import points_app
 from carloop.db import make_engine, make_session_factory
@@ -33,6 +34,7 @@ app.add_typer(payments_app, name="payments")
 app.add_typer(community_app, name="community")
 app.add_typer(appointment_reminders.notices_app, name="notices")
 app.add_typer(jobs_cli.jobs_app, name="jobs")
+app.add_typer(events_app, name="events")
 
 console = Console()
 DatabaseUrl = Annotated[str | None, typer.Option("--database-url", help="Overrides CARLOOP_DATABASE_URL.")]
@@ -174,7 +176,13 @@ def dispatch_events(database_url: DatabaseUrl = None) -> None:
     from carloop.handlers import all_handlers
     from carloop.outbox.service import dispatch
 
-    factory = make_session_factory(make_engine(_settings(database_url)))
+    settings = _settings(database_url)
+    if settings.event_bus:
+        console.print(
+            "CARLOOP_EVENT_BUS is set: the JetStream consumers handle events (`carloop events status`)"
+        )
+        raise typer.Exit(1)
+    factory = make_session_factory(make_engine(settings))
     total = 0
     while handled := dispatch(factory, all_handlers()):
         total += handled

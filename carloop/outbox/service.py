@@ -57,7 +57,11 @@ def pending(*, session: Session, limit: int = 100) -> Sequence[OutboxEvent]:
     """Events not yet handled, oldest first."""
     query = (
         select(OutboxEvent)
-        .where(OutboxEvent.handled_at.is_(None), OutboxEvent.attempts < MAX_ATTEMPTS)
+        .where(
+            OutboxEvent.handled_at.is_(None),
+            OutboxEvent.relayed_at.is_(None),  # the JetStream consumers handle those
+            OutboxEvent.attempts < MAX_ATTEMPTS,
+        )
         .order_by(OutboxEvent.id)
         .limit(limit)
     )

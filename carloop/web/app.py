@@ -21,6 +21,7 @@ from carloop.analytics import live as analytics_live
 from carloop.analytics import pages as analytics_pages
 from carloop.appointments import api as appointments_api
 from carloop.appointments import pages as appointments_pages
+from carloop.bus import runtime as bus_runtime
 from carloop.catalog import api as catalog_api
 from carloop.catalog import looks
 from carloop.catalog import pages as catalog_pages
@@ -32,7 +33,7 @@ from carloop.db import make_engine, make_session_factory
 from carloop.ecosystem import api as ecosystem_api
 from carloop.ecosystem import pages as ecosystem_pages
 from carloop.ecosystem import runtime as ecosystem_runtime
-from carloop.handlers import all_handlers
+from carloop.handlers import all_handlers, domain_handlers
 from carloop.invoicing import pages as invoicing_pages
 from carloop.invoicing.fapiao import build_einvoicer
 from carloop.jobs import registry as jobs_registry
@@ -95,8 +96,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return component.stop if component is not None else _nothing
 
         components: list[Callable[[], Stop]] = [
-            # outbox events to every domain's handlers (carloop/handlers.py), after commit
-            lambda: outbox_worker.start(settings, sessions, handlers=all_handlers()),
+            # outbox events to every domain's handlers (carloop/handlers.py), after commit: the database
+            # poller, or with CARLOOP_EVENT_BUS the JetStream relay and one durable consumer per domain
+            (
+                (lambda: bus_runtime.start(settings, sessions, domains=domain_handlers()))
+                if settings.event_bus
+                else (lambda: outbox_worker.start(settings, sessions, handlers=all_handlers()))
+            ),
             # scheduled promises (auto-lock, expiries, reminders, ledger check) under a database lease
             lambda: jobs_runner.start(settings, sessions),
             # MQTT broker (embedded for the demo), the bridge and the simulated fleet

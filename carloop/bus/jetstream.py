@@ -1,0 +1,179 @@
+"""The NATS side of the bus: the stream, the relay's publishing and the durable consumers' loop.
+
+The relay publishes each committed outbox row with its id as ``Nats-Msg-Id``; JetStream drops a second
+message with the same id inside the duplicate window, so a relay that crashed after publishing and
+before marking the rows relayed re-publishes without doubling. Each domain consumes through its own
+durable pull consumer with explicit acks: handled (or already handled) events are acked, failures
+nak'ed with a growing delay, and after ``max_attempts`` deliveries the event becomes a dead letter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+from sqlalchemy.orm import Session, sessionmaker
+
+from carloop.bus.handling import Envelope, bury, handle_once, mark_relayed, subject_for, unrelayed
+from carloop.outbox.service import Handler
+from carloop.settings import Settings
+
+log = logging.getLogger("carloop.bus")
+
+ACK_WAIT_SECONDS = 60.0
+WEEK_SECONDS = 7 * 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class BusConfig:
+    """Where the events go and how hard consumers try."""
+
+    stream: str = "CARLOOP_EVENTS"
+    prefix: str = "carloop.events"
+    max_attempts: int = 8
+    backoff: Sequence[float] = field(default=(1.0, 5.0, 30.0, 120.0, 600.0))
+    duplicate_window: float = 600.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BusConfig:
+        """The bus the settings describe."""
+        return cls(
+            stream=settings.event_stream,
+            prefix=settings.event_subject_prefix,
+            max_attempts=settings.event_max_attempts,
+            backoff=tuple(settings.event_backoff) or (1.0,),
+            duplicate_window=settings.event_duplicate_window,
+        )
+
+    def delay_after(self, failures: int) -> float:
+        """Seconds to wait before the next delivery after ``failures`` failed ones."""
+        return self.backoff[min(failures, len(self.backoff)) - 1]
+
+
+async def ensure_stream(js: JetStreamContext, config: BusConfig) -> None:
+    """Create the stream (or bring its settings up to date)."""
+    stream = StreamConfig(
+        name=config.stream,
+        subjects=[f"{config.prefix}.>"],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=WEEK_SECONDS,  # a week of history for replays and `carloop events status`
+        duplicate_window=config.duplicate_window,
+    )
+    try:
+        await js.stream_info(config.stream)
+    except NotFoundError:
+        await js.add_stream(stream)
+    else:
+        await js.update_stream(stream)
+
+
+async def ensure_consumer(js: JetStreamContext, config: BusConfig, durable: str) -> None:
+    """Create ``durable`` (a pull consumer of every event, explicit acks) unless it exists."""
+    try:
+        await js.consumer_info(config.stream, durable)
+    except NotFoundError:
+        await js.add_consumer(
+            config.stream,
+            ConsumerConfig(
+                durable_name=durable,
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                filter_subject=f"{config.prefix}.>",
+                ack_wait=ACK_WAIT_SECONDS,
+                max_deliver=-1,  # the consumer counts attempts itself and buries the event as a dead letter
+            ),
+        )
+
+
+async def relay_once(
+    factory: sessionmaker[Session],
+    js: JetStreamContext,
+    config: BusConfig,
+    *,
+    limit: int = 200,
+    before_mark: Callable[[list[int]], None] | None = None,
+) -> int:
+    """Publish up to ``limit`` unrelayed rows, in order, and mark them after the stream's acks."""
+    batch = await asyncio.to_thread(unrelayed, factory, limit=limit)
+    if not batch:
+        return 0
+    for event in batch:
+        await js.publish(
+            subject_for(config.prefix, event.name),
+            event.encode(),
+            stream=config.stream,
+            headers={"Nats-Msg-Id": str(event.id)},
+        )
+    ids = [event.id for event in batch]
+    if before_mark is not None:  # tests crash the relay here
+        before_mark(ids)
+    await asyncio.to_thread(mark_relayed, factory, ids)
+    return len(batch)
+
+
+async def consume(
+    factory: sessionmaker[Session],
+    js: JetStreamContext,
+    config: BusConfig,
+    durable: str,
+    handlers: Mapping[str, Sequence[Handler]],
+    *,
+    running: Callable[[], bool],
+    batch: int = 20,
+    on_handled: Callable[[Envelope], Awaitable[None]] | None = None,
+) -> None:
+    """Fetch and handle ``durable``'s messages until ``running()`` turns false."""
+    sub = await js.pull_subscribe_bind(durable=durable, stream=config.stream)
+    try:
+        while running():
+            try:
+                messages = await sub.fetch(batch, timeout=0.5)
+            except NatsTimeout:
+                continue
+            except Exception:  # the connection is away: nats-py reconnects; fetch again shortly
+                log.exception("%s: fetch failed", durable)
+                await asyncio.sleep(1.0)
+                continue
+            for msg in messages:
+                try:
+                    event = await _handle(factory, config, durable, handlers, msg)
+                except Exception:  # an ack, nak or the database failed: JetStream redelivers after ack_wait
+                    log.exception("%s: message %s not settled", durable, msg.metadata.sequence.stream)
+                    continue
+                if event is not None and on_handled is not None:
+                    await on_handled(event)
+    finally:
+        await sub.unsubscribe()
+
+
+async def _handle(
+    factory: sessionmaker[Session],
+    config: BusConfig,
+    durable: str,
+    handlers: Mapping[str, Sequence[Handler]],
+    msg: Msg,
+) -> Envelope | None:
+    """Handle one message and settle it: ack, nak with a delay, or term as a dead letter."""
+    event = Envelope.decode(msg.data)
+    delivered = msg.metadata.num_delivered
+    try:
+        await asyncio.to_thread(handle_once, factory, durable, handlers, event)
+    except Exception as err:  # the handler's failure: try again later, or give up
+        error = f"{type(err).__name__}: {err}"
+        log.warning("%s: event %s (%s) failed: %s", durable, event.id, event.name, error)
+        if delivered >= config.max_attempts:
+            await asyncio.to_thread(bury, factory, durable, event, delivered, error)
+            await msg.term()
+        else:
+            await msg.nak(delay=config.delay_after(delivered))
+        return None
+    await msg.ack_sync()
+    return event
