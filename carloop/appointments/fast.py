@@ -215,6 +215,7 @@ def plan(body: AppointmentCreate, *, customer_id: int, store: StoreRow | None, n
     )
     times = rules.steps(starts_at, length, kind)
     needs = [(g, times) for g in groups]
+    needs.append(rules.buyer_slot_need(customer_id, times))
     allowance = rules.buyer_need(kind, customer_id, starts_at)
     if allowance is not None:
         needs.append(allowance)

@@ -27,9 +27,15 @@ def _render(request: Request, template: str, context: dict[str, Any], status_cod
 
 
 def _mine(
-    request: Request, session: DbSession, customer_id: int, error: str = "", status: int = 200
+    request: Request,
+    session: DbSession,
+    customer_id: int,
+    error: str = "",
+    status: int = 200,
+    just_booked: int | None = None,
 ) -> Response:
     booked = service.list_for_customer(session=session, customer_id=customer_id)
+    confirmed = next((a for a in booked if a.id == just_booked), None)  # only the buyer's own
     arrived = [
         o
         for o in ordering.list_for_customer(session=session, customer_id=customer_id)
@@ -45,15 +51,19 @@ def _mine(
             ],
             "notices": network.notices_for(session=session, customer_id=customer_id, limit=10),
             "error": error,
+            "confirmed": service.read(session, confirmed) if confirmed is not None else None,
         },
         status,
     )
 
 
 @router.get("/appointments")
-def my_appointments(request: Request, session: DbSession, me: CurrentCustomer) -> Response:
-    """The buyer's appointments, cars ready for a delivery booking, and recent notices."""
-    return _mine(request, session, me.customer_id or 0)
+def my_appointments(
+    request: Request, session: DbSession, me: CurrentCustomer, booked: int | None = None
+) -> Response:
+    """The buyer's appointments (with a confirmation of the one just booked), cars ready for a
+    delivery booking, and recent notices."""
+    return _mine(request, session, me.customer_id or 0, just_booked=booked)
 
 
 @router.post("/appointments/book")
@@ -72,7 +82,7 @@ def book(
     """Book the chosen slot; a slot taken meanwhile shows the reason on my appointments page."""
     try:
         with session.begin_nested():
-            service.book(
+            made = service.book(
                 session=session,
                 customer_id=me.customer_id or 0,
                 kind=kind,
@@ -84,7 +94,7 @@ def book(
             )
     except DomainError as err:
         return _mine(request, session, me.customer_id or 0, err.message, 409)
-    return RedirectResponse("/appointments", status_code=303)
+    return RedirectResponse(f"/appointments?booked={made.id}", status_code=303)
 
 
 @router.post("/appointments/{appointment_id}/cancel")

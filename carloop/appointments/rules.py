@@ -121,7 +121,9 @@ BUYER_DAY_LIMITS: dict[AppointmentKind, int] = {
     AppointmentKind.SERVICE: 2,
 }
 BUYER_PREFIX = "buyer:"
+SLOT_PREFIX = "buyer-slot:"  # one unit per buyer and time step: a buyer is in one place at a time
 FULL = "That slot is fully booked; choose another."
+ALREADY_BOOKED = "You already have an appointment at this outlet at that time."
 
 
 def day_mark(starts_at: datetime) -> datetime:
@@ -147,12 +149,20 @@ def buyer_need(
     return ResourceGroup(f"{BUYER_PREFIX}{customer_id}:{kind}", limit), [day_mark(starts_at)]
 
 
+def buyer_slot_need(customer_id: int, times: list[datetime]) -> tuple[ResourceGroup, list[datetime]]:
+    """The buyer themself, held at every step of the slot: booking the same slot twice (a double
+    click, a second tab) finds this unit taken, under the same unique key as every other resource."""
+    return ResourceGroup(f"{SLOT_PREFIX}{customer_id}", 1), times
+
+
 def check_free(needs: list[tuple[ResourceGroup, list[datetime]]], held: set[tuple[str, datetime]]) -> None:
     """Refuse, before writing, a booking some needed group has no free unit for: the buyer's own
     limit (``appointment-limit-reached``), the order's one delivery, or the slot itself."""
     for group, times in needs:
         if free_units([group], held, times) > 0:
             continue
+        if group.prefix.startswith(SLOT_PREFIX):
+            raise CapacityExhausted(ALREADY_BOOKED)
         if group.prefix.startswith(BUYER_PREFIX):
             raise limit_reached(group)
         if group.prefix.startswith("order:"):

@@ -67,6 +67,8 @@ def _hold(session: Session, appointment: Appointment, needs: list[Need]) -> None
     full = holds.hold_needs(session.connection(), appointment.store_id, appointment.id, needs)
     if full is None:
         return
+    if full.prefix.startswith(rules.SLOT_PREFIX):
+        raise CapacityExhausted(rules.ALREADY_BOOKED)
     if full.prefix.startswith(rules.BUYER_PREFIX):
         raise rules.limit_reached(full)
     if full.prefix.startswith("order:"):
@@ -80,6 +82,7 @@ def _needs(store: Store, appointment: Appointment) -> list[Need]:
     needs: list[Need] = [(g, times) for g in _groups(store, appointment.kind, appointment.model)]
     if appointment.order_id is not None:
         needs.append((rules.ResourceGroup(f"order:{appointment.order_id}", 1), [rules.ORDER_MARK]))
+    needs.append(rules.buyer_slot_need(appointment.customer_id, times))
     allowance = rules.buyer_need(appointment.kind, appointment.customer_id, appointment.starts_at)
     if allowance is not None:
         needs.append(allowance)

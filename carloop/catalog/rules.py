@@ -194,11 +194,11 @@ def _problem(code: ProblemCode, options: list[str], en: str, zh: str, **extra: A
 
 
 def _en(option: Option) -> str:
-    return f"'{option.code}' ({option.name_en})"
+    return f"“{option.name_en}”"
 
 
 def _zh(option: Option) -> str:
-    return f"'{option.code}'（{option.name_zh}）"
+    return f"“{option.name_zh}”"
 
 
 def _join(parts: list[str], last: str, sep: str = ", ") -> str:
@@ -233,8 +233,8 @@ def _not_on_trim(trim: Trim, option: Option) -> dict[str, Any]:
     return _problem(
         ProblemCode.NOT_ON_TRIM,
         [option.code],
-        f"Option {_en(option)} is not available on trim '{trim.code}' ({trim.name_en}).",
-        f"选装项 {_zh(option)}不适用于版本 '{trim.code}'（{trim.name_zh}）。",
+        f"Option {_en(option)} is not available on the {trim.name_en}.",
+        f"选装项{_zh(option)}不适用于{trim.name_zh}。",
         trim=trim.code,
     )
 
@@ -247,9 +247,8 @@ def _too_many(model: CarModel, group: Group, codes: list[str]) -> dict[str, Any]
     return _problem(
         ProblemCode.TOO_MANY_IN_GROUP,
         codes,
-        f"{_join([_en(o) for o in options], ' and ')} are {both} in group '{group.code}' ({rule_en}).",
-        f"{_join([_zh(o) for o in options], '和', '、')}同属选项组 '{group.code}'（{group.name_zh}）"
-        f"，{rule_zh}。",
+        f"{_join([_en(o) for o in options], ' and ')} are {both} in “{group.name_en}” ({rule_en}).",
+        f"{_join([_zh(o) for o in options], '和', '、')}同属“{group.name_zh}”，{rule_zh}。",
         group=group.code,
     )
 
@@ -258,8 +257,8 @@ def _group_empty(group: Group) -> dict[str, Any]:
     return _problem(
         ProblemCode.GROUP_EMPTY,
         [],
-        f"Group '{group.code}' ({group.name_en}) needs exactly one option; none was chosen.",
-        f"选项组 '{group.code}'（{group.name_zh}）必须选择一项。",
+        f"“{group.name_en}” needs exactly one choice; none was chosen.",
+        f"“{group.name_zh}”必须选择一项。",
         group=group.code,
     )
 
@@ -270,7 +269,7 @@ def _requires_missing(model: CarModel, option: Option) -> dict[str, Any]:
         ProblemCode.REQUIRES_MISSING,
         [option.code, *needed],
         f"Option {_en(option)} requires one of: {', '.join(_en(model.options[c]) for c in needed)}.",
-        f"选装项 {_zh(option)}需要以下之一：{'、'.join(_zh(model.options[c]) for c in needed)}。",
+        f"选装项{_zh(option)}需要以下之一：{'、'.join(_zh(model.options[c]) for c in needed)}。",
         requires=needed,
     )
 
@@ -280,5 +279,5 @@ def _excluded(first: Option, second: Option) -> dict[str, Any]:
         ProblemCode.EXCLUDED_PAIR,
         [first.code, second.code],
         f"Options {_en(first)} and {_en(second)} cannot be combined.",
-        f"选装项 {_zh(first)}与 {_zh(second)}不能同时选择。",
+        f"选装项{_zh(first)}与{_zh(second)}不能同时选择。",
     )

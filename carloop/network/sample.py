@@ -65,7 +65,7 @@ KIND_CODES = {
 KIND_NAMES = {
     StoreKind.DELIVERY_CENTRE: ("Delivery Centre", "交付中心"),
     StoreKind.STORE: ("Store", "门店"),
-    StoreKind.CAR_CORNER: ("Car Corner", "汽车角"),
+    StoreKind.CAR_CORNER: ("Car Corner", "商场展厅"),
     StoreKind.SERVICE_OUTLET: ("Service Outlet", "服务网点"),
 }
 # (how many cities, outlets of each kind per city) — 10*11 + 30*4 + 60*2 = 350 outlets.

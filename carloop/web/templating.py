@@ -69,6 +69,7 @@ def _environment(locale: str) -> Environment:
         locale=locale,
         html_lang="zh-CN" if locale == "zh_CN" else "en",
         same_page_url=same_page_url,
+        colon="：" if locale == "zh_CN" else ": ",  # after a label: full-width in Chinese text
     )
     return env
 

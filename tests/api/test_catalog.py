@@ -118,7 +118,7 @@ def test_an_invalid_configuration_is_a_422_problem_naming_the_options(client: Te
     assert response.headers["content-type"].startswith("application/problem+json")
     body = response.json()
     assert body["code"] == "invalid-configuration"
-    assert "'paint-aqua-blue'" in body["detail"] and "'paint-pearl-white'" in body["detail"]
+    assert "“Aqua Blue”" in body["detail"] and "“Pearl White”" in body["detail"]
     [problem] = body["problems"]
     assert problem["code"] == "too-many-in-group"
     assert problem["options"] == ["paint-aqua-blue", "paint-pearl-white"]

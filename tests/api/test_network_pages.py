@@ -79,13 +79,17 @@ def test_a_buyer_books_a_slot_by_form_and_a_second_buyer_finds_it_full(client: T
         "model": "su7",
     }
     booked = client.post("/appointments/book", data=form, headers=HTML, follow_redirects=False)
-    assert booked.status_code == 303 and booked.headers["location"] == "/appointments"
-    mine = client.get("/appointments", headers=HTML)
+    assert booked.status_code == 303 and booked.headers["location"].startswith("/appointments?booked=")
+    mine = client.get(booked.headers["location"], headers=HTML)
     assert 'data-testid="appointments"' in mine.text and "SU7" in mine.text
+    assert 'data-testid="booking-confirmed"' in mine.text and "恭候您" in mine.text
+    again = client.post("/appointments/book", data=form, headers=HTML)  # a double click, a second tab
+    assert again.status_code == 409 and "您在该门店的这个时段已有预约" in again.text
 
     csrf2 = as_buyer(client, "13900139000")
     full = client.post("/appointments/book", data={**form, "csrf_token": csrf2}, headers=HTML)
     assert full.status_code == 409 and 'data-testid="booking-error"' in full.text
+    assert 'data-testid="booking-confirmed"' not in client.get(booked.headers["location"], headers=HTML).text
     forged = client.post("/appointments/book", data={**form, "csrf_token": "forged"}, headers=HTML)
     assert forged.status_code == 403
 
@@ -191,3 +195,27 @@ def test_store_staff_reschedule_from_their_calendar_and_other_stores_get_404(cli
             )
         ]
     assert actions == ["appointment.reschedule"]
+
+
+@pytest.mark.usefixtures("seeded")
+def test_the_same_buyer_cannot_hold_one_slot_twice_even_with_cars_to_spare(client: TestClient) -> None:
+    with client.app.state.sessions.begin() as s:  # type: ignore[attr-defined]
+        store = network.get_store_by_code(session=s, code="SH-ST-01")
+        network.set_demo_cars(session=s, store=store, cars={"su7": 3})
+    csrf = as_buyer(client, "13800138000")
+    page = client.get("/stores/SH-ST-01", params={"kind": "test_drive", "model": "su7"}, headers=HTML)
+    starts_at = re.findall(r'name="starts_at" value="([^"]+)"', page.text)[0]
+    form = {"csrf_token": csrf, "kind": "test_drive", "store_code": "SH-ST-01", "starts_at": starts_at}
+    first = client.post("/appointments/book", data={**form, "model": "su7"}, follow_redirects=False)
+    assert first.status_code == 303
+    twice = client.post("/appointments/book", data={**form, "model": "su7"}, headers=HTML)
+    assert twice.status_code == 409 and "您在该门店的这个时段已有预约" in twice.text
+    other_buyer = as_buyer(client, "13900139000")
+    assert (
+        client.post(
+            "/appointments/book",
+            data={**form, "model": "su7", "csrf_token": other_buyer},
+            follow_redirects=False,
+        ).status_code
+        == 303
+    )  # the slot itself still has cars

@@ -99,7 +99,8 @@ def test_test_drive_delivery_two_part_balance_and_handover(page: Page, order_num
     sign_in_buyer(page)
     page.goto("/stores/BJ-ST-01?kind=test_drive&model=su7")
     page.get_by_test_id("book-slot").first.click()
-    expect(page).to_have_url(re.compile(r"/appointments$"))
+    expect(page).to_have_url(re.compile(r"/appointments\?booked=\d+$"))
+    expect(page.get_by_test_id("booking-confirmed")).to_be_visible()
     expect(page.get_by_test_id("appointments")).to_contain_text("Test drive SU7")
 
     # the car has arrived: book the handover slot at the assigned centre

@@ -131,9 +131,44 @@ def test_concurrent_bookers_never_double_book(session_factory: sessionmaker[Sess
     assert outcomes.count("booked") == cars and outcomes.count("full") == len(customers) - cars
     with session_factory() as s:
         holds = s.scalar(
-            select(func.count()).select_from(AppointmentHold).where(AppointmentHold.starts_at == at)
+            select(func.count())
+            .select_from(AppointmentHold)
+            .where(AppointmentHold.starts_at == at, AppointmentHold.resource.like("car:%"))
         )
         assert holds == cars
+
+
+def test_one_buyer_clicking_six_times_at_once_books_the_slot_once(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_factory.begin() as s:
+        seed(s)
+        network.set_demo_cars(
+            session=s, store=network.get_store_by_code(session=s, code="SH-ST-01"), cars={"su7": 3}
+        )
+        at = first_slot(s, "SH-ST-01", AppointmentKind.TEST_DRIVE, model="su7")
+        cid = buyer(s, "13900139099").customer_id or 0
+    barrier = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def attempt() -> None:
+        barrier.wait()
+        try:
+            with session_factory.begin() as s:
+                appointments.book(
+                    session=s, customer_id=cid, kind=AppointmentKind.TEST_DRIVE, store_code="SH-ST-01",
+                    starts_at=at, model="su7",
+                )  # fmt: skip
+            outcomes.append("booked")
+        except CapacityExhausted:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=attempt) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("booked") == 1 and outcomes.count("refused") == 5
 
 
 def test_a_service_job_holds_a_bay_and_a_technician_for_its_whole_length(session: Session) -> None:

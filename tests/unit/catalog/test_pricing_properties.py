@@ -100,8 +100,14 @@ def test_price_returns_a_rule_abiding_quote_or_names_a_problem(
         for problem in problems:
             assert {"code", "options", "message", "message_zh"} <= problem.keys()
             assert problem["message"] and problem["message_zh"]
+            known = catalog.models[config.model].options if config.model in catalog.models else {}
             for code in problem["options"]:
-                assert f"'{code}'" in problem["message"], "the message names the options involved"
+                option = known.get(code)
+                named = (
+                    (f"“{option.name_en}”", f"“{option.name_zh}”") if option else (f"'{code}'", f"'{code}'")
+                )
+                assert named[0] in problem["message"], "the message names the options involved"
+                assert named[1] in problem["message_zh"], "so does the Chinese one"
         return
     assert config.model in catalog.models, "an unknown model is never priced"
     event("priced")

@@ -64,13 +64,13 @@ def test_two_options_in_an_exactly_one_group_are_rejected_naming_both() -> None:
     assert _codes(problems) == [ProblemCode.TOO_MANY_IN_GROUP]
     assert problems[0]["options"] == ["paint-white", "paint-red"]
     message = str(problems[0]["message"])
-    assert "'paint-white'" in message and "'paint-red'" in message
-    assert "both in group 'paint' (pick exactly one)" in message
+    assert "“White”" in message and "“Red”" in message and "'paint-white'" not in message
+    assert "both in “Paint” (pick exactly one)" in message
 
 
 def test_three_options_in_one_group_are_all_named() -> None:
     problems = _problems(config("base", "paint-white", "paint-red", "paint-blue"))
-    assert "are all in group 'paint'" in str(problems[0]["message"])
+    assert "are all in “Paint”" in str(problems[0]["message"])
     assert problems[0]["options"] == ["paint-white", "paint-red", "paint-blue"]
 
 
@@ -78,7 +78,7 @@ def test_an_exactly_one_group_without_default_must_be_chosen() -> None:
     problems = _problems(config("base", seat=None))
     assert _codes(problems) == [ProblemCode.GROUP_EMPTY]
     assert problems[0]["group"] == "seats"
-    assert "Group 'seats'" in str(problems[0]["message"])
+    assert "“Seats” needs exactly one choice" in str(problems[0]["message"])
 
 
 def test_an_at_most_one_group_may_stay_empty_or_hold_one() -> None:
@@ -105,7 +105,7 @@ def test_an_option_is_refused_on_a_trim_that_does_not_offer_it() -> None:
     problems = _problems(config("sport", "wheel-18"))
     assert _codes(problems) == [ProblemCode.NOT_ON_TRIM]
     assert problems[0]["options"] == ["wheel-18"]
-    assert "'wheel-18'" in str(problems[0]["message"]) and "trim 'sport'" in str(problems[0]["message"])
+    assert str(problems[0]["message"]) == "Option “18-inch wheels” is not available on the Car Sport."
 
 
 def test_requires_is_met_by_any_one_of_its_options() -> None:
@@ -119,9 +119,7 @@ def test_requires_names_the_option_and_every_alternative() -> None:
     assert problems[0]["options"] == ["wheel-21", "pack-sport", "pack-track"]
     assert problems[0]["requires"] == ["pack-sport", "pack-track"]
     message = str(problems[0]["message"])
-    assert message.startswith(
-        "Option 'wheel-21' (21-inch) requires one of: 'pack-sport' (Sport pack), 'pack-track'"
-    )
+    assert message.startswith("Option “21-inch” requires one of: “Sport pack”, “")
 
 
 def test_excluded_options_cannot_be_combined_and_are_reported_once() -> None:
@@ -164,8 +162,11 @@ def test_every_problem_is_reported_at_once_and_the_error_message_names_them_all(
         ProblemCode.TOO_MANY_IN_GROUP,
         ProblemCode.EXCLUDED_PAIR,
     ]
-    for code in ("sunroof", "wheel-18", "paint-red", "paint-blue", "pack-tow", "pack-track"):
-        assert f"'{code}'" in caught.value.message
+    assert "'sunroof'" in caught.value.message  # an unknown option can only be named by its code
+    options = CAT.models["car"].options
+    for code in ("wheel-18", "paint-red", "paint-blue", "pack-tow", "pack-track"):
+        assert f"“{options[code].name_en}”" in caught.value.message  # products by name, not code
+        assert f"'{code}'" not in caught.value.message
 
 
 def test_every_problem_carries_a_chinese_message() -> None:

@@ -87,7 +87,9 @@ def test_an_unknown_version_model_or_edition_is_not_found() -> None:
 def test_a_conflict_in_the_shipped_catalog_names_the_options() -> None:
     with pytest.raises(InvalidConfiguration) as caught:
         service.quote(config=ConfigurationIn(model="su7", trim="max", options=["wheel-21-forged"]))
-    assert "Option 'wheel-21-forged'" in caught.value.message and "'pack-track'" in caught.value.message
+    assert caught.value.message.startswith("Option “21-inch forged wheels” requires one of: “Track pack")
+    [problem] = caught.value.problems
+    assert problem["message_zh"].startswith("选装项“21 英寸锻造轮毂”需要以下之一：“")
 
 
 def test_the_su7_launch_offer_ran_only_in_its_window() -> None:
