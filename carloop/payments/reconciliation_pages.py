@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.accounts.schemas import Principal, Role
+from carloop.audit import service as audit
 from carloop.clock import SHANGHAI
 from carloop.errors import DomainError, PermissionDenied
 from carloop.jobs.registry import Job
@@ -47,9 +48,19 @@ def _page(request: Request, session: Session, show: str, error: str = "", status
 def reconciliation_page(
     request: Request, session: DbSession, staff: CurrentStaff, show: str = "open"
 ) -> Response:
-    """The differences the daily reconciliation found (open ones first), for HQ finance."""
+    """The differences the daily reconciliation found (open ones first), for HQ finance (audited as a
+    view: it shows payments)."""
     _finance(staff)
-    return _page(request, session, show if show in ("open", "fixed", "resolved", "all") else "open")
+    show = show if show in ("open", "fixed", "resolved", "all") else "open"
+    audit.record(
+        session=session,
+        principal=staff,
+        action="payment.reconciliation_view",
+        target_type="reconciliation",
+        target_id=show,
+        ip=request.client.host if request.client else None,
+    )
+    return _page(request, session, show)
 
 
 @router.post("/staff/reconciliation/{difference_id}/resolve")

@@ -462,6 +462,41 @@ def update_staff_page(w: World) -> Expect:
     return _expect(w, "admin", "staff", _ops_id(w), action="staff.updated")
 
 
+def reconciliation_page(w: World) -> Expect:
+    _ok(w.client.get("/staff/reconciliation", headers={**w.headers["admin"], "Accept": "text/html"}))
+    return _expect(w, "admin", "reconciliation", "open", action="payment.reconciliation_view")
+
+
+def resolve_difference(w: World) -> Expect:
+    from datetime import date
+
+    from carloop.payments.models import ReconciliationDifference
+
+    with w.sessions().begin() as s:
+        row = ReconciliationDifference(
+            provider="wechat",
+            day=date(2026, 12, 6),
+            kind="duplicate",
+            trade_no="P-DUP",
+            carloop_fen=1,
+            provider_fen=2,
+        )
+        s.add(row)
+        s.flush()
+        row_id = row.id
+    form = {"csrf_token": w.csrf["admin"], "note": "second payment refunded at the merchant console"}
+    response = w.client.post(
+        f"/staff/reconciliation/{row_id}/resolve",
+        data=form,
+        headers=w.headers["admin"],
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return _expect(
+        w, "admin", "reconciliation_difference", str(row_id), action="payment.reconciliation_resolve"
+    )
+
+
 def activate_catalog(w: World) -> Expect:
     from carloop.catalog import service as catalog
 
@@ -659,6 +694,8 @@ CASES: dict[tuple[str, str], tuple[Act, Any]] = {
     # payments and points
     ("POST", "/api/v1/staff/points/compensations"): (compensation, None),
     ("POST", "/api/v1/staff/shop/orders/{number}/refund"): (shop_refund, None),
+    ("GET", "/staff/reconciliation"): (reconciliation_page, None),
+    ("POST", "/staff/reconciliation/{difference_id}/resolve"): (resolve_difference, None),
     ("POST", "/api/v1/staff/events/{event_id}/checkins"): (event_checkin, None),
     ("POST", "/staff/events/{event_id}/checkins"): (event_checkin_page, None),
     # accounts

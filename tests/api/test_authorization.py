@@ -31,6 +31,7 @@ PUBLIC = {
     ("GET", "/api/v1/catalog/models/{model}"),
     ("POST", "/api/v1/catalog/price"),
     ("POST", "/api/v1/payments/notify/{provider_name}"),  # providers authenticate by signature
+    ("POST", "/api/v1/payments/refunds/notify/{provider_name}"),  # WeChat Pay signs refund callbacks
     ("GET", "/api/v1/production/eta"),  # the delivery estimate shown before anyone commits
     ("POST", "/api/v1/production/eta"),
     ("GET", "/api/v1/stores"),  # the store finder: anonymous buyers look for a store near them
