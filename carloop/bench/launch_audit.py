@@ -21,7 +21,8 @@ def audit(
     from carloop.ordering import service as ordering_service
     from carloop.ordering.editions import position_gaps
     from carloop.ordering.models import EditionStock, Order
-    from carloop.payments.models import Payment
+    from carloop.payments.models import JournalEntry, Payment
+    from carloop.receipts.models import Receipt
     from carloop.settings import Settings
 
     acked: dict[str, str] = {}
@@ -99,6 +100,18 @@ def audit(
             paid_gaps += position_gaps(int(p) for p in found if p is not None)
         captured = set(session.scalars(select(Payment.trade_no).where(Payment.status == "succeeded")))
         ledger_ok = ordering_service.check_ledger(session=session).ok  # with each order's policy
+        # every payment and refund entry has one receipt, and each year's numbers are 1..n
+        booked = set(
+            session.scalars(select(JournalEntry.id).where(JournalEntry.kind.in_(["payment", "refund"])))
+        )
+        receipted = list(session.execute(select(Receipt.entry_id, Receipt.year, Receipt.seq)))
+        per_year: dict[int, list[int]] = {}
+        for _, year, seq in receipted:
+            per_year.setdefault(int(year), []).append(int(seq))
+        receipt_gaps = sum(
+            len(set(range(1, max(v) + 1)) - set(v)) + len(v) - len(set(v)) for v in per_year.values()
+        )
+        unreceipted = len(booked - {int(e) for e, _, _ in receipted})
     engine.dispose()
     lost = sorted(set(acked.values()) - numbers)
     report = {
@@ -114,6 +127,9 @@ def audit(
         "paid_orders": int(paid_orders),
         "lapsed": int(lapsed),
         "ledger_balanced": bool(ledger_ok),
+        "receipts": len(receipted),
+        "entries_without_receipt": unreceipted,
+        "receipt_number_gaps_or_repeats": receipt_gaps,
     }
     if notified is not None:
         notify_jobs, notify_res = notified
