@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast lint typecheck fmt clean
+.PHONY: install demo demo-reset test test-fast lint typecheck fmt clean
 
 install: $(STAMP)
 
@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 
 demo: install
 	$(BIN)/carloop demo
+
+demo-reset: install
+	$(BIN)/carloop demo --reset
 
 test: install
 	$(BIN)/python -m pytest -q -n $(or $(TEST_WORKERS),2) $(PYTEST_ARGS)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
-from rich.progress import Progress
-from sqlalchemy import select
+from rich.progress import Progress, TaskID, TimeElapsedColumn
+from sqlalchemy import make_url, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.accounts import service as accounts
@@ -52,6 +54,17 @@ def production_traces(session: Session | None, environment: str | None) -> list[
     return reasons
 
 
+def remove_sqlite_database(url: str) -> str | None:
+    """Delete the SQLite file behind ``url`` and its WAL files; its path, or None for a server database."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or not parsed.database or parsed.database == ":memory:":
+        return None
+    path = Path(parsed.database)
+    for extra in ("", "-wal", "-shm"):
+        Path(f"{path}{extra}").unlink(missing_ok=True)
+    return str(path)
+
+
 def _paid_order(
     session: Session, provider: SimulatorProvider, customer_id: int, config: ConfigurationIn
 ) -> Order:
@@ -71,12 +84,45 @@ def seed(
 ) -> list[tuple[str, str, str]]:
     """Load demo accounts and activity once; returns (who, sign in with, secret) rows to print."""
     provider = SimulatorProvider.from_settings(settings)
+    with Progress(*Progress.get_default_columns(), TimeElapsedColumn(), console=console) as progress:
+        steps = progress.add_task("demo accounts", total=len(STEPS))
+        logins = _seed(factory, settings, provider, console, progress, steps, launch_orders)
+    rows = [(login.who, login.username, login.secret) for login in logins]
+    rows.append(("second demo buyer (an owner)", SECOND_BUYER, "one-time code shown on the sign-in page"))
+    return rows
+
+
+# What the progress bar says while each step runs, in order.
+STEPS = (
+    "demo accounts",
+    "demo orders through the simulator",
+    "store network, production plan, shop, board",
+    "simulated launch for the dashboards",
+    "domain events (points, the owner's car as a device)",
+    "the owner's home devices and scenes",
+)
+
+
+def _seed(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    provider: SimulatorProvider,
+    console: Console,
+    progress: Progress,
+    steps: TaskID,
+    launch_orders: int,
+) -> list[Any]:
+    def step(done: str) -> None:
+        progress.advance(steps)
+        following = STEPS.index(done) + 1
+        progress.update(steps, description=STEPS[following] if following < len(STEPS) else "done")
+
     with factory.begin() as session:
         logins = seed_demo_accounts(session=session)
+        step(STEPS[0])
         buyer = accounts.get_or_create_customer(session=session, phone="13800138000")
         other = accounts.get_or_create_customer(session=session, phone=SECOND_BUYER)
         if session.scalar(select(Order.id).limit(1)) is None:
-            console.print("seeding demo orders through the simulator...")
             _paid_order(session, provider, buyer.id, ConfigurationIn(model="su7", trim="pro"))
             locked = _paid_order(session, provider, buyer.id, ConfigurationIn(model="yu7", trim="max"))
             ordering.lock(
@@ -105,23 +151,26 @@ def seed(
             ordering.reserve(
                 session=session, customer_id=other.id, config=ConfigurationIn(model="su7", trim="max")
             )
-        _seed_domains(session, settings, provider, console, buyer.id, other.id, launch_orders)
+        step(STEPS[1])
+        _seed_domains(session, settings, provider, progress, buyer.id, other.id, launch_orders)
+        step(STEPS[2])
+        step(STEPS[3])
     _dispatch_events(factory, console)  # the delivered car becomes the owner's vehicle device here
+    step(STEPS[4])
     from carloop.ecosystem import demo as ecosystem_demo
 
     with factory.begin() as session:
         owner = accounts.get_or_create_customer(session=session, phone=SECOND_BUYER)
         ecosystem_demo.seed_demo(session=session, customer_id=owner.id)
-    rows = [(login.who, login.username, login.secret) for login in logins]
-    rows.append(("second demo buyer (an owner)", SECOND_BUYER, "one-time code shown on the sign-in page"))
-    return rows
+    step(STEPS[5])
+    return list(logins)
 
 
 def _seed_domains(
     session: Session,
     settings: Settings,
     provider: SimulatorProvider,
-    console: Console,
+    progress: Progress,
     buyer_id: int,
     owner_id: int,
     launch_orders: int,
@@ -133,7 +182,6 @@ def _seed_domains(
     from carloop.network import demo as network_demo
     from carloop.production import demo as production_demo
 
-    console.print("seeding the store network, production plan, shop, board and devices...")
     network_demo.seed_demo(session=session, provider=provider, customer_id=buyer_id)
     _delivered_car(session, provider, owner_id)
     production_demo.seed_demo(session=session)
@@ -143,14 +191,13 @@ def _seed_domains(
 
     already_simulated = session.scalar(select(FunnelEvent.id).where(FunnelEvent.simulated.is_(True)).limit(1))
     if launch_orders > 0 and already_simulated is None:
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("simulating a launch for the dashboards", total=launch_orders)
-            launch_data.seed_demo(
-                session=session,
-                settings=settings,
-                orders=launch_orders,
-                progress=lambda done: progress.update(task, completed=done),
-            )
+        task = progress.add_task("  simulated launch orders", total=launch_orders)
+        launch_data.seed_demo(
+            session=session,
+            settings=settings,
+            orders=launch_orders,
+            progress=lambda done: progress.update(task, completed=done),
+        )
 
 
 def _delivered_car(session: Session, provider: SimulatorProvider, owner_id: int) -> None:

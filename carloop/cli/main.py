@@ -224,15 +224,28 @@ def demo(
         int, typer.Option(min=0, help="Simulated launch orders for the dashboards (first run only).")
     ] = 200_000,
     database_url: DatabaseUrl = None,
+    reset: Annotated[
+        bool,
+        typer.Option("--reset", help="Delete the embedded demo database first and seed a fresh one."),
+    ] = False,
 ) -> None:
     """Migrate the embedded database, load demo accounts and activity, print logins, and serve."""
     from carloop.cli import db
-    from carloop.cli.demo import production_traces, seed
+    from carloop.cli.demo import production_traces, remove_sqlite_database, seed
 
     # The demo is a development server with codes on the page; it asks for that itself.
     settings = _settings(database_url, environment="development", otp_sender="page")
-    engine = make_engine(settings)
     reasons = production_traces(None, os.environ.get("CARLOOP_ENVIRONMENT"))
+    if reset and not reasons:
+        removed = remove_sqlite_database(settings.database_url)
+        if removed is None:
+            console.print(
+                "[red]--reset only deletes the embedded SQLite demo database; drop a server database"
+                " yourself.[/red]"
+            )
+            raise typer.Exit(2)
+        console.print(f"removed the demo database {removed}; seeding a fresh one")
+    engine = make_engine(settings)
     if not reasons:
         db.upgrade(engine)
         with make_session_factory(engine)() as session:
@@ -258,7 +271,8 @@ def demo(
     for row in logins:
         table.add_row(*row)
     console.print(table)
-    console.print(f"[bold]carloop is at {url}[/bold]  (Ctrl+C stops it)")
+    console.print(f"[bold]carloop is at {url}[/bold]  (staff: {url}staff/login; Ctrl+C stops it)")
+    console.print("Start over with fresh demo data: carloop demo --reset  (or make demo-reset)")
     engine.dispose()
     if serve_after:
         # The served app reads CARLOOP_* again (one factory per worker): tell it what the demo is.

@@ -95,6 +95,22 @@ def amqtt_config(port: int, auth_dir: Path | None) -> dict[str, Any]:
     return {"listeners": listeners, "plugins": plugins}
 
 
+def free_port(preferred: int) -> int:
+    """``preferred`` if nothing listens on 127.0.0.1 there, else a free port the system picks.
+
+    Two demos on one machine would otherwise share the first one's broker without a word.
+    """
+    for port in (preferred, 0):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            chosen: int = probe.getsockname()[1]
+            return chosen
+    raise OSError("no free TCP port on 127.0.0.1 for the embedded MQTT broker")
+
+
 class EmbeddedBroker:
     """A broker on 127.0.0.1:``port`` for as long as the process runs; ``stop()`` ends it.
 

@@ -19,7 +19,7 @@ from carloop.clock import utcnow
 from carloop.ecosystem import activity, credentials, drives, preferences, service
 from carloop.ecosystem import scenes as scene_service
 from carloop.ecosystem.bridge import Bridge, VehicleInfo
-from carloop.ecosystem.broker import EmbeddedBroker, write_auth_files
+from carloop.ecosystem.broker import EmbeddedBroker, free_port, write_auth_files
 from carloop.ecosystem.engine import Trace
 from carloop.ecosystem.models import Device, DeviceKind
 from carloop.ecosystem.mqtt import MqttClient, PahoClient
@@ -324,7 +324,14 @@ def start(settings: Settings, factory: sessionmaker[Session]) -> Runtime | None:
     if not url:
         own = configured or Path(tempfile.mkdtemp(prefix="carloop-mqtt-auth-"))  # the embedded broker's
         auth.directory = own
-        broker = EmbeddedBroker(eco.mqtt_embedded_port, auth_dir=own)
+        port = free_port(eco.mqtt_embedded_port)
+        if port != eco.mqtt_embedded_port:
+            log.warning(
+                "port %d is taken (another carloop demo?); the embedded MQTT broker listens on %d instead",
+                eco.mqtt_embedded_port,
+                port,
+            )
+        broker = EmbeddedBroker(port, auth_dir=own)
         try:
             with factory() as session:  # the bridge's login must be in the files before it starts
                 write_auth_files(own, auth.service_accounts() + service.mqtt_accounts(session=session))
