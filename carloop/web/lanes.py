@@ -29,6 +29,7 @@ from carloop.accounts import identity as identities
 from carloop.accounts import service as accounts
 from carloop.accounts.realname import RealNameVerifier
 from carloop.accounts.rules import safe_next
+from carloop.db import make_read_engine
 from carloop.errors import (
     AuthenticationFailed,
     DomainError,
@@ -89,7 +90,14 @@ class ReservationLane:
         self.provider: PaymentProvider = app.state.payment_provider
         self.identity_key = app.state.settings.secret_key.get_secret_value().encode()
         self.state = app.state  # the real-name verifier is read per request (app.state.realname_verifier)
-        self.sessions: sessionmaker[Session] = app.state.sessions
+        # The identity reads (session, binding) run beside the writer on a read engine: on SQLite they
+        # never take the write lock (the app's engine begins IMMEDIATE), on PostgreSQL autocommit.
+        self.reads = make_read_engine(app.state.settings)
+        self.read_sessions: sessionmaker[Session] = sessionmaker(self.reads, expire_on_commit=False)
+
+    def close(self) -> None:
+        """Let go of the read connections."""
+        self.reads.dispose()
 
     def read(self, request: Request) -> ReservationRequest | Refused | Later | DomainError:
         """Authenticate the header, validate and price the body; the session is checked in the batch.
@@ -121,7 +129,7 @@ class ReservationLane:
         self, token: str, key: str, body: OrderCreate
     ) -> ReservationRequest | Refused | DomainError:
         assert body.id_number is not None
-        with self.sessions() as session:  # closed before the provider is asked: no connection held
+        with self.read_sessions() as session:  # closed before the provider is asked: no connection held
             principal = accounts.resolve_sessions(session=session, tokens={token}).get(token)
             if principal is None:
                 return AuthenticationFailed("Sign in first.")
@@ -290,7 +298,7 @@ class LaneApp:
         self.app = app
         settings: Settings = app.state.settings
         self.writer = GroupCommitWriter(app.state.sessions, config or WriterConfig.of(settings))
-        reserve = ReservationLane(app)
+        self.reserve = reserve = ReservationLane(app)
         notify = NotificationLane(app)
         self.exact: dict[str, Lane[Any, Any]] = {
             RESERVE_PATH: Lane(reserve.read, reserve.store, reserve.answer),
@@ -325,6 +333,7 @@ class LaneApp:
         """Stop the writer (after it stored what was queued) and let go of the booking reads."""
         self.writer.stop()
         self.waiting.shutdown(wait=False)
+        self.reserve.close()
         if self.booking is not None:
             self.booking.close()
 

@@ -222,13 +222,14 @@ def test_production_refuses_the_stand_in_and_a_tencent_verifier_without_its_key(
 def test_the_intake_lane_holds_no_database_connection_while_the_provider_answers(client: TestClient) -> None:
     from carloop.accounts.realname import StandInVerifier, Verified
 
-    engine = client.app.state.engine  # type: ignore[attr-defined]
+    state = client.app.state  # type: ignore[attr-defined]
+    engines = [state.engine, state.lanes.reserve.reads]  # the app's and the lane's read engine
 
     held: list[int] = []
 
     class Watching(StandInVerifier):
         def verify(self, name: str, id_number: str) -> Verified:
-            held.append(engine.pool.checkedout())
+            held.append(sum(e.pool.checkedout() for e in engines))
             return super().verify(name, id_number)
 
     client.app.state.realname_verifier = Watching()  # type: ignore[attr-defined]
