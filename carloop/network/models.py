@@ -36,6 +36,8 @@ class Store(Base):
     storage_capacity: Mapped[int] = mapped_column(Integer, default=0)  # orders a centre can take at once
     service_bays: Mapped[int] = mapped_column(Integer, default=0)
     technicians: Mapped[int] = mapped_column(Integer, default=0)
+    # The delivery centre a satellite (store, car corner, service outlet) belongs to; None for a hub.
+    hub_id: Mapped[int | None] = mapped_column(ForeignKey("store.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     demo_cars: Mapped[list[DemoCar]] = relationship(

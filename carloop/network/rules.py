@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from carloop.errors import PolicyViolation
 from carloop.network.schemas import StoreKind, StoreService
 
 EARTH_RADIUS_KM = 6371.0088
@@ -94,3 +95,45 @@ def opening_hours(opens_minute: int, closes_minute: int) -> str:
     return (
         f"{opens_minute // 60:02d}:{opens_minute % 60:02d}-{closes_minute // 60:02d}:{closes_minute % 60:02d}"
     )
+
+
+MAX_BAYS = 200  # bays, technicians, demo cars of one model: more is a typing mistake
+MAX_STORAGE = 100_000
+
+
+def parse_time(text: str) -> int | None:
+    """Minutes after midnight of ``HH:MM`` (``24:00`` allowed as the end of the day), or None."""
+    hours, sep, minutes = text.strip().partition(":")
+    if not sep or not (hours.isdigit() and minutes.isdigit()) or len(minutes) != 2:
+        return None
+    value = int(hours) * 60 + int(minutes)
+    return value if int(minutes) < 60 and 0 <= value <= 24 * 60 else None
+
+
+def check_outlet(
+    *,
+    kind: StoreKind,
+    hub_kind: StoreKind | None,
+    has_satellites: bool,
+    opens_minute: int | None,
+    closes_minute: int | None,
+    counts: Sequence[int],
+    demo_cars: dict[str, int],
+) -> None:
+    """Refuse an outlet whose hub, hours, bays or demo cars make no sense for its kind."""
+    if kind is StoreKind.DELIVERY_CENTRE and hub_kind is not None:
+        raise PolicyViolation("A delivery centre is a hub itself; it has no hub.")
+    if hub_kind is not None and hub_kind is not StoreKind.DELIVERY_CENTRE:
+        raise PolicyViolation("A satellite's hub must be a delivery centre.")
+    if has_satellites and kind is not StoreKind.DELIVERY_CENTRE:
+        raise PolicyViolation("This outlet is the hub of satellites; it stays a delivery centre.")
+    if opens_minute is None or closes_minute is None:
+        raise PolicyViolation("Enter the opening hours as HH:MM, for example 10:00 and 21:00.")
+    if opens_minute >= closes_minute:
+        raise PolicyViolation("An outlet closes after it opens.")
+    if any(not 0 <= n <= MAX_STORAGE for n in counts):
+        raise PolicyViolation("Bays, technicians and capacity are whole numbers from 0.")
+    if any(not 0 <= n <= MAX_BAYS for n in demo_cars.values()):
+        raise PolicyViolation("An outlet keeps between 0 and 200 demo cars of a model.")
+    if any(demo_cars.values()) and StoreService.TEST_DRIVE not in services_of(kind):
+        raise PolicyViolation("Only outlets that offer test drives keep demo cars.")
