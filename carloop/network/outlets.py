@@ -82,7 +82,8 @@ def save_outlet(
         raise PermissionDenied("Only HQ creates outlets; store staff edit their own outlet.")
     hub = service.find_store(session=session, code=form.hub_code) if form.hub_code else None
     if form.hub_code and hub is None:
-        raise NotFound(f"No store {form.hub_code}.", store_code=form.hub_code)
+        code = form.hub_code
+        raise NotFound(f"No store {code}.", store_code=code)
     if hub is not None and store is not None and hub.id == store.id:
         raise PolicyViolation("A satellite's hub must be a delivery centre.")
     if store is not None and principal.role not in HQ:

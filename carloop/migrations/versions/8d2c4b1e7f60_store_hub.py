@@ -1,7 +1,7 @@
 """store hub: a satellite outlet names the delivery centre it belongs to
 
 Revision ID: 8d2c4b1e7f60
-Revises: 297e7f4aa701
+Revises: e4b7a1c9d2f3
 Create Date: 2026-12-07 06:10:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "8d2c4b1e7f60"
-down_revision: str | None = "297e7f4aa701"
+down_revision: str | None = "e4b7a1c9d2f3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
