@@ -18,6 +18,7 @@ from carloop.audit import service as audit
 from carloop.errors import NotFound, PolicyViolation
 from carloop.invoicing import pdf, service
 from carloop.invoicing.fapiao import EInvoiceProvider
+from carloop.loyalty import shop
 from carloop.ordering import service as ordering
 from carloop.ordering.models import Order
 from carloop.web.deps import CurrentCustomer, CurrentStaff, DbSession, FormStaff
@@ -88,6 +89,28 @@ def buyer_receipt(
     """One receipt of the buyer's own order, as a PDF."""
     order = ordering.get_for(session=session, principal=me, number=number)
     return _receipt(request, session, order, receipt)
+
+
+@router.get("/shop/orders/{number}/receipts/{receipt}")
+def shop_receipt(
+    number: str, receipt: str, request: Request, session: DbSession, me: CurrentCustomer
+) -> Response:
+    """One receipt of the buyer's own shop order, as a PDF (anyone else's order is not found)."""
+    assert me.customer_id is not None  # require_customer guarantees it
+    order = shop.get_order(session=session, number=number, customer_id=me.customer_id)
+    buyer = accounts.get_customer(session=session, customer_id=me.customer_id)
+    wanted = receipt.removesuffix(".pdf")
+    found = service.payment_receipt_views(
+        session=session,
+        paid=shop.payments_of(session=session, order=order),
+        order_number=order.number,
+        payer_name=buyer.display_name,
+        only=wanted,
+    )
+    if not found:
+        raise NotFound(f"No receipt {wanted}.")
+    locale = request.state.locale
+    return _pdf(pdf.receipt_pdf(found[0], locale=locale, gettext=translations(locale).gettext), wanted)
 
 
 @router.get("/orders/{number}/sales-document.pdf")

@@ -93,14 +93,30 @@ class ReceiptView:
 def receipt_views(
     *, session: Session, order_id: int, order_number: str, payer_name: str, only: str | None = None
 ) -> list[ReceiptView]:
-    """An order's receipts (or just the one numbered ``only``) with their payments and refunds looked up."""
-    by_trade_no: dict[str, Payment] = {}
-    by_refund_no: dict[str, Payment] = {}
-    for paid in payments.payments_for_order(session=session, order_id=order_id):
-        by_trade_no[paid.trade_no] = paid
-        by_refund_no.update({r.refund_no: paid for r in paid.refunds})
+    """A car order's receipts (or just the one numbered ``only``) with their payments and refunds."""
+    found = receipts.receipts_for_order(session=session, order_id=order_id)
+    paid = payments.payments_for_order(session=session, order_id=order_id)
+    return _views(found, paid, order_number, payer_name, only)
+
+
+def payment_receipt_views(
+    *, session: Session, paid: list[Payment], order_number: str, payer_name: str, only: str | None = None
+) -> list[ReceiptView]:
+    """The receipts of the given payments and their refunds (a shop order's), in number order."""
+    keys = [f"payment:{p.trade_no}" for p in paid] + [
+        f"refund:{r.refund_no}" for p in paid for r in p.refunds
+    ]
+    found = receipts.receipts_for_keys(session=session, keys=keys)
+    return _views(found, paid, order_number, payer_name, only)
+
+
+def _views(
+    found: list[Receipt], paid: list[Payment], order_number: str, payer_name: str, only: str | None
+) -> list[ReceiptView]:
+    by_trade_no = {p.trade_no: p for p in paid}
+    by_refund_no = {r.refund_no: p for p in paid for r in p.refunds}
     views = []
-    for receipt in receipts.receipts_for_order(session=session, order_id=order_id):
+    for receipt in found:
         if only is not None and receipt.number != only:
             continue
         refund_no = receipt.reference if receipt.kind is ReceiptKind.REFUND else ""

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from carloop.errors import CapacityExhausted, Conflict, NotFound, PolicyViolation
+from carloop.invoicing import service as invoicing
 from carloop.loyalty import meetups_pages, service, shop
 from carloop.loyalty.api import pay_url, pending_payment, provider_of
 from carloop.loyalty.rules import EARN_RULES, EarnReason
@@ -153,10 +154,20 @@ def orders_page(
         if payment is not None:
             pay_links[order.number] = pay_url(provider_of(request), payment)
     placed_order = next((o for o in orders if o.number == placed), None)
+    receipts = {
+        o.number: invoicing.payment_receipt_views(
+            session=session,
+            paid=shop.payments_of(session=session, order=o),
+            order_number=o.number,
+            payer_name="",
+        )
+        for o in orders
+        if o.cash_fen
+    }
     return _render(
         request,
         "loyalty/orders.html",
-        {"orders": orders, "placed": placed_order, "pay_links": pay_links},
+        {"orders": orders, "placed": placed_order, "pay_links": pay_links, "receipts": receipts},
     )
 
 

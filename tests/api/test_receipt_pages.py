@@ -283,3 +283,45 @@ def test_production_refuses_the_e_invoice_stand_in_unless_disabled() -> None:
         with pytest.raises(ValueError, match="CARLOOP_EINVOICE_PROVIDER=disabled"):
             Settings(**production, einvoice_provider=choice)
     assert Settings(**production, einvoice_provider="disabled").effective_einvoice_provider == "disabled"
+
+
+def test_a_shop_order_paid_in_cash_has_its_receipts_for_its_owner_only(client: TestClient) -> None:
+    from carloop.loyalty import shop
+    from carloop.payments.models import Payment
+
+    with _sessions(client).begin() as s:
+        shop.add_product(
+            session=s, sku="CAP", name_zh="帽子", name_en="Cap", price_points=1000, stock=3, price_fen=4900
+        )
+    token = _sign_in_buyer(client, "13800138010")
+    owner = {"Authorization": f"Bearer {token}"}
+    body = {"items": [{"sku": "CAP", "quantity": 1}], "points": 0}
+    order = client.post("/api/v1/shop/orders", json=body, headers={**owner, "Idempotency-Key": "r1"}).json()
+    with _sessions(client)() as s:
+        payment = s.scalars(select(Payment).where(Payment.shop_order_id.is_not(None))).one()
+    provider = client.app.state.payment_provider  # type: ignore[attr-defined]
+    form = provider.signed_notification(
+        trade_no=payment.trade_no, amount_fen=payment.amount_fen, status=NotificationStatus.SUCCEEDED
+    )
+    assert client.post("/api/v1/payments/notify/simulator", data=form).text == "success"
+    _sign_in_staff(client, "ops", Role.HQ_OPS)
+    staff_token = client.cookies.get("carloop_session")
+    refunded = client.post(
+        f"/api/v1/staff/shop/orders/{order['number']}/refund",
+        json={"reason": "wrong size"},
+        headers={"Authorization": f"Bearer {staff_token}"},
+    )
+    assert refunded.json()["status"] == "refunded"
+    paid, back = _receipts(client)
+    assert (paid.kind, back.kind, paid.amount_fen, back.amount_fen, paid.order_id) == (
+        "payment", "refund", 4900, 4900, None
+    )  # fmt: skip
+
+    client.cookies.set("carloop_session", token)
+    page = client.get("/shop/orders?lang=zh-CN", headers=HTML)
+    link = f"/shop/orders/{order['number']}/receipts/{back.number}.pdf"
+    assert link in page.text
+    text = _text(client.get(link + "?lang=zh-CN").content)
+    assert f"退款凭证 {back.number}" in text and "商城订单" in text and "¥49.00" in text
+    _sign_in_buyer(client, "13800138011")
+    assert client.get(link).status_code == 404
