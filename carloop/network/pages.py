@@ -12,13 +12,14 @@ from carloop.appointments import service as appointments
 from carloop.appointments.schemas import AppointmentKind, ServiceType
 from carloop.clock import utcnow
 from carloop.errors import DomainError
-from carloop.network import handover_pages, outlet_pages, service
+from carloop.network import centre_pages, handover_pages, outlet_pages, service
 from carloop.network.schemas import StoreKind, StoreService
 from carloop.web.deps import DbSession, OptionalPrincipal
 
 router = APIRouter()
 router.include_router(handover_pages.router)  # the balance, till and handover pages
 router.include_router(outlet_pages.router)  # HQ's and store staff's outlet pages
+router.include_router(centre_pages.router)  # centre load and rebalancing; a buyer's centre choice
 
 MAP_W, MAP_H = 620, 420
 LON0, LON1, LAT0, LAT1 = 73.0, 135.0, 18.0, 54.0  # mainland China's bounding box

@@ -87,6 +87,10 @@ OUT_OF_SCOPE = {
     ("POST", "/api/v1/auth/sign-out"): "ends the caller's own session",
     ("GET", "/api/v1/analytics/dashboard"): "anonymous aggregates, no single order or account",
     ("GET", "/console"): "navigation only",
+    ("GET", "/staff/stores"): "the outlets' settings: no order, payment or account",
+    ("GET", "/staff/stores/new"): "an empty outlet form",
+    ("GET", "/staff/stores/{code}"): "one outlet's settings: no order, payment or account",
+    ("GET", "/staff/centres"): "open-order counts per centre, no single order or account",
     ("GET", "/console/analytics"): "anonymous aggregates, no single order or account",
     ("GET", "/console/analytics/export/{name}.{fmt}"): "anonymous aggregates, no single order or account",
     ("GET", "/console/audit"): "the audit log itself",
@@ -302,6 +306,46 @@ def rebalance(w: World) -> Expect:
 
         store_id = network.get_store_by_code(session=s, code="BJ-DC-01").id
     return _expect(w, "ops", "store|order", "BJ-DC-01", str(store_id))
+
+
+def outlet_create_page(w: World) -> Expect:
+    form = {
+        "csrf_token": w.csrf["ops"], "code": "BJ-ST-99", "kind": "store", "name_zh": "北京测试门店",
+        "name_en": "Beijing Test Store", "city": "Beijing", "province": "Beijing", "hub_code": "BJ-DC-01",
+        "opens": "10:00", "closes": "21:00", "demo_model": ["su7"], "demo_cars": ["1"],
+    }  # fmt: skip
+    response = w.client.post("/staff/stores", data=form, headers=w.headers["ops"], follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return _expect(w, "ops", "store", "BJ-ST-99", action="network.store.create")
+
+
+def outlet_update_page(w: World) -> Expect:
+    form = {
+        "csrf_token": w.csrf["ops"], "code": "BJ-DC-01", "kind": "delivery_centre", "name_zh": "北京交付中心",
+        "name_en": "Beijing Delivery Centre", "city": "Beijing", "province": "Beijing",
+        "opens": "09:00", "closes": "21:00", "storage_capacity": "100",
+    }  # fmt: skip
+    response = w.client.post(
+        "/staff/stores/BJ-DC-01", data=form, headers=w.headers["ops"], follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    return _expect(w, "ops", "store", "BJ-DC-01", action="network.store.update")
+
+
+def rebalance_page(w: World) -> Expect:
+    w.order_at_centre()
+    response = w.client.post(
+        "/staff/centres/BJ-DC-01/rebalance",
+        data={"csrf_token": w.csrf["ops"]},
+        headers=w.headers["ops"],
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    with w.sessions().begin() as s:
+        from carloop.network import service as network
+
+        store_id = network.get_store_by_code(session=s, code="BJ-DC-01").id
+    return _expect(w, "ops", "store", str(store_id), action="network.rebalance")
 
 
 def production_tracking(w: World) -> Expect:
@@ -684,6 +728,9 @@ CASES: dict[tuple[str, str], tuple[Act, Any]] = {
     ("GET", "/staff/orders/{number}/sales-document.pdf"): (sales_document_page, None),
     ("POST", "/staff/orders/{number}/einvoice"): (einvoice_page, None),
     ("POST", "/api/v1/network/centres/{code}/rebalance"): (rebalance, None),
+    ("POST", "/staff/stores"): (outlet_create_page, None),
+    ("POST", "/staff/stores/{store_code}"): (outlet_update_page, None),
+    ("POST", "/staff/centres/{code}/rebalance"): (rebalance_page, None),
     ("GET", "/api/v1/production/orders/{number}"): (production_tracking, None),
     ("GET", "/orders/{number}/delivery"): (delivery_card, None),
     ("POST", "/api/v1/production/orders/{number}/stage"): (production_stage, None),
