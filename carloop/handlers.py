@@ -15,8 +15,10 @@ from carloop.community import handlers as community_handlers
 from carloop.ecosystem import handlers as ecosystem_handlers
 from carloop.invoicing import handlers as invoicing_handlers
 from carloop.loyalty import handlers as loyalty_handlers
+from carloop.notices import delivery as notice_delivery
 from carloop.outbox.service import Handler
 from carloop.production import handlers as production_handlers
+from carloop.settings import Settings
 
 # each domain's EVENT_HANDLERS by the domain's name (the name of its durable consumer on JetStream)
 DOMAINS: dict[str, Mapping[str, Sequence[Handler]]] = {
@@ -31,19 +33,21 @@ DOMAINS: dict[str, Mapping[str, Sequence[Handler]]] = {
 DOMAIN_HANDLERS: list[Mapping[str, Sequence[Handler]]] = list(DOMAINS.values())
 
 
-def domain_handlers() -> dict[str, dict[str, list[Handler]]]:
+def domain_handlers(settings: Settings | None = None) -> dict[str, dict[str, list[Handler]]]:
     """Domain -> its handlers by event name: one JetStream consumer each, so one domain's failure
-    delays no other domain's reactions."""
+    delays no other domain's reactions (notices: delivered through the settings' providers)."""
+    domains = {**DOMAINS, "notices": notice_delivery.handlers(settings)}
     return {
         domain: {name: list(funcs) for name, funcs in handlers.items()}
-        for domain, handlers in DOMAINS.items()
+        for domain, handlers in domains.items()
     }
 
 
-def all_handlers() -> dict[str, list[Handler]]:
-    """Event name -> the handlers of every domain that reacts to it."""
+def all_handlers(settings: Settings | None = None) -> dict[str, list[Handler]]:
+    """Event name -> the handlers of every domain that reacts to it; with ``settings``, also the
+    notices' deliveries through the configured SMS and SMTP providers (without, due notices wait)."""
     merged: dict[str, list[Handler]] = {}
-    for handlers in DOMAIN_HANDLERS:
+    for handlers in [*DOMAIN_HANDLERS, notice_delivery.handlers(settings)]:
         for name, funcs in handlers.items():
             merged.setdefault(name, []).extend(funcs)
     return merged

@@ -13,6 +13,7 @@ from carloop.invoicing import models as invoicing_models  # noqa: F401
 from carloop.jobs import models as jobs_models  # noqa: F401
 from carloop.loyalty import models as loyalty_models  # noqa: F401
 from carloop.network import models as network_models  # noqa: F401
+from carloop.notices import models as notices_models  # noqa: F401
 from carloop.ordering import models as ordering_models  # noqa: F401
 from carloop.outbox import models as outbox_models  # noqa: F401
 from carloop.payments import models as payments_models  # noqa: F401

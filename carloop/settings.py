@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     sms_per_phone_window: int = 10
     sms_per_template_window: int = 5000
     sms_window_seconds: int = 3600
+    # E-mail notices through SMTP, for owners who gave an address; "" host = no e-mail.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = False
+    smtp_from: str = "carloop <noreply@carloop.invalid>"
     session_ttl_hours: int = 24 * 14
     # Sign-in back-off per account and device: this many free wrong attempts (code requests), then a
     # wait of backoff_base_seconds doubling each time, capped at rate_window_seconds. Never a lock.

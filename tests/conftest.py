@@ -87,7 +87,9 @@ def engine(settings: Settings) -> Iterator[Engine]:
     engine = make_engine(settings)
     if engine.dialect.name == "postgresql":
         if not _pg_schema_ready:
-            Base.metadata.drop_all(engine)
+            with engine.begin() as conn:  # tables a change removed from the models go too
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
             Base.metadata.create_all(engine)
             _pg_schema_ready = True
         names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)

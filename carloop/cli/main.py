@@ -184,7 +184,7 @@ def dispatch_events(database_url: DatabaseUrl = None) -> None:
         raise typer.Exit(1)
     factory = make_session_factory(make_engine(settings))
     total = 0
-    while handled := dispatch(factory, all_handlers()):
+    while handled := dispatch(factory, all_handlers(settings)):
         total += handled
     console.print(f"{total} events handled")
 

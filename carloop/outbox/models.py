@@ -27,3 +27,7 @@ class OutboxEvent(Base):
     relayed_at: Mapped[datetime | None] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(String(500), default="")
+    # A handler that raised RetryLater (an outside provider is down) defers the event: not before
+    # available_at, with deferrals counting how often (they never use up ``attempts``).
+    available_at: Mapped[datetime | None] = mapped_column(index=True)
+    deferrals: Mapped[int] = mapped_column(Integer, default=0)

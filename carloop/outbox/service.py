@@ -5,6 +5,8 @@ A domain declares its events as past-tense dataclasses with a ``name`` and its r
 in the caller's transaction, so an event exists exactly when its change committed. ``dispatch``
 hands each pending row to every handler in its own transaction; a handler must be idempotent
 (it may run again after a crash), and a failing handler leaves the row pending with its error.
+A handler whose outside provider is down raises ``RetryLater``: the event waits (doubling, up to
+``MAX_DELAY_SECONDS``) and is tried again for as long as it takes, never given up.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.clock import utcnow
@@ -24,6 +27,17 @@ log = logging.getLogger("carloop.outbox")
 
 Handler = Callable[[Session, Mapping[str, Any]], None]
 MAX_ATTEMPTS = 10
+FIRST_DELAY_SECONDS = 5
+MAX_DELAY_SECONDS = 900
+
+
+class RetryLater(Exception):
+    """Raised by a handler whose outside provider is unavailable: try this event again later."""
+
+
+def retry_delay(deferrals: int) -> timedelta:
+    """How long an event waits after its ``deferrals``-th deferral: 5 s doubling, capped at 15 min."""
+    return timedelta(seconds=min(MAX_DELAY_SECONDS, FIRST_DELAY_SECONDS * 2 ** max(0, deferrals - 1)))
 
 
 class DomainEvent(Protocol):
@@ -53,14 +67,16 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def pending(*, session: Session, limit: int = 100) -> Sequence[OutboxEvent]:
-    """Events not yet handled, oldest first."""
+def pending(*, session: Session, limit: int = 100, now: datetime | None = None) -> Sequence[OutboxEvent]:
+    """Events not yet handled and not waiting, oldest first."""
+    now = now or utcnow()
     query = (
         select(OutboxEvent)
         .where(
             OutboxEvent.handled_at.is_(None),
             OutboxEvent.relayed_at.is_(None),  # the JetStream consumers handle those
             OutboxEvent.attempts < MAX_ATTEMPTS,
+            or_(OutboxEvent.available_at.is_(None), OutboxEvent.available_at <= now),
         )
         .order_by(OutboxEvent.id)
         .limit(limit)
@@ -69,11 +85,16 @@ def pending(*, session: Session, limit: int = 100) -> Sequence[OutboxEvent]:
 
 
 def dispatch(
-    factory: sessionmaker[Session], handlers: Mapping[str, Sequence[Handler]], *, limit: int = 100
+    factory: sessionmaker[Session],
+    handlers: Mapping[str, Sequence[Handler]],
+    *,
+    limit: int = 100,
+    now: datetime | None = None,
 ) -> int:
     """Run handlers for pending events, one transaction per event; returns how many were handled."""
     with factory() as reader:
-        batch = [(row.id, row.name, dict(row.payload)) for row in pending(session=reader, limit=limit)]
+        rows = pending(session=reader, limit=limit, now=now)
+        batch = [(row.id, row.name, dict(row.payload)) for row in rows]
     handled = 0
     for event_id, name, payload in batch:
         try:
@@ -86,6 +107,14 @@ def dispatch(
                 row.handled_at = utcnow()
                 row.attempts += 1
             handled += 1
+        except RetryLater as later:
+            log.warning("outbox event %s (%s) deferred: %s", event_id, name, later)
+            with factory.begin() as session:
+                row = session.get(OutboxEvent, event_id)
+                if row is not None:
+                    row.deferrals += 1
+                    row.available_at = (now or utcnow()) + retry_delay(row.deferrals)
+                    row.last_error = f"deferred: {later}"[:500]
         except Exception as err:  # a handler's failure must not stop the others
             log.exception("outbox event %s (%s) failed", event_id, name)
             with factory.begin() as session:

@@ -94,7 +94,14 @@ def my_notices(session: DbSession, me: CurrentCustomer) -> list[NoticeRead]:
     """The signed-in buyer's delivery notices, newest first."""
     assert me.customer_id is not None  # require_customer guarantees it
     return [
-        NoticeRead.model_validate(n, from_attributes=True)
+        NoticeRead(
+            id=n.id,
+            order_number=n.order_number,
+            kind=n.kind,
+            message_en=n.body_en,
+            message_zh=n.body_zh,
+            created_at=n.created_at,
+        )
         for n in service.notices_for(session=session, customer_id=me.customer_id)
     ]
 

@@ -72,21 +72,6 @@ class PromiseChange(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("production_runs.id"))
 
 
-class Notice(Base):
-    """A message to a buyer about their delivery (first window, window moved, car built...)."""
-
-    __tablename__ = "production_notices"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(Integer, index=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    order_number: Mapped[str] = mapped_column(String(24))
-    kind: Mapped[str] = mapped_column(String(30))
-    message_en: Mapped[str] = mapped_column(String(400))
-    message_zh: Mapped[str] = mapped_column(String(400))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
 class Run(Base):
     """One allocation run: trigger, plan version, orders in the plan, moves, duration."""
 

@@ -12,12 +12,14 @@ from sqlalchemy.orm import Session
 
 from carloop.clock import SHANGHAI, utcnow
 from carloop.errors import InvalidTransition, NotFound
+from carloop.notices import service as notices
+from carloop.notices.models import Notice
 from carloop.ordering import service as ordering
 from carloop.ordering.models import Order
 from carloop.ordering.rules import OrderStatus
 from carloop.production import rules
 from carloop.production.allocation import Allocation
-from carloop.production.models import Notice, PlanVersion, PromiseChange, Run, Slot, VinSerial
+from carloop.production.models import PlanVersion, PromiseChange, Run, Slot, VinSerial
 from carloop.production.schemas import (
     PlanData,
 )
@@ -227,7 +229,7 @@ def _promise(
             text_zh = f"您的配置变更已生效。{text_zh}"
         elif later:
             text_en, text_zh = f"{text_en} Reason: {reason}.", f"{text_zh} 原因：{reason}。"
-        notify(session, slot, kind, (text_en, text_zh))
+        notify(session, slot, kind, (text_en, text_zh), window)
     _schedule(session, slot, week_scheduled)
 
 
@@ -270,18 +272,25 @@ def _window_text(window: rules.Window) -> tuple[str, str]:
     )
 
 
-def notify(session: Session, slot: Slot, kind: str, text: tuple[str, str]) -> Notice:
-    """Leave a delivery notice for the buyer of a slot's order."""
-    notice = Notice(
+def notify(
+    session: Session, slot: Slot, kind: str, text: tuple[str, str], window: rules.Window | None = None
+) -> Notice:
+    """Leave a delivery notice for the buyer of a slot's order (the notices domain sends it on)."""
+    count = session.query(Notice).filter_by(source="production", order_id=slot.order_id, kind=kind).count()
+    dates = "待定"  # the SMS template's date: the new window, or "to be decided"
+    if window is not None and window.earliest is not None and window.latest is not None:
+        dates = f"{window.earliest:%Y-%m-%d}至{window.latest:%Y-%m-%d}"
+    return notices.notify(
+        session=session,
         customer_id=slot.customer_id,
+        kind=kind,
+        key=f"production:{slot.order_id}:{kind}:{count + 1}",
+        source="production",
+        body=(text[0][:400], text[1][:400]),
         order_id=slot.order_id,
         order_number=slot.number,
-        kind=kind,
-        message_en=text[0][:400],
-        message_zh=text[1][:400],
+        sms_params={"order": slot.number, "date": dates},
     )
-    session.add(notice)
-    return notice
 
 
 # -- reactions to orders -------------------------------------------------------------------------
@@ -340,8 +349,7 @@ def promise_changes(*, session: Session, order_id: int) -> list[PromiseChange]:
 
 def notices_for(*, session: Session, customer_id: int, limit: int = 50) -> list[Notice]:
     """A buyer's delivery notices, newest first."""
-    query = select(Notice).where(Notice.customer_id == customer_id).order_by(Notice.id.desc()).limit(limit)
-    return list(session.scalars(query))
+    return notices.inbox(session=session, customer_id=customer_id, source="production", limit=limit)
 
 
 def runs(*, session: Session, limit: int = 20) -> list[Run]:

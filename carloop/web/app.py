@@ -42,6 +42,7 @@ from carloop.loyalty import api as loyalty_api
 from carloop.loyalty import pages as loyalty_pages
 from carloop.network import api as network_api
 from carloop.network import pages as network_pages
+from carloop.notices import pages as notices_pages
 from carloop.ordering import api as ordering_api
 from carloop.ordering import pages as ordering_pages
 from carloop.ordering import staff_pages as ordering_staff_pages
@@ -99,9 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # outbox events to every domain's handlers (carloop/handlers.py), after commit: the database
             # poller, or with CARLOOP_EVENT_BUS the JetStream relay and one durable consumer per domain
             (
-                (lambda: bus_runtime.start(settings, sessions, domains=domain_handlers()))
+                (lambda: bus_runtime.start(settings, sessions, domains=domain_handlers(settings)))
                 if settings.event_bus
-                else (lambda: outbox_worker.start(settings, sessions, handlers=all_handlers()))
+                else (lambda: outbox_worker.start(settings, sessions, handlers=all_handlers(settings)))
             ),
             # scheduled promises (auto-lock, expiries, reminders, ledger check) under a database lease
             lambda: jobs_runner.start(settings, sessions),
@@ -191,6 +192,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         network_pages,
         appointments_pages,
         invoicing_pages,
+        notices_pages,
     ):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

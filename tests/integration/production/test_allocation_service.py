@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.catalog.schemas import ConfigurationIn
 from carloop.errors import PolicyViolation
+from carloop.notices.models import Notice
 from carloop.ordering import service as ordering
 from carloop.ordering.rules import OrderStatus
 from carloop.production import eta, rules, service
-from carloop.production.models import Notice, PromiseChange, Run, Slot
+from carloop.production.models import PromiseChange, Run, Slot
 
 from .conftest import cancel, locked_order, run_events, tiny_plan, use_plan
 

@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.clock import utcnow
 from carloop.errors import Conflict
+from carloop.notices.models import Notice
 from carloop.ordering import service as ordering
 from carloop.ordering.rules import OrderStatus
 from carloop.production import inventory, rules, service
-from carloop.production.models import CarStatus, InventoryCar, Notice, Slot
+from carloop.production.models import CarStatus, InventoryCar, Slot
 
 from .conftest import cancel, locked_order, run_events, tiny_plan, use_plan
 
