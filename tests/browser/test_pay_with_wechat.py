@@ -10,6 +10,7 @@ The buyer signs in by the SMS code that Tencent Cloud SMS (its local stand-in) d
 
 from __future__ import annotations
 
+import io
 import re
 import socket
 import threading
@@ -21,6 +22,7 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import Browser, expect
 from pydantic import SecretStr
+from pypdf import PdfReader
 from sqlalchemy import func, select
 from stand_ins.sms import SmsStandIn, serve_sms
 
@@ -141,6 +143,19 @@ def test_sign_in_by_sms_pay_the_deposit_by_scanning_the_wechat_pay_code_then_ref
         expect(page.get_by_test_id("refund-route")).to_contain_text("微信支付")
         (refund_no,) = wechat.refunds
         assert wechat.deliver(wechat.refund_callback(refund_no)).status_code == 200
+
+        # Both receipts (the capture's and the refund's; the replay and the forgery made none) as PDFs.
+        page.reload()
+        rows = page.get_by_test_id("documents").get_by_test_id("receipt-row")
+        expect(rows).to_have_count(2)
+        for row, title in zip((rows.nth(0), rows.nth(1)), ("收据", "退款凭证"), strict=True):
+            with page.expect_download() as info:
+                row.get_by_test_id("receipt-pdf").click()
+            path = info.value.path()
+            assert path is not None and path.read_bytes().startswith(b"%PDF-")
+            text = PdfReader(io.BytesIO(path.read_bytes())).pages[0].extract_text()
+            assert info.value.suggested_filename.removesuffix(".pdf") in text
+            assert text.startswith(title) and "微信支付" in text and "¥5,000.00" in text
     finally:
         context.close()
     with app.state.sessions() as session:
