@@ -26,7 +26,7 @@ from carloop.ordering import deposits, editions, panels, reservations, rules, se
 from carloop.ordering.schemas import OrderRead
 from carloop.payments import service as payments
 from carloop.payments.api import provider_of
-from carloop.production import changes, eta
+from carloop.production import changes, eta, inventory
 from carloop.web import tracking
 from carloop.web.deps import CurrentCustomer, DbSession, FormCustomer, OptionalPrincipal
 from carloop.web.problems import status_for
@@ -184,6 +184,7 @@ def order_page(number: str, request: Request, session: DbSession, me: CurrentCus
             "now": utcnow(),
             "may_change": changes.may_change(order),
             "change_until": changes.change_deadline(order),
+            "car_offer": inventory.offer_for(session=session, order_id=order.id),
         },
     )
 

@@ -127,3 +127,12 @@ def next_offer_expiry(*, session: Session) -> datetime | None:
 def stock(*, session: Session) -> list[InventoryCar]:
     """Every inventory car, newest first."""
     return list(session.scalars(select(InventoryCar).order_by(InventoryCar.id.desc())))
+
+
+def offer_for(*, session: Session, order_id: int) -> InventoryCar | None:
+    """The car on offer to an order now, if any."""
+    return session.scalar(
+        select(InventoryCar).where(
+            InventoryCar.offered_order_id == order_id, InventoryCar.status == CarStatus.OFFERED
+        )
+    )

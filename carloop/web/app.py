@@ -53,6 +53,7 @@ from carloop.payments import reconciliation_pages
 from carloop.payments.providers import build_providers
 from carloop.production import api as production_api
 from carloop.production import change_pages as production_change_pages
+from carloop.production import inventory_pages as production_inventory_pages
 from carloop.production import pages as production_pages
 from carloop.settings import Settings
 from carloop.sms.codes import SmsCodeSender
@@ -187,6 +188,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         console_pages,
         production_pages,
         production_change_pages,
+        production_inventory_pages,
         loyalty_pages,
         community_pages,
         network_pages,

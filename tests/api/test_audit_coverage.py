@@ -348,6 +348,12 @@ def rebalance_page(w: World) -> Expect:
     return _expect(w, "ops", "store", str(store_id), action="network.rebalance")
 
 
+def inventory_page(w: World) -> Expect:
+    response = w.client.get("/staff/inventory", headers=w.headers["ops"])
+    assert response.status_code == 200, response.text
+    return _expect(w, "ops", "order", "*", action="production.inventory.view")
+
+
 def production_tracking(w: World) -> Expect:
     number = w.locked_order()
     _ok(w.client.get(f"/api/v1/production/orders/{number}", headers=w.headers["ops"]))
@@ -731,6 +737,7 @@ CASES: dict[tuple[str, str], tuple[Act, Any]] = {
     ("POST", "/staff/stores"): (outlet_create_page, None),
     ("POST", "/staff/stores/{store_code}"): (outlet_update_page, None),
     ("POST", "/staff/centres/{code}/rebalance"): (rebalance_page, None),
+    ("GET", "/staff/inventory"): (inventory_page, None),
     ("GET", "/api/v1/production/orders/{number}"): (production_tracking, None),
     ("GET", "/orders/{number}/delivery"): (delivery_card, None),
     ("POST", "/api/v1/production/orders/{number}/stage"): (production_stage, None),
