@@ -55,11 +55,7 @@ class StandInProvider:
 
     name = "standin"
 
-    def __init__(self) -> None:
-        self.requests: list[InvoiceRequest] = []  # what it was asked, for tests
-
     def _answer(self, request: InvoiceRequest, prefix: str) -> IssuedInvoice:
-        self.requests.append(request)
         digest = int(hashlib.sha256(request.request_no.encode()).hexdigest()[:12], 16) % 10**12
         return IssuedInvoice(invoice_no=f"{prefix}{digest:012d}", url="")
 
