@@ -44,6 +44,7 @@ from carloop.network import api as network_api
 from carloop.network import pages as network_pages
 from carloop.notices import pages as notices_pages
 from carloop.ordering import api as ordering_api
+from carloop.ordering import family_pages as ordering_family_pages
 from carloop.ordering import pages as ordering_pages
 from carloop.ordering import staff_pages as ordering_staff_pages
 from carloop.outbox import worker as outbox_worker
@@ -181,6 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ecosystem_pages,
         accounts_pages,
         ordering_pages,
+        ordering_family_pages,
         ordering_staff_pages,
         payments_pages,
         reconciliation_pages,
