@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     otp_sender: Literal["log", "page"] = "log"
     otp_ttl_seconds: int = 300
     # Text messages (sign-in codes, notices that matter): Alibaba Cloud SMS or Tencent Cloud SMS. Production
-    # needs one, or nobody can sign in. Keys come from the environment only (docs/SMS.md).
+    # needs one, or nobody can sign in. Keys come from the environment only (docs/SECURITY.md).
     sms_provider: Literal["none", "aliyun", "tencent"] = "none"
     sms_access_key_id: str = ""  # Alibaba Cloud AccessKey ID / Tencent Cloud SecretId
     sms_access_key_secret: SecretStr = SecretStr("")  # Alibaba Cloud AccessKey secret / Tencent SecretKey
