@@ -23,6 +23,7 @@ SECTIONS = (
     NavItem("/staff/stores", "Store network", frozenset({Role.STORE_STAFF, Role.HQ_OPS, Role.ADMIN})),
     NavItem("/staff/centres", "Delivery centres", frozenset({Role.STORE_STAFF, Role.HQ_OPS, Role.ADMIN})),
     NavItem("/staff/inventory", "Inventory cars", HQ),
+    NavItem("/staff/shop", "Shop catalogue and stock", HQ),
     NavItem("/console/audit", "Audit log", frozenset({Role.STORE_STAFF, Role.HQ_OPS, Role.ADMIN})),
     NavItem("/console/catalog", "Catalog versions", HQ),
     NavItem("/console/policy", "Deposit policy", HQ),

@@ -39,6 +39,7 @@ from carloop.invoicing.fapiao import build_einvoicer
 from carloop.jobs import registry as jobs_registry
 from carloop.jobs import runner as jobs_runner
 from carloop.loyalty import api as loyalty_api
+from carloop.loyalty import catalogue_pages as loyalty_catalogue_pages
 from carloop.loyalty import pages as loyalty_pages
 from carloop.network import api as network_api
 from carloop.network import pages as network_pages
@@ -192,6 +193,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         production_change_pages,
         production_inventory_pages,
         loyalty_pages,
+        loyalty_catalogue_pages,
         community_pages,
         network_pages,
         appointments_pages,

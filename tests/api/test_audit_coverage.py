@@ -91,6 +91,7 @@ OUT_OF_SCOPE = {
     ("GET", "/staff/stores/new"): "an empty outlet form",
     ("GET", "/staff/stores/{code}"): "one outlet's settings: no order, payment or account",
     ("GET", "/staff/centres"): "open-order counts per centre, no single order or account",
+    ("GET", "/staff/shop"): "the shop's products and stock: no order, payment or account",
     ("GET", "/console/analytics"): "anonymous aggregates, no single order or account",
     ("GET", "/console/analytics/export/{name}.{fmt}"): "anonymous aggregates, no single order or account",
     ("GET", "/console/audit"): "the audit log itself",
@@ -352,6 +353,31 @@ def inventory_page(w: World) -> Expect:
     response = w.client.get("/staff/inventory", headers=w.headers["ops"])
     assert response.status_code == 200, response.text
     return _expect(w, "ops", "order", "*", action="production.inventory.view")
+
+
+def product_page(w: World) -> Expect:
+    form = {
+        "csrf_token": w.csrf["ops"],
+        "sku": "CAP-01",
+        "name_zh": "棒球帽",
+        "name_en": "Cap",
+        "price_points": "500",
+    }
+    response = w.client.post(
+        "/staff/shop/products", data=form, headers=w.headers["ops"], follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    return _expect(w, "ops", "product", "CAP-01", action="shop.product.create")
+
+
+def stock_page(w: World) -> Expect:
+    product_page(w)
+    form = {"csrf_token": w.csrf["ops"], "delta": "10", "reason": "delivery"}
+    response = w.client.post(
+        "/staff/shop/products/CAP-01/stock", data=form, headers=w.headers["ops"], follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    return _expect(w, "ops", "product", "CAP-01", action="shop.stock.adjust")
 
 
 def production_tracking(w: World) -> Expect:
@@ -738,6 +764,8 @@ CASES: dict[tuple[str, str], tuple[Act, Any]] = {
     ("POST", "/staff/stores/{store_code}"): (outlet_update_page, None),
     ("POST", "/staff/centres/{code}/rebalance"): (rebalance_page, None),
     ("GET", "/staff/inventory"): (inventory_page, None),
+    ("POST", "/staff/shop/products"): (product_page, None),
+    ("POST", "/staff/shop/products/{sku}/stock"): (stock_page, None),
     ("GET", "/api/v1/production/orders/{number}"): (production_tracking, None),
     ("GET", "/orders/{number}/delivery"): (delivery_card, None),
     ("POST", "/api/v1/production/orders/{number}/stage"): (production_stage, None),
