@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -96,6 +96,59 @@ def handle_once(
             return False
         raise
     return True
+
+
+def handle_batch(
+    factory: sessionmaker[Session],
+    consumer: str,
+    handlers: Mapping[str, Sequence[Handler]],
+    events: Sequence[Envelope],
+) -> list[Exception | None]:
+    """Handle a fetched batch in one transaction (one commit for all); if anything in it fails, the
+    batch is rolled back and handled again event by event, so only the failing events fail.
+    Returns, per event, None (handled now or before, or nothing to do) or its handlers' error."""
+    failed: tuple[int, Exception] | None = None  # the event whose handler raised, not run twice
+    try:
+        with factory.begin() as session:
+            wanted = [event.id for event in events if handlers.get(event.name)]
+            done = set(
+                session.scalars(
+                    select(ProcessedEvent.event_id).where(
+                        ProcessedEvent.consumer == consumer, ProcessedEvent.event_id.in_(wanted)
+                    )
+                )
+            )
+            todo = list({e.id: e for e in events if handlers.get(e.name) and e.id not in done}.values())
+            if todo:
+                session.execute(
+                    insert(ProcessedEvent), [{"consumer": consumer, "event_id": e.id} for e in todo]
+                )
+                for event in todo:
+                    try:
+                        for handler in handlers[event.name]:
+                            handler(session, event.payload)
+                    except Exception as err:
+                        failed = (event.id, err)
+                        raise
+                session.execute(
+                    delete(DeadLetter).where(
+                        DeadLetter.consumer == consumer, DeadLetter.event_id.in_([e.id for e in todo])
+                    )
+                )
+        return [None] * len(events)
+    except Exception:  # one event's failure (or a twin's key): find out which, one by one
+        outcomes: list[Exception | None] = []
+        for event in events:
+            if failed is not None and event.id == failed[0]:
+                outcomes.append(failed[1])
+                continue
+            try:
+                handle_once(factory, consumer, handlers, event)
+            except Exception as err:  # reported per event
+                outcomes.append(err)
+            else:
+                outcomes.append(None)
+        return outcomes
 
 
 def processed(factory: sessionmaker[Session], consumer: str, event_id: int) -> bool:

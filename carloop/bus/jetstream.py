@@ -15,13 +15,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 from sqlalchemy.orm import Session, sessionmaker
 
-from carloop.bus.handling import Envelope, bury, handle_once, mark_relayed, subject_for, unrelayed
+from carloop.bus.handling import Envelope, bury, handle_batch, mark_relayed, subject_for, unrelayed
 from carloop.outbox.service import Handler
 from carloop.settings import Settings
 
@@ -105,13 +104,16 @@ async def relay_once(
     batch = await asyncio.to_thread(unrelayed, factory, limit=limit)
     if not batch:
         return 0
-    for event in batch:
-        await js.publish(
+    acks = [  # written in order on one connection: the stream keeps the rows' order
+        await js.publish_async(
             subject_for(config.prefix, event.name),
             event.encode(),
             stream=config.stream,
             headers={"Nats-Msg-Id": str(event.id)},
         )
+        for event in batch
+    ]
+    await asyncio.gather(*acks)  # every ack (or the first failure: the rows stay unmarked)
     ids = [event.id for event in batch]
     if before_mark is not None:  # tests crash the relay here
         before_mark(ids)
@@ -127,7 +129,7 @@ async def consume(
     handlers: Mapping[str, Sequence[Handler]],
     *,
     running: Callable[[], bool],
-    batch: int = 20,
+    batch: int = 100,
     on_handled: Callable[[Envelope], Awaitable[None]] | None = None,
 ) -> None:
     """Fetch and handle ``durable``'s messages until ``running()`` turns false."""
@@ -136,44 +138,48 @@ async def consume(
         while running():
             try:
                 messages = await sub.fetch(batch, timeout=0.5)
-            except NatsTimeout:
+            except TimeoutError:  # nothing to fetch for now (nats-py raises its own or asyncio's)
                 continue
             except Exception:  # the connection is away: nats-py reconnects; fetch again shortly
                 log.exception("%s: fetch failed", durable)
                 await asyncio.sleep(1.0)
                 continue
-            for msg in messages:
-                try:
-                    event = await _handle(factory, config, durable, handlers, msg)
-                except Exception:  # an ack, nak or the database failed: JetStream redelivers after ack_wait
-                    log.exception("%s: message %s not settled", durable, msg.metadata.sequence.stream)
-                    continue
-                if event is not None and on_handled is not None:
+            try:
+                handled = await _settle(factory, config, durable, handlers, messages)
+            except Exception:  # the database or the connection failed: JetStream redelivers after ack_wait
+                log.exception("%s: a batch of %d was not settled", durable, len(messages))
+                await asyncio.sleep(1.0)
+                continue
+            if on_handled is not None:
+                for event in handled:
                     await on_handled(event)
     finally:
         await sub.unsubscribe()
 
 
-async def _handle(
+async def _settle(
     factory: sessionmaker[Session],
     config: BusConfig,
     durable: str,
     handlers: Mapping[str, Sequence[Handler]],
-    msg: Msg,
-) -> Envelope | None:
-    """Handle one message and settle it: ack, nak with a delay, or term as a dead letter."""
-    event = Envelope.decode(msg.data)
-    delivered = msg.metadata.num_delivered
-    try:
-        await asyncio.to_thread(handle_once, factory, durable, handlers, event)
-    except Exception as err:  # the handler's failure: try again later, or give up
-        error = f"{type(err).__name__}: {err}"
+    messages: Sequence[Msg],
+) -> list[Envelope]:
+    """Handle a batch in one transaction, then ack the handled, nak the failed with a delay, and term
+    (after recording a dead letter) those that failed their last attempt; returns the handled."""
+    events = [Envelope.decode(msg.data) for msg in messages]
+    outcomes = await asyncio.to_thread(handle_batch, factory, durable, handlers, events)
+    handled: list[Envelope] = []
+    for msg, event, failure in zip(messages, events, outcomes, strict=True):
+        if failure is None:
+            await msg.ack()  # a lost ack only brings a redelivery, which finds the event processed
+            handled.append(event)
+            continue
+        delivered = msg.metadata.num_delivered
+        error = f"{type(failure).__name__}: {failure}"
         log.warning("%s: event %s (%s) failed: %s", durable, event.id, event.name, error)
         if delivered >= config.max_attempts:
             await asyncio.to_thread(bury, factory, durable, event, delivered, error)
             await msg.term()
         else:
             await msg.nak(delay=config.delay_after(delivered))
-        return None
-    await msg.ack_sync()
-    return event
+    return handled

@@ -210,6 +210,38 @@ def booking(
 # --- scenes (ecosystem) -------------------------------------------------------------------------
 
 
+@bench_app.command("events")
+def events(
+    nats_url: Annotated[str, typer.Option("--nats-url", help="A nats-server -js to bench against.")] = (
+        "nats://127.0.0.1:4222"
+    ),
+    database_url: BenchDbUrl = None,
+    backlog: Annotated[
+        int, typer.Option("--events", min=100, help="Backlog drained from a standing start.")
+    ] = 5_000,
+    rate: Annotated[int, typer.Option("--rate", min=1, help="Events a second in the lag phase.")] = 200,
+    seconds: Annotated[float, typer.Option("--seconds", min=1, help="Length of the lag phase.")] = 10.0,
+    consumers: Annotated[int, typer.Option("--consumers", min=1, max=16, help="Durable consumers.")] = 3,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.001, help="The relay's idle poll (CARLOOP_OUTBOX_INTERVAL).")
+    ] = 1.0,
+    as_json: AsJson = False,
+) -> None:
+    """The JetStream bus: events/s relayed and handled, and lag p99 at a steady rate."""
+    from carloop.bench.events import run_events
+
+    report = run_events(
+        nats_url=nats_url,
+        database_url=database_url,
+        events=backlog,
+        rate=rate,
+        seconds=seconds,
+        consumers=consumers,
+        interval=interval,
+    )
+    _emit("events on NATS JetStream", report, as_json)
+
+
 @bench_app.command("scenes")
 def scenes(
     vehicles: Annotated[

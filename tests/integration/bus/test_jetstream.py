@@ -315,3 +315,33 @@ def test_a_republished_row_outside_the_duplicate_window_is_still_handled_once(
 
     asyncio.run(_consume_until(session_factory, nats_url, bus, [("once", handlers)], drained))
     assert effects(session_factory) == [0, 1, 2]
+
+
+def test_one_failing_event_in_a_batch_delays_only_itself(
+    session_factory: sessionmaker[Session], nats_url: str, bus: BusConfig
+) -> None:
+    calls: list[int] = []
+
+    def third_fails_once(session: Session, payload: Mapping[str, Any]) -> None:
+        calls.append(int(payload["n"]))
+        effect(session, payload)
+        if payload["n"] == 2 and calls.count(2) == 1:
+            raise RuntimeError("the third event's first attempt dies")
+
+    happen(session_factory, 5)
+    asyncio.run(_relay_all(session_factory, nats_url, bus))
+    asyncio.run(
+        _consume_until(
+            session_factory,
+            nats_url,
+            bus,
+            [("batch", {Happened.name: [third_fails_once]})],
+            lambda: len(effects(session_factory)) == 5,
+            batch=5,
+        )
+    )
+    assert effects(session_factory) == [0, 1, 2, 3, 4]
+    # the batch ran up to the failure, then the others one by one; the failed one came again later
+    assert sorted(calls) == [0, 0, 1, 1, 2, 2, 3, 4]
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(ProcessedEvent)) == 5
