@@ -167,6 +167,9 @@ class Settings(BaseSettings):
     realname_tencent_region: str = "ap-guangzhou"
     realname_tencent_endpoint: str = "https://faceid.tencentcloudapi.com"
     realname_tencent_timeout: int = Field(default=10, ge=1, le=60)
+    # The store finder's base-map tiles ({z}/{x}/{y} template of a tile server the operator runs or
+    # licenses); empty: no tiles, the map draws city names, outlets and distances by itself.
+    map_tile_url: str = Field(default="", max_length=300)
     # The official e-invoice (fapiao) provider (invoicing.fapiao): "standin" issues local numbers
     # (development and tests; the default there); "disabled" says the maker issues e-invoices offline.
     # Production must name one explicitly and refuses the stand-in.

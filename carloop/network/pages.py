@@ -12,7 +12,7 @@ from carloop.appointments import service as appointments
 from carloop.appointments.schemas import AppointmentKind, ServiceType
 from carloop.clock import utcnow
 from carloop.errors import DomainError
-from carloop.network import centre_pages, handover_pages, outlet_pages, service
+from carloop.network import centre_pages, handover_pages, outlet_pages, sample, service
 from carloop.network.schemas import StoreKind, StoreService
 from carloop.web.deps import DbSession, OptionalPrincipal
 
@@ -34,6 +34,32 @@ def map_xy(lat: float | None, lon: float | None) -> tuple[int, int] | None:
 
 def _render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
     return request.app.state.renderer.render(request, template, context, status_code=status_code)
+
+
+def _live_map(request: Request, everything: list[Any], found: list[service.Found]) -> dict[str, Any]:
+    """What the Leaflet map draws: city names, every outlet, the results with their distances."""
+    zh = getattr(request.state, "locale", "zh_CN") == "zh_CN"
+    hits = {f.store.id: f.distance_km for f in found}
+    return {
+        "tiles": request.app.state.settings.map_tile_url,
+        "cities": [
+            {"name": c.name_zh if zh else c.name, "lat": c.latitude, "lon": c.longitude}
+            for c in sample.cities()[:60]
+        ],
+        "stores": [
+            {
+                "code": s.code,
+                "name": s.name_zh if zh else s.name_en,
+                "lat": s.latitude,
+                "lon": s.longitude,
+                "centre": str(s.kind) == "delivery_centre",
+                "hit": s.id in hits,
+                "km": hits.get(s.id),
+            }
+            for s in everything
+            if s.latitude is not None and s.longitude is not None
+        ],
+    }
 
 
 @router.get("/stores")
@@ -75,6 +101,7 @@ def finder(
             "hits": [(map_xy(f.store.latitude, f.store.longitude), f.store) for f in found],
             "map_w": MAP_W,
             "map_h": MAP_H,
+            "live_map": _live_map(request, everything, found),
         },
         404 if error else 200,
     )
