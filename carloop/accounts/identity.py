@@ -9,13 +9,17 @@ not commit.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.accounts import id_numbers
+from carloop.accounts import service as accounts
 from carloop.accounts.models import IdentityBinding
 from carloop.accounts.realname import RealNameVerifier
+from carloop.accounts.schemas import Principal
 from carloop.errors import Conflict, ErrorCode, PolicyViolation
 
 
@@ -128,3 +132,40 @@ def verified_hash(
         raise PolicyViolation(NAME_REQUIRED, code=ErrorCode.REALNAME_REQUIRED, field="real_name")
     verified = verifier.verify(name, number)
     return id_numbers.identity_hash(identity_key, verified.id_number)
+
+
+class Identified(NamedTuple):
+    """Who a session token signs in (None: nobody) and, for a customer, the verified identity's hash."""
+
+    principal: Principal | None
+    identity_hash: str | None
+
+
+def identify_before_writing(
+    *,
+    sessions: sessionmaker[Session],
+    token: str,
+    name: str,
+    id_number: str,
+    verifier: RealNameVerifier,
+    identity_key: bytes,
+) -> Identified:
+    """Resolve ``token`` and verify ``id_number`` for its customer before any write transaction opens.
+
+    The session and the binding are read in a short transaction of ``sessions`` that is closed before
+    the verifier (a provider call of up to its timeout) is asked, so no pooled connection is held and,
+    on SQLite, no write lock while it answers. Nobody signed in, or staff: nothing is verified (the
+    caller refuses them). Binding and the per-identity limit are decided later, in the write
+    transaction (``check_binding``), so two accounts racing for one identity are still refused there.
+    Raises as ``verified_hash`` does.
+    """
+    with sessions() as session:
+        principal = accounts.resolve_sessions(session=session, tokens={token}).get(token)
+        customer_id = principal.customer_id if principal is not None else None
+        bound = bound_hash(session=session, customer_id=customer_id) if customer_id is not None else None
+    if customer_id is None:
+        return Identified(principal, None)
+    identity = verified_hash(
+        bound=bound, name=name, id_number=id_number, verifier=verifier, identity_key=identity_key
+    )
+    return Identified(principal, identity)

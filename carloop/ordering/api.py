@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from carloop.accounts import identity as identities
 from carloop.accounts import service as accounts
 from carloop.accounts.schemas import Principal
 from carloop.analytics.rules import Stage
@@ -34,7 +33,7 @@ from carloop.payments import service as payments
 from carloop.payments.models import Payment
 from carloop.payments.providers.base import PaymentProvider
 from carloop.web import tracking
-from carloop.web.deps import CurrentCustomer, CurrentStaff, DbSession
+from carloop.web.deps import CurrentCustomer, CurrentStaff, DbSession, identify_first
 
 router = APIRouter(tags=["orders"])
 
@@ -87,23 +86,26 @@ def _mine(session: DbSession, principal: Principal, number: str) -> Order:
     return service.get_for(session=session, principal=principal, number=number, for_update=True)
 
 
+def verified_identity(body: OrderCreate, request: Request) -> str | None:
+    """An edition body's identity (schema and real-name adapter check it; kept only as the keyed hash),
+    verified before the route's transaction opens (``deps.identify_first``)."""
+    if body.id_number is None:
+        return None
+    return identify_first(request, id_number=body.id_number, real_name=body.real_name).identity_hash
+
+
 @router.post("/orders", status_code=201, response_model=ReservationRead)
 def reserve(
-    body: OrderCreate, request: Request, session: DbSession, me: CurrentCustomer, key: IdempotencyKey = None
+    body: OrderCreate,
+    request: Request,
+    identity: Annotated[str | None, Depends(verified_identity)],  # before DbSession: no transaction yet
+    session: DbSession,
+    me: CurrentCustomer,
+    key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Reserve a configured car (``reserve_many`` of one): the order waits for its deposit, its queue
     place (and edition number) held for the payment window; ``payment.pay_url`` is where to pay."""
     assert me.customer_id is not None
-    identity = None
-    if body.id_number is not None:  # schema and real-name adapter check it; kept only as the keyed hash
-        identity = identities.identify(
-            session=session,
-            customer_id=me.customer_id,
-            name=body.real_name or "",
-            id_number=body.id_number,
-            verifier=request.app.state.realname_verifier,
-            identity_key=request.app.state.settings.secret_key.get_secret_value().encode(),
-        )
     made = reservations.reserve(
         session=session,
         provider=provider_of(request),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,7 +29,14 @@ from carloop.payments import service as payments
 from carloop.payments.api import provider_of
 from carloop.production import changes, eta, inventory
 from carloop.web import tracking
-from carloop.web.deps import CurrentCustomer, DbSession, FormCustomer, OptionalPrincipal
+from carloop.web.deps import (
+    CurrentCustomer,
+    DbSession,
+    FormCustomer,
+    OptionalPrincipal,
+    csrf_matches,
+    identify_first,
+)
 from carloop.web.problems import status_for
 
 router = APIRouter()
@@ -74,43 +82,56 @@ def _checkout_context(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class FormIdentity:
+    """The checkout form's identity number (normalised), its verified hash, or why it was refused."""
+
+    id_number: str | None
+    identity_hash: str | None = None
+    error: DomainError | None = None
+
+
+def form_identity(
+    request: Request,
+    csrf_token: Annotated[str, Form()],
+    id_number: Annotated[str | None, Form(max_length=20)] = None,
+    real_name: Annotated[str | None, Form(max_length=40)] = None,
+) -> FormIdentity:
+    """The form's identity, verified before the route's transaction opens (``deps.identify_first``).
+
+    Only a signed-in customer's form carrying its anti-forgery token gets a (paid) check; any other
+    post is left to the route's own dependencies, which refuse it (401/403).
+    """
+    number = (id_number or "").strip().upper() or None
+    if number is None or not csrf_matches(request, csrf_token):
+        return FormIdentity(number)
+    if not editions.valid_id_number(number):
+        return FormIdentity(
+            number, error=PolicyViolation("Enter a valid 18-character resident identity number.")
+        )
+    try:
+        found = identify_first(request, id_number=number, real_name=real_name)
+    except DomainError as err:
+        return FormIdentity(number, error=err)
+    return FormIdentity(number, found.identity_hash)
+
+
 @router.post("/orders")
 def place_order(
     request: Request,
+    identity: Annotated[FormIdentity, Depends(form_identity)],  # before DbSession: no transaction yet
     session: DbSession,
     me: FormCustomer,
     model: Annotated[str, Form(max_length=40)],
     trim: Annotated[str, Form(max_length=40)],
     form_key: FormKey,
     option: Annotated[list[str] | None, Form(max_length=60)] = None,
-    id_number: Annotated[str | None, Form(max_length=20)] = None,
-    real_name: Annotated[str | None, Form(max_length=40)] = None,
 ) -> Response:
     """Reserve (``reserve_many`` of one) and go to pay; a double submit lands on the same order."""
     config = ConfigurationIn(model=model, trim=trim, options=option or [])
     assert me.customer_id is not None  # require_customer guarantees it
-    id_number = (id_number or "").strip().upper() or None
-    identity = None
-    if id_number is not None:
-        if not editions.valid_id_number(id_number):
-            return _checkout(
-                request,
-                session,
-                me,
-                config,
-                PolicyViolation("Enter a valid 18-character resident identity number."),
-            )
-        try:
-            identity = identities.identify(
-                session=session,
-                customer_id=me.customer_id,
-                name=real_name or "",
-                id_number=id_number,
-                verifier=request.app.state.realname_verifier,
-                identity_key=request.app.state.settings.secret_key.get_secret_value().encode(),
-            )
-        except DomainError as err:
-            return _checkout(request, session, me, config, err)
+    if identity.error is not None:
+        return _checkout(request, session, me, config, identity.error)
     try:
         made = reservations.reserve(
             session=session,
@@ -119,8 +140,8 @@ def place_order(
             config=config,
             scope=me.actor,
             key=f"page:{form_key}",
-            identity_hash=identity,
-            id_number=id_number,
+            identity_hash=identity.identity_hash,
+            id_number=identity.id_number,
         )
     except InvalidConfiguration:
         raise  # the checkout page already refused it; a crafted post gets the problem page

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Form, Request
 from sqlalchemy.orm import Session
 
+from carloop.accounts import identity as identities
 from carloop.accounts import service as accounts
 from carloop.accounts.schemas import Principal, Role
 from carloop.errors import AuthenticationFailed, PermissionDenied
@@ -157,6 +158,36 @@ def csrf_token_for(settings: Settings, token: str) -> str:
     """The anti-forgery token for forms of one session (an HMAC of its token)."""
     key = settings.secret_key.get_secret_value().encode()
     return hmac.new(key, b"csrf:" + token.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def csrf_matches(request: Request, submitted: str | None) -> bool:
+    """Whether a form's anti-forgery token is this request's session's (before the session is resolved)."""
+    token = session_token(request)
+    if not token or not submitted:
+        return False
+    return hmac.compare_digest(csrf_token_for(get_settings(request), token), submitted)
+
+
+def identify_first(request: Request, *, id_number: str, real_name: str | None) -> identities.Identified:
+    """The request's principal and, for a customer, the verified hash of ``id_number``, asked of the
+    real-name verifier with no connection held (``identity.identify_before_writing``).
+
+    A dependency calling this must come before ``DbSession`` (and the principal dependencies that open
+    it) in the route's signature: FastAPI solves dependencies in that order, and the point is that the
+    request's write transaction is not open yet while the provider answers. Nobody signed in: nothing
+    is verified (the route's own dependency then answers 401).
+    """
+    token = session_token(request)
+    if token is None:
+        return identities.Identified(None, None)
+    return identities.identify_before_writing(
+        sessions=request.app.state.sessions,
+        token=token,
+        name=real_name or "",
+        id_number=id_number,
+        verifier=request.app.state.realname_verifier,
+        identity_key=get_settings(request).secret_key.get_secret_value().encode(),
+    )
 
 
 def check_csrf(request: Request, submitted: str | None) -> None:

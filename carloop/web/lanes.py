@@ -129,16 +129,10 @@ class ReservationLane:
         self, token: str, key: str, body: OrderCreate
     ) -> ReservationRequest | Refused | DomainError:
         assert body.id_number is not None
-        with self.read_sessions() as session:  # closed before the provider is asked: no connection held
-            principal = accounts.resolve_sessions(session=session, tokens={token}).get(token)
-            if principal is None:
-                return AuthenticationFailed("Sign in first.")
-            if principal.customer_id is None:  # staff: the batch refuses it as it refuses any staff token
-                return self._item(token, key, body, None)
-            bound = identities.bound_hash(session=session, customer_id=principal.customer_id)
-        try:
-            identity = identities.verified_hash(
-                bound=bound,
+        try:  # the reads on the read engine, closed before the provider is asked: no connection held
+            found = identities.identify_before_writing(
+                sessions=self.read_sessions,
+                token=token,
                 name=body.real_name or "",
                 id_number=body.id_number,
                 verifier=self._verifier(),
@@ -146,7 +140,10 @@ class ReservationLane:
             )
         except DomainError as err:
             return Refused(token, err)
-        return self._item(token, key, body, identity)
+        if found.principal is None:
+            return AuthenticationFailed("Sign in first.")
+        # staff (no identity): the batch refuses it as it refuses any staff token
+        return self._item(token, key, body, found.identity_hash)
 
     def _verifier(self) -> RealNameVerifier:
         verifier: RealNameVerifier = self.state.realname_verifier
