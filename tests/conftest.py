@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from carloop.db import Base, enable_wal, make_engine, make_session_factory
 from carloop.settings import Settings
 
+pytest_plugins = ["stand_ins.sms"]  # the SMS providers' stand-ins as fixtures (aliyun_sms, tencent_sms, ...)
+
 PG_URL = os.environ.get("CARLOOP_TEST_DATABASE_URL", "")
 # No CARLOOP_ENVIRONMENT means production; the suite says it is a test (CLI commands under test read it).
 os.environ["CARLOOP_ENVIRONMENT"] = "test"
