@@ -38,7 +38,6 @@ KNOWN: dict[str, list[tuple[str, str]]] = {
         (r"^/staff/production \[.+\]: \d+ px wider than a 390 px phone", "plan form fieldsets on a phone"),
         (r"^/console/analytics \[.+\]: \d+ px wider than a", "analytics filter form and market table"),
         (r"^/staff/orders/CODE \[.+\]: \d+ px wider than a 390 px phone", "staff order page tables"),
-        (r"^/community/notices \[zh-CN\]: answered 403", "the header links staff to the owners' notices"),
     ],
 }
 # Open for every role, depending on which demo suggestion the board shows first (not required to occur).
