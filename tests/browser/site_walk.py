@@ -90,6 +90,15 @@ def _latin_words(text: str) -> set[str]:
     return {w for w in words if w.lower() not in LATIN_OK and not re.fullmatch(r"[A-Z0-9]{6,}", w)}  # codes
 
 
+def _copy_text(page: Page) -> str:
+    """The main element's visible text, without what the page marks as not to be translated
+    (``translate="no"``: commands, a job's technical detail)."""
+    text = page.locator("main").inner_text()
+    for technical in page.locator('main [translate="no"]').all_inner_texts():
+        text = text.replace(technical, " ")
+    return text
+
+
 def _overflow(page: Page) -> int:
     return int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
 
@@ -178,7 +187,7 @@ def _visit(
         if page.locator("html").get_attribute("lang") != lang:
             continue  # sent elsewhere (to sign in) without the language: checked where it lands
         if lang == "zh-CN":
-            words = _latin_words(page.locator("main").inner_text())  # header names are data
+            words = _latin_words(_copy_text(page))  # header names are data
             if words:
                 report.latin[path] = words
         else:
