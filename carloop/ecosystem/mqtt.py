@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from urllib.parse import urlparse
 from carloop.ecosystem.rules import topic_matches
 
 OnMessage = Callable[[str, bytes], None]
+QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 
 
 class MqttError(RuntimeError):
@@ -92,6 +94,20 @@ class PahoClient:
             with self._lock:
                 self._sockets.append(sock)
 
+    def _quick_ack(self) -> None:
+        """Acknowledge what arrived at once instead of after Linux's delayed-ACK timer (>= 40 ms).
+
+        A broker with Nagle's algorithm on (Mosquitto's default: ``set_tcp_nodelay false``) holds its
+        next small send until the previous one is acknowledged, so a receiver's delayed ACK became
+        the median latency of every message through it. Linux drops quick-ACK mode again after a
+        while, so it is set again after each message (one cheap setsockopt)."""
+        if QUICKACK is None:
+            return
+        sock = self._client.socket()
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
+
     def _no_delay(self) -> None:
         """Send small messages at once (paho leaves Nagle's algorithm on; it costs tens of ms)."""
         sock = self._client.socket()
@@ -144,6 +160,7 @@ class PahoClient:
             return self._granted.pop(mid, False)
 
     def _on_message(self, client: object, userdata: object, message: object) -> None:
+        self._quick_ack()
         topic: str = message.topic  # type: ignore[attr-defined]
         payload: bytes = message.payload  # type: ignore[attr-defined]
         with self._lock:
