@@ -51,7 +51,9 @@ def test_a_likely_duplicate_is_flagged_before_posting(
         page.get_by_test_id("suggest-title").fill("座椅能不能加个通风")
         if javascript:
             flag = page.get_by_test_id("likely-duplicate")
-            expect(flag).to_be_visible()
+            # the first hint of a fresh server may wait for the sentence model to load (seconds on a busy
+            # two-core runner): a bound on waiting, not a speed check
+            expect(flag).to_be_visible(timeout=30_000)
             expect(page.get_by_test_id("similar-live")).to_contain_text("希望增加前排座椅通风功能")
         else:
             page.get_by_test_id("suggest-submit").click()
