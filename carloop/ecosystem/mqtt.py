@@ -83,6 +83,7 @@ class PahoClient:
         self._user_on_connect = on_connect
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
+        self._client.on_publish = self._on_publish
         self._client.on_subscribe = self._on_subscribe  # type: ignore[assignment]
         self._sockets: list[socket.socket] = []  # every socket paho opened, closed if the login fails
         self._client.on_socket_open = self._on_socket_open
@@ -158,6 +159,13 @@ class PahoClient:
         with self._lock:
             self._acks.pop(mid, None)
             return self._granted.pop(mid, False)
+
+    def _on_publish(
+        self, client: object, userdata: object, mid: object, reason: object, props: object
+    ) -> None:
+        # A QoS 1 publish's PUBACK is a packet too: left to the delayed-ACK timer, it holds the broker's
+        # next send (a command, or the next state) for up to 40 ms behind Nagle's algorithm.
+        self._quick_ack()
 
     def _on_message(self, client: object, userdata: object, message: object) -> None:
         self._quick_ack()
