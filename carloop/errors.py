@@ -55,6 +55,7 @@ class ErrorCode(StrEnum):
     VALIDATION_ERROR = "validation-error"
     MALFORMED_BODY = "malformed-body"
     MESSAGE_NOT_SENT = "message-not-sent"
+    ORDERS_NOT_OPEN = "orders-not-open"
 
 
 class DomainError(Exception):

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from carloop import batch_sql as sql
 from carloop.accounts import identity as identities
 from carloop.accounts import service as accounts
+from carloop.campaigns import service as campaigns
 from carloop.catalog.schemas import ConfigurationIn, Quote
 from carloop.clock import utcnow
 from carloop.errors import (
@@ -206,6 +207,9 @@ def reserve_many(
     leaders = [p for p in plans if p.index not in {i for i, _ in followers}]
     _claim_keys(session, keyed, results, now)
     fresh = [p for p in leaders if results[p.index] is None]
+    gate = campaigns.reservation_gate(session=session, now=now)  # no orders before a campaign's reveal
+    for p in fresh:
+        p.error = p.error or gate(p.request.config.model, p.request.config.trim)
     _bind_identities(session, fresh)
     stocks = places.apply_identity_limits(session, [p for p in fresh if p.error is None])
     stored = [p for p in fresh if p.error is None]

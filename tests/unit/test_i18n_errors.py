@@ -25,6 +25,7 @@ SOURCES = sorted(p for p in PACKAGE.rglob("*.py") if "migrations" not in p.parts
 BUILT_AT_RUN_TIME = {
     "accounts/service.py": "one of the module's code-state constants, each extracted (CODE_*)",
     "accounts/staff.py": "rules.password_problem's sentences",
+    "campaigns/service.py": "rules.terms_problems' and rules.change_problem's sentences",
     "catalog/rules.py": "the configuration problems' own messages, joined",
     "ecosystem/scenes.py": "the YAML parser's error text",
     "ordering/rules.py": "the lock confirmation's field list",
