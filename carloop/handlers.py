@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from carloop.analytics import handlers as analytics_handlers
 from carloop.appointments import handlers as appointment_handlers
+from carloop.campaigns import handlers as campaign_handlers
 from carloop.community import handlers as community_handlers
 from carloop.ecosystem import handlers as ecosystem_handlers
 from carloop.invoicing import handlers as invoicing_handlers
@@ -29,6 +30,7 @@ DOMAINS: dict[str, Mapping[str, Sequence[Handler]]] = {
     "production": production_handlers.EVENT_HANDLERS,
     "community": community_handlers.EVENT_HANDLERS,
     "invoicing": invoicing_handlers.EVENT_HANDLERS,
+    "campaigns": campaign_handlers.EVENT_HANDLERS,
 }
 DOMAIN_HANDLERS: list[Mapping[str, Sequence[Handler]]] = list(DOMAINS.values())
 

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from carloop import batch_sql as sql
 from carloop.accounts import identity as identities
 from carloop.accounts import service as accounts
+from carloop.campaigns import attribution
 from carloop.campaigns import service as campaigns
 from carloop.catalog.schemas import ConfigurationIn, Quote
 from carloop.clock import utcnow
@@ -216,6 +217,7 @@ def reserve_many(
     places.take_positions(session, stored)
     places.hold_edition_numbers(session, stored, stocks)
     _write(session, provider, stored, now)
+    attribution.record_orders(session=session, orders=_new_orders(stored), now=now)
     _record_answers(session, fresh)
     for p in fresh:
         results[p.index] = p.error or p.result
@@ -231,6 +233,17 @@ def reserve_many(
     if len(done) != len(requests):
         raise RuntimeError("a request of the batch has no result")
     return done
+
+
+def _new_orders(stored: Sequence[_Plan]) -> list[attribution.NewOrder]:
+    """The orders a batch wrote, as the campaigns' attribution needs them."""
+    return [
+        attribution.NewOrder(
+            p.result.order_id, p.result.number, p.request.customer_id, p.result.model, p.result.trim
+        )
+        for p in stored
+        if p.result is not None and p.error is None
+    ]
 
 
 def _replayed(r: Reservation) -> Reservation:
