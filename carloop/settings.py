@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     event_backoff: list[float] = Field(default_factory=lambda: [1.0, 5.0, 30.0, 120.0, 600.0])
     # Seconds JetStream remembers a message id, so a relay that re-publishes after a crash adds nothing.
     event_duplicate_window: float = 600.0
+    # Seconds a consumer may hold a delivered event without acking it; a process killed mid-batch
+    # gets its events redelivered to the other processes after this long.
+    event_ack_wait: float = Field(default=60.0, gt=0)
     # Seconds between two rounds of the scheduled-job runner in each server process; 0 turns it off.
     jobs_tick: float = 2.0
     # A job's lease lapses after this many seconds if its process died while running it.

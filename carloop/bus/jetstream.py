@@ -39,6 +39,7 @@ class BusConfig:
     max_attempts: int = 8
     backoff: Sequence[float] = field(default=(1.0, 5.0, 30.0, 120.0, 600.0))
     duplicate_window: float = 600.0
+    ack_wait: float = ACK_WAIT_SECONDS
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BusConfig:
@@ -49,6 +50,7 @@ class BusConfig:
             max_attempts=settings.event_max_attempts,
             backoff=tuple(settings.event_backoff) or (1.0,),
             duplicate_window=settings.event_duplicate_window,
+            ack_wait=settings.event_ack_wait,
         )
 
     def delay_after(self, failures: int) -> float:
@@ -86,7 +88,7 @@ async def ensure_consumer(js: JetStreamContext, config: BusConfig, durable: str)
                 ack_policy=AckPolicy.EXPLICIT,
                 deliver_policy=DeliverPolicy.ALL,
                 filter_subject=f"{config.prefix}.>",
-                ack_wait=ACK_WAIT_SECONDS,
+                ack_wait=config.ack_wait,
                 max_deliver=-1,  # the consumer counts attempts itself and buries the event as a dead letter
             ),
         )
