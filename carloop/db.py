@@ -96,6 +96,18 @@ def make_read_engine(settings: Settings) -> Engine:
     return create_engine(url, isolation_level="AUTOCOMMIT", pool_size=1)
 
 
+def make_replica_engine(settings: Settings) -> Engine | None:
+    """An engine for the reports' replica (``CARLOOP_READ_DATABASE_URL``), or None to read the primary.
+
+    A hot standby refuses writes, so whatever runs on it is a read by construction."""
+    url = settings.read_database_url
+    if not url:
+        return None
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_pre_ping=True)
+
+
 def enable_wal(engine: Engine) -> None:
     """Switch an SQLite database to WAL once, before any server worker starts."""
     if engine.dialect.name == "sqlite":

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "production"
     database_url: str = "sqlite:///./var/carloop.db"
+    # A PostgreSQL streaming replica of database_url for reports (the analytics dashboard, its API and
+    # exports); "" reads them from database_url. Its rows lag the primary by the replication delay.
+    read_database_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)

@@ -11,7 +11,7 @@ from carloop.analytics import service
 from carloop.analytics.live import warehouse_for
 from carloop.analytics.schemas import DashboardQuery, DashboardRead, MarketMonthRead, TableRead
 from carloop.analytics.warehouse import Table, dashboard
-from carloop.web.deps import DbSession, require_roles
+from carloop.web.deps import ReadSession, require_roles
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
 HqStaff = Annotated[Principal, require_roles(Role.HQ_OPS, Role.ADMIN)]
@@ -19,7 +19,7 @@ HqStaff = Annotated[Principal, require_roles(Role.HQ_OPS, Role.ADMIN)]
 
 @router.get("/dashboard", response_model=DashboardRead)
 def read_dashboard(
-    request: Request, session: DbSession, principal: HqStaff, query: Annotated[DashboardQuery, Query()]
+    request: Request, session: ReadSession, principal: HqStaff, query: Annotated[DashboardQuery, Query()]
 ) -> DashboardRead:
     """Every table behind the dashboard's charts, filtered by model, channel and dates."""
     filters = query.filters()

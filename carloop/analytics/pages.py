@@ -18,7 +18,7 @@ from carloop.analytics.warehouse import TABLES, Filters, Table, dashboard
 from carloop.audit import service as audit
 from carloop.catalog import service as catalog
 from carloop.errors import NotFound, PolicyViolation
-from carloop.web.deps import DbSession, check_csrf, require_roles
+from carloop.web.deps import DbSession, ReadSession, check_csrf, require_roles
 
 router = APIRouter()
 HqStaff = Annotated[Principal, require_roles(Role.HQ_OPS, Role.ADMIN)]
@@ -88,7 +88,7 @@ def _themes(session: Session) -> Table:
 @router.get("/console/analytics")
 def dashboard_page(
     request: Request,
-    session: DbSession,
+    session: ReadSession,
     principal: HqStaff,
     model: Text = "",
     channel: Text = "",
@@ -137,7 +137,7 @@ def dashboard_page(
 @router.get("/console/analytics/export/{name}.{fmt}")
 def export_table(
     request: Request,
-    session: DbSession,
+    session: ReadSession,
     principal: HqStaff,
     name: str,
     fmt: str,

@@ -29,7 +29,7 @@ from carloop.community import api as community_api
 from carloop.community import pages as community_pages
 from carloop.community import warmup as community_warmup
 from carloop.console import pages as console_pages
-from carloop.db import make_engine, make_session_factory
+from carloop.db import make_engine, make_replica_engine, make_session_factory
 from carloop.ecosystem import api as ecosystem_api
 from carloop.ecosystem import pages as ecosystem_pages
 from carloop.ecosystem import runtime as ecosystem_runtime
@@ -124,6 +124,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             for stop in reversed(stops):
                 await run_in_threadpool(stop)
+            if app.state.read_engine is not None:
+                app.state.read_engine.dispose()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -138,6 +140,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = make_session_factory(engine)
+    app.state.read_engine = make_replica_engine(settings)  # reports read a streaming replica if set
+    app.state.read_sessions = (
+        app.state.sessions if app.state.read_engine is None else make_session_factory(app.state.read_engine)
+    )
     app.state.renderer = Renderer(settings.default_locale, development=settings.environment != "production")
     app.state.renderer.add_globals(car_look=looks.car_look, option_look=looks.option_look)
     app.state.payment_provider = build_providers(settings)  # the default, and the others by name

@@ -47,6 +47,19 @@ DbSession = Annotated[Session, Depends(get_session, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
+def get_read_session(request: Request, primary: DbSession) -> Iterator[Session]:
+    """A session for reports on the replica (``CARLOOP_READ_DATABASE_URL``), rolled back at the end;
+    without a replica the request's own transaction (SQLite has one writer: a second would wait)."""
+    if request.app.state.read_engine is None:
+        yield primary
+        return
+    with request.app.state.read_sessions() as session:
+        yield session
+
+
+ReadSession = Annotated[Session, Depends(get_read_session, scope="function")]
+
+
 def session_token(request: Request) -> str | None:
     """The bearer token, or for pages the session cookie."""
     header = request.headers.get("authorization", "")
