@@ -7,7 +7,7 @@ import logging
 import secrets
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,6 +110,7 @@ class Runtime:
         self.fleet: Fleet | None = None
         self.broker: EmbeddedBroker | None = None
         self._signature: Any = None
+        self._auth_signature: Any = None  # what the broker's account files were last written from
         self._loaded: dict[int, Any] = {}
         self._entity_ids: dict[str, int] = {}
         self._recorded: dict[str, tuple[int, int]] = {}  # cars whose owner consented: (device, owner)
@@ -195,13 +196,20 @@ class Runtime:
             if samples:
                 drives.record(session=session, samples=samples)
 
-    def write_auth(self, session: Session) -> bool:
+    def write_auth(self, session: Session, devices: Sequence[Device] | None = None) -> bool:
         """Bring the broker's password and ACL files up to date (and make the embedded broker read
-        them again); whether they changed."""
+        them again); whether they changed. Change-driven: the accounts are rebuilt and the files
+        compared only when a device's or an owner's login changed since the last call (``devices``:
+        the paired devices the caller has just read)."""
         if self.auth is None or self.auth.directory is None:
             return False
-        accounts = self.auth.service_accounts() + service.mqtt_accounts(session=session)
+        devices = service.paired_devices(session=session) if devices is None else devices
+        signature = service.accounts_signature(session=session, devices=devices)
+        if signature == self._auth_signature:
+            return False
+        accounts = self.auth.service_accounts() + service.mqtt_accounts(session=session, devices=devices)
         changed = write_auth_files(self.auth.directory, accounts)
+        self._auth_signature = signature
         if changed and self.broker is not None:
             self.broker.reload()
         return changed
@@ -210,9 +218,9 @@ class Runtime:
         """Pick up homes, paired devices, credentials and scene changes made since the last call."""
         assert self.bridge is not None
         with self.factory() as session:
-            self.write_auth(session)
             homes = service.list_all_homes(session=session)
             devices = service.paired_devices(session=session)
+            self.write_auth(session, devices)
             scenes = scene_service.enabled_scenes(session=session)
             owners = preferences.all_settings(session=session)
             self._recorded = drives.recorded_vehicles(session=session)

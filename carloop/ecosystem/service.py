@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -195,12 +195,13 @@ def revoke_home_assistant_credentials(*, session: Session, customer_id: int) -> 
     session.flush()
 
 
-def mqtt_accounts(*, session: Session) -> list[credentials.Account]:
-    """Every paired device's and every owner's Home Assistant broker account, with its topics.
+def mqtt_accounts(*, session: Session, devices: Sequence[Device] | None = None) -> list[credentials.Account]:
+    """Every paired device's and every owner's Home Assistant broker account, with its topics
+    (``devices``: the paired devices when the caller has just read them).
 
     Devices without a broker hash (a delivered car before the owner issued its credentials, or a
     device paired before carloop wrote broker files) are left out: the broker refuses them."""
-    devices = paired_devices(session=session)
+    devices = paired_devices(session=session) if devices is None else devices
     accounts = [
         credentials.device_account(d.entity_id, d.customer_id, d.secret_hash)
         for d in devices
@@ -217,6 +218,18 @@ def mqtt_accounts(*, session: Session) -> list[credentials.Account]:
             )
         )
     return accounts
+
+
+def accounts_signature(*, session: Session, devices: Sequence[Device]) -> tuple[Any, ...]:
+    """What the broker's accounts are made of (paired devices' owners and hashes, the owners' Home
+    Assistant hashes): equal signatures give equal password and ACL files."""
+    logins = session.execute(
+        select(MqttAccount.customer_id, MqttAccount.secret_hash).order_by(MqttAccount.id)
+    ).all()
+    return (
+        tuple((d.id, d.kind, d.customer_id, d.secret_hash) for d in devices),
+        tuple((row[0], row[1]) for row in logins),
+    )
 
 
 def unpair(*, session: Session, customer_id: int, device_id: int) -> Device:
