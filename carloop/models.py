@@ -21,5 +21,6 @@ from carloop.payments import models as payments_models  # noqa: F401
 from carloop.production import models as production_models  # noqa: F401
 from carloop.receipts import models as receipts_models  # noqa: F401
 from carloop.sms import models as sms_models  # noqa: F401
+from carloop.supply import models as supply_models  # noqa: F401
 
 __all__ = ["Base"]

@@ -20,6 +20,7 @@ class Role(StrEnum):
     HQ_OPS = "hq_ops"  # headquarters operations: catalog, policy, all orders read-only or as allowed
     HQ_FINANCE = "hq_finance"  # headquarters finance: payment reconciliation
     ADMIN = "admin"  # manages staff accounts and roles
+    SUPPLIER = "supplier"  # a supplier's user: sees and confirms only its own supplier's parts
 
 
 STAFF_ROLES = frozenset({Role.STORE_STAFF, Role.HQ_OPS, Role.HQ_FINANCE, Role.ADMIN})

@@ -17,9 +17,11 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from carloop.catalog.parts import all_parts
 from carloop.production import rules
-from carloop.production.allocation import Moves, allocate
+from carloop.production.allocation import Allocation, Moves, allocate
 from carloop.production.schemas import PlanData
+from carloop.supply import rules as supply_rules
 
 Config = tuple[str, str, tuple[str, ...]]  # model, trim, options
 
@@ -125,26 +127,43 @@ def signature_table(plan: PlanData, configs: list[Config]) -> tuple[np.ndarray, 
 
 @dataclass(frozen=True)
 class Disruption:
-    """A supply cut (one part) or a plant stop (every line) for some weeks from a start week."""
+    """A supply cut (one cap), a plant stop (every line), or a supplier's shortage of one catalog part."""
 
-    kind: str  # "supply-cut" or "plant-stop"
+    kind: str  # "supply-cut", "plant-stop" or "supplier-shortage"
     share: float  # how much is lost: 0.3 is a 30% cut, 1.0 a full stop
     weeks: int
     start: int = 4  # weeks after the simulation starts (announced at the start of that week)
-    target: str = "battery-101"  # the cap a supply cut hits
+    target: str = "battery-101"  # the cap a supply cut hits; the catalog part of a supplier's shortage
 
     @classmethod
     def parse(cls, spec: str) -> Disruption:
-        """``supply-cut:0.3:3``, ``supply-cut:0.3:3:6:lidar`` (start week, part), ``plant-stop:1:2``."""
+        """``supply-cut:0.3:3``, ``supply-cut:0.3:3:6:lidar`` (start week, cap), ``plant-stop:1:2``,
+        ``supplier-shortage:battery-101kwh:0.3:3[:START]`` (a catalog part its supplier confirms short)."""
         parts = spec.split(":")
+        if parts[0] == "supplier-shortage":
+            return cls._shortage(parts)
         if parts[0] not in ("supply-cut", "plant-stop") or len(parts) < 3:
-            raise ValueError("use supply-cut:SHARE:WEEKS[:START[:PART]] or plant-stop:SHARE:WEEKS[:START]")
+            raise ValueError(
+                "use supply-cut:SHARE:WEEKS[:START[:PART]], plant-stop:SHARE:WEEKS[:START] "
+                "or supplier-shortage:PART:SHARE:WEEKS[:START]"
+            )
         share, weeks = float(parts[1]), int(parts[2])
         if not 0 < share <= 1 or weeks < 1:
             raise ValueError("the share is in (0, 1] and the weeks at least 1")
         start = int(parts[3]) if len(parts) > 3 else 4
         target = parts[4] if len(parts) > 4 else ("battery-101" if parts[0] == "supply-cut" else "*")
         return cls(parts[0], share, weeks, start, "*" if parts[0] == "plant-stop" else target)
+
+    @classmethod
+    def _shortage(cls, parts: list[str]) -> Disruption:
+        if len(parts) < 4:
+            raise ValueError("use supplier-shortage:PART:SHARE:WEEKS[:START]")
+        if parts[1] not in all_parts():
+            raise ValueError(f"no part {parts[1]!r}; the parts are {', '.join(sorted(all_parts()))}")
+        share, weeks = float(parts[2]), int(parts[3])
+        if not 0 < share <= 1 or weeks < 1:
+            raise ValueError("the share is in (0, 1] and the weeks at least 1")
+        return cls("supplier-shortage", share, weeks, int(parts[4]) if len(parts) > 4 else 4, parts[1])
 
 
 @dataclass
@@ -209,6 +228,8 @@ def simulate(
     rng = np.random.default_rng(seed)
     plan = rules.sample_plan(start)
     week0 = rules.week_of(start)
+    if disruption is not None and disruption.kind == "supplier-shortage":
+        plan = supply_rules.with_supply(plan, all_parts()[disruption.target], week0, None)  # its cap exists
     horizon = weeks + plan.horizon_weeks
     capacity = rules.capacity_matrix(plan, week0, horizon)
     configs, share = configuration_mix()
@@ -265,7 +286,11 @@ def simulate(
     for t in range(weeks):
         today = 7 * t
         alloc.frozen = t + plan.frozen_weeks
-        if disruption is not None and t == disruption.start:
+        if disruption is not None and disruption.kind == "supplier-shortage" and t == disruption.start:
+            plan = _confirm_short(plan, alloc, config_of, configs, disruption, week0, t)
+            capacity = rules.capacity_matrix(plan, week0, horizon)
+            apply_moves(alloc.recapacitate(capacity), today)
+        elif disruption is not None and t == disruption.start:
             cut = capacity.copy()
             rows = (
                 range(n_lines)
@@ -325,3 +350,24 @@ def simulate(
         if callable(progress):
             progress(t + 1)
     return report
+
+
+def _confirm_short(
+    plan: PlanData,
+    alloc: Allocation,
+    config_of: dict[int, int],
+    configs: list[Config],
+    disruption: Disruption,
+    week0: int,
+    t: int,
+) -> PlanData:
+    """The supplier's flag as the portal handles it: each short week confirmed at the firm demand less
+    the share (``supply.rules.short_quantity``), put into the plan as the part's cap (``with_supply``)."""
+    part = all_parts()[disruption.target]
+    uses = np.array([part.used_by(m, trim, o) for m, trim, o in configs], dtype=bool)
+    for w in range(t, t + disruption.weeks):
+        rows = np.flatnonzero(alloc.alive & (alloc.week == w))
+        firm = int(uses[[config_of[int(i)] for i in alloc.ids[rows].tolist()]].sum()) if rows.size else 0
+        quantity = supply_rules.short_quantity(firm, disruption.share)
+        plan = supply_rules.with_supply(plan, part, week0 + w, quantity if quantity < firm else None)
+    return plan

@@ -130,7 +130,9 @@ def operations(
     disruption: Annotated[
         str | None,
         typer.Option(
-            "--disruption", help="supply-cut:SHARE:WEEKS[:START[:PART]] or plant-stop:SHARE:WEEKS[:START]"
+            "--disruption",
+            help="supply-cut:SHARE:WEEKS[:START[:PART]], plant-stop:SHARE:WEEKS[:START] "
+            "or supplier-shortage:PART:SHARE:WEEKS[:START]",
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,

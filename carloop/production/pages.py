@@ -166,6 +166,15 @@ def _trigger(text: str) -> tuple[str, dict[str, str]]:
         return message, {"number": m[1]}
     if m := re.fullmatch(r"order (\S+) took inventory car (\S+)", text):
         return "Order %(number)s took inventory car %(vin)s", {"number": m[1], "vin": m[2]}
+    if m := re.fullmatch(
+        r"plan v(\d+): supplier (\S+) (short of|back to full supply of) (\S+) from (\S+)", text
+    ):
+        message = (
+            "Plan v%(version)s: supplier %(supplier)s short of %(part)s from %(week)s"
+            if m[3] == "short of"
+            else "Plan v%(version)s: supplier %(supplier)s back to full supply of %(part)s from %(week)s"
+        )
+        return message, {"version": m[1], "supplier": m[2], "part": m[4], "week": m[5]}
     if m := re.fullmatch(r"plan v(\d+): (.*)", text, re.S):
         return "Plan v%(version)s: %(reason)s", {"version": m[1], "reason": m[2]}
     return "%(text)s", {"text": text}

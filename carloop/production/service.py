@@ -420,3 +420,32 @@ def advance_stage(
         session=session, order=order, target=target, actor=actor, reason=f"production: {stage}", **data
     )
     return order
+
+
+# -- for the supply side -------------------------------------------------------------------------
+
+
+def planned_cars(
+    *, session: Session, first_week: int, last_week: int
+) -> list[tuple[str, str, list[str], int]]:
+    """Model, trim, options and build week of each waiting car planned in ``first_week``..``last_week``."""
+    query = select(Slot.model, Slot.trim, Slot.options, Slot.planned_week).where(
+        Slot.active.is_(True),
+        Slot.built.is_(False),
+        Slot.planned_week >= first_week,
+        Slot.planned_week <= last_week,
+    )
+    return [(m, t, list(o or []), int(w or 0)) for m, t, o, w in session.execute(query)]
+
+
+def moves_of_runs(*, session: Session, run_ids: list[int]) -> list[tuple[str, PromiseChange]]:
+    """The promise moves made by these allocation runs, with each order's number, oldest first."""
+    if not run_ids:
+        return []
+    query = (
+        select(Slot.number, PromiseChange)
+        .join(Slot, Slot.order_id == PromiseChange.order_id)
+        .where(PromiseChange.run_id.in_(run_ids))
+        .order_by(PromiseChange.id)
+    )
+    return [(number, change) for number, change in session.execute(query)]

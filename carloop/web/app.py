@@ -60,6 +60,8 @@ from carloop.production import pages as production_pages
 from carloop.settings import Settings
 from carloop.sms.codes import SmsCodeSender
 from carloop.sms.providers import build_gateway
+from carloop.supply import api as supply_api
+from carloop.supply import pages as supply_pages
 from carloop.web import limits, problems, tracking
 from carloop.web.captures import CAPTURE_HANDLERS, LOCK_FIRST
 from carloop.web.i18n import request_locale
@@ -182,6 +184,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         production_api,
         loyalty_api,
         community_api,
+        supply_api,
     ):
         app.include_router(module.router, prefix="/api/v1")
     for module in (
@@ -205,6 +208,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         appointments_pages,
         invoicing_pages,
         notices_pages,
+        supply_pages,
     ):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

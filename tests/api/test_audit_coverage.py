@@ -84,6 +84,12 @@ OPTIONAL_STAFF = {("GET", "/staff/orders")}
 
 OUT_OF_SCOPE = {
     ("GET", "/api/v1/me"): "the caller's own principal",
+    ("GET", "/supplier"): "a supplier's own part counts per week, no order or account; staff get 404",
+    ("POST", "/supplier/confirm"): "suppliers' users only (staff get 404); audited as supply.confirmed",
+    (
+        "POST",
+        "/supplier/shortage",
+    ): "suppliers' users only (staff get 404); audited as supply.shortage_flagged",
     ("POST", "/api/v1/auth/sign-out"): "ends the caller's own session",
     ("GET", "/api/v1/analytics/dashboard"): "anonymous aggregates, no single order or account",
     ("GET", "/console"): "navigation only",
@@ -417,6 +423,11 @@ def put_plan(w: World) -> Expect:
 
 def staff_production_page(w: World) -> Expect:
     _ok(w.client.get("/staff/production", headers={**w.headers["ops"], "Accept": "text/html"}))
+    return _expect(w, "ops", "order", "*", action="production.moves.view")
+
+
+def staff_supply_page(w: World) -> Expect:
+    _ok(w.client.get("/staff/supply", headers={**w.headers["ops"], "Accept": "text/html"}))
     return _expect(w, "ops", "order", "*", action="production.moves.view")
 
 
@@ -773,6 +784,7 @@ CASES: dict[tuple[str, str], tuple[Act, Any]] = {
     ("PUT", "/api/v1/production/plan"): (put_plan, None),
     ("GET", "/staff/production"): (staff_production_page, None),
     ("POST", "/staff/production/plan"): (save_plan_page, None),
+    ("GET", "/staff/supply"): (staff_supply_page, None),
     # payments and points
     ("POST", "/api/v1/staff/points/compensations"): (compensation, None),
     ("POST", "/api/v1/staff/shop/orders/{number}/refund"): (shop_refund, None),

@@ -34,6 +34,9 @@ PUBLIC = {
     ("POST", "/api/v1/payments/refunds/notify/{provider_name}"),  # WeChat Pay signs refund callbacks
     ("GET", "/api/v1/production/eta"),  # the delivery estimate shown before anyone commits
     ("POST", "/api/v1/production/eta"),
+    ("GET", "/api/v1/supplier/forecast"),  # suppliers' systems sign each request with their key (HMAC)
+    ("POST", "/api/v1/supplier/confirmations"),
+    ("POST", "/api/v1/supplier/shortages"),
     ("GET", "/api/v1/stores"),  # the store finder: anonymous buyers look for a store near them
     ("GET", "/api/v1/stores/{code}"),
     ("GET", "/api/v1/stores/{code}/slots"),  # free slots; booking one needs a signed-in buyer

@@ -1,0 +1,1 @@
+"""Supply: suppliers and their users, part demand forecasts, weekly confirmations, shortage flags."""
