@@ -22,6 +22,7 @@ from carloop.ordering.rules import OrderStatus
 from carloop.payments.providers.base import NotificationStatus
 from carloop.payments.providers.simulator import SimulatorProvider
 from carloop.settings import Settings
+from carloop.supply import demo as supply_demo
 
 DEMO_BASE_URL = "http://127.0.0.1:8000/"
 SECOND_BUYER = "13900139000"
@@ -118,7 +119,7 @@ def _seed(
         progress.update(steps, description=STEPS[following] if following < len(STEPS) else "done")
 
     with factory.begin() as session:
-        logins = seed_demo_accounts(session=session)
+        logins = [*seed_demo_accounts(session=session), *supply_demo.seed_demo(session=session)]
         step(STEPS[0])
         buyer = accounts.get_or_create_customer(session=session, phone="13800138000")
         other = accounts.get_or_create_customer(session=session, phone=SECOND_BUYER)
