@@ -1,7 +1,7 @@
 """supply: suppliers, their users, confirmations, shortage flags, API requests
 
 Revision ID: 3d5ebb852c59
-Revises: 5b8f0e3a7d21
+Revises: 7c1a9e3f5b20
 Create Date: 2026-12-07 09:15:28.223272
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import carloop.db
 
 revision: str = "3d5ebb852c59"
-down_revision: str | None = "5b8f0e3a7d21"
+down_revision: str | None = "7c1a9e3f5b20"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
