@@ -58,6 +58,7 @@ PLACES = re.compile(r"^[A-Z][a-z]+(?:'[a-z]+)?$")
 AUDIT_WORDS = {
     *("POS", "admin", "customer", "null", "number", "ops", "order", "page", "payment", "plan", "reference"),
     *("results", "role", "staff", "status", "store", "system", "true", "username", "via"),
+    *("supplier", "supply", "ningde", "fudi", "hesai", "coatings", "dicastal"),  # demo suppliers' logins
 }  # the audit log's action codes and details
 KNOWN_LATIN: dict[str, set[str]] = {
     "/ecosystem": {"Century", "Park", "flat", "state", "zone"},
