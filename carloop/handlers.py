@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from carloop.analytics import handlers as analytics_handlers
 from carloop.appointments import handlers as appointment_handlers
 from carloop.campaigns import handlers as campaign_handlers
+from carloop.campaigns import opening as campaign_opening
+from carloop.campaigns import prereg_handlers
 from carloop.community import handlers as community_handlers
 from carloop.ecosystem import handlers as ecosystem_handlers
 from carloop.invoicing import handlers as invoicing_handlers
@@ -31,6 +33,7 @@ DOMAINS: dict[str, Mapping[str, Sequence[Handler]]] = {
     "community": community_handlers.EVENT_HANDLERS,
     "invoicing": invoicing_handlers.EVENT_HANDLERS,
     "campaigns": campaign_handlers.EVENT_HANDLERS,
+    "campaign_registrations": prereg_handlers.EVENT_HANDLERS,
 }
 DOMAIN_HANDLERS: list[Mapping[str, Sequence[Handler]]] = list(DOMAINS.values())
 
@@ -38,7 +41,11 @@ DOMAIN_HANDLERS: list[Mapping[str, Sequence[Handler]]] = list(DOMAINS.values())
 def domain_handlers(settings: Settings | None = None) -> dict[str, dict[str, list[Handler]]]:
     """Domain -> its handlers by event name: one JetStream consumer each, so one domain's failure
     delays no other domain's reactions (notices: delivered through the settings' providers)."""
-    domains = {**DOMAINS, "notices": notice_delivery.handlers(settings)}
+    domains = {
+        **DOMAINS,
+        "notices": notice_delivery.handlers(settings),
+        "campaign_openings": campaign_opening.handlers(settings),
+    }
     return {
         domain: {name: list(funcs) for name, funcs in handlers.items()}
         for domain, handlers in domains.items()
@@ -47,9 +54,14 @@ def domain_handlers(settings: Settings | None = None) -> dict[str, dict[str, lis
 
 def all_handlers(settings: Settings | None = None) -> dict[str, list[Handler]]:
     """Event name -> the handlers of every domain that reacts to it; with ``settings``, also the
-    notices' deliveries through the configured SMS and SMTP providers (without, due notices wait)."""
+    notices' deliveries (and campaigns' opening notices) through the configured SMS and SMTP providers
+    (without, due notices wait)."""
     merged: dict[str, list[Handler]] = {}
-    for handlers in [*DOMAIN_HANDLERS, notice_delivery.handlers(settings)]:
+    for handlers in [
+        *DOMAIN_HANDLERS,
+        notice_delivery.handlers(settings),
+        campaign_opening.handlers(settings),
+    ]:
         for name, funcs in handlers.items():
             merged.setdefault(name, []).extend(funcs)
     return merged

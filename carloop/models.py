@@ -6,6 +6,7 @@ from carloop.appointments import models as appointments_models  # noqa: F401
 from carloop.audit import models as audit_models  # noqa: F401
 from carloop.bus import models as bus_models  # noqa: F401
 from carloop.campaigns import models as campaigns_models  # noqa: F401
+from carloop.campaigns import registration_models as campaign_registration_models  # noqa: F401
 from carloop.catalog import models as catalog_models  # noqa: F401
 from carloop.community import models as community_models  # noqa: F401
 from carloop.db import Base

@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     sms_per_phone_window: int = 10
     sms_per_template_window: int = 5000
     sms_window_seconds: int = 3600
+    # Opening notices of a campaign go out at most this many a second (the provider's bulk rate).
+    campaign_notice_per_second: int = Field(default=200, ge=1, le=100_000)
     # E-mail notices through SMTP, for owners who gave an address; "" host = no e-mail.
     smtp_host: str = ""
     smtp_port: int = 25

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from carloop.accounts import ratelimit, rules
 from carloop.accounts import staff as staff_accounts
+from carloop.accounts.events import CustomerSignedIn
 from carloop.accounts.models import Customer, LoginCode, PrincipalKind, SessionToken, Staff
 from carloop.accounts.schemas import CodeIssued, Principal, Role
 from carloop.accounts.senders import CodeSender, LogSender
@@ -35,6 +36,7 @@ from carloop.accounts.staff import (
 from carloop.audit import service as audit
 from carloop.clock import utcnow
 from carloop.errors import AuthenticationFailed, NotFound, PolicyViolation
+from carloop.outbox import service as outbox
 from carloop.settings import Settings
 
 __all__ = [
@@ -184,6 +186,8 @@ def sign_in_with_code(
     for done in (key, "code:" + scope):
         ratelimit.succeed(session=session, kind="phone", account=normalised, key=done, device=device, now=now)
     customer = get_or_create_customer(session=session, phone=normalised, now=now)
+    session.flush()
+    outbox.publish(session=session, event=CustomerSignedIn(customer_id=customer.id, phone=normalised))
     return start_session(session=session, settings=settings, customer=customer, ip=ip, now=now)
 
 

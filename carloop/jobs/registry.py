@@ -44,6 +44,8 @@ JOBS: list[Job] = [
     Job("reminders", timedelta(minutes=1), tasks.reminders, "Appointment reminders and pending notices"),
     Job("ledger_check", timedelta(days=1), tasks.ledger_check, "Prove the ledger balances (alerts HQ)"),
     Job("points_expiry", timedelta(hours=6), tasks.points_expiry, "Lapse points past their expiry"),
+    Job("campaign_openings", timedelta(minutes=1), tasks.campaign_openings,
+        "Queue campaigns' opening notices at their reveal", tasks.next_campaign_opening),
 ]
 # fmt: on
 

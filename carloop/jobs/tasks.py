@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.appointments import reminders as appointment_reminders
+from carloop.campaigns import opening as campaign_opening
 from carloop.jobs.rules import JobResult
 from carloop.loyalty import service as loyalty
 from carloop.ordering import deposits
@@ -95,3 +96,15 @@ def points_expiry(sessions: sessionmaker[Session], now: datetime) -> JobResult:
         with sessions.begin() as session:
             expired += loyalty.expire_points(session=session, customer_id=customer_id, now=now)
     return JobResult.ok(f"{expired} points expired for {len(owners)} owners checked")
+
+
+def campaign_openings(sessions: sessionmaker[Session], now: datetime) -> JobResult:
+    """Queue the opening notices of every wave whose start has come (sent by the outbox at the
+    provider's rate); resumes a wave a crash interrupted at its next chunk."""
+    queued = campaign_opening.open_due(sessions, now)
+    return JobResult.ok(f"{queued} opening notices queued")
+
+
+def next_campaign_opening(session: Session) -> datetime | None:
+    """The next wave of opening notices to start (a campaign's reveal)."""
+    return campaign_opening.next_opening(session)

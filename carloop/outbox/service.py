@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.clock import utcnow
@@ -55,6 +55,28 @@ def publish(*, session: Session, event: Any) -> OutboxEvent:
     row = OutboxEvent(name=event.name, payload=_jsonable(payload))
     session.add(row)
     return row
+
+
+def publish_many(*, session: Session, events: Sequence[tuple[Any, datetime | None]]) -> int:
+    """Record many dataclass events in one statement, each not to be handled before its time (None:
+    at once); for bulk producers (a campaign's opening notices). Returns how many."""
+    if not events:
+        return 0
+    now = utcnow()
+    rows = [
+        {
+            "name": event.name,
+            "payload": _jsonable(dataclasses.asdict(event)),
+            "created_at": now,
+            "available_at": available_at,
+            "attempts": 0,
+            "deferrals": 0,
+            "last_error": "",
+        }
+        for event, available_at in events
+    ]
+    session.execute(insert(OutboxEvent), rows)
+    return len(rows)
 
 
 def _jsonable(value: Any) -> Any:

@@ -67,6 +67,11 @@ TEMPLATES: dict[str, Template] = {
             ("order", "deadline"),
             "您的订单${order}将于${deadline}锁定配置，如需修改请尽快登录处理。",
         ),
+        Template(
+            "orders_open",
+            ("model",),
+            "您预约的${model}现已开放订购，登录官网或App即可下单。拒收请回复R",
+        ),
     )
 }
 

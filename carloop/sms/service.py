@@ -48,12 +48,14 @@ def send(
     locale: str = "zh_CN",
     key: str | None = None,
     now: datetime | None = None,
+    template_limit: int | None = None,
 ) -> SmsMessage:
     """Send the ``purpose`` template to ``phone``; the recorded message.
 
     With ``key``, a message already sent under that key is returned as it is (a retry never sends
     twice). A refusal is recorded and raised as ``MessageNotSent`` (its ``retryable`` says whether
-    later may work); too many messages raise ``RateLimited``.
+    later may work); too many messages raise ``RateLimited``. ``template_limit`` replaces the
+    per-template ceiling for a bulk purpose that is throttled by its own schedule (opening notices).
     """
     now = now or utcnow()
     row = session.scalar(select(SmsMessage).where(SmsMessage.key == key)) if key else None
@@ -63,7 +65,7 @@ def send(
     if template_code is None:
         log.error("sms %s: no template configured (CARLOOP_SMS_TEMPLATES)", purpose)
         raise MessageNotSent(MISCONFIGURED, retryable=True)
-    _limit(session, settings, phone=phone, purpose=purpose, now=now)
+    _limit(session, settings, phone=phone, purpose=purpose, now=now, of_kind_limit=template_limit)
     if row is None:
         row = SmsMessage(
             key=key, provider=gateway.name, phone=phone, purpose=purpose, attempts=0, created_at=now
@@ -99,7 +101,15 @@ def _not_sent(failure: rules.Failure) -> MessageNotSent:
     return MessageNotSent(UNAVAILABLE, retryable=True)
 
 
-def _limit(session: Session, settings: Settings, *, phone: str, purpose: str, now: datetime) -> None:
+def _limit(
+    session: Session,
+    settings: Settings,
+    *,
+    phone: str,
+    purpose: str,
+    now: datetime,
+    of_kind_limit: int | None = None,
+) -> None:
     """Count this message against its phone and its template (database counters every process shares)."""
     window = settings.sms_window_seconds
     to_phone = ratelimit.bump(session=session, key=f"sms:phone:{phone}", window_seconds=window, now=now)
@@ -107,7 +117,7 @@ def _limit(session: Session, settings: Settings, *, phone: str, purpose: str, no
     wait = retry_after(now, window_start(now, window), window)
     if to_phone > settings.sms_per_phone_window:
         raise RateLimited(TOO_MANY_TO_PHONE, retry_after=wait)
-    if of_kind > settings.sms_per_template_window:
+    if of_kind > (of_kind_limit or settings.sms_per_template_window):
         raise RateLimited(TOO_MANY_OF_KIND, retry_after=wait)
 
 

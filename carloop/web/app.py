@@ -22,6 +22,8 @@ from carloop.analytics import pages as analytics_pages
 from carloop.appointments import api as appointments_api
 from carloop.appointments import pages as appointments_pages
 from carloop.bus import runtime as bus_runtime
+from carloop.campaigns import registration_api as campaign_registration_api
+from carloop.campaigns import registration_pages as campaign_registration_pages
 from carloop.catalog import api as catalog_api
 from carloop.catalog import looks
 from carloop.catalog import pages as catalog_pages
@@ -185,6 +187,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         loyalty_api,
         community_api,
         supply_api,
+        campaign_registration_api,
     ):
         app.include_router(module.router, prefix="/api/v1")
     for module in (
@@ -209,6 +212,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         invoicing_pages,
         notices_pages,
         supply_pages,
+        campaign_registration_pages,
     ):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

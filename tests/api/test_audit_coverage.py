@@ -91,6 +91,8 @@ OUT_OF_SCOPE = {
         "/supplier/shortage",
     ): "suppliers' users only (staff get 404); audited as supply.shortage_flagged",
     ("POST", "/api/v1/auth/sign-out"): "ends the caller's own session",
+    ("GET", "/api/v1/staff/campaigns/{slug}/opening"): "counts of opening notices, no order or account",
+    ("POST", "/api/v1/staff/campaigns/{slug}/opening-waves"): "a notice wave (audited by its service)",
     ("GET", "/api/v1/analytics/dashboard"): "anonymous aggregates, no single order or account",
     ("GET", "/console"): "navigation only",
     ("GET", "/staff/stores"): "the outlets' settings: no order, payment or account",

@@ -27,6 +27,9 @@ PUBLIC = {
     ("POST", "/api/v1/auth/code"),
     ("POST", "/api/v1/auth/sign-in"),
     ("POST", "/api/v1/auth/staff/sign-in"),
+    ("GET", "/api/v1/campaigns/{slug}/countdown"),  # the countdown before a reveal: no price in it
+    ("POST", "/api/v1/campaigns/{slug}/registrations/code"),  # visitors prove a phone (limited)
+    ("POST", "/api/v1/campaigns/{slug}/registrations"),  # by code, or the signed-in buyer's phone
     ("GET", "/api/v1/catalog"),
     ("GET", "/api/v1/catalog/models/{model}"),
     ("POST", "/api/v1/catalog/price"),

@@ -1,0 +1,354 @@
+"""Opening notices: at the reveal, tell every registrant who asked (SMS, and in-app for those with an
+account), segment by segment, at the SMS provider's rate, exactly once even across crashes.
+
+How it holds together:
+
+- a **wave** names a segment (models / cities / channels; empty = everyone) and a start (the reveal
+  for the automatic wave). The ``campaign_openings`` job queues its registrants in chunks, one
+  transaction each; the wave's cursor moves with the chunk, so a crash resumes at the next chunk;
+- each registrant gets one ``OpeningNotice`` (unique per campaign and registration: never queued
+  twice) and one outbox event whose ``available_at`` is the notice's slot. Slots give each second at
+  most ``campaign_notice_per_second`` notices, so however many dispatchers run, the provider's rate
+  holds;
+- the outbox handler sends the SMS under the key ``campaign:<id>:open:<registration>``
+  (``sms_message.key``) and marks the notice sent in the same transaction; a notice that is not
+  ``queued`` any more is left alone. A crash before the commit leaves both the notice and the event
+  pending and nothing recorded as sent; the resumed dispatcher sends it once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from carloop.accounts import service as accounts
+from carloop.audit import service as audit
+from carloop.audit.service import Actor
+from carloop.campaigns import registration_rules as rules
+from carloop.campaigns.campaign_view import campaign_view
+from carloop.campaigns.registration_models import CampaignRegistration, OpeningNotice, OpeningWave
+from carloop.clock import utcnow
+from carloop.errors import Conflict, MessageNotSent, PolicyViolation, RateLimited
+from carloop.notices import service as notices
+from carloop.outbox import service as outbox
+from carloop.outbox.service import Handler, RetryLater
+from carloop.settings import Settings
+from carloop.sms import service as sms
+from carloop.sms.gateways import SmsGateway
+from carloop.sms.providers import build_gateway
+
+log = logging.getLogger("carloop.campaigns")
+
+SMS_PURPOSE = "orders_open"
+NOTICE_KIND = "orders_open"
+CHUNK = 5000
+TOO_EARLY = "Orders for this campaign open at its reveal; a wave cannot start before it."
+NAIVE_START = "Give the wave's start with its time zone (e.g. 2026-12-07T20:00:00+08:00)."
+BAD_SEGMENT = "A segment lists at most 50 models, cities or channels."
+
+
+@dataclass(frozen=True)
+class OpeningDue:
+    """One registrant's opening notice waits for its slot."""
+
+    name: ClassVar[str] = "campaign.opening_due"
+    notice_id: int
+
+
+def _segment(wave: OpeningWave) -> rules.Segment:
+    data = wave.segment or {}
+    return rules.Segment(
+        models=tuple(data.get("models", ())),
+        cities=tuple(data.get("cities", ())),
+        channels=tuple(data.get("channels", ())),
+    )
+
+
+def plan_wave(
+    *,
+    session: Session,
+    settings: Settings,
+    campaign_id: int,
+    segment: rules.Segment,
+    starts_at: datetime | None = None,
+    principal: Actor | None = None,
+    now: datetime | None = None,
+) -> OpeningWave:
+    """Plan a wave of opening notices for a segment, starting at ``starts_at`` (the reveal if not
+    given, never before it); audited when staff plan it."""
+    now = now or utcnow()
+    campaign = campaign_view(session=session, campaign_id=campaign_id)
+    if starts_at is not None and starts_at.tzinfo is None:
+        raise PolicyViolation(NAIVE_START, field="starts_at")
+    start = starts_at or max(now, campaign.reveal_at)
+    if start < campaign.reveal_at:
+        raise Conflict(TOO_EARLY, reveal_at=campaign.reveal_at.isoformat())
+    if max(len(segment.models), len(segment.cities), len(segment.channels)) > 50:
+        raise PolicyViolation(BAD_SEGMENT, field="segment")
+    wave = OpeningWave(
+        campaign_id=campaign_id,
+        segment={k: list(v) for k, v in dataclasses.asdict(segment).items()},
+        per_second=max(1, settings.campaign_notice_per_second),
+        starts_at=start,
+        created_at=now,
+        created_by=principal.actor if principal is not None else "system",
+    )
+    if principal is not None:  # HQ's own plan replaces the automatic wave that has not started
+        for automatic in session.scalars(
+            select(OpeningWave).where(
+                OpeningWave.campaign_id == campaign_id,
+                OpeningWave.created_by == "system",
+                OpeningWave.slot_start.is_(None),
+            )
+        ):
+            session.delete(automatic)
+    session.add(wave)
+    session.flush()
+    if principal is not None:
+        audit.record(
+            session=session,
+            principal=principal,
+            action="campaign.opening.plan",
+            target_type="campaign",
+            target_id=campaign_id,
+            detail={"wave": wave.id, "segment": segment.describe(), "starts_at": start.isoformat()},
+        )
+    return wave
+
+
+def queue_chunk(*, session: Session, wave: OpeningWave, now: datetime, limit: int = CHUNK) -> int:
+    """Queue the next chunk of a started wave's registrants (one notice and one outbox event each,
+    in this transaction); how many were queued. The wave is marked done when none are left."""
+    rows = session.execute(
+        select(
+            CampaignRegistration.id,
+            CampaignRegistration.model_code,
+            CampaignRegistration.city,
+            CampaignRegistration.channel,
+        )
+        .where(
+            CampaignRegistration.campaign_id == wave.campaign_id,
+            CampaignRegistration.notify.is_(True),
+            CampaignRegistration.id > wave.cursor,
+        )
+        .order_by(CampaignRegistration.id)
+        .limit(limit)
+    ).all()
+    if not rows:
+        wave.queued_all_at = now
+        session.flush()
+        return 0
+    segment = _segment(wave)
+    wanted = [r.id for r in rows if segment.matches(model=r.model_code, city=r.city, channel=r.channel)]
+    taken = set(
+        session.scalars(
+            select(OpeningNotice.registration_id).where(
+                OpeningNotice.campaign_id == wave.campaign_id,
+                OpeningNotice.registration_id >= rows[0].id,
+                OpeningNotice.registration_id <= rows[-1].id,
+            )
+        )
+    )
+    fresh = [registration_id for registration_id in wanted if registration_id not in taken]
+    if wave.slot_start is None:  # the first chunk fixes where this wave's slots begin
+        busy_until = session.scalar(
+            select(func.max(OpeningNotice.due_at)).where(OpeningNotice.status == rules.NoticeStatus.QUEUED)
+        )
+        after_busy = busy_until + timedelta(seconds=1) if busy_until is not None else wave.starts_at
+        wave.slot_start = max(wave.starts_at, now, after_busy)
+    if fresh:
+        values = [
+            {
+                "campaign_id": wave.campaign_id,
+                "registration_id": registration_id,
+                "wave_id": wave.id,
+                "due_at": rules.send_slot(wave.slot_start, wave.queued + i, wave.per_second),
+                "status": rules.NoticeStatus.QUEUED.value,
+                "queued_at": now,
+            }
+            for i, registration_id in enumerate(fresh)
+        ]
+        session.execute(insert(OpeningNotice), values)
+        created = session.execute(
+            select(OpeningNotice.id, OpeningNotice.due_at)
+            .where(OpeningNotice.wave_id == wave.id, OpeningNotice.registration_id.in_(fresh))
+            .order_by(OpeningNotice.id)
+        ).all()
+        outbox.publish_many(session=session, events=[(OpeningDue(notice_id=n.id), n.due_at) for n in created])
+    wave.cursor = rows[-1].id
+    wave.queued += len(fresh)
+    session.flush()
+    return len(fresh)
+
+
+def ensure_default_wave(*, session: Session, settings: Settings, campaign_id: int) -> None:
+    """Give a campaign its automatic wave (everyone, at the reveal) unless it has a wave already."""
+    if session.scalar(select(OpeningWave.id).where(OpeningWave.campaign_id == campaign_id).limit(1)) is None:
+        plan_wave(session=session, settings=settings, campaign_id=campaign_id, segment=rules.Segment())
+
+
+def open_due(factory: sessionmaker[Session], now: datetime) -> int:
+    """Queue every wave whose start has come, chunk by chunk (one transaction per chunk, so a crash
+    resumes at the next chunk); how many notices were queued."""
+    with factory() as reader:
+        waves = list(
+            reader.scalars(
+                select(OpeningWave.id)
+                .where(OpeningWave.queued_all_at.is_(None), OpeningWave.starts_at <= now)
+                .order_by(OpeningWave.starts_at, OpeningWave.id)
+            )
+        )
+    total = 0
+    for wave_id in waves:
+        while True:
+            with factory.begin() as session:
+                wave = session.get(OpeningWave, wave_id, with_for_update=True)
+                if wave is None or wave.queued_all_at is not None:
+                    break
+                queued = queue_chunk(session=session, wave=wave, now=now)
+                done = wave.queued_all_at is not None
+            total += queued
+            if done:
+                break
+    return total
+
+
+def next_opening(session: Session) -> datetime | None:
+    """When the next wave falls due (for the job's schedule)."""
+    return session.scalar(select(func.min(OpeningWave.starts_at)).where(OpeningWave.queued_all_at.is_(None)))
+
+
+class OpeningSender:
+    """Sends one registrant's opening notice (the ``campaign.opening_due`` handler)."""
+
+    def __init__(self, settings: Settings, gateway: SmsGateway | None = None) -> None:
+        self.settings = settings
+        self.gateway = gateway if gateway is not None else build_gateway(settings)
+
+    def handle(self, session: Session, payload: Mapping[str, Any]) -> None:
+        """Send the notice if it is still queued; mark it sent, failed or skipped."""
+        row = session.get(OpeningNotice, int(payload["notice_id"]), with_for_update=True)
+        if row is None or row.status != rules.NoticeStatus.QUEUED:
+            return
+        registration = session.get(CampaignRegistration, row.registration_id)
+        if registration is None:
+            row.status = rules.NoticeStatus.SKIPPED
+            return
+        campaign = campaign_view(session=session, campaign_id=row.campaign_id)
+        row.attempts += 1
+        model_en, model_zh = campaign.model_names.get(registration.model_code, (registration.model_code,) * 2)
+        customer_id = registration.customer_id
+        if customer_id is None:
+            customer = accounts.find_customer(session=session, phone=registration.phone)
+            customer_id = customer.id if customer is not None else None
+        if customer_id is not None and row.notice_id is None:
+            notice = notices.notify(
+                session=session,
+                customer_id=customer_id,
+                kind=NOTICE_KIND,
+                key=f"campaign:{campaign.id}:open:{customer_id}",
+                source="campaigns",
+                subject=(f"{model_en}: orders are open", f"{model_zh}现已开放订购"),
+                body=(
+                    f"You asked to be told: orders for the {model_en} are open now.",
+                    f"您预约的{model_zh}现已开放订购，立即下单即可锁定您的排位。",
+                ),
+            )
+            row.notice_id = notice.id
+        if self.gateway is None:  # the demo without a provider: in-app only, the log says so
+            row.status = rules.NoticeStatus.SENT if row.notice_id else rules.NoticeStatus.SKIPPED
+            row.sent_at = utcnow()
+            return
+        try:
+            message = sms.send(
+                session=session,
+                settings=self.settings,
+                gateway=self.gateway,
+                phone=registration.phone,
+                purpose=SMS_PURPOSE,
+                params={"model": model_zh if registration.locale != "en" else model_en},
+                locale=registration.locale,
+                key=f"campaign:{campaign.id}:open:{registration.id}",
+                template_limit=self.settings.campaign_notice_per_second * self.settings.sms_window_seconds,
+            )
+        except RateLimited as exc:
+            raise RetryLater(f"SMS limit for opening notice {row.id}") from exc
+        except MessageNotSent as exc:
+            if exc.retryable:
+                raise RetryLater(f"SMS provider for opening notice {row.id}: {exc.message}") from exc
+            row.status, row.last_error = rules.NoticeStatus.FAILED, exc.message[:300]
+            return
+        row.status, row.sms_message_id, row.sent_at = rules.NoticeStatus.SENT, message.id, utcnow()
+
+
+def handlers(settings: Settings | None, gateway: SmsGateway | None = None) -> dict[str, list[Handler]]:
+    """The opening notices' handler bound to the settings' SMS provider (without settings, they wait)."""
+    if settings is None:
+        return {OpeningDue.name: [_wait_for_providers]}
+    return {OpeningDue.name: [OpeningSender(settings, gateway).handle]}
+
+
+def _wait_for_providers(session: Session, payload: Mapping[str, Any]) -> None:
+    """A dispatcher without provider settings leaves the notice for one that has them."""
+    raise RetryLater(f"opening notice {payload.get('notice_id')}: this dispatcher has no provider settings")
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where a campaign's opening notices stand."""
+
+    registered: int
+    asked: int
+    queued: int
+    sent: int
+    failed: int
+    skipped: int
+    first_sent_at: datetime | None
+    last_sent_at: datetime | None
+
+    @property
+    def per_second(self) -> float:
+        """Notices sent per second between the first and the last."""
+        if not self.first_sent_at or not self.last_sent_at or self.sent < 2:
+            return 0.0
+        span = (self.last_sent_at - self.first_sent_at).total_seconds()
+        return self.sent / span if span > 0 else float(self.sent)
+
+
+def progress(*, session: Session, campaign_id: int) -> Progress:
+    """Counts of a campaign's registrants and opening notices by status."""
+    registered = session.scalar(select(func.count()).where(CampaignRegistration.campaign_id == campaign_id))
+    asked = session.scalar(
+        select(func.count()).where(
+            CampaignRegistration.campaign_id == campaign_id, CampaignRegistration.notify.is_(True)
+        )
+    )
+    by_status = dict(
+        session.execute(
+            select(OpeningNotice.status, func.count())
+            .where(OpeningNotice.campaign_id == campaign_id)
+            .group_by(OpeningNotice.status)
+        ).all()
+    )
+    first, last = session.execute(
+        select(func.min(OpeningNotice.sent_at), func.max(OpeningNotice.sent_at)).where(
+            OpeningNotice.campaign_id == campaign_id
+        )
+    ).one()
+    return Progress(
+        registered=int(registered or 0),
+        asked=int(asked or 0),
+        queued=int(by_status.get(rules.NoticeStatus.QUEUED, 0)),
+        sent=int(by_status.get(rules.NoticeStatus.SENT, 0)),
+        failed=int(by_status.get(rules.NoticeStatus.FAILED, 0)),
+        skipped=int(by_status.get(rules.NoticeStatus.SKIPPED, 0)),
+        first_sent_at=first,
+        last_sent_at=last,
+    )
