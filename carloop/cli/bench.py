@@ -331,6 +331,35 @@ def analytics(
     _emit("analytics bench", run_bench(orders=orders, runs=runs, seed=seed, show=not as_json), as_json)
 
 
+@simulate_app.command("campaign")
+def simulate_campaign(
+    registrants: Annotated[int, typer.Option("--registrants", min=1, help="Registrants.")] = 100_000,
+    orders: Annotated[int, typer.Option("--orders", min=0, help="Surge reservations (0: none).")] = 20_000,
+    concurrency: Concurrency = 64,
+    database_url: BenchDbUrl = None,
+    workers: Workers = 1,
+    rate: Annotated[
+        int, typer.Option("--rate", min=1, max=100_000, help="The SMS provider's rate (messages a second).")
+    ] = 2000,
+    dispatchers: Annotated[int, typer.Option("--dispatchers", min=1, max=8, help="Outbox dispatchers.")] = 1,
+    as_json: AsJson = False,
+) -> None:
+    """Registrants, a reveal, opening notices through the outbox and a surge through the intake."""
+    from carloop.bench.campaign_sim import run_campaign
+
+    report = run_campaign(
+        registrants=registrants,
+        orders=orders,
+        concurrency=concurrency,
+        database_url=database_url,
+        workers=workers,
+        rate=rate,
+        dispatchers=dispatchers,
+        show=not as_json,
+    )
+    _emit("simulated campaign", report, as_json)
+
+
 @simulate_app.command("launch")
 def simulate_launch(
     orders: Annotated[int, typer.Option("--orders", min=1, max=20_000_000)] = 300_000,

@@ -14,7 +14,6 @@ from alembic import op
 
 import carloop.db
 
-
 revision: str = "7a214fb7f958"
 down_revision: str | None = "7c1a9e3f5b20"
 branch_labels: str | Sequence[str] | None = None
