@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
 
 from carloop.accounts import rules as account_rules
 from carloop.accounts import service as accounts
@@ -25,7 +24,6 @@ from carloop.campaigns import registrations
 from carloop.campaigns.campaign_view import CampaignView, campaign_by_code
 from carloop.clock import utcnow
 from carloop.errors import DomainError, RateLimited
-from carloop.network.models import Store
 from carloop.settings import Settings
 from carloop.web import problems
 from carloop.web.deps import DbSession, OptionalPrincipal
@@ -52,11 +50,6 @@ def _render(
     return response
 
 
-def _stores(session: Any) -> list[dict[str, Any]]:
-    rows = session.scalars(select(Store).order_by(Store.city, Store.code))
-    return [{"id": s.id, "name_en": s.name_en, "name_zh": s.name_zh, "city": s.city} for s in rows]
-
-
 def _context(
     request: Request, session: Any, campaign: CampaignView, form: dict[str, Any], **extra: Any
 ) -> dict[str, Any]:
@@ -68,7 +61,7 @@ def _context(
         "campaign_name": campaign.name_zh if zh else campaign.name_en,
         "models": [(code, names[1] if zh else names[0]) for code, names in campaign.model_names.items()],
         "left": left,
-        "stores": _stores(session),
+        "stores": registrations.stores(session=session),
         "channels": CHANNELS if channel in CHANNELS or not channel else (*CHANNELS, channel),
         "form": form,
         "step": extra.pop("step", "form"),

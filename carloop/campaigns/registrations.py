@@ -12,7 +12,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import column, func, select, table, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,7 +25,6 @@ from carloop.campaigns.campaign_view import CampaignView, campaign_view
 from carloop.campaigns.registration_models import CampaignRegistration, RegistrationCode
 from carloop.clock import utcnow
 from carloop.errors import AuthenticationFailed, Conflict, PolicyViolation
-from carloop.network.models import Store
 from carloop.settings import Settings
 
 BAD_PHONE = "Enter a mainland China mobile number (11 digits starting with 1)."
@@ -247,10 +246,19 @@ def _fill(row: CampaignRegistration, interest: Interest, city: str, channel: str
     row.locale = interest.locale if interest.locale in ("zh_CN", "en") else "zh_CN"
 
 
+# The outlets as a bare table: importing the network package would close a cycle (network imports
+# ordering, which gates reservations on campaigns). Read-only: id and the names shown in the form.
+STORES = table("store", column("id"), column("code"), column("name_en"), column("name_zh"), column("city"))
+
+
 def _store_exists(session: Session, store_id: int) -> bool:
-    # The store table itself, not network.service: that one imports ordering, which gates orders on
-    # campaigns (a package cycle).
-    return session.get(Store, store_id) is not None
+    return session.scalar(select(STORES.c.id).where(STORES.c.id == store_id)) is not None
+
+
+def stores(*, session: Session) -> list[dict[str, object]]:
+    """The outlets a registrant may prefer (id, names and city), by city."""
+    query = select(STORES.c.id, STORES.c.name_en, STORES.c.name_zh, STORES.c.city)
+    return [dict(row._mapping) for row in session.execute(query.order_by(STORES.c.city, STORES.c.code))]
 
 
 def link_to_account(*, session: Session, customer_id: int, phone: str, now: datetime | None = None) -> int:
