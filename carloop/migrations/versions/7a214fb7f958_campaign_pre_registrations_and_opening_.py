@@ -1,7 +1,7 @@
 """campaign pre-registrations and opening notices
 
 Revision ID: 7a214fb7f958
-Revises: 7c1a9e3f5b20
+Revises: 3d5ebb852c59
 Create Date: 2026-12-07 09:20:13.256376
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import carloop.db
 
 revision: str = "7a214fb7f958"
-down_revision: str | None = "7c1a9e3f5b20"
+down_revision: str | None = "3d5ebb852c59"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
