@@ -38,6 +38,7 @@ def production_traces(session: Session | None, environment: str | None) -> list[
     from carloop.accounts.demo import DEMO_STAFF
     from carloop.accounts.models import Staff
     from carloop.payments.models import Payment
+    from carloop.supply.demo import DEMO_SUPPLIERS
 
     reasons = []
     if environment == "production":
@@ -48,7 +49,7 @@ def production_traces(session: Session | None, environment: str | None) -> list[
     real = session.scalar(select(Payment.provider).where(online).limit(1))
     if real is not None:
         reasons.append(f"the database holds payments through a real provider ({real})")
-    demo_names = [username for username, *_ in DEMO_STAFF]
+    demo_names = [username for username, *_ in DEMO_STAFF] + [user for *_, user in DEMO_SUPPLIERS.values()]
     staff = session.scalar(select(Staff.username).where(Staff.username.not_in(demo_names)).limit(1))
     if staff is not None:
         reasons.append(f"the database has staff accounts that are not the demo's ({staff!r})")

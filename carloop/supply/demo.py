@@ -29,8 +29,8 @@ DEMO_SUPPLIERS = {
 def seed_demo(*, session: Session) -> list[DemoLogin]:
     """Create the suppliers of the bill of materials and one login each, if missing; the logins."""
     logins = []
-    for code in sorted({p.supplier for p in all_parts().values()}):
-        name_en, name_zh, username = DEMO_SUPPLIERS.get(code, (code, code, code[:40]))
+    for code in sorted({p.supplier for p in all_parts().values()} & set(DEMO_SUPPLIERS)):
+        name_en, name_zh, username = DEMO_SUPPLIERS[code]
         supplier = service.by_code(session=session, code=code) or service.create_supplier(
             session=session, code=code, name_en=name_en, name_zh=name_zh
         )
