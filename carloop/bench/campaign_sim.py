@@ -141,7 +141,7 @@ def _seed(url: str, settings: Any, registrants: int, buyer_phones: list[str], sh
         session.add(campaign)
         session.flush()
         campaign_id = campaign.id
-        customers = dict(session.execute(select(Customer.phone, Customer.id)).tuples().all())
+        customers = {phone: cid for phone, cid in session.execute(select(Customer.phone, Customer.id))}
     bar = _bar(show, "registrants", registrants)
     linked = [p for p in buyer_phones if p in customers][:registrants]
     for start in range(0, registrants, CHUNK):
@@ -219,21 +219,31 @@ def _dispatcher(url: str, env: dict[str, str], rate: int, stop: Any) -> None:
 
 
 def _told(factory: Any, campaign_id: int) -> tuple[int, int]:
-    """(notices no longer queued, notices queued) of the campaign."""
+    """(notices no longer queued, notices queued) of the campaign (a busy SQLite file: asked again)."""
+    from sqlalchemy.exc import OperationalError
+
+    for _ in range(20):
+        try:
+            return _count_told(factory, campaign_id)
+        except OperationalError:
+            time.sleep(0.5)
+    return _count_told(factory, campaign_id)
+
+
+def _count_told(factory: Any, campaign_id: int) -> tuple[int, int]:
     from sqlalchemy import func, select
 
     from carloop.campaigns.registration_models import OpeningNotice
 
     with factory() as session:
-        rows = dict(
-            session.execute(
+        rows = {
+            status: count
+            for status, count in session.execute(
                 select(OpeningNotice.status, func.count())
                 .where(OpeningNotice.campaign_id == campaign_id)
                 .group_by(OpeningNotice.status)
             )
-            .tuples()
-            .all()
-        )
+        }
     queued = int(rows.pop("queued", 0))
     return sum(int(v) for v in rows.values()), queued
 
