@@ -157,6 +157,9 @@ class Settings(BaseSettings):
     lane_max_batch: int = 500
     lane_max_wait_ms: float = 2.0
     lane_max_pending: int = 2048
+    # Addresses (comma-separated, or "*") of the proxies whose X-Forwarded-For / -Proto the served stack
+    # believes, so per-address limits see real clients; "" believes no proxy (granian has no flag for it).
+    forwarded_allow_ips: str = "127.0.0.1"
     # Where carloop keeps Mosquitto's password_file and acl_file (``passwords`` and ``acl``) up to date
     # for a broker it does not run itself; "" = only the embedded broker's own (docs/SECURITY.md).
     mqtt_auth_dir: str = ""

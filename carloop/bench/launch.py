@@ -16,7 +16,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 from carloop.bench.db import bench_database, drop_bench_database
 from carloop.bench.launch_audit import audit
 from carloop.bench.launch_workload import build_jobs, seed_buyers
+from carloop.web.asgi import granian_command
 
 # --- server and client ------------------------------------------------------------------------
 
@@ -37,7 +37,7 @@ def free_port() -> int:
 
 
 class Server:
-    """The served stack (``carloop.web.asgi:create``, lanes in front of the app), in its own process group."""
+    """The served stack (``web.asgi:create`` on granian, as ``carloop serve``), in its own process group."""
 
     def __init__(self, url: str, port: int, workers: int, env: dict[str, str] | None = None) -> None:
         self.url, self.port, self.workers, self.env = url, port, workers, env or {}
@@ -55,12 +55,7 @@ class Server:
             "CARLOOP_OUTBOX_INTERVAL": "0",
             **self.env,
         }
-        cmd = [
-            sys.executable, "-m", "uvicorn", "carloop.web.asgi:create", "--factory",
-            "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
-            "--loop", "uvloop", "--http", "httptools", "--log-level", "warning", "--no-access-log",
-            "--backlog", "4096",
-        ]  # fmt: skip
+        cmd = granian_command(host="127.0.0.1", port=self.port, workers=self.workers)  # as `carloop serve`
         self.proc = subprocess.Popen(cmd, env=env, start_new_session=True)  # noqa: S603 - our own interpreter
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -87,7 +82,7 @@ class Server:
                 fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(fields[2]) == self.proc.pid:  # the process group uvicorn was started in
+            if int(fields[2]) == self.proc.pid:  # the process group granian was started in
                 total += int(fields[11]) + int(fields[12])
         return total / ticks
 

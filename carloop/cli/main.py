@@ -196,23 +196,15 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=16)] = 1,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Migrate once, then serve the app with uvicorn."""
-    import uvicorn
-
+    """Migrate once, then serve the app with granian (the lanes and the app: ``web.asgi``)."""
     from carloop.cli import db
+    from carloop.web.asgi import serve as serve_stack
 
     settings = _settings(database_url)
     db.upgrade(make_engine(settings))  # once, before any worker starts
     if database_url:
         os.environ["CARLOOP_DATABASE_URL"] = database_url
-    uvicorn.run(
-        "carloop.web.asgi:create",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        log_level="info",
-    )
+    serve_stack(host=host or settings.host, port=port or settings.port, workers=workers)
 
 
 @app.command()
