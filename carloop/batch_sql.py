@@ -57,8 +57,10 @@ def insert_many(
     rows: Sequence[Sequence[Any]],
     *,
     on_conflict_do_nothing: Sequence[str] = (),
+    ignore_conflicts: bool = False,
 ) -> None:
-    """One ``executemany`` of plain tuples into ``table``."""
+    """One ``executemany`` of plain tuples into ``table`` (a row that breaks a unique key is skipped
+    with ``on_conflict_do_nothing`` naming that key, or with ``ignore_conflicts`` for any key)."""
     if not rows:
         return
     mark = placeholder(conn)
@@ -68,4 +70,6 @@ def insert_many(
     )
     if on_conflict_do_nothing:
         sql += f" ON CONFLICT ({', '.join(on_conflict_do_nothing)}) DO NOTHING"
+    elif ignore_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
     conn.exec_driver_sql(sql, list(rows))

@@ -9,12 +9,15 @@ not commit.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Sequence
+from datetime import datetime
+from typing import NamedTuple, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from carloop import batch_sql
 from carloop.accounts import id_numbers
 from carloop.accounts import service as accounts
 from carloop.accounts.models import IdentityBinding
@@ -31,18 +34,10 @@ def bound_hash(*, session: Session, customer_id: int) -> str | None:
 def _refusal(session: Session, customer_id: int, id_hash: str) -> Conflict | None:
     mine = bound_hash(session=session, customer_id=customer_id)
     if mine is not None and mine != id_hash:
-        return Conflict(
-            "This account is already bound to a different identity number.",
-            code=ErrorCode.IDENTITY_MISMATCH,
-            field="id_number",
-        )
+        return _mismatch()
     owner = session.scalar(select(IdentityBinding.customer_id).where(IdentityBinding.id_hash == id_hash))
     if owner is not None and owner != customer_id:
-        return Conflict(
-            "This identity number is already bound to another account.",
-            code=ErrorCode.IDENTITY_TAKEN,
-            field="id_number",
-        )
+        return _taken()
     return None
 
 
@@ -62,6 +57,84 @@ def check_binding(*, session: Session, customer_id: int, id_hash: str) -> Confli
     except IntegrityError:  # another transaction bound one of them first
         return _refusal(session, customer_id, id_hash) or None
     return None
+
+
+def check_bindings(
+    *, session: Session, wanted: Sequence[tuple[int, str | None]], now: datetime
+) -> list[tuple[str | None, Conflict | None]]:
+    """``check_binding`` for a batch, in order, with two statements: (customer id, verified hash or None).
+
+    Each answer is the identity that counts for the request (the given hash, or the account's bound
+    one when none was given) and the refusal, if any. Requests are decided in order, as if one by one:
+    the first to give an unbound pair binds it, and later requests of the batch see that binding.
+    """
+    if not wanted:
+        return []
+    customers = {c for c, _ in wanted}
+    hashes = {h for _, h in wanted if h}
+    table = cast(Table, IdentityBinding.__table__)
+    query = select(table.c.customer_id, table.c.id_hash).where(
+        or_(table.c.customer_id.in_(customers), table.c.id_hash.in_(hashes))
+    )
+    by_customer: dict[int, str] = {}
+    by_hash: dict[str, int] = {}
+    for customer_id, id_hash in session.execute(query):
+        by_customer[int(customer_id)], by_hash[str(id_hash)] = str(id_hash), int(customer_id)
+    answers: list[tuple[str | None, Conflict | None]] = []
+    fresh: list[tuple[int, str]] = []
+    for customer_id, id_hash in wanted:
+        mine = by_customer.get(customer_id)
+        if id_hash is None:
+            answers.append((mine, None))
+            continue
+        owner = by_hash.get(id_hash)
+        if mine is not None and mine != id_hash:
+            answers.append((id_hash, _mismatch()))
+        elif owner is not None and owner != customer_id:
+            answers.append((id_hash, _taken()))
+        else:
+            if mine is None:
+                by_customer[customer_id], by_hash[id_hash] = id_hash, customer_id
+                fresh.append((customer_id, id_hash))
+            answers.append((id_hash, None))
+    if fresh:
+        conn = session.connection()
+        at = batch_sql.db_time(conn, table.c.created_at, now)
+        batch_sql.insert_many(
+            conn, table, ("customer_id", "id_hash", "created_at"), [(c, h, at) for c, h in fresh],
+            ignore_conflicts=True,
+        )  # fmt: skip
+        landed = {
+            (int(c), str(h))
+            for c, h in session.execute(
+                select(table.c.customer_id, table.c.id_hash).where(
+                    table.c.customer_id.in_({c for c, _ in fresh})
+                )
+            )
+        }
+        lost = {pair for pair in fresh if pair not in landed}  # another transaction bound one first
+        if lost:
+            answers = [
+                (h, _refusal(session, c, h)) if h is not None and (c, h) in lost else (h, refused)
+                for (c, h), (_, refused) in zip(wanted, answers, strict=True)
+            ]
+    return answers
+
+
+def _mismatch() -> Conflict:
+    return Conflict(
+        "This account is already bound to a different identity number.",
+        code=ErrorCode.IDENTITY_MISMATCH,
+        field="id_number",
+    )
+
+
+def _taken() -> Conflict:
+    return Conflict(
+        "This identity number is already bound to another account.",
+        code=ErrorCode.IDENTITY_TAKEN,
+        field="id_number",
+    )
 
 
 def bind_identity(

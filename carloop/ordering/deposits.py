@@ -12,17 +12,21 @@ in the queue moves up.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from carloop import batch_sql
 from carloop.clock import as_utc, utcnow
 from carloop.errors import Conflict, ErrorCode
+from carloop.ordering import events as order_events
 from carloop.ordering import lifecycle, locks, rules
 from carloop.ordering.models import Order, OrderEvent
 from carloop.ordering.rules import OrderStatus
+from carloop.outbox import service as outbox
 from carloop.payments import captures, ledger
 from carloop.payments import service as payments
 from carloop.payments.models import Payment, PaymentPurpose, PaymentStatus
@@ -69,21 +73,123 @@ def on_payments_captured(
     """Settle captured car-order payments (the payments domain's handler for deposits and balances).
 
     The orders' rows are locked first (``ordering.locks``: orders, then their payments); the edge
-    hands ``locks.lock_orders`` to the capture so it runs before the payments are locked.
+    hands ``locks.lock_order_rows`` to the capture so it runs before the payments are locked. The
+    common case of a launch, a deposit paid inside its window for an order that holds what it asked
+    for, is settled in a few statements per batch (``_settle_awaited``); the rest one by one.
     """
     captured = [r.payment for r in results if r.outcome is NotificationOutcome.CAPTURED]
     if not captured:
         return
     ids = [int(p.order_id or 0) for p in captured]
+    rest = _settle_awaited(session, provider, captured)
+    if not rest:
+        return
     locks.lock_orders(session, ids)
     # The timelines in one query (each transition appends to one), not one lazy load per order.
     orders = {
         o.id: o
-        for o in session.scalars(select(Order).where(Order.id.in_(ids)).options(selectinload(Order.events)))
+        for o in session.scalars(
+            select(Order)
+            .where(Order.id.in_({int(p.order_id or 0) for p in rest}))
+            .options(selectinload(Order.events))
+            .execution_options(populate_existing=True)
+        )
     }
-    for payment in captured:
+    for payment in rest:
         _captured(session, provider, orders[int(payment.order_id or 0)], payment)
     session.flush()
+
+
+_AWAITED = (
+    Order.id, Order.number, Order.customer_id, Order.status, Order.model, Order.trim, Order.edition,
+    Order.edition_number, Order.refundable_hours, Order.lock_at_payment, Order.locked_at,
+)  # fmt: skip
+
+
+def _settle_awaited(session: Session, provider: PaymentProvider, captured: list[Payment]) -> list[Payment]:
+    """Settle, in one UPDATE, one INSERT of events and one of outbox rows, the deposits their orders
+    await (pending payment, holding a number if an edition); returns the payments left to settle."""
+    rows = {
+        r.id: r
+        for r in session.execute(
+            select(*_AWAITED).where(Order.id.in_({int(p.order_id or 0) for p in captured})).with_for_update()
+        )
+    }
+    actor = f"provider:{provider.name}"
+    now = utcnow()
+    conn = session.connection()
+    table = cast(Table, Order.__table__)
+    time_of = _db_times(conn, table.c.paid_at)
+    settled: set[int] = set()
+    rest: list[Payment] = []
+    updates: list[tuple[Any, ...]] = []
+    events: list[tuple[Any, ...]] = []
+    published: list[order_events.OrderStatusChanged | order_events.OrderLocked] = []
+    for payment in captured:
+        oid = int(payment.order_id or 0)
+        row = rows.get(oid)
+        awaited = (
+            row is not None
+            and payment.purpose is PaymentPurpose.DEPOSIT
+            and row.status is OrderStatus.PENDING_PAYMENT
+            and not (row.edition and row.edition_number is None)
+            and oid not in settled
+        )
+        if not awaited or row is None:
+            rest.append(payment)  # a second deposit of the batch is refunded after the first settles
+            continue
+        settled.add(oid)
+        paid_at = payment.paid_at or now
+        target = rules.status_after_deposit(lock_at_payment=row.lock_at_payment)
+        rules.check_transition(row.status, target)
+        until = rules.refundable_until(
+            paid_at, refundable_hours=row.refundable_hours, lock_at_payment=row.lock_at_payment
+        )
+        locked_at = now if target is OrderStatus.LOCKED else row.locked_at
+        updates.append((str(target), time_of(paid_at), time_of(until), time_of(locked_at), time_of(now), oid))
+        reason = "deposit paid; numbered edition locks at payment" if row.lock_at_payment else "deposit paid"
+        data = {"trade_no": payment.trade_no}
+        events.append((oid, time_of(now), actor, str(row.status), str(target), reason, batch_sql.dumps(data)))
+        published.append(
+            order_events.OrderStatusChanged(
+                order_id=oid, number=row.number, customer_id=row.customer_id,
+                from_status=str(row.status), to_status=str(target), actor=actor,
+            )
+        )  # fmt: skip
+        if target is OrderStatus.LOCKED:
+            published.append(
+                order_events.OrderLocked(
+                    order_id=oid,
+                    number=row.number,
+                    customer_id=row.customer_id,
+                    model=row.model,
+                    trim=row.trim,
+                )
+            )
+    if updates:
+        mark = batch_sql.placeholder(conn)
+        conn.exec_driver_sql(
+            f"UPDATE orders SET status = {mark}, paid_at = {mark}, payment_due_at = NULL, "  # noqa: S608
+            f"refundable_until = {mark}, locked_at = {mark}, updated_at = {mark}, version = version + 1 "
+            f"WHERE id = {mark}",
+            updates,
+        )
+        batch_sql.insert_many(
+            conn,
+            cast(Table, OrderEvent.__table__),
+            ("order_id", "at", "actor", "from_status", "to_status", "reason", "data"),
+            events,
+        )
+        outbox.record_many(session=session, events=published, now=now)
+        for obj in list(session.identity_map.values()):  # an order loaded earlier reads the new row
+            if isinstance(obj, Order) and obj.id in settled:
+                session.expire(obj)
+    return rest
+
+
+def _db_times(conn: Connection, column: Any) -> Callable[[datetime | None], Any]:
+    process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return (lambda v: None if v is None else process(v)) if process else (lambda v: v)
 
 
 def _captured(session: Session, provider: PaymentProvider, order: Order, payment: Payment) -> None:
@@ -204,5 +310,5 @@ def handle_notification(
 ) -> NotificationResult:
     """Verify and apply one car-order notification (scripts and tests; the server wires every purpose)."""
     return captures.handle_notification(
-        session=session, provider=provider, form=form, handlers=HANDLERS, lock_first=locks.lock_orders
+        session=session, provider=provider, form=form, handlers=HANDLERS, lock_first=locks.lock_order_rows
     )

@@ -37,6 +37,13 @@ def lock_orders(session: Session, order_ids: Iterable[int]) -> list[Order]:
     return list(session.scalars(query))
 
 
+def lock_order_rows(session: Session, order_ids: Iterable[int]) -> None:
+    """Lock the orders' rows, lowest id first, without loading them (the capture's first lock)."""
+    ids = sorted(set(order_ids))
+    if ids:
+        session.execute(select(Order.id).where(Order.id.in_(ids)).order_by(Order.id).with_for_update()).all()
+
+
 def lock_order(session: Session, order_id: int) -> Order | None:
     """Lock one order's row (the first lock of any use case that moves its money)."""
     found = lock_orders(session, [order_id])

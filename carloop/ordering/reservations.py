@@ -113,8 +113,9 @@ class _Plan:
 
 def fingerprint(config: ConfigurationIn, id_number: str | None) -> str:
     """What was asked, hashed (canonical JSON, keys sorted), to tell a true retry from a reused key."""
+    configuration = {"model": config.model, "options": list(config.options), "trim": config.trim}
     canonical = orjson.dumps(
-        {"configuration": config.model_dump(mode="json"), "id_number": id_number}, option=orjson.OPT_SORT_KEYS
+        {"configuration": configuration, "id_number": id_number}, option=orjson.OPT_SORT_KEYS
     )
     return hashlib.sha256(canonical).hexdigest()
 
@@ -159,19 +160,20 @@ def reserve(
     return result
 
 
-def _bind_identities(session: Session, fresh: Sequence[_Plan]) -> None:
+def _bind_identities(session: Session, fresh: Sequence[_Plan], now: datetime) -> None:
     """Count the account's bound identity: a given (verified) number binds on first use and must match
-    the binding afterwards; an edition request without one uses the account's bound identity."""
-    for p in fresh:
-        r = p.request
-        if not r.customer_id or not p.quote.edition:  # only editions count an identity
-            continue
-        if r.identity_hash:
-            p.error = identities.check_binding(
-                session=session, customer_id=r.customer_id, id_hash=r.identity_hash
-            )
-        else:
-            r.identity_hash = identities.bound_hash(session=session, customer_id=r.customer_id)
+    the binding afterwards; an edition request without one uses the account's bound identity (one
+    read and at most one insert for the batch: ``identities.check_bindings``)."""
+    # only editions count an identity; a request already refused (a campaign's gate) binds nothing
+    editions = [p for p in fresh if p.error is None and p.request.customer_id and p.quote.edition]
+    answers = identities.check_bindings(
+        session=session,
+        wanted=[(p.request.customer_id, p.request.identity_hash) for p in editions],
+        now=now,
+    )
+    for p, (identity, refused) in zip(editions, answers, strict=True):
+        p.request.identity_hash = identity
+        p.error = refused
 
 
 def reserve_many(
@@ -211,7 +213,7 @@ def reserve_many(
     gate = campaigns.reservation_gate(session=session, now=now)  # no orders before a campaign's reveal
     for p in fresh:
         p.error = p.error or gate(p.request.config.model, p.request.config.trim)
-    _bind_identities(session, fresh)
+    _bind_identities(session, fresh, now)
     stocks = places.apply_identity_limits(session, [p for p in fresh if p.error is None])
     stored = [p for p in fresh if p.error is None]
     places.take_positions(session, stored)

@@ -15,11 +15,12 @@ import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import Table, insert, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from carloop import batch_sql
 from carloop.clock import utcnow
 from carloop.outbox.models import OutboxEvent
 
@@ -77,6 +78,21 @@ def publish_many(*, session: Session, events: Sequence[tuple[Any, datetime | Non
     ]
     session.execute(insert(OutboxEvent), rows)
     return len(rows)
+
+
+def record_many(*, session: Session, events: Sequence[Any], now: datetime | None = None) -> None:
+    """Record many domain events in the current transaction with one statement (the group-commit lanes)."""
+    if not events:
+        return
+    conn = session.connection()
+    table = cast(Table, OutboxEvent.__table__)
+    at = batch_sql.db_time(conn, table.c.created_at, now or utcnow())
+    rows = [
+        (event.name, batch_sql.dumps(_jsonable(dataclasses.asdict(event))), at, 0, "", 0) for event in events
+    ]
+    batch_sql.insert_many(
+        conn, table, ("name", "payload", "created_at", "attempts", "last_error", "deferrals"), rows
+    )
 
 
 def _jsonable(value: Any) -> Any:

@@ -23,7 +23,7 @@ CAPTURE_HANDLERS: Mapping[PaymentPurpose, captures.CaptureHandler] = {
     PaymentPurpose.BALANCE: deposits.on_payments_captured,
     PaymentPurpose.SHOP: shop.on_payments_captured,
 }
-LOCK_FIRST = locks.lock_orders  # car orders' rows before their payments' (ordering.locks)
+LOCK_FIRST = locks.lock_order_rows  # car orders' rows before their payments' (ordering.locks)
 
 
 def handle_notification(
