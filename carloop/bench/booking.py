@@ -2,7 +2,7 @@
 
 A fresh database (a temporary SQLite file, or a ``<name>_booking`` database next to the PostgreSQL
 one given) gets the sample network; ``--slots`` test-drive slots are opened at Beijing and Shanghai
-stores with one demo car each. uvicorn serves the real app in its own process; ``--attempts``
+stores with one demo car each. granian serves the real app in its own process; ``--attempts``
 booking requests (every slot at least once, the rest at random slots) are sent by ``--concurrency``
 clients at once. The database is then audited: ``double_booked`` counts slots with more booked
 appointments than demo cars, read from the appointment table itself (not from the holds that
@@ -19,7 +19,6 @@ import resource
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from carloop.bench.db import bench_database
+from carloop.web.asgi import granian_command
 
 MODEL = "su7"
 # The served stack (what ``carloop serve`` runs), and the same app without the lean booking route.
@@ -90,7 +90,7 @@ def seed_world(url: str, slots: int, customers: int) -> tuple[list[str], list[tu
 
 
 class Server:
-    """uvicorn serving the real app in its own process group."""
+    """granian serving the real app in its own process group (as ``carloop serve`` does)."""
 
     def __init__(self, url: str, workers: int, factory: str = FACTORIES["lean"]) -> None:
         with socket.socket() as sock:
@@ -107,12 +107,7 @@ class Server:
             "CARLOOP_ENVIRONMENT": "development",
             "CARLOOP_OUTBOX_INTERVAL": "0",
         }
-        cmd = [
-            sys.executable, "-m", "uvicorn", self.factory, "--factory",
-            "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
-            "--loop", "uvloop", "--http", "httptools",
-            "--log-level", "warning", "--no-access-log", "--backlog", "2048", "--timeout-keep-alive", "120",
-        ]  # fmt: skip
+        cmd = granian_command(host="127.0.0.1", port=self.port, workers=self.workers, factory=self.factory)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         self._cpu_before = before.ru_utime + before.ru_stime
         self.proc = subprocess.Popen(cmd, env=env, start_new_session=True)  # noqa: S603 - our own interpreter

@@ -80,11 +80,10 @@ def on_payments_captured(
     captured = [r.payment for r in results if r.outcome is NotificationOutcome.CAPTURED]
     if not captured:
         return
-    ids = [int(p.order_id or 0) for p in captured]
     rest = _settle_awaited(session, provider, captured)
     if not rest:
         return
-    locks.lock_orders(session, ids)
+    locks.lock_orders(session, [int(p.order_id or 0) for p in rest])
     # The timelines in one query (each transition appends to one), not one lazy load per order.
     orders = {
         o.id: o
@@ -108,7 +107,8 @@ _AWAITED = (
 
 def _settle_awaited(session: Session, provider: PaymentProvider, captured: list[Payment]) -> list[Payment]:
     """Settle, in one UPDATE, one INSERT of events and one of outbox rows, the deposits their orders
-    await (pending payment, holding a number if an edition); returns the payments left to settle."""
+    await (pending payment: reserved, locked, or waitlisted for an edition number); returns the
+    payments left to settle one by one (late, duplicate or balance payments)."""
     rows = {
         r.id: r
         for r in session.execute(
@@ -132,7 +132,6 @@ def _settle_awaited(session: Session, provider: PaymentProvider, captured: list[
             row is not None
             and payment.purpose is PaymentPurpose.DEPOSIT
             and row.status is OrderStatus.PENDING_PAYMENT
-            and not (row.edition and row.edition_number is None)
             and oid not in settled
         )
         if not awaited or row is None:
@@ -140,14 +139,21 @@ def _settle_awaited(session: Session, provider: PaymentProvider, captured: list[
             continue
         settled.add(oid)
         paid_at = payment.paid_at or now
-        target = rules.status_after_deposit(lock_at_payment=row.lock_at_payment)
+        until: datetime | None
+        if row.edition and row.edition_number is None:
+            # Every number is held by someone before this buyer: the deposit waits, refundable, for one.
+            target, until = OrderStatus.WAITLISTED, rules.waitlist_until(paid_at)
+            reason = f"deposit paid; edition {row.edition} is taken, waiting for a number"
+        else:
+            target = rules.status_after_deposit(lock_at_payment=row.lock_at_payment)
+            until = rules.refundable_until(
+                paid_at, refundable_hours=row.refundable_hours, lock_at_payment=row.lock_at_payment
+            )
+            locked = row.lock_at_payment
+            reason = "deposit paid; numbered edition locks at payment" if locked else "deposit paid"
         rules.check_transition(row.status, target)
-        until = rules.refundable_until(
-            paid_at, refundable_hours=row.refundable_hours, lock_at_payment=row.lock_at_payment
-        )
         locked_at = now if target is OrderStatus.LOCKED else row.locked_at
         updates.append((str(target), time_of(paid_at), time_of(until), time_of(locked_at), time_of(now), oid))
-        reason = "deposit paid; numbered edition locks at payment" if row.lock_at_payment else "deposit paid"
         data = {"trade_no": payment.trade_no}
         events.append((oid, time_of(now), actor, str(row.status), str(target), reason, batch_sql.dumps(data)))
         published.append(

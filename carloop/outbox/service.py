@@ -87,12 +87,21 @@ def record_many(*, session: Session, events: Sequence[Any], now: datetime | None
     conn = session.connection()
     table = cast(Table, OutboxEvent.__table__)
     at = batch_sql.db_time(conn, table.c.created_at, now or utcnow())
-    rows = [
-        (event.name, batch_sql.dumps(_jsonable(dataclasses.asdict(event))), at, 0, "", 0) for event in events
-    ]
+    rows = [(event.name, batch_sql.dumps(_payload(event)), at, 0, "", 0) for event in events]
     batch_sql.insert_many(
         conn, table, ("name", "payload", "created_at", "attempts", "last_error", "deferrals"), rows
     )
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _payload(event: Any) -> Any:
+    """An event dataclass's fields as JSON-ready values (``asdict`` only for nested values)."""
+    payload = {name: getattr(event, name) for name in event.__dataclass_fields__}
+    if all(isinstance(v, _PLAIN) for v in payload.values()):
+        return payload
+    return _jsonable(dataclasses.asdict(event))
 
 
 def _jsonable(value: Any) -> Any:

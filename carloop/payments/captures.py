@@ -18,8 +18,9 @@ from datetime import datetime
 from typing import Any, Protocol, cast
 from urllib.parse import quote
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, inspect, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from carloop import batch_sql
 from carloop.clock import utcnow
@@ -233,6 +234,7 @@ def apply_many(
     } if trade_nos else {}  # fmt: skip
     entries: list[ledger.EntryDraft] = []
     results: list[NotificationResult | DomainError] = []
+    captured: list[Payment] = []  # moved here, written in one statement below
     for n in notifications:
         payment = found.get(n.trade_no)
         if payment is None:
@@ -251,10 +253,9 @@ def apply_many(
             continue
         outcome = decide(payment.status, n.status)
         if outcome is NotificationOutcome.CAPTURED:
-            payment.status = PaymentStatus.SUCCEEDED
-            payment.provider = n.provider  # the money is where it was taken (the buyer may have switched)
-            payment.provider_txn_id = n.provider_txn_id
-            payment.paid_at = now
+            # the money is where it was taken (the buyer may have switched provider)
+            _move(payment, captured, status=PaymentStatus.SUCCEEDED, provider=n.provider,
+                  provider_txn_id=n.provider_txn_id, paid_at=now)  # fmt: skip
             entries.append(
                 ledger.EntryDraft(
                     key=f"payment:{payment.trade_no}",
@@ -269,10 +270,32 @@ def apply_many(
             payment.closed_at = now
         log_rows.append((n.provider, n.trade_no, str(outcome), "", dict(n.raw)))
         results.append(NotificationResult(payment, outcome))
+    if captured:
+        conn = session.connection()
+        mark = batch_sql.placeholder(conn)
+        table = cast(Table, Payment.__table__)
+        at = batch_sql.db_time(conn, table.c.paid_at, now)
+        conn.exec_driver_sql(
+            f"UPDATE payments SET status = {mark}, provider = {mark}, provider_txn_id = {mark}, "  # noqa: S608
+            f"paid_at = {mark} WHERE id = {mark}",
+            [(str(p.status), p.provider, p.provider_txn_id, at, p.id) for p in captured],
+        )
     session.flush()
     ledger.post_many(session=session, entries=entries)
     _log(session, log_rows, now)
     return results
+
+
+def _move(payment: Payment, batch: list[Payment], **values: Any) -> None:
+    """Capture ``payment`` in memory; an untouched row is written with the batch's one UPDATE, a row the
+    caller already changed by the ORM's flush (so its other changes are kept)."""
+    if inspect(payment).modified:
+        for name, value in values.items():
+            setattr(payment, name, value)
+        return
+    for name, value in values.items():
+        set_committed_value(payment, name, value)
+    batch.append(payment)
 
 
 def _log(session: Session, rows: list[tuple[Any, ...]], now: datetime) -> None:
