@@ -32,7 +32,10 @@ from carloop.web.asgi import granian_command
 
 MODEL = "su7"
 # The served stack (what ``carloop serve`` runs), and the same app without the lean booking route.
-FACTORIES = {"lean": "carloop.web.asgi:create", "fastapi": "carloop.web.asgi:create_without_booking_route"}
+FACTORIES = {
+    "lean": "carloop.web.asgi:create_worker",
+    "fastapi": "carloop.web.asgi:create_without_booking_route",
+}
 
 
 def seed_world(url: str, slots: int, customers: int) -> tuple[list[str], list[tuple[str, str]]]:

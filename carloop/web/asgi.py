@@ -1,4 +1,4 @@
-"""The ASGI entry point for servers: ``granian --interface asgi --factory carloop.web.asgi:create``
+"""The ASGI entry point for servers: ``granian --interface asgi --factory carloop.web.asgi:create_worker``
 (what ``carloop serve`` runs, and what ``carloop bench launch`` / ``crash`` measure: ``granian_command``).
 
 The lanes (``web.lanes``: reservations, payment notifications and test-drive / service bookings
@@ -20,7 +20,7 @@ from carloop.settings import Settings
 from carloop.web.app import create_app
 from carloop.web.lanes import LaneApp
 
-FACTORY = "carloop.web.asgi:create"
+FACTORY = "carloop.web.asgi:create_worker"
 
 
 class Served:
@@ -49,6 +49,27 @@ class Served:
 def create(settings: Settings | None = None) -> Served:
     """Build the served app from ``settings`` (the environment's CARLOOP_* settings by default)."""
     return Served(create_app(settings or Settings()))
+
+
+def create_worker(settings: Settings | None = None) -> Served:
+    """``create`` in a granian worker process that ends with its server: the worker is a child of
+    granian's main process, and a SIGKILLed main must not leave it serving alone (uvicorn with one
+    worker was one process; a crash test kills the process it started and expects the port to close)."""
+    _die_with_parent()
+    return create(settings)
+
+
+def _die_with_parent() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import os
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() == 1:  # the main process was gone before the line above took effect
+        os._exit(1)
 
 
 def create_without_booking_route(settings: Settings | None = None) -> Served:
