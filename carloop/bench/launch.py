@@ -1,8 +1,8 @@
 """``carloop bench launch`` and ``carloop bench crash``: a launch day against the real server.
 
 The bench creates a fresh database (a temporary SQLite file, or a ``<name>_launch`` database next
-to the PostgreSQL one given), seeds buyers with sessions, starts the served stack
-(``carloop.web.asgi:create``) in separate processes with the chosen payment provider, and drives it
+to the PostgreSQL one given), seeds buyers with sessions, starts the served stack on granian
+(``carloop.web.asgi:create_worker``) in its own processes with the chosen payment provider, drives it
 over HTTP from another process in phases: the reservation surge (timed); then, untimed, it signs one
 notification per answered reservation as the provider would (``launch_payments``); then the
 notification surge (timed), which the server verifies with the provider's real algorithm. Then it
@@ -37,7 +37,7 @@ def free_port() -> int:
 
 
 class Server:
-    """The served stack (``web.asgi:create`` on granian, as ``carloop serve``), in its own process group."""
+    """The served stack on granian, as ``carloop serve`` runs it, in its own process group."""
 
     def __init__(self, url: str, port: int, workers: int, env: dict[str, str] | None = None) -> None:
         self.url, self.port, self.workers, self.env = url, port, workers, env or {}
