@@ -240,3 +240,24 @@ def _not_open(campaign: Campaign, model: str) -> errors.PolicyViolation:
         opens_at=as_utc(campaign.reveal_at).isoformat(),
         campaign=campaign.code,
     )
+
+
+def sealed_campaign(
+    *, session: Session, model: str, trim: str | None = None, now: datetime | None = None
+) -> Campaign | None:
+    """The campaign keeping this model's price and orders hidden until its reveal, if any."""
+    now = now or utcnow()
+    campaign = campaign_for(session=session, model=model, trim=trim, now=now)
+    return campaign if campaign is not None and not is_revealed(campaign, now) else None
+
+
+def sealed_models(*, session: Session, now: datetime | None = None) -> dict[str, Campaign]:
+    """Model code -> the campaign hiding its price until the reveal (for listings)."""
+    now = now or utcnow()
+    found: dict[str, Campaign] = {}
+    for campaign in session.scalars(
+        select(Campaign).where(Campaign.reveal_at > now).order_by(Campaign.reveal_at)
+    ):
+        for model in campaign.models:
+            found.setdefault(model, campaign)
+    return found

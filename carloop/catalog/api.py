@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
+from carloop.campaigns import service as campaigns
 from carloop.catalog import service
 from carloop.catalog.schemas import CarModelRead, CatalogRead, ConfigurationIn, Quote
 from carloop.ordering import terms
@@ -44,7 +45,9 @@ def get_catalog(session: DbSession, version: Version = None) -> CatalogRead:
 
     Without ``version``: the version HQ put in force, with the deposit terms in force.
     """
-    return _described(session, version)
+    described = _described(session, version)
+    sealed = campaigns.sealed_models(session=session)  # no price before a campaign's reveal
+    return described.model_copy(update={"models": [m for m in described.models if m.code not in sealed]})
 
 
 @router.get("/catalog/models/{model}", response_model=CarModelRead)
@@ -52,6 +55,7 @@ def get_model(model: str, session: DbSession, version: Version = None) -> CarMod
     """One model of a catalog version (the one in force by default); 404 when there is no such model."""
     described = _described(session, version)
     service.get_model(model, version=described.version)  # raises NotFound for an unknown model
+    campaigns.ensure_orders_open(session=session, model=model)  # no price before a campaign's reveal
     return next(m for m in described.models if m.code == model)
 
 
@@ -66,7 +70,9 @@ def price(config: ConfigurationIn, session: DbSession, version: Version = None) 
     """Validate and price a configuration: the itemised breakdown, total, deposit policy and edition.
 
     Without ``version`` it is priced as a reservation would be: the version in force, HQ's deposit terms.
+    Before a campaign's reveal its models have no price yet (a problem says when they will).
     """
+    campaigns.ensure_orders_open(session=session, model=config.model, trim=config.trim)
     if version is None:
         return terms.storefront_quote(session=session, config=config)
     return service.quote(config=config, version=version)

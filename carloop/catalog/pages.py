@@ -19,15 +19,18 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from carloop.analytics.rules import Stage
+from carloop.campaigns import attribution
+from carloop.campaigns import service as campaigns
+from carloop.campaigns.rules import seconds_until
 from carloop.catalog import rules, service
 from carloop.catalog.compiled import CarModel, Group, Option, Trim
 from carloop.catalog.schemas import ConfigurationIn, GroupMode, Quote
-from carloop.clock import utcnow
+from carloop.clock import as_utc, utcnow
 from carloop.errors import InvalidConfiguration
 from carloop.ordering import terms
 from carloop.production import eta
 from carloop.web import tracking
-from carloop.web.deps import DbSession
+from carloop.web.deps import DbSession, OptionalPrincipal
 
 router = APIRouter()
 
@@ -77,14 +80,18 @@ def _version(session: Session) -> str:
 def home(request: Request, session: DbSession) -> Response:
     """The storefront: every model of the catalog in force as a card with its starting price."""
     catalog = service.get_catalog(_version(session))
-    return _render(request, "catalog/home.html", {"models": list(catalog.models.values()), "home": True})
+    sealed = campaigns.sealed_models(session=session)
+    context = {"models": list(catalog.models.values()), "home": True, "sealed": sealed}
+    return _render(request, "catalog/home.html", context)
 
 
 @router.get("/models")
 def models(request: Request, session: DbSession) -> Response:
     """Every model of the catalog in force."""
     catalog = service.get_catalog(_version(session))
-    return _render(request, "catalog/home.html", {"models": list(catalog.models.values()), "home": False})
+    sealed = campaigns.sealed_models(session=session)
+    context = {"models": list(catalog.models.values()), "home": False, "sealed": sealed}
+    return _render(request, "catalog/home.html", context)
 
 
 @router.get("/models/{model}")
@@ -92,6 +99,7 @@ def model_page(request: Request, model: str, session: DbSession) -> Response:
     """One model: its trims with prices, what each includes, deposit terms in force and current offers."""
     car = service.get_model(model, version=_version(session))
     tracking.track(request, session, Stage.MODEL_VIEWED, model=car.code)
+    sealed = campaigns.sealed_campaign(session=session, model=car.code)
     return _render(
         request,
         "catalog/model.html",
@@ -100,14 +108,23 @@ def model_page(request: Request, model: str, session: DbSession) -> Response:
             "trims": list(car.trims.values()),
             "deposits": terms.storefront_deposits(session=session, car=car),
             "offers": rules.active_incentives(car, at=utcnow()),
+            "sealed": sealed,
+            "sealed_seconds": seconds_until(as_utc(sealed.reveal_at), utcnow()) if sealed is not None else 0,
         },
     )
 
 
 @router.get("/configure/{model}")
-def configure(request: Request, model: str, session: DbSession) -> Response:
-    """The configurator of the catalog in force, priced server-side for the ``trim`` and ``option`` query."""
+def configure(request: Request, model: str, session: DbSession, principal: OptionalPrincipal) -> Response:
+    """The configurator of the catalog in force, priced server-side for the ``trim`` and ``option`` query.
+
+    Before a campaign's reveal it shows the choices and a countdown: no price, no deposit, no Reserve."""
     car = service.get_model(model, version=_version(session))
+    if principal is not None and principal.customer_id is not None:  # links opened before signing in
+        attribution.claim_touches(
+            session=session, visitor=getattr(request.state, "visitor", ""), customer_id=principal.customer_id
+        )
+    sealed = campaigns.sealed_campaign(session=session, model=car.code)
     trims = list(car.trims.values())
     trim_code = request.query_params.get("trim") or trims[0].code
     chosen = _chosen_options(request, car)
@@ -121,6 +138,8 @@ def configure(request: Request, model: str, session: DbSession) -> Response:
         quote = terms.storefront_quote(session=session, config=config)
     except InvalidConfiguration as err:
         problems = err.problems
+    if sealed is not None:
+        quote = None  # the choices are checked, but the price stays hidden
     if quote is not None:
         checked = frozenset(quote.options)
         tracking.track(
@@ -147,6 +166,9 @@ def configure(request: Request, model: str, session: DbSession) -> Response:
         "problems": problems,
         "offers": rules.active_incentives(car, at=utcnow()),
         "change": _change_of(request),
+        "sealed": sealed,
+        "sealed_seconds": seconds_until(as_utc(sealed.reveal_at), utcnow()) if sealed is not None else 0,
+        "perk": attribution.perk_offer(session=session, model=car.code, trim=trim_code),
     }
     return _render(request, "catalog/configure.html", context)
 

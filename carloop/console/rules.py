@@ -27,6 +27,7 @@ SECTIONS = (
     NavItem("/console/audit", "Audit log", frozenset({Role.STORE_STAFF, Role.HQ_OPS, Role.ADMIN})),
     NavItem("/console/catalog", "Catalog versions", HQ),
     NavItem("/console/policy", "Deposit policy", HQ),
+    NavItem("/console/campaigns", "Launch campaigns", HQ),
     NavItem("/console/staff", "Users and roles", frozenset({Role.ADMIN})),
     NavItem("/staff/reconciliation", "Payment reconciliation", frozenset({Role.HQ_FINANCE, Role.ADMIN})),
 )

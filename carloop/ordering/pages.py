@@ -18,6 +18,8 @@ from carloop.accounts.rules import mask_phone
 from carloop.accounts.schemas import Principal
 from carloop.analytics.rules import Stage
 from carloop.audit import service as audit
+from carloop.campaigns import attribution
+from carloop.campaigns import service as campaigns
 from carloop.catalog import service as catalog
 from carloop.catalog.schemas import ConfigurationIn
 from carloop.clock import utcnow
@@ -57,7 +59,13 @@ def checkout(
     trim: Annotated[str, Query(max_length=40)],
     option: Annotated[list[str] | None, Query(max_length=60)] = None,
 ) -> Response:
-    """Review the priced configuration and the deposit terms before paying."""
+    """Review the priced configuration, the deposit terms and any early-bird perk before paying
+    (before a campaign's reveal: a problem saying when orders open)."""
+    campaigns.ensure_orders_open(session=session, model=model, trim=trim)
+    assert me.customer_id is not None
+    attribution.claim_touches(
+        session=session, visitor=getattr(request.state, "visitor", ""), customer_id=me.customer_id
+    )
     config = ConfigurationIn(model=model, trim=trim, options=option or [])
     try:
         quote = catalog.quote(config=config)
@@ -79,6 +87,7 @@ def _checkout_context(
         "problems": [],
         "error": error,
         "identity_verified": bool(bound),
+        "perk": attribution.perk_offer(session=session, model=config.model, trim=config.trim),
     }
 
 
@@ -206,6 +215,7 @@ def order_page(number: str, request: Request, session: DbSession, me: CurrentCus
             "may_change": changes.may_change(order),
             "change_until": changes.change_deadline(order),
             "car_offer": inventory.offer_for(session=session, order_id=order.id),
+            "campaign_perk": attribution.perk_of_order(session=session, order_id=order.id),
         },
     )
 

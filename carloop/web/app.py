@@ -24,6 +24,9 @@ from carloop.appointments import pages as appointments_pages
 from carloop.bus import runtime as bus_runtime
 from carloop.campaigns import registration_api as campaign_registration_api
 from carloop.campaigns import registration_pages as campaign_registration_pages
+from carloop.campaigns import link_pages as campaign_link_pages
+from carloop.campaigns import live_pages as campaign_live_pages
+from carloop.campaigns import pages as campaign_pages
 from carloop.catalog import api as catalog_api
 from carloop.catalog import looks
 from carloop.catalog import pages as catalog_pages
@@ -213,6 +216,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         notices_pages,
         supply_pages,
         campaign_registration_pages,
+        campaign_pages,
+        campaign_live_pages,
+        campaign_link_pages,
     ):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

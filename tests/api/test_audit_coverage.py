@@ -105,6 +105,14 @@ OUT_OF_SCOPE = {
     ("GET", "/console/audit"): "the audit log itself",
     ("GET", "/console/catalog"): "catalog versions",
     ("GET", "/console/policy"): "deposit terms per model, no order",
+    ("GET", "/console/campaigns"): "launch campaigns (their changes are audited)",
+    ("GET", "/console/campaigns/{campaign_id}"): "one campaign's terms and links",
+    ("GET", "/console/campaigns/{campaign_id}/live"): "campaign aggregates, no single order or account",
+    (
+        "GET",
+        "/console/campaigns/{campaign_id}/live/stream",
+    ): "campaign aggregates, no single order or account",
+    ("GET", "/console/campaigns/{campaign_id}/export.csv"): "campaign aggregates, no single order or account",
     ("GET", "/api/v1/production/plan"): "the production plan, no order",
     ("GET", "/api/v1/production/runs"): "allocation run counts, no order",
     ("GET", "/api/v1/stores/{code}/calendar"): "appointments (not an order, payment or account)",
@@ -751,6 +759,58 @@ def event_checkin_page(w: World) -> Expect:
     return _expect(w, "ops", "owner_event|customer", str(eid), str(cid))
 
 
+def _campaign_form(w: World, **changes: str) -> dict[str, str]:
+    from datetime import timedelta
+
+    from carloop.clock import SHANGHAI, utcnow
+
+    soon = utcnow().astimezone(SHANGHAI) + timedelta(hours=1)
+    form = {
+        "csrf_token": w.csrf["ops"],
+        "code": "audit-night",
+        "name_en": "Audit night",
+        "name_zh": "审计之夜",
+        "models": "su7",
+        "reveal_at": soon.strftime("%Y-%m-%dT%H:%M:%S"),
+        "ends_at": (soon + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    form.update(changes)
+    return form
+
+
+def _campaign_id(w: World) -> int:
+    response = w.client.post(
+        "/console/campaigns", data=_campaign_form(w), headers=w.headers["ops"], follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    return int(response.headers["location"].rsplit("/", 1)[1])
+
+
+def create_campaign(w: World) -> Expect:
+    campaign_id = _campaign_id(w)
+    return _expect(w, "ops", "campaign", str(campaign_id), action="campaign.create")
+
+
+def update_campaign(w: World) -> Expect:
+    campaign_id = _campaign_id(w)
+    form = _campaign_form(w, name_en="Audit night, moved")
+    response = w.client.post(
+        f"/console/campaigns/{campaign_id}", data=form, headers=w.headers["ops"], follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    return _expect(w, "ops", "campaign", str(campaign_id), action="campaign.update")
+
+
+def create_campaign_link(w: World) -> Expect:
+    campaign_id = _campaign_id(w)
+    form = {"csrf_token": w.csrf["ops"], "channel": "influencer", "source": "Alice", "model": "su7"}
+    response = w.client.post(
+        f"/console/campaigns/{campaign_id}/links", data=form, headers=w.headers["ops"], follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    return _expect(w, "ops", "campaign", str(campaign_id), action="campaign.link.create")
+
+
 def _gap(domain: str, route: str) -> Any:
     return pytest.mark.xfail(strict=True, reason=f"{domain}: {route} not audited")
 
@@ -806,6 +866,9 @@ CASES: dict[tuple[str, str], tuple[Act, Any]] = {
     # console settings that change what orders cost or show
     ("POST", "/console/catalog/activate"): (activate_catalog, None),
     ("POST", "/console/policy"): (set_policy, None),
+    ("POST", "/console/campaigns"): (create_campaign, None),
+    ("POST", "/console/campaigns/{campaign_id}"): (update_campaign, None),
+    ("POST", "/console/campaigns/{campaign_id}/links"): (create_campaign_link, None),
     ("POST", "/console/analytics/market"): (import_market, None),
 }
 
