@@ -94,8 +94,18 @@ def terms_problems(terms: Terms, *, now: datetime, known_models: Iterable[str]) 
 
 
 def changed_fields(before: Terms, after: Terms) -> list[str]:
-    """The names of the terms that differ."""
-    return [name for name in (*FROZEN_AT_REVEAL, "ends_at") if getattr(before, name) != getattr(after, name)]
+    """The names of the terms that differ (moments to the second, as the console shows them)."""
+    return [
+        name
+        for name in (*FROZEN_AT_REVEAL, "ends_at")
+        if not _same(getattr(before, name), getattr(after, name))
+    ]
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, datetime) and isinstance(b, datetime):
+        return abs((a - b).total_seconds()) < 1
+    return bool(a == b)
 
 
 def change_problem(before: Terms, after: Terms, *, now: datetime) -> str | None:

@@ -95,3 +95,9 @@ def test_funnel_counts_reservations_paid_and_locked_per_key() -> None:
     rows = rules.funnel({"a": 10, "b": 3}, [("a", True, True), ("a", True, False), ("c", False, False)])
     assert rows[0] == rules.FunnelRow("a", 10, 2, 2, 1)
     assert {r.key for r in rows} == {"a", "b", "c"}
+
+
+def test_a_moment_resaved_to_the_second_is_no_change() -> None:
+    shown = _terms(reveal_at=REVEAL + timedelta(microseconds=400_000))
+    assert rules.changed_fields(shown, _terms()) == []
+    assert rules.change_problem(shown, _terms(), now=REVEAL + timedelta(hours=1)) is None
