@@ -22,11 +22,11 @@ from carloop.analytics import pages as analytics_pages
 from carloop.appointments import api as appointments_api
 from carloop.appointments import pages as appointments_pages
 from carloop.bus import runtime as bus_runtime
-from carloop.campaigns import registration_api as campaign_registration_api
-from carloop.campaigns import registration_pages as campaign_registration_pages
 from carloop.campaigns import link_pages as campaign_link_pages
 from carloop.campaigns import live_pages as campaign_live_pages
 from carloop.campaigns import pages as campaign_pages
+from carloop.campaigns import registration_api as campaign_registration_api
+from carloop.campaigns import registration_pages as campaign_registration_pages
 from carloop.catalog import api as catalog_api
 from carloop.catalog import looks
 from carloop.catalog import pages as catalog_pages
