@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from carloop.accounts import service as accounts
+from carloop.accounts.models import Customer
 from carloop.audit import service as audit
 from carloop.audit.service import Actor
 from carloop.campaigns import registration_rules as rules
-from carloop.campaigns.campaign_view import campaign_view
+from carloop.campaigns.campaign_view import CampaignView, campaign_view
 from carloop.campaigns.registration_models import CampaignRegistration, OpeningNotice, OpeningWave
 from carloop.clock import utcnow
 from carloop.errors import Conflict, MessageNotSent, PolicyViolation, RateLimited
@@ -164,6 +164,7 @@ def queue_chunk(*, session: Session, wave: OpeningWave, now: datetime, limit: in
         after_busy = busy_until + timedelta(seconds=1) if busy_until is not None else wave.starts_at
         wave.slot_start = max(wave.starts_at, now, after_busy)
     if fresh:
+        _link_accounts(session, fresh)
         values = [
             {
                 "campaign_id": wave.campaign_id,
@@ -192,6 +193,22 @@ def ensure_default_wave(*, session: Session, settings: Settings, campaign_id: in
     """Give a campaign its automatic wave (everyone, at the reveal) unless it has a wave already."""
     if session.scalar(select(OpeningWave.id).where(OpeningWave.campaign_id == campaign_id).limit(1)) is None:
         plan_wave(session=session, settings=settings, campaign_id=campaign_id, segment=rules.Segment())
+
+
+def _link_accounts(session: Session, registration_ids: list[int]) -> None:
+    """Link registrations whose phone already has an account (one statement per chunk), so each
+    notice knows its in-app recipient without a lookup of its own."""
+    owner = select(Customer.id).where(Customer.phone == CampaignRegistration.phone).scalar_subquery()
+    session.execute(
+        update(CampaignRegistration)
+        .where(
+            CampaignRegistration.id.in_(registration_ids),
+            CampaignRegistration.customer_id.is_(None),
+            select(Customer.id).where(Customer.phone == CampaignRegistration.phone).exists(),
+        )
+        .values(customer_id=owner, converted_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def open_due(factory: sessionmaker[Session], now: datetime) -> int:
@@ -231,6 +248,7 @@ class OpeningSender:
     def __init__(self, settings: Settings, gateway: SmsGateway | None = None) -> None:
         self.settings = settings
         self.gateway = gateway if gateway is not None else build_gateway(settings)
+        self._campaigns: dict[int, CampaignView] = {}  # names only: they do not change after the reveal
 
     def handle(self, session: Session, payload: Mapping[str, Any]) -> None:
         """Send the notice if it is still queued; mark it sent, failed or skipped."""
@@ -241,13 +259,14 @@ class OpeningSender:
         if registration is None:
             row.status = rules.NoticeStatus.SKIPPED
             return
-        campaign = campaign_view(session=session, campaign_id=row.campaign_id)
+        campaign = self._campaigns.get(row.campaign_id)
+        if campaign is None:
+            campaign = self._campaigns[row.campaign_id] = campaign_view(
+                session=session, campaign_id=row.campaign_id
+            )
         row.attempts += 1
         model_en, model_zh = campaign.model_names.get(registration.model_code, (registration.model_code,) * 2)
-        customer_id = registration.customer_id
-        if customer_id is None:
-            customer = accounts.find_customer(session=session, phone=registration.phone)
-            customer_id = customer.id if customer is not None else None
+        customer_id = registration.customer_id  # linked at sign-in, or when the wave was queued
         if customer_id is not None and row.notice_id is None:
             notice = notices.notify(
                 session=session,
