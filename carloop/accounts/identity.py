@@ -31,6 +31,14 @@ def bound_hash(*, session: Session, customer_id: int) -> str | None:
     return session.scalar(select(IdentityBinding.id_hash).where(IdentityBinding.customer_id == customer_id))
 
 
+def _mismatch() -> Conflict:
+    return Conflict(
+        "This account is already bound to a different identity number.",
+        code=ErrorCode.IDENTITY_MISMATCH,
+        field="id_number",
+    )
+
+
 def _refusal(session: Session, customer_id: int, id_hash: str) -> Conflict | None:
     mine = bound_hash(session=session, customer_id=customer_id)
     if mine is not None and mine != id_hash:
@@ -192,8 +200,9 @@ def verified_hash(
 ) -> str:
     """The keyed hash of ``id_number``, verified unless it is the account's ``bound`` identity.
 
-    The verifier is asked only when the account is not already bound to this very number; then the
-    name is required. Binding itself happens with the reservation (``check_binding``). Raises the
+    The verifier is asked only when the account is bound to no identity yet: a bound account that
+    types another number is refused (identity-mismatch) before any paid provider call. Then the name
+    is required. Binding itself happens with the reservation (``check_binding``). Raises the
     verifier's refusal (or its ``Unavailable``), or a PolicyViolation for a missing name. Takes the
     binding read beforehand, so a caller need hold no database connection while the provider answers.
     """
@@ -201,6 +210,8 @@ def verified_hash(
     id_hash = id_numbers.identity_hash(identity_key, number)
     if bound == id_hash:
         return id_hash
+    if bound is not None:  # bound to another identity: no provider call can change that
+        raise _mismatch()
     if not name.strip():
         raise PolicyViolation(NAME_REQUIRED, code=ErrorCode.REALNAME_REQUIRED, field="real_name")
     verified = verifier.verify(name, number)

@@ -114,6 +114,33 @@ def test_bind_identity_is_idempotent_and_refuses_either_side_bound_elsewhere(ses
     assert session.scalar(select(func.count()).select_from(IdentityBinding)) == 1
 
 
+class CountingVerifier(StandInVerifier):
+    """The stand-in, counting the numbers it was asked about (a real check is paid for)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[str] = []
+
+    def verify(self, name: str, id_number: str) -> Any:
+        self.asked.append(id_number)
+        return super().verify(name, id_number)
+
+
+def test_an_account_bound_to_one_identity_is_refused_another_without_asking_the_verifier(
+    client: TestClient,
+) -> None:
+    verifier = CountingVerifier()
+    client.app.state.realname_verifier = verifier  # type: ignore[attr-defined]
+    buyer = sign_in(client, "13900139007")
+    assert _reserve(client, buyer, _number(40), "f1").status_code == 201
+    assert verifier.asked == [_number(40)]
+    for path, key in (("/api/v1/orders", "f2"), ("/api/v1/intake/orders", "f3")):
+        body = {"configuration": FOUNDERS, "id_number": _number(41), "real_name": "张三"}
+        refused = client.post(path, json=body, headers={**buyer, "Idempotency-Key": key})
+        assert refused.status_code == 409 and refused.json()["code"] == "identity-mismatch", refused.text
+    assert verifier.asked == [_number(40)]  # number B never reached the provider
+
+
 def test_the_stand_in_checks_the_checksum_and_its_refusal_list() -> None:
     verifier = build_verifier(Settings(environment="test", realname_standin_refused=[_number(30)]))
     assert verifier.verify("李四", _number(31)).id_number == _number(31)
