@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from carloop.db import Base, enable_wal, make_engine, make_session_factory
 from carloop.settings import Settings
 
-pytest_plugins = ["stand_ins.sms"]  # the SMS providers' stand-ins as fixtures (aliyun_sms, tencent_sms, ...)
+# the providers' stand-ins as fixtures (aliyun_sms, tencent_sms, wechat, wx_settings, wx_client, ...)
+pytest_plugins = ["stand_ins.sms", "stand_ins.wechat_pay"]
 
 PG_URL = os.environ.get("CARLOOP_TEST_DATABASE_URL", "")
 # No CARLOOP_ENVIRONMENT means production; the suite says it is a test (CLI commands under test read it).

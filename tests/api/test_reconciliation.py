@@ -8,17 +8,18 @@ ledger check passes, and HQ finance resolves what is left on the staff page (aud
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from builders.accounts import csrf_of, staff_headers
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from stand_ins.wechat import APPID, MCHID, WeChatPayStandIn
+from stand_ins.wechat_pay import DESKTOP, NOTIFY, reserve
 from typer.testing import CliRunner
 
-from carloop.accounts import service as accounts
 from carloop.accounts.schemas import Role
 from carloop.audit.models import AuditEntry
 from carloop.cli.main import app as cli
@@ -27,41 +28,12 @@ from carloop.jobs import registry
 from carloop.jobs.rules import JobOutcome
 from carloop.payments.models import JournalEntry, Payment, PaymentStatus, ReconciliationDifference
 from carloop.settings import Settings
-from carloop.web.app import create_app
-from carloop.web.asgi import Served
-from tests.builders.accounts import csrf_of, staff_headers
-from tests.wechat_standin import APPID, MCHID, WeChatPayStandIn, serve
-
-PUBLIC = "https://shop.carloop.test"
-PRO = {"configuration": {"model": "su7", "trim": "pro", "options": ["paint-aqua-blue"]}}
-NOTIFY = "/api/v1/payments/notify/wechat"
-DESKTOP = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0"}
 
 
 @pytest.fixture
-def wechat() -> Iterator[WeChatPayStandIn]:
-    with serve(WeChatPayStandIn(public=PUBLIC)) as standin:
-        yield standin
-
-
-@pytest.fixture
-def wx_settings(settings: Settings, wechat: WeChatPayStandIn) -> Settings:
-    return Settings(
-        **{
-            **settings.model_dump(),
-            "payment_provider": "wechat",
-            "public_base_url": PUBLIC,
-            **wechat.settings(),
-        }
-    )
-
-
-@pytest.fixture
-def client(wx_settings: Settings, engine: object) -> Iterator[TestClient]:
-    app = create_app(wx_settings)
-    with TestClient(Served(app), raise_server_exceptions=False) as c:
-        yield c
-    app.state.engine.dispose()
+def client(wx_client: TestClient) -> TestClient:
+    """This module's client: the app with WeChat Pay (tests/stand_ins/wechat_pay.py)."""
+    return wx_client
 
 
 @pytest.fixture
@@ -74,15 +46,9 @@ def cli_env(wx_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _reserve(client: TestClient, factory: sessionmaker[Session], settings: Settings, phone: str) -> str:
-    with factory.begin() as session:
-        customer = accounts.get_or_create_customer(session=session, phone=phone)
-        session.flush()
-        token, _ = accounts.start_session(session=session, settings=settings, customer=customer)
-    bearer = {"Authorization": f"Bearer {token}"}
-    made = client.post("/api/v1/orders", json=PRO, headers={**bearer, "Idempotency-Key": phone})
-    assert made.status_code == 201, made.text
-    trade_no: str = made.json()["payment"]["trade_no"]
-    client.cookies.set("carloop_session", str(token))
+    token, made = reserve(client, factory, settings, phone=phone, key=phone)
+    trade_no: str = made["payment"]["trade_no"]
+    client.cookies.set("carloop_session", token)
     page = client.get(f"/pay/wechat/{trade_no}", headers=DESKTOP)
     client.cookies.clear()
     assert page.status_code == 200 and "<svg" in page.text

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterator
 
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -17,8 +16,9 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from stand_ins.wechat import WeChatPayStandIn, pem_private
+from stand_ins.wechat_pay import DESKTOP, NOTIFY, PUBLIC, REFUND_NOTIFY, reserve
 
-from carloop.accounts import service as accounts
 from carloop.errors import PaymentFailed
 from carloop.payments import ledger
 from carloop.payments.models import (
@@ -33,51 +33,18 @@ from carloop.payments.providers.wechat import WeChatPayProvider
 from carloop.settings import Settings
 from carloop.web.app import create_app
 from carloop.web.asgi import Served
-from tests.wechat_standin import WeChatPayStandIn, pem_private, serve
-
-PUBLIC = "https://shop.carloop.test"
-PRO = {"configuration": {"model": "su7", "trim": "pro", "options": ["paint-aqua-blue"]}}
-NOTIFY = "/api/v1/payments/notify/wechat"
-REFUND_NOTIFY = "/api/v1/payments/refunds/notify/wechat"
-DESKTOP = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0"}
 
 
 @pytest.fixture
-def wechat() -> Iterator[WeChatPayStandIn]:
-    with serve(WeChatPayStandIn(public=PUBLIC)) as standin:
-        yield standin
-
-
-@pytest.fixture
-def wx_settings(settings: Settings, wechat: WeChatPayStandIn) -> Settings:
-    return Settings(
-        **{
-            **settings.model_dump(),
-            "payment_provider": "wechat",
-            "public_base_url": PUBLIC,
-            **wechat.settings(),
-        }
-    )
-
-
-@pytest.fixture
-def client(wx_settings: Settings, engine: object) -> Iterator[TestClient]:
-    app = create_app(wx_settings)
-    with TestClient(Served(app), raise_server_exceptions=False) as c:  # callbacks go through the lanes
-        yield c
-    app.state.engine.dispose()
+def client(wx_client: TestClient) -> TestClient:
+    """This module's client: the app with WeChat Pay (tests/stand_ins/wechat_pay.py)."""
+    return wx_client
 
 
 def _reserve(client: TestClient, factory: sessionmaker[Session], settings: Settings) -> dict[str, str]:
-    with factory.begin() as session:
-        customer = accounts.get_or_create_customer(session=session, phone="13800138000")
-        session.flush()
-        token, _ = accounts.start_session(session=session, settings=settings, customer=customer)
-    client.cookies.set("carloop_session", str(token))
+    token, body = reserve(client, factory, settings, phone="13800138000", key="k-1")
+    client.cookies.set("carloop_session", token)
     client.headers["Authorization"] = f"Bearer {token}"
-    response = client.post("/api/v1/orders", json=PRO, headers={"Idempotency-Key": "k-1"})
-    assert response.status_code == 201, response.text
-    body = response.json()
     return {"number": body["order"]["number"], **body["payment"]}
 
 

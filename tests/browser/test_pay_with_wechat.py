@@ -25,13 +25,13 @@ from pydantic import SecretStr
 from pypdf import PdfReader
 from sqlalchemy import func, select
 from stand_ins.sms import SmsStandIn, serve_sms
+from stand_ins.wechat import WeChatPayStandIn, serve
 
 from carloop.db import Base, enable_wal, make_engine
 from carloop.payments import ledger
 from carloop.payments.models import JournalEntry, NotificationLog
 from carloop.settings import Settings
 from carloop.web.asgi import create
-from tests.wechat_standin import WeChatPayStandIn, serve
 
 pytestmark = pytest.mark.browser
 

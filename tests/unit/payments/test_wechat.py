@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
+from stand_ins.wechat import APPID, BILL_HEADER, MCHID, WeChatPayStandIn
 
 from carloop.errors import ErrorCode, PaymentFailed
 from carloop.payments.providers.base import NotificationStatus
@@ -20,7 +21,6 @@ from carloop.payments.providers.wechat_rules import (
     translate_transaction,
 )
 from carloop.settings import WECHAT_FIELDS, Settings
-from tests.wechat_standin import APPID, BILL_HEADER, MCHID, WeChatPayStandIn
 
 STANDIN = WeChatPayStandIn(url="http://127.0.0.1:9", public="https://shop.example")
 
