@@ -5,6 +5,8 @@ message with the same id inside the duplicate window, so a relay that crashed af
 before marking the rows relayed re-publishes without doubling. Each domain consumes through its own
 durable pull consumer with explicit acks: handled (or already handled) events are acked, failures
 nak'ed with a growing delay, and after ``max_attempts`` deliveries the event becomes a dead letter.
+A handler whose outside provider is down raises ``RetryLater``: that event is nak'ed with the
+outbox's retry delays (5 s doubling to 15 min) and never buried for it, however long the outage.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from nats.js.errors import NotFoundError
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.bus.handling import Envelope, bury, handle_batch, mark_relayed, subject_for, unrelayed
-from carloop.outbox.service import Handler
+from carloop.outbox.service import FIRST_DELAY_SECONDS, MAX_DELAY_SECONDS, Handler, RetryLater
 from carloop.settings import Settings
 
 log = logging.getLogger("carloop.bus")
@@ -40,6 +42,9 @@ class BusConfig:
     backoff: Sequence[float] = field(default=(1.0, 5.0, 30.0, 120.0, 600.0))
     duplicate_window: float = 600.0
     ack_wait: float = ACK_WAIT_SECONDS
+    # a RetryLater (provider outage) waits like the outbox's: first delay, doubling, capped; never buried
+    defer_first: float = float(FIRST_DELAY_SECONDS)
+    defer_max: float = float(MAX_DELAY_SECONDS)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BusConfig:
@@ -56,6 +61,10 @@ class BusConfig:
     def delay_after(self, failures: int) -> float:
         """Seconds to wait before the next delivery after ``failures`` failed ones."""
         return self.backoff[min(failures, len(self.backoff)) - 1]
+
+    def delay_deferred(self, deliveries: int) -> float:
+        """Seconds to wait before the next delivery of an event deferred ``deliveries`` times."""
+        return float(min(self.defer_max, self.defer_first * 2 ** max(0, min(deliveries, 30) - 1)))
 
 
 async def ensure_stream(js: JetStreamContext, config: BusConfig) -> None:
@@ -177,6 +186,10 @@ async def _settle(
             handled.append(event)
             continue
         delivered = msg.metadata.num_delivered
+        if isinstance(failure, RetryLater):  # a provider outage: wait and try again, never a dead letter
+            log.warning("%s: event %s (%s) deferred: %s", durable, event.id, event.name, failure)
+            await msg.nak(delay=config.delay_deferred(delivered))
+            continue
         error = f"{type(failure).__name__}: {failure}"
         log.warning("%s: event %s (%s) failed: %s", durable, event.id, event.name, error)
         if delivered >= config.max_attempts:

@@ -345,3 +345,49 @@ def test_one_failing_event_in_a_batch_delays_only_itself(
     assert sorted(calls) == [0, 0, 1, 1, 2, 2, 3, 4]
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(ProcessedEvent)) == 5
+
+
+def test_a_retry_later_is_delivered_again_past_max_attempts_and_never_dead_lettered(
+    session_factory: sessionmaker[Session], nats_url: str, bus: BusConfig
+) -> None:
+    from dataclasses import replace
+
+    from carloop.outbox.service import RetryLater
+
+    bus = replace(bus, defer_first=0.02, defer_max=0.05)  # quick deferrals; real errors still bury at 3
+    calls: list[int] = []
+
+    def provider_down_a_while(session: Session, payload: Mapping[str, Any]) -> None:
+        calls.append(int(payload["n"]))
+        effect(session, payload)  # rolled back with each deferral
+        if len(calls) <= 2 * bus.max_attempts:
+            raise RetryLater("the SMS provider is down")
+
+    happen(session_factory, 1)
+    asyncio.run(_relay_all(session_factory, nats_url, bus))
+    asyncio.run(
+        _consume_until(
+            session_factory,
+            nats_url,
+            bus,
+            [("notices", {Happened.name: [provider_down_a_while]})],
+            lambda: effects(session_factory) == [0],
+        )
+    )
+    assert calls == [0] * (2 * bus.max_attempts + 1)  # deferred six times, not buried after three
+    assert effects(session_factory) == [0]
+    with session_factory() as session:
+        assert dead_letters(session) == []
+        assert session.scalar(select(func.count()).select_from(ProcessedEvent)) == 1
+
+
+def test_deferral_delays_double_from_the_first_up_to_the_cap() -> None:
+    config = BusConfig()
+    assert [config.delay_deferred(n) for n in (1, 2, 3, 8, 9, 10_000)] == [
+        5.0,
+        10.0,
+        20.0,
+        640.0,
+        900.0,
+        900.0,
+    ]
