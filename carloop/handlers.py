@@ -40,9 +40,12 @@ DOMAIN_HANDLERS: list[Mapping[str, Sequence[Handler]]] = list(DOMAINS.values())
 
 def domain_handlers(settings: Settings | None = None) -> dict[str, dict[str, list[Handler]]]:
     """Domain -> its handlers by event name: one JetStream consumer each, so one domain's failure
-    delays no other domain's reactions (notices: delivered through the settings' providers)."""
+    delays no other domain's reactions (notices, e-invoices, campaign openings: through the settings'
+    providers)."""
+    invoicing = {**invoicing_handlers.EVENT_HANDLERS, **invoicing_handlers.handlers(settings)}
     domains = {
         **DOMAINS,
+        "invoicing": invoicing,
         "notices": notice_delivery.handlers(settings),
         "campaign_openings": campaign_opening.handlers(settings),
     }
@@ -55,12 +58,13 @@ def domain_handlers(settings: Settings | None = None) -> dict[str, dict[str, lis
 def all_handlers(settings: Settings | None = None) -> dict[str, list[Handler]]:
     """Event name -> the handlers of every domain that reacts to it; with ``settings``, also the
     notices' deliveries (and campaigns' opening notices) through the configured SMS and SMTP providers
-    (without, due notices wait)."""
+    and the e-invoices through the configured provider (without, due notices and e-invoices wait)."""
     merged: dict[str, list[Handler]] = {}
     for handlers in [
         *DOMAIN_HANDLERS,
         notice_delivery.handlers(settings),
         campaign_opening.handlers(settings),
+        invoicing_handlers.handlers(settings),
     ]:
         for name, funcs in handlers.items():
             merged.setdefault(name, []).extend(funcs)

@@ -159,9 +159,10 @@ def issue_einvoice(
     provider: EInvoiceProvider,
     document: SalesDocument,
     order_number: str,
-    principal: Principal,
+    principal: Principal | None,
 ) -> EInvoice:
-    """Issue the (blue) e-invoice of a sales document once, audited; again: the first one."""
+    """Issue the (blue) e-invoice of a sales document once, audited (``principal=None``: the system,
+    on delivery); again: the first one."""
     request_no = f"{document.number}-B"
     existing = session.scalar(select(EInvoice).where(EInvoice.request_no == request_no))
     if existing is not None:
@@ -228,7 +229,7 @@ class _Issue:
     amount_fen: int
 
 
-def _record(session: Session, principal: Principal, at: _Issue, answer: IssuedInvoice) -> EInvoice:
+def _record(session: Session, principal: Principal | None, at: _Issue, answer: IssuedInvoice) -> EInvoice:
     invoice = EInvoice(
         request_no=at.request_no,
         document_number=at.document.number,

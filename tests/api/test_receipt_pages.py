@@ -207,6 +207,61 @@ def test_a_delivered_car_gets_a_sales_document_and_its_e_invoice(client: TestCli
     assert blue.invoice_no in _text(client.get(f"/staff/orders/{number}/sales-document.pdf?lang=en").content)
 
 
+def test_delivery_issues_the_e_invoice_through_the_provider_once_and_an_outage_only_delays_it(
+    client: TestClient,
+) -> None:
+    from datetime import timedelta
+
+    from carloop.clock import utcnow
+    from carloop.errors import Unavailable
+    from carloop.invoicing.fapiao import InvoiceRequest, IssuedInvoice, StandInProvider
+    from carloop.invoicing.handlers import AutoInvoicer, EInvoiceDue
+
+    class DownFirst(StandInProvider):
+        """The tax-control provider, down for its first request."""
+
+        calls = 0
+
+        def issue(self, request: InvoiceRequest) -> IssuedInvoice:
+            self.calls += 1
+            if self.calls == 1:
+                raise Unavailable("tax-control platform timed out")
+            return super().issue(request)
+
+    number, _ = _paid_order(client, "13800138010")
+    provider = DownFirst()
+    _deliver(client, number)  # the dispatcher without settings leaves the e-invoice due
+    with _sessions(client)() as s:
+        assert s.scalars(select(EInvoice)).all() == []
+    handlers = {EInvoiceDue.name: [AutoInvoicer(provider).handle]}
+    assert dispatch(_sessions(client), handlers, now=utcnow() + timedelta(hours=1)) == 0  # deferred
+    with _sessions(client)() as s:
+        assert s.scalars(select(EInvoice)).all() == []
+    for _ in range(2):  # after the outage: issued once; later passes find nothing due
+        dispatch(_sessions(client), handlers, now=utcnow() + timedelta(days=1))
+    settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
+    dispatch(_sessions(client), all_handlers(settings), now=utcnow() + timedelta(days=2))
+    with _sessions(client)() as s:
+        (blue,) = s.scalars(select(EInvoice)).all()
+        (doc,) = s.scalars(select(SalesDocument)).all()
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "einvoice.blue")).one()
+    assert provider.calls == 2 and blue.kind is EInvoiceKind.BLUE and blue.amount_fen == doc.total_fen
+    assert (entry.actor, entry.target_id) == ("system", number)
+    _sign_in_buyer(client, "13800138010")
+    assert blue.invoice_no in _text(client.get(f"/orders/{number}/sales-document.pdf?lang=en").content)
+
+
+def test_the_configured_provider_issues_the_e_invoice_on_delivery(client: TestClient) -> None:
+    settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
+    number, _ = _paid_order(client, "13800138011")
+    _deliver(client, number)
+    for _ in range(2):
+        dispatch(_sessions(client), all_handlers(settings))
+    with _sessions(client)() as s:
+        (blue,) = s.scalars(select(EInvoice)).all()
+    assert blue.kind is EInvoiceKind.BLUE and blue.provider == "standin"
+
+
 def test_a_refund_after_the_e_invoice_is_reversed_with_a_red_letter_invoice(client: TestClient) -> None:
     from carloop.accounts.schemas import Principal
     from carloop.payments import service as payments
