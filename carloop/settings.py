@@ -185,6 +185,11 @@ class Settings(BaseSettings):
     # (development and tests; the default there); "disabled" says the maker issues e-invoices offline.
     # Production must name one explicitly and refuses the stand-in.
     einvoice_provider: Literal["standin", "disabled"] | None = None
+    # The seller named on receipts and sales documents (the maker's registered sales company).
+    seller_name: str = Field(default="carloop", min_length=1, max_length=100)
+    # A TrueType font file (.ttf/.ttc) with Chinese glyphs, embedded in the PDFs; empty: the system's
+    # WenQuanYi Micro Hei (fonts-wqy-microhei), else the reader's STSong-Light (a warning says so).
+    pdf_cjk_font: str = Field(default="", max_length=300)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

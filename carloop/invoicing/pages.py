@@ -45,8 +45,14 @@ def _receipt(request: Request, session: Session, order: Order, number: str) -> R
         number=number.removesuffix(".pdf"),
     )
     locale = request.state.locale
-    body = pdf.receipt_pdf(view, locale=locale, gettext=translations(locale).gettext)
+    body = pdf.receipt_pdf(
+        view, locale=locale, gettext=translations(locale).gettext, letterhead=_letterhead(request)
+    )
     return _pdf(body, view.receipt.number)
+
+
+def _letterhead(request: Request) -> pdf.Letterhead:
+    return pdf.Letterhead.from_settings(request.app.state.settings)
 
 
 def _einvoice_line(request: Request, documents: service.OrderDocuments) -> str:
@@ -69,6 +75,7 @@ def _sales_document(request: Request, session: Session, order: Order) -> Respons
         einvoice=_einvoice_line(request, documents),
         locale=locale,
         gettext=translations(locale).gettext,
+        letterhead=_letterhead(request),
     )
     return _pdf(body, documents.sales.number)
 
@@ -110,7 +117,10 @@ def shop_receipt(
     if not found:
         raise NotFound(f"No receipt {wanted}.")
     locale = request.state.locale
-    return _pdf(pdf.receipt_pdf(found[0], locale=locale, gettext=translations(locale).gettext), wanted)
+    body = pdf.receipt_pdf(
+        found[0], locale=locale, gettext=translations(locale).gettext, letterhead=_letterhead(request)
+    )
+    return _pdf(body, wanted)
 
 
 @router.get("/orders/{number}/sales-document.pdf")

@@ -1,16 +1,16 @@
 """Receipt and sales-document PDFs (ReportLab) in zh-CN or en: money as ¥, times in Asia/Shanghai.
 
-Chinese is set in Adobe's STSong-Light, a CID font ReportLab ships as metrics only: the PDF names
-the font and the reader supplies its Song face (every PDF reader with Chinese support has one), so
-no font file is bundled and a receipt is a few kilobytes. English labels are set in Helvetica; any
-value with Chinese in it (a buyer's name, an option's name) in STSong-Light.
+Chinese is set in the font ``invoicing.fonts`` finds (embedded, subset, from the configured or the
+system's font file; STSong-Light named only, as a fallback). English labels are set in Helvetica; any
+value with Chinese in it (a buyer's name, an option's name, the seller's name) in the Chinese font.
+The seller named on every document is a setting (``CARLOOP_SELLER_NAME``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from io import BytesIO
 from typing import Any
 from xml.sax.saxutils import escape
@@ -20,29 +20,31 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from carloop.clock import SHANGHAI, as_utc
+from carloop.invoicing.fonts import CjkFont, cjk_font
 from carloop.invoicing.models import SalesDocument
 from carloop.invoicing.service import ReceiptView
 from carloop.money import format_fen
 from carloop.receipts.models import ReceiptKind
+from carloop.settings import Settings
 
 Gettext = Callable[[str], str]
-CJK = "STSong-Light"
 LATIN = "Helvetica"
-SELLER = "carloop"
 
 
-@cache
-def _register_fonts() -> None:
-    pdfmetrics.registerFont(UnicodeCIDFont(CJK))
+@dataclass(frozen=True, slots=True)
+class Letterhead:
+    """Who issues the documents and the Chinese font they are set in."""
 
+    seller: str = "carloop"
+    cjk: CjkFont | None = None  # None: the configured-or-system font (``fonts.cjk_font()``)
 
-def _font(text: str, locale: str) -> str:
-    return CJK if locale == "zh_CN" or any(ord(c) > 0xFF for c in text) else LATIN
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Letterhead:
+        """The letterhead the settings describe (seller name, font file)."""
+        return cls(seller=settings.seller_name, cjk=cjk_font(settings.pdf_cjk_font))
 
 
 def _when(moment: datetime, locale: str) -> str:
@@ -53,17 +55,21 @@ def _when(moment: datetime, locale: str) -> str:
 class _Page:
     """One document being laid out: a title, label/value tables and notes."""
 
-    def __init__(self, locale: str) -> None:
-        _register_fonts()
+    def __init__(self, locale: str, letterhead: Letterhead) -> None:
         self.locale = locale
+        self.seller = letterhead.seller
+        self.cjk = (letterhead.cjk or cjk_font()).name
         self.flow: list[Any] = []
 
+    def _font(self, text: str) -> str:
+        return self.cjk if self.locale == "zh_CN" or any(ord(c) > 0xFF for c in text) else LATIN
+
     def title(self, text: str) -> None:
-        style = ParagraphStyle("title", fontName=_font(text, self.locale), fontSize=18, leading=24)
+        style = ParagraphStyle("title", fontName=self._font(text), fontSize=18, leading=24)
         self.flow += [Paragraph(escape(text), style), Spacer(1, 6 * mm)]
 
     def note(self, text: str) -> None:
-        style = ParagraphStyle("note", fontName=_font(text, self.locale), fontSize=9, leading=13)
+        style = ParagraphStyle("note", fontName=self._font(text), fontSize=9, leading=13)
         self.flow += [Spacer(1, 4 * mm), Paragraph(escape(text), style)]
 
     def table(self, rows: Sequence[tuple[str, str]], *, bold_last: bool = False) -> None:
@@ -77,7 +83,7 @@ class _Page:
         ]
         for r, row in enumerate(data):
             for c, text in enumerate(row):
-                style.append(("FONTNAME", (c, r), (c, r), _font(text, self.locale)))
+                style.append(("FONTNAME", (c, r), (c, r), self._font(text)))
         if bold_last:
             style.append(("LINEABOVE", (0, -1), (-1, -1), 1, colors.black))
         table = Table(data, colWidths=[70 * mm, 100 * mm], hAlign="LEFT")
@@ -90,7 +96,7 @@ class _Page:
             buffer,
             pagesize=A4,
             title=title,
-            author=SELLER,
+            author=self.seller,
             leftMargin=20 * mm,
             rightMargin=20 * mm,
             topMargin=20 * mm,
@@ -117,17 +123,19 @@ def _provider(provider: str, gettext: Gettext) -> str:
     }.get(provider, provider)
 
 
-def receipt_pdf(view: ReceiptView, *, locale: str, gettext: Gettext) -> bytes:
+def receipt_pdf(
+    view: ReceiptView, *, locale: str, gettext: Gettext, letterhead: Letterhead | None = None
+) -> bytes:
     """The PDF of one receipt of a payment or a refund."""
     receipt = view.receipt
     refund = receipt.kind is ReceiptKind.REFUND
-    page = _Page(locale)
+    page = _Page(locale, letterhead or Letterhead())
     title = gettext("Refund receipt") if refund else gettext("Receipt")
     page.title(f"{title} {receipt.number}")
     rows = [
         (gettext("Receipt number"), receipt.number),
         (gettext("Issued on"), _when(receipt.issued_at, locale)),
-        (gettext("Seller"), SELLER),
+        (gettext("Seller"), page.seller),
         (gettext("Buyer"), view.payer_name),
         (gettext("Order"), view.order_number),
         (gettext("Paid for"), _purpose(view.purpose, gettext)),
@@ -150,17 +158,23 @@ def _vehicle(document: SalesDocument, locale: str) -> str:
 
 
 def sales_document_pdf(
-    document: SalesDocument, *, order_number: str, einvoice: str, locale: str, gettext: Gettext
+    document: SalesDocument,
+    *,
+    order_number: str,
+    einvoice: str,
+    locale: str,
+    gettext: Gettext,
+    letterhead: Letterhead | None = None,
 ) -> bytes:
     """The PDF of a delivered car's sales document; ``einvoice`` is the (translated) e-invoice line."""
-    page = _Page(locale)
+    page = _Page(locale, letterhead or Letterhead())
     title = gettext("Sales document")
     page.title(f"{title} {document.number}")
     page.table(
         [
             (gettext("Document number"), document.number),
             (gettext("Issued on"), _when(document.issued_at, locale)),
-            (gettext("Seller"), SELLER),
+            (gettext("Seller"), page.seller),
             (gettext("Buyer"), document.buyer_name),
             (gettext("Order"), order_number),
             (gettext("Vehicle"), _vehicle(document, locale)),
