@@ -19,6 +19,7 @@ from carloop.ecosystem import handlers as ecosystem_handlers
 from carloop.invoicing import handlers as invoicing_handlers
 from carloop.loyalty import handlers as loyalty_handlers
 from carloop.notices import delivery as notice_delivery
+from carloop.notices import money as notice_money
 from carloop.outbox.service import Handler
 from carloop.production import handlers as production_handlers
 from carloop.settings import Settings
@@ -46,7 +47,7 @@ def domain_handlers(settings: Settings | None = None) -> dict[str, dict[str, lis
     domains = {
         **DOMAINS,
         "invoicing": invoicing,
-        "notices": notice_delivery.handlers(settings),
+        "notices": {**notice_money.EVENT_HANDLERS, **notice_delivery.handlers(settings)},
         "campaign_openings": campaign_opening.handlers(settings),
     }
     return {
@@ -62,6 +63,7 @@ def all_handlers(settings: Settings | None = None) -> dict[str, list[Handler]]:
     merged: dict[str, list[Handler]] = {}
     for handlers in [
         *DOMAIN_HANDLERS,
+        notice_money.EVENT_HANDLERS,
         notice_delivery.handlers(settings),
         campaign_opening.handlers(settings),
         invoicing_handlers.handlers(settings),

@@ -23,6 +23,7 @@ from carloop.network import rules as network_rules
 from carloop.network import service as network
 from carloop.network.models import Store
 from carloop.network.schemas import StoreService
+from carloop.notices import money as notice_money
 from carloop.ordering import service as ordering
 from carloop.ordering.rules import OrderStatus
 
@@ -149,7 +150,22 @@ def book(
         session.add(appointment)
         session.flush()
         _hold(session, appointment, needs)
+    _tell_delivery_slot(session, appointment, store)
     return appointment
+
+
+def _tell_delivery_slot(session: Session, appointment: Appointment, store: Store) -> None:
+    """A car's hand-over time (booked or moved) is a notice that goes by SMS too."""
+    if appointment.kind is AppointmentKind.DELIVERY:
+        notice_money.delivery_slot(
+            session=session,
+            customer_id=appointment.customer_id,
+            appointment_id=appointment.id,
+            order_id=appointment.order_id,
+            order_number=appointment.order_number or "",
+            starts_at=appointment.starts_at,
+            place=(store.name_en, store.name_zh),
+        )
 
 
 def may_see(principal: Principal, appointment: Appointment) -> bool:
@@ -206,6 +222,7 @@ def reschedule(
     except CapacityExhausted:
         appointment.starts_at, appointment.ends_at = old_start, old_end
         raise
+    _tell_delivery_slot(session, appointment, store)
     if principal.is_staff:
         audit.record(
             session=session,

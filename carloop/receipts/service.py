@@ -2,7 +2,9 @@
 
 ``payments.ledger`` calls :func:`issue_for_entries` for every new journal entry it books, so every
 captured payment and every refund gets its receipt exactly when (and only if) its money is booked:
-the journal key is unique, so a replayed capture books nothing and issues nothing.
+the journal key is unique, so a replayed capture books nothing and issues nothing. The receipts of car
+orders are announced (``receipts.issued``, one outbox row per booking batch), so the buyer is told of
+the money after commit (``notices.money``) without slowing the booking transaction.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import ClassVar, cast
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from carloop import batch_sql
 from carloop.clock import utcnow
+from carloop.outbox import service as outbox
 from carloop.receipts import rules
 from carloop.receipts.models import DocumentCounter, Receipt, ReceiptKind
 
@@ -52,6 +55,14 @@ class BookedEntry:
     amount_fen: int
 
 
+@dataclass(frozen=True)
+class ReceiptsIssued:
+    """Receipts of car orders were issued (money captured or refunded) in one booking."""
+
+    name: ClassVar[str] = "receipts.issued"
+    numbers: list[str]
+
+
 RECEIPTED_KINDS = {str(k): k for k in ReceiptKind}  # journal kinds that get a receipt
 
 _COLUMNS = ("number", "year", "seq", "kind", "source_key", "entry_id", "order_id", "amount_fen", "issued_at")
@@ -76,6 +87,9 @@ def issue_for_entries(
         issued.append(number)
         rows.append((number, year, seq, e.kind, e.key, e.entry_id, e.order_id, e.amount_fen, at))
     batch_sql.insert_many(conn, table, _COLUMNS, rows)
+    of_orders = [number for number, e in zip(issued, due, strict=True) if e.order_id is not None]
+    if of_orders:
+        outbox.publish(session=session, event=ReceiptsIssued(numbers=of_orders))
     return issued
 
 

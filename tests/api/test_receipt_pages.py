@@ -233,7 +233,7 @@ def test_delivery_issues_the_e_invoice_through_the_provider_once_and_an_outage_o
     _deliver(client, number)  # the dispatcher without settings leaves the e-invoice due
     with _sessions(client)() as s:
         assert s.scalars(select(EInvoice)).all() == []
-    handlers = {EInvoiceDue.name: [AutoInvoicer(provider).handle]}
+    handlers = {**all_handlers(), EInvoiceDue.name: [AutoInvoicer(provider).handle]}
     assert dispatch(_sessions(client), handlers, now=utcnow() + timedelta(hours=1)) == 0  # deferred
     with _sessions(client)() as s:
         assert s.scalars(select(EInvoice)).all() == []

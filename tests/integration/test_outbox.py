@@ -42,7 +42,7 @@ def test_transitions_are_published_with_the_change(session_factory: sessionmaker
     with session_factory() as session:
         names = [e.name for e in session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))]
         locked = session.scalars(select(OutboxEvent).where(OutboxEvent.name == "order.locked")).one()
-    assert names == ["order.status_changed", "order.status_changed", "order.locked"]
+    assert names == ["receipts.issued", "order.status_changed", "order.status_changed", "order.locked"]
     assert locked.payload["order_id"] == order_id and locked.payload["trim"] == "pro"
 
 
@@ -54,7 +54,7 @@ def test_dispatch_runs_each_handler_once(session_factory: sessionmaker[Session])
         seen.append(("locked", payload["number"]))
 
     handlers = {"order.locked": [on_locked]}
-    assert dispatch(session_factory, handlers) == 3
+    assert dispatch(session_factory, handlers) == 4
     assert dispatch(session_factory, handlers) == 0
     assert len(seen) == 1
 
@@ -67,7 +67,7 @@ def test_a_failing_handler_leaves_the_event_pending_with_its_error(
     def broken(session: Session, payload: Mapping[str, Any]) -> None:
         raise RuntimeError("points service down")
 
-    assert dispatch(session_factory, {"order.locked": [broken]}) == 2
+    assert dispatch(session_factory, {"order.locked": [broken]}) == 3
     with session_factory() as session:
         row = session.scalars(select(OutboxEvent).where(OutboxEvent.name == "order.locked")).one()
     assert row.handled_at is None and row.attempts == 1 and "points service down" in row.last_error
