@@ -19,7 +19,7 @@ from carloop.ecosystem import handlers as ecosystem_handlers
 from carloop.invoicing import handlers as invoicing_handlers
 from carloop.loyalty import handlers as loyalty_handlers
 from carloop.notices import delivery as notice_delivery
-from carloop.notices import money as notice_money
+from carloop.ordering import buyer_notices as notice_money
 from carloop.outbox.service import Handler
 from carloop.production import handlers as production_handlers
 from carloop.settings import Settings

@@ -15,6 +15,7 @@ from carloop.appointments.schemas import AppointmentKind, ServiceType
 from carloop.clock import utcnow
 from carloop.errors import CapacityExhausted, DomainError, PermissionDenied, PolicyViolation
 from carloop.network import service as network
+from carloop.notices import service as notices
 from carloop.ordering import service as ordering
 from carloop.ordering.rules import OrderStatus
 from carloop.web.deps import CurrentCustomer, CurrentStaff, DbSession, FormCustomer, FormStaff
@@ -49,7 +50,9 @@ def _mine(
             "arrived": [
                 (o, network.get_store(session=session, store_id=o.delivery_store_id or 0)) for o in arrived
             ],
-            "notices": network.notices_for(session=session, customer_id=customer_id, limit=10),
+            "notices": notices.views(
+                session=session, customer_id=customer_id, locale=request.state.locale, limit=10
+            ),
             "error": error,
             "confirmed": service.read(session, confirmed) if confirmed is not None else None,
         },

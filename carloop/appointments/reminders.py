@@ -1,9 +1,9 @@
-"""Reminders on a schedule: queue a notice for every appointment within a day, then send what is owed.
+"""Reminders on a schedule: leave a notice for every appointment within a day.
 
 The server's job runner runs :func:`send_due` every minute (the ``reminders`` job in
 ``carloop.jobs.registry``); ``carloop notices send`` does the same once, for cron or by hand.
-Each appointment is reminded once (a conditional update claims it) and each notice is sent once
-(claimed the same way); a sender that fails rolls the round back, so it is retried next time.
+Each appointment is reminded once (a conditional update claims it); the notice is in the buyer's
+inbox at once and goes out on its other channels through the outbox (``carloop.notices.delivery``).
 """
 
 from __future__ import annotations
@@ -17,27 +17,22 @@ import typer
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.appointments import service
-from carloop.network.notices import LogNoticeSender, NoticeSender, deliver_notices
 
 log = logging.getLogger("carloop.appointments")
 
 
 @dataclass(frozen=True, slots=True)
 class Round:
-    """What one round did: reminders queued and notices sent."""
+    """What one round did: reminders left as notices."""
 
     queued: int
-    sent: int
 
 
-def send_due(
-    *, factory: sessionmaker[Session], sender: NoticeSender | None = None, now: datetime | None = None
-) -> Round:
-    """One round in one transaction: queue due reminders, then send every pending notice."""
+def send_due(*, factory: sessionmaker[Session], now: datetime | None = None) -> Round:
+    """One round in one transaction: leave the due reminders (their outside channels via the outbox)."""
     with factory.begin() as session:
         queued = service.queue_reminders(session=session, now=now)
-        sent = deliver_notices(session=session, sender=sender or LogNoticeSender())
-    return Round(queued, sent)
+    return Round(queued)
 
 
 notices_app = typer.Typer(
@@ -51,7 +46,7 @@ def send_command(
         str | None, typer.Option("--database-url", help="Overrides CARLOOP_DATABASE_URL.")
     ] = None,
 ) -> None:
-    """Queue the reminders now due and send every pending notice (through the log sender)."""
+    """Leave the reminders now due as notices (the server's outbox sends their SMS and e-mail)."""
     from carloop.db import make_engine, make_session_factory
     from carloop.settings import Settings
 
@@ -63,4 +58,4 @@ def send_command(
         done = send_due(factory=make_session_factory(engine))
     finally:
         engine.dispose()
-    typer.echo(f"reminders queued: {done.queued}; notices sent: {done.sent}")
+    typer.echo(f"reminders queued: {done.queued}")

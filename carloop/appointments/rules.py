@@ -20,6 +20,11 @@ STEP_MINUTES = {AppointmentKind.TEST_DRIVE: 60, AppointmentKind.DELIVERY: 60, Ap
 SERVICE_MINUTES = {ServiceType.MAINTENANCE: 60, ServiceType.REPAIR: 120}
 HORIZON_DAYS = 60  # how far ahead a slot can be booked
 REMIND_BEFORE = timedelta(hours=24)
+# what a reminder calls the appointment, in each language
+KIND_EN = {AppointmentKind.TEST_DRIVE: "test drive", AppointmentKind.DELIVERY: "car hand-over",
+           AppointmentKind.SERVICE: "service visit"}  # fmt: skip
+KIND_ZH = {AppointmentKind.TEST_DRIVE: "试驾", AppointmentKind.DELIVERY: "提车",
+           AppointmentKind.SERVICE: "保养维修"}  # fmt: skip
 ORDER_MARK = datetime(2000, 1, 1, tzinfo=UTC)  # the "time" of a per-order hold: one delivery per order
 
 

@@ -23,7 +23,8 @@ from carloop.network import rules as network_rules
 from carloop.network import service as network
 from carloop.network.models import Store
 from carloop.network.schemas import StoreService
-from carloop.notices import money as notice_money
+from carloop.notices import service as notices
+from carloop.ordering import buyer_notices as notice_money
 from carloop.ordering import service as ordering
 from carloop.ordering.rules import OrderStatus
 
@@ -365,12 +366,19 @@ def queue_reminders(*, session: Session, now: datetime | None = None) -> int:
             continue
         store = network.get_store(session=session, store_id=appointment.store_id)
         local = appointment.starts_at.astimezone(rules.STORE_TZ).strftime("%Y-%m-%d %H:%M")
-        network.queue_notice(
+        notices.notify(
             session=session,
             customer_id=appointment.customer_id,
-            key=f"reminder:{appointment.id}:{appointment.starts_at:%Y%m%d%H%M}",
-            subject=f"Reminder: {appointment.kind} at {store.name_en} / {store.name_zh}, {local}",
-            body=f"{store.address}",
+            kind="reminder",
+            key=f"network:reminder:{appointment.id}:{appointment.starts_at:%Y%m%d%H%M}",
+            source="appointments",
+            subject=(
+                f"Reminder: {rules.KIND_EN[appointment.kind]} at {store.name_en}, {local}",
+                f"提醒：{local}在{store.name_zh}{rules.KIND_ZH[appointment.kind]}",
+            ),
+            body=(store.address, store.address),
+            order_id=appointment.order_id,
+            order_number=appointment.order_number or "",
         )
         queued += 1
     return queued

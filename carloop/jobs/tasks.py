@@ -11,7 +11,7 @@ from carloop.appointments import reminders as appointment_reminders
 from carloop.campaigns import opening as campaign_opening
 from carloop.jobs.rules import JobResult
 from carloop.loyalty import service as loyalty
-from carloop.notices import money as notice_money
+from carloop.ordering import buyer_notices as notice_money
 from carloop.ordering import deposits
 from carloop.ordering import service as ordering
 from carloop.production import inventory
@@ -60,12 +60,12 @@ def next_offer_expiry(session: Session) -> datetime | None:
 
 
 def reminders(sessions: sessionmaker[Session], now: datetime) -> JobResult:
-    """Queue reminders for appointments within a day, send every pending notice, and warn the buyers
-    whose configuration locks within a day."""
+    """Leave reminders for appointments within a day and warn the buyers whose configuration locks
+    within a day (the outbox sends their SMS and e-mail)."""
     done = appointment_reminders.send_due(factory=sessions, now=now)
     with sessions.begin() as session:
         warned = notice_money.warn_before_lock(session=session, now=now)
-    return JobResult.ok(f"{done.queued} reminders queued, {done.sent} notices sent, {warned} lock warnings")
+    return JobResult.ok(f"{done.queued} reminders queued, {warned} lock warnings")
 
 
 def ledger_check(sessions: sessionmaker[Session], now: datetime) -> JobResult:

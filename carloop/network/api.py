@@ -23,6 +23,7 @@ from carloop.network.schemas import (
     StorePaymentCreate,
     StoreService,
 )
+from carloop.notices import service as notices
 from carloop.ordering import service as ordering
 from carloop.payments import service as payments
 from carloop.payments.providers.base import PaymentProvider
@@ -163,9 +164,10 @@ def hand_over(
 
 @router.get("/me/notices", response_model=list[NoticeRead])
 def my_notices(session: DbSession, me: CurrentCustomer) -> list[NoticeRead]:
-    """The buyer's notices, newest first."""
+    """The buyer's notices (from every domain), newest first, in the language they chose."""
     assert me.customer_id is not None
+    locale = notices.preferences(session=session, customer_id=me.customer_id).locale
     return [
-        NoticeRead(subject=n.subject, body=n.body, sent=n.sent_at is not None)
-        for n in service.notices_for(session=session, customer_id=me.customer_id)
+        NoticeRead(subject=n.subject, body=n.body, sent=not n.pending)
+        for n in notices.views(session=session, customer_id=me.customer_id, locale=locale)
     ]

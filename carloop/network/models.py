@@ -63,20 +63,6 @@ class DemoCar(Base):
     __table_args__ = (UniqueConstraint("store_id", "model"),)
 
 
-class CustomerNotice(Base):
-    """A message owed to a buyer (reassignment, reminder); ``sent_at`` is set once it went out."""
-
-    __tablename__ = "customer_notice"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    key: Mapped[str] = mapped_column(String(80), unique=True)  # one notice per reason: idempotent
-    subject: Mapped[str] = mapped_column(String(200))
-    body: Mapped[str] = mapped_column(String(1000), default="")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(index=True)
-
-
 class Handover(Base):
     """A car handed to its buyer at a delivery centre, with the checklist staff completed (once per order)."""
 

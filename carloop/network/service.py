@@ -11,8 +11,9 @@ from carloop.accounts.schemas import Principal
 from carloop.audit import service as audit
 from carloop.errors import CapacityExhausted, Conflict, NotFound, PolicyViolation
 from carloop.network import rules, sample
-from carloop.network.models import CustomerNotice, DemoCar, Store
+from carloop.network.models import DemoCar, Store
 from carloop.network.schemas import DemoCarRead, StoreDetail, StoreKind, StoreService
+from carloop.notices import service as notices
 from carloop.ordering import service as ordering
 from carloop.ordering.models import Order
 from carloop.ordering.rules import OrderStatus
@@ -285,39 +286,23 @@ def _move_orders_off(session: Session, centre: Store, excess: int, actor: str) -
         ordering.assign_delivery_store(
             session=session, order=order, store_id=target.id, actor=actor, reason=f"{centre.code} overloaded"
         )
-        queue_notice(
+        notices.notify(
             session=session,
             customer_id=order.customer_id,
-            key=f"reassigned:{order.id}:{target.id}",
-            subject=f"Order {order.number}: new delivery centre {target.name_en} / {target.name_zh}",
-            body=f"{centre.name_zh}已满额，您的车辆将改在{target.name_zh}交付（{target.address}）。\n"
-            f"{centre.name_en} is at capacity, so your car will be handed over at {target.name_en}, "
-            f"{target.address}.",
+            kind="centre_changed",
+            key=f"network:reassigned:{order.id}:{target.id}",
+            source="network",
+            subject=(
+                f"Order {order.number}: new delivery centre {target.name_en}",
+                f"订单{order.number}：交付中心改为{target.name_zh}",
+            ),
+            body=(
+                f"{centre.name_en} is at capacity, so your car will be handed over at {target.name_en},"
+                f" {target.address}.",
+                f"{centre.name_zh}已满额，您的车辆将改在{target.name_zh}交付（{target.address}）。",
+            ),
+            order_id=order.id,
+            order_number=order.number,
         )
         moved.append(order.number)
     return moved
-
-
-def queue_notice(
-    *, session: Session, customer_id: int, key: str, subject: str, body: str = ""
-) -> CustomerNotice:
-    """Record a notice owed to a buyer, once per key; it goes out with ``deliver_notices``."""
-    existing = session.scalar(select(CustomerNotice).where(CustomerNotice.key == key))
-    if existing is not None:
-        return existing
-    notice = CustomerNotice(customer_id=customer_id, key=key[:80], subject=subject[:200], body=body[:1000])
-    session.add(notice)
-    session.flush()
-    return notice
-
-
-def notices_for(*, session: Session, customer_id: int, limit: int = 50) -> list[CustomerNotice]:
-    """A buyer's notices, newest first."""
-    return list(
-        session.scalars(
-            select(CustomerNotice)
-            .where(CustomerNotice.customer_id == customer_id)
-            .order_by(CustomerNotice.id.desc())
-            .limit(limit)
-        )
-    )

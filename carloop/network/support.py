@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
 from carloop.errors import PermissionDenied, PolicyViolation
-from carloop.network.service import queue_notice
+from carloop.notices import service as notices
 from carloop.ordering import service as ordering
 from carloop.ordering.models import Order
 from carloop.payments.providers.base import PaymentProvider
@@ -71,11 +71,15 @@ def act_for_buyer(
         ip=ip,
     )
     zh, en = ("退款", "refunded") if order.status == "refunded" else ("取消", "cancelled")
-    queue_notice(
+    notices.notify(
         session=session,
         customer_id=order.customer_id,
-        key=f"support:{order.id}:{order.status}",
-        subject=f"订单 {order.number} 已由客服{zh} / Order {order.number} {en} by customer support",
-        body=f"原因：{reason}\nReason: {reason}",
+        kind="support",
+        key=f"network:support:{order.id}:{order.status}",
+        source="network",
+        subject=(f"Order {order.number} {en} by customer support", f"订单{order.number}已由客服{zh}"),
+        body=(f"Reason: {reason}", f"原因：{reason}"),
+        order_id=order.id,
+        order_number=order.number,
     )
     return order

@@ -90,6 +90,41 @@ def inbox(*, session: Session, customer_id: int, source: str | None = None, limi
     return list(session.scalars(query.order_by(Notice.id.desc()).limit(limit)))
 
 
+@dataclass(frozen=True, slots=True)
+class NoticeView:
+    """A notice as a page shows it: in one language, with whether a channel still waits to send it."""
+
+    kind: str
+    order_number: str
+    subject: str
+    body: str
+    created_at: datetime
+    pending: bool
+
+
+def views(*, session: Session, customer_id: int, locale: str, limit: int = 50) -> list[NoticeView]:
+    """A recipient's notices, newest first, in ``locale`` (the reader's: a buyer's choice, staff's page)."""
+    found = inbox(session=session, customer_id=customer_id, limit=limit)
+    waiting = set(
+        session.scalars(
+            select(NoticeDelivery.notice_id).where(
+                NoticeDelivery.notice_id.in_([n.id for n in found]), NoticeDelivery.status == "pending"
+            )
+        )
+    )
+    return [
+        NoticeView(
+            kind=n.kind,
+            order_number=n.order_number,
+            subject=rules.in_language(locale, n.subject_en, n.subject_zh),
+            body=rules.in_language(locale, n.body_en, n.body_zh),
+            created_at=n.created_at,
+            pending=n.id in waiting,
+        )
+        for n in found
+    ]
+
+
 def unread_count(*, session: Session, customer_id: int) -> int:
     """How many of a recipient's notices are unread."""
     query = select(Notice.id).where(Notice.customer_id == customer_id, Notice.read_at.is_(None))

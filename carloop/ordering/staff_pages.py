@@ -15,8 +15,8 @@ from carloop.appointments import service as appointments
 from carloop.audit import service as audit
 from carloop.errors import DomainError, PermissionDenied
 from carloop.invoicing import service as invoicing
-from carloop.network import service as network
 from carloop.network.support import SupportAction, act_for_buyer
+from carloop.notices import service as notices
 from carloop.ordering import service
 from carloop.ordering.api import provider_of
 from carloop.ordering.schemas import OrderRead
@@ -46,7 +46,9 @@ def _page(
             for a in appointments.list_for_customer(session=session, customer_id=order.customer_id)
             if a.order_id in (None, order.id)
         ],
-        "notices": network.notices_for(session=session, customer_id=order.customer_id, limit=20),
+        "notices": notices.views(
+            session=session, customer_id=order.customer_id, locale=request.state.locale, limit=20
+        ),
         "documents": invoicing.documents_for(
             session=session, order=order, einvoice_offline=request.app.state.einvoicer is None
         ),

@@ -4,7 +4,7 @@
 captured payment and every refund gets its receipt exactly when (and only if) its money is booked:
 the journal key is unique, so a replayed capture books nothing and issues nothing. The receipts of car
 orders are announced (``receipts.issued``, one outbox row per booking batch), so the buyer is told of
-the money after commit (``notices.money``) without slowing the booking transaction.
+the money after commit (``ordering.buyer_notices``) without slowing the booking transaction.
 """
 
 from __future__ import annotations

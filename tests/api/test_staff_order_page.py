@@ -12,8 +12,8 @@ from carloop.accounts import service as accounts
 from carloop.accounts.schemas import Role
 from carloop.audit.models import AuditEntry
 from carloop.network import service as network
-from carloop.network.models import CustomerNotice
 from carloop.network.schemas import StoreKind
+from carloop.notices.models import Notice
 from carloop.payments.providers.base import NotificationStatus
 from carloop.web.deps import csrf_token_for
 
@@ -94,8 +94,9 @@ def test_support_refunds_a_buyers_deposit_with_a_reason_and_the_buyer_is_told(cl
     with client.app.state.sessions() as s:  # type: ignore[attr-defined]
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "order.refund.on_behalf")).one()
         assert entry.target_id == number and entry.detail["reason"] == "Buyer called: changed their mind"
-        notice = s.scalars(select(CustomerNotice).where(CustomerNotice.key.like("support:%"))).one()
-        assert "客服退款" in notice.subject and "changed their mind" in notice.body
+        notice = s.scalars(select(Notice).where(Notice.key.like("network:support:%"))).one()
+        assert "客服退款" in notice.subject_zh and "by customer support" in notice.subject_en
+        assert "changed their mind" in notice.body_en and "changed their mind" in notice.body_zh
 
 
 @pytest.mark.usefixtures("staff")

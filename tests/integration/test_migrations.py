@@ -56,3 +56,64 @@ def test_upgrading_twice_changes_nothing(empty_engine: Engine) -> None:
     first = db.current_revision(empty_engine)
     db.upgrade(empty_engine)
     assert db.current_revision(empty_engine) == first
+
+
+def test_network_notices_move_into_the_one_notices_table_and_back(empty_engine: Engine) -> None:
+    from alembic import command
+
+    def to(revision: str, *, down: bool = False) -> None:
+        config = db._config(empty_engine)
+        with empty_engine.begin() as connection:
+            config.attributes["connection"] = connection
+            (command.downgrade if down else command.upgrade)(config, revision)
+
+    before = "7c1a9e3f5b20"  # the last revision with customer_notice
+    to(before)
+    with empty_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO customer (id, phone, display_name, id_verified, created_at)"
+                " VALUES (7, '+8613800138000', 'a', false, CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO customer_notice (customer_id, key, subject, body, created_at, sent_at) VALUES"
+                " (7, 'reassigned:1:2', 'Order N1: new centre / 新交付中心', '已满额\nat capacity',"
+                " CURRENT_TIMESTAMP, NULL),"
+                " (7, 'reminder:3:202612081000', 'Reminder: test drive / 试驾', 'No. 1 Road',"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+    to("head")
+    with empty_engine.connect() as conn:
+        moved = conn.execute(
+            text("SELECT kind, key, source, subject_zh, body_en FROM notices ORDER BY id")
+        ).all()
+        channels = conn.execute(text("SELECT channel, status FROM notice_deliveries")).all()
+    assert [tuple(r) for r in moved] == [
+        (
+            "centre_changed",
+            "network:reassigned:1:2",
+            "network",
+            "Order N1: new centre / 新交付中心",
+            "已满额\nat capacity",
+        ),
+        (
+            "reminder",
+            "network:reminder:3:202612081000",
+            "appointments",
+            "Reminder: test drive / 试驾",
+            "No. 1 Road",
+        ),
+    ]
+    assert sorted(tuple(c) for c in channels) == [("inapp", "sent"), ("inapp", "sent")]
+    to(before, down=True)
+    with empty_engine.connect() as conn:
+        back = conn.execute(text("SELECT key, subject FROM customer_notice ORDER BY id")).all()
+        left = conn.execute(text("SELECT count(*) FROM notices")).scalar_one()
+    assert [tuple(r) for r in back] == [
+        ("reassigned:1:2", "Order N1: new centre / 新交付中心"),
+        ("reminder:3:202612081000", "Reminder: test drive / 试驾"),
+    ]
+    assert left == 0

@@ -1,12 +1,12 @@
-"""Reminders go out on a schedule: the outbox worker runs the reminder round, and so does
-``carloop notices send``; each appointment is reminded once and each notice sent once."""
+"""Reminders on a schedule: the job runner runs the reminder round, and so does ``carloop notices
+send``; each appointment is reminded once, as a notice in the one notices inbox whose outside channels
+(e-mail here: a reminder is no SMS) go through the outbox."""
 
 from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
@@ -20,9 +20,10 @@ from carloop.jobs import registry
 from carloop.jobs.registry import Job
 from carloop.jobs.rules import JobResult
 from carloop.jobs.runner import JobRunner
-from carloop.network import notices
 from carloop.network import service as network
-from carloop.network.models import CustomerNotice
+from carloop.notices import service as notices
+from carloop.notices.models import Notice
+from carloop.outbox.models import OutboxEvent
 
 from ..network.conftest import buyer, seed
 
@@ -49,33 +50,40 @@ def book_soon(factory: sessionmaker[Session]) -> int:
         return booked.id
 
 
-def test_a_round_queues_due_reminders_and_sends_them_once(session_factory: sessionmaker[Session]) -> None:
+def _reminders(factory: sessionmaker[Session]) -> list[Notice]:
+    with factory() as s:
+        return list(s.scalars(select(Notice).where(Notice.kind == "reminder")))
+
+
+def test_a_round_queues_due_reminders_once(session_factory: sessionmaker[Session]) -> None:
     appointment_id = book_soon(session_factory)
     with session_factory() as s:
         start = appointments.get_for(session=s, principal=_admin(), appointment_id=appointment_id).starts_at
-    sender = notices.MemoryNoticeSender()
-    early = reminders.send_due(factory=session_factory, sender=sender, now=start - timedelta(days=2))
-    assert (early.queued, early.sent, sender.sent) == (0, 0, [])
-    due = reminders.send_due(factory=session_factory, sender=sender, now=start - timedelta(hours=3))
-    assert (due.queued, due.sent) == (1, 1) and "Reminder" in sender.sent[0][1]
-    again = reminders.send_due(factory=session_factory, sender=sender, now=start - timedelta(hours=2))
-    assert (again.queued, again.sent, len(sender.sent)) == (0, 0, 1)
+    assert reminders.send_due(factory=session_factory, now=start - timedelta(days=2)).queued == 0
+    assert reminders.send_due(factory=session_factory, now=start - timedelta(hours=3)).queued == 1
+    assert reminders.send_due(factory=session_factory, now=start - timedelta(hours=2)).queued == 0
+    [reminder] = _reminders(session_factory)
+    assert reminder.subject_en.startswith("Reminder: test drive at ") and "试驾" in reminder.subject_zh
 
 
-class _Failing:
-    def send(self, *, phone: str, subject: str, body: str) -> None:
-        raise ConnectionError("the SMS gateway is down")
-
-
-def test_a_failed_send_is_retried_next_round(session_factory: sessionmaker[Session]) -> None:
+def test_a_reminder_goes_in_app_and_by_e_mail_through_the_outbox_not_by_sms(
+    session_factory: sessionmaker[Session],
+) -> None:
     appointment_id = book_soon(session_factory)
-    with session_factory() as s:
+    with session_factory.begin() as s:
         start = appointments.get_for(session=s, principal=_admin(), appointment_id=appointment_id).starts_at
-    with pytest.raises(ConnectionError):
-        reminders.send_due(factory=session_factory, sender=_Failing(), now=start - timedelta(hours=3))
-    sender = notices.MemoryNoticeSender()
-    retried = reminders.send_due(factory=session_factory, sender=sender, now=start - timedelta(hours=3))
-    assert (retried.queued, retried.sent) == (1, 1)
+        me = buyer(s)
+        notices.set_preferences(
+            session=s, customer_id=me.customer_id or 0, locale="en", email="a@example.com",
+            email_on=True, sms_on=True,
+        )  # fmt: skip
+    reminders.send_due(factory=session_factory, now=start - timedelta(hours=3))
+    [reminder] = _reminders(session_factory)
+    with session_factory() as s:
+        channels = {d.channel: d.status for d in notices.deliveries(session=s, notice_id=reminder.id)}
+        due = s.scalars(select(OutboxEvent).where(OutboxEvent.name == "notice.due")).all()
+    assert channels == {"inapp": "sent", "email": "pending"}
+    assert [e.payload for e in due] == [{"notice_id": reminder.id, "channel": "email"}]
 
 
 def test_the_job_runner_runs_the_reminder_round_once(session_factory: sessionmaker[Session]) -> None:
@@ -83,12 +91,11 @@ def test_the_job_runner_runs_the_reminder_round_once(session_factory: sessionmak
     appointment_id = book_soon(session_factory)
     with session_factory() as s:
         start = appointments.get_for(session=s, principal=_admin(), appointment_id=appointment_id).starts_at
-    sender = notices.MemoryNoticeSender()
     rounds: list[reminders.Round] = []
     ran = threading.Event()
 
     def job(factory: sessionmaker[Session], now: datetime) -> JobResult:  # the real round, 3 h before
-        rounds.append(reminders.send_due(factory=factory, sender=sender, now=start - timedelta(hours=3)))
+        rounds.append(reminders.send_due(factory=factory, now=start - timedelta(hours=3)))
         ran.set()
         return JobResult.ok()
 
@@ -100,22 +107,22 @@ def test_the_job_runner_runs_the_reminder_round_once(session_factory: sessionmak
             assert runner.run_once() == []
     finally:
         runner.stop()
-    assert [(r.queued, r.sent) for r in rounds] == [(1, 1)] and len(sender.sent) == 1
+    assert [r.queued for r in rounds] == [1] and len(_reminders(session_factory)) == 1
 
 
 def test_carloop_notices_send_runs_one_round(
     database_url: str, session_factory: sessionmaker[Session]
 ) -> None:
-    book_soon(session_factory)
-    with session_factory.begin() as s:
-        network.queue_notice(
-            session=s, customer_id=buyer(s).customer_id or 0, key="hello", subject="Hi", body=""
-        )
+    appointment_id = book_soon(session_factory)
+    with session_factory.begin() as s:  # the appointment falls within a day: move it 3 h ahead
+        appointment = appointments.get_for(session=s, principal=_admin(), appointment_id=appointment_id)
+        shift = appointment.starts_at - (utcnow() + timedelta(hours=3))
+        appointment.starts_at -= shift
+        appointment.ends_at -= shift
     result = CliRunner().invoke(cli, ["notices", "send", "--database-url", database_url])
     assert result.exit_code == 0, result.output
-    assert "notices sent: " in result.output and "notices sent: 0" not in result.output
-    with session_factory() as s:
-        assert s.scalar(select(CustomerNotice.sent_at).where(CustomerNotice.key == "hello")) is not None
+    assert "reminders queued: 1" in result.output
+    assert len(_reminders(session_factory)) == 1
 
 
 def _admin():  # type: ignore[no-untyped-def]

@@ -16,8 +16,8 @@ from carloop.appointments.models import AppointmentHold
 from carloop.appointments.schemas import AppointmentKind, AppointmentStatus, ServiceType
 from carloop.clock import utcnow
 from carloop.errors import CapacityExhausted, NotFound, PermissionDenied, PolicyViolation
-from carloop.network import notices
 from carloop.network import service as network
+from carloop.notices import service as notices
 from carloop.ordering.rules import OrderStatus
 
 from ..network.conftest import advance_to, buyer, paid_order, seed, staff_of
@@ -358,9 +358,9 @@ def test_reminders_go_out_once_through_the_sender(session: Session) -> None:
     assert appointments.queue_reminders(session=session, now=at - timedelta(days=3)) == 0  # too early
     assert appointments.queue_reminders(session=session, now=at - timedelta(hours=20)) == 1
     assert appointments.queue_reminders(session=session, now=at - timedelta(hours=19)) == 0
-    sender = notices.MemoryNoticeSender()
-    assert notices.deliver_notices(session=session, sender=sender) == 1
-    assert sender.sent[0][0] == "+8613800138000" and "Reminder: test_drive" in sender.sent[0][1]
+    [reminder] = notices.inbox(session=session, customer_id=me.customer_id or 0, source="appointments")
+    assert reminder.kind == "reminder" and reminder.subject_en.startswith("Reminder: test drive at ")
+    assert "试驾" in reminder.subject_zh
 
 
 def test_staff_reschedule_within_their_own_store_only_and_it_is_audited(session: Session) -> None:

@@ -8,10 +8,10 @@ from sqlalchemy.orm import Session
 from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
 from carloop.errors import CapacityExhausted, NotFound, PolicyViolation
-from carloop.network import notices
 from carloop.network import service as network
 from carloop.network.models import Store
 from carloop.network.schemas import StoreKind, StoreService
+from carloop.notices import service as notices
 from carloop.ordering import service as ordering
 from carloop.ordering.rules import OrderStatus
 
@@ -122,15 +122,13 @@ def test_an_overloaded_centre_moves_its_newest_orders_and_tells_the_buyers(sessi
     assert arrived.delivery_store_id == bj.id
     assert all(o.delivery_store_id not in (None, bj.id) for o in orders[1:])
     assert network.rebalance_centre(session=session, store_id=bj.id, actor="staff:9") == []
-    sender = notices.MemoryNoticeSender()
-    assert notices.deliver_notices(session=session, sender=sender) == 2
-    assert notices.deliver_notices(session=session, sender=sender) == 0  # each notice goes out once
-    assert all(
-        phone == "+8613800138000" and "new delivery centre" in subject for phone, subject, _ in sender.sent
-    )
-    assert all(  # the body in both languages, Chinese first
-        "已满额" in body and "交付" in body and "is at capacity" in body for _, _, body in sender.sent
-    )
+    told = [
+        n for n in notices.inbox(session=session, customer_id=me.customer_id or 0) if n.source == "network"
+    ]
+    assert sorted(n.order_number for n in told) == sorted(moved)  # once each, in the one notices inbox
+    assert all(n.kind == "centre_changed" and "new delivery centre" in n.subject_en for n in told)
+    assert all("交付中心改为" in n.subject_zh and "已满额" in n.body_zh for n in told)
+    assert all("is at capacity" in n.body_en for n in told)
 
 
 def test_the_demo_seed_leaves_a_car_at_the_beijing_centre_once(session: Session) -> None:

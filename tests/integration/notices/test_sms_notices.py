@@ -18,9 +18,9 @@ from carloop.clock import as_utc, utcnow
 from carloop.handlers import all_handlers
 from carloop.money import format_fen
 from carloop.network import service as network
-from carloop.notices import money
 from carloop.notices import service as notices
 from carloop.notices.models import Notice
+from carloop.ordering import buyer_notices as money
 from carloop.ordering import service as ordering
 from carloop.ordering.models import Order
 from carloop.ordering.rules import OrderStatus
