@@ -67,7 +67,7 @@ def test_network_notices_move_into_the_one_notices_table_and_back(empty_engine: 
             config.attributes["connection"] = connection
             (command.downgrade if down else command.upgrade)(config, revision)
 
-    before = "7c1a9e3f5b20"  # the last revision with customer_notice
+    before = "7a214fb7f958"  # the last revision with customer_notice
     to(before)
     with empty_engine.begin() as conn:
         conn.execute(

@@ -1,7 +1,7 @@
 """network and appointment notices move into the one notices table; customer_notice is dropped
 
 Revision ID: c3d5e7f9a1b2
-Revises: 7c1a9e3f5b20
+Revises: 7a214fb7f958
 Create Date: 2026-12-07 10:20:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import carloop.db
 
 revision: str = "c3d5e7f9a1b2"
-down_revision: str | None = "7c1a9e3f5b20"
+down_revision: str | None = "7a214fb7f958"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
