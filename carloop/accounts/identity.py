@@ -31,14 +31,6 @@ def bound_hash(*, session: Session, customer_id: int) -> str | None:
     return session.scalar(select(IdentityBinding.id_hash).where(IdentityBinding.customer_id == customer_id))
 
 
-def _mismatch() -> Conflict:
-    return Conflict(
-        "This account is already bound to a different identity number.",
-        code=ErrorCode.IDENTITY_MISMATCH,
-        field="id_number",
-    )
-
-
 def _refusal(session: Session, customer_id: int, id_hash: str) -> Conflict | None:
     mine = bound_hash(session=session, customer_id=customer_id)
     if mine is not None and mine != id_hash:
