@@ -70,7 +70,12 @@ class Allocation:
         self.ids = np.asarray(ids, dtype=np.int64)[order]
         self.sig = np.asarray(sig, dtype=np.int64)[order]
         self.rank = np.asarray(rank, dtype=np.int64)[order]
-        self.week = np.minimum(np.asarray(week, dtype=np.int64)[order], self.horizon)
+        week = np.minimum(np.asarray(week, dtype=np.int64)[order], self.horizon)
+        # Stored weeks may break lock order inside a queue (a lock stamped after others were planned,
+        # e.g. an auto-lock at the end of its window). Every method here relies on weeks that never
+        # decrease inside a signature, so the queue's weeks are dealt out again in lock order: the
+        # same cars per signature and week (the same load), the earlier lock in the earlier week.
+        self.week = week[np.lexsort((week, self.sig))]
         self.alive = np.ones(len(self.ids), dtype=bool)
         self.bounds = np.searchsorted(self.sig, np.arange(n_sig + 1)).astype(np.int64)
         self._stride = self.horizon + 2
