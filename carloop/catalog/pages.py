@@ -162,6 +162,7 @@ def configure(request: Request, model: str, session: DbSession, principal: Optio
         "quote": quote,
         "drawn": sorted(checked),  # the drawn car shows the choices even while they conflict
         "eta": eta.eta_for_quote(session=session, quote=quote),
+        "no_plan": not eta.plan_published(session=session),
         "deposits": terms.storefront_deposits(session=session, car=car),
         "problems": problems,
         "offers": rules.active_incentives(car, at=utcnow()),

@@ -46,6 +46,8 @@ JOBS: list[Job] = [
     Job("points_expiry", timedelta(hours=6), tasks.points_expiry, "Lapse points past their expiry"),
     Job("campaign_openings", timedelta(minutes=1), tasks.campaign_openings,
         "Queue campaigns' opening notices at their reveal", tasks.next_campaign_opening),
+    Job("kept_windows", timedelta(days=1), tasks.kept_windows,
+        "Measure how often delivery windows were kept (the confidence buyers see)"),
 ]
 # fmt: on
 

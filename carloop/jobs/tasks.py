@@ -14,7 +14,7 @@ from carloop.loyalty import service as loyalty
 from carloop.ordering import buyer_notices as notice_money
 from carloop.ordering import deposits
 from carloop.ordering import service as ordering
-from carloop.production import inventory
+from carloop.production import calibration, inventory
 
 log = logging.getLogger("carloop.jobs")
 
@@ -112,3 +112,11 @@ def campaign_openings(sessions: sessionmaker[Session], now: datetime) -> JobResu
 def next_campaign_opening(session: Session) -> datetime | None:
     """The next wave of opening notices to start (a campaign's reveal)."""
     return campaign_opening.next_opening(session)
+
+
+def kept_windows(sessions: sessionmaker[Session], now: datetime) -> JobResult:
+    """Measure how often delivery windows of each kind were kept, from the delivered orders."""
+    with sessions.begin() as session:
+        measured = calibration.recompute(session=session, now=now)
+    delivered = sum(k.total for k in measured.values())
+    return JobResult.ok(f"{len(measured)} kinds measured from {delivered} deliveries")

@@ -109,7 +109,7 @@ def my_notices(session: DbSession, me: CurrentCustomer) -> list[NoticeRead]:
 @router.get("/production/plan", response_model=PlanRead)
 def get_plan(session: DbSession, me: PlanStaff) -> PlanRead:
     """The production plan in force."""
-    service.current_plan(session=session)
+    service.current_plan(session=session)  # a Conflict until HQ saves the first plan
     row = service.plan_history(session=session, limit=1)[0]
     return PlanRead.model_validate(
         {

@@ -1,4 +1,5 @@
-"""Demo seeding for production: the sample plan, and every locked demo order given a build week."""
+"""Demo seeding for production: the sample plan saved as HQ's first plan, and every locked demo
+order given a build week."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from sqlalchemy.orm import Session
 
 from carloop.ordering.models import Order
 from carloop.ordering.rules import OrderStatus
-from carloop.production import service
+from carloop.production import rules, service
 
 
 def seed_demo(*, session: Session, now: datetime | None = None) -> int:
-    """Put the sample plan in force and queue the locked orders not yet planned; returns how many."""
-    service.current_plan(session=session, now=now)
+    """Save the sample plan as the plan in force (once), queue the locked orders; returns how many."""
+    if service.plan_in_force(session=session) is None:  # HQ's first plan, as HQ would save it
+        plan = rules.sample_plan(service.today(now))
+        service.save_plan(session=session, plan=plan, reason="demo plan", actor="demo", now=now)
     numbers = session.scalars(
         select(Order.number)
         .where(Order.status.in_([OrderStatus.LOCKED, OrderStatus.SCHEDULED]))

@@ -19,7 +19,7 @@ from carloop.clock import utcnow
 from carloop.errors import DomainError, PolicyViolation
 from carloop.ordering import service as ordering
 from carloop.ordering.models import Order
-from carloop.production import rules
+from carloop.production import calibration, rules
 from carloop.production.allocation import earliest_week
 from carloop.production.models import Slot
 from carloop.production.schemas import (
@@ -30,7 +30,14 @@ from carloop.production.schemas import (
     TrackingRead,
     WindowRead,
 )
-from carloop.production.service import WAITING, current_plan, promise_changes, slot_for, today
+from carloop.production.service import (
+    WAITING,
+    current_plan,
+    plan_in_force,
+    promise_changes,
+    slot_for,
+    today,
+)
 
 
 def window_read(window: rules.Window, *, on: date) -> WindowRead:
@@ -43,6 +50,7 @@ def window_read(window: rules.Window, *, on: date) -> WindowRead:
             weeks_min=None,
             weeks_max=None,
             confidence=window.confidence,
+            sample=window.sample,
             beyond_horizon=True,
         )
     return WindowRead(
@@ -52,6 +60,7 @@ def window_read(window: rules.Window, *, on: date) -> WindowRead:
         weeks_min=rules.weeks_from(window.earliest, on, up=False),
         weeks_max=rules.weeks_from(window.latest, on, up=True),
         confidence=window.confidence,
+        sample=window.sample,
     )
 
 
@@ -102,7 +111,14 @@ def eta(
         .where(Slot.active.is_(True), Slot.built.is_(False), Slot.configuration == configuration)
         .where(Slot.order_id != (without_order_id or 0))
     )
-    window = rules.delivery_window(week, current_week=week0, lead=plan.lead)
+    window = rules.delivery_window(
+        week,
+        current_week=week0,
+        lead=plan.lead,
+        today=today(now),
+        model=priced.model,
+        rates=calibration.rates(session=session),
+    )
     return EtaQuote(
         model=priced.model,
         trim=priced.trim,
@@ -123,11 +139,12 @@ def tracking(*, session: Session, order: Order, now: datetime | None = None) -> 
         reached.setdefault(event.to_status, event.at)
     stages = [StageRead(stage=str(stage), at=reached.get(str(stage))) for stage in rules.STAGES]
     window = first = None
-    if slot is not None and slot.first_confidence:
+    if slot is not None and slot.promised_at is not None:
+        rates = calibration.rates(session=session)
         window = _stored_window(
-            slot.promised_week, slot.promised_earliest, slot.promised_latest, slot.confidence, on
+            slot.promised_week, slot.promised_earliest, slot.promised_latest, slot.model, rates, on
         )
-        first = _stored_window(None, slot.first_earliest, slot.first_latest, slot.first_confidence, on)
+        first = _stored_window(None, slot.first_earliest, slot.first_latest, slot.model, rates, on)
     changes = [
         PromiseChangeRead(
             at=c.at, from_latest=c.from_latest, to_latest=c.to_latest, reason=c.reason, later=c.later
@@ -142,16 +159,24 @@ def tracking(*, session: Session, order: Order, now: datetime | None = None) -> 
         vin=slot.vin if slot is not None else None,
         stages=stages,
         changes=changes,
+        plan_published=plan_in_force(session=session) is not None,
     )
 
 
 def _stored_window(
-    week: int | None, earliest: date | None, latest: date | None, confidence: float, on: date
+    week: int | None,
+    earliest: date | None,
+    latest: date | None,
+    model: str,
+    rates: rules.KeptRates,
+    on: date,
 ) -> WindowRead:
+    """A promised window as of ``on``, with today's measured record of windows of its kind."""
     if earliest is None or latest is None:
-        return window_read(rules.Window(None, None, None, confidence), on=on)
+        return window_read(rules.Window(None, None, None, None), on=on)
     build = week if week is not None else rules.week_of(earliest)
-    return window_read(rules.Window(build, earliest, latest, confidence), on=on)
+    record = rules.stated(rates, model, rules.weeks_from(latest, on, up=True))
+    return window_read(rules.Window(build, earliest, latest, record.share, record.total), on=on)
 
 
 RECONFIGURE_HOURS = 24
@@ -181,6 +206,11 @@ def reconfigure_preview(
         current=current,
         proposed=eta(session=session, config=config, now=now, without_order_id=order.id),
     )
+
+
+def plan_published(*, session: Session) -> bool:
+    """Whether HQ has saved a production plan (without one there is no delivery estimate)."""
+    return plan_in_force(session=session) is not None
 
 
 def eta_for_quote(*, session: Session, quote: Quote | None) -> EtaQuote | None:

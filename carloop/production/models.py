@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from carloop.clock import utcnow
@@ -47,10 +47,10 @@ class Slot(Base):
     promised_week: Mapped[int | None] = mapped_column(Integer)
     promised_earliest: Mapped[date | None] = mapped_column(Date)
     promised_latest: Mapped[date | None] = mapped_column(Date)
-    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    promised_at: Mapped[datetime | None]  # when the first window was given; None: not planned yet
     first_earliest: Mapped[date | None] = mapped_column(Date)
     first_latest: Mapped[date | None] = mapped_column(Date)
-    first_confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    stated: Mapped[float | None] = mapped_column(Float)  # share kept stated with the first window
     vin: Mapped[str | None] = mapped_column(String(17), unique=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -85,6 +85,20 @@ class Run(Base):
     moved_earlier: Mapped[int] = mapped_column(Integer, default=0)
     moved_later: Mapped[int] = mapped_column(Integer, default=0)
     millis: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class KeptRate(Base):
+    """How often first windows of one kind (model, band of weeks ahead) were kept, measured daily."""
+
+    __tablename__ = "production_kept_rates"
+    __table_args__ = (UniqueConstraint("model", "band"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    model: Mapped[str] = mapped_column(String(40))
+    band: Mapped[int] = mapped_column(Integer)  # rules.band: 0 (within 2 weeks) .. 4 (beyond 26)
+    kept: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class VinSerial(Base):

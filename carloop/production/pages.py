@@ -136,7 +136,8 @@ def _staff_page(
     draft_json: str | None = None,
     problems: list[str] | None = None,
 ) -> Response:
-    version, plan = service.current_plan(session=session)
+    # Before HQ's first plan the form starts from the sample plan, as a draft (nothing is in force).
+    version, plan = service.plan_in_force(session=session) or (0, rules.sample_plan(service.today()))
     week0 = rules.week_of(service.today())
     numbers = dict(session.execute(select(Slot.order_id, Slot.number)).all())
     moves = [

@@ -138,37 +138,111 @@ def cut_reason(plan: PlanData, first_week: int, last_week: int, *, fallback: str
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """When a car should reach its buyer, as a range of days and the confidence it was computed at."""
+    """When a car should reach its buyer, as a range of days, and how often such windows were kept."""
 
     build_week: int | None  # None: beyond the plan horizon
     earliest: date | None
     latest: date | None
-    confidence: float
+    confidence: float | None  # measured share of past windows of this kind kept; None: too few yet
+    sample: int = 0  # how many delivered orders that share was measured on
 
 
-def confidence(weeks_ahead: int) -> float:
-    """How sure a window is: near weeks are firm, far weeks can still be moved by supply cuts."""
-    if weeks_ahead <= 2:
-        return 0.95
-    if weeks_ahead <= 12:
-        return 0.85
-    return 0.7
+# -- honest confidence: how often past windows of the same kind were kept -------------------------
+
+KEPT_BANDS = (2, 6, 12, 26)  # weeks from the promise to the window's end: 0-2, 3-6, 7-12, 13-26, 27+
+MIN_SAMPLE = 30  # fewer delivered orders than this in a kind: no percentage is stated
 
 
-def delivery_window(build_week: int | None, *, current_week: int, lead: LeadTimes) -> Window:
-    """The delivery window of a car built in ``build_week``: the week plus transport and preparation.
+def band(weeks_ahead: int) -> int:
+    """The kind of a window by how far ahead it ends: 0 (within 2 weeks) up to 4 (beyond 26 weeks)."""
+    return sum(1 for edge in KEPT_BANDS if weeks_ahead > edge)
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """How many delivered orders of one kind (model, band) were delivered within their first window."""
+
+    kept: int
+    total: int
+
+    @property
+    def share(self) -> float | None:
+        """The share kept, or None while the sample is too small to state one."""
+        return self.kept / self.total if self.total >= MIN_SAMPLE else None
+
+
+KeptRates = dict[tuple[str, int], Kept]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A delivered order's first window: model, weeks from promise to the window's end, kept or not."""
+
+    model: str
+    weeks_ahead: int
+    kept: bool
+
+
+def kept_rates(outcomes: Iterable[Outcome]) -> KeptRates:
+    """Per model and band, how many first windows were kept out of how many delivered."""
+    counts: dict[tuple[str, int], list[int]] = {}
+    for o in outcomes:
+        tally = counts.setdefault((o.model, band(o.weeks_ahead)), [0, 0])
+        tally[0] += int(o.kept)
+        tally[1] += 1
+    return {key: Kept(kept, total) for key, (kept, total) in sorted(counts.items())}
+
+
+def was_kept(earliest: date | None, latest: date | None, delivered: date) -> bool:
+    """Whether a delivery fell within its window (a window beyond the horizon is never kept)."""
+    return earliest is not None and latest is not None and earliest <= delivered <= latest
+
+
+def stated(rates: KeptRates | None, model: str, weeks_ahead: int) -> Kept:
+    """The measured record of windows like this one (nothing measured yet: an empty record)."""
+    return (rates or {}).get((model, band(weeks_ahead)), Kept(0, 0))
+
+
+def calibration_error(pairs: Iterable[tuple[str, int, float, bool]]) -> float | None:
+    """Stated vs measured share kept, in points: per kind (model, band) the gap between the mean
+    stated share and the share actually kept, averaged weighted by deliveries; None without any."""
+    groups: dict[tuple[str, int], list[float]] = {}
+    for model, kind, said, kept in pairs:
+        g = groups.setdefault((model, kind), [0.0, 0.0, 0.0])
+        g[0] += said
+        g[1] += float(kept)
+        g[2] += 1
+    total = sum(g[2] for g in groups.values())
+    if not total:
+        return None
+    gap = sum(abs(g[0] - g[1]) for g in groups.values())  # n * |mean stated - share kept|
+    return 100 * gap / total
+
+
+def delivery_window(
+    build_week: int | None,
+    *,
+    current_week: int,
+    lead: LeadTimes,
+    today: date | None = None,
+    model: str = "",
+    rates: KeptRates | None = None,
+) -> Window:
+    """The delivery window of a car built in ``build_week``: the week plus transport and preparation,
+    with the measured share of past windows of its kind (``model``, weeks to its end) that were kept.
 
     A car may be pulled one week earlier when an order ahead of it is cancelled, so windows more than
     two weeks out open a week earlier than the build week alone would say.
     """
     if build_week is None:
-        return Window(None, None, None, 0.5)
+        return Window(None, None, None, None)
     ahead = build_week - current_week
     early = 1 if ahead > 2 else 0
     monday = week_start(build_week)
     earliest = monday - timedelta(weeks=early) + timedelta(days=lead.transport_min + lead.prep_min)
     latest = monday + timedelta(days=6 + lead.transport_max + lead.prep_max)
-    return Window(build_week, earliest, latest, confidence(ahead))
+    record = stated(rates, model, weeks_from(latest, today or week_start(current_week), up=True))
+    return Window(build_week, earliest, latest, record.share, record.total)
 
 
 def weeks_from(day: date, today: date, *, up: bool) -> int:

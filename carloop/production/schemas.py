@@ -122,14 +122,15 @@ class PlanRead(BaseModel):
 
 
 class WindowRead(BaseModel):
-    """A delivery window: dates, weeks from today, and the confidence it was computed at."""
+    """A delivery window: dates, weeks from today, and how often past windows like it were kept."""
 
     build_week_start: date | None  # the Monday of the build week; None when beyond the plan horizon
     earliest: date | None
     latest: date | None
     weeks_min: int | None
     weeks_max: int | None
-    confidence: float
+    confidence: float | None  # measured share of past windows of this kind kept; None: too few yet
+    sample: int = 0  # delivered orders that share was measured on
     beyond_horizon: bool = False
 
 
@@ -172,6 +173,7 @@ class TrackingRead(BaseModel):
     vin: str | None
     stages: list[StageRead]
     changes: list[PromiseChangeRead]
+    plan_published: bool = True  # False until HQ saves a plan: no window can be promised yet
 
 
 class StageAdvance(BaseModel):

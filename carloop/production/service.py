@@ -11,13 +11,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from carloop.clock import SHANGHAI, utcnow
-from carloop.errors import InvalidTransition, NotFound
+from carloop.errors import Conflict, InvalidTransition, NotFound
 from carloop.notices import service as notices
 from carloop.notices.models import Notice
 from carloop.ordering import service as ordering
 from carloop.ordering.models import Order
 from carloop.ordering.rules import OrderStatus
-from carloop.production import rules
+from carloop.production import calibration, rules
 from carloop.production.allocation import Allocation
 from carloop.production.models import PlanVersion, PromiseChange, Run, Slot, VinSerial
 from carloop.production.schemas import (
@@ -36,17 +36,21 @@ def today(now: datetime | None = None) -> date:
 # -- the plan ------------------------------------------------------------------------------------
 
 
-def current_plan(*, session: Session, now: datetime | None = None) -> tuple[int, PlanData]:
-    """The plan in force and its version; the sample plan becomes version 1 on first use."""
+NO_PLAN = "No delivery estimate is available yet: the production plan has not been published."
+
+
+def plan_in_force(*, session: Session) -> tuple[int, PlanData] | None:
+    """The plan HQ saved last and its version; None until HQ saves one (no plan, no ETA)."""
     row = session.scalar(select(PlanVersion).order_by(PlanVersion.version.desc()).limit(1))
-    if row is None:
-        plan = rules.sample_plan(today(now))
-        session.add(
-            PlanVersion(version=1, data=plan.model_dump(mode="json"), reason="sample plan", actor="system")
-        )
-        session.flush()
-        return 1, plan
-    return row.version, PlanData.model_validate(row.data)
+    return None if row is None else (row.version, PlanData.model_validate(row.data))
+
+
+def current_plan(*, session: Session, now: datetime | None = None) -> tuple[int, PlanData]:
+    """The plan in force and its version; a Conflict until HQ has saved one."""
+    found = plan_in_force(session=session)
+    if found is None:
+        raise Conflict(NO_PLAN)
+    return found
 
 
 def plan_history(*, session: Session, limit: int = 20) -> list[PlanVersion]:
@@ -59,7 +63,8 @@ def save_plan(
     *, session: Session, plan: PlanData, reason: str, actor: str, now: datetime | None = None
 ) -> Run:
     """Store a new plan version and re-plan every waiting order against it."""
-    version, _ = current_plan(session=session, now=now)
+    found = plan_in_force(session=session)
+    version = found[0] if found is not None else 0
     session.add(
         PlanVersion(version=version + 1, data=plan.model_dump(mode="json"), reason=reason, actor=actor)
     )
@@ -78,6 +83,7 @@ class _Book:
     found: list[rules.Constraint]
     signatures: list[tuple[int, ...]]
     alloc: Allocation
+    rates: rules.KeptRates  # how often past windows of each kind were kept
 
 
 def _book(session: Session, slots: list[Slot], now: datetime | None) -> _Book:
@@ -107,7 +113,7 @@ def _book(session: Session, slots: list[Slot], now: datetime | None) -> _Book:
         np.array(weeks, dtype=np.int64),
         frozen=plan.frozen_weeks,
     )
-    return _Book(version, plan, week0, found, signatures, alloc)
+    return _Book(version, plan, week0, found, signatures, alloc, calibration.rates(session=session))
 
 
 def replan(
@@ -126,6 +132,14 @@ def replan(
     and is placed again at the back of its new configuration's queue, as a new lock would be.
     """
     started = time.perf_counter()
+    found = plan_in_force(session=session)
+    if found is None:  # no plan, no promises: locked orders wait in their queues for the first plan
+        if cancelled_order_id is not None:
+            session.execute(update(Slot).where(Slot.order_id == cancelled_order_id).values(active=False))
+        run = Run(trigger=trigger[:200], plan_version=0, orders=0)
+        session.add(run)
+        session.flush()
+        return run
     slots = list(
         session.scalars(
             select(Slot)
@@ -138,8 +152,8 @@ def replan(
         gone = session.scalar(select(Slot).where(Slot.order_id == cancelled_order_id))
         if gone is not None and not gone.built and gone not in slots:
             slots.append(gone)
-    placed = [s for s in slots if s.first_confidence > 0]  # planned before (maybe beyond the horizon)
-    fresh = [s for s in slots if s.first_confidence == 0 and s.order_id != cancelled_order_id]
+    placed = [s for s in slots if s.promised_at is not None]  # planned before (maybe beyond the horizon)
+    fresh = [s for s in slots if s.promised_at is None and s.order_id != cancelled_order_id]
     moved = [s for s in placed if s.order_id == requeued_order_id]
     placed = [s for s in placed if s.order_id != requeued_order_id]
     book = _book(session, placed + moved + fresh, now)
@@ -184,13 +198,21 @@ def _promise(
     *,
     requeued: bool = False,
 ) -> None:
-    window = rules.delivery_window(week, current_week=book.week0, lead=book.plan.lead)
+    window = rules.delivery_window(
+        week,
+        current_week=book.week0,
+        lead=book.plan.lead,
+        today=today(now),
+        model=slot.model,
+        rates=book.rates,
+    )
     old_week, old_latest = slot.promised_week, slot.promised_latest
     was_planned = slot.planned_week is not None
     slot.planned_week = week
-    if not slot.first_confidence:
+    if slot.promised_at is None:
         _set_promise(slot, window)
-        slot.first_earliest, slot.first_latest, slot.first_confidence = (
+        slot.promised_at = now or utcnow()
+        slot.first_earliest, slot.first_latest, slot.stated = (
             window.earliest,
             window.latest,
             window.confidence,
@@ -242,7 +264,6 @@ def _later(new: date | None, old: date | None) -> bool:
 def _set_promise(slot: Slot, window: rules.Window) -> None:
     slot.promised_week = window.build_week
     slot.promised_earliest, slot.promised_latest = window.earliest, window.latest
-    slot.confidence = window.confidence
 
 
 def _schedule(session: Session, slot: Slot, week: int | None) -> None:

@@ -4,6 +4,7 @@ the page; HQ lists the stock; store staff and other buyers cannot."""
 from __future__ import annotations
 
 import pytest
+from builders.production import publish_sample_plan
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from test_change_pages import HTML, _locked_order, _sign_in
@@ -21,6 +22,7 @@ from carloop.production.rules import Stage
 
 
 def _offered(client: TestClient) -> tuple[str, str]:
+    publish_sample_plan(client.app.state.sessions)  # type: ignore[attr-defined]
     first, _ = _sign_in(client, "13700137000")
     built = _locked_order(client, first)
     second, _ = _sign_in(client, "13800138000")

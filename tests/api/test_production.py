@@ -5,14 +5,24 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from carloop.handlers import all_handlers
 from carloop.outbox.service import dispatch
 from carloop.payments.providers.base import NotificationStatus
-from carloop.production import rules
+from carloop.production import rules, service
 
 HTML = {"Accept": "text/html"}
+
+
+@pytest.fixture(autouse=True)
+def published(client: TestClient) -> None:
+    """HQ has saved its first plan (without one there is no ETA: tests/api/test_no_plan_no_eta.py)."""
+    with client.app.state.sessions.begin() as session:  # type: ignore[attr-defined]
+        service.save_plan(
+            session=session, plan=rules.sample_plan(service.today()), reason="first plan", actor="test"
+        )
 
 
 def sign_in(client: TestClient, phone: str) -> dict[str, str]:
@@ -61,7 +71,8 @@ def test_anyone_can_get_a_delivery_quote_before_ordering(client: TestClient) -> 
     quote = response.json()
     assert quote["configuration"].startswith("su7/pro/paint-aqua-blue")
     window = quote["window"]
-    assert window["weeks_min"] <= window["weeks_max"] and 0 < window["confidence"] <= 1
+    assert window["weeks_min"] <= window["weeks_max"]
+    assert window["confidence"] is None and window["sample"] == 0  # nothing delivered: no share stated
     same = client.get("/api/v1/production/eta?model=su7&trim=pro")
     assert same.status_code == 200 and same.json()["window"] == window
 

@@ -114,6 +114,8 @@ def test_another_stores_staff_cannot_open_or_act_on_the_order(client: TestClient
 
 @pytest.mark.usefixtures("staff")
 def test_hq_moves_a_locked_order_through_production_stages_from_the_page(client: TestClient) -> None:
+    from builders.production import publish_sample_plan
+
     from carloop.handlers import all_handlers
     from carloop.ordering import service as ordering
     from carloop.ordering.rules import OrderStatus
@@ -121,6 +123,7 @@ def test_hq_moves_a_locked_order_through_production_stages_from_the_page(client:
 
     number = _paid_order(client)
     sessions = client.app.state.sessions  # type: ignore[attr-defined]
+    publish_sample_plan(sessions)
     with sessions.begin() as s:
         order = ordering.load(session=s, number=number)
         ordering.advance(session=s, order=order, target=OrderStatus.LOCKED, actor="test", reason="test")

@@ -32,7 +32,10 @@
       line.appendChild(el("span", " · " + w.earliest + " – " + w.latest, "muted"));
     }
     line.appendChild(el("br"));
-    line.appendChild(el("small", fill(box.dataset.confidenceLabel, { pct: Math.round(w.confidence * 100) }), "muted"));
+    var kept = w.confidence === null
+      ? fill(box.dataset.fewLabel, { n: w.sample })
+      : fill(box.dataset.confidenceLabel, { pct: Math.round(w.confidence * 100), n: w.sample });
+    line.appendChild(el("small", kept, "muted"));
     var queue = el("p", undefined, "muted");
     queue.appendChild(el("small", fill(box.dataset.queueLabel, { n: quote.queue_ahead })));
     body.replaceChildren(line, queue);
@@ -49,7 +52,14 @@
     });
     var mine = ++sequence;
     fetch("/api/v1/production/eta?" + params.toString(), { headers: { Accept: "application/json" } })
-      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (response) {
+        if (response.status === 409 && mine === sequence) {  // no plan published yet: no estimate
+          var none = el("p", box.dataset.noPlanLabel, "muted");
+          none.dataset.testid = "eta-no-plan";
+          body.replaceChildren(none);
+        }
+        return response.ok ? response.json() : null;
+      })
       .then(function (quote) { if (quote && mine === sequence) show(quote); })
       .catch(function () { /* keep the last estimate on screen */ });
   }

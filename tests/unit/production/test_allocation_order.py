@@ -52,7 +52,9 @@ def test_a_late_stamped_lock_ahead_in_rank_is_built_first(deadline: None) -> Non
     uses = np.array([[True]])
     capacity = np.array([[1, 1, 1, 1]])
     # rank 0 sits in week 2, rank 1 in week 0: the stored weeks break lock order.
-    alloc = Allocation(uses, capacity, np.array([10, 11]), np.array([0, 0]), np.array([0, 1]), np.array([2, 0]))
+    alloc = Allocation(
+        uses, capacity, np.array([10, 11]), np.array([0, 0]), np.array([0, 1]), np.array([2, 0])
+    )
     alloc.fill()
     assert _fifo(alloc)
     assert sorted(alloc.weeks().values()) == [0, 1]

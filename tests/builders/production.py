@@ -1,0 +1,14 @@
+"""Builders for production: HQ's first plan (without a saved plan there is no delivery estimate)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from carloop.production import rules, service
+
+
+def publish_sample_plan(factory: sessionmaker[Session]) -> int:
+    """Save the sample plan as HQ would; returns the plan version now in force."""
+    with factory.begin() as session:
+        plan = rules.sample_plan(service.today())
+        return service.save_plan(session=session, plan=plan, reason="first plan", actor="test").plan_version
