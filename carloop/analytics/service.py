@@ -276,6 +276,7 @@ DELIVERY_COLUMNS = [
     "kept_share",
     "median_lead_days",
     "p90_lead_days",
+    "stated_share",
 ]
 POINTS_COLUMNS = ["day", "issued", "redeemed", "expired", "outstanding"]
 
@@ -296,6 +297,7 @@ def delivery_accuracy(
                 share,
                 week.median_lead_days,
                 week.p90_lead_days,
+                week.stated_share,
             ]
         )
     return rows

@@ -6,6 +6,10 @@ a disruption may start (the plan's capacity is cut, orders move later and their 
 day); new orders lock and get a window; some waiting orders cancel and the next orders that fit move
 in; the week's cars are built, shipped (with a small share of late shipments the plan does not know
 about) and handed over after preparation.
+
+Every window states the share of past windows of its kind (model, weeks ahead) that were kept, as the
+service does, measured from the orders delivered so far and re-measured at the start of each week; the
+report compares what was stated with what was then kept (``calibration_error``, in points).
 """
 
 from __future__ import annotations
@@ -174,6 +178,8 @@ class _Promise:
     config: int
     moved_later: bool = False
     told_before_breach: bool = True
+    ahead: int = 0  # weeks from the promise to the first window's end (its kind, with the model)
+    stated: float | None = None  # the share kept stated with the first window (None: too few yet)
 
 
 @dataclass
@@ -190,6 +196,8 @@ class Report:
     told_before_breach: int = 0
     moved_earlier: int = 0
     waits: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    outcomes: list[tuple[int, rules.Outcome]] = field(default_factory=list)  # day delivered, window
+    stated: list[tuple[str, int, float, bool]] = field(default_factory=list)  # model, band, said, kept
 
     def as_dict(self, disruption: str | None) -> dict[str, object]:
         """The JSON report."""
@@ -209,6 +217,18 @@ class Report:
             "windows_moved_earlier": self.moved_earlier,
             "late_without_notice": self.delivered_after_promise_without_notice,
             "mean_wait_weeks": {k: round(float(np.mean(v)) / 7, 2) for k, v in sorted(self.waits.items())},
+            **self.calibration(),
+        }
+
+    def calibration(self) -> dict[str, object]:
+        """Stated vs measured share of windows kept over the deliveries whose window stated a share."""
+        error = rules.calibration_error(self.stated)
+        n = len(self.stated)
+        return {
+            "calibration_error": round(error, 2) if error is not None else None,
+            "windows_with_stated_share": n,
+            "stated_share": round(sum(p[2] for p in self.stated) / n, 4) if n else None,
+            "kept_share_of_stated": round(sum(p[3] for p in self.stated) / n, 4) if n else None,
         }
 
 
@@ -222,15 +242,21 @@ def simulate(
     intake: float = 0.97,
     cancel_rate: float = 0.004,
     late_shipments: float = 0.02,
+    history: int = 12,
     progress: object | None = None,
 ) -> Report:
-    """Advance ``weeks`` weeks of operations and measure the promises kept."""
+    """Advance ``weeks`` weeks of operations and measure the promises kept.
+
+    The plant has run ``history`` weeks before (not reported): their deliveries are what the first
+    reported windows' stated shares are measured on, as in a live system with a past.
+    """
     rng = np.random.default_rng(seed)
+    start = start - timedelta(weeks=history)
     plan = rules.sample_plan(start)
     week0 = rules.week_of(start)
     if disruption is not None and disruption.kind == "supplier-shortage":
         plan = supply_rules.with_supply(plan, all_parts()[disruption.target], week0, None)  # its cap exists
-    horizon = weeks + plan.horizon_weeks
+    horizon = history + weeks + plan.horizon_weeks
     capacity = rules.capacity_matrix(plan, week0, horizon)
     configs, share = configuration_mix()
     uses, sig_of = signature_table(plan, configs)
@@ -241,6 +267,8 @@ def simulate(
     promises: dict[int, _Promise] = {}
     ids = itertools.count(1)
 
+    rates: rules.KeptRates = {}
+
     def promise(order: int, week: int, today: int) -> tuple[date, date]:
         window = rules.delivery_window(
             week0 + week if week < horizon else None, current_week=week0 + today // 7, lead=lead
@@ -250,6 +278,13 @@ def simulate(
             return far, far
         return window.earliest, window.latest
 
+    def first_promise(order: int, week: int, today: int, cfg: int) -> _Promise:
+        """A first window, with the share of its kind kept so far (as the service states it)."""
+        first = promise(order, week, today)
+        ahead = rules.weeks_from(first[1], start + timedelta(days=max(today, 0)), up=True)
+        said = rules.stated(rates, configs[cfg][0], ahead).share
+        return _Promise(first, first[1], today, cfg, ahead=ahead, stated=said)
+
     # The book at the start: orders locked over the past weeks, allocated from scratch.
     n0 = int(backlog_weeks * weekly)
     cfg0 = rng.choice(len(configs), size=n0, p=share)
@@ -258,8 +293,8 @@ def simulate(
     for order, week, cfg in zip(
         ids0.tolist(), alloc.week[np.argsort(alloc.ids)].tolist(), cfg0.tolist(), strict=True
     ):
-        first = promise(order, week, 0)
-        promises[order] = _Promise(first, first[1], -int(rng.integers(7, 90)), cfg)
+        promises[order] = first_promise(order, week, 0, cfg)
+        promises[order].locked_day = -int(rng.integers(7, 90))
     report.orders_locked += n0
     rank = n0
     config_of = dict(zip(ids0.tolist(), cfg0.tolist(), strict=True))
@@ -283,14 +318,21 @@ def simulate(
                 report.moved_earlier += 1
                 p.latest = new[1]
 
-    for t in range(weeks):
+    for t in range(history + weeks):
         today = 7 * t
+        if t == history and history:  # the reported weeks start: count from here
+            report = Report(weeks=weeks, outcomes=report.outcomes)
+        # The daily job's measurement (at each week's start): the deliveries of the last weeks.
+        recent = today - 7 * rules.KEPT_LOOKBACK_WEEKS
+        report.outcomes = [(d, o) for d, o in report.outcomes if d >= recent]
+        rates = rules.kept_rates(o for _, o in report.outcomes)
         alloc.frozen = t + plan.frozen_weeks
-        if disruption is not None and disruption.kind == "supplier-shortage" and t == disruption.start:
+        started = disruption is not None and t == history + disruption.start
+        if disruption is not None and started and disruption.kind == "supplier-shortage":
             plan = _confirm_short(plan, alloc, config_of, configs, disruption, week0, t)
             capacity = rules.capacity_matrix(plan, week0, horizon)
             apply_moves(alloc.recapacitate(capacity), today)
-        elif disruption is not None and t == disruption.start:
+        elif disruption is not None and started:
             cut = capacity.copy()
             rows = (
                 range(n_lines)
@@ -313,8 +355,7 @@ def simulate(
         for order, cfg, week, day in zip(
             new_ids.tolist(), cfg_new.tolist(), placed.tolist(), days.tolist(), strict=True
         ):
-            first = promise(order, week, today + day)
-            promises[order] = _Promise(first, first[1], today + day, cfg)
+            promises[order] = first_promise(order, week, today + day, cfg)
             config_of[order] = cfg
         report.orders_locked += n_new
         # Cancellations among orders waiting beyond the frozen weeks.
@@ -340,15 +381,19 @@ def simulate(
             )
             handed = start + timedelta(days=day)
             report.delivered += 1
-            if p.first[0] <= handed <= p.first[1]:
-                report.delivered_in_first_window += 1
+            report.delivered_in_first_window += p.first[0] <= handed <= p.first[1]
+            kept = rules.was_kept(p.first[1], handed)
+            model = configs[p.config][0]
+            report.outcomes.append((day, rules.Outcome(model, p.ahead, kept)))
+            if p.stated is not None:
+                report.stated.append((model, rules.band(p.ahead), p.stated, kept))
             if handed > p.latest and not p.moved_later:
                 report.delivered_after_promise_without_notice += 1
             model, trim, _ = configs[p.config]
             report.waits[f"{model}/{trim}"].append(day - p.locked_day)
         alloc.remove(built)
-        if callable(progress):
-            progress(t + 1)
+        if callable(progress) and t >= history:
+            progress(t + 1 - history)
     return report
 
 

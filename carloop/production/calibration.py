@@ -1,8 +1,9 @@
 """Honest confidence: how often carloop's first delivery windows were kept, measured from delivered
-orders and stored per kind (model, band of weeks ahead) by a daily job; HQ's calibration by week.
+orders and stored per kind (model, band of weeks ahead) by a daily job. HQ's calibration by week
+(stated against kept) is in ``summary.py``, shown on the analytics dashboard.
 
 A window's kind is its model and how many weeks ahead of the promise its last day was
-(``rules.band``); it was kept when the car was handed over within it. The shares stated next to a
+(``rules.band``); it was kept when the car was handed over by its last day. The shares stated next to a
 window are read from the stored rates; with fewer than ``rules.MIN_SAMPLE`` deliveries of a kind no
 share is stated.
 """
@@ -10,7 +11,7 @@ share is stated.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -36,7 +37,7 @@ class Delivered:
     def outcome(self) -> rules.Outcome:
         """The window's kind and whether it was kept."""
         ahead = rules.weeks_from(self.latest, self.promised_on, up=True) if self.latest else 99
-        return rules.Outcome(self.model, ahead, rules.was_kept(self.earliest, self.latest, self.delivered_on))
+        return rules.Outcome(self.model, ahead, rules.was_kept(self.latest, self.delivered_on))
 
 
 def delivered(*, session: Session, since: datetime | None = None) -> list[Delivered]:
@@ -85,40 +86,3 @@ def rates(*, session: Session) -> rules.KeptRates:
 def computed_at(*, session: Session) -> datetime | None:
     """When the kept shares were last measured (None: never)."""
     return session.scalar(select(KeptRate.computed_at).order_by(KeptRate.computed_at.desc()).limit(1))
-
-
-@dataclass(frozen=True, slots=True)
-class CalibrationWeek:
-    """One delivery week: cars delivered, how many within their first window, and the share stated."""
-
-    week_start: date
-    delivered: int
-    kept: int
-    stated: float | None  # the mean share stated with those windows (None: none stated)
-
-    @property
-    def kept_share(self) -> float | None:
-        """The share of this week's deliveries that were within their first window."""
-        return self.kept / self.delivered if self.delivered else None
-
-
-def calibration(*, session: Session, weeks: int = 26, now: datetime | None = None) -> list[CalibrationWeek]:
-    """Promised vs delivered by delivery week, the last ``weeks`` weeks, oldest first (HQ's chart)."""
-    now = now or utcnow()
-    last = rules.week_of(now.astimezone(SHANGHAI).date())
-    first = last - weeks + 1
-    since = datetime.combine(rules.week_start(first), datetime.min.time(), SHANGHAI) - timedelta(days=1)
-    tally: dict[int, list[float]] = {w: [0, 0, 0.0, 0] for w in range(first, last + 1)}
-    for d in delivered(session=session, since=since):
-        row = tally.get(rules.week_of(d.delivered_on))
-        if row is None:
-            continue
-        row[0] += 1
-        row[1] += int(d.outcome().kept)
-        if d.stated is not None:
-            row[2] += d.stated
-            row[3] += 1
-    return [
-        CalibrationWeek(rules.week_start(w), int(n), int(k), s / m if m else None)
-        for w, (n, k, s, m) in sorted(tally.items())
-    ]

@@ -151,6 +151,8 @@ class Window:
 
 KEPT_BANDS = (2, 6, 12, 26)  # weeks from the promise to the window's end: 0-2, 3-6, 7-12, 13-26, 27+
 MIN_SAMPLE = 30  # fewer delivered orders than this in a kind: no percentage is stated
+KEPT_LOOKBACK_WEEKS = 8  # windows are measured on the deliveries of the last weeks: a passed
+# disruption stops weighing on the share stated once its late deliveries are behind
 
 
 def band(weeks_ahead: int) -> int:
@@ -193,9 +195,10 @@ def kept_rates(outcomes: Iterable[Outcome]) -> KeptRates:
     return {key: Kept(kept, total) for key, (kept, total) in sorted(counts.items())}
 
 
-def was_kept(earliest: date | None, latest: date | None, delivered: date) -> bool:
-    """Whether a delivery fell within its window (a window beyond the horizon is never kept)."""
-    return earliest is not None and latest is not None and earliest <= delivered <= latest
+def was_kept(latest: date | None, delivered: date) -> bool:
+    """Whether a window held: the car was handed over by its last day (early counts as kept: the buyer
+    got the car sooner; a window beyond the horizon, without dates, never counts as kept)."""
+    return latest is not None and delivered <= latest
 
 
 def stated(rates: KeptRates | None, model: str, weeks_ahead: int) -> Kept:

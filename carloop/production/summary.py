@@ -1,4 +1,5 @@
-"""Read-only aggregates of production for the analytics dashboard: delivery lead time and ETA accuracy.
+"""Read-only aggregates of production for the analytics dashboard: delivery lead time, ETA accuracy
+and its calibration (the share kept that was stated with those windows against the share kept).
 
 An order's first promise is the window it was shown when it locked (``Slot.first_earliest`` ..
 ``first_latest``); it counts as kept when the handover fell inside it (early counts as kept: the buyer
@@ -28,6 +29,7 @@ class Delivered:
     delivered_on: date
     first_earliest: date | None
     first_latest: date | None
+    stated: float | None = None  # the share kept stated with the first window (None: none stated)
 
     @property
     def lead_days(self) -> int | None:
@@ -56,6 +58,7 @@ class WeekSummary:
     late: int
     median_lead_days: float | None
     p90_lead_days: float | None
+    stated_share: float | None = None  # mean share kept stated with these windows (calibration)
 
 
 def _china_day(moment: datetime) -> date:
@@ -73,6 +76,7 @@ def deliveries(
             OrderEvent.at,
             Slot.first_earliest,
             Slot.first_latest,
+            Slot.stated,
         )
         .join(OrderEvent, OrderEvent.order_id == Order.id)
         .outerjoin(Slot, Slot.order_id == Order.id)
@@ -93,6 +97,7 @@ def deliveries(
             delivered_on=_china_day(row[2]),
             first_earliest=row[3],
             first_latest=row[4],
+            stated=row[5],
         )
         for row in session.execute(query)
     ]
@@ -119,6 +124,7 @@ def weekly(rows: list[Delivered]) -> list[WeekSummary]:
         group = weeks[monday]
         promised = [r for r in group if r.kept is not None]
         leads = [d for d in (r.lead_days for r in group) if d is not None]
+        said = [r.stated for r in promised if r.stated is not None]
         out.append(
             WeekSummary(
                 week=monday,
@@ -128,6 +134,7 @@ def weekly(rows: list[Delivered]) -> list[WeekSummary]:
                 late=sum(1 for r in promised if not r.kept),
                 median_lead_days=_quantile(leads, 0.5),
                 p90_lead_days=_quantile(leads, 0.9),
+                stated_share=round(sum(said) / len(said), 4) if said else None,
             )
         )
     return out

@@ -17,12 +17,12 @@ def test_bands_group_windows_by_weeks_ahead() -> None:
     assert [rules.band(w) for w in (0, 2, 3, 6, 7, 12, 13, 26, 27, 60)] == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
 
 
-def test_a_window_is_kept_only_when_the_car_arrives_within_it() -> None:
+def test_a_window_is_kept_when_the_car_arrives_by_its_last_day() -> None:
     lo, hi = date(2027, 1, 4), date(2027, 1, 20)
-    assert rules.was_kept(lo, hi, lo) and rules.was_kept(lo, hi, hi)
-    assert not rules.was_kept(lo, hi, hi + timedelta(days=1))
-    assert not rules.was_kept(lo, hi, lo - timedelta(days=1))
-    assert not rules.was_kept(None, None, lo)
+    assert rules.was_kept(hi, lo) and rules.was_kept(hi, hi)
+    assert rules.was_kept(hi, lo - timedelta(days=3))  # early: the buyer got the car sooner
+    assert not rules.was_kept(hi, hi + timedelta(days=1))
+    assert not rules.was_kept(None, lo)
 
 
 def test_too_few_deliveries_state_no_share_but_the_sample_size() -> None:
