@@ -205,55 +205,62 @@ class Allocation:
         changed = np.flatnonzero((self.week != before) & self.alive)
         return Moves(self.ids[changed], before[changed], self.week[changed].copy())
 
-    def _first_waiting(self, w: int, eligible: NDArray[np.int64]) -> NDArray[np.int64]:
-        """For each eligible signature, the index of its first order planned after week ``w`` (or -1)."""
-        starts = np.searchsorted(self.key, eligible * self._stride + w, side="right")
-        ends = self.bounds[eligible + 1]
-        idx = np.where(starts < ends, starts, -1)
-        for j in np.flatnonzero(idx >= 0):  # skip cancelled orders (rare)
-            i = int(idx[j])
-            while i < ends[j] and not self.alive[i]:
-                i += 1
-            idx[j] = i if i < ends[j] else -1
-        return idx
-
     def _compact(self, weeks: list[int]) -> None:
-        """Fill room in these weeks with the earliest-locked waiting orders that fit, in batches.
+        """Fill room in these weeks with the earliest-locked waiting orders that fit.
 
-        The signature whose next waiting order was locked first moves as many orders as the week
-        holds, up to the lock rank of the next signature in line; their old weeks are filled in turn.
+        Per week, each signature that still fits offers its first waiting orders (no more than the
+        room it could take); merged in lock order, each is taken if it fits (``fill_week``): the
+        same as taking, one at a time, the earliest-locked waiting order that fits. Their old weeks
+        are filled in turn, so only the weeks the freed room reaches are touched.
         """
         heap = sorted({w for w in weeks if self.frozen <= w < self.horizon})
         while heap:
             w = heapq.heappop(heap)
-            while True:
-                room = self.capacity[:, w] - self.load[:, w]
-                eligible = np.flatnonzero(~self.uses[room <= 0].any(axis=0))
-                if not eligible.size:
-                    break
-                idx = self._first_waiting(w, eligible)
-                ok = idx >= 0
-                if not ok.any():
-                    break
-                candidates, sigs = idx[ok], eligible[ok]
-                order = np.argsort(self.rank[candidates])
-                i, s = int(candidates[order[0]]), int(sigs[order[0]])
-                end = int(self.bounds[s + 1])
-                limit = int(room[self.uses[:, s]].min()) if self.uses[:, s].any() else end - i
-                if len(order) > 1:
-                    next_rank = self.rank[candidates[order[1]]]
-                    limit = min(limit, int(np.searchsorted(self.rank[i:end], next_rank)))
-                span = np.arange(i, i + max(1, min(limit, end - i)))
-                span = span[self.alive[span]]
-                old = np.unique(self.week[span])
-                counts = np.bincount(self.week[span], minlength=self.horizon + 1)
-                self.load -= np.outer(self.uses_int[:, s], counts)
-                self.load[:, w] += self.uses_int[:, s] * len(span)
-                self.week[span] = w
-                self.key[span] = s * self._stride + w
-                for week in old.tolist():
-                    if week < self.horizon:
-                        heapq.heappush(heap, week)
+            while heap and heap[0] == w:
+                heapq.heappop(heap)
+            room = self.capacity[:, w] - self.load[:, w]
+            eligible = np.flatnonzero(~self.uses[room <= 0].any(axis=0))
+            if not eligible.size:
+                continue
+            rows = self._waiting(w, eligible, room)
+            if not rows.size:
+                continue
+            rows = rows[np.argsort(self.rank[rows], kind="stable")]
+            taken = rows[fill_week(self.uses_int, self.sig[rows], room)]
+            if not taken.size:
+                continue
+            n_sig = self.uses.shape[1]
+            cells = self.sig[taken] * (self.horizon + 1) + self.week[taken]
+            counts = np.bincount(cells, minlength=n_sig * (self.horizon + 1)).reshape(n_sig, -1)
+            self.load -= self.uses_int @ counts
+            self.load[:, w] += self.uses_int @ counts.sum(axis=1)
+            for week in np.unique(self.week[taken]).tolist():
+                if week < self.horizon:
+                    heapq.heappush(heap, week)
+            self.week[taken] = w
+            self.key[taken] = self.sig[taken] * self._stride + w
+
+    def _waiting(self, w: int, eligible: IntArray, room: IntArray) -> IntArray:
+        """The first waiting orders (planned after week ``w``) of each eligible signature, as many as
+        the room of its tightest constraint (every waiting order for a signature that uses none)."""
+        starts = np.searchsorted(self.key, eligible * self._stride + w, side="right")
+        ends = self.bounds[eligible + 1]
+        used = self.uses_int[:, eligible]
+        big = np.iinfo(np.int64).max
+        limit = np.where(used > 0, room[:, None], big).min(axis=0)
+        take = np.minimum(limit, ends - starts)
+        rows = _ranges(starts, starts + take)
+        if self.alive[rows].all():
+            return rows
+        found = []  # cancelled orders among them (rare): walk each signature past them
+        for s0, e0, k in zip(starts.tolist(), ends.tolist(), take.tolist(), strict=True):
+            i, got = s0, 0
+            while i < e0 and got < k:
+                if self.alive[i]:
+                    found.append(i)
+                    got += 1
+                i += 1
+        return np.asarray(found, dtype=np.int64)
 
     def _set_week(self, i: int, w: int) -> None:
         s = self.sig[i]
@@ -327,6 +334,7 @@ def fill_week(uses: IntArray, sigs: IntArray, room: IntArray) -> BoolArray:
     keep = np.zeros(len(sigs), dtype=bool)
     left = np.asarray(room, dtype=np.int64).copy()
     open_ = np.ones(len(sigs), dtype=bool)
+    unit = uses.size == 0 or int(uses.max()) <= 1
     start = 0
     while True:
         blocked: BoolArray = np.asarray((uses[left <= 0] > 0).any(axis=0))
@@ -340,8 +348,15 @@ def fill_week(uses: IntArray, sigs: IntArray, room: IntArray) -> BoolArray:
         if not binding.size:
             keep[idx] = True
             return keep
-        used = np.cumsum(uses[binding][:, chosen], axis=1, dtype=np.int32)
-        j = int(np.argmax((used > left[binding, None]).any(axis=0)))
+        if unit:  # one unit each: a constraint overflows at its (left + 1)-th user among the orders
+            j = len(chosen)
+            for k in binding.tolist():
+                users = np.flatnonzero(uses[k, chosen])
+                if 0 <= left[k] < users.size:
+                    j = min(j, int(users[left[k]]))
+        else:
+            used = np.cumsum(uses[binding][:, chosen], axis=1, dtype=np.int32)
+            j = int(np.argmax((used > left[binding, None]).any(axis=0)))
         keep[idx[:j]] = True
         if j:
             left -= uses @ np.bincount(chosen[:j], minlength=uses.shape[1])
