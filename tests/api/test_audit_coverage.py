@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from builders.accounts import customer_headers
+from builders.production import publish_sample_plan
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -199,6 +200,7 @@ class World:
 
     def locked_order(self) -> str:
         """A paid and locked order that production has scheduled; its number."""
+        publish_sample_plan(self.sessions())
         number = self.paid_order()
         with self.sessions().begin() as s:
             order = ordering.load(session=s, number=number)
@@ -421,6 +423,7 @@ def production_inventory(w: World) -> Expect:
 
 
 def _plan(w: World) -> dict[str, Any]:
+    publish_sample_plan(w.sessions())  # HQ's first plan: the one these actions change
     return dict(w.client.get("/api/v1/production/plan", headers=w.headers["ops"]).json()["plan"])
 
 

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from builders.production import publish_sample_plan
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
@@ -27,6 +28,13 @@ def _sign_in(client: TestClient, phone: str) -> tuple[dict[str, str], str]:
 
 
 def _locked_order(client: TestClient, buyer: dict[str, str]) -> str:
+    """A paid and locked order, with HQ's first plan in force."""
+    publish_sample_plan(client.app.state.sessions)  # type: ignore[attr-defined]
+    return _lock(client, buyer)
+
+
+def _lock(client: TestClient, buyer: dict[str, str]) -> str:
+    """Reserve, pay and lock an order over HTTP and let the outbox run (whether or not a plan exists)."""
     made: dict[str, Any] = client.post(
         "/api/v1/orders",
         json={"configuration": {"model": "su7", "trim": "pro", "options": []}},

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from builders.production import publish_sample_plan
 from fastapi.testclient import TestClient
-from test_change_pages import HTML, _locked_order, _sign_in
+from test_change_pages import HTML, _lock, _sign_in
 
 from carloop.production.service import NO_PLAN
 
@@ -30,7 +30,7 @@ def test_the_configurator_says_no_estimate_is_available_yet_in_both_languages(cl
 
 def test_a_locked_order_waits_without_a_window_until_hq_saves_the_first_plan(client: TestClient) -> None:
     buyer, _ = _sign_in(client, "13800138000")
-    number = _locked_order(client, buyer)
+    number = _lock(client, buyer)
     page = client.get(f"/orders/{number}?lang=en", headers=HTML)
     assert "No delivery estimate is available yet" in page.text
     tracking = client.get(f"/api/v1/production/orders/{number}", headers=buyer).json()

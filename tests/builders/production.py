@@ -8,7 +8,10 @@ from carloop.production import rules, service
 
 
 def publish_sample_plan(factory: sessionmaker[Session]) -> int:
-    """Save the sample plan as HQ would; returns the plan version now in force."""
+    """Save the sample plan as HQ would, unless a plan is in force; returns the version in force."""
     with factory.begin() as session:
+        found = service.plan_in_force(session=session)
+        if found is not None:
+            return found[0]
         plan = rules.sample_plan(service.today())
         return service.save_plan(session=session, plan=plan, reason="first plan", actor="test").plan_version

@@ -66,8 +66,8 @@ def test_delivery_accuracy_counts_kept_and_broken_first_promises_per_china_week(
     with session_factory() as s:
         rows = service.delivery_accuracy(session=s, model=None, date_from=None, date_to=None)
         assert rows == [
-            [date(2026, 3, 2), 2, 1, 1, 0.5, 59.0, 61.4],  # 56 and 62 days from lock
-            [date(2026, 3, 9), 1, 1, 0, 1.0, 29.0, 29.0],
+            [date(2026, 3, 2), 2, 1, 1, 0.5, 59.0, 61.4, None],  # 56 and 62 days from lock
+            [date(2026, 3, 9), 1, 1, 0, 1.0, 29.0, 29.0, None],  # no share stated with them
         ]
         later = service.delivery_accuracy(session=s, model=None, date_from=date(2026, 3, 9), date_to=None)
         assert [r[0] for r in later] == [date(2026, 3, 9)]
