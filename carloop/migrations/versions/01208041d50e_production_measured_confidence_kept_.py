@@ -1,7 +1,7 @@
 """production: measured confidence (kept rates), promised_at and stated share on slots
 
 Revision ID: 01208041d50e
-Revises: 7a214fb7f958
+Revises: c3d5e7f9a1b2
 Create Date: 2026-12-07 09:20:13.715870
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import carloop.db
 
 revision: str = "01208041d50e"
-down_revision: str | None = "7a214fb7f958"
+down_revision: str | None = "c3d5e7f9a1b2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
