@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from carloop.catalog import service as catalog
 from carloop.errors import DomainError, PermissionDenied
@@ -18,9 +18,6 @@ from carloop.web.deps import CurrentStaff, DbSession, FormStaff
 
 router = APIRouter()
 CHECK_FIELDS = "Check the code (capital letters, digits and -), the names, the city and the coordinates."
-
-Text = Annotated[str, Form(max_length=200)]
-Count = Annotated[int, Form(ge=0, le=rules.MAX_STORAGE)]
 
 
 def _render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
@@ -113,69 +110,53 @@ def edit_outlet(code: str, request: Request, session: DbSession, staff: CurrentS
     return _form_page(request, session, store, values)
 
 
+class OutletFormIn(BaseModel):
+    """The outlet form as posted (create and edit share it; ``csrf_token`` is checked by ``FormStaff``)."""
+
+    code: str = Field(max_length=32)
+    kind: StoreKind
+    name_en: str = Field(max_length=200)
+    name_zh: str = Field(max_length=200)
+    city: str = Field(max_length=200)
+    province: str = Field(max_length=200)
+    address: str = Field("", max_length=200)
+    latitude: str = Field("", max_length=20)
+    longitude: str = Field("", max_length=20)
+    hub_code: str = Field("", max_length=32)
+    opens: str = Field("", max_length=5)
+    closes: str = Field("", max_length=5)
+    delivery_bays: int = Field(0, ge=0, le=rules.MAX_STORAGE)
+    storage_capacity: int = Field(0, ge=0, le=rules.MAX_STORAGE)
+    service_bays: int = Field(0, ge=0, le=rules.MAX_STORAGE)
+    technicians: int = Field(0, ge=0, le=rules.MAX_STORAGE)
+    demo_model: list[str] = Field(default_factory=list, max_length=20)
+    demo_cars: list[int] = Field(default_factory=list, max_length=20)
+
+
+OutletFields = Annotated[OutletFormIn, Form()]
+
+
 @router.post("/staff/stores")
-def create_outlet(
-    request: Request,
-    session: DbSession,
-    staff: FormStaff,
-    code: Annotated[str, Form(max_length=32)],
-    kind: Annotated[StoreKind, Form()],
-    name_en: Text,
-    name_zh: Text,
-    city: Text,
-    province: Text,
-    address: Text = "",
-    latitude: Annotated[str, Form(max_length=20)] = "",
-    longitude: Annotated[str, Form(max_length=20)] = "",
-    hub_code: Annotated[str, Form(max_length=32)] = "",
-    opens: Annotated[str, Form(max_length=5)] = "",
-    closes: Annotated[str, Form(max_length=5)] = "",
-    delivery_bays: Count = 0,
-    storage_capacity: Count = 0,
-    service_bays: Count = 0,
-    technicians: Count = 0,
-    demo_model: Annotated[list[str] | None, Form(max_length=20)] = None,
-    demo_cars: Annotated[list[int] | None, Form(max_length=20)] = None,
-) -> Response:
+def create_outlet(request: Request, session: DbSession, staff: FormStaff, form: OutletFields) -> Response:
     """Create an outlet (HQ only), then show it."""
-    return _save(request, session, staff, None, locals())
+    return _save(request, session, staff, None, form)
 
 
 @router.post("/staff/stores/{store_code}")
 def update_outlet(
-    store_code: str,
-    request: Request,
-    session: DbSession,
-    staff: FormStaff,
-    code: Annotated[str, Form(max_length=32)],
-    kind: Annotated[StoreKind, Form()],
-    name_en: Text,
-    name_zh: Text,
-    city: Text,
-    province: Text,
-    address: Text = "",
-    latitude: Annotated[str, Form(max_length=20)] = "",
-    longitude: Annotated[str, Form(max_length=20)] = "",
-    hub_code: Annotated[str, Form(max_length=32)] = "",
-    opens: Annotated[str, Form(max_length=5)] = "",
-    closes: Annotated[str, Form(max_length=5)] = "",
-    delivery_bays: Count = 0,
-    storage_capacity: Count = 0,
-    service_bays: Count = 0,
-    technicians: Count = 0,
-    demo_model: Annotated[list[str] | None, Form(max_length=20)] = None,
-    demo_cars: Annotated[list[int] | None, Form(max_length=20)] = None,
+    store_code: str, request: Request, session: DbSession, staff: FormStaff, form: OutletFields
 ) -> Response:
     """Save an outlet this staff member may edit."""
     store = outlets.outlet_for(session=session, principal=staff, code=store_code)
-    return _save(request, session, staff, store, locals())
+    return _save(request, session, staff, store, form)
 
 
 def _save(
-    request: Request, session: DbSession, staff: Any, store: Store | None, f: dict[str, Any]
+    request: Request, session: DbSession, staff: Any, store: Store | None, posted: OutletFormIn
 ) -> Response:
-    cars = dict(zip(f["demo_model"] or [], f["demo_cars"] or [], strict=False))
-    values = {k: f[k] for k in _FIELDS} | {"kind": str(f["kind"]), "demo": cars}
+    f = posted.model_dump()
+    cars = dict(zip(posted.demo_model, posted.demo_cars, strict=False))
+    values = {k: f[k] for k in _FIELDS} | {"kind": str(posted.kind), "demo": cars}
     try:
         StoreCreate(  # the API's shape of an outlet: code pattern and name lengths
             code=f["code"].strip().upper(),

@@ -137,3 +137,28 @@ def test_store_staff_keep_their_own_outlet_only(client: TestClient) -> None:
         assert s.scalars(select(AuditEntry.action).where(AuditEntry.target_id == "SH-DC-01")).all() == [
             "network.store.update"
         ]
+
+
+@pytest.mark.usefixtures("staff")
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"kind": "castle"},
+        {"code": "X" * 33},
+        {"technicians": "-1"},
+        {"demo_cars": ["two"]},
+        {"name_zh": None},
+    ],
+    ids=["kind", "code-length", "negative-count", "demo-count", "missing-name"],
+)
+def test_a_malformed_outlet_form_is_a_problem_naming_the_field_and_saves_nothing(
+    client: TestClient, bad: dict[str, object]
+) -> None:
+    csrf = _sign_in(client, "hq")
+    form = {k: v for k, v in _form(csrf, **bad).items() if v is not None}
+    response = client.post("/staff/stores", data=form, headers={"Accept": "application/problem+json"})
+    assert response.status_code == 422, response.text
+    field = next(iter(bad))
+    assert field in response.text
+    with client.app.state.sessions() as s:  # type: ignore[attr-defined]
+        assert s.scalar(select(Store.id).where(Store.code == "SH-ST-09")) is None
