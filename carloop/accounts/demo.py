@@ -30,12 +30,12 @@ DEMO_STORES = (
     ("SH-ST-01", StoreKind.STORE, "Shanghai Jing'an Store", "上海静安门店", "Shanghai", "Shanghai"),
 )
 
-# (username, display name, password, role, store code)
+# (username, display name, password, role, store code); display names as the staff would sign them
 DEMO_STAFF = (
-    ("admin", "Demo Admin", "carloop-admin-demo", Role.ADMIN, None),
-    ("ops", "Demo HQ Operations", "carloop-ops-demo", Role.HQ_OPS, None),
-    ("store1", "Demo Beijing Staff", "carloop-store1-demo", Role.STORE_STAFF, "BJ-DC-01"),
-    ("store2", "Demo Shanghai Staff", "carloop-store2-demo", Role.STORE_STAFF, "SH-ST-01"),
+    ("admin", "王敏（管理员）", "carloop-admin-demo", Role.ADMIN, None),
+    ("ops", "李娜（总部运营）", "carloop-ops-demo", Role.HQ_OPS, None),
+    ("store1", "张伟（北京亦庄）", "carloop-store1-demo", Role.STORE_STAFF, "BJ-DC-01"),
+    ("store2", "陈静（上海静安）", "carloop-store2-demo", Role.STORE_STAFF, "SH-ST-01"),
 )
 
 

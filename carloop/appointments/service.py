@@ -384,6 +384,19 @@ def queue_reminders(*, session: Session, now: datetime | None = None) -> int:
     return queued
 
 
+# What the buyer comes for, in the notice's two languages ("中文 / English", like every network notice).
+_KIND_WORDS = {
+    "test_drive": ("试驾", "test drive"),
+    "delivery": ("提车", "delivery"),
+    "service": ("保养维修", "service"),
+}
+
+
+def _reminder_subject(kind: str, store_zh: str, store_en: str, local: str) -> str:
+    zh, en = _KIND_WORDS.get(str(kind), (str(kind), str(kind)))
+    return f"{zh}预约提醒：{store_zh}，{local} / Reminder: {en} at {store_en}, {local}"
+
+
 def read(session: Session, appointment: Appointment) -> AppointmentRead:
     """The API shape of an appointment."""
     store = network.get_store(session=session, store_id=appointment.store_id)

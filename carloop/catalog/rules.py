@@ -206,7 +206,7 @@ def _join(parts: list[str], last: str, sep: str = ", ") -> str:
 
 
 def _unknown_model(code: str) -> dict[str, Any]:
-    en, zh = f"Unknown model '{code}'.", f"没有车型 '{code}'。"
+    en, zh = f"Unknown model '{code}'.", f"没有车型“{code}”。"
     return _problem(ProblemCode.UNKNOWN_MODEL, [], en, zh, model=code)
 
 
@@ -215,7 +215,7 @@ def _unknown_trim(model: CarModel, code: str) -> dict[str, Any]:
         ProblemCode.UNKNOWN_TRIM,
         [],
         f"Model '{model.code}' has no trim '{code}'.",
-        f"车型 '{model.code}' 没有版本 '{code}'。",
+        f"车型“{model.code}”没有版本“{code}”。",
         trim=code,
     )
 
@@ -225,7 +225,7 @@ def _unknown_option(model: CarModel, code: str) -> dict[str, Any]:
         ProblemCode.UNKNOWN_OPTION,
         [code],
         f"Model '{model.code}' has no option '{code}'.",
-        f"车型 '{model.code}' 没有选装项 '{code}'。",
+        f"车型“{model.code}”没有选装项“{code}”。",
     )
 
 

@@ -1,4 +1,4 @@
-"""Demo board: ``seed_demo(session=..., author_ids=[...])`` posts a few suggestions in both languages."""
+"""Demo board: ``seed_demo(session=..., author_ids=[...])`` posts a few suggestions, in Chinese."""
 
 from __future__ import annotations
 
@@ -12,28 +12,18 @@ from carloop.community.models import Suggestion
 from carloop.community.rules import Category, SuggestionStatus
 
 # (title, body, category, status it is moved to)
-DEMO_SUGGESTIONS = (
+DEMO_SUGGESTIONS = (  # written as owners in China write them: in Chinese
     ("希望增加前排座椅通风功能", "夏天坐久了后背全是汗。", Category.CABIN, SuggestionStatus.PLANNED),
-    (
-        "Navigation voice prompts are too quiet",
-        "Hard to hear with the windows open.",
-        Category.SOFTWARE,
-        None,
-    ),
+    ("导航语音提示音量太小", "开着车窗时很难听清。", Category.SOFTWARE, None),
     (
         "OTA升级前请提前通知车主更新内容",
         "上次升级后很多设置变了，没人提前告诉我们。",
         Category.SOFTWARE,
         SuggestionStatus.SHIPPED,
     ),
-    (
-        "Scheduled charging to use cheap night electricity",
-        "",
-        Category.CHARGING,
-        SuggestionStatus.IN_DEVELOPMENT,
-    ),
+    ("希望支持预约充电，用夜间低谷电价", "", Category.CHARGING, SuggestionStatus.IN_DEVELOPMENT),
     ("交付中心提车等待时间太长", "", Category.SERVICE, SuggestionStatus.UNDER_REVIEW),
-    ("Automatic wipers react too slowly in light rain", "", Category.DRIVING, None),
+    ("小雨时自动雨刷反应太慢", "", Category.DRIVING, None),
 )
 
 

@@ -23,11 +23,11 @@ def seed_demo(*, session: Session, customer_id: int, link_car_if_missing: bool =
             session=session,
             customer_id=customer_id,
             data=HomeCreate(
-                name="Century Park flat",
+                name="世纪公园的家",  # the owner names the home; a Shanghai owner writes Chinese
                 latitude=PLACES["home"][0],
                 longitude=PLACES["home"][1],
                 radius_m=150,
-                rooms=["living room", "bedroom"],
+                rooms=["客厅", "卧室"],
             ),
         )
     cars = [

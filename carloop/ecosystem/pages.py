@@ -14,7 +14,7 @@ import yaml
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from carloop.ecosystem import activity, drives, preferences, service
+from carloop.ecosystem import activity, drives, live, preferences, service
 from carloop.ecosystem import scenes as scene_service
 from carloop.ecosystem.api import DryRunIn, run_dry, runtime_of
 from carloop.ecosystem.api_schemas import DeviceCreate, HomeCreate
@@ -28,10 +28,11 @@ from carloop.web.deps import CurrentCustomer, DbSession, FormCustomer
 router = APIRouter()
 
 KINDS = [k for k in DeviceKind if k is not DeviceKind.VEHICLE]
+# (latitude, longitude, English name, Chinese name): the car shows the name in its owner's language
 DESTINATIONS = {
-    "people_square": (*PLACES["people_square"], "People's Square"),
-    "hongqiao": (*PLACES["hongqiao"], "Hongqiao Station"),
-    "office": (*PLACES["office"], "Lujiazui"),
+    "people_square": (*PLACES["people_square"], "People's Square", "人民广场"),
+    "hongqiao": (*PLACES["hongqiao"], "Hongqiao Station", "虹桥火车站"),
+    "office": (*PLACES["office"], "Lujiazui", "陆家嘴"),
 }
 
 
@@ -50,23 +51,26 @@ def _back(path: str = "/ecosystem", **query: str) -> RedirectResponse:
 
 @router.get("/ecosystem")
 def overview(
-    request: Request, session: DbSession, me: CurrentCustomer, code: str = "", watch: int = 0, error: str = ""
+    request: Request, session: DbSession, me: CurrentCustomer, code: str = "", error: str = ""
 ) -> Response:
-    """My car and home: devices with their state, pairing, scenes."""
+    """My car and home: devices with their state (kept live by ``live_pages``), pairing, scenes."""
     customer_id = _me(me)
     runtime: Runtime | None = getattr(request.app.state, "ecosystem", None)
+    homes = service.list_homes(session=session, customer_id=customer_id)
+    devices = service.list_devices(session=session, customer_id=customer_id)
+    places = [live.Place(h.name, h.latitude, h.longitude, h.radius_m) for h in homes]
     return _render(
         request,
         "ecosystem/overview.html",
         {
-            "homes": service.list_homes(session=session, customer_id=customer_id),
-            "devices": service.list_devices(session=session, customer_id=customer_id),
+            "homes": homes,
+            "devices": devices,
+            "views": {d.id: live.view(d.state, places) for d in devices},
             "scenes": scene_service.list_scenes(session=session, customer_id=customer_id),
             "presets": PRESETS,
             "kinds": KINDS,
             "precisions": list(Precision),
             "code": code[:12],
-            "watch": bool(watch),
             "error": error[:300],
             "bridge_running": runtime is not None,
             "simulated": runtime is not None and runtime.fleet is not None,
@@ -200,7 +204,7 @@ def drive_home(device_id: int, request: Request, session: DbSession, me: FormCus
         home = (homes[0].latitude, homes[0].longitude) if homes else None
         if not runtime_of(request).drive_home(device.entity_id, home):
             return _back(error="This car is not simulated on this server.")
-        return _back(watch="1")
+        return _back()  # the page follows the drive live (server-sent events)
 
     return _attempt(act)
 
@@ -304,7 +308,8 @@ def send_destination(
         device = service.get_device(session=session, customer_id=_me(me), device_id=device_id)
         if device.kind is not DeviceKind.VEHICLE or destination not in DESTINATIONS:
             return _back("/ecosystem/phone", error="Choose one of your cars and a destination.")
-        lat, lon, name = DESTINATIONS[destination]
+        lat, lon, name_en, name_zh = DESTINATIONS[destination]
+        name = name_zh if getattr(request.state, "locale", "") == "zh_CN" else name_en
         runtime_of(request).send(
             device.entity_id,
             "navigate",

@@ -132,9 +132,24 @@ class SampleStore:
 
 
 def _chinese_name(alternates: list[str]) -> str:
-    names = [n for n in alternates if _HAN.match(n)]
+    """The simplified Chinese name among GeoNames' alternates (which also hold traditional and Japanese
+    forms: 長春, 宝鶏); simplified characters are exactly those GB 2312 encodes."""
+    names = [n for n in alternates if _HAN.match(n) and _simplified(n)]
     cities = [n.removesuffix("市") for n in names if n.endswith("市")]
     return (cities or names or [""])[0]
+
+
+def _simplified(name: str) -> bool:
+    try:
+        name.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def city_name_zh(name: str) -> str:
+    """The Chinese name of a sample city given in English, or the name as given."""
+    return next((c.name_zh for c in cities() if c.name == name), name)
 
 
 @functools.cache

@@ -36,6 +36,7 @@ from carloop.community import warmup as community_warmup
 from carloop.console import pages as console_pages
 from carloop.db import make_engine, make_replica_engine, make_session_factory
 from carloop.ecosystem import api as ecosystem_api
+from carloop.ecosystem import live_pages as ecosystem_live_pages
 from carloop.ecosystem import pages as ecosystem_pages
 from carloop.ecosystem import runtime as ecosystem_runtime
 from carloop.handlers import all_handlers, domain_handlers
@@ -48,6 +49,7 @@ from carloop.loyalty import catalogue_pages as loyalty_catalogue_pages
 from carloop.loyalty import pages as loyalty_pages
 from carloop.network import api as network_api
 from carloop.network import pages as network_pages
+from carloop.network import sample as network_sample
 from carloop.notices import pages as notices_pages
 from carloop.ordering import api as ordering_api
 from carloop.ordering import family_pages as ordering_family_pages
@@ -152,7 +154,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions if app.state.read_engine is None else make_session_factory(app.state.read_engine)
     )
     app.state.renderer = Renderer(settings.default_locale, development=settings.environment != "production")
-    app.state.renderer.add_globals(car_look=looks.car_look, option_look=looks.option_look)
+    app.state.renderer.add_globals(
+        car_look=looks.car_look, option_look=looks.option_look, city_zh=network_sample.city_name_zh
+    )
     app.state.payment_provider = build_providers(settings)  # the default, and the others by name
     if reconciliation_pages.reconcilable(app.state.payment_provider):
         jobs_registry.register(reconciliation_pages.daily_job(app.state.payment_provider))
@@ -196,6 +200,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (
         catalog_pages,
         ecosystem_pages,
+        ecosystem_live_pages,
         accounts_pages,
         ordering_pages,
         ordering_family_pages,

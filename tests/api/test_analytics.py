@@ -75,7 +75,7 @@ def test_hq_sees_every_chart_in_both_languages_with_market_structure_after_loadi
         "market-illustrative",
     ):
         assert f'data-testid="{testid}"' in zh.text, testid
-    assert "发布曲线" in zh.text and "示例数据" in zh.text and "/static/vendor/chart.umd.min.js" in zh.text
+    assert "上市曲线" in zh.text and "示例数据" in zh.text and "/static/vendor/chart.umd.min.js" in zh.text
     en = client.get("/console/analytics", params={"lang": "en"}, headers=HTML)
     assert "Launch curve" in en.text and "Illustrative sample, not real sales data." in en.text
     assert "HHI" in en.text and "CR4" in en.text and "Xiaomi ranks #" in en.text

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 SECTIONS = ("launch-curve", "funnel", "demographics", "channels", "regions", "market")
 HEADINGS = {
-    "zh-CN": ("发布曲线", "转化漏斗", "示例数据"),
+    "zh-CN": ("上市曲线", "转化漏斗", "示例数据"),
     "en": ("Launch curve", "Conversion funnel", "Illustrative sample, not real sales data."),
 }
 

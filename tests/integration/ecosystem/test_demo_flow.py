@@ -127,7 +127,7 @@ def test_demo_owner_flow(demo_client: TestClient) -> None:
 
     def page_shows_on() -> bool:
         page = client.get("/ecosystem?lang=en", headers=HTML).text
-        return page.count("<strong>on</strong>") == 2
+        return page.count('<strong data-field="state">On</strong>') == 2
 
     wait_for(page_shows_on)
 
@@ -143,7 +143,10 @@ def test_demo_owner_flow(demo_client: TestClient) -> None:
         lambda: (runtime.fleet.cars[car["entity_id"]].destination or {}).get("name") == "People's Square"
     )  # type: ignore[union-attr]
     wait_for(
-        lambda: "Navigating to People&#39;s Square" in client.get("/ecosystem?lang=en", headers=HTML).text
+        lambda: (
+            'data-field="destination">People&#39;s Square<'
+            in client.get("/ecosystem?lang=en", headers=HTML).text
+        )
     )
 
     # the run trace

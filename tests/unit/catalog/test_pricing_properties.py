@@ -104,7 +104,7 @@ def test_price_returns_a_rule_abiding_quote_or_names_a_problem(
             for code in problem["options"]:
                 option = known.get(code)
                 named = (
-                    (f"“{option.name_en}”", f"“{option.name_zh}”") if option else (f"'{code}'", f"'{code}'")
+                    (f"“{option.name_en}”", f"“{option.name_zh}”") if option else (f"'{code}'", f"“{code}”")
                 )
                 assert named[0] in problem["message"], "the message names the options involved"
                 assert named[1] in problem["message_zh"], "so does the Chinese one"
