@@ -17,7 +17,7 @@ def seed_demo(*, session: Session, now: datetime | None = None) -> int:
     """Save the sample plan as the plan in force (once), queue the locked orders; returns how many."""
     if service.plan_in_force(session=session) is None:  # HQ's first plan, as HQ would save it
         plan = rules.sample_plan(service.today(now))
-        service.save_plan(session=session, plan=plan, reason="demo plan", actor="demo", now=now)
+        service.save_plan(session=session, plan=plan, reason="演示计划", actor="demo", now=now)
     numbers = session.scalars(
         select(Order.number)
         .where(Order.status.in_([OrderStatus.LOCKED, OrderStatus.SCHEDULED]))
