@@ -127,7 +127,7 @@ def test_store_staff_see_only_their_stores_audit_entries(client: TestClient, sto
     page = client.get("/console/audit", params={"action": "order.search"}, headers=HTML)
     assert page.status_code == 200
     rows = page.text.split('data-testid="audit-row"')[1:]
-    assert len(rows) == 1 and "store_staff" in rows[0]
+    assert len(rows) == 1 and "门店员工" in rows[0]  # the role, labelled (store_staff)
     sign_in(client, "ops")
     everything = client.get("/console/audit", params={"action": "order.search"}, headers=HTML)
     assert everything.text.count('data-testid="audit-row"') == 2
@@ -162,8 +162,9 @@ def test_the_audit_log_filters_by_actor_action_target_and_china_day(client: Test
     assert len(march_1) == 1 and "order.search" in march_1[0]
     march_2 = rows(date_from="2026-03-02")
     assert all("order.search" not in r for r in march_2) and any("staff.listed" in r for r in march_2)
+    ops_label = "员工 " + ops_actor.split(":")[1]  # the log labels staff:N as 员工 N
     assert [r for r in rows(actor=ops_actor) if "order.search" in r] and all(
-        ops_actor in r for r in rows(actor=ops_actor)
+        ops_label in r for r in rows(actor=ops_actor)
     )
     assert all("staff.listed" in r for r in rows(action="staff.listed"))
     staff_rows = rows(target_type="staff", target_id="*")

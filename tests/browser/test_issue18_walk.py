@@ -45,6 +45,7 @@ def orders(live_server: Any) -> tuple[str, str]:
     from carloop.ordering import rules
     from carloop.ordering import service as ordering
     from carloop.payments.providers.base import NotificationStatus
+    from carloop.production import rules as production_rules
     from carloop.production import service as production
 
     provider = live_server.app.state.payment_provider
@@ -62,6 +63,9 @@ def orders(live_server: Any) -> tuple[str, str]:
         return order
 
     def fill(session: Any) -> tuple[str, str]:
+        # HQ's first plan: without a saved plan there is no delivery window to show or to change
+        plan = production_rules.sample_plan(production.today())
+        production.save_plan(session=session, plan=plan, reason="首个计划", actor="test")
         network.create_store(
             session=session, code="SH-DC-01", kind=StoreKind.DELIVERY_CENTRE,
             name_en="Shanghai Delivery Centre", name_zh="上海交付中心", city="Shanghai", province="Shanghai",

@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import nats
 import pytest
+from builders.production import publish_sample_plan
 from sqlalchemy import Engine, create_engine, func, select, text
 
 from carloop.accounts import service as accounts
@@ -111,6 +112,7 @@ def _seed(url: str) -> tuple[int, list[str]]:
             loyalty.record_referral(session=session, referrer_id=referrer.id, referee_id=buyer.id)
             tokens.append(accounts.start_session(session=session, settings=settings, customer=buyer)[0])
         referrer_id = referrer.id
+    publish_sample_plan(make_session_factory(engine))  # HQ's first plan: locked orders get a window
     engine.dispose()
     return referrer_id, tokens
 
