@@ -40,8 +40,9 @@ def _render(
 @router.get("")
 def console_home(request: Request, session: DbSession, principal: CurrentStaff) -> Response:
     """The console's front page: the sections this role may open; HQ also sees the scheduled jobs."""
-    jobs = jobs_service.statuses(session=session) if principal.role in rules.HQ else []
-    alerts = jobs_service.alerts(session=session) if principal.role in rules.HQ else []
+    hq = principal.role in rules.HQ
+    jobs = jobs_service.statuses(session=session, jobs=request.app.state.jobs) if hq else []
+    alerts = jobs_service.alerts(session=session) if hq else []
     return _render(request, principal, "console/home.html", {"jobs": jobs, "alerts": alerts})
 
 

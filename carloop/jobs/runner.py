@@ -62,23 +62,26 @@ class JobRunner:
             self._stop.wait(self.tick)
 
 
-def scheduled(settings: Settings) -> list[Job]:
-    """The registered jobs with the intervals ``settings.jobs_every`` overrides."""
+def scheduled(settings: Settings, jobs: Sequence[Job] | None = None) -> list[Job]:
+    """``jobs`` (the registered ones by default) with the intervals ``settings.jobs_every`` overrides."""
     every = settings.jobs_every
     return [
         replace(job, every=timedelta(seconds=every[job.name])) if job.name in every else job
-        for job in registry.JOBS
+        for job in (registry.JOBS if jobs is None else jobs)
     ]
 
 
-def start(settings: Settings, sessions: sessionmaker[Session]) -> Callable[[], None]:
-    """The lifespan component: start this process's runner and return its stop (a no-op when off)."""
+def start(
+    settings: Settings, sessions: sessionmaker[Session], *, jobs: Sequence[Job] | None = None
+) -> Callable[[], None]:
+    """The lifespan component: start this process's runner over ``jobs`` (the registered ones by
+    default) and return its stop (a no-op when off)."""
     if settings.jobs_tick <= 0:
         return lambda: None
     runner = JobRunner(
         sessions,
         settings.jobs_tick,
-        jobs=scheduled(settings),
+        jobs=scheduled(settings, jobs),
         lease=timedelta(seconds=settings.jobs_lease_seconds),
     )
     runner.start()

@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 else (lambda: outbox_worker.start(settings, sessions, handlers=all_handlers(settings)))
             ),
             # scheduled promises (auto-lock, expiries, reminders, ledger check) under a database lease
-            lambda: jobs_runner.start(settings, sessions),
+            lambda: jobs_runner.start(settings, sessions, jobs=app.state.jobs),
             # MQTT broker (embedded for the demo), the bridge and the simulated fleet
             lambda: keep("ecosystem", ecosystem_runtime.start(settings, sessions)),
             # the analytics warehouse, warmed up from its snapshot
@@ -158,8 +158,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         car_look=looks.car_look, option_look=looks.option_look, city_zh=network_sample.city_name_zh
     )
     app.state.payment_provider = build_providers(settings)  # the default, and the others by name
-    if reconciliation_pages.reconcilable(app.state.payment_provider):
-        jobs_registry.register(reconciliation_pages.daily_job(app.state.payment_provider))
+    # this app's scheduled jobs: the registry's, and the daily reconciliation when a provider has books
+    # to compare (kept on the app, never added to the module's registry other apps in the process share)
+    app.state.jobs = list(jobs_registry.JOBS) + (
+        [reconciliation_pages.daily_job(app.state.payment_provider)]
+        if reconciliation_pages.reconcilable(app.state.payment_provider)
+        else []
+    )
     app.state.realname_verifier = build_verifier(settings)
     app.state.sms_gateway = build_gateway(settings)
     if app.state.sms_gateway is not None:  # else accounts.edge falls back to the log (never in production)

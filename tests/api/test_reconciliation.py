@@ -113,7 +113,9 @@ def test_a_day_with_a_lost_callback_a_duplicate_and_a_mismatch(
     assert {d["kind"] for d in again["differences"]} == {"duplicate", "amount_mismatch"}  # type: ignore[attr-defined]
     assert _count(session_factory, JournalEntry) == entries_before + 1
     assert _count(session_factory, ReconciliationDifference) == 3
-    job = registry.by_name("payments_reconcile")  # the server's daily job: yesterday, seen from tomorrow
+    # the server's daily job (on this app, not in the process-wide registry): yesterday, seen from tomorrow
+    job = next((j for j in client.app.state.jobs if j.name == "payments_reconcile"), None)  # type: ignore[attr-defined]
+    assert registry.by_name("payments_reconcile") is None
     assert job is not None and job.every == timedelta(days=1)
     result = job.run(session_factory, datetime.now(UTC) + timedelta(days=1))
     assert (result.outcome, result.detail) == (JobOutcome.OK, f"{day}: 2 differences")
