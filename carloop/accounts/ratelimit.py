@@ -13,6 +13,7 @@ Two kinds:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,6 +57,29 @@ def bump(*, session: Session, key: str, window_seconds: int, now: datetime) -> i
     statement = upsert.returning(RateCounter.count)
     count: int = session.execute(statement).scalar_one()
     return count
+
+
+def bump_many(
+    *, session: Session, counts: Mapping[str, int], window_seconds: int, now: datetime
+) -> dict[str, int]:
+    """Count ``counts[key]`` attempts for each key in the current window (one statement for all);
+    each key's new count."""
+    if not counts:
+        return {}
+    start = window_start(now, window_seconds)
+    values = [{"key": key, "window_start": start, "count": n} for key, n in counts.items()]
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement: Any = postgresql.insert(RateCounter).values(values)
+    elif dialect == "sqlite":
+        statement = sqlite.insert(RateCounter).values(values)
+    else:
+        raise NotImplementedError(f"rate counters need an upsert; {dialect} is not supported")
+    statement = statement.on_conflict_do_update(
+        index_elements=[RateCounter.key, RateCounter.window_start],
+        set_={"count": RateCounter.count + statement.excluded.count},
+    ).returning(RateCounter.key, RateCounter.count)
+    return {key: count for key, count in session.execute(statement)}
 
 
 def hit(*, session: Session, keys: list[str], limit: int, window_seconds: int, now: datetime) -> None:

@@ -57,16 +57,18 @@ class _ProviderHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
 
     def do_POST(self) -> None:
-        """One SendSms: count the number, answer Ok."""
+        """One SendSms (up to 200 numbers): count each number, answer Ok for each."""
         body = self.rfile.read(int(self.headers.get("content-length") or 0))
         payload = json.loads(body or b"{}")
-        phone = str((payload.get("PhoneNumberSet") or [""])[0])
+        phones = [str(p) for p in payload.get("PhoneNumberSet") or [""]]
         server = self.server
         assert isinstance(server, _Provider)
         with server.lock:
-            server.received[phone] += 1
-        status = {"SerialNo": secrets.token_hex(8), "PhoneNumber": phone, "Fee": 1, "Code": "Ok"}
-        answer = json.dumps({"Response": {"SendStatusSet": [status], "RequestId": secrets.token_hex(8)}})
+            server.received.update(phones)
+        statuses = [
+            {"SerialNo": secrets.token_hex(8), "PhoneNumber": p, "Fee": 1, "Code": "Ok"} for p in phones
+        ]
+        answer = json.dumps({"Response": {"SendStatusSet": statuses, "RequestId": secrets.token_hex(8)}})
         data = answer.encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

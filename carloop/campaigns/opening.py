@@ -10,17 +10,24 @@ How it holds together:
   twice) and one outbox event whose ``available_at`` is the notice's slot. Slots give each second at
   most ``campaign_notice_per_second`` notices, so however many dispatchers run, the provider's rate
   holds;
-- the outbox handler sends the SMS under the key ``campaign:<id>:open:<registration>``
-  (``sms_message.key``) and marks the notice sent in the same transaction; a notice that is not
-  ``queued`` any more is left alone. A crash before the commit leaves both the notice and the event
-  pending and nothing recorded as sent; the resumed dispatcher sends it once.
+- the dispatcher claims due events in batches (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
+  dispatchers never wait on each other; SQLite's one writer takes turns) of one provider request's
+  worth (Tencent Cloud: 200 numbers; a gateway without batches: one). A chunk's notices are queued
+  text by text (language and model), so a batch is mostly one request. The handler sends under the
+  keys ``campaign:<id>:open:<registration>`` (``sms_message.key``: a key sent is never sent again)
+  and marks the batch's notices sent or failed with one statement in the same transaction; a number
+  the provider refuses for good fails alone, a provider outage leaves the notices queued;
+- a crash before the provider took a batch leaves its notices and events pending and nothing
+  recorded as sent: the resumed dispatcher sends them once. Between the provider's answer and the
+  commit (milliseconds) no provider offers an idempotency key, so a crash exactly there tells that
+  one batch again: batches stay one request small for this reason.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -35,13 +42,13 @@ from carloop.campaigns import registration_rules as rules
 from carloop.campaigns.campaign_view import CampaignView, campaign_view
 from carloop.campaigns.registration_models import CampaignRegistration, OpeningNotice, OpeningWave
 from carloop.clock import utcnow
-from carloop.errors import Conflict, MessageNotSent, PolicyViolation, RateLimited
+from carloop.errors import Conflict, PolicyViolation
 from carloop.notices import service as notices
 from carloop.outbox import service as outbox
 from carloop.outbox.service import Handler, RetryLater
 from carloop.settings import Settings
 from carloop.sms import service as sms
-from carloop.sms.gateways import SmsGateway
+from carloop.sms.gateways import BatchSmsGateway, SmsGateway
 from carloop.sms.providers import build_gateway
 
 log = logging.getLogger("carloop.campaigns")
@@ -132,6 +139,7 @@ def queue_chunk(*, session: Session, wave: OpeningWave, now: datetime, limit: in
             CampaignRegistration.model_code,
             CampaignRegistration.city,
             CampaignRegistration.channel,
+            CampaignRegistration.locale,
         )
         .where(
             CampaignRegistration.campaign_id == wave.campaign_id,
@@ -157,6 +165,8 @@ def queue_chunk(*, session: Session, wave: OpeningWave, now: datetime, limit: in
         )
     )
     fresh = [registration_id for registration_id in wanted if registration_id not in taken]
+    text = {r.id: (r.locale, r.model_code) for r in rows}
+    fresh.sort(key=lambda registration_id: text[registration_id])  # one text's notices side by side
     if wave.slot_start is None:  # the first chunk fixes where this wave's slots begin
         busy_until = session.scalar(
             select(func.max(OpeningNotice.due_at)).where(OpeningNotice.status == rules.NoticeStatus.QUEUED)
@@ -243,75 +253,139 @@ def next_opening(session: Session) -> datetime | None:
 
 
 class OpeningSender:
-    """Sends one registrant's opening notice (the ``campaign.opening_due`` handler)."""
+    """Sends registrants' opening notices (the ``campaign.opening_due`` handler), many at once: one
+    provider request per text (model and language) for up to the gateway's batch of numbers."""
 
     def __init__(self, settings: Settings, gateway: SmsGateway | None = None) -> None:
         self.settings = settings
         self.gateway = gateway if gateway is not None else build_gateway(settings)
         self._campaigns: dict[int, CampaignView] = {}  # names only: they do not change after the reveal
 
-    def handle(self, session: Session, payload: Mapping[str, Any]) -> None:
-        """Send the notice if it is still queued; mark it sent, failed or skipped."""
-        row = session.get(OpeningNotice, int(payload["notice_id"]), with_for_update=True)
-        if row is None or row.status != rules.NoticeStatus.QUEUED:
-            return
-        registration = session.get(CampaignRegistration, row.registration_id)
-        if registration is None:
-            row.status = rules.NoticeStatus.SKIPPED
-            return
-        campaign = self._campaigns.get(row.campaign_id)
-        if campaign is None:
-            campaign = self._campaigns[row.campaign_id] = campaign_view(
-                session=session, campaign_id=row.campaign_id
+    @property
+    def batch_size(self) -> int:
+        """Notices a transaction takes: one provider request's worth (one at a time without batches)."""
+        if self.gateway is None:
+            return 500
+        return self.gateway.batch_size if isinstance(self.gateway, BatchSmsGateway) else 1
+
+    def __call__(self, session: Session, payload: Mapping[str, Any]) -> None:
+        """Send one notice if it is still queued (``RetryLater`` if it must wait)."""
+        if self.handle_many(session, [(0, payload)]):
+            raise RetryLater(f"opening notice {payload.get('notice_id')}: the SMS provider or a limit")
+
+    def handle_many(self, session: Session, events: Sequence[tuple[int, Mapping[str, Any]]]) -> list[int]:
+        """Send the events' notices that are still queued and mark them sent, failed or skipped (one
+        statement); the events whose notice must wait (provider down, a limit reached)."""
+        event_of = {int(payload["notice_id"]): event_id for event_id, payload in events}
+        rows = session.execute(
+            select(
+                OpeningNotice.id,
+                OpeningNotice.campaign_id,
+                OpeningNotice.notice_id,
+                OpeningNotice.attempts,
+                CampaignRegistration.id.label("registration_id"),
+                CampaignRegistration.phone,
+                CampaignRegistration.model_code,
+                CampaignRegistration.locale,
+                CampaignRegistration.customer_id,
             )
-        row.attempts += 1
-        model_en, model_zh = campaign.model_names.get(registration.model_code, (registration.model_code,) * 2)
-        customer_id = registration.customer_id  # linked at sign-in, or when the wave was queued
-        if customer_id is not None and row.notice_id is None:
-            notice = notices.notify(
-                session=session,
-                customer_id=customer_id,
-                kind=NOTICE_KIND,
-                key=f"campaign:{campaign.id}:open:{customer_id}",
-                source="campaigns",
-                subject=(f"{model_en}: orders are open", f"{model_zh}现已开放订购"),
-                body=(
-                    f"You asked to be told: orders for the {model_en} are open now.",
-                    f"您预约的{model_zh}现已开放订购，立即下单即可锁定您的排位。",
-                ),
+            .join(CampaignRegistration, CampaignRegistration.id == OpeningNotice.registration_id)
+            .where(OpeningNotice.id.in_(list(event_of)), OpeningNotice.status == rules.NoticeStatus.QUEUED)
+            .order_by(OpeningNotice.id)
+            .with_for_update(of=OpeningNotice)
+        ).all()
+        now = utcnow()
+        in_app = {row.id: row.notice_id for row in rows}
+        texts: dict[tuple[str, str], dict[str, int]] = {}  # (locale, model name) -> key -> notice id
+        for row in rows:
+            campaign = self._campaign(session, row.campaign_id)
+            model_en, model_zh = campaign.model_names.get(row.model_code, (row.model_code,) * 2)
+            if row.customer_id is not None and row.notice_id is None:  # linked at sign-in or queueing
+                in_app[row.id] = self._in_app(session, campaign.id, row.customer_id, model_en, model_zh)
+            model = model_en if row.locale == "en" else model_zh
+            texts.setdefault((row.locale, model), {})[
+                f"campaign:{campaign.id}:open:{row.registration_id}"
+            ] = row.id
+        done: list[dict[str, Any]] = []
+        later: list[int] = []
+        phones = {row.id: row.phone for row in rows}
+        attempts = {row.id: row.attempts + 1 for row in rows}
+
+        def mark(notice_id: int, status: str, sms_id: int | None = None, error: str = "") -> None:
+            done.append(
+                {
+                    "id": notice_id,
+                    "status": status,
+                    "sms_message_id": sms_id,
+                    "notice_id": in_app[notice_id],
+                    "attempts": attempts[notice_id],
+                    "last_error": error[:300],
+                    "sent_at": now if status != rules.NoticeStatus.FAILED else None,
+                }
             )
-            row.notice_id = notice.id
-        if self.gateway is None:  # the demo without a provider: in-app only, the log says so
-            row.status = rules.NoticeStatus.SENT if row.notice_id else rules.NoticeStatus.SKIPPED
-            row.sent_at = utcnow()
-            return
-        try:
-            message = sms.send(
+
+        for (locale, model), by_key in texts.items():
+            if self.gateway is None:  # the demo without a provider: in-app only, the log says so
+                for notice_id in by_key.values():
+                    mark(
+                        notice_id,
+                        rules.NoticeStatus.SENT if in_app[notice_id] else rules.NoticeStatus.SKIPPED,
+                    )
+                continue
+            result = sms.send_many(
                 session=session,
                 settings=self.settings,
                 gateway=self.gateway,
-                phone=registration.phone,
                 purpose=SMS_PURPOSE,
-                params={"model": model_zh if registration.locale != "en" else model_en},
-                locale=registration.locale,
-                key=f"campaign:{campaign.id}:open:{registration.id}",
+                params={"model": model},
+                recipients={key: phones[notice_id] for key, notice_id in by_key.items()},
+                locale=locale,
+                now=now,
                 template_limit=self.settings.campaign_notice_per_second * self.settings.sms_window_seconds,
             )
-        except RateLimited as exc:
-            raise RetryLater(f"SMS limit for opening notice {row.id}") from exc
-        except MessageNotSent as exc:
-            if exc.retryable:
-                raise RetryLater(f"SMS provider for opening notice {row.id}: {exc.message}") from exc
-            row.status, row.last_error = rules.NoticeStatus.FAILED, exc.message[:300]
-            return
-        row.status, row.sms_message_id, row.sent_at = rules.NoticeStatus.SENT, message.id, utcnow()
+            for key, notice_id in by_key.items():
+                if key in result.sent:
+                    mark(notice_id, rules.NoticeStatus.SENT, sms_id=result.sent[key])
+                elif key in result.failed:
+                    mark(notice_id, rules.NoticeStatus.FAILED, error=result.failed[key])
+                else:
+                    later.append(event_of[notice_id])
+        if done:
+            session.execute(update(OpeningNotice), done)
+        if later:
+            log.warning("%s opening notices wait for the SMS provider or a limit", len(later))
+        return later
+
+    def _campaign(self, session: Session, campaign_id: int) -> CampaignView:
+        campaign = self._campaigns.get(campaign_id)
+        if campaign is None:
+            campaign = self._campaigns[campaign_id] = campaign_view(session=session, campaign_id=campaign_id)
+        return campaign
+
+    def _in_app(
+        self, session: Session, campaign_id: int, customer_id: int, model_en: str, model_zh: str
+    ) -> int:
+        """The registrant's in-app notice (once per account and campaign)."""
+        notice = notices.notify(
+            session=session,
+            customer_id=customer_id,
+            kind=NOTICE_KIND,
+            key=f"campaign:{campaign_id}:open:{customer_id}",
+            source="campaigns",
+            subject=(f"{model_en}: orders are open", f"{model_zh}现已开放订购"),
+            body=(
+                f"You asked to be told: orders for the {model_en} are open now.",
+                f"您预约的{model_zh}现已开放订购，立即下单即可锁定您的排位。",
+            ),
+        )
+        return notice.id
 
 
 def handlers(settings: Settings | None, gateway: SmsGateway | None = None) -> dict[str, list[Handler]]:
     """The opening notices' handler bound to the settings' SMS provider (without settings, they wait)."""
     if settings is None:
         return {OpeningDue.name: [_wait_for_providers]}
-    return {OpeningDue.name: [OpeningSender(settings, gateway).handle]}
+    return {OpeningDue.name: [OpeningSender(settings, gateway)]}
 
 
 def _wait_for_providers(session: Session, payload: Mapping[str, Any]) -> None:

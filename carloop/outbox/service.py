@@ -7,17 +7,22 @@ hands each pending row to every handler in its own transaction; a handler must b
 (it may run again after a crash), and a failing handler leaves the row pending with its error.
 A handler whose outside provider is down raises ``RetryLater``: the event waits (doubling, up to
 ``MAX_DELAY_SECONDS``) and is tried again for as long as it takes, never given up.
+
+A bulk producer's handler may also be a ``BatchHandler``: ``dispatch`` then claims up to its
+``batch_size`` events at once (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so dispatchers never wait on
+each other's batches; SQLite's one writer takes them in turn) and hands them over in one transaction;
+the handler names the events it could not finish, which wait as a ``RetryLater`` would.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, cast, runtime_checkable
 
-from sqlalchemy import Table, insert, or_, select
+from sqlalchemy import Table, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop import batch_sql
@@ -39,6 +44,23 @@ class RetryLater(Exception):
 def retry_delay(deferrals: int) -> timedelta:
     """How long an event waits after its ``deferrals``-th deferral: 5 s doubling, capped at 15 min."""
     return timedelta(seconds=min(MAX_DELAY_SECONDS, FIRST_DELAY_SECONDS * 2 ** max(0, deferrals - 1)))
+
+
+@runtime_checkable
+class BatchHandler(Protocol):
+    """A handler that also takes many events of its name in one transaction."""
+
+    batch_size: int  # events at most in one transaction (how many a crash may leave to redo)
+
+    def __call__(self, session: Session, payload: Mapping[str, Any]) -> None:
+        """Handle one event (the JetStream consumers and the single path)."""
+        ...
+
+    def handle_many(
+        self, session: Session, events: Sequence[tuple[int, Mapping[str, Any]]]
+    ) -> Collection[int]:
+        """Handle ``(event id, payload)`` pairs; the ids of events to try again later."""
+        ...
 
 
 class DomainEvent(Protocol):
@@ -114,21 +136,23 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def pending(*, session: Session, limit: int = 100, now: datetime | None = None) -> Sequence[OutboxEvent]:
-    """Events not yet handled and not waiting, oldest first."""
-    now = now or utcnow()
-    query = (
-        select(OutboxEvent)
-        .where(
-            OutboxEvent.handled_at.is_(None),
-            OutboxEvent.relayed_at.is_(None),  # the JetStream consumers handle those
-            OutboxEvent.attempts < MAX_ATTEMPTS,
-            or_(OutboxEvent.available_at.is_(None), OutboxEvent.available_at <= now),
-        )
-        .order_by(OutboxEvent.id)
-        .limit(limit)
+def _due(now: datetime) -> Any:
+    return (
+        OutboxEvent.handled_at.is_(None),
+        OutboxEvent.relayed_at.is_(None),  # the JetStream consumers handle those
+        OutboxEvent.attempts < MAX_ATTEMPTS,
+        or_(OutboxEvent.available_at.is_(None), OutboxEvent.available_at <= now),
     )
-    return session.scalars(query).all()
+
+
+def pending(
+    *, session: Session, limit: int = 100, now: datetime | None = None, besides: Collection[str] = ()
+) -> Sequence[OutboxEvent]:
+    """Events not yet handled and not waiting, oldest first (none named in ``besides``)."""
+    query = select(OutboxEvent).where(*_due(now or utcnow()))
+    if besides:
+        query = query.where(OutboxEvent.name.not_in(list(besides)))
+    return session.scalars(query.order_by(OutboxEvent.id).limit(limit)).all()
 
 
 def dispatch(
@@ -138,16 +162,27 @@ def dispatch(
     limit: int = 100,
     now: datetime | None = None,
 ) -> int:
-    """Run handlers for pending events, one transaction per event; returns how many were handled."""
-    with factory() as reader:
-        rows = pending(session=reader, limit=limit, now=now)
-        batch = [(row.id, row.name, dict(row.payload)) for row in rows]
+    """Run handlers for pending events, one transaction per event (per batch of up to ``BATCH`` for a
+    batch handler's events); returns how many were handled."""
+    batched = {
+        name: found[0]
+        for name, found in handlers.items()
+        if len(found) == 1 and isinstance(found[0], BatchHandler)
+    }
     handled = 0
+    for name, batch_handler in batched.items():
+        while handled < limit and (
+            got := _dispatch_batch(factory, name, batch_handler, min(batch_handler.batch_size, limit), now)
+        ):
+            handled += got
+    with factory() as reader:
+        rows = pending(session=reader, limit=limit, now=now, besides=batched)
+        batch = [(row.id, row.name, dict(row.payload)) for row in rows]
     for event_id, name, payload in batch:
         try:
             with factory.begin() as session:
-                row = session.get(OutboxEvent, event_id, with_for_update=True)
-                if row is None or row.handled_at is not None:
+                row = session.get(OutboxEvent, event_id, with_for_update={"skip_locked": True})
+                if row is None or row.handled_at is not None:  # handled, or another dispatcher has it
                     continue
                 for handler in handlers.get(name, ()):
                     handler(session, payload)
@@ -170,3 +205,64 @@ def dispatch(
                     row.attempts += 1
                     row.last_error = f"{type(err).__name__}: {err}"[:500]
     return handled
+
+
+def _dispatch_batch(
+    factory: sessionmaker[Session], name: str, handler: BatchHandler, size: int, now: datetime | None
+) -> int:
+    """Claim up to ``size`` due events of ``name`` nobody else holds and hand them to ``handler`` in
+    one transaction; how many were handled (0: none due)."""
+    ids: list[int] = []
+    try:
+        with factory.begin() as session:
+            at = now or utcnow()
+            claimed = session.execute(
+                select(OutboxEvent.id, OutboxEvent.payload, OutboxEvent.deferrals)
+                .where(OutboxEvent.name == name, *_due(at))
+                .order_by(OutboxEvent.id)
+                .limit(size)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not claimed:
+                return 0
+            ids = [row.id for row in claimed]
+            later = set(handler.handle_many(session, [(row.id, row.payload) for row in claimed]))
+            done = [event_id for event_id in ids if event_id not in later]
+            if done:
+                session.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.id.in_(done))
+                    .values(handled_at=utcnow(), attempts=OutboxEvent.attempts + 1)
+                )
+            _defer(session, [(row.id, row.deferrals) for row in claimed if row.id in later], at, "deferred")
+            return len(done)
+    except RetryLater as exc:
+        log.warning("outbox batch of %s %s events deferred: %s", len(ids), name, exc)
+        with factory.begin() as session:
+            rows = session.execute(
+                select(OutboxEvent.id, OutboxEvent.deferrals).where(OutboxEvent.id.in_(ids))
+            )
+            _defer(session, [(row.id, row.deferrals) for row in rows], now or utcnow(), f"deferred: {exc}")
+        return 0
+    except Exception as err:  # a batch's failure must not stop the other events
+        log.exception("outbox batch of %s %s events failed", len(ids), name)
+        with factory.begin() as session:
+            session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id.in_(ids))
+                .values(attempts=OutboxEvent.attempts + 1, last_error=f"{type(err).__name__}: {err}"[:500])
+            )
+        return 0
+
+
+def _defer(session: Session, rows: Sequence[tuple[int, int]], now: datetime, why: str) -> None:
+    """Defer events (id, deferrals so far), each by its own doubling delay."""
+    by_count: dict[int, list[int]] = {}
+    for event_id, deferrals in rows:
+        by_count.setdefault(deferrals + 1, []).append(event_id)
+    for count, event_ids in by_count.items():
+        session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id.in_(event_ids))
+            .values(deferrals=count, available_at=now + retry_delay(count), last_error=why[:500])
+        )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
 
 from carloop.sms.rules import Failure, classify
 
@@ -30,4 +30,19 @@ class SmsGateway(Protocol):
     def send(self, *, phone: str, template_code: str, purpose: str, params: Mapping[str, str]) -> str:
         """Send one templated message to ``phone`` (``+86...``); the provider's message id, or
         ``ProviderRefused``."""
+        ...
+
+
+@runtime_checkable
+class BatchSmsGateway(SmsGateway, Protocol):
+    """A provider that takes one text for many numbers in one request (bulk notices)."""
+
+    batch_size: int  # numbers per request, at most
+
+    def send_batch(
+        self, *, phones: Sequence[str], template_code: str, purpose: str, params: Mapping[str, str]
+    ) -> dict[str, str | ProviderRefused]:
+        """Send the same templated message to each of ``phones`` in one request: per phone the
+        provider's message id or its refusal of that number; ``ProviderRefused`` if it refused the
+        whole request."""
         ...

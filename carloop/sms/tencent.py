@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from tencentcloud.common import credential
@@ -38,6 +38,7 @@ class TencentGateway:
     """Sends through ``SendSms`` with the configured SmsSdkAppId and sign name."""
 
     name = "tencent"
+    batch_size = 200  # SendSms takes up to 200 numbers a request
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -62,8 +63,18 @@ class TencentGateway:
 
     def send(self, *, phone: str, template_code: str, purpose: str, params: Mapping[str, str]) -> str:
         """``SendSms`` for one number; the provider's ``SerialNo``."""
+        answer = self.send_batch(phones=[phone], template_code=template_code, purpose=purpose, params=params)
+        result = answer[phone]
+        if isinstance(result, ProviderRefused):
+            raise result
+        return result
+
+    def send_batch(
+        self, *, phones: Sequence[str], template_code: str, purpose: str, params: Mapping[str, str]
+    ) -> dict[str, str | ProviderRefused]:
+        """``SendSms`` for up to 200 numbers: per number its ``SerialNo`` or the code it was refused with."""
         request = models.SendSmsRequest()
-        request.PhoneNumberSet = [e164(phone)]
+        request.PhoneNumberSet = [e164(phone) for phone in phones]
         request.SmsSdkAppId = self._app_id
         request.SignName = self._sign_name
         request.TemplateId = template_code
@@ -75,10 +86,14 @@ class TencentGateway:
             if code in ("ClientNetworkError", "ServerNetworkError"):
                 raise ProviderRefused(self.name, "unreachable", code) from None
             raise ProviderRefused(self.name, code) from None
-        statuses = answer.SendStatusSet or []
-        if not statuses:
-            raise ProviderRefused(self.name, "empty-answer")
-        status = statuses[0]
-        if status.Code != "Ok":
-            raise ProviderRefused(self.name, str(status.Code or "error"))
-        return str(status.SerialNo or answer.RequestId or "")
+        statuses = {str(s.PhoneNumber): s for s in answer.SendStatusSet or []}
+        results: dict[str, str | ProviderRefused] = {}
+        for phone in phones:
+            status = statuses.get(e164(phone))
+            if status is None:
+                results[phone] = ProviderRefused(self.name, "empty-answer")
+            elif status.Code != "Ok":
+                results[phone] = ProviderRefused(self.name, str(status.Code or "error"))
+            else:
+                results[phone] = str(status.SerialNo or answer.RequestId or "")
+        return results

@@ -176,9 +176,14 @@ class SmsStandIn:
             params = {k: str(v) for k, v in json.loads(fields.get("TemplateParam") or "{}").items()}
         except ValueError:
             params = {"": ""}
-        error = self._accept(
-            fields.get("PhoneNumbers", ""), fields.get("TemplateCode", ""), params, fields.get("SignName", "")
-        )
+        phones = fields.get("PhoneNumbers", "").split(",")  # up to 1000, comma-separated
+        error = "phone" if len(phones) > 1000 else None
+        if error is None and len(phones) > 1 and not all(_MAINLAND.fullmatch(p) for p in phones):
+            error = "phone"  # a bad number refuses the whole request
+        for phone in phones if error is None else ():
+            error = self._accept(phone, fields.get("TemplateCode", ""), params, fields.get("SignName", ""))
+            if error:
+                break
         codes = {
             "template": "isv.SMS_TEMPLATE_ILLEGAL",
             "sign": "isv.SMS_SIGNATURE_ILLEGAL",
@@ -218,23 +223,29 @@ class SmsStandIn:
         values = [str(v) for v in payload.get("TemplateParamSet") or []]
         names = TEMPLATES[purpose].params if purpose else ()
         params = dict(zip(names, values, strict=False)) if len(values) == len(names) else {"": ""}
-        error = self._accept(str(phones[0]), template, params, str(payload.get("SignName", "")))
+        if len(phones) > 200:
+            return 200, _tencent_error("LimitExceeded.PhoneNumberCountLimit")
         codes = {
             "template": "FailedOperation.TemplateIncorrectOrUnapproved",
             "sign": "FailedOperation.SignatureIncorrectOrUnapproved",
             "params": "InvalidParameterValue.TemplateParameterFormatError",
             "phone": "InvalidParameterValue.IncorrectPhoneNumber",
         }
-        status = {
-            "SerialNo": secrets.token_hex(12),
-            "PhoneNumber": phones[0],
-            "Fee": 1,
-            "SessionContext": "",
-            "Code": "Ok" if error is None else codes.get(error, error),
-            "Message": "send success" if error is None else "refused by the stand-in",
-            "IsoCode": "CN",
-        }
-        return 200, {"Response": {"SendStatusSet": [status], "RequestId": _id()}}
+        statuses = []
+        for phone in phones:  # one status a number, as Tencent Cloud answers
+            error = self._accept(str(phone), template, params, str(payload.get("SignName", "")))
+            statuses.append(
+                {
+                    "SerialNo": secrets.token_hex(12),
+                    "PhoneNumber": phone,
+                    "Fee": 1,
+                    "SessionContext": "",
+                    "Code": "Ok" if error is None else codes.get(error, error),
+                    "Message": "send success" if error is None else "refused by the stand-in",
+                    "IsoCode": "CN",
+                }
+            )
+        return 200, {"Response": {"SendStatusSet": statuses, "RequestId": _id()}}
 
 
 def _id() -> str:

@@ -4,13 +4,14 @@ middle resumes without telling anyone twice."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from stand_ins.sms import SmsStandIn
 
@@ -253,3 +254,112 @@ def test_a_number_the_provider_refuses_fails_for_good_and_an_outage_waits(
     with session_factory() as session:
         statuses = Counter(session.scalars(select(OpeningNotice.status)))
     assert statuses == Counter({rules.NoticeStatus.SENT: 1, rules.NoticeStatus.FAILED: 1})
+
+
+class CrashingBatches:
+    """The real batching gateway, but the process dies on the ``at``-th request, before the provider
+    sees it."""
+
+    def __init__(self, real: Any, at: int) -> None:
+        self.real, self.at, self.requests = real, at, 0
+        self.name, self.batch_size = real.name, 3
+
+    def send(self, *, phone: str, template_code: str, purpose: str, params: Mapping[str, str]) -> str:
+        return self.real.send(phone=phone, template_code=template_code, purpose=purpose, params=params)
+
+    def send_batch(self, *, phones: Any, template_code: str, purpose: str, params: Mapping[str, str]) -> Any:
+        self.requests += 1
+        if self.requests == self.at:
+            raise Crash
+        return self.real.send_batch(
+            phones=phones, template_code=template_code, purpose=purpose, params=params
+        )
+
+
+@pytest.mark.parametrize("crash_at", [1, 3])
+def test_batches_go_in_one_request_each_and_a_crash_resumes_telling_each_once(
+    session_factory: sessionmaker[Session], settings: Settings, tencent_sms: SmsStandIn, crash_at: int
+) -> None:
+    settings = _settings(settings, tencent_sms)
+    campaign_id, reveal = _revealed(session_factory, settings, [])
+    with session_factory.begin() as session:  # one text for all (Chinese, one model)
+        _registrants(session, campaign_id, [("su7", "上海", "", True)] * 10)
+        session.execute(update(CampaignRegistration).values(locale="zh_CN"))
+    opening.open_due(session_factory, reveal)
+    real = build_gateway(settings)
+    assert real is not None
+    crashing = CrashingBatches(real, at=crash_at)
+    with pytest.raises(Crash):
+        _send_all(session_factory, settings, reveal + timedelta(seconds=1), crashing)
+    told_before = len(tencent_sms.received)
+    assert told_before == 3 * (crash_at - 1)  # every batch before the crash was one request of three
+    with session_factory() as session:
+        statuses = Counter(session.scalars(select(OpeningNotice.status)))
+    assert statuses == Counter(
+        {rules.NoticeStatus.SENT: told_before, rules.NoticeStatus.QUEUED: 10 - told_before}
+    )
+    resumed = CrashingBatches(real, at=0)
+    assert _send_all(session_factory, settings, reveal + timedelta(seconds=1), resumed) == 10 - told_before
+    assert resumed.requests == -(-(10 - told_before) // 3)
+    assert Counter(m.phone for m in tencent_sms.received) == Counter({f"+86137{i:08d}": 1 for i in range(10)})
+
+
+def test_a_number_refused_in_a_batch_fails_alone(
+    session_factory: sessionmaker[Session], settings: Settings, tencent_sms: SmsStandIn
+) -> None:
+    settings = _settings(settings, tencent_sms)
+    campaign_id, reveal = _revealed(session_factory, settings, [("su7", "上海", "", True)] * 4)
+    with session_factory.begin() as session:  # a number the provider cannot deliver to
+        session.add(
+            CampaignRegistration(
+                campaign_id=campaign_id, phone="+85291234567", model_code="su7", city="上海", notify=True
+            )
+        )
+    opening.open_due(session_factory, reveal)
+    assert _send_all(session_factory, settings, reveal + timedelta(seconds=1)) == 5
+    with session_factory() as session:
+        statuses = Counter(session.scalars(select(OpeningNotice.status)))
+    assert statuses == Counter({rules.NoticeStatus.SENT: 4, rules.NoticeStatus.FAILED: 1})
+    assert len(tencent_sms.received) == 4
+
+
+def test_dispatchers_side_by_side_tell_each_registrant_once(
+    session_factory: sessionmaker[Session], settings: Settings, tencent_sms: SmsStandIn
+) -> None:
+    """Four dispatchers at once: on PostgreSQL each claims batches the others skip (SKIP LOCKED), on
+    SQLite they take turns; nobody is told twice and nobody is left out."""
+    settings = _settings(settings, tencent_sms, per_second=1000)
+    _, reveal = _revealed(session_factory, settings, [("su7", "上海", "", True)] * 150)
+    opening.open_due(session_factory, reveal)
+    handlers = opening.handlers(settings)
+    for sender in handlers[opening.OpeningDue.name]:
+        assert isinstance(sender, opening.OpeningSender)
+        sender.gateway = SmallBatches(sender.gateway, 7)
+    handled: list[int] = []
+
+    def run() -> None:
+        while got := dispatch(session_factory, handlers, limit=20, now=reveal + timedelta(seconds=1)):
+            handled.append(got)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sum(handled) == 150
+    assert Counter(m.phone for m in tencent_sms.received) == Counter(
+        {f"+86137{i:08d}": 1 for i in range(150)}
+    )
+
+
+class SmallBatches:
+    """The real gateway with a smaller batch (more batches, more chances to collide)."""
+
+    def __init__(self, real: Any, size: int) -> None:
+        self.real, self.name, self.batch_size = real, real.name, size
+
+    def send(self, **kwargs: Any) -> str:
+        return str(self.real.send(**kwargs))
+
+    def send_batch(self, **kwargs: Any) -> Any:
+        return self.real.send_batch(**kwargs)
