@@ -376,25 +376,15 @@ def queue_reminders(*, session: Session, now: datetime | None = None) -> int:
                 f"Reminder: {rules.KIND_EN[appointment.kind]} at {store.name_en}, {local}",
                 f"提醒：{local}在{store.name_zh}{rules.KIND_ZH[appointment.kind]}",
             ),
-            body=(store.address, store.address),
+            body=(
+                f"Address: {network_rules.address_in(store.address, 'en')}",
+                f"地址：{network_rules.address_in(store.address, 'zh_CN')}",
+            ),
             order_id=appointment.order_id,
             order_number=appointment.order_number or "",
         )
         queued += 1
     return queued
-
-
-# What the buyer comes for, in the notice's two languages ("中文 / English", like every network notice).
-_KIND_WORDS = {
-    "test_drive": ("试驾", "test drive"),
-    "delivery": ("提车", "delivery"),
-    "service": ("保养维修", "service"),
-}
-
-
-def _reminder_subject(kind: str, store_zh: str, store_en: str, local: str) -> str:
-    zh, en = _KIND_WORDS.get(str(kind), (str(kind), str(kind)))
-    return f"{zh}预约提醒：{store_zh}，{local} / Reminder: {en} at {store_en}, {local}"
 
 
 def read(session: Session, appointment: Appointment) -> AppointmentRead:

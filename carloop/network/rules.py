@@ -97,6 +97,22 @@ def opening_hours(opens_minute: int, closes_minute: int) -> str:
     )
 
 
+def address_halves(address: str) -> tuple[str, str]:
+    """An address in English and in Chinese. The sample network writes both in one text,
+    ``123 Jiefang Road, Beijing (北京解放路123号)``; an address typed in one language is both halves."""
+    text = address.strip()
+    head, sep, tail = text.rpartition(" (")
+    if sep and head and tail.endswith(")") and tail[:1] >= "\u2e80":
+        return head, tail[:-1]
+    return text, text
+
+
+def address_in(address: str, locale: str) -> str:
+    """The half of an address a reader of ``locale`` reads (Chinese unless English was chosen)."""
+    english, chinese = address_halves(address)
+    return english if locale == "en" else chinese
+
+
 MAX_BAYS = 200  # bays, technicians, demo cars of one model: more is a typing mistake
 MAX_STORAGE = 100_000
 

@@ -298,8 +298,9 @@ def _move_orders_off(session: Session, centre: Store, excess: int, actor: str) -
             ),
             body=(
                 f"{centre.name_en} is at capacity, so your car will be handed over at {target.name_en},"
-                f" {target.address}.",
-                f"{centre.name_zh}已满额，您的车辆将改在{target.name_zh}交付（{target.address}）。",
+                f" {rules.address_in(target.address, 'en')}.",
+                f"{centre.name_zh}已满额，您的车辆将改在{target.name_zh}交付"
+                f"（{rules.address_in(target.address, 'zh_CN')}）。",
             ),
             order_id=order.id,
             order_number=order.number,

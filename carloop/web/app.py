@@ -49,6 +49,7 @@ from carloop.loyalty import catalogue_pages as loyalty_catalogue_pages
 from carloop.loyalty import pages as loyalty_pages
 from carloop.network import api as network_api
 from carloop.network import pages as network_pages
+from carloop.network import rules as network_rules
 from carloop.network import sample as network_sample
 from carloop.notices import pages as notices_pages
 from carloop.ordering import api as ordering_api
@@ -155,7 +156,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.renderer = Renderer(settings.default_locale, development=settings.environment != "production")
     app.state.renderer.add_globals(
-        car_look=looks.car_look, option_look=looks.option_look, city_zh=network_sample.city_name_zh
+        car_look=looks.car_look,
+        option_look=looks.option_look,
+        city_zh=network_sample.city_name_zh,
+        address_in=network_rules.address_in,
     )
     app.state.payment_provider = build_providers(settings)  # the default, and the others by name
     # this app's scheduled jobs: the registry's, and the daily reconciliation when a provider has books

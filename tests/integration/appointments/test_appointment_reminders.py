@@ -4,6 +4,7 @@ send``; each appointment is reminded once, as a notice in the one notices inbox 
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import datetime, timedelta
 
@@ -64,6 +65,10 @@ def test_a_round_queues_due_reminders_once(session_factory: sessionmaker[Session
     assert reminders.send_due(factory=session_factory, now=start - timedelta(hours=2)).queued == 0
     [reminder] = _reminders(session_factory)
     assert reminder.subject_en.startswith("Reminder: test drive at ") and "试驾" in reminder.subject_zh
+    # the store's address in each language: no English road name in the Chinese body, and back
+    assert reminder.body_zh.startswith("地址：上海") and not re.search("[A-Za-z]", reminder.body_zh)
+    assert reminder.body_en.startswith("Address: ") and "Road, Shanghai" in reminder.body_en
+    assert not re.search("[\u4e00-\u9fff]", reminder.body_en)
 
 
 def test_a_reminder_goes_in_app_and_by_e_mail_through_the_outbox_not_by_sms(

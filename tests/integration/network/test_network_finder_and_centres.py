@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy.orm import Session
 
@@ -129,6 +131,9 @@ def test_an_overloaded_centre_moves_its_newest_orders_and_tells_the_buyers(sessi
     assert all(n.kind == "centre_changed" and "new delivery centre" in n.subject_en for n in told)
     assert all("交付中心改为" in n.subject_zh and "已满额" in n.body_zh for n in told)
     assert all("is at capacity" in n.body_en for n in told)
+    # the new centre's address in the reader's language: no English road name in the Chinese body
+    assert all("路" in n.body_zh and not re.search("[A-Za-z]", n.body_zh) for n in told)
+    assert all("Road" in n.body_en and not re.search("[\u4e00-\u9fff]", n.body_en) for n in told)
 
 
 def test_the_demo_seed_leaves_a_car_at_the_beijing_centre_once(session: Session) -> None:

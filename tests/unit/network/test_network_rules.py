@@ -103,3 +103,21 @@ def test_the_sample_network_is_reproducible_and_placed_at_its_real_city() -> Non
     beijing_dc = next(s for s in sample.generate() if s.code == "BJ-DC-01")
     assert rules.distance_km(beijing_dc.latitude, beijing_dc.longitude, *BEIJING) < 10
     assert sample.city_point("北京") == sample.city_point("beijing") == BEIJING
+
+
+def test_a_sample_address_has_an_english_and_a_chinese_half() -> None:
+    address = "123 Jiefang Road, Beijing (北京解放路123号)"
+    assert rules.address_halves(address) == ("123 Jiefang Road, Beijing", "北京解放路123号")
+    assert rules.address_in(address, "zh_CN") == "北京解放路123号"
+    assert rules.address_in(address, "en") == "123 Jiefang Road, Beijing"
+
+
+def test_an_address_in_one_language_reads_the_same_in_both() -> None:
+    for typed in ("No. 1 Road", "北京市朝阳区建国路1号", "Unit 5 (rear entrance)", ""):
+        assert rules.address_halves(typed) == (typed, typed)
+
+
+def test_every_sample_address_splits_into_a_chinese_half_without_latin_letters() -> None:
+    for store in sample.generate()[:200]:
+        english, chinese = rules.address_halves(store.address)
+        assert english != chinese and not any("a" <= c.lower() <= "z" for c in chinese), store.address
