@@ -17,6 +17,7 @@ from carloop.accounts.edge import (
     login_csrf_token,
     remember_device,
 )
+from carloop.accounts.schemas import Role
 from carloop.errors import AuthenticationFailed, DomainError, MessageNotSent, PermissionDenied, RateLimited
 from carloop.settings import Settings
 from carloop.web import problems
@@ -150,7 +151,7 @@ def staff_sign_in(
     except PermissionDenied as exc:
         return _staff_form(request, next_url=next_url, username=username, refused=exc)
     try:
-        token, _principal = service.sign_in_staff(
+        token, signed_in = service.sign_in_staff(
             session=session,
             settings=settings,
             username=username,
@@ -160,7 +161,7 @@ def staff_sign_in(
         )
     except (AuthenticationFailed, RateLimited) as exc:
         return _staff_form(request, next_url=next_url, username=username, refused=exc)
-    return _signed_in(settings, token, rules.staff_next(next_url))
+    return _signed_in(settings, token, rules.staff_next(next_url, supplier=signed_in.role == Role.SUPPLIER))
 
 
 @router.post("/logout")

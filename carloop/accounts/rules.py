@@ -120,13 +120,18 @@ def safe_next(raw: str | None, default: str = "/") -> str:
 
 
 STAFF_HOME = "/console"
+SUPPLIER_HOME = "/supplier"
 
 
-def staff_next(raw: str | None) -> str:
+def staff_next(raw: str | None, *, supplier: bool = False) -> str:
     """Where staff go after signing in: ``raw`` if it is a page of this site other than the storefront's
-    front page, else the console (landing on ``/`` looks as if the sign-in had failed)."""
-    target = safe_next(raw, STAFF_HOME)
-    return STAFF_HOME if target == "/" else target
+    front page, else the console (landing on ``/`` looks as if the sign-in had failed). A supplier's
+    user goes to the supplier portal unless ``raw`` is one of its pages (the console would refuse)."""
+    home = SUPPLIER_HOME if supplier else STAFF_HOME
+    target = safe_next(raw, home)
+    path = target.split("?")[0]
+    in_portal = path == SUPPLIER_HOME or path.startswith(SUPPLIER_HOME + "/")
+    return home if target == "/" or (supplier and not in_portal) else target
 
 
 def backoff_seconds(failures: int, *, free: int, base_seconds: int, cap_seconds: int) -> int:

@@ -224,7 +224,7 @@ def _delivered_car(session: Session, provider: SimulatorProvider, owner_id: int)
     )
     due = handover.balance(session=session, order=order).due_fen
     handover.record_store_payment(
-        session=session, principal=staff, number=order.number, amount_fen=due, reference="demo POS"
+        session=session, principal=staff, number=order.number, amount_fen=due, reference=f"POS-{order.number}"
     )
     handover.hand_over(
         session=session,

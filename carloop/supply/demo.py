@@ -39,7 +39,7 @@ def seed_demo(*, session: Session) -> list[DemoLogin]:
                 session=session,
                 supplier=supplier,
                 username=username,
-                display_name=name_en,
+                display_name=name_zh,  # the demo's people and firms are named as in China
                 password=DEMO_PASSWORD,
             )
         logins.append(DemoLogin(f"Supplier {name_en}", username, DEMO_PASSWORD, Role.SUPPLIER))

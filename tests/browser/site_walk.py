@@ -1,4 +1,5 @@
-"""Walk the site as a visitor, a buyer, an owner and staff would, and say what is wrong on each page.
+"""Walk the site as a visitor, a buyer, an owner, staff, HQ's administrator and a supplier would, and say
+what is wrong on each page.
 
 One browser context per role: every page is opened in zh-CN and in English at 1280×800, then resized to
 390×844 (a phone) without reloading. On each visit the walk records a horizontal overflow, a console
@@ -24,7 +25,13 @@ WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 MAX_PAGES = 40
-ROLES = ("visitor", "buyer", "owner", "staff")
+ROLES = ("visitor", "buyer", "owner", "staff", "admin", "supplier")
+# The demo's staff login each staff-side role walks as, and the page its sign-in lands on.
+STAFF_LOGINS = {
+    "staff": ("ops", "/console"),
+    "admin": ("admin", "/console"),
+    "supplier": ("ningde", "/supplier"),
+}
 START = {
     "visitor": [
         "/",
@@ -38,6 +45,8 @@ START = {
     "buyer": ["/", "/orders", "/appointments", "/shop", "/me"],
     "owner": ["/orders", "/ecosystem", "/community", "/me"],
     "staff": ["/console", "/staff/orders", "/staff/production", "/console/analytics"],
+    "admin": ["/console", "/console/staff", "/console/audit", "/console/campaigns", "/staff/supply"],
+    "supplier": ["/supplier", "/supplier/login"],
 }
 # Pages that answer an error on purpose (404, 403 where the role may not look, or sign in first).
 ERROR_PAGES = ("/no-such-page", "/orders/SU7-NOSUCHORDER", "/models/no-such-model")
@@ -67,8 +76,9 @@ def shape(path: str) -> str:
     return re.sub(r"/[A-Z0-9]{2,}-[A-Z0-9-]+", "/CODE", path)
 
 
-def sign_in(page: Page, role: str, staff_password: str) -> None:
-    """Sign the context in as the role's demo user (visitors stay anonymous)."""
+def sign_in(page: Page, role: str, passwords: dict[str, str]) -> None:
+    """Sign the context in as the role's demo user (visitors stay anonymous); ``passwords`` are the
+    demo's staff and supplier passwords by username."""
     if role in ("buyer", "owner"):
         page.goto("/login?lang=en")
         page.get_by_test_id("phone").fill("13800138000" if role == "buyer" else "13900139000")
@@ -77,12 +87,13 @@ def sign_in(page: Page, role: str, staff_password: str) -> None:
         page.get_by_test_id("code").fill(code)
         page.get_by_test_id("sign-in").click()
         page.wait_for_url(re.compile(r"^(?!.*/login)"))
-    elif role == "staff":
+    elif role in STAFF_LOGINS:
+        username, lands = STAFF_LOGINS[role]
         page.goto("/staff/login?lang=en")
-        page.get_by_test_id("username").fill("ops")
-        page.get_by_test_id("password").fill(staff_password)
+        page.get_by_test_id("username").fill(username)
+        page.get_by_test_id("password").fill(passwords[username])
         page.get_by_test_id("sign-in").click()
-        page.wait_for_url(re.compile(r"/console"))
+        page.wait_for_url(re.compile(re.escape(lands)), timeout=30_000)  # argon2 on a busy machine
 
 
 def _latin_words(text: str) -> set[str]:
@@ -92,11 +103,23 @@ def _latin_words(text: str) -> set[str]:
 
 def _copy_text(page: Page) -> str:
     """The main element's visible text, without what the page marks as not to be translated
-    (``translate="no"``: commands, a job's technical detail)."""
-    text = page.locator("main").inner_text()
-    for technical in page.locator('main [translate="no"]').all_inner_texts():
-        text = text.replace(technical, " ")
-    return text
+    (``translate="no"``: commands, codes, echoed input, a job's technical detail)."""
+    return str(page.evaluate(JS_COPY_TEXT))
+
+
+# Swap each translate="no" element for a blank while main's rendered text is read, then put it back
+# (removing the elements' texts from the whole text instead would also cut "1" out of "2026").
+JS_COPY_TEXT = """() => {
+  const swapped = [...document.querySelectorAll('main [translate="no"]')].map(el => {
+    const blank = document.createElement('span');
+    blank.textContent = ' ';
+    el.replaceWith(blank);
+    return [blank, el];
+  });
+  const text = document.querySelector('main').innerText;
+  swapped.forEach(([blank, el]) => blank.replaceWith(el));
+  return text;
+}"""
 
 
 def _overflow(page: Page) -> int:
@@ -124,7 +147,7 @@ def _links(page: Page) -> set[str]:
     return found
 
 
-def walk_role(browser: Browser, base_url: str, role: str, staff_password: str) -> Report:
+def walk_role(browser: Browser, base_url: str, role: str, passwords: dict[str, str]) -> Report:
     """Walk the role's pages (start pages, error pages, then the links found), in both languages."""
     report = Report()
     context: BrowserContext = browser.new_context(
@@ -136,7 +159,7 @@ def walk_role(browser: Browser, base_url: str, role: str, staff_password: str) -
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
     try:
-        sign_in(page, role, staff_password)
+        sign_in(page, role, passwords)
         todo = [*START[role], *ERROR_PAGES]
         shapes: set[str] = set()
         checked_links: dict[str, int] = {}

@@ -16,6 +16,7 @@ from carloop.accounts.rules import (
     normalise_username,
     password_problem,
     safe_next,
+    staff_next,
     token_digest,
 )
 
@@ -96,3 +97,23 @@ def test_short_passwords_are_refused() -> None:
 )
 def test_only_local_paths_are_redirect_targets(raw: str | None, target: str) -> None:
     assert safe_next(raw) == target
+
+
+@pytest.mark.parametrize(
+    ("raw", "supplier", "target"),
+    [
+        ("/staff/orders", False, "/staff/orders"),
+        ("/", False, "/console"),
+        ("https://evil.example/", False, "/console"),
+        ("/console", True, "/supplier"),  # the console would refuse a supplier's user
+        ("/", True, "/supplier"),
+        ("/supplier", True, "/supplier"),
+        ("/supplier/forecast?week=3", True, "/supplier/forecast?week=3"),
+        ("/supplierx", True, "/supplier"),
+        ("//evil.example/supplier", True, "/supplier"),
+    ],
+)
+def test_staff_land_in_the_console_and_suppliers_in_their_portal(
+    raw: str, supplier: bool, target: str
+) -> None:
+    assert staff_next(raw, supplier=supplier) == target
