@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import os
@@ -24,6 +25,23 @@ PG_URL = os.environ.get("CARLOOP_TEST_DATABASE_URL", "")
 # No CARLOOP_ENVIRONMENT means production; the suite says it is a test (CLI commands under test read it).
 os.environ["CARLOOP_ENVIRONMENT"] = "test"
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(autouse=True)
+def _no_foreign_running_loop(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Playwright's sync API (the browser tests' session fixture) leaves its event loop registered as the
+    main thread's running loop for the rest of the test process, although it is not running while a test
+    runs; ``asyncio.run`` (the bus, the events CLI, the campaign simulator...) then refuses on that xdist
+    worker. Every test but the browser tests runs without it, and it is put back afterwards."""
+    if request.node.get_closest_marker("browser") is not None:
+        yield
+        return
+    foreign = asyncio.events._get_running_loop()
+    asyncio.events._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio.events._set_running_loop(foreign)
 
 
 def _backends() -> list[str]:

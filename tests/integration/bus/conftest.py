@@ -15,20 +15,6 @@ from carloop.bus.jetstream import BusConfig
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-@pytest.fixture(autouse=True)
-def _no_foreign_running_loop() -> Iterator[None]:
-    """Playwright's sync API (the browser tests' session fixture) leaves its event loop registered as the
-    main thread's running loop for the rest of the test process, although it is not running while a test
-    runs; ``asyncio.run`` (here, in the bus and in the events CLI) then refuses on that xdist worker. Each
-    bus test runs without it, and it is put back afterwards."""
-    foreign = asyncio.events._get_running_loop()
-    asyncio.events._set_running_loop(None)
-    try:
-        yield
-    finally:
-        asyncio.events._set_running_loop(foreign)
-
-
 @pytest.fixture
 def nats_url() -> str:
     """CARLOOP_TEST_NATS_URL (nats-server -js); CI must set it, elsewhere the tests skip without it."""
