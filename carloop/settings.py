@@ -150,8 +150,14 @@ class Settings(BaseSettings):
     # Load the sentence encoder and build the similar-suggestion indexes in the background at start-up, so the
     # first duplicate hint after a restart does not wait for them; default: on except in tests.
     similar_warmup: bool | None = None
-    # Seconds between checks for changed scenes and devices while the bridge runs.
+    # Seconds between checks for changed scenes and devices while the bridge runs (and, sharded, between
+    # the bridge's beats).
     reload_interval: float = 2.0
+    # Cars sharded across the servers' bridges (one broker named by mqtt_url): each bridge serves the
+    # partitions it holds a lease on; a bridge that dies is replaced after bridge_lease_seconds.
+    bridge_sharded: bool = False
+    bridge_lease_seconds: float = Field(default=10.0, gt=0)
+    bridge_partitions: int = Field(default=256, ge=1, le=65_536)  # fixed for a deployment
     # The fast lanes' group commit (web.lanes): requests per transaction, how long a batch waits for
     # company, and how many may queue before new ones get 503 + Retry-After.
     lane_max_batch: int = 500

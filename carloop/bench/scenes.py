@@ -2,7 +2,9 @@
 bridge (its own process), each owner has a "coming home" scene, and a third process receives the
 device commands. Latency is telemetry publish -> command received (the bridge copies the telemetry's
 timestamp into the command's ``cause``); every car's route crosses its home zone exactly once, so a car
-without a command is a missed scene and a car with two is a duplicate."""
+without a command is a missed scene and a car with two is a duplicate. With ``bridges`` > 1 the cars are
+sharded across that many bridge processes by the partition leases in a database (``bench.scenes_sharded``)
+and each bridge's share, p99 and missed are reported too."""
 
 from __future__ import annotations
 
@@ -11,11 +13,13 @@ import multiprocessing as mp
 import random
 import statistics
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from multiprocessing.synchronize import Event as MpEvent
 from typing import Any
 
+from carloop.ecosystem.bridge import Bridge
+from carloop.ecosystem.engine import Engine
 from carloop.ecosystem.protocol import ROOT, state_topic
 
 HOME = (31.2196, 121.5447)
@@ -41,10 +45,17 @@ class BenchResult:
     duplicates: int
     bridge_handle_p99_ms: float  # inside the bridge: state message in -> command handed to the client
     broker: str
+    bridges: list[dict[str, Any]] = field(default_factory=list)  # each bridge's share, p99 and missed
 
     def as_json(self) -> dict[str, Any]:
         """The --json object."""
-        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+        body = {k: _rounded(v) for k, v in self.__dict__.items()}
+        body["bridges"] = [{k: _rounded(v) for k, v in b.items()} for b in self.bridges]
+        return body
+
+
+def _rounded(value: Any) -> Any:
+    return round(value, 3) if isinstance(value, float) else value
 
 
 def _home_of(i: int) -> tuple[float, float]:
@@ -52,20 +63,19 @@ def _home_of(i: int) -> tuple[float, float]:
     return HOME[0] + (i % 40) * 0.02, HOME[1] + (i // 40) * 0.02
 
 
-def _bridge_main(
-    url: str, vehicles: int, base: int, ha: bool, ready: MpEvent, stop: MpEvent, out: Any
-) -> None:
-    from carloop.ecosystem.bridge import Bridge, VehicleInfo
-    from carloop.ecosystem.engine import Engine
-    from carloop.ecosystem.mqtt import PahoClient
+def fleet_engine(
+    vehicles: int, base: int, cars: Iterable[int] | None = None
+) -> tuple[Engine, dict[str, Any]]:
+    """The engine of the bench's owners (``cars``: the indices of the ones served; default all): a home
+    zone, a car, a light and "coming home" each; with the cars' Home Assistant infos."""
+    from carloop.ecosystem.bridge import VehicleInfo
     from carloop.ecosystem.presets import preset
-    from carloop.ecosystem.protocol import BRIDGE_STATUS, OFFLINE, entity_of
     from carloop.ecosystem.rules import Zone
     from carloop.ecosystem.schemas import SceneDefinition
 
     engine = Engine()
     infos = {}
-    for i in range(vehicles):
+    for i in range(vehicles) if cars is None else cars:
         owner, car, light = base + i, f"vehicle.{base + i}", f"light.{base + i}"
         engine.set_zones(owner, [Zone("zone.home", *_home_of(i), radius_m=RADIUS_M)])
         engine.set_entity(car, owner)
@@ -73,42 +83,61 @@ def _bridge_main(
         definition = SceneDefinition.model_validate(preset("coming_home", vehicle=car, devices=[light]))
         engine.load(owner, owner, definition)
         infos[car] = VehicleInfo(f"Car {i}", "su7")
+    return engine, infos
+
+
+class Counted:
+    """A bridge's state messages counted and timed (state in -> command handed to the client)."""
+
+    def __init__(self, bridge: Bridge) -> None:
+        from carloop.ecosystem.protocol import entity_of
+
+        self.processed, self.handling, self.traces = 0, list[float](), 0
+        original, engine = bridge._on_state, bridge.engine
+
+        def counting(topic: str, payload: bytes) -> None:
+            started = time.perf_counter()
+            original(topic, payload)
+            if entity_of(topic) in engine.entity_owner:  # the shared broker may carry other devices' states
+                self.processed += 1
+                self.handling.append((time.perf_counter() - started) * 1000)
+
+        bridge._on_state = counting  # type: ignore[method-assign]
+
+    def sink(self, traces: list[Any], pending: Any, states: Any) -> None:
+        """The bench's sink: counts traces."""
+        self.traces += len(traces)
+
+    def report(self, bridge: Bridge) -> dict[str, Any]:
+        """What the bridge process sends back."""
+        self.handling.sort()
+        p99 = self.handling[int(len(self.handling) * 0.99) - 1] if self.handling else 0.0
+        return {
+            "processed": self.processed,
+            "traces": self.traces,
+            "commands": bridge.commands_sent,
+            "handle_p99_ms": p99,
+        }
+
+
+def _bridge_main(
+    url: str, vehicles: int, base: int, ha: bool, ready: MpEvent, stop: MpEvent, out: Any
+) -> None:
+    from carloop.ecosystem.mqtt import PahoClient
+    from carloop.ecosystem.protocol import BRIDGE_STATUS, OFFLINE
+
+    engine, infos = fleet_engine(vehicles, base)
     client = PahoClient(url, client_id=f"carloop-bench-bridge-{base}", will=(BRIDGE_STATUS, OFFLINE))
     client.connect()
-    traces = [0]
-
-    def sink(t: list[Any], p: Any, s: Any) -> None:
-        traces[0] += len(t)
-
-    bridge = Bridge(client, engine, sink=sink, vehicles=infos, ha_enabled=ha)
-    processed = [0]
-    original = bridge._on_state
-
-    handling: list[float] = []
-
-    def counting(topic: str, payload: bytes) -> None:
-        started = time.perf_counter()
-        original(topic, payload)
-        if entity_of(topic) in engine.entity_owner:  # the shared broker may carry other devices' states
-            processed[0] += 1
-            handling.append((time.perf_counter() - started) * 1000)
-
-    bridge._on_state = counting  # type: ignore[method-assign]
+    bridge = Bridge(client, engine, vehicles=infos, ha_enabled=ha)
+    counted = Counted(bridge)
+    bridge.sink = counted.sink
     bridge.start(tick_interval=0.25, freeze_gc=True)
     ready.set()
     stop.wait()
     bridge.stop()
     client.disconnect()
-    handling.sort()
-    p99 = handling[int(len(handling) * 0.99) - 1] if handling else 0.0
-    out.put(
-        {
-            "processed": processed[0],
-            "traces": traces[0],
-            "commands": bridge.commands_sent,
-            "handle_p99_ms": p99,
-        }
-    )
+    out.put(counted.report(bridge))
 
 
 def _receiver_main(url: str, base: int, vehicles: int, ready: MpEvent, stop: MpEvent, out: Any) -> None:
@@ -146,26 +175,44 @@ def run(
     ha: bool = True,
     broker: str = "",
     progress: Callable[[float], None] | None = None,
+    bridges: int = 1,
 ) -> BenchResult:
-    """Run the benchmark against the broker at ``url``."""
+    """Run the benchmark against the broker at ``url`` (``bridges`` > 1: cars sharded across them)."""
     from carloop.ecosystem.mqtt import PahoClient
     from carloop.ecosystem.simulator import SimCar, offset
 
     ctx = mp.get_context("spawn")
     stop = ctx.Event()
-    ready_bridge, ready_devices = ctx.Event(), ctx.Event()
+    ready_devices = ctx.Event()
+    readies = [ctx.Event() for _ in range(bridges)]
     bridge_out, devices_out = ctx.Queue(), ctx.Queue()
-    bridge_proc = ctx.Process(
-        target=_bridge_main, args=(url, vehicles, base, ha, ready_bridge, stop, bridge_out), daemon=True
-    )
+    if bridges == 1:
+        bridge_procs = [
+            ctx.Process(
+                target=_bridge_main, args=(url, vehicles, base, ha, readies[0], stop, bridge_out), daemon=True
+            )
+        ]
+    else:
+        from carloop.bench.scenes_sharded import bridge_main, membership_db
+
+        db_url = membership_db()
+        bridge_procs = [
+            ctx.Process(
+                target=bridge_main,
+                args=(url, db_url, n, bridges, vehicles, base, ha, readies[n], stop, bridge_out),
+                daemon=True,
+            )
+            for n in range(bridges)
+        ]
     devices_proc = ctx.Process(
         target=_receiver_main, args=(url, base, vehicles, ready_devices, stop, devices_out), daemon=True
     )
-    bridge_proc.start()
+    for proc in bridge_procs:
+        proc.start()
     devices_proc.start()
-    if not ready_bridge.wait(120) or not ready_devices.wait(60):
+    if not all(r.wait(180) for r in readies) or not ready_devices.wait(60):
         stop.set()
-        raise RuntimeError("the bridge or the device process did not start")
+        raise RuntimeError("a bridge or the device process did not start")
 
     rng = random.Random(base)  # noqa: S311 - simulation, not security
     cars: list[tuple[str, SimCar]] = []
@@ -198,32 +245,71 @@ def run(
             progress((k + 1) / rounds)
     time.sleep(2.0)  # let the last commands arrive
     stop.set()
-    bridge_stats = bridge_out.get(timeout=30)
+    stats = [bridge_out.get(timeout=30) for _ in bridge_procs]
     received: list[tuple[str, float]] = devices_out.get(timeout=30)
-    bridge_proc.join(10)
+    for proc in bridge_procs:
+        proc.join(10)
     devices_proc.join(10)
     client.disconnect()
 
     per_device: dict[str, int] = {}
     for topic, _ in received:
         per_device[topic] = per_device.get(topic, 0) + 1
-    latencies = sorted(ms for _, ms in received if ms >= 0)
-    q = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) >= 2 else latencies * 99
+    q = _quantiles([ms for _, ms in received if ms >= 0])
+    processed = sum(int(s["processed"]) for s in stats)
     return BenchResult(
         vehicles=vehicles,
         seconds=float(rounds),
         published=published,
-        processed=int(bridge_stats["processed"]),
-        events_per_s=bridge_stats["processed"] / rounds if rounds else 0.0,
+        processed=processed,
+        events_per_s=processed / rounds if rounds else 0.0,
         commands=len(received),
-        p50_ms=q[49] if q else 0.0,
-        p99_ms=q[98] if q else 0.0,
-        max_ms=latencies[-1] if latencies else 0.0,
+        p50_ms=q[0],
+        p99_ms=q[1],
+        max_ms=q[2],
         missed=vehicles - len(per_device),
         duplicates=sum(n - 1 for n in per_device.values()),
-        bridge_handle_p99_ms=float(bridge_stats["handle_p99_ms"]),
+        bridge_handle_p99_ms=max(float(s["handle_p99_ms"]) for s in stats),
         broker=broker,
+        bridges=[_share(s, base, received) for s in stats] if bridges > 1 else [],
     )
+
+
+def _quantiles(values: list[float]) -> tuple[float, float, float]:
+    """p50, p99 and max of latencies (zeros when there are none)."""
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0, 0.0, 0.0
+    q = statistics.quantiles(ordered, n=100, method="inclusive") if len(ordered) >= 2 else ordered * 99
+    return q[49], q[98], ordered[-1]
+
+
+def _share(stats: dict[str, Any], base: int, received: list[tuple[str, float]]) -> dict[str, Any]:
+    """One sharded bridge's line: its share of the cars, their commands' p99, missed and duplicates."""
+    from carloop.ecosystem.protocol import command_topic
+
+    mine = {command_topic(f"light.{base + i}") for i in stats["cars"]}
+    per_device: dict[str, int] = {}
+    latencies = []
+    for topic, ms in received:
+        if topic in mine:
+            per_device[topic] = per_device.get(topic, 0) + 1
+            if ms >= 0:
+                latencies.append(ms)
+    p50, p99, most = _quantiles(latencies)
+    return {
+        "member": stats["member"],
+        "cars": len(stats["cars"]),
+        "processed": stats["processed"],
+        "commands": stats["commands"],
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "max_ms": most,
+        "missed": len(mine) - len(per_device),
+        "duplicates": sum(n - 1 for n in per_device.values()),
+        "handle_p99_ms": stats["handle_p99_ms"],
+        "partitions_moved": stats["partitions_moved"],
+    }
 
 
 def _broker(url: str | None) -> tuple[str, object | None, str]:
@@ -243,13 +329,15 @@ def _broker(url: str | None) -> tuple[str, object | None, str]:
 
 
 def run_with_broker(
-    mqtt_url: str | None, *, vehicles: int, seconds: int, base: int, ha: bool, show: bool
+    mqtt_url: str | None, *, vehicles: int, seconds: int, base: int, ha: bool, show: bool, bridges: int = 1
 ) -> BenchResult:
     """``run`` against ``mqtt_url``, or an embedded broker started (and stopped) for it."""
     url, broker, label = _broker(mqtt_url)
     try:
         if not show:
-            return run(url, vehicles=vehicles, seconds=seconds, base=base, ha=ha, broker=label)
+            return run(
+                url, vehicles=vehicles, seconds=seconds, base=base, ha=ha, broker=label, bridges=bridges
+            )
         from rich.progress import Progress
 
         with Progress() as bar:
@@ -262,6 +350,7 @@ def run_with_broker(
                 ha=ha,
                 broker=label,
                 progress=lambda f: bar.update(task, completed=f),
+                bridges=bridges,
             )
     finally:
         if broker is not None:

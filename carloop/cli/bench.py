@@ -259,18 +259,27 @@ def scenes(
         bool, typer.Option("--ha/--no-ha", help="Also publish each car's Home Assistant state.")
     ] = True,
     base: Annotated[int, typer.Option(help="First device id (keeps runs on a shared broker apart).")] = 1,
+    bridges: Annotated[
+        int, typer.Option(min=1, max=16, help="Bridge processes sharing the cars (partition leases).")
+    ] = 1,
     as_json: AsJson = False,
 ) -> None:
-    """Cars publish telemetry through the broker; p99 telemetry publish -> device command, missed scenes."""
+    """Cars publish telemetry through the broker; p99 telemetry publish -> device command, missed scenes
+    (with --bridges N, also each bridge's share of the cars, its p99 and missed)."""
     from carloop.bench.scenes import run_with_broker
 
-    result = run_with_broker(mqtt_url, vehicles=vehicles, seconds=seconds, base=base, ha=ha, show=not as_json)
+    result = run_with_broker(
+        mqtt_url, vehicles=vehicles, seconds=seconds, base=base, ha=ha, show=not as_json, bridges=bridges
+    )
     body = result.as_json()
     if as_json:
         print(json.dumps(body))
     else:
         for key, value in body.items():
-            typer.echo(f"{key:>14}: {value}")
+            if key != "bridges":
+                typer.echo(f"{key:>14}: {value}")
+        for share in body["bridges"]:
+            typer.echo(f"{'bridge':>14}: " + ", ".join(f"{k} {v}" for k, v in share.items()))
     raise typer.Exit(0 if result.missed == 0 else 1)
 
 

@@ -35,13 +35,16 @@ from carloop.ecosystem.protocol import (
     OFFLINE,
     ONLINE,
     STATE_FILTER,
+    availability_topic,
     command_topic,
     entity_of,
+    ha_command_topic,
     ha_location_topic,
     ha_state_topic,
     new_command,
     notify_topic,
     parse_state,
+    state_topic,
 )
 from carloop.ecosystem.scene_triggers import (
     MqttTrigger,
@@ -72,15 +75,20 @@ class Bridge:
     vehicles: dict[str, VehicleInfo] = field(default_factory=dict)
     clock: Callable[[], float] = time.time
     ha_enabled: bool = True
+    # One of several bridges, each serving a share of the cars (membership.py): it subscribes to the
+    # topics of the devices it ``follow``s instead of every device's.
+    sharded: bool = False
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()  # one tick at a time: a hand-over's flush waits for the ticker's
         self._dirty: dict[str, dict[str, Any]] = {}
         self._topics: set[str] = set()
         self._ha_sent: dict[str, str] = {}
         self._configs_sent: dict[str, str] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._followed: set[str] = set()
         self.commands_sent = 0
 
     def start(self, *, tick_interval: float | None = 0.25, freeze_gc: bool = False) -> None:
@@ -93,10 +101,11 @@ class Bridge:
         if freeze_gc:
             gc.collect()
             gc.freeze()
-        self.client.subscribe(STATE_FILTER, self._on_state)
-        self.client.subscribe(HA_COMMAND_FILTER, self._on_ha_command)
+        if not self.sharded:
+            self.client.subscribe(STATE_FILTER, self._on_state)
+            self.client.subscribe(HA_COMMAND_FILTER, self._on_ha_command)
+            self.client.subscribe(AVAILABILITY_FILTER, self._on_availability)
         self.client.subscribe(HA_STATUS, self._on_ha_status)
-        self.client.subscribe(AVAILABILITY_FILTER, self._on_availability)
         self.watch_mqtt_topics()
         self.client.publish(BRIDGE_STATUS, ONLINE, qos=1, retain=True)
         self.publish_discovery()
@@ -113,7 +122,8 @@ class Bridge:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.tick()
-        self.client.publish(BRIDGE_STATUS, OFFLINE, qos=1, retain=True)
+        if not self.sharded:  # one of several leaving: the others still serve their cars
+            self.client.publish(BRIDGE_STATUS, OFFLINE, qos=1, retain=True)
 
     def _run(self, interval: float) -> None:
         while not self._stop.wait(interval):
@@ -130,6 +140,30 @@ class Bridge:
             self.client.subscribe(topic, self._on_mqtt)
             self._topics.add(topic)
 
+    def follow(self, entity_ids: set[str]) -> None:
+        """A sharded bridge: also receive these devices' states, availability and Home Assistant
+        commands (retained states arrive at once: the device's latest state after a hand-over)."""
+        new = sorted(entity_ids - self._followed)
+        if not self.sharded or not new:
+            return
+        self._followed.update(new)
+        self.client.subscribe_many([availability_topic(e) for e in new], self._on_availability)
+        self.client.subscribe_many([ha_command_topic(e) for e in new], self._on_ha_command)
+        self.client.subscribe_many([state_topic(e) for e in new], self._on_state)
+
+    def unfollow(self, entity_ids: set[str]) -> None:
+        """A sharded bridge: stop receiving these devices' topics (handed to another bridge)."""
+        gone = sorted(entity_ids & self._followed)
+        if not gone:
+            return
+        self._followed.difference_update(gone)
+        topics = [f(e) for e in gone for f in (state_topic, availability_topic, ha_command_topic)]
+        self.client.unsubscribe(topics)
+
+    def followed(self) -> frozenset[str]:
+        """The devices a sharded bridge receives."""
+        return frozenset(self._followed)
+
     # ---- messages ----------------------------------------------------------------------------
 
     def _on_state(self, topic: str, payload: bytes) -> None:
@@ -143,6 +177,8 @@ class Bridge:
             return
         cause = {"entity_id": entity_id, "seq": state.get("seq"), "ts": state.get("ts")}
         with self._lock:
+            if entity_id not in self.engine.entity_owner:
+                return  # handed to another bridge while the message was on its way
             effects = self.engine.update(entity_id, state, self.clock(), cause)
             self._dirty.setdefault(entity_id, {}).update(state)
             zones = sorted(self.engine.zones_of.get(entity_id, ()))
@@ -219,13 +255,14 @@ class Bridge:
 
     def tick(self) -> None:
         """Advance the engine's clock and hand traces, waiting runs and states to the sink."""
-        with self._lock:
-            effects = self.engine.tick(self.clock())
-            leftover, traces, pending = self.engine.drain()
-            dirty, self._dirty = self._dirty, {}
-        self._carry_out(effects + leftover)
-        if self.sink is not None and (traces or pending or dirty):
-            self.sink(traces, pending, dirty)
+        with self._flushing:
+            with self._lock:
+                effects = self.engine.tick(self.clock())
+                leftover, traces, pending = self.engine.drain()
+                dirty, self._dirty = self._dirty, {}
+            self._carry_out(effects + leftover)
+            if self.sink is not None and (traces or pending or dirty):
+                self.sink(traces, pending, dirty)
 
     def publish_discovery(self) -> None:
         """Publish (retained) Home Assistant discovery configs for every car."""

@@ -1,4 +1,5 @@
-"""Tables of the ecosystem: homes, devices, pairing codes, scenes, run traces and pending runs."""
+"""Tables of the ecosystem: homes, devices, pairing codes, scenes, run traces and pending runs, and the
+bridges' membership and partition leases (cars sharded across bridge processes)."""
 
 from __future__ import annotations
 
@@ -158,3 +159,28 @@ class DriveSample(Base):
     customer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("customer.id"), index=True)
     at: Mapped[datetime] = mapped_column()
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class BridgeMember(Base):
+    """A running bridge process; it counts in the shares while its lease lasts (renewed every beat)."""
+
+    __tablename__ = "eco_bridge_member"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)  # host:pid:random, one per process
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime] = mapped_column(index=True)  # past it, the others count it gone
+
+
+class BridgePartition(Base):
+    """One partition of the cars (owners hashed into ``partitions``) and the bridge serving it now.
+
+    A bridge takes a partition only with one conditional UPDATE (free, its own, or its holder's lease
+    lapsed), so no partition has two holders; a holder that leaves releases it after handing its cars'
+    state to the database, one that dies loses it when the lease lapses."""
+
+    __tablename__ = "eco_bridge_partition"
+
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    member: Mapped[str] = mapped_column(String(120), default="")  # "" = free
+    lease_until: Mapped[datetime | None]
+    since: Mapped[datetime | None]  # when the current holder took it

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlparse
@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 from carloop.ecosystem.rules import topic_matches
 
 OnMessage = Callable[[str, bytes], None]
+SUBSCRIBE_BATCH = 500  # topics per SUBSCRIBE / UNSUBSCRIBE packet
 QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 
 
@@ -26,6 +27,8 @@ class MqttClient(Protocol):
     def connect(self) -> None: ...
     def publish(self, topic: str, payload: str | bytes, *, qos: int = 0, retain: bool = False) -> None: ...
     def subscribe(self, pattern: str, callback: OnMessage, *, qos: int = 0) -> None: ...
+    def subscribe_many(self, topics: Sequence[str], callback: OnMessage, *, qos: int = 0) -> None: ...
+    def unsubscribe(self, patterns: Sequence[str]) -> None: ...
     def disconnect(self) -> None: ...
 
 
@@ -75,7 +78,8 @@ class PahoClient:
         # 20 let a burst (the bridge's discovery configs at start, 10 per car) hold device commands
         # back for seconds behind a broker that acknowledges slowly (Mosquitto without set_tcp_nodelay).
         self._client.max_inflight_messages_set(max_inflight)
-        self._routes: list[tuple[str, int, OnMessage]] = []
+        self._routes: list[tuple[str, int, OnMessage]] = []  # filters with wildcards
+        self._exact: dict[str, tuple[int, OnMessage]] = {}  # one topic each (a sharded bridge's cars)
         self._lock = threading.Lock()
         self._connected = threading.Event()
         self._answered = threading.Event()
@@ -125,9 +129,10 @@ class PahoClient:
             return
         self._no_delay()
         with self._lock:
-            routes = list(self._routes)
-        for pattern, qos, _ in routes:  # re-subscribe after a reconnect
-            self._client.subscribe(pattern, qos)
+            routes = [(pattern, qos) for pattern, qos, _ in self._routes]
+            routes += [(topic, qos) for topic, (qos, _) in self._exact.items()]
+        for start in range(0, len(routes), SUBSCRIBE_BATCH):  # re-subscribe after a reconnect
+            self._client.subscribe(routes[start : start + SUBSCRIBE_BATCH])
         self._connected.set()
         self._answered.set()
         if self._user_on_connect is not None:
@@ -173,6 +178,9 @@ class PahoClient:
         payload: bytes = message.payload  # type: ignore[attr-defined]
         with self._lock:
             routes = list(self._routes)
+            exact = self._exact.get(topic)
+        if exact is not None:
+            exact[1](topic, payload)
         for pattern, _, callback in routes:
             if topic_matches(pattern, topic):
                 callback(topic, payload)
@@ -217,6 +225,28 @@ class PahoClient:
             self._routes.append((pattern, qos, callback))
         if self._connected.is_set():
             self._client.subscribe(pattern, qos)
+
+    def subscribe_many(self, topics: Sequence[str], callback: OnMessage, *, qos: int = 0) -> None:
+        """Receive messages on these exact topics (no wildcards), a few hundred per SUBSCRIBE packet;
+        a message is routed by one dict look-up, however many topics there are."""
+        with self._lock:
+            new = [t for t in topics if t not in self._exact]
+            for topic in new:
+                self._exact[topic] = (qos, callback)
+        if self._connected.is_set():
+            for start in range(0, len(new), SUBSCRIBE_BATCH):
+                self._client.subscribe([(t, qos) for t in new[start : start + SUBSCRIBE_BATCH]])
+
+    def unsubscribe(self, patterns: Sequence[str]) -> None:
+        """Stop receiving these topics or filters (messages already on their way may still arrive)."""
+        wanted = set(patterns)
+        with self._lock:
+            for topic in wanted:
+                self._exact.pop(topic, None)
+            self._routes = [r for r in self._routes if r[0] not in wanted]
+        chosen = sorted(wanted)
+        for start in range(0, len(chosen), SUBSCRIBE_BATCH):
+            self._client.unsubscribe(chosen[start : start + SUBSCRIBE_BATCH])
 
     def disconnect(self) -> None:
         """Disconnect cleanly (no last will) and stop the network thread."""
@@ -272,6 +302,16 @@ class FakeClient:
         for topic, payload in list(self.broker.retained.items()):
             if topic_matches(pattern, topic):
                 callback(topic, payload)
+
+    def subscribe_many(self, topics: Sequence[str], callback: OnMessage, *, qos: int = 0) -> None:
+        """Receive messages on these exact topics."""
+        for topic in topics:
+            self.subscribe(topic, callback, qos=qos)
+
+    def unsubscribe(self, patterns: Sequence[str]) -> None:
+        """Stop receiving these topics or filters."""
+        wanted = set(patterns)
+        self.routes = [r for r in self.routes if r[0] not in wanted]
 
     def disconnect(self) -> None:
         """Leave cleanly."""

@@ -1,5 +1,9 @@
 """The ecosystem inside the server: broker (embedded for the demo), the bridge on the database, the
-simulated fleet in development, and scene/device changes picked up while running."""
+simulated fleet in development, and scene/device changes picked up while running.
+
+One bridge serves every car by default. With ``CARLOOP_BRIDGE_SHARDED`` each server's bridge is one of
+several, serving the share of the cars its partitions hold (``membership.py``) and handing cars over
+when a bridge joins or leaves (``handover.py``)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -16,15 +21,17 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.clock import utcnow
-from carloop.ecosystem import activity, credentials, drives, preferences, service
+from carloop.ecosystem import activity, credentials, drives, handover, preferences, service
 from carloop.ecosystem import scenes as scene_service
 from carloop.ecosystem.bridge import Bridge, VehicleInfo
 from carloop.ecosystem.broker import EmbeddedBroker, free_port, write_auth_files
-from carloop.ecosystem.engine import Trace
+from carloop.ecosystem.engine import Engine, Trace
+from carloop.ecosystem.membership import Shares
 from carloop.ecosystem.models import Device, DeviceKind
 from carloop.ecosystem.mqtt import MqttClient, PahoClient
 from carloop.ecosystem.protocol import BRIDGE_STATUS, OFFLINE
 from carloop.ecosystem.schemas import SceneDefinition
+from carloop.ecosystem.shares import partition_of
 from carloop.ecosystem.simulator import PLACES, ROUTES, Fleet, SimCar, SimDevice
 from carloop.settings import PLACEHOLDER_SECRET, Settings
 
@@ -97,9 +104,11 @@ class Runtime:
         tick_interval: float | None = 0.25,
         freeze_gc: bool = False,
         auth: BrokerAuth | None = None,
+        shares: Shares | None = None,
     ) -> None:
         self.factory, self.url, self.simulate, self.timezone = factory, url, simulate, timezone
         self.auth = auth
+        self.shares = shares  # one of several bridges: serve only the partitions held here
         self.client_factory, self.reload_interval, self.tick_interval = (
             client_factory,
             reload_interval,
@@ -121,16 +130,21 @@ class Runtime:
     def start(self) -> None:
         """Connect, build the engine from the database, start the bridge (and fleet)."""
         with self.factory() as session:
-            engine = activity.build_engine(session=session, timezone=self.timezone)
+            if self.shares is None:
+                engine = activity.build_engine(session=session, timezone=self.timezone)
+            else:
+                engine = Engine(timezone=self.timezone)  # filled with this bridge's share by reload
             self.write_auth(session)
         bridge_url = self.url
         if self.auth is not None:
             bridge_url = with_login(self.url, credentials.BRIDGE_USER, self.auth.bridge_password)
-        client = self.client_factory(bridge_url, (BRIDGE_STATUS, OFFLINE))
+        # One of several bridges leaving does not say "offline" for the others' cars.
+        client = self.client_factory(bridge_url, None if self.shares else (BRIDGE_STATUS, OFFLINE))
         client.connect()
-        self.bridge = Bridge(client, engine, sink=self._sink)
+        self.bridge = Bridge(client, engine, sink=self._sink, sharded=self.shares is not None)
         if self.simulate:
             self.fleet = Fleet(connect=self._connect_device)
+        self.rebalance()
         self.reload()
         self.bridge.start(tick_interval=self.tick_interval, freeze_gc=self.freeze_gc)
         if self.fleet is not None:
@@ -146,6 +160,9 @@ class Runtime:
             self._thread.join(timeout=5)
         if self.fleet is not None:
             self.fleet.stop()
+        if self.bridge is not None and self.shares is not None:
+            self._hand_over(self.shares.held)  # everything saved before the partitions are freed
+            self.shares.leave()
         if self.bridge is not None:
             self.bridge.stop()
             self.bridge.client.disconnect()
@@ -165,10 +182,37 @@ class Runtime:
     def _poll(self) -> None:
         while not self._stop.wait(self.reload_interval):
             try:
+                self.rebalance()
                 self.reload()
                 self.purge_drives()
             except Exception:  # keep the bridge running on the last good configuration
                 log.exception("ecosystem reload failed")
+
+    def rebalance(self) -> None:
+        """A sharded bridge's beat: renew its leases, hand over the partitions it lost or must give up,
+        and let ``reload`` load the ones it gained."""
+        if self.shares is None:
+            return
+        gained, lost, release = self.shares.beat()
+        if lost or release:
+            self._hand_over(lost | release)
+            self.shares.release(release)
+        if gained or lost or release:
+            self._signature = None  # the share changed: reload reads it again
+
+    def _hand_over(self, partitions: frozenset[int]) -> None:
+        """Forget the owners of ``partitions``, stop receiving their devices, save what is unsaved."""
+        assert self.bridge is not None and self.shares is not None
+        bridge, count = self.bridge, self.shares.partitions
+        with bridge.locked():
+            owners = {o for o in handover.owners_of(bridge.engine) if partition_of(o, count) in partitions}
+            entities, scenes = handover.forget_owners(bridge.engine, owners)
+            for entity_id in entities:
+                bridge.vehicles.pop(entity_id, None)
+            for scene_id in scenes:
+                self._loaded.pop(scene_id, None)
+        bridge.unfollow(entities)
+        bridge.tick()  # their last states, waiting runs and traces into the database
 
     def purge_drives(self, every_s: float = PURGE_EVERY_S) -> None:
         """Delete recorded drives past their owners' retention (at most once per ``every_s``)."""
@@ -222,6 +266,11 @@ class Runtime:
             devices = service.paired_devices(session=session)
             self.write_auth(session, devices)
             scenes = scene_service.enabled_scenes(session=session)
+            if self.shares is not None:
+                held, count = self.shares.held, self.shares.partitions
+                homes = [h for h in homes if partition_of(h.customer_id, count) in held]
+                devices = [d for d in devices if partition_of(d.customer_id, count) in held]
+                scenes = [s for s in scenes if partition_of(s.customer_id, count) in held]
             owners = preferences.all_settings(session=session)
             self._recorded = drives.recorded_vehicles(session=session)
             signature = (
@@ -241,7 +290,8 @@ class Runtime:
                 for owner_id, owned in by_owner.items():
                     engine.set_zones(owner_id, service.zones_for(owned))
                 current = {d.entity_id for d in devices}
-                for entity_id in set(engine.entity_owner) - current:
+                unpaired = set(engine.entity_owner) - current
+                for entity_id in unpaired:
                     engine.entity_owner.pop(entity_id, None)  # unpaired: its messages are ignored now
                     bridge.vehicles.pop(entity_id, None)
                 for device in devices:
@@ -256,6 +306,7 @@ class Runtime:
                             settings.ha_language if settings is not None else "zh_CN",
                         )
                 wanted = {s.id: (s.updated_at, s.location_revoked) for s in scenes}
+                fresh = set(wanted) - set(self._loaded)
                 for scene_id in list(self._loaded):
                     if scene_id not in wanted:
                         engine.unload(scene_id)
@@ -267,8 +318,14 @@ class Runtime:
                             scene.id, scene.customer_id, definition, location=not scene.location_revoked
                         )
                         self._loaded[scene.id] = wanted[scene.id]
+                if self.shares is not None and fresh:  # taken over: their waiting runs continue here
+                    for continuation in activity.pending_runs(session=session):
+                        if int(continuation["scene_id"]) in fresh:
+                            engine.restore(continuation)
             if self.fleet is not None:
                 self._simulate(devices, by_owner)
+        bridge.unfollow(unpaired)
+        bridge.follow(current)
         bridge.watch_mqtt_topics()
         bridge.publish_discovery()
 
@@ -349,6 +406,15 @@ def start(settings: Settings, factory: sessionmaker[Session]) -> Runtime | None:
             broker.stop()
             return None
         url = broker.url
+    shares = None
+    if settings.bridge_sharded and broker is None:  # several bridges need one broker they all use
+        shares = Shares(
+            factory,
+            lease=timedelta(seconds=settings.bridge_lease_seconds),
+            partitions=settings.bridge_partitions,
+        )
+    elif settings.bridge_sharded:
+        log.warning("CARLOOP_BRIDGE_SHARDED needs CARLOOP_MQTT_URL; the embedded broker's bridge serves all")
     runtime = Runtime(
         factory,
         url,
@@ -357,6 +423,7 @@ def start(settings: Settings, factory: sessionmaker[Session]) -> Runtime | None:
         reload_interval=eco.reload_interval,
         freeze_gc=True,
         auth=auth,
+        shares=shares,
     )
     runtime.broker = broker
     try:

@@ -38,3 +38,21 @@ def test_bench_scenes_reports_latency_and_no_missed_scenes(mqtt_url: str) -> Non
 def test_simulate_car_rejects_an_unknown_route() -> None:
     result = CliRunner().invoke(app, ["simulate", "car", "--route", "moon-home"])
     assert result.exit_code != 0
+
+
+def test_bench_scenes_with_two_bridges_reports_each_share(mqtt_url: str) -> None:
+    base = random.randrange(100_000_000, 900_000_000)
+    result = CliRunner().invoke(
+        app,
+        [
+            *("bench", "scenes", "--vehicles", "12", "--seconds", "5", "--bridges", "2"),
+            *("--mqtt-url", mqtt_url, "--base", str(base), "--json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["processed"] == 60 and body["commands"] == 12 and body["missed"] == 0
+    shares = body["bridges"]
+    assert len(shares) == 2 and sum(s["cars"] for s in shares) == 12  # every car in exactly one share
+    assert sum(s["processed"] for s in shares) == 60  # no car's state handled by both bridges
+    assert all(s["missed"] == 0 and s["duplicates"] == 0 and s["partitions_moved"] == 0 for s in shares)
