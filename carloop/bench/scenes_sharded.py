@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
-from carloop.bench.scenes import Counted, fleet_engine
+from carloop.bench.scenes_fleet import Counted, fleet_engine
 from carloop.ecosystem.bridge import Bridge
 from carloop.ecosystem.membership import Shares
 from carloop.ecosystem.models import BridgeMember, BridgePartition
