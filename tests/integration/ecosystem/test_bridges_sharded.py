@@ -208,3 +208,37 @@ def test_every_car_is_served_once_and_a_stopped_bridge_hands_over(
         assert all(counts[fleet[car][1]] == (2 if car in share_a else 1) for car in cars), counts
     finally:
         lights.client.disconnect()
+
+
+def _die(runtime: Runtime) -> None:
+    """The process is gone: no more beats, ticks or messages, nothing released, nothing saved."""
+    assert runtime.bridge is not None and runtime._thread is not None and runtime.bridge._thread is not None
+    runtime._stop.set()
+    runtime.bridge._stop.set()
+    runtime._thread.join(5)
+    runtime.bridge._thread.join(5)
+    runtime.bridge.client.disconnect()
+
+
+def test_a_dead_bridges_cars_are_served_again_after_its_lease(
+    bridges: list[Runtime], fleet: dict[str, tuple[int, str, tuple[float, float]]], mqtt_url: str
+) -> None:
+    a, b = bridges
+    cars = set(fleet)
+    lights = Lights(mqtt_url, {light for _, light, _ in fleet.values()})
+    try:
+        wait_for(lambda: a.shares and b.shares and a.shares.settled() and b.shares.settled())
+        wait_for(lambda: _served(a) | _served(b) >= cars)
+        share_a = _served(a) & cars
+        assert b.shares is not None and a.shares is not None
+        dead = a.shares.held
+        time.sleep(0.3)  # a has saved where its cars were (1 km from home) by now
+        _die(a)
+        bridges.remove(a)
+        _retain_drive(mqtt_url, {car: fleet[car] for car in share_a}, lambda home: home)
+        wait_for(lambda: b.shares.held >= dead)  # after a's lease (3 s) lapsed
+        wait_for(lambda: all(lights.counts()[fleet[car][1]] == 1 for car in share_a))
+        time.sleep(0.5)
+        assert all(lights.counts()[fleet[car][1]] == (1 if car in share_a else 0) for car in cars)
+    finally:
+        lights.client.disconnect()
