@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from carloop.accounts.schemas import Principal, Role
 from carloop.campaigns import live, service
-from carloop.console import rules as console_rules
+from carloop.console.render import render
 from carloop.web.deps import DbSession, require_roles
 
 router = APIRouter(prefix="/console/campaigns")
@@ -44,8 +44,7 @@ def live_page(request: Request, session: DbSession, principal: HqStaff, campaign
     campaign = service.get_campaign(session=session, campaign_id=campaign_id)
     data = live.figures(session=session, campaign=campaign)
     data["waiting_room"] = waiting_room(request)
-    context = {"nav": console_rules.navigation(principal.role), "campaign": campaign, "figures": data}
-    return request.app.state.renderer.render(request, "campaigns/console_live.html", context)
+    return render(request, principal, "campaigns/console_live.html", {"campaign": campaign, "figures": data})
 
 
 @router.get("/{campaign_id}/live/stream")

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import segno
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from carloop.accounts.schemas import Principal, Role
@@ -20,7 +20,7 @@ from carloop.campaigns.models import Campaign, CampaignVersion
 from carloop.campaigns.schemas import CampaignCreate, LinkCreate
 from carloop.catalog import service as catalog
 from carloop.clock import SHANGHAI, as_utc, utcnow
-from carloop.console import rules as console_rules
+from carloop.console.render import render
 from carloop.errors import DomainError
 from carloop.web.deps import DbSession, check_csrf, public_base_url, require_roles
 
@@ -28,14 +28,6 @@ router = APIRouter(prefix="/console/campaigns")
 HqStaff = Annotated[Principal, require_roles(Role.HQ_OPS, Role.ADMIN)]
 Csrf = Annotated[str, Form(max_length=100)]
 Short = Annotated[str, Form(max_length=256)]
-Many = Annotated[list[str] | None, Form(max_length=20)]
-
-
-def _render(
-    request: Request, principal: Principal, template: str, context: dict[str, Any], status: int = 200
-) -> Response:
-    full = {"nav": console_rules.navigation(principal.role), **context}
-    return request.app.state.renderer.render(request, template, full, status_code=status)
 
 
 def _local(moment: datetime) -> str:
@@ -136,7 +128,7 @@ def _list_page(
         "now": now,
         "revealed": lambda c: service.is_revealed(c, now),
     }
-    return _render(request, principal, "campaigns/console_list.html", context, status)
+    return render(request, principal, "campaigns/console_list.html", context, status)
 
 
 @router.get("")
@@ -145,49 +137,37 @@ def campaigns_page(request: Request, session: DbSession, principal: HqStaff) -> 
     return _list_page(request, session, principal)
 
 
-def _submitted(
-    code: str, name_en: str, name_zh: str, models: list[str] | None, trims: str, reveal_at: str, ends_at: str,
-    perk_kind: str, perk_number: str, perk_title_en: str, perk_title_zh: str,
-) -> dict[str, Any]:  # fmt: skip
-    return {
-        "code": code,
-        "name_en": name_en,
-        "name_zh": name_zh,
-        "models": list(models or []),
-        "trims": trims,
-        "reveal_at": reveal_at,
-        "ends_at": ends_at,
-        "perk_kind": perk_kind,
-        "perk_number": perk_number,
-        "perk_title_en": perk_title_en,
-        "perk_title_zh": perk_title_zh,
-    }
+class CampaignFormIn(BaseModel):
+    """The campaign form as posted (create and edit share it)."""
+
+    csrf_token: str = Field("", max_length=100)
+    code: str = Field("", max_length=256)
+    name_en: str = Field("", max_length=256)
+    name_zh: str = Field("", max_length=256)
+    models: list[str] = Field(default_factory=list, max_length=20)
+    trims: str = Field("", max_length=256)
+    reveal_at: str = Field("", max_length=256)
+    ends_at: str = Field("", max_length=256)
+    perk_kind: str = Field("", max_length=256)
+    perk_number: str = Field("", max_length=256)
+    perk_title_en: str = Field("", max_length=256)
+    perk_title_zh: str = Field("", max_length=256)
+
+    def values(self) -> dict[str, Any]:
+        """The fields as the form template shows them again."""
+        return self.model_dump(exclude={"csrf_token"})
+
+
+CampaignFields = Annotated[CampaignFormIn, Form()]
 
 
 @router.post("")
 def create_campaign(
-    request: Request,
-    session: DbSession,
-    principal: HqStaff,
-    csrf_token: Csrf = "",
-    code: Short = "",
-    name_en: Short = "",
-    name_zh: Short = "",
-    models: Many = None,
-    trims: Short = "",
-    reveal_at: Short = "",
-    ends_at: Short = "",
-    perk_kind: Short = "",
-    perk_number: Short = "",
-    perk_title_en: Short = "",
-    perk_title_zh: Short = "",
+    request: Request, session: DbSession, principal: HqStaff, posted: CampaignFields
 ) -> Response:
     """Create a campaign (audited)."""
-    check_csrf(request, csrf_token)
-    form = _submitted(
-        code, name_en, name_zh, models, trims, reveal_at, ends_at, perk_kind, perk_number, perk_title_en,
-        perk_title_zh,
-    )  # fmt: skip
+    check_csrf(request, posted.csrf_token)
+    form = posted.values()
     try:
         data = _form_data(form)
         with session.begin_nested():
@@ -237,7 +217,7 @@ def _detail_page(
         "channels": LinkCreate.model_fields["channel"].annotation.__args__,  # type: ignore[union-attr]
         "error": error,
     }
-    return _render(request, principal, "campaigns/console_detail.html", context, status)
+    return render(request, principal, "campaigns/console_detail.html", context, status)
 
 
 @router.get("/{campaign_id}")
@@ -249,29 +229,12 @@ def campaign_page(request: Request, session: DbSession, principal: HqStaff, camp
 
 @router.post("/{campaign_id}")
 def update_campaign(
-    request: Request,
-    session: DbSession,
-    principal: HqStaff,
-    campaign_id: int,
-    csrf_token: Csrf = "",
-    name_en: Short = "",
-    name_zh: Short = "",
-    models: Many = None,
-    trims: Short = "",
-    reveal_at: Short = "",
-    ends_at: Short = "",
-    perk_kind: Short = "",
-    perk_number: Short = "",
-    perk_title_en: Short = "",
-    perk_title_zh: Short = "",
+    request: Request, session: DbSession, principal: HqStaff, campaign_id: int, posted: CampaignFields
 ) -> Response:
     """Save a change as a new version (audited); after the reveal only a later end is accepted."""
-    check_csrf(request, csrf_token)
+    check_csrf(request, posted.csrf_token)
     campaign = service.get_campaign(session=session, campaign_id=campaign_id)
-    form = _submitted(
-        campaign.code, name_en, name_zh, models, trims, reveal_at, ends_at, perk_kind, perk_number,
-        perk_title_en, perk_title_zh,
-    )  # fmt: skip
+    form = posted.values() | {"code": campaign.code}
     try:
         data = _form_data(form)
         with session.begin_nested():

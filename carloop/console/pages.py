@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
@@ -16,6 +16,7 @@ from carloop.audit import service as audit
 from carloop.catalog import service as catalog
 from carloop.clock import SHANGHAI
 from carloop.console import rules
+from carloop.console.render import render
 from carloop.errors import DomainError, PermissionDenied
 from carloop.jobs import service as jobs_service
 from carloop.network import service as network
@@ -30,27 +31,20 @@ Short = Annotated[str, Form(max_length=256)]
 AUDIT_TARGETS = ("order", "payment", "staff", "customer", "shop_order", "plan")
 
 
-def _render(
-    request: Request, principal: Principal, template: str, context: dict[str, Any], status: int = 200
-) -> Response:
-    full = {"nav": rules.navigation(principal.role), **context}
-    return request.app.state.renderer.render(request, template, full, status_code=status)
-
-
 @router.get("")
 def console_home(request: Request, session: DbSession, principal: CurrentStaff) -> Response:
     """The console's front page: the sections this role may open; HQ also sees the scheduled jobs."""
     hq = principal.role in rules.HQ
     jobs = jobs_service.statuses(session=session, jobs=request.app.state.jobs) if hq else []
     alerts = jobs_service.alerts(session=session) if hq else []
-    return _render(request, principal, "console/home.html", {"jobs": jobs, "alerts": alerts})
+    return render(request, principal, "console/home.html", {"jobs": jobs, "alerts": alerts})
 
 
 # ---------------------------------------------------------------------------- users and roles (admin)
 def _staff_page(
     request: Request, session: DbSession, principal: Principal, error: str = "", status: int = 200
 ) -> Response:
-    return _render(
+    return render(
         request,
         principal,
         "console/staff.html",
@@ -183,7 +177,7 @@ def audit_page(
         until=_china_midnight(date_to + timedelta(days=1)) if date_to else None,
         limit=100,
     )
-    return _render(
+    return render(
         request,
         principal,
         "console/audit.html",
@@ -219,7 +213,7 @@ def catalog_page(
     active = catalog.active_catalog_version(session=session)
     versions = list(catalog.list_versions())
     shown = version if version in versions else active
-    return _render(
+    return render(
         request,
         principal,
         "console/catalog.html",
@@ -259,7 +253,7 @@ def _policy_page(
                     "override": overrides.get((car.code, code)),
                 }
             )
-    return _render(
+    return render(
         request, principal, "console/policy.html", {"rows": rows, "version": version, "error": error}, status
     )
 
