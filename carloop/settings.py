@@ -267,6 +267,10 @@ class Settings(BaseSettings):
                     ("CARLOOP_SMS_ACCESS_KEY_SECRET", self.sms_access_key_secret.get_secret_value()),
                     ("CARLOOP_SMS_SIGN_NAME", self.sms_sign_name),
                     ("CARLOOP_SMS_TEMPLATES[login_code]", self.sms_templates.get("login_code", "")),
+                    (
+                        "CARLOOP_SMS_TEMPLATES[registration_code]",
+                        self.sms_templates.get("registration_code", ""),
+                    ),
                     ("CARLOOP_SMS_APP_ID", self.sms_app_id if self.sms_provider == "tencent" else "-"),
                 )
                 if not value

@@ -26,6 +26,7 @@ from carloop.campaigns.registration_models import CampaignRegistration, Registra
 from carloop.clock import utcnow
 from carloop.errors import AuthenticationFailed, Conflict, PolicyViolation
 from carloop.settings import Settings
+from carloop.sms.rules import REGISTRATION_CODE
 
 BAD_PHONE = "Enter a mainland China mobile number (11 digits starting with 1)."
 BAD_CITY = "Enter your city (at most 40 characters)."
@@ -116,7 +117,12 @@ def request_code(
     code = account_rules.new_code()
     session.flush()  # the counters stay counted even if the sender refuses
     (sender or LogSender()).send(
-        session=session, phone=normalised, code=code, ttl_seconds=settings.otp_ttl_seconds, locale=locale
+        session=session,
+        phone=normalised,
+        code=code,
+        ttl_seconds=settings.otp_ttl_seconds,
+        locale=locale,
+        purpose=REGISTRATION_CODE,
     )
     session.execute(
         update(RegistrationCode)

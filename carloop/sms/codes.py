@@ -10,14 +10,22 @@ from carloop.sms.gateways import SmsGateway
 
 
 class SmsCodeSender:
-    """Sends the ``login_code`` template; refusals surface as ``MessageNotSent`` / ``RateLimited``."""
+    """Sends the ``login_code`` template (``registration_code`` for a campaign's pre-registration);
+    refusals surface as ``MessageNotSent`` / ``RateLimited``."""
 
     def __init__(self, settings: Settings, gateway: SmsGateway) -> None:
         self.settings = settings
         self.gateway = gateway
 
     def send(
-        self, *, session: Session, phone: str, code: str, ttl_seconds: int, locale: str = "zh_CN"
+        self,
+        *,
+        session: Session,
+        phone: str,
+        code: str,
+        ttl_seconds: int,
+        locale: str = "zh_CN",
+        purpose: str = rules.LOGIN_CODE,
     ) -> None:
         """One code to one phone, now (the buyer is waiting for it)."""
         minutes = str(max(1, ttl_seconds // 60))
@@ -26,7 +34,7 @@ class SmsCodeSender:
             settings=self.settings,
             gateway=self.gateway,
             phone=phone,
-            purpose=rules.LOGIN_CODE,
+            purpose=purpose,
             params={"code": code, "minutes": minutes},
             locale=locale,
         )

@@ -38,6 +38,7 @@ class Template:
 
 
 LOGIN_CODE = "login_code"
+REGISTRATION_CODE = "registration_code"  # a campaign's pre-registration, not a sign-in
 
 TEMPLATES: dict[str, Template] = {
     t.purpose: t
@@ -46,6 +47,11 @@ TEMPLATES: dict[str, Template] = {
             LOGIN_CODE,
             ("code", "minutes"),
             "您的登录验证码为${code}，${minutes}分钟内有效。如非本人操作，请忽略本短信。",
+        ),
+        Template(
+            REGISTRATION_CODE,
+            ("code", "minutes"),
+            "您正在预约新车发布会，验证码为${code}，${minutes}分钟内有效。如非本人操作，请忽略本短信。",
         ),
         Template(
             "eta_changed",

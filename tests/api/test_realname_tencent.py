@@ -209,7 +209,7 @@ def test_production_refuses_the_stand_in_and_a_tencent_verifier_without_its_key(
         sms_access_key_secret="sms-key",
         sms_app_id="1400000001",
         sms_sign_name="卡路智行",
-        sms_templates={"login_code": "100001"},
+        sms_templates={"login_code": "100001", "registration_code": "100001"},
     )
     assert fine.realname_verifier == "tencent"
     with pytest.raises(ValueError, match="must be https in production"):

@@ -332,7 +332,7 @@ def test_production_refuses_the_e_invoice_stand_in_unless_disabled() -> None:
         "public_base_url": "https://shop.example.cn", "realname_verifier": "tencent",
         "realname_tencent_secret_id": "AKIDtest", "realname_tencent_secret_key": "t" * 32,
         "sms_provider": "aliyun", "sms_access_key_id": "id", "sms_access_key_secret": "secret",
-        "sms_sign_name": "卡路智行", "sms_templates": {"login_code": "SMS_1"},
+        "sms_sign_name": "卡路智行", "sms_templates": {"login_code": "SMS_1", "registration_code": "SMS_1"},
     }  # fmt: skip
     for choice in (None, "standin"):
         with pytest.raises(ValueError, match="CARLOOP_EINVOICE_PROVIDER=disabled"):

@@ -68,7 +68,7 @@ def test_production_refuses_to_start_without_an_sms_provider_or_with_half_of_one
             sms_provider="tencent",
             sms_access_key_id="id",
             sms_sign_name="卡路智行",
-            sms_templates={"login_code": "1"},
+            sms_templates={"login_code": "1", "registration_code": "1"},
         )
     configured = Settings(
         **real,
@@ -76,7 +76,7 @@ def test_production_refuses_to_start_without_an_sms_provider_or_with_half_of_one
         sms_access_key_id="id",
         sms_access_key_secret="secret",
         sms_sign_name="卡路智行",
-        sms_templates={"login_code": "SMS_1"},
+        sms_templates={"login_code": "SMS_1", "registration_code": "SMS_1"},
     )
     assert configured.sms_provider == "aliyun" and not configured.shows_codes
 

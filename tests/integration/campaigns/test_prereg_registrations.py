@@ -11,7 +11,9 @@ from builders.accounts import customer_headers
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from stand_ins.sms import SmsStandIn
 
+from carloop.accounts import service as accounts
 from carloop.accounts.rules import normalise_phone
 from carloop.accounts.senders import MemorySender
 from carloop.campaigns import registrations
@@ -21,6 +23,9 @@ from carloop.errors import AuthenticationFailed, Conflict, PolicyViolation, Rate
 from carloop.handlers import all_handlers
 from carloop.outbox.service import dispatch
 from carloop.settings import Settings
+from carloop.sms.codes import SmsCodeSender
+from carloop.sms.providers import build_gateway
+from carloop.sms.rules import TEMPLATES
 
 PHONE = "+8613912345678"
 
@@ -365,3 +370,33 @@ def test_the_page_refuses_a_forged_form(client: TestClient, session_factory: ses
         data={"login_csrf": "forged", "phone": "13912345678", "model_code": "su7", "city": "杭州"},
     )
     assert forged.status_code == 403
+
+
+def test_the_registration_code_goes_out_with_its_own_template_not_the_sign_in_one(
+    session: Session, settings: Settings, tencent_sms: SmsStandIn
+) -> None:
+    settings = Settings(**{**settings.model_dump(), **tencent_sms.settings()})
+    gateway = build_gateway(settings)
+    assert gateway is not None
+    sender = SmsCodeSender(settings, gateway)
+    campaign = make_campaign(session)
+    registrations.request_code(
+        session=session, settings=settings, campaign_id=campaign.id, phone=PHONE, ip=None, sender=sender
+    )
+    accounts.request_login_code(session=session, settings=settings, phone=PHONE, ip=None, sender=sender)
+    registration, sign_in = tencent_sms.to(PHONE)
+    assert registration.template == tencent_sms.templates["registration_code"]
+    assert sign_in.template == tencent_sms.templates["login_code"]
+    assert "预约" in TEMPLATES["registration_code"].text_zh and set(registration.params) == {
+        "code",
+        "minutes",
+    }
+    row = registrations.register(
+        session=session,
+        settings=settings,
+        campaign_id=campaign.id,
+        phone=PHONE,
+        code=registration.params["code"],
+        interest=INTEREST,
+    )
+    assert row.phone == PHONE

@@ -176,7 +176,7 @@ def test_half_configured_wechat_pay_is_refused_and_full_configuration_is_offered
         "sms_access_key_id": "id",
         "sms_access_key_secret": SecretStr("secret"),
         "sms_sign_name": "卡路智行",
-        "sms_templates": {"login_code": "SMS_1"},
+        "sms_templates": {"login_code": "SMS_1", "registration_code": "SMS_1"},
     }
     production = Settings(environment="production", payment_provider="wechat", **real, **full, **sms)
     assert production.payment_providers == ["wechat"]
