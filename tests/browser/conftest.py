@@ -71,7 +71,15 @@ def _free_socket() -> socket.socket:
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_settings() -> dict[str, Any]:
+    """More settings for the module's live server (a module overrides this, e.g. with an SMS stand-in)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, live_settings: dict[str, Any]
+) -> Iterator[LiveServer]:
     """The real app served by uvicorn in a background thread, on a fresh SQLite database."""
     import carloop.models  # noqa: F401 - registers every domain's tables on Base.metadata
     from carloop.web.app import create_app
@@ -87,6 +95,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         port=port,
         public_base_url=url,
         otp_sender="page",
+        **live_settings,
     )
     schema_engine = make_engine(settings)
     enable_wal(schema_engine)

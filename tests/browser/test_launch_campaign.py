@@ -1,13 +1,17 @@
 """The Done-when story of issue 16 (the campaign's part) in a real browser: HQ creates a campaign that
 reveals in two minutes, with an early-bird perk and two influencer links; before the reveal the
 configurator counts down with no price and the order API refuses with a problem saying when orders
-open; at the reveal the page shows the price by itself; a buyer who came through one influencer's
-link reserves the preset configuration, sees the perk, pays, and the live view shows the order under
-that influencer without a reload."""
+open; from the countdown a visitor registers interest with the SMS code (Tencent Cloud's stand-in),
+and the registration joins the account at sign-in; at the reveal the page shows the price by itself
+and the registrant is told by SMS; a buyer who came through one influencer's link reserves the preset
+configuration, sees the perk, pays, and the live view shows the order under that influencer without
+a reload."""
 
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -15,14 +19,31 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from stand_ins.sms import SmsStandIn, serve_sms
 
 from carloop.accounts import service as accounts
 from carloop.accounts.schemas import Role
 from carloop.campaigns.models import Campaign
+from carloop.campaigns.registration_models import OpeningWave
 from carloop.clock import SHANGHAI, utcnow
+from carloop.jobs.models import ScheduledJob
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery staple"
+BUYER = "+8613800138066"
+
+
+@pytest.fixture(scope="module")
+def sms() -> Iterator[SmsStandIn]:
+    """Tencent Cloud SMS, played locally: registration codes and opening notices go through it."""
+    with serve_sms("tencent") as standin:
+        yield standin
+
+
+@pytest.fixture(scope="module")
+def live_settings(sms: SmsStandIn) -> dict[str, Any]:
+    """The live server sends its text messages through the stand-in."""
+    return sms.settings()
 
 
 def _staff(session: Session) -> None:
@@ -58,12 +79,17 @@ def _reveal_in(live_server: Any, seconds: int) -> None:
         campaign = session.scalar(select(Campaign))
         assert campaign is not None
         campaign.reveal_at = utcnow() + timedelta(seconds=seconds)
+        for wave in session.scalars(select(OpeningWave)):  # the automatic wave starts at the reveal
+            wave.starts_at = campaign.reveal_at
+        job = session.get(ScheduledJob, "campaign_openings")  # planned for the old reveal
+        if job is not None:
+            job.next_run_at = campaign.reveal_at
 
     live_server.seed(move)
 
 
 def test_hq_creates_a_campaign_and_a_buyer_reserves_through_an_influencers_link(
-    browser: Any, live_server: Any
+    browser: Any, live_server: Any, sms: SmsStandIn
 ) -> None:
     live_server.seed(_staff)
     hq = browser.new_context(base_url=live_server.url, locale="zh-CN", timezone_id="Asia/Shanghai")
@@ -103,6 +129,23 @@ def test_hq_creates_a_campaign_and_a_buyer_reserves_through_an_influencers_link(
         assert "¥" not in shop.content()
         expect(shop.get_by_test_id("reserve")).to_have_count(0)
         expect(shop.get_by_test_id("perk-offer")).to_contain_text("赠送锻造轮毂")
+        configure_url = shop.url
+
+        # From the countdown: register interest, proving the phone with the code the SMS brought.
+        shop.get_by_test_id("register-interest").click()
+        expect(shop).to_have_url(re.compile(r"/campaigns/su7-night/register$"))
+        shop.get_by_test_id("phone").fill("13800138066")
+        shop.get_by_test_id("city").fill("上海")
+        shop.get_by_test_id("channel").select_option("livestream")
+        shop.get_by_test_id("notify").check()
+        shop.get_by_test_id("register-submit").click()
+        expect(shop.get_by_test_id("code-sent")).to_be_visible()
+        (message,) = sms.to(BUYER)
+        assert message.template == sms.templates["registration_code"]  # its own text, not the sign-in's
+        shop.get_by_test_id("code").fill(message.params["code"])
+        shop.get_by_test_id("register-submit").click()
+        expect(shop.get_by_test_id("registered")).to_be_visible()
+        shop.goto(configure_url.removeprefix(live_server.url))
 
         # Sign in while the countdown runs.
         shop.goto("/login?lang=zh-CN&next=/configure/su7%3Ftrim%3Dmax%26option%3Dpaint-aqua-blue")
@@ -121,6 +164,11 @@ def test_hq_creates_a_campaign_and_a_buyer_reserves_through_an_influencers_link(
         problem = early.json()
         assert problem["code"] == "orders-not-open"
         assert "开放订购" in problem["detail"] and "北京时间" in problem["detail"]
+
+        # Signed in with the same number, the registration is the buyer's own.
+        shop.goto("/campaigns/su7-night/register?lang=zh-CN")
+        expect(shop.get_by_test_id("my-registration")).to_contain_text("上海")
+        shop.goto(configure_url.removeprefix(live_server.url))
 
         # The reveal (brought forward so the test does not wait two minutes): the page shows itself.
         _reveal_in(live_server, 4)
@@ -147,6 +195,12 @@ def test_hq_creates_a_campaign_and_a_buyer_reserves_through_an_influencers_link(
         expect(live.locator('[data-figure="paid"]')).to_have_text("1", timeout=10_000)
         expect(funnel.locator("tr", has_text="小美").locator("td").nth(3)).to_have_text("1")
         expect(funnel.locator("tr", has_text="阿杰")).to_have_count(0)
+
+        # The registrant was told at the reveal: one opening notice, through the provider.
+        deadline = time.monotonic() + 30
+        while not [m for m in sms.to(BUYER) if m.template == sms.templates["orders_open"]]:
+            assert time.monotonic() < deadline, "the registrant was not told at the reveal"
+            time.sleep(0.5)
 
         # The perk, won by the first paid order, on the order page.
         shop.reload()
