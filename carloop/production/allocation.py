@@ -186,10 +186,12 @@ class Allocation:
     def recapacitate(self, capacity: IntArray) -> Moves:
         """Apply new weekly capacities: cuts push the latest-locked orders on, increases pull orders in."""
         capacity = np.asarray(capacity, dtype=np.int64)
-        before = self.week.copy()
         grown = np.flatnonzero((capacity > self.capacity).any(axis=0)).tolist()
         cut = (capacity < self.capacity).any(axis=1)
         self.capacity = capacity
+        if not grown:  # a cut alone: the cascade knows what it moved, the book is not copied
+            return self._cascade(np.asarray(self.uses[cut].any(axis=0), dtype=bool))
+        before = self.week.copy()
         self._cascade(np.asarray(self.uses[cut].any(axis=0), dtype=bool))
         self._compact(grown)
         return self._moves_since(before)
@@ -214,6 +216,7 @@ class Allocation:
         are filled in turn, so only the weeks the freed room reaches are touched.
         """
         heap = sorted({w for w in weeks if self.frozen <= w < self.horizon})
+        dead = bool(heap) and not self.alive.all()
         while heap:
             w = heapq.heappop(heap)
             while heap and heap[0] == w:
@@ -237,8 +240,17 @@ class Allocation:
             for week in np.unique(self.week[taken]).tolist():
                 if week < self.horizon:
                     heapq.heappush(heap, week)
+            if dead:  # cancelled rows among the taken come along: the queue's weeks stay sorted
+                taken = self._span(w, taken)
             self.week[taken] = w
             self.key[taken] = self.sig[taken] * self._stride + w
+
+    def _span(self, w: int, taken: IntArray) -> IntArray:
+        """Every row from each queue's first row after week ``w`` to its last taken row."""
+        sigs, last = np.unique(self.sig[taken[::-1]], return_index=True)
+        last = taken[::-1][last]
+        first = np.searchsorted(self.key, sigs * self._stride + w, side="right")
+        return _ranges(first, last + 1)
 
     def _waiting(self, w: int, eligible: IntArray, room: IntArray) -> IntArray:
         """The first waiting orders (planned after week ``w``) of each eligible signature, as many as
@@ -262,48 +274,119 @@ class Allocation:
                 i += 1
         return np.asarray(found, dtype=np.int64)
 
-    def _set_week(self, i: int, w: int) -> None:
-        s = self.sig[i]
-        self.load[:, self.week[i]] -= self.uses_int[:, s]
-        self.load[:, w] += self.uses_int[:, s]
-        self.week[i] = w
-        self.key[i] = s * self._stride + w
-
-    def _members(self, w: int) -> IntArray:
-        n_sig = self.uses.shape[1]
-        base = np.arange(n_sig, dtype=np.int64) * self._stride + w
-        lo = np.searchsorted(self.key, base, side="left")
-        hi = np.searchsorted(self.key, base, side="right")
-        return _ranges(lo, hi)
-
-    def _cascade(self, affected: BoolArray) -> None:
-        """Push the latest-locked orders of overfull weeks on, one week at a time.
+    def _cascade(self, affected: BoolArray) -> Moves:
+        """Push the latest-locked orders of overfull weeks on, one week at a time; the orders moved.
 
         Only orders whose signature uses a constraint that was cut compete for the week (by lock
-        order); everyone else keeps their week, so a battery cut moves battery users only.
+        order); everyone else keeps their week, so a battery cut moves battery users only. Each week
+        is dealt to the competing queues by lock rank (``_deal``, as ``allocate`` deals a week), and
+        what it cannot hold is the tail of each queue's run in that week: one slice per queue moves
+        on. Only the cut signatures' cells from the first overfull week on are read or written.
         """
-        overfull = (self.load[:, : self.horizon] > self.capacity).any(axis=0)
-        w = int(np.argmax(overfull)) if overfull.any() else self.horizon
-        n_sig = self.uses.shape[1]
+        sigs = np.flatnonzero(affected)
+        over = (self.load[:, : self.horizon] > self.capacity).any(axis=0)
+        none = np.empty(0, dtype=np.int64)
+        if not sigs.size or not over.any():
+            return Moves(none, none, none)
+        w = int(np.argmax(over))
+        uses, used = self.uses[:, sigs], self.uses_int[:, sigs]
+        queues = np.arange(len(sigs), dtype=np.int64)
+        reached = np.zeros(len(sigs), dtype=np.int64)  # rows below have moved already
+        moved: list[tuple[int, int, int]] = []  # rows [a, b) first moved on from week w
         while w < self.horizon:
-            members = self._members(w)
-            members = members[self.alive[members]]
-            mine = affected[self.sig[members]]
-            pool, others = members[mine], members[~mine]
-            pool = pool[np.argsort(self.rank[pool], kind="stable")]
-            room = self.capacity[:, w] - self.uses_int @ np.bincount(self.sig[others], minlength=n_sig)
-            keep = fill_week(self.uses_int, self.sig[pool], room)
-            bumped = pool[~keep]  # the latest-locked orders the week cannot hold move on by one week
-            if bumped.size:
-                delta = self.uses_int @ np.bincount(self.sig[bumped], minlength=n_sig)
+            cells = sigs * self._stride + w
+            lo = np.searchsorted(self.key, cells, side="left")
+            hi = np.searchsorted(self.key, cells, side="right")
+            # This week's queues back to back, each in lock order: one sorted array to deal from.
+            rows = _ranges(lo, hi)
+            rank = self.rank[rows]
+            big = int(rank.max()) + 2 if rows.size else 2
+            keyed = np.repeat(queues * big, hi - lo) + rank
+            start = np.concatenate([[0], np.cumsum(hi - lo)])
+            live = None if self.alive[rows].all() else np.concatenate([[0], np.cumsum(self.alive[rows])])
+            room = self.capacity[:, w] - self.load[:, w] + used @ _count(live, start[:-1], start[1:])
+            head = _deal(uses, used, keyed, queues * big, rank, start[:-1], start[1:], room, live)
+            bumped = _count(live, head, start[1:])  # the latest-locked orders the week cannot hold
+            if bumped.any():
+                delta = used @ bumped
                 self.load[:, w] -= delta
                 self.load[:, w + 1] += delta
-                self.week[bumped] = w + 1
-                self.key[bumped] += 1
+                for q, (a, b) in enumerate(zip((lo + head - start[:-1]).tolist(), hi.tolist(), strict=True)):
+                    if a < b:
+                        self.week[a:b] = w + 1
+                        self.key[a:b] += 1
+                        moved.append((max(a, int(reached[q])), b, w))
+                        reached[q] = max(int(reached[q]), b)
             later = (self.load[:, w + 1 : self.horizon] > self.capacity[:, w + 1 :]).any(axis=0)
             if not later.any():
                 break
             w = w + 1 + int(np.argmax(later))
+        spans = np.asarray(moved, dtype=np.int64).reshape(-1, 3)
+        rows = _ranges(spans[:, 0], spans[:, 1])
+        from_week = np.repeat(spans[:, 2], np.maximum(spans[:, 1] - spans[:, 0], 0))
+        keep = self.alive[rows]
+        return Moves(self.ids[rows[keep]], from_week[keep], self.week[rows[keep]])
+
+
+def _count(live: IntArray | None, lo: IntArray, hi: IntArray) -> IntArray:
+    """Live orders in each row range [lo, hi) (``live``: running count of live rows; None: all live)."""
+    if live is None:
+        return hi - lo
+    counted: IntArray = live[hi] - live[lo]
+    return counted
+
+
+def _deal(
+    uses: BoolArray,
+    uses_int: IntArray,
+    keyed: IntArray,
+    base: IntArray,
+    rank: IntArray,
+    head: IntArray,
+    end: IntArray,
+    room: IntArray,
+    live: IntArray | None = None,
+) -> IntArray:
+    """Where one week stops taking each queue's rows [head, end) (sorted by lock rank), in lock order.
+
+    The greedy week: the earliest-locked order whose constraints all have room is taken, in turn.
+    Instead of order by order, a binary search over lock rank finds the first rank at which some
+    constraint fills up; everything locked before it is taken, the queues that use the full
+    constraint stop, and the rest go on. ``keyed`` is ``sig * big + rank`` for every row and ``base``
+    the queues' ``sig * big``; ``room`` is spent in place; ``live`` skips cancelled rows.
+    """
+    head = head.copy()
+    never = np.iinfo(np.int64).max
+    while True:
+        blocked = uses[room <= 0].any(axis=0)
+        act = np.flatnonzero(~blocked & (head < end))
+        if not act.size:
+            return head
+        full_at = np.where(uses[:, act].any(axis=1), room, never)  # constraints these queues use
+        first, stop = head[act], end[act]
+
+        def demand(p: int, act: IntArray = act, first: IntArray = first) -> tuple[IntArray, IntArray]:
+            at = np.searchsorted(keyed, base[act] + p, side="right")
+            np.minimum(at, end[act], out=at)
+            np.maximum(at, first, out=at)
+            return at, uses_int[:, act] @ _count(live, first, at)
+
+        lo = int(rank[first].min())
+        hi = int(rank[stop - 1].max())
+        at, need = demand(hi)
+        if not (need >= full_at).any():
+            head[act] = at
+            room -= need
+            return head
+        while lo < hi:  # the smallest rank at which some constraint is exactly full
+            mid = (lo + hi) // 2
+            if (demand(mid)[1] >= full_at).any():
+                hi = mid
+            else:
+                lo = mid + 1
+        at, need = demand(lo)
+        head[act] = at
+        room -= need
 
 
 def _ranges(lo: IntArray, hi: IntArray) -> IntArray:
@@ -389,35 +472,8 @@ def allocate(
     end = alloc.bounds[1:]
     counts = np.zeros((n_sig, horizon + 1), dtype=np.int64)
     for w in range(frozen, horizon):
-        room = capacity[:, w].copy()
-        before = head.copy()
-        while True:
-            blocked = uses[room <= 0].any(axis=0)
-            act = np.flatnonzero(~blocked & (head < end))
-            if not act.size:
-                break
-            relevant = uses[:, act].any(axis=1)
-
-            def demand(p: int, act: IntArray = act) -> tuple[IntArray, IntArray]:
-                cnt = np.maximum(np.searchsorted(keyed, base[act] + p, side="right") - head[act], 0)
-                return cnt, uses_int[:, act] @ cnt
-
-            lo = int(alloc.rank[head[act]].min())
-            hi = int(alloc.rank[end[act] - 1].max())
-            cnt, need = demand(hi)
-            if not ((need >= room) & relevant).any():
-                head[act] += cnt
-                room -= need
-                break
-            while lo < hi:  # the smallest rank at which some constraint is exactly full
-                mid = (lo + hi) // 2
-                if ((demand(mid)[1] >= room) & relevant).any():
-                    hi = mid
-                else:
-                    lo = mid + 1
-            cnt, need = demand(lo)
-            head[act] += cnt
-            room -= need
+        before = head
+        head = _deal(uses, uses_int, keyed, base, alloc.rank, head, end, capacity[:, w].copy())
         counts[:, w] = head - before
     counts[:, horizon] = end - head
     weeks = np.repeat(np.tile(np.arange(horizon + 1, dtype=np.int64), n_sig), counts.ravel())

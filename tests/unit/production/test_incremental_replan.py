@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carloop.production.allocation import Allocation, allocate, fill_week
+from carloop.production.allocation import Allocation, Moves, allocate, fill_week
 
 from .test_allocation import _fifo, _within_capacity, books
 
@@ -150,3 +150,66 @@ def test_a_week_takes_exactly_the_orders_that_fit_in_lock_order(
         if fits:
             left -= uses_int[:, s]
     assert fill_week(uses_int, sig, room).tolist() == expected
+
+
+def reference_cascade(alloc: Allocation, affected: np.ndarray) -> None:
+    """Every week from the first overfull one: all its orders of the cut signatures, one by one."""
+    overfull = (alloc.load[:, : alloc.horizon] > alloc.capacity).any(axis=0)
+    w = int(np.argmax(overfull)) if overfull.any() else alloc.horizon
+    n_sig = alloc.uses.shape[1]
+    while w < alloc.horizon:
+        members = np.flatnonzero((alloc.week == w) & alloc.alive)
+        mine = affected[alloc.sig[members]]
+        pool, others = members[mine], members[~mine]
+        pool = pool[np.argsort(alloc.rank[pool], kind="stable")]
+        room = alloc.capacity[:, w] - alloc.uses_int @ np.bincount(alloc.sig[others], minlength=n_sig)
+        bumped = pool[~fill_week(alloc.uses_int, alloc.sig[pool], room)]
+        for i in bumped.tolist():
+            s = alloc.sig[i]
+            alloc.load[:, w] -= alloc.uses_int[:, s]
+            alloc.load[:, w + 1] += alloc.uses_int[:, s]
+        alloc.week[bumped] = w + 1
+        alloc.key[bumped] += 1
+        later = (alloc.load[:, w + 1 : alloc.horizon] > alloc.capacity[:, w + 1 :]).any(axis=0)
+        if not later.any():
+            break
+        w = w + 1 + int(np.argmax(later))
+
+
+class WholeBook(Reference):
+    """The allocation whose cut reads every order of every week it reaches."""
+
+    def _cascade(self, affected: np.ndarray) -> Moves:
+        before = self.week.copy()
+        reference_cascade(self, affected)
+        return self._moves_since(before)
+
+
+def _moved(moves: Moves) -> list[tuple[int, int, int]]:
+    return sorted(zip(moves.order.tolist(), moves.from_week.tolist(), moves.to_week.tolist(), strict=True))
+
+
+@settings(max_examples=200, deadline=None)
+@given(books(), st.data())
+def test_any_cuts_and_increases_re_plan_exactly_as_the_whole_book(
+    book: tuple[np.ndarray, ...], data: st.DataObject
+) -> None:
+    """The cut reads only the cut signatures' runs from the first overfull week on (in slices); the
+    same orders move to the same weeks as when every order of every reached week is dealt again,
+    with cancelled rows left in the book, for any sequence of cuts and increases."""
+    fast, slow = _twins(book, data.draw(st.integers(0, 2)))
+    slow.__class__ = WholeBook
+    if len(fast.ids):
+        dead = data.draw(st.lists(st.integers(0, len(fast.ids) - 1), max_size=4))
+        for alloc in (fast, slow):
+            alloc.alive[dead] = False
+            alloc.load = alloc._load()
+    for _ in range(data.draw(st.integers(1, 4))):
+        change = fast.capacity.copy()
+        for _ in range(data.draw(st.integers(1, 3))):
+            row = data.draw(st.integers(0, change.shape[0] - 1))
+            week = data.draw(st.integers(0, change.shape[1] - 1))
+            change[row, week] = max(change[row, week] + data.draw(st.integers(-4, 3)), 0)
+        fast_moves, slow_moves = fast.recapacitate(change), slow.recapacitate(change.copy())
+        assert _moved(fast_moves) == _moved(slow_moves)
+        _same(fast, slow)
