@@ -9,7 +9,8 @@ body returns the first answer; the same key with another body is a 409.
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
@@ -36,6 +37,7 @@ from carloop.web.deps import DbSession
 router = APIRouter(prefix="/supplier", tags=["supply"])
 
 BAD_SIGNATURE = "The request signature is not valid."
+T = TypeVar("T", bound=BaseModel)
 
 
 async def _body(request: Request) -> bytes:
@@ -67,7 +69,7 @@ SignedSupplier = Annotated[Supplier, Depends(signed_supplier)]
 IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=8, max_length=80)]
 
 
-def _parse(model: type[BaseModel], body: bytes) -> Any:
+def _parse(model: type[T], body: bytes) -> T:
     try:
         return model.model_validate_json(body or b"{}")
     except ValidationError as err:
@@ -140,6 +142,22 @@ def forecast(session: DbSession, supplier: SignedSupplier) -> ForecastRead:
     )
 
 
+def _idempotent(
+    session: Session,
+    supplier: Supplier,
+    key: str,
+    body: bytes,
+    schema: type[T],
+    act: Callable[[T], BaseModel],
+) -> JSONResponse:
+    """One POST: the first answer again for a replay, else the body parsed, acted on and remembered."""
+    digest = hashlib.sha256(body).hexdigest()
+    replay = _replayed(session, supplier, key, digest)
+    if replay is not None:
+        return replay
+    return _answer(session, supplier, key, digest, act(_parse(schema, body)))
+
+
 @router.post("/confirmations", status_code=201, response_model=ConfirmationRead)
 def confirm(
     request: Request,
@@ -149,22 +167,21 @@ def confirm(
     idempotency_key: IdempotencyKey,
 ) -> JSONResponse:
     """Confirm (or change) the quantity of a part delivered in a week; below demand caps the plan."""
-    digest = hashlib.sha256(body).hexdigest()
-    replay = _replayed(session, supplier, idempotency_key, digest)
-    if replay is not None:
-        return replay
-    data: ConfirmationCreate = _parse(ConfirmationCreate, body)
-    row = service.confirm(
-        session=session,
-        supplier=supplier,
-        part_code=data.part,
-        week=production_rules.week_of(data.week),
-        quantity=data.quantity,
-        actor=service.SupplierSystem(supplier.code),
-        reason=data.reason,
-        ip=request.client.host if request.client else None,
-    )
-    return _answer(session, supplier, idempotency_key, digest, _read(row))
+
+    def act(data: ConfirmationCreate) -> ConfirmationRead:
+        row = service.confirm(
+            session=session,
+            supplier=supplier,
+            part_code=data.part,
+            week=production_rules.week_of(data.week),
+            quantity=data.quantity,
+            actor=service.SupplierSystem(supplier.code),
+            reason=data.reason,
+            ip=request.client.host if request.client else None,
+        )
+        return _read(row)
+
+    return _idempotent(session, supplier, idempotency_key, body, ConfirmationCreate, act)
 
 
 @router.post("/shortages", status_code=201, response_model=ShortageRead)
@@ -176,31 +193,29 @@ def flag(
     idempotency_key: IdempotencyKey,
 ) -> JSONResponse:
     """Flag a shortage until a recovery week: each week in between is confirmed short and capped."""
-    digest = hashlib.sha256(body).hexdigest()
-    replay = _replayed(session, supplier, idempotency_key, digest)
-    if replay is not None:
-        return replay
-    data: ShortageCreate = _parse(ShortageCreate, body)
-    shortage = service.flag_shortage(
-        session=session,
-        supplier=supplier,
-        part_code=data.part,
-        from_week=production_rules.week_of(data.from_week),
-        recovery_week=production_rules.week_of(data.recovery_week),
-        share=data.short_share,
-        reason=data.reason,
-        actor=service.SupplierSystem(supplier.code),
-        ip=request.client.host if request.client else None,
-    )
-    weeks = session.scalars(
-        select(Confirmation).where(Confirmation.shortage_id == shortage.id).order_by(Confirmation.week)
-    )
-    read = ShortageRead(
-        id=shortage.id,
-        part=shortage.part,
-        from_week=production_rules.week_start(shortage.from_week),
-        recovery_week=production_rules.week_start(shortage.recovery_week),
-        short_share=shortage.share,
-        weeks=[_read(c) for c in weeks],
-    )
-    return _answer(session, supplier, idempotency_key, digest, read)
+
+    def act(data: ShortageCreate) -> ShortageRead:
+        shortage = service.flag_shortage(
+            session=session,
+            supplier=supplier,
+            part_code=data.part,
+            from_week=production_rules.week_of(data.from_week),
+            recovery_week=production_rules.week_of(data.recovery_week),
+            share=data.short_share,
+            reason=data.reason,
+            actor=service.SupplierSystem(supplier.code),
+            ip=request.client.host if request.client else None,
+        )
+        weeks = session.scalars(
+            select(Confirmation).where(Confirmation.shortage_id == shortage.id).order_by(Confirmation.week)
+        )
+        return ShortageRead(
+            id=shortage.id,
+            part=shortage.part,
+            from_week=production_rules.week_start(shortage.from_week),
+            recovery_week=production_rules.week_start(shortage.recovery_week),
+            short_share=shortage.share,
+            weeks=[_read(c) for c in weeks],
+        )
+
+    return _idempotent(session, supplier, idempotency_key, body, ShortageCreate, act)
