@@ -24,6 +24,7 @@ from carloop.production import eta, plan_form, rules, service
 from carloop.production.models import Slot
 from carloop.production.schemas import PlanData
 from carloop.web.deps import CurrentPrincipal, DbSession, check_csrf, require_roles
+from carloop.web.i18n import translate_message
 
 PlanStaff = Annotated[Principal, require_roles(Role.HQ_OPS, Role.ADMIN)]
 
@@ -151,7 +152,7 @@ def _staff_page(
             "form": draft if draft is not None else plan_form.rows_of(plan),
             "plan_json": draft_json if draft_json is not None else plan.model_dump_json(indent=2),
             "chart": _chart(session, plan, week0),
-            "runs": [(r, _trigger(r.trigger)) for r in service.runs(session=session)],
+            "runs": [(r, _trigger(r.trigger, request.state.locale)) for r in service.runs(session=session)],
             "moves": moves,
             "history": service.plan_history(session=session),
             "problems": problems or [],
@@ -160,7 +161,7 @@ def _staff_page(
     )
 
 
-def _trigger(text: str) -> tuple[str, dict[str, str]]:
+def _trigger(text: str, locale: str) -> tuple[str, dict[str, str]]:
     """What started an allocation run, as a message and its values (the run stores English text)."""
     if m := re.fullmatch(r"order (\S+) (locked|cancelled)", text):
         message = "Order %(number)s locked" if m[2] == "locked" else "Order %(number)s cancelled"
@@ -177,7 +178,7 @@ def _trigger(text: str) -> tuple[str, dict[str, str]]:
         )
         return message, {"version": m[1], "supplier": m[2], "part": m[4], "week": m[5]}
     if m := re.fullmatch(r"plan v(\d+): (.*)", text, re.S):
-        return "Plan v%(version)s: %(reason)s", {"version": m[1], "reason": m[2]}
+        return "Plan v%(version)s: %(reason)s", {"version": m[1], "reason": translate_message(locale, m[2])}
     return "%(text)s", {"text": text}
 
 

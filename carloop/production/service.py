@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from carloop.clock import SHANGHAI, utcnow
 from carloop.errors import Conflict, InvalidTransition, NotFound
+from carloop.messages import translate_message
 from carloop.notices import service as notices
 from carloop.notices.models import Notice
 from carloop.ordering import service as ordering
@@ -250,7 +251,8 @@ def _promise(
             text_en = f"Your configuration change was applied. {text_en}"
             text_zh = f"您的配置变更已生效。{text_zh}"
         elif later:
-            text_en, text_zh = f"{text_en} Reason: {reason}.", f"{text_zh} 原因：{reason}。"
+            reason_zh = translate_message("zh_CN", reason)  # the catalogs' words for it, as the page shows
+            text_en, text_zh = f"{text_en} Reason: {reason}.", f"{text_zh} 原因：{reason_zh}。"
         notify(session, slot, kind, (text_en, text_zh), window)
     _schedule(session, slot, week_scheduled)
 

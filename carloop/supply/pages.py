@@ -118,6 +118,49 @@ def flag(
 @router.get("/staff/supply")
 def hq_view(request: Request, session: DbSession, me: PlanStaff) -> Response:
     """HQ: re-plans caused by suppliers' short confirmations, the caps and the orders they moved."""
+    return _hq_page(request, session, me)
+
+
+@router.post("/staff/supply/suppliers")
+def open_supplier(
+    request: Request,
+    session: DbSession,
+    me: PlanStaff,
+    code: Annotated[str, Form(max_length=40)],
+    name_en: Annotated[str, Form(max_length=80)],
+    name_zh: Annotated[str, Form(max_length=80)],
+    username: Annotated[str, Form(max_length=40)],
+    password: Annotated[str, Form(max_length=200)],
+    csrf_token: Text = "",
+) -> Response:
+    """HQ adds a supplier and its first portal user; the page shows the systems' API key once."""
+    check_csrf(request, csrf_token)
+    supplier = service.open_supplier(
+        session=session,
+        actor=me,
+        code=code.strip(),
+        name_en=name_en,
+        name_zh=name_zh,
+        username=username,
+        password=password,
+        ip=_ip(request),
+    )
+    return _hq_page(request, session, me, shown=(supplier.code, supplier.api_key))
+
+
+@router.post("/staff/supply/suppliers/{code}/key")
+def rotate_key(
+    request: Request, session: DbSession, me: PlanStaff, code: str, csrf_token: Text = ""
+) -> Response:
+    """HQ gives a supplier's systems a new API key (the old one stops working); shown once."""
+    check_csrf(request, csrf_token)
+    supplier = service.rotate_key(session=session, actor=me, code=code[:40], ip=_ip(request))
+    return _hq_page(request, session, me, shown=(supplier.code, supplier.api_key))
+
+
+def _hq_page(
+    request: Request, session: DbSession, me: Principal, shown: tuple[str, str] | None = None
+) -> Response:
     audit.record(
         session=session,
         principal=me,
@@ -132,5 +175,8 @@ def hq_view(request: Request, session: DbSession, me: PlanStaff) -> Response:
         "shortages": service.shortages(session=session),
         "flags": service.flags(session=session),
         "suppliers": {s.id: s for s in service.list_suppliers(session=session)},
+        "shown": shown,  # (code, key) right after HQ created or rotated it: the only time it is shown
     }
-    return _render(request, "supply/hq.html", context)
+    response = _render(request, "supply/hq.html", context)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -109,6 +110,21 @@ def is_late(week: int, today: date) -> bool:
 def shortage_reason(part: Part) -> str:
     """Why orders move when a part is short (English; the catalogs translate it per part)."""
     return f"Supply shortage: {part.name_en}"
+
+
+_CODE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
+
+
+def valid_code(code: str) -> bool:
+    """A supplier code: 2-40 characters of a-z, 0-9 and inner dashes (it names the supplier's parts)."""
+    return len(code) >= 2 and _CODE.fullmatch(code) is not None
+
+
+def replan_reason(supplier_code: str, part: Part, first: str, *, short: bool) -> str:
+    """Why HQ's plan changed after a supplier's confirmations (English; msgids in supply.po)."""
+    if short:
+        return f"Supplier {supplier_code} is short of {part.name_en} from {first}"
+    return f"Supplier {supplier_code} is back to full supply of {part.name_en} from {first}"
 
 
 def cap_code(plan: PlanData, part: Part) -> str:

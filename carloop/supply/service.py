@@ -86,6 +86,58 @@ def add_user(
     return user
 
 
+def open_supplier(
+    *,
+    session: Session,
+    actor: Principal,
+    code: str,
+    name_en: str,
+    name_zh: str,
+    username: str,
+    password: str,
+    ip: str | None = None,
+) -> Supplier:
+    """HQ adds a supplier with its first portal user; audited. Its API key is on the row, shown once."""
+    if not rules.valid_code(code):
+        raise PolicyViolation("A supplier code is 2-40 characters of a-z, 0-9 and dashes.", field="code")
+    for field, name in (("name_en", name_en), ("name_zh", name_zh)):
+        if not 1 <= len(name.strip()) <= 80:
+            raise PolicyViolation("Give the supplier's name (at most 80 characters).", field=field)
+    supplier = create_supplier(session=session, code=code, name_en=name_en.strip(), name_zh=name_zh.strip())
+    user = add_user(
+        session=session, supplier=supplier, username=username, display_name=name_zh, password=password
+    )
+    audit.record(
+        session=session,
+        principal=actor,
+        action="supply.supplier_created",
+        target_type="supplier",
+        target_id=supplier.id,
+        detail={"code": supplier.code, "staff_id": user.staff_id},
+        ip=ip,
+    )
+    return supplier
+
+
+def rotate_key(*, session: Session, actor: Principal, code: str, ip: str | None = None) -> Supplier:
+    """HQ gives a supplier's systems a new API key; the old one is refused from now on. Audited."""
+    supplier = session.scalar(select(Supplier).where(Supplier.code == code))
+    if supplier is None:
+        raise NotFound("No such supplier.")
+    supplier.api_key = secrets.token_hex(32)
+    session.flush()
+    audit.record(
+        session=session,
+        principal=actor,
+        action="supply.key_rotated",
+        target_type="supplier",
+        target_id=supplier.id,
+        detail={"code": supplier.code},
+        ip=ip,
+    )
+    return supplier
+
+
 def supplier_of(*, session: Session, principal: Principal) -> Supplier:
     """The supplier a signed-in supplier user works for; ``NotFound`` for anyone else."""
     if principal.role is not Role.SUPPLIER or principal.staff_id is None:
@@ -272,8 +324,7 @@ def _replan(
         return None
     short = [r for r in rows if r.quantity < r.demand]
     first = production_rules.week_start(min(r.week for r in (short or rows))).isoformat()
-    what = "short of" if short else "back to full supply of"
-    reason = f"supplier {supplier.code} {what} {part.code} from {first}"
+    reason = rules.replan_reason(supplier.code, part, first, short=bool(short))
     run = production.save_plan(session=session, plan=new, reason=reason, actor=actor.actor[:40])
     for row in rows:
         row.plan_version, row.run_id = run.plan_version, run.id

@@ -64,7 +64,11 @@ def _environment(locale: str) -> Environment:
             return obj.get(f"{field}_{suffix}") or obj.get(f"{field}_en")
         return getattr(obj, f"{field}_{suffix}", None) or getattr(obj, f"{field}_en", None)
 
-    env.filters.update(money=money, when=when, day=day, pick=pick)
+    def message(text: str) -> str:
+        """A stored English message (a reason, as written) in the page's language."""
+        return translate_message(locale, text)
+
+    env.filters.update(money=money, when=when, day=day, pick=pick, message=message)
     env.globals.update(
         locale=locale,
         html_lang="zh-CN" if locale == "zh_CN" else "en",

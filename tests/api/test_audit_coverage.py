@@ -444,6 +444,30 @@ def staff_supply_page(w: World) -> Expect:
     return _expect(w, "ops", "order", "*", action="production.moves.view")
 
 
+SUPPLIER_FORM = {"name_en": "Audit Parts", "name_zh": "审计零件", "password": "supplier-pass-2026"}
+
+
+def _supplier_id(w: World, code: str) -> str:
+    from carloop.supply.models import Supplier
+
+    with w.sessions().begin() as s:
+        return str(s.scalar(select(Supplier.id).where(Supplier.code == code)))
+
+
+def open_supplier_page(w: World) -> Expect:
+    form = {**SUPPLIER_FORM, "csrf_token": w.csrf["ops"], "code": "audit-parts", "username": "auditparts"}
+    _ok(w.client.post("/staff/supply/suppliers", data=form, headers=w.headers["ops"]))
+    return _expect(w, "ops", "supplier", _supplier_id(w, "audit-parts"), action="supply.supplier_created")
+
+
+def rotate_key_page(w: World) -> Expect:
+    form = {**SUPPLIER_FORM, "csrf_token": w.csrf["ops"], "code": "keyed-parts", "username": "keyedparts"}
+    _ok(w.client.post("/staff/supply/suppliers", data=form, headers=w.headers["ops"]))
+    path = "/staff/supply/suppliers/keyed-parts/key"
+    _ok(w.client.post(path, data={"csrf_token": w.csrf["ops"]}, headers=w.headers["ops"]))
+    return _expect(w, "ops", "supplier", _supplier_id(w, "keyed-parts"), action="supply.key_rotated")
+
+
 def save_plan_page(w: World) -> Expect:
     import json
 
@@ -850,6 +874,8 @@ CASES: dict[tuple[str, str], tuple[Act, Any]] = {
     ("GET", "/staff/production"): (staff_production_page, None),
     ("POST", "/staff/production/plan"): (save_plan_page, None),
     ("GET", "/staff/supply"): (staff_supply_page, None),
+    ("POST", "/staff/supply/suppliers"): (open_supplier_page, None),
+    ("POST", "/staff/supply/suppliers/{code}/key"): (rotate_key_page, None),
     # payments and points
     ("POST", "/api/v1/staff/points/compensations"): (compensation, None),
     ("POST", "/api/v1/staff/shop/orders/{number}/refund"): (shop_refund, None),

@@ -246,6 +246,7 @@ SHARED_KERNEL = (
     "carloop.clock",
     "carloop.money",
     "carloop.db",
+    "carloop.messages",
     "carloop.web",
 )
 

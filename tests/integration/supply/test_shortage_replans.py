@@ -16,6 +16,7 @@ from carloop.production import service as production
 from carloop.production.models import PromiseChange, Slot
 from carloop.supply import service
 from carloop.supply.models import Confirmation, SupplierUser
+from carloop.web.i18n import translate_message
 from integration.production.conftest import locked_order, run_events, use_plan
 
 REASON = "Supply shortage: 101 kWh battery pack"
@@ -60,6 +61,8 @@ def test_a_confirmation_30_percent_short_moves_the_last_locked_orders_and_tells_
         told = list(session.scalars(select(Notice).where(Notice.kind == "window_later")))
         assert sorted(n.order_id or 0 for n in told) == sorted(slots[n].order_id for n in numbers[7:])
         assert all(REASON in n.body_en for n in told)
+        assert all("原因：零部件供应短缺：101 kWh 电池包。" in n.body_zh for n in told)
+        assert not [n.body_zh for n in told if "Supply" in n.body_zh or "battery" in n.body_zh]
         confirmation = session.scalar(select(Confirmation))
         assert confirmation is not None and confirmation.late and confirmation.demand == 10
         view = service.shortages(session=session)
@@ -94,6 +97,9 @@ def test_a_change_back_to_full_supply_lifts_the_cap_and_is_audited_as_a_change(
         assert not [o for o in plan.outages if o.reason == REASON]
         slots = {s.number: s for s in session.scalars(select(Slot))}
         assert [slots[n].planned_week for n in numbers] == [week0] * 10
+        back = list(session.scalars(select(PromiseChange).where(PromiseChange.later.is_(False))))
+        assert back and all("back to full supply of 101 kWh battery pack" in c.reason for c in back)
+        assert all("恢复101 kWh 电池包全额供应" in translate_message("zh_CN", c.reason) for c in back)
         changed = session.scalar(select(AuditEntry).where(AuditEntry.action == "supply.changed"))
         assert changed is not None and changed.detail["before"] == 5 and changed.detail["quantity"] == 10
 

@@ -12,7 +12,7 @@ from carloop.catalog.parts import all_parts, compile_parts, parts_of, supplied_b
 from carloop.production import rules as production_rules
 from carloop.production.schemas import PlanData
 from carloop.supply import rules
-from carloop.web.i18n import translations
+from carloop.web.i18n import translate_message, translations
 
 PARTS = all_parts()
 
@@ -56,6 +56,16 @@ def test_every_parts_shortage_reason_reads_in_chinese() -> None:
     catalog = translations("zh_CN")._catalog
     missing = [rules.shortage_reason(p) for p in PARTS.values() if not catalog.get(rules.shortage_reason(p))]
     assert not missing
+
+
+def test_a_suppliers_re_plan_reads_in_chinese_for_every_part() -> None:
+    for part in PARTS.values():
+        for short in (True, False):
+            trigger = f"plan v7: {rules.replan_reason('ningde-cells', part, '2026-12-14', short=short)}"
+            zh = translate_message("zh_CN", trigger)
+            assert zh.startswith("计划 v7：供应商 ningde-cells 自 2026-12-14 起"), zh
+            assert part.name_zh in zh and part.name_en not in zh, zh
+        assert translate_message("zh_CN", rules.shortage_reason(part)) == f"零部件供应短缺：{part.name_zh}"
 
 
 def test_firm_demand_counts_planned_cars_and_likely_follows_the_queue_at_the_conversion() -> None:

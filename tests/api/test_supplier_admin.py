@@ -1,0 +1,138 @@
+"""HQ opens supplier accounts and rotates their API keys from /staff/supply: audited, each key shown once,
+and a rotated-out key is refused by the suppliers' API."""
+
+from __future__ import annotations
+
+import time
+
+from builders.accounts import csrf_of, staff_headers
+from builders.supply import battery_plan
+from fastapi.testclient import TestClient
+from integration.production.conftest import use_plan
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from carloop.accounts.schemas import Role
+from carloop.accounts.staff import find_staff
+from carloop.audit.models import AuditEntry
+from carloop.supply.models import Supplier, SupplierUser
+from carloop.supply.rules import sign
+
+FORECAST = "/api/v1/supplier/forecast"
+FORM = {
+    "code": "ningde-cells",
+    "name_en": "Ningde Cells Ltd",
+    "name_zh": "宁德电芯",
+    "username": "ningde",
+    "password": "supplier-pass-2026",
+}
+
+
+def _forecast(client: TestClient, code: str, key: str) -> int:
+    ts = str(int(time.time()))
+    headers = {
+        "X-Supplier": code,
+        "X-Timestamp": ts,
+        "X-Signature": sign(key, timestamp=ts, method="GET", path=FORECAST, body=b""),
+    }
+    return client.get(FORECAST, headers=headers).status_code
+
+
+def _key_on(html: str) -> str:
+    return html.split('data-testid="api-key">')[1].split("<")[0]
+
+
+def _hq(client: TestClient, factory: sessionmaker[Session]) -> tuple[dict[str, str], str]:
+    use_plan(factory, battery_plan(weekly=10))  # the suppliers' forecast reads the saved plan
+    headers = {**staff_headers(client, factory, "hq1", Role.HQ_OPS), "Accept": "text/html"}
+    page = client.get("/staff/supply", headers=headers)
+    assert page.status_code == 200, page.text
+    return headers, csrf_of(page.text)
+
+
+def test_hq_opens_a_supplier_whose_key_is_shown_once_and_works(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    headers, csrf = _hq(client, session_factory)
+    made = client.post("/staff/supply/suppliers", data={**FORM, "csrf_token": csrf}, headers=headers)
+    assert made.status_code == 200, made.text
+    assert made.headers["cache-control"] == "no-store"
+    key = _key_on(made.text)
+    with session_factory() as session:
+        supplier = session.scalar(select(Supplier).where(Supplier.code == "ningde-cells"))
+        assert supplier is not None and supplier.api_key == key and supplier.name_zh == "宁德电芯"
+        staff = find_staff(session=session, username="ningde")
+        assert staff is not None and staff.role is Role.SUPPLIER
+        bound = session.scalar(select(SupplierUser).where(SupplierUser.staff_id == staff.id))
+        assert bound is not None and bound.supplier_id == supplier.id
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "supply.supplier_created"))
+        assert entry is not None and entry.actor.startswith("staff:") and entry.target_id == str(supplier.id)
+        assert key not in str(entry.detail)
+    assert _forecast(client, "ningde-cells", key) == 200
+    again = client.get("/staff/supply", headers=headers)
+    assert again.status_code == 200 and key not in again.text and 'data-testid="new-key"' not in again.text
+    assert 'data-testid="supplier-ningde-cells"' in again.text
+
+
+def test_a_rotated_key_replaces_the_old_one_at_once(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    headers, csrf = _hq(client, session_factory)
+    old = _key_on(
+        client.post("/staff/supply/suppliers", data={**FORM, "csrf_token": csrf}, headers=headers).text
+    )
+    rotated = client.post(
+        "/staff/supply/suppliers/ningde-cells/key", data={"csrf_token": csrf}, headers=headers
+    )
+    assert rotated.status_code == 200, rotated.text
+    new = _key_on(rotated.text)
+    assert new != old and len(new) == 64
+    assert _forecast(client, "ningde-cells", old) == 401
+    assert _forecast(client, "ningde-cells", new) == 200
+    with session_factory() as session:
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "supply.key_rotated"))
+        assert entry is not None and entry.actor.startswith("staff:") and new not in str(entry.detail)
+    missing = client.post("/staff/supply/suppliers/nobody/key", data={"csrf_token": csrf}, headers=headers)
+    assert missing.status_code == 404
+
+
+def test_a_bad_supplier_form_names_the_field_and_saves_nothing(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    headers, csrf = _hq(client, session_factory)
+    for field, value in (
+        ("code", "Ningde Cells!"),
+        ("name_zh", " "),
+        ("password", "short"),
+        ("username", "x"),
+    ):
+        bad = client.post(
+            "/staff/supply/suppliers",
+            data={**FORM, field: value, "csrf_token": csrf},
+            headers={**headers, "Accept": "application/json"},
+        )
+        assert bad.status_code == 422, (field, bad.text)
+        assert bad.headers["content-type"].startswith("application/problem+json")
+        assert field in bad.text
+    forged = client.post("/staff/supply/suppliers", data={**FORM, "csrf_token": "nope"}, headers=headers)
+    assert forged.status_code == 403
+    with session_factory() as session:
+        assert session.scalar(select(Supplier)) is None
+        assert find_staff(session=session, username="ningde") is None
+
+
+def test_only_hq_opens_suppliers_or_rotates_keys(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    headers, csrf = _hq(client, session_factory)
+    client.post("/staff/supply/suppliers", data={**FORM, "csrf_token": csrf}, headers=headers)
+    finance = {**staff_headers(client, session_factory, "fin1", Role.HQ_FINANCE), "Accept": "text/html"}
+    refused = client.post(
+        "/staff/supply/suppliers/ningde-cells/key", data={"csrf_token": csrf}, headers=finance
+    )
+    assert refused.status_code in (403, 404)
+    anonymous = client.post("/staff/supply/suppliers", data={**FORM, "code": "other-co", "csrf_token": csrf})
+    assert anonymous.status_code in (401, 303, 403)
+    with session_factory() as session:
+        assert [s.code for s in session.scalars(select(Supplier))] == ["ningde-cells"]
+        assert session.scalar(select(AuditEntry).where(AuditEntry.action == "supply.key_rotated")) is None
