@@ -176,8 +176,9 @@ def reference_cascade(alloc: Allocation, affected: np.ndarray) -> None:
         w = w + 1 + int(np.argmax(later))
 
 
-class WholeBook(Reference):
-    """The allocation whose cut reads every order of every week it reaches."""
+class WholeBook(Allocation):
+    """The allocation whose cut reads every order of every week it reaches (the fill is the product's:
+    the one-at-a-time reference fill above does not know cancelled rows and can loop on them)."""
 
     def _cascade(self, affected: np.ndarray) -> Moves:
         before = self.week.copy()
