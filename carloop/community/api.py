@@ -24,6 +24,8 @@ from carloop.community.schemas import (
     SuggestionCreate,
     SuggestionRead,
 )
+from carloop.notices import rules as notice_rules
+from carloop.notices import service as notice_prefs
 from carloop.web.deps import CurrentCustomer, CurrentPrincipal, DbSession, require_roles
 
 router = APIRouter(tags=["community"])
@@ -213,16 +215,17 @@ def changelog(session: DbSession, _: CurrentPrincipal) -> list[SuggestionRead]:
 
 @router.get("/notices")
 def my_notices(session: DbSession, me: CurrentCustomer) -> list[NoticeRead]:
-    """My notices, newest first."""
+    """My notices from the board and the forum (in the one inbox), newest first, in my language."""
+    locale = notice_prefs.preferences(session=session, customer_id=_customer(me)).locale
     return [
         NoticeRead(
             id=n.id,
-            kind=str(n.kind),
-            suggestion_id=n.suggestion_id,
-            post_id=n.post_id,
-            data=dict(n.data),
+            kind=n.kind,
+            subject=notice_rules.in_language(locale, n.subject_en, n.subject_zh),
+            body=notice_rules.in_language(locale, n.body_en, n.body_zh),
+            link=n.link,
             created_at=n.created_at,
             read=n.read_at is not None,
         )
-        for n in notices.notices(session=session, customer_id=_customer(me))
+        for n in notices.notices_of(session=session, customer_id=_customer(me))
     ]

@@ -1,12 +1,13 @@
-"""Suggestions, votes, followers, status history, "did this solve it?" answers, and owner notices."""
+"""Suggestions, votes, followers, status history, "did this solve it?" answers, and the forum.
+
+Owners' notices live in the one notices domain (``carloop.notices``; see ``community.notices``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from carloop.clock import utcnow
@@ -91,31 +92,6 @@ class SolvedAnswer(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("suggestion_id", "customer_id"),)
-
-
-class NoticeKind(StrEnum):
-    """What a notice tells an owner."""
-
-    STATUS_CHANGED = "status_changed"  # a followed suggestion moved on
-    SOLVED_QUESTION = "solved_question"  # a voted suggestion shipped: did it solve the problem?
-    MERGED = "merged"  # a followed suggestion was merged into another
-    MENTIONED = "mentioned"  # someone @mentioned the owner in a forum post or comment
-
-
-class Notice(Base):
-    """A message in an owner's inbox."""
-
-    __tablename__ = "community_notices"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    kind: Mapped[NoticeKind] = mapped_column(enum_column(NoticeKind))
-    suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"))
-    post_id: Mapped[int | None] = mapped_column(ForeignKey("forum_posts.id"))  # a mention's post
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    key: Mapped[str] = mapped_column(String(120), unique=True)  # one notice per happening per owner
-    read_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ForumPost(Base):

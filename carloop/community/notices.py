@@ -1,18 +1,23 @@
-"""Owner notices: one per happening per owner, read in the app's inbox."""
+"""Community notices, left in the one notices inbox (``carloop.notices``): a followed suggestion moved,
+"did this solve it?", a merge, an @mention. Each once per happening per owner, in both languages, with
+a link to the suggestion or post; in-app (and e-mail when the owner gave an address), never by SMS."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from carloop.accounts.models import Customer
-from carloop.clock import utcnow
-from carloop.community.models import ForumComment, ForumPost, Notice, NoticeKind, Suggestion
+from carloop.community import rules
+from carloop.community.models import ForumComment, ForumPost, Suggestion
+from carloop.community.rules import NoticeKind, NoticeText
+from carloop.notices import service as notices
+from carloop.notices.models import Notice
 
+SOURCE = "community"  # the notices' source in the one inbox
 MENTION = re.compile(r"(?<![\w@])@([\w\u4e00-\u9fff]{1,30})")
 MAX_MENTIONS = 10  # more @names than this in one text notify nobody beyond the first ten (anti-spam)
 
@@ -23,35 +28,38 @@ def notify(
     kind: NoticeKind,
     suggestion: Suggestion,
     step: int,
-    **data: object,
-) -> int:
-    """Send a notice to each owner once (the key makes a repeat a no-op); returns how many were new."""
-    sent = 0
+    text: NoticeText,
+) -> None:
+    """Leave a notice about ``suggestion`` with each owner, once per ``step`` (a repeat is a no-op)."""
     for customer_id in sorted(set(customer_ids)):
-        key = f"{kind}:{suggestion.id}:{step}:{customer_id}"
-        if session.scalar(select(Notice.id).where(Notice.key == key)) is None:
-            session.add(
-                Notice(
-                    customer_id=customer_id, kind=kind, suggestion_id=suggestion.id, key=key, data=dict(data)
-                )
-            )
-            sent += 1
-    return sent
+        _leave(
+            session,
+            customer_id,
+            kind,
+            f"{SOURCE}:{kind}:{suggestion.id}:{step}:{customer_id}",
+            text,
+            f"/community/suggestions/{suggestion.id}",
+        )
 
 
-def notices(*, session: Session, customer_id: int, limit: int = 50) -> list[Notice]:
-    """An owner's notices, newest first."""
-    query = select(Notice).where(Notice.customer_id == customer_id).order_by(Notice.id.desc()).limit(limit)
-    return list(session.scalars(query))
+def _leave(
+    session: Session, customer_id: int, kind: NoticeKind, key: str, text: NoticeText, link: str
+) -> Notice:
+    return notices.notify(
+        session=session,
+        customer_id=customer_id,
+        kind=str(kind),
+        key=key,
+        source=SOURCE,
+        subject=text.subject,
+        body=text.body,
+        link=link,
+    )
 
 
-def mark_read(*, session: Session, customer_id: int, now: datetime | None = None) -> None:
-    """Mark every notice of an owner read."""
-    for notice in session.scalars(
-        select(Notice).where(Notice.customer_id == customer_id, Notice.read_at.is_(None))
-    ):
-        notice.read_at = now or utcnow()
-    session.flush()
+def notices_of(*, session: Session, customer_id: int, limit: int = 50) -> list[Notice]:
+    """An owner's community notices, newest first."""
+    return notices.inbox(session=session, customer_id=customer_id, source=SOURCE, limit=limit)
 
 
 def mentioned_names(text: str) -> list[str]:
@@ -96,17 +104,8 @@ def notify_mentions(
         customer_id = _resolve(session, name, participants)
         if customer_id is None or customer_id == author_id or customer_id in told:
             continue
-        key = f"{NoticeKind.MENTIONED}:{post.id}:{comment.id if comment else 0}:{customer_id}"
-        if session.scalar(select(Notice.id).where(Notice.key == key)) is None:
-            session.add(
-                Notice(
-                    customer_id=customer_id,
-                    kind=NoticeKind.MENTIONED,
-                    post_id=post.id,
-                    key=key,
-                    data={"title": post.title, "by": author_id, "comment": comment.id if comment else None},
-                )
-            )
-            told.append(customer_id)
-    session.flush()
+        key = f"{SOURCE}:{NoticeKind.MENTIONED}:{post.id}:{comment.id if comment else 0}:{customer_id}"
+        words = rules.mention_notice(post.title, in_comment=comment is not None)
+        _leave(session, customer_id, NoticeKind.MENTIONED, key, words, f"/community/forum/posts/{post.id}")
+        told.append(customer_id)
     return told

@@ -8,11 +8,10 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from carloop.accounts.schemas import Principal, Role
-from carloop.community import feedback, forum_pages, notices, rules, service
+from carloop.community import feedback, forum_pages, rules, service
 from carloop.community.api import reads, similar_reads
 from carloop.community.rules import Category, SuggestionStatus
 from carloop.web.deps import (
-    CurrentCustomer,
     DbSession,
     FormCustomer,
     OptionalPrincipal,
@@ -248,16 +247,6 @@ def roadmap_page(request: Request, session: DbSession) -> Response:
 
 
 @router.get("/community/notices")
-def notices_page(request: Request, session: DbSession, me: CurrentCustomer) -> Response:
-    """My notices; opening the page marks them read."""
-    assert me.customer_id is not None
-    inbox = notices.notices(session=session, customer_id=me.customer_id)
-    titles = {
-        s.id: s.title
-        for s in service.by_ids(
-            session=session, suggestion_ids={n.suggestion_id for n in inbox if n.suggestion_id is not None}
-        )
-    }
-    page = _render(request, "community/notices.html", {"notices": inbox, "titles": titles})
-    notices.mark_read(session=session, customer_id=me.customer_id)
-    return page
+def notices_page() -> Response:
+    """The board's notices are in the one inbox (``/me/notices``); an old link or bookmark goes there."""
+    return RedirectResponse("/me/notices", status_code=303)

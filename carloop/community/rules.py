@@ -1,7 +1,9 @@
-"""Pure board rules: which status moves are allowed, and when "did this solve it?" reopens an idea."""
+"""Pure board rules: which status moves are allowed, when "did this solve it?" reopens an idea, and
+what the board's notices say in both languages."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -91,3 +93,69 @@ def may_post(*, account_age_days: float, posts_last_hour: int, posts_last_day: i
     if posts_last_hour >= POSTS_PER_HOUR:
         return False
     return not (account_age_days < NEW_ACCOUNT_DAYS and posts_last_day >= NEW_ACCOUNT_POSTS_PER_DAY)
+
+
+class NoticeKind(StrEnum):
+    """What a community notice tells an owner (none is worth a text message: in-app, and e-mail)."""
+
+    STATUS_CHANGED = "status_changed"  # a followed suggestion moved on
+    SOLVED_QUESTION = "solved_question"  # a voted suggestion shipped: did it solve the problem?
+    MERGED = "merged"  # a followed suggestion was merged into another
+    MENTIONED = "mentioned"  # someone @mentioned the owner in a forum post or comment
+
+
+# A status as a notice names it, (English, Chinese): the words the board's pages show through Babel.
+STATUS_WORDS: dict[S, tuple[str, str]] = {
+    S.SUBMITTED: ("Submitted", "已提交"),
+    S.UNDER_REVIEW: ("Under review", "评估中"),
+    S.PLANNED: ("Planned", "已规划"),
+    S.IN_DEVELOPMENT: ("In development", "开发中"),
+    S.SHIPPED: ("Shipped", "已上线"),
+    S.DECLINED: ("Declined", "未采纳"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeText:
+    """A community notice's words, each as (English, Chinese); the subject is the owner's title."""
+
+    subject: tuple[str, str]
+    body: tuple[str, str]
+
+
+def status_notice(title: str, status: S, note: str = "") -> NoticeText:
+    """A followed suggestion is now at ``status`` (with staff's note, as written)."""
+    en, zh = STATUS_WORDS[status]
+    note = note.strip()
+    return NoticeText(
+        (title, title),
+        (
+            f"Now {en.lower()}" + (f" ({note})" if note else "") + ".",
+            f"现在：{zh}" + (f"（{note}）" if note else "") + "。",
+        ),
+    )
+
+
+def solved_question_notice(title: str) -> NoticeText:
+    """A voted suggestion shipped: did it solve the voter's problem?"""
+    return NoticeText(
+        (title, title), ("It shipped. Did it solve the problem for you?", "已上线——它解决您的问题了吗？")
+    )
+
+
+def merged_notice(title: str, kept_title: str) -> NoticeText:
+    """A followed suggestion was merged into ``kept_title``; the follower's vote counts there."""
+    return NoticeText(
+        (title, title),
+        (
+            f"Merged into “{kept_title}”; your vote counts there.",
+            f"已合并到“{kept_title}”，您的投票计入该建议。",
+        ),
+    )
+
+
+def mention_notice(title: str, *, in_comment: bool) -> NoticeText:
+    """Someone @mentioned the owner in the post ``title`` or in a comment on it."""
+    if in_comment:
+        return NoticeText((title, title), ("You were mentioned in a comment.", "有人在评论中提到了您。"))
+    return NoticeText((title, title), ("You were mentioned in this post.", "有人在这篇帖子中提到了您。"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -83,13 +83,13 @@ class SolvedResult(BaseModel):
 
 
 class NoticeRead(BaseModel):
-    """A notice in an owner's inbox."""
+    """A board or forum notice in an owner's inbox, in the owner's language."""
 
     id: int
     kind: str
-    suggestion_id: int | None
-    post_id: int | None = None
-    data: dict[str, Any]
+    subject: str  # the suggestion's or post's title
+    body: str
+    link: str  # the suggestion's or post's page
     created_at: datetime
     read: bool
 

@@ -14,12 +14,11 @@ from carloop.community import index, notices, rules
 from carloop.community.events import SuggestionTextChanged
 from carloop.community.models import (
     Follower,
-    NoticeKind,
     StatusChange,
     Suggestion,
     Vote,
 )
-from carloop.community.rules import Category, SuggestionStatus
+from carloop.community.rules import Category, NoticeKind, SuggestionStatus
 from carloop.errors import Conflict, InvalidTransition, NotFound, PolicyViolation
 from carloop.loyalty import service as loyalty
 from carloop.loyalty.rules import EarnReason
@@ -220,9 +219,7 @@ def move(
         NoticeKind.STATUS_CHANGED,
         suggestion,
         change.id,
-        from_status=str(current),
-        to_status=str(target),
-        note=note[:500],
+        rules.status_notice(suggestion.title, target, note[:500]),
     )
     if target is SuggestionStatus.SHIPPED:
         notices.notify(
@@ -231,6 +228,7 @@ def move(
             NoticeKind.SOLVED_QUESTION,
             suggestion,
             change.id,
+            rules.solved_question_notice(suggestion.title),
         )
     if target in rules.ACCEPTED and suggestion.author_id is not None:
         loyalty.award_points(
@@ -278,7 +276,12 @@ def merge(*, session: Session, principal: Principal, duplicate: Suggestion, kept
         session.scalars(select(Follower.customer_id).where(Follower.suggestion_id == duplicate.id))
     )
     notices.notify(
-        session, dup_followers, NoticeKind.MERGED, duplicate, change.id, into=kept.id, title=kept.title[:200]
+        session,
+        dup_followers,
+        NoticeKind.MERGED,
+        duplicate,
+        change.id,
+        rules.merged_notice(duplicate.title, kept.title[:200]),
     )
     audit.record(
         session=session,

@@ -29,6 +29,7 @@ class Notice(Base):
     body_en: Mapped[str] = mapped_column(String(1000), default="")
     body_zh: Mapped[str] = mapped_column(String(1000), default="")
     sms_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the SMS template's variables
+    link: Mapped[str] = mapped_column(String(300), default="", server_default="")  # a page it is about
     read_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -33,6 +33,7 @@ def inbox_page(request: Request, session: DbSession, me: CurrentCustomer) -> Res
             "unread": n.read_at is None,
             "subject": rules.in_language(prefs.locale, n.subject_en, n.subject_zh),
             "body": rules.in_language(prefs.locale, n.body_en, n.body_zh),
+            "link": n.link,
         }
         for n in service.inbox(session=session, customer_id=me.customer_id)
     ]

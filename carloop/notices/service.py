@@ -7,6 +7,7 @@ outage of one delays that channel only and never sends another twice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -45,8 +46,10 @@ def notify(
     order_id: int | None = None,
     order_number: str = "",
     sms_params: dict[str, Any] | None = None,
+    link: str = "",
 ) -> Notice:
-    """Leave a notice (``body``, ``subject``: English, Chinese); the same ``key`` returns the first."""
+    """Leave a notice (``body``, ``subject``: English, Chinese; ``link``: the site's page it is about);
+    the same ``key`` returns the first."""
     existing = session.scalar(select(Notice).where(Notice.key == key[:160]))
     if existing is not None:
         return existing
@@ -62,6 +65,7 @@ def notify(
         body_en=body[0][:1000],
         body_zh=body[1][:1000],
         sms_params={k: str(v) for k, v in (sms_params or {}).items()},
+        link=link[:300],
     )
     session.add(notice)
     session.flush()
@@ -82,11 +86,20 @@ def notify(
     return notice
 
 
-def inbox(*, session: Session, customer_id: int, source: str | None = None, limit: int = 50) -> list[Notice]:
-    """A recipient's notices (of one source, if given), newest first."""
+def inbox(
+    *,
+    session: Session,
+    customer_id: int,
+    source: str | None = None,
+    skip_sources: Sequence[str] = (),
+    limit: int = 50,
+) -> list[Notice]:
+    """A recipient's notices (of one source, if given; none of ``skip_sources``), newest first."""
     query = select(Notice).where(Notice.customer_id == customer_id)
     if source is not None:
         query = query.where(Notice.source == source)
+    if skip_sources:
+        query = query.where(Notice.source.not_in(list(skip_sources)))
     return list(session.scalars(query.order_by(Notice.id.desc()).limit(limit)))
 
 
@@ -98,13 +111,16 @@ class NoticeView:
     order_number: str
     subject: str
     body: str
+    link: str
     created_at: datetime
     pending: bool
 
 
-def views(*, session: Session, customer_id: int, locale: str, limit: int = 50) -> list[NoticeView]:
+def views(
+    *, session: Session, customer_id: int, locale: str, skip_sources: Sequence[str] = (), limit: int = 50
+) -> list[NoticeView]:
     """A recipient's notices, newest first, in ``locale`` (the reader's: a buyer's choice, staff's page)."""
-    found = inbox(session=session, customer_id=customer_id, limit=limit)
+    found = inbox(session=session, customer_id=customer_id, skip_sources=skip_sources, limit=limit)
     waiting = set(
         session.scalars(
             select(NoticeDelivery.notice_id).where(
@@ -118,6 +134,7 @@ def views(*, session: Session, customer_id: int, locale: str, limit: int = 50) -
             order_number=n.order_number,
             subject=rules.in_language(locale, n.subject_en, n.subject_zh),
             body=rules.in_language(locale, n.body_en, n.body_zh),
+            link=n.link,
             created_at=n.created_at,
             pending=n.id in waiting,
         )

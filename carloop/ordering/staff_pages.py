@@ -46,8 +46,12 @@ def _page(
             for a in appointments.list_for_customer(session=session, customer_id=order.customer_id)
             if a.order_id in (None, order.id)
         ],
-        "notices": notices.views(
-            session=session, customer_id=order.customer_id, locale=request.state.locale, limit=20
+        "notices": notices.views(  # what the buyer was told; the board and forum are not the order's
+            session=session,
+            customer_id=order.customer_id,
+            locale=request.state.locale,
+            skip_sources=("community",),
+            limit=20,
         ),
         "documents": invoicing.documents_for(
             session=session, order=order, einvoice_offline=request.app.state.einvoicer is None

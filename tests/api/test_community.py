@@ -66,8 +66,12 @@ def test_votes_statuses_and_the_solved_question_over_the_api(
     for status in ("planned", "in_development", "shipped"):
         moved = client.post(f"/api/v1/staff/suggestions/{sid}/status", json={"status": status}, headers=ops)
         assert moved.status_code == 200, moved.text
-    kinds = [n["kind"] for n in client.get("/api/v1/notices", headers=voter).json()]
+    told = client.get("/api/v1/notices", headers=voter).json()
+    kinds = [n["kind"] for n in told]
     assert kinds.count("status_changed") == 3 and "solved_question" in kinds
+    assert {n["link"] for n in told} == {f"/community/suggestions/{sid}"}
+    assert {n["subject"] for n in told} == {"Pet mode keeps the cabin cool"}
+    assert told[0]["body"] == "已上线——它解决您的问题了吗？"  # newest first, in the voter's language
     answer = client.post(f"/api/v1/suggestions/{sid}/solved", json={"solved": False}, headers=voter).json()
     assert answer == {"yes": 0, "no": 1, "follow_up_id": None}
     assert [s["id"] for s in client.get("/api/v1/changelog", headers=voter).json()] == [sid]
@@ -143,8 +147,11 @@ def test_the_owner_loop_in_pages(client: TestClient, session_factory: sessionmak
     )
 
     client.cookies.set("carloop_session", owner["Authorization"].removeprefix("Bearer "))
-    notices = client.get("/community/notices?lang=en", headers=HTML)
-    assert 'data-testid="notice-solved"' in notices.text and "now Shipped" in notices.text
+    old_link = client.get("/community/notices?lang=en", headers=HTML, follow_redirects=False)
+    assert old_link.status_code == 303 and old_link.headers["location"] == "/me/notices"
+    inbox = client.get("/me/notices?lang=en", headers=HTML)  # notices in the owner's language: Chinese
+    assert 'data-testid="notice-solved_question"' in inbox.text and "现在：已上线（OTA 3.2）。" in inbox.text
+    assert f'<a href="/community/suggestions/{existing}">' in inbox.text
     shipped = client.get(f"/community/suggestions/{existing}", headers=HTML)
     assert 'data-testid="solved-question"' in shipped.text
     client.post(

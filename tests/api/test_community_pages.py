@@ -55,10 +55,12 @@ def test_owners_post_mention_comment_like_and_report_and_staff_moderate(
     post_id = int(post_url.rsplit("/", 1)[1])
 
     csrf = _as(client, bob)
-    inbox = client.get("/community/notices?lang=en", headers=HTML)
-    assert 'data-testid="notice-mention"' in inbox.text and "Winter range tips" in inbox.text
+    inbox = client.get("/community/notices?lang=en", headers=HTML)  # the one inbox, /me/notices
+    assert 'data-testid="notice-mentioned"' in inbox.text and "Winter range tips" in inbox.text
+    assert f'<a href="/community/forum/posts/{post_id}">' in inbox.text
     notices = client.get("/api/v1/notices", headers=bob).json()
-    assert [(n["kind"], n["post_id"]) for n in notices] == [("mentioned", post_id)]
+    assert [(n["kind"], n["link"]) for n in notices] == [("mentioned", f"/community/forum/posts/{post_id}")]
+    assert notices[0]["body"] == "有人在这篇帖子中提到了您。"
     client.post(f"{post_url}/comments", data={"csrf_token": csrf, "body": "Thanks @Alice!"})
     client.post(f"{post_url}/like", data={"csrf_token": csrf})
     client.post(f"{post_url}/like", data={"csrf_token": csrf})  # once only

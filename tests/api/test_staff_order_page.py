@@ -13,6 +13,7 @@ from carloop.accounts.schemas import Role
 from carloop.audit.models import AuditEntry
 from carloop.network import service as network
 from carloop.network.schemas import StoreKind
+from carloop.notices import service as notices
 from carloop.notices.models import Notice
 from carloop.payments.providers.base import NotificationStatus
 from carloop.web.deps import csrf_token_for
@@ -97,6 +98,15 @@ def test_support_refunds_a_buyers_deposit_with_a_reason_and_the_buyer_is_told(cl
         notice = s.scalars(select(Notice).where(Notice.key.like("network:support:%"))).one()
         assert "客服退款" in notice.subject_zh and "by customer support" in notice.subject_en
         assert "changed their mind" in notice.body_en and "changed their mind" in notice.body_zh
+        buyer_id = notice.customer_id
+    with client.app.state.sessions.begin() as s:  # type: ignore[attr-defined]
+        notices.notify(  # a forum mention is the buyer's own business, not the order's
+            session=s, customer_id=buyer_id, kind="mentioned", key="community:mentioned:1:0:t",
+            source="community", subject=("Winter range tips",) * 2, body=("You were mentioned.",) * 2,
+            link="/community/forum/posts/1",
+        )  # fmt: skip
+    page = client.get(f"/staff/orders/{number}?lang=en", headers=HTML)
+    assert "by customer support" in page.text and "Winter range tips" not in page.text
 
 
 @pytest.mark.usefixtures("staff")

@@ -117,3 +117,95 @@ def test_network_notices_move_into_the_one_notices_table_and_back(empty_engine: 
         ("reminder:3:202612081000", "Reminder: test drive / 试驾"),
     ]
     assert left == 0
+
+
+def test_community_notices_move_into_the_one_notices_table_in_both_languages_and_back(
+    empty_engine: Engine,
+) -> None:
+    from alembic import command
+
+    def to(revision: str, *, down: bool = False) -> None:
+        config = db._config(empty_engine)
+        with empty_engine.begin() as connection:
+            config.attributes["connection"] = connection
+            (command.downgrade if down else command.upgrade)(config, revision)
+
+    before = "c2b30dee89dd"  # the last revision with community_notices
+    to(before)
+    with empty_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO customer (id, phone, display_name, id_verified, created_at)"
+                " VALUES (7, '+8613800138000', 'a', false, CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO suggestions (id, author_id, title, body, category, model, status,"
+                " decline_reason, created_at, updated_at, embedding_model)"
+                " VALUES (3, 7, '座椅通风', '', 'cabin', '', 'planned', '', CURRENT_TIMESTAMP,"
+                " CURRENT_TIMESTAMP, '')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO forum_posts (id, board, author_id, title, body, hidden, helpful, created_at)"
+                " VALUES (5, 'tips', 7, 'Winter range tips', '', false, false, CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO community_notices (customer_id, kind, suggestion_id, post_id, data, key,"
+                " read_at, created_at) VALUES"
+                " (7, 'status_changed', 3, NULL, :status, 'status_changed:3:1:7', CURRENT_TIMESTAMP,"
+                " CURRENT_TIMESTAMP),"
+                " (7, 'mentioned', NULL, 5, :mention, 'mentioned:5:9:7', NULL, CURRENT_TIMESTAMP)"
+            ),
+            {
+                "status": '{"from_status": "submitted", "to_status": "planned", "note": "Q3"}',
+                "mention": '{"title": "Winter range tips", "by": 8, "comment": 9}',
+            },
+        )
+    to("head")
+    with empty_engine.connect() as conn:
+        moved = conn.execute(
+            text(
+                "SELECT kind, key, source, subject_zh, body_en, body_zh, link, read_at IS NOT NULL"
+                " FROM notices ORDER BY id"
+            )
+        ).all()
+        channels = conn.execute(text("SELECT channel, status FROM notice_deliveries")).all()
+    assert [tuple(r) for r in moved] == [
+        (
+            "status_changed",
+            "community:status_changed:3:1:7",
+            "community",
+            "座椅通风",
+            "Now planned (Q3).",
+            "现在：已规划（Q3）。",
+            "/community/suggestions/3",
+            True,
+        ),
+        (
+            "mentioned",
+            "community:mentioned:5:9:7",
+            "community",
+            "Winter range tips",
+            "You were mentioned in a comment.",
+            "有人在评论中提到了您。",
+            "/community/forum/posts/5",
+            False,
+        ),
+    ]
+    assert sorted(tuple(c) for c in channels) == [("inapp", "sent"), ("inapp", "sent")]
+    to(before, down=True)
+    with empty_engine.connect() as conn:
+        back = conn.execute(
+            text("SELECT kind, key, suggestion_id, post_id FROM community_notices ORDER BY id")
+        ).all()
+        left = conn.execute(text("SELECT count(*) FROM notices")).scalar_one()
+    assert [tuple(r) for r in back] == [
+        ("status_changed", "status_changed:3:1:7", 3, None),
+        ("mentioned", "mentioned:5:9:7", None, 5),
+    ]
+    assert left == 0

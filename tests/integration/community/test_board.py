@@ -8,11 +8,11 @@ from sqlalchemy.orm import Session
 
 from carloop.audit import service as audit
 from carloop.community import feedback, notices, service
-from carloop.community.models import NoticeKind
-from carloop.community.rules import Category, SuggestionStatus
+from carloop.community.rules import Category, NoticeKind, SuggestionStatus
 from carloop.errors import Conflict, InvalidTransition, PolicyViolation
 from carloop.loyalty import service as loyalty
 from carloop.loyalty.rules import EARN_RULES, EarnReason
+from carloop.notices import service as one_inbox
 
 from .conftest import STAFF
 
@@ -37,6 +37,36 @@ def test_one_vote_per_owner_and_voters_follow(session: Session) -> None:
     assert service.vote_counts(session=session, suggestion_ids=[sid]) == {sid: 0}
 
 
+def test_board_notices_are_bilingual_in_the_one_inbox_by_app_and_e_mail_never_by_sms(
+    session: Session,
+) -> None:
+    author, voter, reader = (owner(session, p) for p in ("13800138001", "13800138002", "13800138003"))
+    sid = _idea(session, author, "Pet mode keeps the cabin cool")
+    idea = service.get(session=session, suggestion_id=sid)
+    for who in (voter, reader):
+        service.vote(session=session, suggestion=idea, customer_id=who)
+    one_inbox.set_preferences(  # SMS on, and an address: still no text message for a board notice
+        session=session, customer_id=reader, locale="en", email="r@example.com", email_on=True, sms_on=True
+    )
+    service.move(session=session, principal=STAFF, suggestion=idea, target=S.PLANNED, note="Q3 OTA")
+    [planned] = notices.notices_of(session=session, customer_id=voter)
+    assert (planned.kind, planned.source, planned.link) == (
+        "status_changed",
+        "community",
+        f"/community/suggestions/{sid}",
+    )
+    assert (planned.subject_en, planned.subject_zh) == ("Pet mode keeps the cabin cool",) * 2
+    assert (planned.body_en, planned.body_zh) == ("Now planned (Q3 OTA).", "现在：已规划（Q3 OTA）。")
+    assert [n.id for n in one_inbox.inbox(session=session, customer_id=voter)] == [planned.id]
+    channels = {d.channel for d in one_inbox.deliveries(session=session, notice_id=planned.id)}
+    assert channels == {"inapp"}
+    [told] = notices.notices_of(session=session, customer_id=reader)
+    channels = {d.channel for d in one_inbox.deliveries(session=session, notice_id=told.id)}
+    assert channels == {"inapp", "email"}
+    [view] = one_inbox.views(session=session, customer_id=reader, locale="en")
+    assert (view.subject, view.body, view.link) == (told.subject_en, "Now planned (Q3 OTA).", told.link)
+
+
 def test_typing_a_duplicate_finds_the_existing_idea_in_chinese_and_english(session: Session) -> None:
     a = owner(session)
     seats = _idea(session, a, "希望增加座椅通风功能", "夏天座椅太热")
@@ -58,9 +88,9 @@ def test_status_changes_notify_followers_and_shipping_asks_voters(session: Sessi
     service.vote(session=session, suggestion=idea, customer_id=voter)
     for target in (S.UNDER_REVIEW, S.PLANNED, S.IN_DEVELOPMENT, S.SHIPPED):
         service.move(session=session, principal=STAFF, suggestion=idea, target=target, note=f"now {target}")
-    kinds = [n.kind for n in notices.notices(session=session, customer_id=voter)]
+    kinds = [n.kind for n in notices.notices_of(session=session, customer_id=voter)]
     assert kinds.count(NoticeKind.STATUS_CHANGED) == 4 and kinds.count(NoticeKind.SOLVED_QUESTION) == 1
-    author_kinds = [n.kind for n in notices.notices(session=session, customer_id=author)]
+    author_kinds = [n.kind for n in notices.notices_of(session=session, customer_id=author)]
     assert NoticeKind.SOLVED_QUESTION not in author_kinds  # the author did not vote
     assert feedback.pending_solved_question(session=session, suggestion=idea, customer_id=voter)
     accepted = EARN_RULES[EarnReason.SUGGESTION_ACCEPTED]
@@ -110,7 +140,7 @@ def test_merge_moves_unique_voters_and_unmerge_restores_them(session: Session) -
         service.vote(session=session, suggestion=dup, customer_id=d).id == kept_id
     )  # redirect, still one vote
     assert service.vote_counts(session=session, suggestion_ids=[kept_id]) == {kept_id: 2}
-    assert [n.kind for n in notices.notices(session=session, customer_id=b)] == [NoticeKind.MERGED]
+    assert [n.kind for n in notices.notices_of(session=session, customer_id=b)] == [NoticeKind.MERGED]
     with pytest.raises(Conflict):
         service.merge(session=session, principal=STAFF, duplicate=dup, kept=kept)
 

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from carloop.accounts.models import Customer
 from carloop.clock import utcnow
 from carloop.community import forum, notices
-from carloop.community.models import Notice, NoticeKind
-from carloop.community.rules import Board
+from carloop.community.rules import Board, NoticeKind
+from carloop.notices.models import Notice
 
 
 def _named(session: Session, phone: str, name: str) -> int:
@@ -26,12 +26,13 @@ def _named(session: Session, phone: str, name: str) -> int:
 
 
 def _mentioned(session: Session) -> list[tuple[int, int | None]]:
+    """(owner, post) of each mention notice, in the one notices inbox."""
     rows = session.execute(
-        select(Notice.customer_id, Notice.post_id)
-        .where(Notice.kind == NoticeKind.MENTIONED)
+        select(Notice.customer_id, Notice.link)
+        .where(Notice.kind == NoticeKind.MENTIONED, Notice.source == "community")
         .order_by(Notice.id)
     )
-    return [(int(c), p) for c, p in rows]
+    return [(int(c), int(link.removeprefix("/community/forum/posts/"))) for c, link in rows]
 
 
 def test_mentions_notify_the_named_owner_once_and_never_the_author(session: Session) -> None:
