@@ -25,6 +25,7 @@ from carloop.production import rules, service
 from carloop.settings import Settings
 from carloop.sms.models import SmsMessage
 
+from ..sms.test_sms_sign_in import production
 from .conftest import locked_order, run_events, tiny_plan, use_plan
 
 ANNA, BO = "13800138001", "13800138002"  # Anna reads English, Bo Chinese
@@ -138,3 +139,24 @@ def test_a_provider_outage_delays_the_sms_without_losing_or_doubling_it(
         row = session.scalars(select(NoticeDelivery).filter_by(notice_id=notice.id, channel="sms")).one()
         assert row.status == "sent"
     assert len(_eta(sms)) == 1
+
+
+def test_the_servers_dispatcher_with_production_settings_sends_the_eta_sms(
+    session_factory: sessionmaker[Session], database_url: str, sms: SmsStandIn
+) -> None:
+    server = production(database_url, sms)  # what `carloop serve` runs with: production, real providers
+    assert server.environment == "production" and server.sms_provider == sms.provider
+    use_plan(session_factory, tiny_plan(weekly=1))
+    number = locked_order(session_factory, phone=BO)
+    run_events(session_factory)
+    _deliver(session_factory, server, at=timedelta(minutes=1))
+    _line_stop(session_factory)
+    run_events(session_factory)
+    _deliver(session_factory, server, at=timedelta(minutes=1))
+    [message] = _eta(sms)
+    assert (message.phone, message.template) == ("+86" + BO, sms.templates["eta_changed"])
+    assert message.params["order"] == number
+    with session_factory() as session:
+        [change] = session.scalars(select(Notice).where(Notice.kind == "window_later")).all()
+        channels = {d.channel: d.status for d in notices.deliveries(session=session, notice_id=change.id)}
+        assert channels == {"inapp": "sent", "sms": "sent"}
