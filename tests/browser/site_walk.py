@@ -56,7 +56,7 @@ LATIN_OK = {
     "carloop", "xiaomi", "su7", "yu7", "pro", "max", "ultra", "nappa", "pilot", "brembo", "alcantara",
     "lidar", "sound", "english", "csv", "parquet", "json", "hhi", "cr4", "cr8", "vin", "suv", "km", "kwh",
     "mqtt", "yaml", "home", "assistant", "byd", "tesla", "aito", "wechat", "alipay", "pdf", "ota", "app",
-    "demo", "wmi", "ms", "cltc",
+    "demo", "wmi", "ms", "cltc", "api",
 }  # fmt: skip
 
 

@@ -158,8 +158,8 @@ def test_a_short_week_moves_orders_and_everyone_sees_why(
     expect(buyer).to_have_url(re.compile(rf"/orders/{story['numbers'][9]}$"))
     expect(buyer.get_by_test_id("window-changes")).to_contain_text(REASON_EN)
     expect(buyer.get_by_test_id("first-window")).to_be_visible()
-    buyer.goto("/me/notices")
-    expect(buyer.locator("body")).to_contain_text(REASON_EN)
+    buyer.goto("/me/notices")  # notices speak the language the buyer chose for them (Chinese by default)
+    expect(buyer.locator("body")).to_contain_text(REASON_ZH)
     buyer.context.close()
 
     other = browser.new_context(base_url=live_server.url, locale="zh-CN")
