@@ -1,10 +1,10 @@
 """Every scheduled job, one line each: its name, how often it runs, what it runs.
 
-A domain that makes a promise on a clock adds one line to ``JOBS`` (or calls ``register``); the
-runner in the server and ``carloop jobs run`` pick it up. A job is a function of the session
-factory and the moment (it owns its transactions, like any edge) returning a ``JobResult``; it may
-also say when its next promise falls due (``next_due``), so a promise is kept on time rather than at
-the next regular round.
+A domain that makes a promise on a clock adds one line to ``JOBS``; the runner in the server and
+``carloop jobs run`` pick it up (an app adds jobs of its own on ``app.state.jobs``, never here).
+A job is a function of the session factory and the moment (it owns its transactions, like any
+edge) returning a ``JobResult``; it may also say when its next promise falls due (``next_due``),
+so a promise is kept on time rather than at the next regular round.
 """
 
 from __future__ import annotations
@@ -50,11 +50,6 @@ JOBS: list[Job] = [
         "Measure how often delivery windows were kept (the confidence buyers see)"),
 ]
 # fmt: on
-
-
-def register(job: Job) -> None:
-    """Add a domain's job (replacing one of the same name)."""
-    JOBS[:] = [j for j in JOBS if j.name != job.name] + [job]
 
 
 def by_name(name: str) -> Job | None:
