@@ -27,6 +27,10 @@ from carloop.production.schemas import (
 
 WAITING = (OrderStatus.LOCKED, OrderStatus.SCHEDULED)
 CHANGED_AFTER_LOCK = "configuration changed after locking"  # the reason of a requeued order's move
+# What a buyer whose window moved is told when no outage explains it. A run's trigger is for staff: it
+# names another buyer's order or a supplier, which a buyer must never see.
+PLAN_CHANGED = "the production plan changed"
+QUEUE_CHANGED = "an order ahead in the queue changed"
 
 
 def today(now: datetime | None = None) -> date:
@@ -61,16 +65,25 @@ def plan_history(*, session: Session, limit: int = 20) -> list[PlanVersion]:
 
 
 def save_plan(
-    *, session: Session, plan: PlanData, reason: str, actor: str, now: datetime | None = None
+    *,
+    session: Session,
+    plan: PlanData,
+    reason: str,
+    actor: str,
+    now: datetime | None = None,
+    told: str = PLAN_CHANGED,
 ) -> Run:
-    """Store a new plan version and re-plan every waiting order against it."""
+    """Store a new plan version and re-plan every waiting order against it.
+
+    ``reason`` is HQ's (staff see it with the run); ``told`` is what buyers whose window moved read.
+    """
     found = plan_in_force(session=session)
     version = found[0] if found is not None else 0
     session.add(
         PlanVersion(version=version + 1, data=plan.model_dump(mode="json"), reason=reason, actor=actor)
     )
     session.flush()
-    return replan(session=session, trigger=f"plan v{version + 1}: {reason}", now=now)
+    return replan(session=session, trigger=f"plan v{version + 1}: {reason}", now=now, told=told)
 
 
 # -- allocation runs -----------------------------------------------------------------------------
@@ -122,13 +135,15 @@ def replan(
     session: Session,
     trigger: str,
     now: datetime | None = None,
+    told: str = QUEUE_CHANGED,
     cancelled_order_id: int | None = None,
     requeued_order_id: int | None = None,
 ) -> Run:
     """Re-plan every waiting order: place new locks, fill freed slots, apply capacity changes.
 
-    Orders only move later when capacity or supply is cut; each such move is recorded with its
-    reason and the buyer gets a notice. New orders get their first promised window and a notice.
+    Orders only move later when capacity or supply is cut; each move is recorded with the reason a
+    buyer may read (an outage's, else ``told``; the run's ``trigger`` is for staff) and the buyer gets
+    a notice. New orders get their first promised window and a notice.
     A requeued order (its configuration changed after lock) gives its week up like a cancellation
     and is placed again at the back of its new configuration's queue, as a new lock would be.
     """
@@ -183,7 +198,7 @@ def replan(
             continue
         rel = weeks[slot.order_id]
         week = None if rel >= book.plan.horizon_weeks else book.week0 + rel
-        _promise(session, slot, week, book, run, now, requeued=slot in moved)
+        _promise(session, slot, week, book, run, now, told, requeued=slot in moved)
     run.millis = round((time.perf_counter() - started) * 1000, 2)
     session.flush()
     return run
@@ -196,6 +211,7 @@ def _promise(
     book: _Book,
     run: Run,
     now: datetime | None,
+    told: str,
     *,
     requeued: bool = False,
 ) -> None:
@@ -225,9 +241,9 @@ def _promise(
     later = _later(window.latest, old_latest)
     earlier = not later and window.latest is not None and (old_latest is None or window.latest < old_latest)
     if later or earlier:
-        reason = CHANGED_AFTER_LOCK if requeued else run.trigger
+        reason = CHANGED_AFTER_LOCK if requeued else told
         if later and old_week is not None and not requeued:
-            reason = rules.cut_reason(book.plan, book.week0, old_week, fallback=run.trigger)
+            reason = rules.cut_reason(book.plan, book.week0, old_week, fallback=told)
         session.add(
             PromiseChange(
                 order_id=slot.order_id,

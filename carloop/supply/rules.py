@@ -112,6 +112,11 @@ def shortage_reason(part: Part) -> str:
     return f"Supply shortage: {part.name_en}"
 
 
+def restored_reason(part: Part) -> str:
+    """Why orders move earlier when a part's supply is full again (names no supplier: buyers read it)."""
+    return f"Supply restored: {part.name_en}"
+
+
 _CODE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
 
 

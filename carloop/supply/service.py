@@ -325,7 +325,8 @@ def _replan(
     short = [r for r in rows if r.quantity < r.demand]
     first = production_rules.week_start(min(r.week for r in (short or rows))).isoformat()
     reason = rules.replan_reason(supplier.code, part, first, short=bool(short))
-    run = production.save_plan(session=session, plan=new, reason=reason, actor=actor.actor[:40])
+    told = rules.shortage_reason(part) if short else rules.restored_reason(part)
+    run = production.save_plan(session=session, plan=new, reason=reason, actor=actor.actor[:40], told=told)
     for row in rows:
         row.plan_version, row.run_id = run.plan_version, run.id
     session.flush()

@@ -80,6 +80,9 @@ def test_a_cancellation_pulls_the_next_order_in_and_never_pushes_anyone_later(
     with session_factory() as session:
         changes = list(session.scalars(select(PromiseChange)))
     assert changes and not any(c.later for c in changes)
+    # The buyers moved up read why without learning whose order it was.
+    assert {c.reason for c in changes} == {service.QUEUE_CHANGED}
+    assert not [c.reason for c in changes if numbers[0] in c.reason]
 
 
 def test_a_capacity_cut_moves_orders_later_with_the_reason_and_tells_the_buyers(

@@ -13,7 +13,7 @@ from carloop.errors import NotFound, PolicyViolation
 from carloop.notices.models import Notice
 from carloop.production import rules as production_rules
 from carloop.production import service as production
-from carloop.production.models import PromiseChange, Slot
+from carloop.production.models import PromiseChange, Run, Slot
 from carloop.supply import service
 from carloop.supply.models import Confirmation, SupplierUser
 from carloop.web.i18n import translate_message
@@ -98,8 +98,12 @@ def test_a_change_back_to_full_supply_lifts_the_cap_and_is_audited_as_a_change(
         slots = {s.number: s for s in session.scalars(select(Slot))}
         assert [slots[n].planned_week for n in numbers] == [week0] * 10
         back = list(session.scalars(select(PromiseChange).where(PromiseChange.later.is_(False))))
-        assert back and all("back to full supply of 101 kWh battery pack" in c.reason for c in back)
-        assert all("恢复101 kWh 电池包全额供应" in translate_message("zh_CN", c.reason) for c in back)
+        # Buyers read which part is back, never which supplier makes it; staff see the supplier on the run.
+        assert back and {c.reason for c in back} == {"Supply restored: 101 kWh battery pack"}
+        assert {translate_message("zh_CN", c.reason) for c in back} == {"零部件恢复供应：101 kWh 电池包"}
+        runs = {r.id: r.trigger for r in session.scalars(select(Run))}
+        assert all("back to full supply of 101 kWh battery pack" in runs[c.run_id] for c in back)
+        assert "ningde" in runs[back[0].run_id] and not [c for c in back if "ningde" in c.reason]
         changed = session.scalar(select(AuditEntry).where(AuditEntry.action == "supply.changed"))
         assert changed is not None and changed.detail["before"] == 5 and changed.detail["quantity"] == 10
 
