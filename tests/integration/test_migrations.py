@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 
 from carloop.cli import db
 from carloop.db import make_engine
@@ -59,23 +59,11 @@ def test_upgrading_twice_changes_nothing(empty_engine: Engine) -> None:
 
 
 def test_network_notices_move_into_the_one_notices_table_and_back(empty_engine: Engine) -> None:
-    from alembic import command
-
-    def to(revision: str, *, down: bool = False) -> None:
-        config = db._config(empty_engine)
-        with empty_engine.begin() as connection:
-            config.attributes["connection"] = connection
-            (command.downgrade if down else command.upgrade)(config, revision)
-
     before = "7a214fb7f958"  # the last revision with customer_notice
+    to = _migrate(empty_engine)
     to(before)
     with empty_engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO customer (id, phone, display_name, id_verified, created_at)"
-                " VALUES (7, '+8613800138000', 'a', false, CURRENT_TIMESTAMP)"
-            )
-        )
+        _customer_7(conn)
         conn.execute(
             text(
                 "INSERT INTO customer_notice (customer_id, key, subject, body, created_at, sent_at) VALUES"
@@ -122,23 +110,11 @@ def test_network_notices_move_into_the_one_notices_table_and_back(empty_engine: 
 def test_community_notices_move_into_the_one_notices_table_in_both_languages_and_back(
     empty_engine: Engine,
 ) -> None:
-    from alembic import command
-
-    def to(revision: str, *, down: bool = False) -> None:
-        config = db._config(empty_engine)
-        with empty_engine.begin() as connection:
-            config.attributes["connection"] = connection
-            (command.downgrade if down else command.upgrade)(config, revision)
-
     before = "c2b30dee89dd"  # the last revision with community_notices
+    to = _migrate(empty_engine)
     to(before)
     with empty_engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO customer (id, phone, display_name, id_verified, created_at)"
-                " VALUES (7, '+8613800138000', 'a', false, CURRENT_TIMESTAMP)"
-            )
-        )
+        _customer_7(conn)
         conn.execute(
             text(
                 "INSERT INTO suggestions (id, author_id, title, body, category, model, status,"
@@ -209,3 +185,25 @@ def test_community_notices_move_into_the_one_notices_table_in_both_languages_and
         ("mentioned", "mentioned:5:9:7", None, 5),
     ]
     assert left == 0
+
+
+def _customer_7(conn: Connection) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO customer (id, phone, display_name, id_verified, created_at)"
+            " VALUES (7, '+8613800138000', 'a', false, CURRENT_TIMESTAMP)"
+        )
+    )
+
+
+def _migrate(engine: Engine) -> Callable[..., None]:
+    """Upgrade (or, with ``down=True``, downgrade) the database to a revision."""
+    from alembic import command
+
+    def to(revision: str, *, down: bool = False) -> None:
+        config = db._config(engine)
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            (command.downgrade if down else command.upgrade)(config, revision)
+
+    return to
