@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from carloop.accounts.schemas import Principal, Role
@@ -158,6 +158,42 @@ def rotate_key(
     return _hq_page(request, session, me, shown=(supplier.code, supplier.api_key))
 
 
+@router.post("/staff/supply/suppliers/{code}/users")
+def add_portal_user(
+    request: Request,
+    session: DbSession,
+    me: PlanStaff,
+    code: str,
+    username: Annotated[str, Form(max_length=40)],
+    password: Annotated[str, Form(max_length=200)],
+    csrf_token: Text = "",
+) -> Response:
+    """HQ gives a supplier another portal account."""
+    check_csrf(request, csrf_token)
+    service.add_portal_user(
+        session=session, actor=me, code=code[:40], username=username, password=password, ip=_ip(request)
+    )
+    return RedirectResponse("/staff/supply#suppliers", status_code=303)
+
+
+@router.post("/staff/supply/suppliers/{code}/users/{staff_id}")
+def set_portal_user_active(
+    request: Request,
+    session: DbSession,
+    me: PlanStaff,
+    code: str,
+    staff_id: Annotated[int, Path(ge=1, le=2**62)],
+    active: Annotated[bool, Form()] = False,
+    csrf_token: Text = "",
+) -> Response:
+    """HQ turns one of a supplier's portal accounts off (its sessions end) or on again."""
+    check_csrf(request, csrf_token)
+    service.set_portal_user_active(
+        session=session, actor=me, code=code[:40], staff_id=staff_id, active=active, ip=_ip(request)
+    )
+    return RedirectResponse("/staff/supply#suppliers", status_code=303)
+
+
 def _hq_page(
     request: Request, session: DbSession, me: Principal, shown: tuple[str, str] | None = None
 ) -> Response:
@@ -175,6 +211,7 @@ def _hq_page(
         "shortages": service.shortages(session=session),
         "flags": service.flags(session=session),
         "suppliers": {s.id: s for s in service.list_suppliers(session=session)},
+        "portal_users": service.portal_users(session=session),
         "shown": shown,  # (code, key) right after HQ created or rotated it: the only time it is shown
     }
     response = _render(request, "supply/hq.html", context)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carloop.accounts import staff as staff_accounts
+from carloop.accounts.models import Staff
 from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
 from carloop.catalog import parts as catalog_parts
@@ -121,9 +122,7 @@ def open_supplier(
 
 def rotate_key(*, session: Session, actor: Principal, code: str, ip: str | None = None) -> Supplier:
     """HQ gives a supplier's systems a new API key; the old one is refused from now on. Audited."""
-    supplier = session.scalar(select(Supplier).where(Supplier.code == code))
-    if supplier is None:
-        raise NotFound("No such supplier.")
+    supplier = _supplier(session, code)
     supplier.api_key = secrets.token_hex(32)
     session.flush()
     audit.record(
@@ -135,6 +134,73 @@ def rotate_key(*, session: Session, actor: Principal, code: str, ip: str | None 
         detail={"code": supplier.code},
         ip=ip,
     )
+    return supplier
+
+
+def portal_users(*, session: Session) -> dict[int, list[Staff]]:
+    """Every supplier's portal accounts (active or not), by supplier id, oldest first."""
+    query = select(SupplierUser.supplier_id, Staff).join(Staff, Staff.id == SupplierUser.staff_id)
+    rows = session.execute(query.order_by(Staff.id)).all()
+    found: dict[int, list[Staff]] = {}
+    for supplier_id, staff in rows:
+        found.setdefault(supplier_id, []).append(staff)
+    return found
+
+
+def add_portal_user(
+    *, session: Session, actor: Principal, code: str, username: str, password: str, ip: str | None = None
+) -> SupplierUser:
+    """HQ gives a supplier another portal account (a planner joins, a shift changes); audited."""
+    supplier = _supplier(session, code)
+    user = add_user(
+        session=session,
+        supplier=supplier,
+        username=username,
+        display_name=supplier.name_zh,
+        password=password,
+    )
+    audit.record(
+        session=session,
+        principal=actor,
+        action="supply.user_added",
+        target_type="supplier",
+        target_id=supplier.id,
+        detail={"code": supplier.code, "staff_id": user.staff_id},
+        ip=ip,
+    )
+    return user
+
+
+def set_portal_user_active(
+    *, session: Session, actor: Principal, code: str, staff_id: int, active: bool, ip: str | None = None
+) -> Staff:
+    """HQ turns a supplier's portal account off (its sessions end at once) or on again; audited.
+
+    Only that supplier's accounts: any other staff id is "not found", whoever it belongs to.
+    """
+    supplier = _supplier(session, code)
+    owned = session.scalar(
+        select(SupplierUser).where(SupplierUser.supplier_id == supplier.id, SupplierUser.staff_id == staff_id)
+    )
+    if owned is None:
+        raise NotFound("No such portal user of this supplier.")
+    staff = staff_accounts.update_staff(session=session, actor=None, staff_id=staff_id, active=active)
+    audit.record(
+        session=session,
+        principal=actor,
+        action="supply.user_activated" if active else "supply.user_deactivated",
+        target_type="supplier",
+        target_id=supplier.id,
+        detail={"code": supplier.code, "staff_id": staff_id},
+        ip=ip,
+    )
+    return staff
+
+
+def _supplier(session: Session, code: str) -> Supplier:
+    supplier = session.scalar(select(Supplier).where(Supplier.code == code))
+    if supplier is None:
+        raise NotFound("No such supplier.")
     return supplier
 
 

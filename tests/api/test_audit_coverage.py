@@ -468,6 +468,26 @@ def rotate_key_page(w: World) -> Expect:
     return _expect(w, "ops", "supplier", _supplier_id(w, "keyed-parts"), action="supply.key_rotated")
 
 
+def add_portal_user_page(w: World) -> Expect:
+    form = {**SUPPLIER_FORM, "csrf_token": w.csrf["ops"], "code": "staffed-parts", "username": "staffedparts"}
+    _ok(w.client.post("/staff/supply/suppliers", data=form, headers=w.headers["ops"]))
+    more = {"csrf_token": w.csrf["ops"], "username": "staffedparts2", "password": "supplier-pass-2026"}
+    _ok(w.client.post("/staff/supply/suppliers/staffed-parts/users", data=more, headers=w.headers["ops"]))
+    return _expect(w, "ops", "supplier", _supplier_id(w, "staffed-parts"), action="supply.user_added")
+
+
+def switch_portal_user_page(w: World) -> Expect:
+    from carloop.accounts.models import Staff
+
+    form = {**SUPPLIER_FORM, "csrf_token": w.csrf["ops"], "code": "offed-parts", "username": "offedparts"}
+    _ok(w.client.post("/staff/supply/suppliers", data=form, headers=w.headers["ops"]))
+    with w.sessions().begin() as s:
+        staff_id = s.scalar(select(Staff.id).where(Staff.username == "offedparts"))
+    path = f"/staff/supply/suppliers/offed-parts/users/{staff_id}"
+    _ok(w.client.post(path, data={"csrf_token": w.csrf["ops"]}, headers=w.headers["ops"]))
+    return _expect(w, "ops", "supplier", _supplier_id(w, "offed-parts"), action="supply.user_deactivated")
+
+
 def save_plan_page(w: World) -> Expect:
     import json
 
@@ -876,6 +896,8 @@ CASES: dict[tuple[str, str], tuple[Act, Any]] = {
     ("GET", "/staff/supply"): (staff_supply_page, None),
     ("POST", "/staff/supply/suppliers"): (open_supplier_page, None),
     ("POST", "/staff/supply/suppliers/{code}/key"): (rotate_key_page, None),
+    ("POST", "/staff/supply/suppliers/{code}/users"): (add_portal_user_page, None),
+    ("POST", "/staff/supply/suppliers/{code}/users/{staff_id}"): (switch_portal_user_page, None),
     # payments and points
     ("POST", "/api/v1/staff/points/compensations"): (compensation, None),
     ("POST", "/api/v1/staff/shop/orders/{number}/refund"): (shop_refund, None),

@@ -136,3 +136,94 @@ def test_only_hq_opens_suppliers_or_rotates_keys(
     with session_factory() as session:
         assert [s.code for s in session.scalars(select(Supplier))] == ["ningde-cells"]
         assert session.scalar(select(AuditEntry).where(AuditEntry.action == "supply.key_rotated")) is None
+
+
+def _sign_in(client: TestClient, username: str) -> int:
+    body = {"username": username, "password": FORM["password"]}
+    return client.post("/api/v1/auth/staff/sign-in", json=body).status_code
+
+
+def test_hq_adds_a_second_portal_user_and_switches_one_off_whose_sessions_end(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    headers, csrf = _hq(client, session_factory)
+    client.post("/staff/supply/suppliers", data={**FORM, "csrf_token": csrf}, headers=headers)
+    added = client.post(
+        "/staff/supply/suppliers/ningde-cells/users",
+        data={"csrf_token": csrf, "username": "ningde-night", "password": FORM["password"]},
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert added.status_code == 303, added.text
+    assert _sign_in(client, "ningde-night") == 200
+    token = client.post(
+        "/api/v1/auth/staff/sign-in", json={"username": "ningde", "password": FORM["password"]}
+    ).json()["token"]
+    portal = {"Authorization": f"Bearer {token}", "Accept": "text/html"}
+    assert client.get("/supplier", headers=portal, follow_redirects=False).status_code == 200
+    with session_factory() as session:
+        first = find_staff(session=session, username="ningde")
+        second = find_staff(session=session, username="ningde-night")
+        assert first is not None and second is not None
+        bound = {u.staff_id for u in session.scalars(select(SupplierUser))}
+        assert {first.id, second.id} <= bound
+    page = client.get("/staff/supply", headers=headers).text
+    assert 'data-testid="portal-user-ningde-night" data-active="yes"' in page
+    off = client.post(
+        f"/staff/supply/suppliers/ningde-cells/users/{first.id}",
+        data={"csrf_token": csrf},
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert off.status_code == 303, off.text
+    ended = client.get("/supplier", headers=portal, follow_redirects=False)  # its session ended at once
+    assert ended.status_code == 303 and ended.headers["location"].startswith("/login")
+    assert _sign_in(client, "ningde") == 401
+    assert _sign_in(client, "ningde-night") == 200  # the other account keeps working
+    page = client.get("/staff/supply", headers=headers).text
+    assert 'data-testid="portal-user-ningde" data-active="no"' in page
+    on = client.post(
+        f"/staff/supply/suppliers/ningde-cells/users/{first.id}",
+        data={"csrf_token": csrf, "active": "true"},
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert on.status_code == 303 and _sign_in(client, "ningde") == 200
+    with session_factory() as session:
+        actions = [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    assert {"supply.user_added", "supply.user_deactivated", "supply.user_activated"} <= set(actions)
+
+
+def test_only_the_suppliers_own_portal_users_can_be_switched(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    headers, csrf = _hq(client, session_factory)
+    client.post("/staff/supply/suppliers", data={**FORM, "csrf_token": csrf}, headers=headers)
+    with session_factory() as session:
+        hq = find_staff(session=session, username="hq1")
+        assert hq is not None
+    # HQ's own account is not ningde's portal user: not found, and nothing changes.
+    refused = client.post(
+        f"/staff/supply/suppliers/ningde-cells/users/{hq.id}", data={"csrf_token": csrf}, headers=headers
+    )
+    assert refused.status_code == 404
+    assert client.get("/staff/supply", headers=headers).status_code == 200  # still signed in and active
+    missing = client.post(
+        "/staff/supply/suppliers/nobody/users",
+        data={"csrf_token": csrf, "username": "ghost", "password": FORM["password"]},
+        headers=headers,
+    )
+    assert missing.status_code == 404
+    bad = client.post(
+        "/staff/supply/suppliers/ningde-cells/users/abc", data={"csrf_token": csrf}, headers=headers
+    )
+    assert bad.status_code == 422
+    finance = staff_headers(client, session_factory, "fin2", Role.HQ_FINANCE)  # not planning: refused by role
+    denied = client.post(
+        "/staff/supply/suppliers/ningde-cells/users",
+        data={"username": "sneaky", "password": FORM["password"]},
+        headers=finance,
+    )
+    assert denied.status_code in (403, 404)
+    with session_factory() as session:
+        assert find_staff(session=session, username="sneaky") is None
