@@ -108,15 +108,7 @@ def open_supplier(
     user = add_user(
         session=session, supplier=supplier, username=username, display_name=name_zh, password=password
     )
-    audit.record(
-        session=session,
-        principal=actor,
-        action="supply.supplier_created",
-        target_type="supplier",
-        target_id=supplier.id,
-        detail={"code": supplier.code, "staff_id": user.staff_id},
-        ip=ip,
-    )
+    _audit(session, actor, "supply.supplier_created", supplier, ip, staff_id=user.staff_id)
     return supplier
 
 
@@ -125,15 +117,7 @@ def rotate_key(*, session: Session, actor: Principal, code: str, ip: str | None 
     supplier = _supplier(session, code)
     supplier.api_key = secrets.token_hex(32)
     session.flush()
-    audit.record(
-        session=session,
-        principal=actor,
-        action="supply.key_rotated",
-        target_type="supplier",
-        target_id=supplier.id,
-        detail={"code": supplier.code},
-        ip=ip,
-    )
+    _audit(session, actor, "supply.key_rotated", supplier, ip)
     return supplier
 
 
@@ -159,15 +143,7 @@ def add_portal_user(
         display_name=supplier.name_zh,
         password=password,
     )
-    audit.record(
-        session=session,
-        principal=actor,
-        action="supply.user_added",
-        target_type="supplier",
-        target_id=supplier.id,
-        detail={"code": supplier.code, "staff_id": user.staff_id},
-        ip=ip,
-    )
+    _audit(session, actor, "supply.user_added", supplier, ip, staff_id=user.staff_id)
     return user
 
 
@@ -185,16 +161,24 @@ def set_portal_user_active(
     if owned is None:
         raise NotFound("No such portal user of this supplier.")
     staff = staff_accounts.update_staff(session=session, actor=None, staff_id=staff_id, active=active)
+    action = "supply.user_activated" if active else "supply.user_deactivated"
+    _audit(session, actor, action, supplier, ip, staff_id=staff_id)
+    return staff
+
+
+def _audit(
+    session: Session, actor: Principal, action: str, supplier: Supplier, ip: str | None, **detail: object
+) -> None:
+    """An audit entry of HQ's administration of a supplier (never its key, which is a secret)."""
     audit.record(
         session=session,
         principal=actor,
-        action="supply.user_activated" if active else "supply.user_deactivated",
+        action=action,
         target_type="supplier",
         target_id=supplier.id,
-        detail={"code": supplier.code, "staff_id": staff_id},
+        detail={"code": supplier.code, **detail},
         ip=ip,
     )
-    return staff
 
 
 def _supplier(session: Session, code: str) -> Supplier:
