@@ -180,7 +180,7 @@ def on_payments_captured(
 
 def on_payment_notified(*, session: Session, provider: PaymentProvider, result: NotificationResult) -> None:
     """Settle a shop order after its payment's notification was applied (called in the same transaction)."""
-    payment = result.payment
+    payment = payments.get_payment(session=session, trade_no=result.payment.trade_no)
     order = session.scalar(select(ShopOrder).where(ShopOrder.id == payment.shop_order_id).with_for_update())
     if order is None:
         raise NotFound(f"No shop order for payment {payment.trade_no}.")

@@ -31,7 +31,7 @@ from carloop.payments import captures, ledger
 from carloop.payments import service as payments
 from carloop.payments.models import Payment, PaymentPurpose, PaymentStatus
 from carloop.payments.providers.base import PaymentProvider
-from carloop.payments.service import NotificationOutcome, NotificationResult
+from carloop.payments.service import NotificationOutcome, NotificationResult, PaymentFacts
 
 LAPSE_BATCH = 500  # reservations lapsed per transaction
 
@@ -94,8 +94,9 @@ def on_payments_captured(
             .execution_options(populate_existing=True)
         )
     }
-    for payment in rest:
-        _captured(session, provider, orders[int(payment.order_id or 0)], payment)
+    for facts in rest:  # the payment itself (it may be refunded): loaded one by one, rare
+        payment = payments.get_payment(session=session, trade_no=facts.trade_no)
+        _captured(session, provider, orders[int(facts.order_id or 0)], payment)
     session.flush()
 
 
@@ -105,7 +106,9 @@ _AWAITED = (
 )  # fmt: skip
 
 
-def _settle_awaited(session: Session, provider: PaymentProvider, captured: list[Payment]) -> list[Payment]:
+def _settle_awaited(
+    session: Session, provider: PaymentProvider, captured: list[PaymentFacts]
+) -> list[PaymentFacts]:
     """Settle, in one UPDATE, one INSERT of events and one of outbox rows, the deposits their orders
     await (pending payment: reserved, locked, or waitlisted for an edition number); returns the
     payments left to settle one by one (late, duplicate or balance payments)."""
@@ -121,7 +124,7 @@ def _settle_awaited(session: Session, provider: PaymentProvider, captured: list[
     table = cast(Table, Order.__table__)
     time_of = _db_times(conn, table.c.paid_at)
     settled: set[int] = set()
-    rest: list[Payment] = []
+    rest: list[PaymentFacts] = []
     updates: list[tuple[Any, ...]] = []
     events: list[tuple[Any, ...]] = []
     published: list[order_events.OrderStatusChanged | order_events.OrderLocked] = []

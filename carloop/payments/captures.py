@@ -13,14 +13,13 @@ imports the domains it pays for.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol, cast
 from urllib.parse import quote
 
-from sqlalchemy import Table, inspect, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from carloop import batch_sql
 from carloop.clock import utcnow
@@ -28,7 +27,13 @@ from carloop.errors import DomainError, ErrorCode, NotFound, PaymentFailed
 from carloop.payments import ledger, rules
 from carloop.payments.models import NotificationLog, Payment, PaymentPurpose, PaymentStatus
 from carloop.payments.providers.base import Notification, PaymentProvider
-from carloop.payments.service import NotificationOutcome, NotificationResult, decide, time_ordered_trade_no
+from carloop.payments.service import (
+    NotificationOutcome,
+    NotificationResult,
+    PaymentFacts,
+    decide,
+    time_ordered_trade_no,
+)
 
 PAY_PATH = "/pay/"  # our own pay link; it asks the provider for its cashier URL when the buyer opens it
 
@@ -216,6 +221,11 @@ def settle_many(
     return results
 
 
+_FACTS = (
+    "id", "trade_no", "order_id", "shop_order_id", "purpose", "provider", "amount_fen", "status", "paid_at",
+)  # fmt: skip
+
+
 def apply_many(
     *,
     session: Session,
@@ -223,18 +233,29 @@ def apply_many(
     now: datetime,
     rejected: list[tuple[Any, ...]] | None = None,
 ) -> list[NotificationResult | DomainError]:
-    """Apply verified notifications once each, in order; book captured money in one batch of entries."""
+    """Apply verified notifications once each, in order; book captured money in one batch of entries.
+
+    The payments are read as rows (locked, in id order) and moved with one UPDATE per kind of move;
+    ORM changes the caller made are flushed first, and its loaded payments are expired afterwards so
+    they read the new rows.
+    """
     log_rows = list(rejected or [])
     trade_nos = sorted({n.trade_no for n in notifications})
-    found = {
-        p.trade_no: p
-        for p in session.scalars(
-            select(Payment).where(Payment.trade_no.in_(trade_nos)).order_by(Payment.id).with_for_update()
+    table = cast(Table, Payment.__table__)
+    found: dict[str, PaymentFacts] = {}
+    if trade_nos:
+        session.flush()
+        query = (
+            select(*(table.c[name] for name in _FACTS))
+            .where(table.c.trade_no.in_(trade_nos))
+            .order_by(table.c.id)
+            .with_for_update()
         )
-    } if trade_nos else {}  # fmt: skip
+        found = {row.trade_no: PaymentFacts(*row) for row in session.execute(query)}
     entries: list[ledger.EntryDraft] = []
     results: list[NotificationResult | DomainError] = []
-    captured: list[Payment] = []  # moved here, written in one statement below
+    captured: list[tuple[Any, ...]] = []  # (provider, provider_txn_id, id): one UPDATE below
+    closed: list[int] = []
     for n in notifications:
         payment = found.get(n.trade_no)
         if payment is None:
@@ -254,8 +275,8 @@ def apply_many(
         outcome = decide(payment.status, n.status)
         if outcome is NotificationOutcome.CAPTURED:
             # the money is where it was taken (the buyer may have switched provider)
-            _move(payment, captured, status=PaymentStatus.SUCCEEDED, provider=n.provider,
-                  provider_txn_id=n.provider_txn_id, paid_at=now)  # fmt: skip
+            payment = replace(payment, status=PaymentStatus.SUCCEEDED, provider=n.provider, paid_at=now)
+            captured.append((n.provider, n.provider_txn_id, payment.id))
             entries.append(
                 ledger.EntryDraft(
                     key=f"payment:{payment.trade_no}",
@@ -266,36 +287,39 @@ def apply_many(
                 )
             )
         elif outcome is NotificationOutcome.CLOSED:
-            payment.status = PaymentStatus.CLOSED
-            payment.closed_at = now
+            payment = replace(payment, status=PaymentStatus.CLOSED)
+            closed.append(payment.id)
+        found[n.trade_no] = payment  # a replay later in the batch sees the move
         log_rows.append((n.provider, n.trade_no, str(outcome), "", dict(n.raw)))
         results.append(NotificationResult(payment, outcome))
-    if captured:
-        conn = session.connection()
-        mark = batch_sql.placeholder(conn)
-        table = cast(Table, Payment.__table__)
-        at = batch_sql.db_time(conn, table.c.paid_at, now)
-        conn.exec_driver_sql(
-            f"UPDATE payments SET status = {mark}, provider = {mark}, provider_txn_id = {mark}, "  # noqa: S608
-            f"paid_at = {mark} WHERE id = {mark}",
-            [(str(p.status), p.provider, p.provider_txn_id, at, p.id) for p in captured],
-        )
-    session.flush()
+    if captured or closed:
+        _write_moves(session, captured, closed, now)
     ledger.post_many(session=session, entries=entries)
     _log(session, log_rows, now)
     return results
 
 
-def _move(payment: Payment, batch: list[Payment], **values: Any) -> None:
-    """Capture ``payment`` in memory; an untouched row is written with the batch's one UPDATE, a row the
-    caller already changed by the ORM's flush (so its other changes are kept)."""
-    if inspect(payment).modified:
-        for name, value in values.items():
-            setattr(payment, name, value)
-        return
-    for name, value in values.items():
-        set_committed_value(payment, name, value)
-    batch.append(payment)
+def _write_moves(session: Session, captured: list[tuple[Any, ...]], closed: list[int], now: datetime) -> None:
+    """The batch's moves in one UPDATE each (closes first: a success after a close is the last word)."""
+    conn = session.connection()
+    mark = batch_sql.placeholder(conn)
+    at = batch_sql.db_time(conn, cast(Table, Payment.__table__).c.paid_at, now)
+    if closed:
+        conn.exec_driver_sql(
+            f"UPDATE payments SET status = {mark}, closed_at = {mark} WHERE id = {mark}",  # noqa: S608
+            [(str(PaymentStatus.CLOSED), at, pid) for pid in closed],
+        )
+    if captured:
+        succeeded = str(PaymentStatus.SUCCEEDED)
+        conn.exec_driver_sql(
+            f"UPDATE payments SET status = {mark}, provider = {mark}, provider_txn_id = {mark}, "  # noqa: S608
+            f"paid_at = {mark} WHERE id = {mark}",
+            [(succeeded, provider, txn, at, pid) for provider, txn, pid in captured],
+        )
+    moved = {*closed, *(pid for _, _, pid in captured)}
+    for obj in list(session.identity_map.values()):  # a payment loaded earlier reads the new row
+        if isinstance(obj, Payment) and obj.id in moved:
+            session.expire(obj)
 
 
 def _log(session: Session, rows: list[tuple[Any, ...]], now: datetime) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -36,10 +37,26 @@ class NotificationOutcome(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class PaymentFacts:
+    """A payment as a notification left it: what the capture handlers read (a row, not an ORM object;
+    ``get_payment`` loads the object for the rare handler that refunds or books it one by one)."""
+
+    id: int
+    trade_no: str
+    order_id: int | None
+    shop_order_id: int | None
+    purpose: PaymentPurpose
+    provider: str
+    amount_fen: int
+    status: PaymentStatus
+    paid_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class NotificationResult:
     """The payment a notification was about and what it did."""
 
-    payment: Payment
+    payment: PaymentFacts
     outcome: NotificationOutcome
 
 

@@ -10,14 +10,15 @@ from sqlalchemy.orm import Session
 
 from carloop.accounts import service as accounts
 from carloop.errors import ErrorCode, PaymentFailed, PolicyViolation
-from carloop.ordering import rules
+from carloop.ordering import deposits, locks, rules
 from carloop.ordering import service as ordering
 from carloop.ordering.models import EditionStock
 from carloop.ordering.rules import OrderStatus
-from carloop.payments import ledger
+from carloop.payments import captures, ledger
 from carloop.payments.models import PaymentStatus, Posting, Refund
 from carloop.payments.providers.base import NotificationStatus
 from carloop.payments.providers.simulator import SimulatorProvider
+from carloop.payments.service import NotificationOutcome, NotificationResult
 
 from .conftest import notify, paid_order, reserve, start
 
@@ -68,6 +69,39 @@ def test_a_success_arriving_after_close_is_still_booked(
     assert payment.status is PaymentStatus.SUCCEEDED
     assert order.status is OrderStatus.RESERVED
     assert ledger.check(session=session).ok
+
+
+def test_one_batch_with_a_close_a_success_and_a_replay_books_the_payment_once(
+    session: Session, provider: SimulatorProvider, buyer_id: int
+) -> None:
+    order = reserve(session, buyer_id)
+    payment = start(session, provider, order)
+    closed = provider.signed_notification(
+        trade_no=payment.trade_no, amount_fen=payment.amount_fen, status=NotificationStatus.CLOSED
+    )
+    paid = provider.signed_notification(
+        trade_no=payment.trade_no, amount_fen=payment.amount_fen, status=NotificationStatus.SUCCEEDED
+    )
+    entries_before = ledger.check(session=session).entries
+    results = captures.capture_many(
+        session=session,
+        provider=provider,
+        forms=[closed, paid, paid],
+        handlers=deposits.HANDLERS,
+        lock_first=locks.lock_order_rows,
+    )
+    outcomes = [r.outcome for r in results if isinstance(r, NotificationResult)]
+    assert outcomes == [
+        NotificationOutcome.CLOSED,
+        NotificationOutcome.CAPTURED,
+        NotificationOutcome.DUPLICATE,
+    ]
+    assert payment.status is PaymentStatus.SUCCEEDED  # the object loaded before reads the new row
+    assert payment.paid_at is not None
+    assert payment.closed_at is not None
+    assert ledger.check(session=session).entries == entries_before + 1
+    assert ledger.held_for_order(session=session, order_id=order.id) == order.deposit_fen
+    assert order.status is OrderStatus.RESERVED
 
 
 def test_a_forged_notification_is_refused_and_changes_nothing(
