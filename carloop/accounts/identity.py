@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple, cast
 
-from sqlalchemy import Table, or_, select
+from sqlalchemy import Table, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,10 +25,15 @@ from carloop.accounts.realname import RealNameVerifier
 from carloop.accounts.schemas import Principal
 from carloop.errors import Conflict, ErrorCode, PolicyViolation
 
+_bindings = cast(Table, IdentityBinding.__table__)
+_BOUND = select(_bindings.c.id_hash).where(_bindings.c.customer_id == bindparam("customer_id"))
+# built once, run on the connection: the launch lane asks this once per edition request
+
 
 def bound_hash(*, session: Session, customer_id: int) -> str | None:
     """The keyed hash of the identity bound to the account, if any."""
-    return session.scalar(select(IdentityBinding.id_hash).where(IdentityBinding.customer_id == customer_id))
+    found = session.connection().execute(_BOUND, {"customer_id": customer_id}).scalar()
+    return None if found is None else str(found)
 
 
 def _refusal(session: Session, customer_id: int, id_hash: str) -> Conflict | None:
