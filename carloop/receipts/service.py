@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Executable, Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -28,20 +28,30 @@ from carloop.receipts.models import DocumentCounter, Receipt, ReceiptKind
 def allocate(*, session: Session, series: str, year: int, count: int = 1) -> range:
     """The next ``count`` numbers of ``series`` in ``year``, held by the caller's transaction.
 
-    One conditional UPDATE moves the counter (creating its row first if the year is new); the row
-    stays locked until the transaction ends, so numbers are handed out in commit order, and a
-    rollback returns them.
+    One statement moves the counter (an upsert that creates its row if the year is new, else adds
+    ``count``, and returns the new last number); the row stays locked until the transaction ends, so
+    numbers are handed out in commit order, and a rollback returns them.
     """
     if count <= 0:
         return range(0)
     conn = session.connection()
-    table = cast(Table, DocumentCounter.__table__)
-    insert = postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
-    conn.execute(insert.values(series=series, year=year, last=0).on_conflict_do_nothing())
-    where = (table.c.series == series) & (table.c.year == year)
-    conn.execute(update(table).where(where).values(last=table.c.last + count))
-    last = int(conn.execute(select(table.c.last).where(where)).scalar_one())
+    statement = _ADVANCE.get(conn.dialect.name)
+    if statement is None:
+        statement = _ADVANCE.setdefault(conn.dialect.name, _advance(conn.dialect.name))
+    last = int(conn.execute(statement, {"series": series, "year": year, "count": count}).scalar_one())
     return range(last - count + 1, last + 1)
+
+
+_ADVANCE: dict[str, Executable] = {}  # the counter's upsert, built once per dialect
+
+
+def _advance(dialect: str) -> Executable:
+    table = cast(Table, DocumentCounter.__table__)
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    values = insert.values(series=bindparam("series"), year=bindparam("year"), last=bindparam("count"))
+    return values.on_conflict_do_update(
+        index_elements=[table.c.series, table.c.year], set_={"last": table.c.last + values.excluded.last}
+    ).returning(table.c.last)
 
 
 @dataclass(frozen=True, slots=True)
