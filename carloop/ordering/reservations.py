@@ -100,6 +100,7 @@ class _Plan:
     quote_text: str
     options_json: str
     record_id: int = 0
+    number: str = ""  # the order number, chosen when the key is claimed (the claim stores it)
     position: int = 0
     edition_number: int | None = None
     error: DomainError | None = None
@@ -306,7 +307,10 @@ def _mismatch() -> Conflict:
 def _claim_keys(
     session: Session, plans: list[_Plan], results: list[Reservation | DomainError | None], now: datetime
 ) -> None:
-    """Claim each key (rows in key order, so concurrent batches lock keys in one order) or replay it."""
+    """Claim each key (rows in key order, so concurrent batches lock keys in one order) or replay it.
+
+    A claim stores its answer at once (the order number the plan will get): the key's row is written
+    once, and a plan refused later in the batch gives its key back (``_record_answers``)."""
     if not plans:
         return
     conn = session.connection()
@@ -314,10 +318,11 @@ def _claim_keys(
     ordered = sorted(plans, key=lambda p: (p.request.scope, p.request.key or ""))
     ids = sql.allocate_ids(conn, table, len(ordered))
     when = sql.db_time(conn, table.c.created_at, now)
-    rows = [
-        (rid, p.request.scope, p.request.key, p.request.request_hash, 0, "{}", when)
-        for rid, p in zip(ids, ordered, strict=True)
-    ]
+    rows = []
+    for rid, p in zip(ids, ordered, strict=True):
+        p.number = new_order_number(p.quote.model)
+        answer = sql.dumps({"number": p.number})
+        rows.append((rid, p.request.scope, p.request.key, p.request.request_hash, 201, answer, when))
     sql.insert_many(
         conn,
         table,
@@ -418,7 +423,7 @@ def _write(session: Session, provider: PaymentProvider | None, stored: list[_Pla
             due = now + timedelta(minutes=window)
             due_by_window[window] = (due, sql.db_time(conn, orders.c.created_at, due))
         due, due_db = due_by_window[window]
-        number = new_order_number(q.model)
+        number = p.number or new_order_number(q.model)
         deposit = q.deposit.amount_fen
         order_rows.append((
             oid, number, r.customer_id, pending, q.model, q.trim, p.options_json, q.catalog_version,
@@ -467,17 +472,7 @@ def _write(session: Session, provider: PaymentProvider | None, stored: list[_Pla
 
 
 def _record_answers(session: Session, fresh: list[_Plan]) -> None:
-    """Keep the order number under each claimed key; a refused request gives its key back."""
-    conn = session.connection()
-    mark = sql.placeholder(conn)
-    answered = [
-        (201, sql.dumps({"number": p.result.number}), p.record_id) for p in fresh if p.record_id and p.result
-    ]
-    if answered:
-        conn.exec_driver_sql(
-            f"UPDATE idempotency_records SET status_code = {mark}, response = {mark} WHERE id = {mark}",  # noqa: S608
-            answered,
-        )
+    """A refused request gives its claimed key back (a stored one keeps the answer its claim wrote)."""
     refused = [p.record_id for p in fresh if p.record_id and p.error is not None]
     if refused:
         session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(refused)))
