@@ -43,6 +43,6 @@ def test_bench_similar_reports_latency_and_recall_on_a_tiny_board(tmp_path: Path
 
 
 def test_bench_similar_json_prints_one_object() -> None:
-    result = CliRunner().invoke(app, ["bench", "similar", "--posts", "200", "--extra-lookups", "0", "--json"])
+    result = CliRunner().invoke(app, ["bench", "similar", "--posts", "300", "--extra-lookups", "0", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["bench"] == "similar"
