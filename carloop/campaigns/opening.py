@@ -186,13 +186,15 @@ def queue_chunk(*, session: Session, wave: OpeningWave, now: datetime, limit: in
             }
             for i, registration_id in enumerate(fresh)
         ]
-        session.execute(insert(OpeningNotice), values)
-        created = session.execute(
-            select(OpeningNotice.id, OpeningNotice.due_at)
-            .where(OpeningNotice.wave_id == wave.id, OpeningNotice.registration_id.in_(fresh))
-            .order_by(OpeningNotice.id)
+        created = session.scalars(  # the ids back from the insert (reading them again by wave would
+            # pass every notice the wave queued before: quadratic over a million registrants)
+            insert(OpeningNotice).returning(OpeningNotice.id, sort_by_parameter_order=True),
+            values,
         ).all()
-        outbox.publish_many(session=session, events=[(OpeningDue(notice_id=n.id), n.due_at) for n in created])
+        outbox.publish_many(
+            session=session,
+            events=[(OpeningDue(notice_id=n), v["due_at"]) for n, v in zip(created, values, strict=True)],
+        )
     wave.cursor = rows[-1].id
     wave.queued += len(fresh)
     session.flush()

@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast, runtime_checkable
 
-from sqlalchemy import Table, insert, or_, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop import batch_sql
@@ -136,23 +136,49 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _due(now: datetime) -> Any:
+def _waiting() -> Any:
     return (
         OutboxEvent.handled_at.is_(None),
         OutboxEvent.relayed_at.is_(None),  # the JetStream consumers handle those
         OutboxEvent.attempts < MAX_ATTEMPTS,
-        or_(OutboxEvent.available_at.is_(None), OutboxEvent.available_at <= now),
     )
 
 
+def _due_now(query: Any, now: datetime, limit: int) -> list[Any]:
+    """``query``'s waiting events that are due, as two reads along the pending-only indexes: those
+    due at once (no ``available_at``) oldest first, then those whose time has come in order of that
+    time. Neither passes handled rows, nor (the second) rows whose time is still to come."""
+    query = query.where(*_waiting())
+    at_once = query.where(OutboxEvent.available_at.is_(None)).order_by(OutboxEvent.id).limit(limit)
+    timed = (
+        query.where(OutboxEvent.available_at <= now)
+        .order_by(OutboxEvent.available_at, OutboxEvent.id)
+        .limit(limit)
+    )
+    return [at_once, timed]
+
+
 def pending(
-    *, session: Session, limit: int = 100, now: datetime | None = None, besides: Collection[str] = ()
+    *,
+    session: Session,
+    limit: int = 100,
+    now: datetime | None = None,
+    besides: Collection[str] = (),
+    timed: Collection[str] | None = None,
 ) -> Sequence[OutboxEvent]:
-    """Events not yet handled and not waiting, oldest first (none named in ``besides``)."""
-    query = select(OutboxEvent).where(*_due(now or utcnow()))
+    """Events not yet handled and not waiting, oldest first (none named in ``besides``). With
+    ``timed``, events given a time (deferred, or published for later) only of those names: the
+    dispatcher's own handlers, so a backlog of another path's timed events (a million opening
+    notices, which go in batches) is never read here."""
+    query = select(OutboxEvent)
     if besides:
         query = query.where(OutboxEvent.name.not_in(list(besides)))
-    return session.scalars(query.order_by(OutboxEvent.id).limit(limit)).all()
+    at_once, timed_read = _due_now(query, now or utcnow(), limit)
+    # name by name (each read walks its name's due times; SQLite would walk every name's otherwise)
+    reads = [at_once] if timed is not None else [at_once, timed_read]
+    reads += [timed_read.where(OutboxEvent.name == name) for name in timed or ()]
+    found = {row.id: row for read in reads for row in session.scalars(read)}
+    return [found[event_id] for event_id in sorted(found)[:limit]]
 
 
 def dispatch(
@@ -176,7 +202,8 @@ def dispatch(
         ):
             handled += got
     with factory() as reader:
-        rows = pending(session=reader, limit=limit, now=now, besides=batched)
+        own = [name for name in handlers if name not in batched]
+        rows = pending(session=reader, limit=limit, now=now, besides=batched, timed=own)
         batch = [(row.id, row.name, dict(row.payload)) for row in rows]
     for event_id, name, payload in batch:
         try:
@@ -216,13 +243,7 @@ def _dispatch_batch(
     try:
         with factory.begin() as session:
             at = now or utcnow()
-            claimed = session.execute(
-                select(OutboxEvent.id, OutboxEvent.payload, OutboxEvent.deferrals)
-                .where(OutboxEvent.name == name, *_due(at))
-                .order_by(OutboxEvent.id)
-                .limit(size)
-                .with_for_update(skip_locked=True)
-            ).all()
+            claimed = _claim(session, name, size, at)
             if not claimed:
                 return 0
             ids = [row.id for row in claimed]
@@ -253,6 +274,18 @@ def _dispatch_batch(
                 .values(attempts=OutboxEvent.attempts + 1, last_error=f"{type(err).__name__}: {err}"[:500])
             )
         return 0
+
+
+def _claim(session: Session, name: str, size: int, now: datetime) -> list[Any]:
+    """Lock up to ``size`` due events of ``name`` that no other dispatcher holds (``SKIP LOCKED`` on
+    PostgreSQL; SQLite's one writer holds them all); (id, payload, deferrals) rows."""
+    query = select(OutboxEvent.id, OutboxEvent.payload, OutboxEvent.deferrals).where(OutboxEvent.name == name)
+    claimed: list[Any] = []
+    for read in _due_now(query, now, size):
+        if len(claimed) >= size:
+            break
+        claimed += session.execute(read.limit(size - len(claimed)).with_for_update(skip_locked=True)).all()
+    return claimed
 
 
 def _defer(session: Session, rows: Sequence[tuple[int, int]], now: datetime, why: str) -> None:
