@@ -40,6 +40,10 @@ class BenchResult:
     duplicates: int
     bridge_handle_p99_ms: float  # inside the bridge: state message in -> command handed to the client
     broker: str
+    # The hops of a command's latency: car publish -> the bridge's command (through the broker, queued
+    # at the bridge, handled), and the bridge's command -> the device (through the broker again).
+    to_bridge_p99_ms: float = 0.0
+    to_device_p99_ms: float = 0.0
     bridges: list[dict[str, Any]] = field(default_factory=list)  # each bridge's share, p99 and missed
 
     def as_json(self) -> dict[str, Any]:
@@ -77,7 +81,7 @@ def _receiver_main(url: str, base: int, vehicles: int, ready: MpEvent, stop: MpE
     from carloop.ecosystem.mqtt import PahoClient
     from carloop.ecosystem.protocol import entity_of
 
-    seen: list[tuple[str, float]] = []
+    seen: list[tuple[str, float, float]] = []  # topic, ms since the car published, ms since the bridge sent
     own = {f"light.{base + i}" for i in range(vehicles)}  # a shared broker carries other runs' commands
 
     def on_command(topic: str, payload: bytes) -> None:
@@ -86,7 +90,13 @@ def _receiver_main(url: str, base: int, vehicles: int, ready: MpEvent, stop: MpE
             return
         body = json.loads(payload)
         sent = (body.get("cause") or {}).get("ts")
-        seen.append((topic, (now - float(sent)) * 1000 if sent is not None else -1.0))
+        seen.append(
+            (
+                topic,
+                (now - float(sent)) * 1000 if sent is not None else -1.0,
+                (now - float(body["issued_at"])) * 1000,
+            )
+        )
 
     client = PahoClient(url, client_id=f"carloop-bench-devices-{base}")
     client.connect()
@@ -179,16 +189,17 @@ def run(
     time.sleep(2.0)  # let the last commands arrive
     stop.set()
     stats = [bridge_out.get(timeout=30) for _ in bridge_procs]
-    received: list[tuple[str, float]] = devices_out.get(timeout=30)
+    received: list[tuple[str, float, float]] = devices_out.get(timeout=30)
     for proc in bridge_procs:
         proc.join(10)
     devices_proc.join(10)
     client.disconnect()
 
     per_device: dict[str, int] = {}
-    for topic, _ in received:
+    for topic, _, _ in received:
         per_device[topic] = per_device.get(topic, 0) + 1
-    q = _quantiles([ms for _, ms in received if ms >= 0])
+    q = _quantiles([ms for _, ms, _ in received if ms >= 0])
+    hops = _hops(received)
     processed = sum(int(s["processed"]) for s in stats)
     return BenchResult(
         vehicles=vehicles,
@@ -204,6 +215,8 @@ def run(
         duplicates=sum(n - 1 for n in per_device.values()),
         bridge_handle_p99_ms=max(float(s["handle_p99_ms"]) for s in stats),
         broker=broker,
+        to_bridge_p99_ms=hops[0],
+        to_device_p99_ms=hops[1],
         bridges=[_share(s, base, received) for s in stats] if bridges > 1 else [],
     )
 
@@ -217,19 +230,26 @@ def _quantiles(values: list[float]) -> tuple[float, float, float]:
     return q[49], q[98], ordered[-1]
 
 
-def _share(stats: dict[str, Any], base: int, received: list[tuple[str, float]]) -> dict[str, Any]:
+def _hops(received: list[tuple[str, float, float]]) -> tuple[float, float]:
+    """p99 of car -> bridge's command and of bridge's command -> device."""
+    timed = [(ms, out) for _, ms, out in received if ms >= 0]
+    return _quantiles([ms - out for ms, out in timed])[1], _quantiles([out for _, out in timed])[1]
+
+
+def _share(stats: dict[str, Any], base: int, received: list[tuple[str, float, float]]) -> dict[str, Any]:
     """One sharded bridge's line: its share of the cars, their commands' p99, missed and duplicates."""
     from carloop.ecosystem.protocol import command_topic
 
     mine = {command_topic(f"light.{base + i}") for i in stats["cars"]}
     per_device: dict[str, int] = {}
     latencies = []
-    for topic, ms in received:
+    for topic, ms, _ in received:
         if topic in mine:
             per_device[topic] = per_device.get(topic, 0) + 1
             if ms >= 0:
                 latencies.append(ms)
     p50, p99, most = _quantiles(latencies)
+    to_bridge, to_device = _hops([r for r in received if r[0] in mine])
     return {
         "member": stats["member"],
         "cars": len(stats["cars"]),
@@ -241,6 +261,8 @@ def _share(stats: dict[str, Any], base: int, received: list[tuple[str, float]]) 
         "missed": len(mine) - len(per_device),
         "duplicates": sum(n - 1 for n in per_device.values()),
         "handle_p99_ms": stats["handle_p99_ms"],
+        "to_bridge_p99_ms": to_bridge,
+        "to_device_p99_ms": to_device,
         "partitions_moved": stats["partitions_moved"],
     }
 

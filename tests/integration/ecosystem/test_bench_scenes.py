@@ -33,6 +33,8 @@ def test_bench_scenes_reports_latency_and_no_missed_scenes(mqtt_url: str) -> Non
     assert body["published"] == 30 and body["processed"] == 30
     assert body["commands"] == 5 and body["missed"] == 0 and body["duplicates"] == 0
     assert 0 < body["p50_ms"] <= body["p99_ms"] <= body["max_ms"]
+    # the hops of each command: car -> bridge's command, bridge's command -> device; each within the whole
+    assert 0 < body["to_bridge_p99_ms"] <= body["p99_ms"] and 0 < body["to_device_p99_ms"] <= body["p99_ms"]
 
 
 def test_simulate_car_rejects_an_unknown_route() -> None:
@@ -56,3 +58,6 @@ def test_bench_scenes_with_two_bridges_reports_each_share(mqtt_url: str) -> None
     assert len(shares) == 2 and sum(s["cars"] for s in shares) == 12  # every car in exactly one share
     assert sum(s["processed"] for s in shares) == 60  # no car's state handled by both bridges
     assert all(s["missed"] == 0 and s["duplicates"] == 0 and s["partitions_moved"] == 0 for s in shares)
+    for share in shares:
+        assert 0 < share["to_bridge_p99_ms"] <= share["p99_ms"]
+        assert 0 < share["to_device_p99_ms"] <= share["p99_ms"]

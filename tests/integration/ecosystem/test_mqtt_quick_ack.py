@@ -33,3 +33,25 @@ def test_a_puback_is_acknowledged_at_once_like_a_message(mqtt_url: str) -> None:
     finally:
         client.disconnect()
     assert len(calls) >= 3  # one per PUBACK read, on paho's network thread
+
+
+def test_a_burst_of_qos1_messages_is_sent_at_once_not_queued_behind_acks(mqtt_url: str) -> None:
+    """A burst (the discovery configs of many cars) goes to the socket at once: none waits inside paho
+    for an in-flight slot, so a device command published after it is not held behind it, and paho does
+    not scan a queue of thousands on every PUBACK."""
+    from paho.mqtt.client import mqtt_ms_queued
+
+    client = PahoClient(mqtt_url, client_id=f"carloop-test-burst-{random.randrange(10**9)}")
+    client.connect()
+    try:
+        for n in range(1500):  # more than the 1,000 in flight that carloop's clients allowed before
+            client.publish(f"carloop-test/burst/{n % 10}", b"x", qos=1)
+        paho = client._client
+        with paho._out_message_mutex:
+            queued = sum(1 for m in paho._out_messages.values() if m.state == mqtt_ms_queued)
+        assert queued == 0
+        last = paho.publish("carloop-test/burst/last", b"x", qos=1)
+        last.wait_for_publish(30)
+        assert last.is_published()
+    finally:
+        client.disconnect()
