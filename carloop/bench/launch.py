@@ -53,6 +53,9 @@ class Server:
             # write lock thousands of times a second. Events stay durable in the outbox and are
             # dispatched after the surge (``carloop orders dispatch-events``); see docs/BENCHMARKS.md.
             "CARLOOP_OUTBOX_INTERVAL": "0",
+            # The similar-suggestion warm-up loads a sentence encoder at start-up (~1.6 s of CPU); with a
+            # short hello phase it ran into the timed surge and was counted as the launch's server CPU.
+            "CARLOOP_SIMILAR_WARMUP": "false",
             **self.env,
         }
         cmd = granian_command(host="127.0.0.1", port=self.port, workers=self.workers)  # as `carloop serve`
