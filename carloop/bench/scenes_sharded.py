@@ -23,7 +23,7 @@ from carloop.bench.scenes_fleet import Counted, fleet_engine
 from carloop.ecosystem.bridge import Bridge
 from carloop.ecosystem.membership import Shares
 from carloop.ecosystem.models import BridgeMember, BridgePartition
-from carloop.ecosystem.protocol import ROOT
+from carloop.ecosystem.protocol import OFFLINE, ROOT, bridge_status_topic
 from carloop.ecosystem.shares import partition_of
 
 SETTLE_S = 120.0
@@ -71,9 +71,10 @@ def bridge_main(
     _settle(shares, bridges)
     owned = [i for i in range(vehicles) if partition_of(base + i, shares.partitions) in shares.held]
     engine, infos = fleet_engine(vehicles, base, owned)
-    client = PahoClient(url, client_id=f"carloop-bench-bridge-{base}-{index}")
+    status = bridge_status_topic(shares.member)
+    client = PahoClient(url, client_id=f"carloop-bench-bridge-{base}-{index}", will=(status, OFFLINE))
     client.connect()
-    bridge = Bridge(client, engine, vehicles=infos, ha_enabled=ha, sharded=True)
+    bridge = Bridge(client, engine, vehicles=infos, ha_enabled=ha, sharded=True, status_topic=status)
     counted = Counted(bridge)
     bridge.sink = counted.sink
     bridge.start(tick_interval=0.25, freeze_gc=True)

@@ -78,6 +78,11 @@ class Bridge:
     # One of several bridges, each serving a share of the cars (membership.py): it subscribes to the
     # topics of the devices it ``follow``s instead of every device's.
     sharded: bool = False
+    # Where this bridge says ``online``/``offline`` (its client's last will says ``offline`` there too),
+    # named as the availability of the cars it serves in their discovery configs. A sharded bridge has
+    # its own (``protocol.bridge_status_topic``): a bridge that stops or dies makes only its cars
+    # unavailable, and the bridge that takes them over names its own topic in their configs.
+    status_topic: str = BRIDGE_STATUS
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -85,7 +90,7 @@ class Bridge:
         self._dirty: dict[str, dict[str, Any]] = {}
         self._topics: set[str] = set()
         self._ha_sent: dict[str, str] = {}
-        self._configs_sent: dict[str, str] = {}
+        self._configs_sent: dict[str, dict[str, str]] = {}  # entity id -> discovery topic -> config
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._followed: set[str] = set()
@@ -107,7 +112,7 @@ class Bridge:
             self.client.subscribe(AVAILABILITY_FILTER, self._on_availability)
         self.client.subscribe(HA_STATUS, self._on_ha_status)
         self.watch_mqtt_topics()
-        self.client.publish(BRIDGE_STATUS, ONLINE, qos=1, retain=True)
+        self.client.publish(self.status_topic, ONLINE, qos=1, retain=True)
         self.publish_discovery()
         if tick_interval:
             self._thread = threading.Thread(
@@ -122,8 +127,7 @@ class Bridge:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.tick()
-        if not self.sharded:  # one of several leaving: the others still serve their cars
-            self.client.publish(BRIDGE_STATUS, OFFLINE, qos=1, retain=True)
+        self.client.publish(self.status_topic, OFFLINE, qos=1, retain=True)
 
     def _run(self, interval: float) -> None:
         while not self._stop.wait(interval):
@@ -157,6 +161,10 @@ class Bridge:
         if not gone:
             return
         self._followed.difference_update(gone)
+        for entity_id in gone:  # if it comes back, its configs must name this bridge again
+            self._configs_sent.pop(entity_id, None)
+            self._ha_sent.pop(entity_id, None)
+            self._ha_sent.pop(f"{entity_id}/location", None)
         topics = [f(e) for e in gone for f in (state_topic, availability_topic, ha_command_topic)]
         self.client.unsubscribe(topics)
 
@@ -269,15 +277,22 @@ class Bridge:
         if not self.ha_enabled:
             return
         for entity_id, info in list(self.vehicles.items()):
-            configs = vehicle_configs(entity_id, name=info.name, model=info.model, language=info.language)
+            configs = vehicle_configs(
+                entity_id,
+                name=info.name,
+                model=info.model,
+                language=info.language,
+                bridge_status=self.status_topic,
+            )
+            sent = self._configs_sent.setdefault(entity_id, {})
             for topic, config in configs.items():
                 body = json.dumps(config, ensure_ascii=False)
-                if self._configs_sent.get(topic) != body:
-                    self._configs_sent[topic] = body
+                if sent.get(topic) != body:
+                    sent[topic] = body
                     self.client.publish(topic, body, qos=1, retain=True)
             for topic in retired_topics(entity_id):
-                if topic not in self._configs_sent:
-                    self._configs_sent[topic] = ""
+                if topic not in sent:
+                    sent[topic] = ""
                     self.client.publish(topic, b"", qos=1, retain=True)  # empty retained: removed
 
     def locked(self) -> threading.Lock:

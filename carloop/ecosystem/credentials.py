@@ -33,7 +33,14 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from carloop.ecosystem.protocol import BRIDGE_STATUS, DISCOVERY_PREFIX, HA_STATUS, ROOT, owner_topic
+from carloop.ecosystem.protocol import (
+    BRIDGE_STATUS,
+    BRIDGES_STATUS_FILTER,
+    DISCOVERY_PREFIX,
+    HA_STATUS,
+    ROOT,
+    owner_topic,
+)
 from carloop.ecosystem.rules import topic_matches
 
 ITERATIONS = 10_000
@@ -130,7 +137,7 @@ def device_account(entity_id: str, owner_id: int, password_hash: str) -> Account
 def home_assistant_account(customer_id: int, vehicles: Iterable[str], password_hash: str) -> Account:
     """One owner's Home Assistant: the owner's cars' privacy-filtered entities, nothing else."""
     publish = [HA_STATUS, f"{owner_topic(customer_id)}/#"]
-    read = [BRIDGE_STATUS, f"{owner_topic(customer_id)}/#"]
+    read = [BRIDGE_STATUS, BRIDGES_STATUS_FILTER, f"{owner_topic(customer_id)}/#"]  # sharded: each bridge's
     for entity_id in sorted(vehicles):
         base = _base(entity_id)
         publish.append(f"{base}/ha/command")

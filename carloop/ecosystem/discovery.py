@@ -60,9 +60,10 @@ def entity_names(language: str) -> dict[str, str]:
 
 
 def vehicle_configs(
-    entity_id: str, *, name: str, model: str = "", language: str = "en"
+    entity_id: str, *, name: str, model: str = "", language: str = "en", bridge_status: str = BRIDGE_STATUS
 ) -> dict[str, dict[str, Any]]:
-    """Discovery topic -> config payload for every entity of one car (publish retained)."""
+    """Discovery topic -> config payload for every entity of one car (publish retained);
+    ``bridge_status``: the availability topic of the bridge serving the car."""
     node = entity_id.replace(".", "_")
     state = ha_state_topic(entity_id)
     command = ha_command_topic(entity_id)
@@ -76,10 +77,10 @@ def vehicle_configs(
     common: dict[str, Any] = {
         "device": device,
         "origin": ORIGIN,
-        # unavailable when the car is gone (its will or clean stop) or the bridge is
+        # unavailable when the car is gone (its will or clean stop) or the bridge serving it is
         "availability": [
             {"topic": availability_topic(entity_id)},
-            {"topic": BRIDGE_STATUS},
+            {"topic": bridge_status},
         ],
         "availability_mode": "all",
     }

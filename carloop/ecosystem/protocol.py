@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from typing import Any
 
 ROOT = "carloop/v1"
 BRIDGE_STATUS = f"{ROOT}/bridge/status"  # "online" / "offline" (retained; the bridge's last will)
+BRIDGES_STATUS_FILTER = f"{ROOT}/bridge/+/status"  # each sharded bridge's own (bridge_status_topic)
 HA_STATUS = "homeassistant/status"  # Home Assistant's birth and last will
 DISCOVERY_PREFIX = "homeassistant"
 STATE_FILTER = f"{ROOT}/+/+/state"
@@ -17,6 +19,12 @@ AVAILABILITY_FILTER = f"{ROOT}/+/+/availability"
 HA_COMMAND_FILTER = f"{ROOT}/+/+/ha/command"
 COMMAND_TTL_S = 60.0
 ONLINE, OFFLINE = "online", "offline"
+
+
+def bridge_status_topic(member: str) -> str:
+    """One of several sharded bridges' own ``online``/``offline`` (retained; its last will): the
+    availability of the cars it serves, named in their discovery configs."""
+    return f"{ROOT}/bridge/{re.sub(r'[^A-Za-z0-9_.:-]', '-', member)}/status"
 
 
 def state_topic(entity_id: str) -> str:

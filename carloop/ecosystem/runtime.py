@@ -29,7 +29,7 @@ from carloop.ecosystem.engine import Engine, Trace
 from carloop.ecosystem.membership import Shares
 from carloop.ecosystem.models import Device, DeviceKind
 from carloop.ecosystem.mqtt import MqttClient, PahoClient
-from carloop.ecosystem.protocol import BRIDGE_STATUS, OFFLINE
+from carloop.ecosystem.protocol import BRIDGE_STATUS, OFFLINE, bridge_status_topic
 from carloop.ecosystem.schemas import SceneDefinition
 from carloop.ecosystem.shares import partition_of
 from carloop.ecosystem.simulator import PLACES, ROUTES, Fleet, SimCar, SimDevice
@@ -138,10 +138,13 @@ class Runtime:
         bridge_url = self.url
         if self.auth is not None:
             bridge_url = with_login(self.url, credentials.BRIDGE_USER, self.auth.bridge_password)
-        # One of several bridges leaving does not say "offline" for the others' cars.
-        client = self.client_factory(bridge_url, None if self.shares else (BRIDGE_STATUS, OFFLINE))
+        # One of several bridges says "offline" (stopping, or as its last will) for its own cars only.
+        status = BRIDGE_STATUS if self.shares is None else bridge_status_topic(self.shares.member)
+        client = self.client_factory(bridge_url, (status, OFFLINE))
         client.connect()
-        self.bridge = Bridge(client, engine, sink=self._sink, sharded=self.shares is not None)
+        self.bridge = Bridge(
+            client, engine, sink=self._sink, sharded=self.shares is not None, status_topic=status
+        )
         if self.simulate:
             self.fleet = Fleet(connect=self._connect_device)
         self.rebalance()

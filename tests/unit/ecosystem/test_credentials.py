@@ -14,6 +14,7 @@ from carloop.ecosystem.protocol import (
     BRIDGE_STATUS,
     HA_STATUS,
     availability_topic,
+    bridge_status_topic,
     command_topic,
     ha_command_topic,
     ha_state_topic,
@@ -72,6 +73,7 @@ def test_home_assistant_reaches_only_its_owners_cars() -> None:
     assert not c.may_publish(ha, ha_command_topic(OTHER_CAR)) and not c.may_publish(ha, command_topic(CAR))
     assert c.may_read(ha, ha_state_topic(CAR)) and not c.may_read(ha, ha_state_topic(OTHER_CAR))
     assert not c.may_read(ha, state_topic(CAR))  # the raw state carries exact positions
+    assert c.may_read(ha, BRIDGE_STATUS) and c.may_read(ha, bridge_status_topic("host:41:ab12cd34"))
     for topic in vehicle_configs(CAR, name="x"):  # every discovery config of its own car
         assert c.may_read(ha, topic), topic
     for topic in vehicle_configs(OTHER_CAR, name="x"):

@@ -10,7 +10,7 @@ from carloop.ecosystem.discovery import ha_state, location_state, vehicle_config
 from carloop.ecosystem.engine import Engine
 from carloop.ecosystem.models import Precision
 from carloop.ecosystem.mqtt import FakeBroker, FakeClient, MqttClient
-from carloop.ecosystem.protocol import BRIDGE_STATUS, OFFLINE, availability_topic
+from carloop.ecosystem.protocol import BRIDGE_STATUS, OFFLINE, availability_topic, bridge_status_topic
 from carloop.ecosystem.rules import Zone
 from carloop.ecosystem.simulator import PLACES, Fleet, SimCar, SimDevice
 
@@ -118,3 +118,48 @@ def test_a_route_starts_where_the_route_starts() -> None:
     fleet.add_car(CAR, car)
     first = next(json.loads(p) for t, p, _ in broker.log if t.endswith("/vehicle/7/state"))
     assert (first["latitude"], first["longitude"]) == PLACES["office"]
+
+
+def _named_status(broker: FakeBroker, car: str) -> set[str]:
+    """The bridge availability topics the car's retained discovery configs name."""
+    names = set()
+    for topic in vehicle_configs(car, name="x"):
+        config = json.loads(broker.retained[topic])
+        names |= {a["topic"] for a in config["availability"] if a["topic"] != availability_topic(car)}
+    return names
+
+
+def test_sharded_bridges_each_say_online_and_offline_for_the_cars_they_serve() -> None:
+    broker = FakeBroker()
+    bridges = {}
+    for member in ("host-a:1:aa", "host-b:2:bb"):
+        status = bridge_status_topic(member)
+        client = broker.client(will=(status, OFFLINE))
+        client.connect()
+        bridges[member] = Bridge(client, Engine(), sharded=True, status_topic=status)
+        bridges[member].start(tick_interval=None)
+    a, b = bridges.values()
+    assert a.status_topic == "carloop/v1/bridge/host-a:1:aa/status" != b.status_topic
+    assert BRIDGE_STATUS not in broker.retained  # no bridge speaks for every car
+    a.vehicles["vehicle.1"] = VehicleInfo("one")
+    b.vehicles["vehicle.2"] = VehicleInfo("two")
+    for bridge in (a, b):
+        bridge.publish_discovery()
+    assert _named_status(broker, "vehicle.1") == {a.status_topic}
+    assert _named_status(broker, "vehicle.2") == {b.status_topic}
+    assert broker.retained[a.status_topic] == broker.retained[b.status_topic] == b"online"
+
+    # vehicle.1 is handed from a to b and back: each time its configs name the bridge serving it
+    for giver, taker in ((a, b), (b, a)):
+        giver.follow({"vehicle.1"})
+        giver.unfollow({"vehicle.1"})
+        giver.vehicles.pop("vehicle.1")
+        taker.vehicles["vehicle.1"] = VehicleInfo("one")
+        taker.publish_discovery()
+        assert _named_status(broker, "vehicle.1") == {taker.status_topic}
+
+    # b dies: its last will makes its cars unavailable, not a's
+    b.client.drop()  # type: ignore[attr-defined]
+    assert broker.retained[b.status_topic] == b"offline" and broker.retained[a.status_topic] == b"online"
+    a.stop()  # a clean stop says offline too
+    assert broker.retained[a.status_topic] == b"offline"
