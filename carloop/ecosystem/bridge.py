@@ -52,6 +52,9 @@ from carloop.ecosystem.scene_triggers import (
 
 log = logging.getLogger("carloop.ecosystem")
 
+# Traces kept for the next tick while the database refuses writes (states and waiting runs are kept in
+# full: one entry per car or run); older traces go first: they are a log, the states are the truth.
+UNSAVED_TRACES_MAX = 10_000
 Sink = Callable[[list[Trace], dict[str, dict[str, Any] | None], dict[str, dict[str, Any]]], None]
 
 
@@ -88,6 +91,10 @@ class Bridge:
         self._lock = threading.Lock()
         self._flushing = threading.Lock()  # one tick at a time: a hand-over's flush waits for the ticker's
         self._dirty: dict[str, dict[str, Any]] = {}
+        # what the last sink call failed to save, handed over again by the next tick
+        self._unsaved: (
+            tuple[list[Trace], dict[str, dict[str, Any] | None], dict[str, dict[str, Any]]] | None
+        ) = None
         self._topics: set[str] = set()
         self._ha_sent: dict[str, str] = {}
         self._configs_sent: dict[str, dict[str, str]] = {}  # entity id -> discovery topic -> config
@@ -262,15 +269,32 @@ class Bridge:
     # ---- clock and hand-over -------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Advance the engine's clock and hand traces, waiting runs and states to the sink."""
+        """Advance the engine's clock and hand traces, waiting runs and states to the sink.
+
+        What a failed sink did not save (the database was locked or down) is kept and handed over
+        again, under anything newer, on the next tick: a car's last state or a waiting run's
+        continuation is never dropped because one write failed.
+        """
         with self._flushing:
             with self._lock:
                 effects = self.engine.tick(self.clock())
                 leftover, traces, pending = self.engine.drain()
                 dirty, self._dirty = self._dirty, {}
             self._carry_out(effects + leftover)
+            if self._unsaved is not None:
+                old_traces, old_pending, old_dirty = self._unsaved
+                traces = (old_traces + traces)[-UNSAVED_TRACES_MAX:]
+                pending = {**old_pending, **pending}
+                dirty = {
+                    e: {**old_dirty.get(e, {}), **dirty.get(e, {})} for e in old_dirty.keys() | dirty.keys()
+                }
+                self._unsaved = None
             if self.sink is not None and (traces or pending or dirty):
-                self.sink(traces, pending, dirty)
+                try:
+                    self.sink(traces, pending, dirty)
+                except Exception:
+                    self._unsaved = (traces, pending, dirty)
+                    raise
 
     def publish_discovery(self) -> None:
         """Publish (retained) Home Assistant discovery configs for every car."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from carloop.ecosystem.bridge import Bridge, VehicleInfo
 from carloop.ecosystem.engine import Engine
 from carloop.ecosystem.models import Precision
@@ -148,3 +150,35 @@ def test_the_ecosystem_runs_for_the_demo_and_when_asked_only() -> None:
     assert not wanted(Settings(environment="test", ecosystem="auto"))
     assert wanted(Settings(environment="test", ecosystem="on"))
     assert not wanted(Settings(environment="development", ecosystem="off"))
+
+
+def test_what_a_failed_save_did_not_write_is_written_by_the_next_tick() -> None:
+    saved: list[tuple[int, dict[str, dict[str, object]]]] = []
+    failures = [RuntimeError("database is locked")]
+
+    def sink(traces: list[object], pending: dict[str, object], states: dict[str, dict[str, object]]) -> None:
+        if failures:
+            raise failures.pop()
+        saved.append((len(traces), states))
+
+    _, bridge, fleet, clock = setup()
+    bridge.sink = sink
+    fleet.drive(CAR, [offset(PLACES["home"], 1500, 90), PLACES["home"]], speed_kmh=60)
+    for _ in range(120):
+        clock.now += 1
+        fleet.step(1)
+    with pytest.raises(RuntimeError):
+        bridge.tick()  # the drive's states and the arrival's trace: the write fails
+    assert saved == []
+    for _ in range(3):  # the car keeps reporting while the database is away
+        clock.now += 1
+        fleet.step(1)
+    bridge.tick()  # writes what failed under what came since
+    assert len(saved) == 1
+    traces, states = saved[0]
+    assert traces == 1  # the run of "Coming home" that switched the light on
+    assert set(states) == {CAR, LIGHT}
+    reported = {k: v for k, v in states[CAR].items() if k != "online"}  # online: the broker, not the car
+    assert reported == bridge.engine.states[CAR]  # the car's latest state, every field
+    bridge.tick()
+    assert len(saved) == 1  # nothing left over to write twice
