@@ -11,7 +11,8 @@ from carloop.audit import service as audit
 from carloop.catalog.schemas import ConfigurationIn
 from carloop.ordering import service as ordering
 from carloop.production import eta as estimates
-from carloop.production import inventory, rules, service
+from carloop.production import inventory, rules, service, triggers
+from carloop.production.models import Run
 from carloop.production.schemas import (
     EtaQuote,
     InventoryCarRead,
@@ -135,13 +136,29 @@ def put_plan(update: PlanUpdate, request: Request, session: DbSession, me: PlanS
         detail={"reason": update.reason, "moved_later": run.moved_later, "moved_earlier": run.moved_earlier},
         ip=request.client.host if request.client else None,
     )
-    return RunRead.model_validate(run, from_attributes=True)
+    return _run_read(run)
+
+
+def _run_read(run: Run) -> RunRead:
+    """A run as the API shows it: its trigger's kind and values, and their English wording."""
+    return RunRead(
+        id=run.id,
+        at=run.at,
+        trigger=triggers.english(run.trigger_kind, run.trigger_params),
+        trigger_kind=run.trigger_kind,
+        trigger_params=run.trigger_params,
+        plan_version=run.plan_version,
+        orders=run.orders,
+        moved_earlier=run.moved_earlier,
+        moved_later=run.moved_later,
+        millis=run.millis,
+    )
 
 
 @router.get("/production/runs", response_model=list[RunRead])
 def list_runs(session: DbSession, me: PlanStaff) -> list[RunRead]:
     """The latest allocation runs."""
-    return [RunRead.model_validate(r, from_attributes=True) for r in service.runs(session=session)]
+    return [_run_read(r) for r in service.runs(session=session)]
 
 
 @router.post("/production/orders/{number}/stage", response_model=TrackingRead)

@@ -32,7 +32,7 @@ from carloop.ordering import terms
 from carloop.ordering.models import Order, OrderChange, OrderEvent
 from carloop.payments import ledger
 from carloop.payments import rules as money
-from carloop.production import eta, rules
+from carloop.production import eta, rules, triggers
 from carloop.production.schemas import ReconfigurePreview
 from carloop.production.service import CHANGED_AFTER_LOCK, WAITING, replan, slot_for
 
@@ -151,7 +151,7 @@ def apply_change(
         slot.queued_at = now  # the back of the new configuration's queue
         replan(
             session=session,
-            trigger=f"order {order.number}: configuration changed after lock",
+            trigger=triggers.order_reconfigured(order.number),
             now=now,
             requeued_order_id=order.id,
         )

@@ -16,7 +16,7 @@ from carloop.errors import Conflict, NotFound
 from carloop.ordering import service as ordering
 from carloop.ordering.models import Order
 from carloop.ordering.rules import OrderStatus
-from carloop.production import service
+from carloop.production import service, triggers
 from carloop.production.models import CarStatus, InventoryCar, Slot
 
 OFFER_HOURS = 72
@@ -99,7 +99,7 @@ def accept(*, session: Session, car_id: int, order: Order, actor: str, now: date
             reason="took a car from inventory",
             vin=car.vin,
         )
-    service.replan(session=session, trigger=f"order {order.number} took inventory car {car.vin}", now=now)
+    service.replan(session=session, trigger=triggers.inventory_car_taken(order.number, car.vin), now=now)
     return order
 
 

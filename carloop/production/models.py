@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from carloop.clock import utcnow
 from carloop.db import Base, BigId, enum_column
+from carloop.production.triggers import TriggerKind
 
 
 class PlanVersion(Base):
@@ -73,13 +74,14 @@ class PromiseChange(Base):
 
 
 class Run(Base):
-    """One allocation run: trigger, plan version, orders in the plan, moves, duration."""
+    """One allocation run: what started it (a kind and its values), plan version, orders, moves, duration."""
 
     __tablename__ = "production_runs"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    trigger: Mapped[str] = mapped_column(String(200))
+    trigger_kind: Mapped[TriggerKind] = mapped_column(enum_column(TriggerKind), server_default="text")
+    trigger_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
     plan_version: Mapped[int] = mapped_column(Integer)
     orders: Mapped[int] = mapped_column(Integer)
     moved_earlier: Mapped[int] = mapped_column(Integer, default=0)

@@ -8,7 +8,6 @@ call no service): the configurator passes ``eta`` (``eta.eta_for_quote``) to
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -20,11 +19,10 @@ from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
 from carloop.catalog import service as catalog
 from carloop.errors import PolicyViolation
-from carloop.production import eta, plan_form, rules, service
-from carloop.production.models import Slot
+from carloop.production import eta, plan_form, rules, service, triggers
+from carloop.production.models import Run, Slot
 from carloop.production.schemas import PlanData
 from carloop.web.deps import CurrentPrincipal, DbSession, check_csrf, require_roles
-from carloop.web.i18n import translate_message
 
 PlanStaff = Annotated[Principal, require_roles(Role.HQ_OPS, Role.ADMIN)]
 
@@ -152,7 +150,7 @@ def _staff_page(
             "form": draft if draft is not None else plan_form.rows_of(plan),
             "plan_json": draft_json if draft_json is not None else plan.model_dump_json(indent=2),
             "chart": _chart(session, plan, week0),
-            "runs": [(r, _trigger(r.trigger, request.state.locale)) for r in service.runs(session=session)],
+            "runs": [(r, _trigger(r, request.state.locale)) for r in service.runs(session=session)],
             "moves": moves,
             "history": service.plan_history(session=session),
             "problems": problems or [],
@@ -161,25 +159,9 @@ def _staff_page(
     )
 
 
-def _trigger(text: str, locale: str) -> tuple[str, dict[str, str]]:
-    """What started an allocation run, as a message and its values (the run stores English text)."""
-    if m := re.fullmatch(r"order (\S+) (locked|cancelled)", text):
-        message = "Order %(number)s locked" if m[2] == "locked" else "Order %(number)s cancelled"
-        return message, {"number": m[1]}
-    if m := re.fullmatch(r"order (\S+) took inventory car (\S+)", text):
-        return "Order %(number)s took inventory car %(vin)s", {"number": m[1], "vin": m[2]}
-    if m := re.fullmatch(
-        r"plan v(\d+): supplier (\S+) (short of|back to full supply of) (\S+) from (\S+)", text
-    ):
-        message = (
-            "Plan v%(version)s: supplier %(supplier)s short of %(part)s from %(week)s"
-            if m[3] == "short of"
-            else "Plan v%(version)s: supplier %(supplier)s back to full supply of %(part)s from %(week)s"
-        )
-        return message, {"version": m[1], "supplier": m[2], "part": m[4], "week": m[5]}
-    if m := re.fullmatch(r"plan v(\d+): (.*)", text, re.S):
-        return "Plan v%(version)s: %(reason)s", {"version": m[1], "reason": translate_message(locale, m[2])}
-    return "%(text)s", {"text": text}
+def _trigger(run: Run, locale: str) -> tuple[str, dict[str, str]]:
+    """What started an allocation run, as its msgid and values in the locale (the template words it)."""
+    return triggers.message(run.trigger_kind), triggers.values(run.trigger_kind, run.trigger_params, locale)
 
 
 async def _posted(request: Request) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -189,7 +190,9 @@ class RunRead(BaseModel):
 
     id: int
     at: datetime
-    trigger: str
+    trigger: str  # in English (``trigger_kind`` and ``trigger_params`` word it in any language)
+    trigger_kind: str
+    trigger_params: dict[str, Any]
     plan_version: int
     orders: int
     moved_earlier: int

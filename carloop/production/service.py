@@ -18,12 +18,11 @@ from carloop.notices.models import Notice
 from carloop.ordering import service as ordering
 from carloop.ordering.models import Order
 from carloop.ordering.rules import OrderStatus
-from carloop.production import calibration, rules
+from carloop.production import calibration, rules, triggers
 from carloop.production.allocation import Allocation
 from carloop.production.models import PlanVersion, PromiseChange, Run, Slot, VinSerial
-from carloop.production.schemas import (
-    PlanData,
-)
+from carloop.production.schemas import PlanData
+from carloop.production.triggers import Trigger
 
 WAITING = (OrderStatus.LOCKED, OrderStatus.SCHEDULED)
 CHANGED_AFTER_LOCK = "configuration changed after locking"  # the reason of a requeued order's move
@@ -72,10 +71,12 @@ def save_plan(
     actor: str,
     now: datetime | None = None,
     told: str = PLAN_CHANGED,
+    cause: Trigger | None = None,
 ) -> Run:
     """Store a new plan version and re-plan every waiting order against it.
 
-    ``reason`` is HQ's (staff see it with the run); ``told`` is what buyers whose window moved read.
+    ``reason`` is HQ's (staff see it with the run, unless ``cause`` says what changed the plan: a
+    supplier's confirmations); ``told`` is what buyers whose window moved read.
     """
     found = plan_in_force(session=session)
     version = found[0] if found is not None else 0
@@ -83,7 +84,9 @@ def save_plan(
         PlanVersion(version=version + 1, data=plan.model_dump(mode="json"), reason=reason, actor=actor)
     )
     session.flush()
-    return replan(session=session, trigger=f"plan v{version + 1}: {reason}", now=now, told=told)
+    cause = cause or triggers.plan_saved(reason)
+    trigger = Trigger(cause.kind, {**cause.params, "version": version + 1})
+    return replan(session=session, trigger=trigger, now=now, told=told)
 
 
 # -- allocation runs -----------------------------------------------------------------------------
@@ -133,7 +136,7 @@ def _book(session: Session, slots: list[Slot], now: datetime | None) -> _Book:
 def replan(
     *,
     session: Session,
-    trigger: str,
+    trigger: Trigger,
     now: datetime | None = None,
     told: str = QUEUE_CHANGED,
     cancelled_order_id: int | None = None,
@@ -152,7 +155,7 @@ def replan(
     if found is None:  # no plan, no promises: locked orders wait in their queues for the first plan
         if cancelled_order_id is not None:
             session.execute(update(Slot).where(Slot.order_id == cancelled_order_id).values(active=False))
-        run = Run(trigger=trigger[:200], plan_version=0, orders=0)
+        run = Run(trigger_kind=trigger.kind, trigger_params=trigger.params, plan_version=0, orders=0)
         session.add(run)
         session.flush()
         return run
@@ -188,7 +191,12 @@ def replan(
         row = int(np.flatnonzero(alloc.ids == slot.order_id)[0])
         alloc.place(slot.order_id, int(alloc.sig[row]), int(alloc.rank[row]))
     weeks = alloc.weeks()
-    run = Run(trigger=trigger[:200], plan_version=book.plan_version, orders=len(weeks))
+    run = Run(
+        trigger_kind=trigger.kind,
+        trigger_params=trigger.params,
+        plan_version=book.plan_version,
+        orders=len(weeks),
+    )
     session.add(run)
     session.flush()
     for slot in placed + moved + fresh:
@@ -355,7 +363,7 @@ def enqueue(*, session: Session, number: str, now: datetime | None = None) -> Sl
     )
     session.add(slot)
     session.flush()
-    replan(session=session, trigger=f"order {order.number} locked", now=now)
+    replan(session=session, trigger=triggers.order_locked(order.number), now=now)
     return slot
 
 
@@ -368,7 +376,7 @@ def release(*, session: Session, order_id: int, now: datetime | None = None) -> 
         slot.active = False  # the car exists: events.py hands it to the inventory
         return None
     return replan(
-        session=session, trigger=f"order {slot.number} cancelled", now=now, cancelled_order_id=order_id
+        session=session, trigger=triggers.order_cancelled(slot.number), now=now, cancelled_order_id=order_id
     )
 
 

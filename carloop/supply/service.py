@@ -24,6 +24,7 @@ from carloop.clock import utcnow
 from carloop.errors import NotFound, PolicyViolation
 from carloop.production import rules as production_rules
 from carloop.production import service as production
+from carloop.production import triggers
 from carloop.production.models import PromiseChange, Run
 from carloop.supply import demand, rules
 from carloop.supply.models import Confirmation, Shortage, Supplier, SupplierUser
@@ -376,7 +377,10 @@ def _replan(
     first = production_rules.week_start(min(r.week for r in (short or rows))).isoformat()
     reason = rules.replan_reason(supplier.code, part, first, short=bool(short))
     told = rules.shortage_reason(part) if short else rules.restored_reason(part)
-    run = production.save_plan(session=session, plan=new, reason=reason, actor=actor.actor[:40], told=told)
+    cause = triggers.supply_changed(supplier.code, part.code, first, short=bool(short))
+    run = production.save_plan(
+        session=session, plan=new, reason=reason, actor=actor.actor[:40], told=told, cause=cause
+    )
     for row in rows:
         row.plan_version, row.run_id = run.plan_version, run.id
     session.flush()

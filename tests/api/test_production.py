@@ -156,7 +156,11 @@ def test_staff_change_the_plan_as_a_new_version_and_see_the_run(client: TestClie
     assert run.json()["plan_version"] == 2
     assert client.get("/api/v1/production/plan", headers=ops).json()["version"] == 2
     runs = client.get("/api/v1/production/runs", headers=ops).json()
-    assert runs[0]["trigger"] == "plan v2: extra shift"
+    assert runs[0]["trigger"] == "Plan v2: extra shift"
+    assert (runs[0]["trigger_kind"], runs[0]["trigger_params"]) == (
+        "plan_saved",
+        {"version": 2, "reason": "extra shift"},
+    )
     bad = client.put(
         "/api/v1/production/plan", json={"plan": {**data, "lines": []}, "reason": "x y"}, headers=ops
     )

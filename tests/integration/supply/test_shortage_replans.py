@@ -101,9 +101,17 @@ def test_a_change_back_to_full_supply_lifts_the_cap_and_is_audited_as_a_change(
         # Buyers read which part is back, never which supplier makes it; staff see the supplier on the run.
         assert back and {c.reason for c in back} == {"Supply restored: 101 kWh battery pack"}
         assert {translate_message("zh_CN", c.reason) for c in back} == {"零部件恢复供应：101 kWh 电池包"}
-        runs = {r.id: r.trigger for r in session.scalars(select(Run))}
-        assert all("back to full supply of 101 kWh battery pack" in runs[c.run_id] for c in back)
-        assert "ningde" in runs[back[0].run_id] and not [c for c in back if "ningde" in c.reason]
+        runs = {r.id: r for r in session.scalars(select(Run))}
+        restored = runs[back[0].run_id]
+        assert all(c.run_id == restored.id for c in back)
+        assert restored.trigger_kind == "supply_restored"
+        assert restored.trigger_params == {
+            "supplier": "ningde-cells",
+            "part": "battery-101kwh",
+            "week": production_rules.week_start(week0).isoformat(),
+            "version": restored.plan_version,
+        }
+        assert not [c for c in back if "ningde" in c.reason]
         changed = session.scalar(select(AuditEntry).where(AuditEntry.action == "supply.changed"))
         assert changed is not None and changed.detail["before"] == 5 and changed.detail["quantity"] == 10
 
