@@ -155,10 +155,7 @@ def update_staff(
     if not isinstance(display_name, _Unset) and display_name.strip():
         new_name = _check_display_name(display_name)
     _check_role_and_store(session=session, role=new_role, store_id=new_store)
-    if staff.role is Role.ADMIN and staff.active and (new_role is not Role.ADMIN or not new_active):
-        admins = session.scalar(select(func.count()).where(Staff.role == Role.ADMIN, Staff.active.is_(True)))
-        if (admins or 0) <= 1:
-            raise PolicyViolation("There must remain at least one active admin.", field="role")
+    _keep_an_admin(session, staff, new_role, new_active)
     changes: dict[str, Any] = {}
     for field, old, new in (
         ("role", staff.role, new_role),
@@ -172,11 +169,7 @@ def update_staff(
         return staff
     staff.role, staff.store_id, staff.active, staff.display_name = new_role, new_store, new_active, new_name
     if not new_active:
-        session.execute(
-            update(SessionToken)
-            .where(SessionToken.staff_id == staff.id, SessionToken.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
+        _end_sessions(session, staff)
     session.flush()
     audit.record(
         session=session,
@@ -188,6 +181,42 @@ def update_staff(
         ip=ip,
     )
     return staff
+
+
+def set_active(*, session: Session, staff_id: int, active: bool) -> Staff:
+    """Switch a staff account on or off for a domain that decides who may (and audits it itself).
+
+    The supply domain's HQ turns a supplier's portal accounts off: it checks the account is that
+    supplier's and records its own audit entry naming HQ, so this neither checks for an admin nor
+    writes ``staff.updated``. Switching off ends the account's sessions at once, as ``update_staff``
+    does; the last active admin stays on.
+    """
+    staff = get_staff(session=session, staff_id=staff_id)
+    if staff.active == active:
+        return staff
+    _keep_an_admin(session, staff, staff.role, active)
+    staff.active = active
+    if not active:
+        _end_sessions(session, staff)
+    session.flush()
+    return staff
+
+
+def _end_sessions(session: Session, staff: Staff) -> None:
+    """Revoke every open session of a staff account (it was switched off)."""
+    session.execute(
+        update(SessionToken)
+        .where(SessionToken.staff_id == staff.id, SessionToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def _keep_an_admin(session: Session, staff: Staff, new_role: Role, new_active: bool) -> None:
+    """Refuse a change that would leave no active admin."""
+    if staff.role is Role.ADMIN and staff.active and (new_role is not Role.ADMIN or not new_active):
+        admins = session.scalar(select(func.count()).where(Staff.role == Role.ADMIN, Staff.active.is_(True)))
+        if (admins or 0) <= 1:
+            raise PolicyViolation("There must remain at least one active admin.", field="role")
 
 
 def set_role(

@@ -161,7 +161,7 @@ def set_portal_user_active(
     )
     if owned is None:
         raise NotFound("No such portal user of this supplier.")
-    staff = staff_accounts.update_staff(session=session, actor=None, staff_id=staff_id, active=active)
+    staff = staff_accounts.set_active(session=session, staff_id=staff_id, active=active)  # HQ audits it
     action = "supply.user_activated" if active else "supply.user_deactivated"
     _audit(session, actor, action, supplier, ip, staff_id=staff_id)
     return staff

@@ -9,7 +9,7 @@ from builders.accounts import csrf_of, staff_headers
 from builders.supply import battery_plan
 from fastapi.testclient import TestClient
 from integration.production.conftest import use_plan
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from carloop.accounts.schemas import Role
@@ -192,6 +192,38 @@ def test_hq_adds_a_second_portal_user_and_switches_one_off_whose_sessions_end(
     with session_factory() as session:
         actions = [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     assert {"supply.user_added", "supply.user_deactivated", "supply.user_activated"} <= set(actions)
+
+
+def test_switching_a_portal_user_off_is_one_audit_entry_naming_hq_and_ends_its_session(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    headers, csrf = _hq(client, session_factory)
+    client.post("/staff/supply/suppliers", data={**FORM, "csrf_token": csrf}, headers=headers)
+    token = client.post(
+        "/api/v1/auth/staff/sign-in", json={"username": "ningde", "password": FORM["password"]}
+    ).json()["token"]
+    portal = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/me", headers=portal).json()["username"] == "ningde"
+    assert client.get("/supplier", headers={**portal, "Accept": "text/html"}).status_code == 200
+    with session_factory() as session:
+        user, hq = find_staff(session=session, username="ningde"), find_staff(session=session, username="hq1")
+        assert user is not None and hq is not None
+        before = session.scalar(select(func.max(AuditEntry.id))) or 0
+    off = client.post(
+        f"/staff/supply/suppliers/ningde-cells/users/{user.id}",
+        data={"csrf_token": csrf},
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert off.status_code == 303, off.text
+    with session_factory() as session:
+        written = list(session.scalars(select(AuditEntry).where(AuditEntry.id > before)))
+    assert [(e.action, e.actor, e.role, e.detail.get("staff_id")) for e in written] == [
+        ("supply.user_deactivated", f"staff:{hq.id}", "hq_ops", user.id)
+    ]
+    ended = client.get("/supplier", headers={**portal, "Accept": "text/html"}, follow_redirects=False)
+    assert ended.status_code == 303 and ended.headers["location"].startswith("/login")
+    assert client.get("/api/v1/me", headers=portal).status_code == 401
 
 
 def test_only_the_suppliers_own_portal_users_can_be_switched(

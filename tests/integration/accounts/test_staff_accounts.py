@@ -7,6 +7,7 @@ from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
 from carloop.accounts import service
+from carloop.accounts import staff as staff_accounts
 from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
 from carloop.errors import AuthenticationFailed, Conflict, PermissionDenied, PolicyViolation
@@ -162,3 +163,15 @@ def test_the_last_active_admin_cannot_be_demoted_or_deactivated(session: Session
     second = make_staff(session, "admin2", Role.ADMIN)
     service.update_staff(session=session, actor=admin, staff_id=second.id, active=False)
     assert not second.active
+
+
+def test_a_domain_switches_an_account_off_without_an_admin_and_audits_it_itself(
+    session: Session, admin: Principal
+) -> None:
+    assert admin.staff_id is not None
+    portal = make_staff(session, "portal")
+    off = staff_accounts.set_active(session=session, staff_id=portal.id, active=False)
+    assert not off.active
+    assert audit.list_entries(session=session, action="staff.updated") == []  # the caller records its own
+    with pytest.raises(PolicyViolation, match="at least one active admin"):
+        staff_accounts.set_active(session=session, staff_id=admin.staff_id, active=False)
