@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     alipay_app_private_key: SecretStr = SecretStr("")
     alipay_public_key: str = ""
     alipay_sandbox: bool = True
+    # Alipay's gateway (gateway.do) for server-side calls and pay links; "" is Alipay's own, the sandbox's
+    # or production's by alipay_sandbox. The launch bench points it at its stand-in (carloop.bench).
+    alipay_gateway: str = ""
     # WeChat Pay API v3 (direct merchant): merchant id, app id, the merchant API certificate's serial
     # number and private key (PEM text or a path), the APIv3 key (32 bytes, decrypts callbacks), and
     # WeChat Pay's platform public key (PEM text or a path) with its id (``PUB_KEY_ID_...``).

@@ -200,11 +200,13 @@ def run_launch(
     provider: str = "simulator",
 ) -> dict[str, Any]:
     """The whole launch bench; returns the JSON report."""
-    from carloop.bench.launch_payments import make_kit, notification_jobs
+    from carloop.bench.launch_payments import make_kit, notification_jobs, provider_side
     from carloop.bench.loadgen import Job, render
 
-    kit = make_kit(provider)
-    with tempfile.TemporaryDirectory(prefix="carloop-launch-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="carloop-launch-") as tmp,
+        provider_side(make_kit(provider)) as (kit, provider_calls),
+    ):
         workdir = Path(tmp)
         url = bench_database(database_url, workdir, "launch")
         edition_units = max(1, min(5000, orders // 100))  # ~10% of requests ask for it: 10x oversubscribed
@@ -299,6 +301,7 @@ def run_launch(
             "server_cpu_ms_per_request": round(server_cpu * 1000 / max(1, len(jobs)), 4),
             "server_cpu_ms_per_notification": round(notify_cpu * 1000 / max(1, len(notify_jobs)), 4),
             "hello_client_cpu_ms_per_request": round(hello_res.cpu_s * 1000 / max(1, hello_requests), 4),
+            "provider_stand_in_calls": dict(provider_calls),  # the server's calls to the gateway stand-in
             **report,
             "database": "postgresql" if url.startswith("postgresql") else "sqlite",
             "workers": workers,
@@ -319,12 +322,14 @@ def run_crash(
     kill_during: str = "reservations",
 ) -> dict[str, Any]:
     """The crash bench: SIGKILL mid-surge (reservations or notifications), restart, retries, audit."""
-    from carloop.bench.launch_payments import make_kit, notification_jobs
+    from carloop.bench.launch_payments import make_kit, notification_jobs, provider_side
 
     if kill_during not in ("reservations", "notifications"):
         raise ValueError("--kill-during is reservations or notifications")
-    kit = make_kit(provider)
-    with tempfile.TemporaryDirectory(prefix="carloop-crash-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="carloop-crash-") as tmp,
+        provider_side(make_kit(provider)) as (kit, provider_calls),
+    ):
         workdir = Path(tmp)
         url = bench_database(database_url, workdir, "crash")
         buyers = seed_buyers(url, max(10, min(5_000, orders // 10)), max(1, min(5000, orders // 100)))
@@ -376,6 +381,7 @@ def run_crash(
             "ledger_balanced": report["ledger_balanced"],
             **report,
             "provider": kit.name,
+            "provider_stand_in_calls": dict(provider_calls),
             "killed_during": kill_during,
             "killed": bool(killed),
             "downtime_s": round(killed.get("restarted", 0) - killed.get("at", 0), 2),

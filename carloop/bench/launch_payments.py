@@ -4,15 +4,18 @@ provider would (untimed, before the notification surge: an RSA-2048 signature co
 ``simulator`` signs with HMAC-SHA256 under a secret the bench gives the server; ``alipay`` makes an
 RSA key pair for carloop's app and one for "Alipay", gives the server Alipay's public key, and signs
 each notification with Alipay's private key exactly as Alipay does (RSA2: PKCS#1 v1.5 + SHA-256 over
-the sorted ``k=v`` pairs), so the server verifies them with the real algorithm.
+the sorted ``k=v`` pairs), so the server verifies them with the real algorithm. With ``alipay`` the
+bench also starts a stand-in for Alipay's gateway beside the server (``alipay_gateway``), which the
+server's reconciliation job calls.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -63,6 +66,20 @@ def make_kit(name: str) -> ProviderKit:
         "CARLOOP_ALIPAY_PUBLIC_KEY": public.decode(),
     }
     return ProviderKit(name, env, _pem_private(alipay_key))
+
+
+@contextmanager
+def provider_side(kit: ProviderKit) -> Iterator[tuple[ProviderKit, dict[str, int]]]:
+    """The provider's servers for the run: for ``alipay``, the gateway stand-in, the kit's env pointing
+    the server at it, and its call counts (filled as the server calls); nothing for the simulator."""
+    if kit.name != "alipay":
+        yield kit, {}
+        return
+    from carloop.bench.alipay_gateway import running
+
+    with running(kit.signing_key) as gateway:
+        env = {**kit.env, "CARLOOP_ALIPAY_GATEWAY": f"{gateway.url}/gateway.do"}
+        yield replace(kit, env=env), gateway.calls
 
 
 def _signed_bodies(kit: ProviderKit, trades: Sequence[tuple[str, int]], seq0: int) -> list[bytes]:

@@ -128,6 +128,7 @@ class AlipayProvider:
         app_private_key: str,
         alipay_public_key: str,
         sandbox: bool = True,
+        gateway: str = "",
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], datetime] = utcnow,
         timeout: float = 15.0,
@@ -154,7 +155,7 @@ class AlipayProvider:
         # against ~870 us through the SDK's pycryptodome; at launch rate that decides the throughput.
         self._alipay_public = public
         self.app_id = app_id
-        self.gateway = SANDBOX_GATEWAY if sandbox else GATEWAY
+        self.gateway = gateway or (SANDBOX_GATEWAY if sandbox else GATEWAY)
         self._transport = transport
         self._clock = clock
         self._timeout = timeout
@@ -169,6 +170,7 @@ class AlipayProvider:
             app_private_key=settings.alipay_app_private_key.get_secret_value(),
             alipay_public_key=settings.alipay_public_key,
             sandbox=settings.alipay_sandbox,
+            gateway=settings.alipay_gateway,
             transport=transport,
         )
 

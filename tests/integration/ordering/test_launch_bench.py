@@ -3,6 +3,8 @@ nothing acknowledged lost, nothing doubled, every paid place gap-free, the ledge
 
 from __future__ import annotations
 
+import pytest
+
 from carloop.bench.launch import run_crash, run_launch
 
 
@@ -35,7 +37,9 @@ def test_a_crash_mid_notification_surge_loses_no_acknowledged_capture(database_u
     assert report["ledger_balanced"] and report["position_gaps"] == 0 and report["oversold"] == 0
 
 
-def test_a_tiny_launch_bench_with_alipay_reports_every_figure(database_url: str) -> None:
+def test_a_tiny_launch_bench_with_alipay_reports_every_figure(
+    database_url: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     url = None if database_url.startswith("sqlite") else database_url
     report = run_launch(
         orders=300,
@@ -67,3 +71,8 @@ def test_a_tiny_launch_bench_with_alipay_reports_every_figure(database_url: str)
     assert (report["lapsed"], report["lost_notifications"]) == (0, 0)
     assert report["ledger_balanced"]
     assert report["statuses"].get("422", 0) >= 1  # the invalid configurations were refused
+    # The server's reconciliation job ran at start-up against the bench's gateway stand-in, and the
+    # served processes (whose output the test captures) logged no failed Alipay call.
+    assert report["provider_stand_in_calls"].get("alipay.data.dataservice.bill.downloadurl.query", 0) >= 1
+    served = capfd.readouterr()
+    assert "Alipay call failed" not in served.out + served.err
