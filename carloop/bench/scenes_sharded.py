@@ -74,7 +74,15 @@ def bridge_main(
     status = bridge_status_topic(shares.member)
     client = PahoClient(url, client_id=f"carloop-bench-bridge-{base}-{index}", will=(status, OFFLINE))
     client.connect()
-    bridge = Bridge(client, engine, vehicles=infos, ha_enabled=ha, sharded=True, status_topic=status)
+    bridge = Bridge(
+        client,
+        engine,
+        vehicles=infos,
+        ha_enabled=ha,
+        sharded=True,
+        status_topic=status,
+        leased=shares.current,  # fenced as the server's bridges are: the gate is on every message's path
+    )
     counted = Counted(bridge)
     bridge.sink = counted.sink
     bridge.start(tick_interval=0.25, freeze_gc=True)
@@ -87,6 +95,7 @@ def bridge_main(
         while not stop.wait(BEAT_S):
             gained, lost, release = shares.beat()
             moved[0] += len(gained | lost | release)  # membership is fixed in the bench: stays 0
+            bridge.replay()
 
     beating = threading.Thread(target=beat, name="carloop-bench-beat", daemon=True)
     beating.start()

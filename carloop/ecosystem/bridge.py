@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,7 +56,10 @@ log = logging.getLogger("carloop.ecosystem")
 # Traces kept for the next tick while the database refuses writes (states and waiting runs are kept in
 # full: one entry per car or run); older traces go first: they are a log, the states are the truth.
 UNSAVED_TRACES_MAX = 10_000
+# Messages kept while a sharded bridge's lease is not current, for the beat that tells what is still its own.
+HELD_BACK_MAX = 100_000
 Sink = Callable[[list[Trace], dict[str, dict[str, Any] | None], dict[str, dict[str, Any]]], None]
+OnMessage = Callable[[str, bytes], None]
 
 
 @dataclass
@@ -86,6 +90,11 @@ class Bridge:
     # its own (``protocol.bridge_status_topic``): a bridge that stops or dies makes only its cars
     # unavailable, and the bridge that takes them over names its own topic in their configs.
     status_topic: str = BRIDGE_STATUS
+    # A sharded bridge's fence (``Shares.current``): while it says False this bridge may have lost its
+    # cars to another without knowing yet (it stalled past its lease), so it acts on nothing, saves
+    # nothing and announces nothing; messages wait in order for ``replay`` after the next beat, which
+    # has forgotten the cars another bridge took meanwhile. None: one bridge serves every car.
+    leased: Callable[[], bool] | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -101,7 +110,14 @@ class Bridge:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._followed: set[str] = set()
+        self._gate = threading.RLock()  # orders held-back messages before any that arrive after them
+        self._held_back: deque[tuple[OnMessage, str, bytes]] = deque(maxlen=HELD_BACK_MAX)
+        self.held_back_dropped = 0
         self.commands_sent = 0
+        self._receive_state = self._gated(self._on_state)
+        self._receive_availability = self._gated(self._on_availability)
+        self._receive_ha_command = self._gated(self._on_ha_command)
+        self._receive_mqtt = self._gated(self._on_mqtt)
 
     def start(self, *, tick_interval: float | None = 0.25, freeze_gc: bool = False) -> None:
         """Subscribe, announce the bridge online and the cars to Home Assistant, start ticking.
@@ -114,10 +130,10 @@ class Bridge:
             gc.collect()
             gc.freeze()
         if not self.sharded:
-            self.client.subscribe(STATE_FILTER, self._on_state)
-            self.client.subscribe(HA_COMMAND_FILTER, self._on_ha_command)
-            self.client.subscribe(AVAILABILITY_FILTER, self._on_availability)
-        self.client.subscribe(HA_STATUS, self._on_ha_status)
+            self.client.subscribe(STATE_FILTER, self._receive_state)
+            self.client.subscribe(HA_COMMAND_FILTER, self._receive_ha_command)
+            self.client.subscribe(AVAILABILITY_FILTER, self._receive_availability)
+        self.client.subscribe(HA_STATUS, self._gated(self._on_ha_status))
         self.watch_mqtt_topics()
         self.client.publish(self.status_topic, ONLINE, qos=1, retain=True)
         self.publish_discovery()
@@ -148,7 +164,7 @@ class Bridge:
         with self._lock:
             wanted = {w.trigger.topic for w in self.engine.by_topic if isinstance(w.trigger, MqttTrigger)}
         for topic in wanted - self._topics:
-            self.client.subscribe(topic, self._on_mqtt)
+            self.client.subscribe(topic, self._receive_mqtt)
             self._topics.add(topic)
 
     def follow(self, entity_ids: set[str]) -> None:
@@ -158,9 +174,9 @@ class Bridge:
         if not self.sharded or not new:
             return
         self._followed.update(new)
-        self.client.subscribe_many([availability_topic(e) for e in new], self._on_availability)
-        self.client.subscribe_many([ha_command_topic(e) for e in new], self._on_ha_command)
-        self.client.subscribe_many([state_topic(e) for e in new], self._on_state)
+        self.client.subscribe_many([availability_topic(e) for e in new], self._receive_availability)
+        self.client.subscribe_many([ha_command_topic(e) for e in new], self._receive_ha_command)
+        self.client.subscribe_many([state_topic(e) for e in new], self._receive_state)
 
     def unfollow(self, entity_ids: set[str]) -> None:
         """A sharded bridge: stop receiving these devices' topics (handed to another bridge)."""
@@ -178,6 +194,63 @@ class Bridge:
     def followed(self) -> frozenset[str]:
         """The devices a sharded bridge receives."""
         return frozenset(self._followed)
+
+    # ---- fencing -----------------------------------------------------------------------------
+
+    def current(self) -> bool:
+        """Whether this bridge may act now (always, unless it is sharded and its lease is not current)."""
+        return self.leased is None or self.leased()
+
+    def _gated(self, handler: OnMessage) -> OnMessage:
+        """``handler`` behind the fence: past the lease, and until the messages held back then have been
+        replayed, a message waits its turn instead of being handled."""
+
+        def receive(topic: str, payload: bytes) -> None:
+            if self.leased is not None:
+                with self._gate:
+                    if self._held_back or not self.leased():
+                        if len(self._held_back) == HELD_BACK_MAX:
+                            self.held_back_dropped += 1  # the oldest goes: a bounded wait, not a leak
+                        self._held_back.append((handler, topic, payload))
+                        return
+            handler(topic, payload)
+
+        return receive
+
+    def replay(self) -> int:
+        """Handle, in their order, the messages held back while the lease was not current (called after
+        a beat: cars handed to another bridge meanwhile are no longer known here and are ignored);
+        how many. Messages arriving meanwhile wait behind them."""
+        if not self.current():
+            return 0
+        with self._gate:
+            held, count = self._held_back, len(self._held_back)
+            while held:
+                handler, topic, payload = held.popleft()
+                try:
+                    handler(topic, payload)
+                except Exception:
+                    log.exception("replaying a held-back message on %s failed", topic)
+        if count:
+            log.info("bridge replayed %d messages held back while its lease was not current", count)
+        return count
+
+    def forget_unsaved(self, entities: set[str], scenes: set[int]) -> None:
+        """Drop what was not saved yet for cars and scenes another bridge serves now: it loaded them
+        from the database, and writing this bridge's older view over it would turn its clock back."""
+
+        def theirs(continuation: dict[str, Any] | None) -> bool:
+            return continuation is not None and int(continuation["scene_id"]) in scenes
+
+        with self._flushing, self._lock:
+            for entity_id in entities:
+                self._dirty.pop(entity_id, None)
+            self.engine.pending = {r: c for r, c in self.engine.pending.items() if not theirs(c)}
+            if self._unsaved is not None:
+                traces, pending, dirty = self._unsaved
+                pending = {r: c for r, c in pending.items() if not theirs(c)}
+                dirty = {e: s for e, s in dirty.items() if e not in entities}
+                self._unsaved = (traces, pending, dirty)
 
     # ---- messages ----------------------------------------------------------------------------
 
@@ -273,8 +346,11 @@ class Bridge:
 
         What a failed sink did not save (the database was locked or down) is kept and handed over
         again, under anything newer, on the next tick: a car's last state or a waiting run's
-        continuation is never dropped because one write failed.
+        continuation is never dropped because one write failed. Past its lease a sharded bridge does
+        nothing here: no timer fires and nothing is written until a beat says which cars are still its.
         """
+        if not self.current():
+            return
         with self._flushing:
             with self._lock:
                 effects = self.engine.tick(self.clock())
@@ -298,7 +374,7 @@ class Bridge:
 
     def publish_discovery(self) -> None:
         """Publish (retained) Home Assistant discovery configs for every car."""
-        if not self.ha_enabled:
+        if not self.ha_enabled or not self.current():
             return
         for entity_id, info in list(self.vehicles.items()):
             configs = vehicle_configs(

@@ -122,6 +122,8 @@ class Runtime:
         self._auth_signature: Any = None  # what the broker's account files were last written from
         self._loaded: dict[int, Any] = {}
         self._entity_ids: dict[str, int] = {}
+        self._entity_owners: dict[str, int] = {}  # a sharded bridge's sink keeps only what it still holds
+        self._scene_owners: dict[int, int] = {}
         self._recorded: dict[str, tuple[int, int]] = {}  # cars whose owner consented: (device, owner)
         self._purged_at = 0.0
         self._stop = threading.Event()
@@ -143,7 +145,12 @@ class Runtime:
         client = self.client_factory(bridge_url, (status, OFFLINE))
         client.connect()
         self.bridge = Bridge(
-            client, engine, sink=self._sink, sharded=self.shares is not None, status_topic=status
+            client,
+            engine,
+            sink=self._sink,
+            sharded=self.shares is not None,
+            status_topic=status,
+            leased=self.shares.current if self.shares is not None else None,
         )
         if self.simulate:
             self.fleet = Fleet(connect=self._connect_device)
@@ -164,7 +171,7 @@ class Runtime:
         if self.fleet is not None:
             self.fleet.stop()
         if self.bridge is not None and self.shares is not None:
-            self._hand_over(self.shares.held)  # everything saved before the partitions are freed
+            self._hand_over(self.shares.held, save=True)  # everything saved before the partitions are freed
             self.shares.leave()
         if self.bridge is not None:
             self.bridge.stop()
@@ -192,19 +199,25 @@ class Runtime:
                 log.exception("ecosystem reload failed")
 
     def rebalance(self) -> None:
-        """A sharded bridge's beat: renew its leases, hand over the partitions it lost or must give up,
-        and let ``reload`` load the ones it gained."""
+        """A sharded bridge's beat: renew its leases, forget the partitions another bridge took while this
+        one stalled, hand over the ones it must give up, let ``reload`` load the ones it gained, and
+        handle the messages held back while its lease was not current."""
         if self.shares is None:
             return
+        assert self.bridge is not None
         gained, lost, release = self.shares.beat()
-        if lost or release:
-            self._hand_over(lost | release)
+        if lost:
+            self._hand_over(lost, save=False)  # their new holder loaded them; ours is the older view
+        if release:
+            self._hand_over(release, save=True)
             self.shares.release(release)
         if gained or lost or release:
             self._signature = None  # the share changed: reload reads it again
+        self.bridge.replay()
 
-    def _hand_over(self, partitions: frozenset[int]) -> None:
-        """Forget the owners of ``partitions``, stop receiving their devices, save what is unsaved."""
+    def _hand_over(self, partitions: frozenset[int], *, save: bool) -> None:
+        """Forget the owners of ``partitions`` and stop receiving their devices; then save what is
+        unsaved (giving them up) or drop it (another bridge took them while this one stalled)."""
         assert self.bridge is not None and self.shares is not None
         bridge, count = self.bridge, self.shares.partitions
         with bridge.locked():
@@ -215,7 +228,10 @@ class Runtime:
             for scene_id in scenes:
                 self._loaded.pop(scene_id, None)
         bridge.unfollow(entities)
-        bridge.tick()  # their last states, waiting runs and traces into the database
+        if save:
+            bridge.tick()  # their last states, waiting runs and traces into the database
+        else:
+            bridge.forget_unsaved(entities, scenes)
 
     def purge_drives(self, every_s: float = PURGE_EVERY_S) -> None:
         """Delete recorded drives past their owners' retention (at most once per ``every_s``)."""
@@ -230,6 +246,8 @@ class Runtime:
         self, traces: list[Trace], pending: dict[str, dict[str, Any] | None], states: dict[str, Any]
     ) -> None:
         with self.factory.begin() as session:
+            if self.shares is not None:  # only cars still held, their partitions locked until the commit
+                pending, states = self._still_held(session, pending, states)
             activity.save_traces(session=session, traces=traces)
             activity.save_pending(session=session, changes=pending)
             ids = {self._entity_ids[e]: s for e, s in states.items() if e in self._entity_ids}
@@ -242,6 +260,25 @@ class Runtime:
             }
             if samples:
                 drives.record(session=session, samples=samples)
+
+    def _still_held(
+        self, session: Session, pending: dict[str, dict[str, Any] | None], states: dict[str, Any]
+    ) -> tuple[dict[str, dict[str, Any] | None], dict[str, Any]]:
+        """The waiting runs and states of owners whose partitions this bridge holds at this moment: a
+        bridge that stalled between its fence and this write must not write over a new holder's."""
+        assert self.shares is not None
+        held, count = self.shares.holding(session), self.shares.partitions
+
+        def ours(owner: int | None) -> bool:
+            return owner is not None and partition_of(owner, count) in held
+
+        kept_pending = {
+            run: c
+            for run, c in pending.items()
+            if c is None or ours(self._scene_owners.get(int(c["scene_id"])))
+        }
+        kept_states = {e: s for e, s in states.items() if ours(self._entity_owners.get(e))}
+        return kept_pending, kept_states
 
     def write_auth(self, session: Session, devices: Sequence[Device] | None = None) -> bool:
         """Bring the broker's password and ACL files up to date (and make the embedded broker read
@@ -300,6 +337,7 @@ class Runtime:
                 for device in devices:
                     engine.set_entity(device.entity_id, device.customer_id, device.state)
                     self._entity_ids[device.entity_id] = device.id
+                    self._entity_owners[device.entity_id] = device.customer_id
                     if device.kind is DeviceKind.VEHICLE:
                         settings = owners.get(device.customer_id)
                         bridge.vehicles[device.entity_id] = VehicleInfo(
@@ -315,6 +353,7 @@ class Runtime:
                         engine.unload(scene_id)
                         del self._loaded[scene_id]
                 for scene in scenes:
+                    self._scene_owners[scene.id] = scene.customer_id
                     if self._loaded.get(scene.id) != wanted[scene.id]:
                         definition = SceneDefinition.model_validate(scene.definition)
                         engine.load(

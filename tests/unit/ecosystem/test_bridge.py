@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
+from carloop.ecosystem import handover
 from carloop.ecosystem.bridge import Bridge, VehicleInfo
 from carloop.ecosystem.engine import Engine
 from carloop.ecosystem.models import Precision
@@ -34,7 +37,9 @@ class Clock:
         return self.now
 
 
-def setup(share: Precision = Precision.ZONE) -> tuple[FakeBroker, Bridge, Fleet, Clock]:
+def setup(
+    share: Precision = Precision.ZONE, leased: Callable[[], bool] | None = None
+) -> tuple[FakeBroker, Bridge, Fleet, Clock]:
     clock = Clock()
     broker = FakeBroker()
     engine = Engine()
@@ -60,7 +65,8 @@ def setup(share: Precision = Precision.ZONE) -> tuple[FakeBroker, Bridge, Fleet,
     )
     bridge_client = broker.client(will=(BRIDGE_STATUS, OFFLINE))
     bridge_client.connect()
-    bridge = Bridge(bridge_client, engine, vehicles={CAR: VehicleInfo("My car", "su7", share)}, clock=clock)
+    vehicles = {CAR: VehicleInfo("My car", "su7", share)}
+    bridge = Bridge(bridge_client, engine, vehicles=vehicles, clock=clock, leased=leased)
     bridge.start(tick_interval=None)
     fleet_client = broker.client()
     fleet_client.connect()
@@ -182,3 +188,63 @@ def test_what_a_failed_save_did_not_write_is_written_by_the_next_tick() -> None:
     assert reported == bridge.engine.states[CAR]  # the car's latest state, every field
     bridge.tick()
     assert len(saved) == 1  # nothing left over to write twice
+
+
+class Lease:
+    """A sharded bridge's fence, switched by the test: current or past its lease."""
+
+    def __init__(self) -> None:
+        self.held = True
+
+    def __call__(self) -> bool:
+        return self.held
+
+
+def _drive_home(fleet: Fleet, clock: Clock) -> None:
+    fleet.drive(CAR, [offset(PLACES["home"], 1500, 90), PLACES["home"]], speed_kmh=60)
+    for _ in range(120):
+        clock.now += 1
+        fleet.step(1)
+
+
+def _configs(broker: FakeBroker) -> int:
+    return sum(1 for t, p, _ in broker.log if t.startswith("homeassistant/") and t.endswith("/config") and p)
+
+
+def test_a_bridge_past_its_lease_acts_on_nothing_until_a_beat_says_the_car_is_still_its() -> None:
+    lease = Lease()
+    saved: list[dict[str, Any]] = []
+    broker, bridge, fleet, clock = setup(leased=lease)
+    bridge.sink = lambda traces, pending, states: saved.append(states)
+    before = dict(bridge.engine.states[CAR])
+    lease.held = False  # a long GC pause or a database out of reach: another bridge may take over
+    _drive_home(fleet, clock)
+    broker.client().publish(HA_STATUS, "online")
+    bridge.tick()
+    assert fleet.received == [] and saved == []  # no command, no write, no discovery
+    assert _configs(broker) == 10 and bridge.engine.states[CAR] == before  # the drive waits
+    lease.held = True  # the next beat: nobody took the car
+    assert bridge.replay() > 1  # the drive, in order, then Home Assistant's restart
+    assert [c for _, c, _ in fleet.received] == ["turn_on"]
+    assert _configs(broker) == 20
+    bridge.tick()
+    assert saved and CAR in saved[-1]
+    assert bridge.replay() == 0
+
+
+def test_a_car_taken_while_the_bridge_stalled_is_neither_acted_on_nor_saved() -> None:
+    lease = Lease()
+    saved: list[dict[str, Any]] = []
+    _, bridge, fleet, clock = setup(leased=lease)
+    bridge.sink = lambda traces, pending, states: saved.append(states)
+    fleet.publish(CAR)  # seen before the stall, not saved yet
+    lease.held = False
+    _drive_home(fleet, clock)
+    lease.held = True  # the beat: another bridge holds the owner now (what Runtime.rebalance does)
+    with bridge.locked():
+        entities, scenes = handover.forget_owners(bridge.engine, {1})
+    bridge.forget_unsaved(entities, scenes)
+    bridge.replay()
+    bridge.tick()
+    assert fleet.received == []  # the other bridge acts for the car, not this one
+    assert all(CAR not in states for states in saved)  # its older view is not written over the new one
