@@ -114,10 +114,6 @@ class Bridge:
         self._held_back: deque[tuple[OnMessage, str, bytes]] = deque(maxlen=HELD_BACK_MAX)
         self.held_back_dropped = 0
         self.commands_sent = 0
-        self._receive_state = self._gated(self._on_state)
-        self._receive_availability = self._gated(self._on_availability)
-        self._receive_ha_command = self._gated(self._on_ha_command)
-        self._receive_mqtt = self._gated(self._on_mqtt)
 
     def start(self, *, tick_interval: float | None = 0.25, freeze_gc: bool = False) -> None:
         """Subscribe, announce the bridge online and the cars to Home Assistant, start ticking.
@@ -130,9 +126,9 @@ class Bridge:
             gc.collect()
             gc.freeze()
         if not self.sharded:
-            self.client.subscribe(STATE_FILTER, self._receive_state)
-            self.client.subscribe(HA_COMMAND_FILTER, self._receive_ha_command)
-            self.client.subscribe(AVAILABILITY_FILTER, self._receive_availability)
+            self.client.subscribe(STATE_FILTER, self._gated(self._on_state))
+            self.client.subscribe(HA_COMMAND_FILTER, self._gated(self._on_ha_command))
+            self.client.subscribe(AVAILABILITY_FILTER, self._gated(self._on_availability))
         self.client.subscribe(HA_STATUS, self._gated(self._on_ha_status))
         self.watch_mqtt_topics()
         self.client.publish(self.status_topic, ONLINE, qos=1, retain=True)
@@ -164,7 +160,7 @@ class Bridge:
         with self._lock:
             wanted = {w.trigger.topic for w in self.engine.by_topic if isinstance(w.trigger, MqttTrigger)}
         for topic in wanted - self._topics:
-            self.client.subscribe(topic, self._receive_mqtt)
+            self.client.subscribe(topic, self._gated(self._on_mqtt))
             self._topics.add(topic)
 
     def follow(self, entity_ids: set[str]) -> None:
@@ -174,9 +170,9 @@ class Bridge:
         if not self.sharded or not new:
             return
         self._followed.update(new)
-        self.client.subscribe_many([availability_topic(e) for e in new], self._receive_availability)
-        self.client.subscribe_many([ha_command_topic(e) for e in new], self._receive_ha_command)
-        self.client.subscribe_many([state_topic(e) for e in new], self._receive_state)
+        self.client.subscribe_many([availability_topic(e) for e in new], self._gated(self._on_availability))
+        self.client.subscribe_many([ha_command_topic(e) for e in new], self._gated(self._on_ha_command))
+        self.client.subscribe_many([state_topic(e) for e in new], self._gated(self._on_state))
 
     def unfollow(self, entity_ids: set[str]) -> None:
         """A sharded bridge: stop receiving these devices' topics (handed to another bridge)."""

@@ -171,6 +171,10 @@ class Runtime:
         if self.fleet is not None:
             self.fleet.stop()
         if self.bridge is not None and self.shares is not None:
+            try:  # a last beat: the lease current again (or the cars another took forgotten) before saving
+                self.rebalance()
+            except Exception:
+                log.exception("the last beat before stopping failed; unsaved state waits for the lease")
             self._hand_over(self.shares.held, save=True)  # everything saved before the partitions are freed
             self.shares.leave()
         if self.bridge is not None:

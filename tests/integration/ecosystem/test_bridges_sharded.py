@@ -168,6 +168,44 @@ def _served(runtime: Runtime) -> frozenset[str]:
     return frozenset(e for e in runtime.bridge.followed() if e.startswith("vehicle."))
 
 
+def _settle(a: Runtime, b: Runtime, cars: set[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """Wait until each bridge holds exactly its share and the two serve every car, none twice; the
+    cars each serves."""
+    wait_for(lambda: a.shares and b.shares and a.shares.settled() and b.shares.settled())
+    wait_for(lambda: _served(a) | _served(b) >= cars)
+    assert not (_served(a) & _served(b)), "a car served by both bridges"
+    share_a, share_b = _served(a) & cars, _served(b) & cars
+    assert share_a and share_b, (share_a, share_b)  # both serve some of the owners
+    return share_a, share_b
+
+
+class Retained:
+    """The latest message on each topic under some filters, as Home Assistant would see them."""
+
+    def __init__(self, url: str, *filters: str) -> None:
+        self.latest: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+        self.client = PahoClient(url, client_id=f"carloop-test-watch-{random.randrange(10**9)}")
+        self.client.connect()
+        for pattern in filters:
+            assert self.client.subscribe_confirmed(pattern, self._on_message, qos=1)
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        with self._lock:
+            self.latest[topic] = payload
+
+    def get(self, topic: str) -> bytes | None:
+        with self._lock:
+            return self.latest.get(topic)
+
+    def availability_of(self, car: str) -> set[str]:
+        """The bridge status topics the car's retained discovery configs name."""
+        node = car.replace(".", "_")
+        with self._lock:
+            configs = [json.loads(p) for t, p in self.latest.items() if t.split("/")[2:3] == [node] and p]
+        return {a["topic"] for c in configs for a in c.get("availability", []) if "/bridge/" in a["topic"]}
+
+
 def test_every_car_is_served_once_and_a_stopped_bridge_hands_over(
     bridges: list[Runtime], fleet: dict[str, tuple[int, str, tuple[float, float]]], mqtt_url: str
 ) -> None:
@@ -175,12 +213,7 @@ def test_every_car_is_served_once_and_a_stopped_bridge_hands_over(
     cars = set(fleet)
     lights = Lights(mqtt_url, {light for _, light, _ in fleet.values()})
     try:
-        # settled: each bridge holds exactly its share, and the two shares split the cars
-        wait_for(lambda: a.shares and b.shares and a.shares.settled() and b.shares.settled())
-        wait_for(lambda: _served(a) | _served(b) >= cars)
-        assert not (_served(a) & _served(b)), "a car served by both bridges"
-        share_a, share_b = _served(a) & cars, _served(b) & cars
-        assert share_a and share_b, (share_a, share_b)  # both serve some of the 12 owners
+        share_a, _ = _settle(a, b, cars)
 
         # every car arrives home: one command per light, from the bridge serving it
         _retain_drive(mqtt_url, fleet, lambda home: home)
@@ -211,13 +244,19 @@ def test_every_car_is_served_once_and_a_stopped_bridge_hands_over(
 
 
 def _die(runtime: Runtime) -> None:
-    """The process is gone: no more beats, ticks or messages, nothing released, nothing saved."""
+    """The process is gone: no more beats, ticks or messages, nothing released, nothing saved, and its
+    connection drops without a DISCONNECT, so the broker publishes its last will."""
     assert runtime.bridge is not None and runtime._thread is not None and runtime.bridge._thread is not None
     runtime._stop.set()
     runtime.bridge._stop.set()
     runtime._thread.join(5)
     runtime.bridge._thread.join(5)
-    runtime.bridge.client.disconnect()
+    client = runtime.bridge.client
+    assert isinstance(client, PahoClient)
+    client._client.loop_stop()  # no network thread left to reconnect
+    sock = client._client.socket()
+    assert sock is not None
+    sock.close()
 
 
 def test_a_dead_bridges_cars_are_served_again_after_its_lease(
@@ -226,19 +265,74 @@ def test_a_dead_bridges_cars_are_served_again_after_its_lease(
     a, b = bridges
     cars = set(fleet)
     lights = Lights(mqtt_url, {light for _, light, _ in fleet.values()})
+    seen = Retained(mqtt_url, f"{ROOT}/bridge/+/status", "homeassistant/#")
     try:
-        wait_for(lambda: a.shares and b.shares and a.shares.settled() and b.shares.settled())
-        wait_for(lambda: _served(a) | _served(b) >= cars)
-        share_a = _served(a) & cars
-        assert b.shares is not None and a.shares is not None
+        share_a, share_b = _settle(a, b, cars)
+        assert a.shares is not None and b.shares is not None and a.bridge and b.bridge
+        status_a, status_b = a.bridge.status_topic, b.bridge.status_topic
+        wait_for(lambda: seen.get(status_a) == b"online" and seen.get(status_b) == b"online")
+        wait_for(lambda: all(seen.availability_of(car) == {status_a} for car in share_a))
+        wait_for(lambda: all(seen.availability_of(car) == {status_b} for car in share_b))
         dead = a.shares.held
         time.sleep(0.3)  # a has saved where its cars were (1 km from home) by now
         _die(a)
         bridges.remove(a)
+        wait_for(lambda: seen.get(status_a) == b"offline")  # the broker's will: a's cars unavailable
+        assert seen.get(status_b) == b"online"  # b's cars stay available
         _retain_drive(mqtt_url, {car: fleet[car] for car in share_a}, lambda home: home)
         wait_for(lambda: b.shares.held >= dead)  # after a's lease (3 s) lapsed
-        wait_for(lambda: all(lights.counts()[fleet[car][1]] == 1 for car in share_a))
+        wait_for(lambda: all(lights.counts()[fleet[car][1]] >= 1 for car in share_a))
+        # the taking bridge names its own status in a's cars' configs: available again in Home Assistant
+        wait_for(lambda: all(seen.availability_of(car) == {status_b} for car in cars))
         time.sleep(0.5)
-        assert all(lights.counts()[fleet[car][1]] == (1 if car in share_a else 0) for car in cars)
+        counts = lights.counts()
+        assert all(counts[fleet[car][1]] == (1 if car in share_a else 0) for car in cars), counts
+    finally:
+        lights.client.disconnect()
+        seen.client.disconnect()
+
+
+def _pause_beats(runtime: Runtime) -> None:
+    """Only the beat stalls (a long GC pause in that thread, a database out of reach): the bridge's
+    MQTT connection and ticker run on, and would act for cars it no longer holds but for the fence."""
+    assert runtime._thread is not None
+    runtime._stop.set()
+    runtime._thread.join(5)
+
+
+def _resume_beats(runtime: Runtime) -> None:
+    runtime._stop.clear()
+    runtime._thread = threading.Thread(target=runtime._poll, name="carloop-eco-reload", daemon=True)
+    runtime._thread.start()
+
+
+def test_a_bridge_stalled_past_its_lease_does_not_act_for_cars_taken_meanwhile(
+    bridges: list[Runtime], fleet: dict[str, tuple[int, str, tuple[float, float]]], mqtt_url: str
+) -> None:
+    a, b = bridges
+    cars = set(fleet)
+    lights = Lights(mqtt_url, {light for _, light, _ in fleet.values()})
+    try:
+        share_a, _ = _settle(a, b, cars)
+        assert a.shares is not None and b.shares is not None and a.bridge is not None
+        held_by_a = a.shares.held
+        time.sleep(0.3)  # a has saved where its cars were (1 km from home) by now
+        _pause_beats(a)
+        wait_for(lambda: not a.bridge.current())  # a's own clock says stop: 80 % of its 3 s lease
+        wait_for(lambda: b.shares.held >= held_by_a)  # a's lease lapsed: b took its partitions
+        wait_for(lambda: _served(b) >= cars)
+        sent_by_a = a.bridge.commands_sent
+        assert a.bridge.followed() >= share_a  # a still receives its old cars' messages...
+
+        _retain_drive(mqtt_url, {car: fleet[car] for car in share_a}, lambda home: home)
+        wait_for(lambda: all(lights.counts()[fleet[car][1]] >= 1 for car in share_a))
+        _resume_beats(a)  # a's beat: its partitions are b's, what it held back is replayed and ignored
+        wait_for(lambda: not (a.bridge.followed() & share_a) or a.shares.held & held_by_a)
+        wait_for(lambda: a.shares.settled() and b.shares.settled())  # a rejoined; b handed back a's share
+        wait_for(lambda: _served(a) | _served(b) >= cars and not (_served(a) & _served(b)))
+        time.sleep(0.5)  # a duplicate from a, or a re-arrival after the hand-back, would be here by now
+        assert a.bridge.commands_sent == sent_by_a  # ...but acted on none of them
+        counts = lights.counts()
+        assert all(counts[fleet[car][1]] == (1 if car in share_a else 0) for car in cars), counts
     finally:
         lights.client.disconnect()
