@@ -27,6 +27,13 @@ WECHAT_FIELDS = (
 )
 
 
+def _private_channel(url: str) -> bool:
+    """Whether an outside service's address keeps what travels in it private: https, or this machine
+    (a local stand-in or a proxy beside the process)."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" or parts.hostname in ("127.0.0.1", "localhost", "::1")
+
+
 class Settings(BaseSettings):
     """Configuration for one carloop process; build it once at the edge and pass it down.
 
@@ -231,18 +238,18 @@ class Settings(BaseSettings):
                     " could claim anyone's identity; in production use CARLOOP_REALNAME_VERIFIER=tencent"
                     " with CARLOOP_REALNAME_TENCENT_SECRET_ID and CARLOOP_REALNAME_TENCENT_SECRET_KEY" + hint
                 )
-            endpoint = urlsplit(self.realname_tencent_endpoint)
-            if (
-                self.realname_verifier == "tencent"
-                and "//" in self.realname_tencent_endpoint
-                and (
-                    endpoint.scheme != "https" and endpoint.hostname not in ("127.0.0.1", "localhost", "::1")
-                )
-            ):
+            endpoint = self.realname_tencent_endpoint  # a bare host name: the client adds https
+            if self.realname_verifier == "tencent" and "//" in endpoint and not _private_channel(endpoint):
                 raise ValueError(
                     "CARLOOP_REALNAME_TENCENT_ENDPOINT must be https in production (names and identity"
                     " numbers travel in it)" + hint
                 )
+            for name, gateway in (("ALIPAY", self.alipay_gateway), ("WECHAT", self.wechat_gateway)):
+                if gateway and not _private_channel(gateway):
+                    raise ValueError(
+                        f"CARLOOP_{name}_GATEWAY must be https in production (payments, refunds and"
+                        " their answers travel in it)" + hint
+                    )
         if self.realname_verifier == "tencent" and not (
             self.realname_tencent_secret_id and self.realname_tencent_secret_key.get_secret_value()
         ):

@@ -79,6 +79,15 @@ def test_production_refuses_to_start_without_an_sms_provider_or_with_half_of_one
         sms_templates={"login_code": "SMS_1", "registration_code": "SMS_1"},
     )
     assert configured.sms_provider == "aliyun" and not configured.shows_codes
+    for gateway in ("alipay_gateway", "wechat_gateway"):  # payments travel in them: https, or this machine
+        with pytest.raises(ValueError, match=f"CARLOOP_{gateway.upper()} must be https in production"):
+            configured.model_validate(
+                {**configured.model_dump(), gateway: "http://pay.example.com/gateway.do"}
+            )
+        for fine in ("https://openapi.alipay.com/gateway.do", "http://127.0.0.1:8123/gateway.do"):
+            configured.model_validate({**configured.model_dump(), gateway: fine})
+    development = Settings(environment="development", alipay_gateway="http://pay.example.com/gateway.do")
+    assert development.alipay_gateway.startswith("http://")  # the demo and tests point anywhere
 
 
 @pytest.mark.usefixtures("no_environment")
