@@ -87,5 +87,5 @@ def check_login_csrf(request: Request, settings: Settings, submitted: str) -> No
     """Refuse a sign-in form whose token does not match this browser's device cookie."""
     device = device_id(request)
     expected = login_csrf_token(settings, device) if device else ""
-    if not expected or not submitted or not hmac.compare_digest(expected, submitted):
+    if not expected or not submitted or not hmac.compare_digest(expected.encode(), submitted.encode()):
         raise PermissionDenied(FORGED)

@@ -198,7 +198,7 @@ def sign(key: str, *, timestamp: str, method: str, path: str, body: bytes) -> st
 def signature_ok(key: str, given: str, *, timestamp: str, method: str, path: str, body: bytes) -> bool:
     """Whether ``given`` is the request's signature (compared in constant time)."""
     expected = sign(key, timestamp=timestamp, method=method, path=path, body=body)
-    return hmac.compare_digest(expected, given.strip().lower())
+    return hmac.compare_digest(expected.encode(), given.strip().lower().encode())
 
 
 def fresh(timestamp: str, now: datetime) -> bool:

@@ -178,7 +178,7 @@ def csrf_matches(request: Request, submitted: str | None) -> bool:
     token = session_token(request)
     if not token or not submitted:
         return False
-    return hmac.compare_digest(csrf_token_for(get_settings(request), token), submitted)
+    return hmac.compare_digest(csrf_token_for(get_settings(request), token).encode(), submitted.encode())
 
 
 def identify_first(request: Request, *, id_number: str, real_name: str | None) -> identities.Identified:
@@ -206,7 +206,7 @@ def identify_first(request: Request, *, id_number: str, real_name: str | None) -
 def check_csrf(request: Request, submitted: str | None) -> None:
     """Refuse a page form whose anti-forgery token is missing or wrong."""
     expected = getattr(request.state, "csrf_token", None)
-    if not expected or not submitted or not hmac.compare_digest(expected, submitted):
+    if not expected or not submitted or not hmac.compare_digest(expected.encode(), submitted.encode()):
         raise PermissionDenied(
             "The form expired or did not come from this site; reload the page and try again."
         )

@@ -189,3 +189,20 @@ def test_language_links_on_a_404_page_stay_on_this_site(client: TestClient, path
 def test_a_nul_in_a_path_or_query_value_is_a_problem_not_a_database_error(client: TestClient) -> None:
     _problem(client.get("/api/v1/stores/BJ%00"), 404)
     _problem(client.get("/api/v1/stores/BJ-DC-01/slots?date=%00"), 422)
+
+
+NOT_ASCII = ["１２３", "é" * 32, "令牌"]  # hmac.compare_digest raises TypeError on such str
+
+
+@pytest.mark.parametrize("forged", NOT_ASCII)
+def test_an_anti_forgery_token_outside_ascii_is_refused_not_a_500(client: TestClient, forged: str) -> None:
+    client.cookies.set("carloop_session", _buyer(client)["Authorization"].removeprefix("Bearer "))
+    form = {"csrf_token": forged, "title": "夜间模式更暗一些", "body": "", "category": "app"}
+    page = client.post("/community/suggestions", data=form, headers=HTML, follow_redirects=False)
+    assert page.status_code == 403 and "text/html" in page.headers["content-type"]
+    client.cookies.clear()
+    client.get("/login", headers=HTML)  # the device cookie the sign-in forms' tokens are made for
+    form = {"login_csrf": forged, "phone": "13800138000", "code": "123456", "username": "u", "password": "p"}
+    for path in ("/login/code", "/login", "/staff/login"):
+        page = client.post(path, data=form, headers=HTML, follow_redirects=False)
+        assert page.status_code == 403, (path, page.status_code, page.text[:200])

@@ -146,3 +146,8 @@ def test_a_signature_checks_key_time_method_path_and_body() -> None:
     assert rules.fresh(str(int(now.timestamp()) - 299), now)
     assert not rules.fresh(str(int(now.timestamp()) - 301), now)
     assert not rules.fresh("soon", now)
+
+
+@pytest.mark.parametrize("given", ["é", "签名", "ａｂｃ"])
+def test_a_signature_with_characters_outside_ascii_is_simply_wrong(given: str) -> None:
+    assert not rules.signature_ok("k", given, timestamp="100", method="GET", path="/x", body=b"")
