@@ -140,7 +140,7 @@ class StaffCreate(BaseModel):
     display_name: str = Field(min_length=1, max_length=60)
     password: str = Field(min_length=1, max_length=256)
     role: Role
-    store_id: int | None = None
+    store_id: int | None = Field(default=None, gt=0, lt=2**63)
 
 
 class StaffUpdate(BaseModel):
@@ -149,7 +149,7 @@ class StaffUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Role | None = None
-    store_id: int | None = None
+    store_id: int | None = Field(default=None, gt=0, lt=2**63)
     active: bool | None = None
     display_name: str | None = Field(default=None, min_length=1, max_length=60)
 

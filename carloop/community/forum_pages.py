@@ -154,8 +154,8 @@ def report(
     session: DbSession,
     me: FormCustomer,
     target_type: Annotated[Literal["post", "comment"], Form()],
-    target_id: Annotated[int, Form(gt=0)],
-    post_id: Annotated[int, Form(gt=0)],
+    target_id: Annotated[int, Form(gt=0, lt=2**63)],
+    post_id: Annotated[int, Form(gt=0, lt=2**63)],
     reason: Annotated[str, Form(min_length=3, max_length=300)],
 ) -> Response:
     """Report a post or comment to the moderators."""
@@ -180,7 +180,7 @@ def staff_answer(session: DbSession, staff: FormModerator, post_id: int, body: T
 
 @router.post("/community/forum/posts/{post_id}/official")
 def official_answer(
-    session: DbSession, staff: FormModerator, post_id: int, comment_id: Annotated[int, Form(gt=0)]
+    session: DbSession, staff: FormModerator, post_id: int, comment_id: Annotated[int, Form(gt=0, lt=2**63)]
 ) -> Response:
     """Mark a staff comment the question's official answer."""
     post = forum.get_post(session=session, post_id=post_id)
@@ -240,7 +240,7 @@ def decide(
 def ban(
     session: DbSession,
     staff: FormModerator,
-    customer_id: Annotated[int, Form(gt=0)],
+    customer_id: Annotated[int, Form(gt=0, lt=2**63)],
     days: Annotated[int, Form(gt=0, le=3650)],
     reason: Annotated[str, Form(min_length=3, max_length=300)],
 ) -> Response:

@@ -215,7 +215,7 @@ def move(
 
 @router.post("/community/suggestions/{suggestion_id}/merge")
 def merge(
-    session: DbSession, staff: FormBoardStaff, suggestion_id: int, into: Annotated[int, Form(gt=0)]
+    session: DbSession, staff: FormBoardStaff, suggestion_id: int, into: Annotated[int, Form(gt=0, lt=2**63)]
 ) -> Response:
     """Staff merge this suggestion into another."""
     duplicate = service.get(session=session, suggestion_id=suggestion_id, for_update=True)

@@ -63,7 +63,7 @@ class MergeRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    into: int = Field(gt=0)
+    into: int = Field(gt=0, lt=2**63)
 
 
 class SolvedAnswerCreate(BaseModel):
@@ -151,7 +151,7 @@ class ReportCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     target_type: Literal["post", "comment"]
-    target_id: int = Field(gt=0)
+    target_id: int = Field(gt=0, lt=2**63)
     reason: str = Field(min_length=2, max_length=300)
 
 
@@ -179,7 +179,7 @@ class OfficialAnswer(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    comment_id: int = Field(gt=0)
+    comment_id: int = Field(gt=0, lt=2**63)
 
 
 class BanCreate(BaseModel):
@@ -187,6 +187,6 @@ class BanCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: int = Field(gt=0)
+    customer_id: int = Field(gt=0, lt=2**63)
     days: int = Field(gt=0, le=3650)
     reason: str = Field(min_length=2, max_length=300)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from carloop.accounts.schemas import Principal
 from carloop.clock import utcnow
@@ -198,7 +198,7 @@ class OwnerSettingsIO(BaseModel):
 
     ha_language: str = "zh_CN"
     record_drives: bool = False
-    drive_retention_days: int = 30
+    drive_retention_days: int = Field(default=30, ge=1, le=365)
 
 
 @router.get("/settings", response_model=OwnerSettingsIO)

@@ -42,7 +42,7 @@ class DeviceCreate(BaseModel):
 
     kind: DeviceKind
     name: str = Field(min_length=1, max_length=80)
-    home_id: int | None = None
+    home_id: int | None = Field(default=None, gt=0, lt=2**63)
     room: str = Field(default="", max_length=40)
 
 

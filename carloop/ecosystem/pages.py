@@ -155,7 +155,7 @@ def add_device(
     me: FormCustomer,
     kind: Annotated[DeviceKind, Form()],
     name: Annotated[str, Form(min_length=1, max_length=80)],
-    home_id: Annotated[int | None, Form()] = None,
+    home_id: Annotated[int | None, Form(gt=0, lt=2**63)] = None,
     room: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """Add a home device or phone and show its one-time pairing code."""
@@ -300,7 +300,7 @@ def send_destination(
     request: Request,
     session: DbSession,
     me: FormCustomer,
-    device_id: Annotated[int, Form()],
+    device_id: Annotated[int, Form(gt=0, lt=2**63)],
     destination: Annotated[str, Form(max_length=40)],
 ) -> Response:
     """Send the chosen destination to the car through the bridge."""

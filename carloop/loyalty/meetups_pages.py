@@ -128,7 +128,10 @@ def event_staff_page(request: Request, session: DbSession, _: EventStaff, event_
 
 @router.post("/staff/events/{event_id}/checkins")
 def check_in(
-    session: DbSession, staff: FormEventStaff, event_id: int, customer_id: Annotated[int, Form(gt=0)]
+    session: DbSession,
+    staff: FormEventStaff,
+    event_id: int,
+    customer_id: Annotated[int, Form(gt=0, lt=2**63)],
 ) -> Response:
     """Check an owner in; they earn the check-in points (audited)."""
     event = meetups.get_event(session=session, event_id=event_id)

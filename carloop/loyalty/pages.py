@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import Field
 
 from carloop.errors import CapacityExhausted, Conflict, NotFound, PolicyViolation
 from carloop.invoicing import service as invoicing
@@ -113,7 +114,7 @@ def checkout(
     me: FormCustomer,
     form_key: Annotated[str, Form(min_length=8, max_length=64, pattern=r"^[\w-]+$")],
     sku: Annotated[list[str] | None, Form(max_length=40)] = None,
-    quantity: Annotated[list[int] | None, Form()] = None,
+    quantity: Annotated[list[Annotated[int, Field(ge=0, le=99)]] | None, Form()] = None,
     pay_with: Annotated[Literal["points", "cash", "mixed"], Form()] = "points",
     points: Annotated[int | None, Form(ge=0, le=100_000_000)] = None,
 ) -> Response:

@@ -34,7 +34,7 @@ class CompensationCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: int = Field(gt=0)
+    customer_id: int = Field(gt=0, lt=2**63)
     points: int = Field(gt=0, le=100_000)
     reason: str = Field(min_length=3, max_length=200)
     key: str = Field(min_length=1, max_length=80, description="Grants with the same key are made once.")
@@ -145,7 +145,7 @@ class CheckInCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: int = Field(gt=0)
+    customer_id: int = Field(gt=0, lt=2**63)
 
 
 class ReferralRead(BaseModel):

@@ -130,7 +130,9 @@ class OutletFormIn(BaseModel):
     service_bays: int = Field(0, ge=0, le=rules.MAX_STORAGE)
     technicians: int = Field(0, ge=0, le=rules.MAX_STORAGE)
     demo_model: list[str] = Field(default_factory=list, max_length=20)
-    demo_cars: list[int] = Field(default_factory=list, max_length=20)
+    demo_cars: list[Annotated[int, Field(ge=0, le=rules.MAX_STORAGE)]] = Field(
+        default_factory=list, max_length=20
+    )
 
 
 OutletFields = Annotated[OutletFormIn, Form()]

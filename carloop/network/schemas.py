@@ -102,7 +102,7 @@ class BalancePaymentCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    amount_fen: int = Field(gt=0, examples=[10_000_000])
+    amount_fen: int = Field(gt=0, lt=2**63, examples=[10_000_000])
 
 
 class StorePaymentCreate(BaseModel):
@@ -110,7 +110,7 @@ class StorePaymentCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    amount_fen: int = Field(gt=0)
+    amount_fen: int = Field(gt=0, lt=2**63)
     reference: str = Field(min_length=1, max_length=80, examples=["POS-20260601-0042"])
 
 

@@ -253,7 +253,7 @@ def lock(
     request: Request,
     session: DbSession,
     me: FormCustomer,
-    deposit_fen: Annotated[int, Form()],
+    deposit_fen: Annotated[int, Form(ge=0, lt=2**63)],
     configuration: Annotated[str, Form(max_length=300)],
     acknowledge: Annotated[bool, Form()] = False,
 ) -> Response:

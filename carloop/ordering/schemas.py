@@ -37,7 +37,7 @@ class LockConfirm(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     acknowledge_non_refundable: bool
-    deposit_fen: int = Field(ge=0)
+    deposit_fen: int = Field(ge=0, lt=2**63)
     configuration: str = Field(max_length=300)
 
 
@@ -187,7 +187,7 @@ class TransferCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    to_member_id: int = Field(gt=0)
+    to_member_id: int = Field(gt=0, lt=2**63)
 
 
 class TransferRead(BaseModel):

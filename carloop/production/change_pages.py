@@ -99,7 +99,7 @@ def confirm_change(
     session: DbSession,
     me: FormCustomer,
     trim: Annotated[str, Form(min_length=1, max_length=40)],
-    total_fen: Annotated[int, Form(ge=0)],
+    total_fen: Annotated[int, Form(ge=0, lt=2**63)],
     configuration: Annotated[str, Form(max_length=300)],
     form_key: Annotated[str, Form(min_length=8, max_length=64)],
     option: Annotated[list[str] | None, Form(max_length=60)] = None,

@@ -206,3 +206,16 @@ def test_an_anti_forgery_token_outside_ascii_is_refused_not_a_500(client: TestCl
     for path in ("/login/code", "/login", "/staff/login"):
         page = client.post(path, data=form, headers=HTML, follow_redirects=False)
         assert page.status_code == 403, (path, page.status_code, page.text[:200])
+
+
+@pytest.mark.parametrize("raw", HUGE_IDS)
+def test_an_id_past_64_bits_in_a_body_or_a_form_is_a_422_not_a_500(client: TestClient, raw: str) -> None:
+    headers = {**_buyer(client), "Content-Type": "application/json"}
+    report = f'{{"target_type": "post", "target_id": {raw}, "reason": "spam"}}'
+    body = _problem(client.post("/api/v1/forum/reports", content=report, headers=headers), 422)
+    assert "target_id" in str(body)
+    client.cookies.set("carloop_session", headers["Authorization"].removeprefix("Bearer "))
+    csrf = csrf_token_for(client.app.state.settings, client.cookies["carloop_session"])  # type: ignore[attr-defined]
+    form = {"csrf_token": csrf, "device_id": raw, "destination": "office"}
+    page = client.post("/ecosystem/phone/destination", data=form, headers=HTML, follow_redirects=False)
+    assert page.status_code == 422, page.text[:300]

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import pytest
+from annotated_types import Ge, Gt, Le, Lt
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
+from carloop.web.limits import ID_MAX, ID_MIN
 
 BODIES: list[tuple[str, str | bytes]] = [
     ("application/json", ""),
@@ -115,3 +120,48 @@ def test_a_huge_body_on_any_route_is_a_413_problem(client: TestClient, signed_in
         )
         assert response.status_code == 413, (method, path, response.status_code)
         assert response.headers["content-type"].startswith("application/problem+json"), path
+
+
+def _ints_without_64_bit_bounds(annotation: Any, metadata: list[Any], where: str) -> Iterator[str]:
+    """Where ``annotation`` (a body field's or a form field's type, ``metadata`` its constraints) takes an
+    integer that may lie outside the signed 64-bit columns it would be bound to."""
+    if get_origin(annotation) is Annotated:
+        inner, *extra = get_args(annotation)
+        found = [m for e in extra for m in (getattr(e, "metadata", None) or [e])]
+        yield from _ints_without_64_bit_bounds(inner, metadata + found, where)
+    elif annotation is int:
+        low = [m.gt + 1 if isinstance(m, Gt) else m.ge for m in metadata if isinstance(m, Gt | Ge)]
+        high = [m.lt - 1 if isinstance(m, Lt) else m.le for m in metadata if isinstance(m, Lt | Le)]
+        if not (low and high and max(low) >= ID_MIN and min(high) <= ID_MAX):
+            yield where
+    elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        for name, field in annotation.model_fields.items():
+            yield from _ints_without_64_bit_bounds(field.annotation, list(field.metadata), f"{where}.{name}")
+    else:  # int | None keeps its constraints; a list's or a dict's items have their own
+        keep = metadata if get_origin(annotation) in (Union, UnionType) else []
+        for arg in get_args(annotation):
+            yield from _ints_without_64_bit_bounds(arg, keep, where)
+
+
+def test_every_integer_a_body_or_form_takes_fits_64_bits() -> None:
+    """Path and query ids are bounded for every route (``carloop.web.limits.bounded_ids``); an id or an
+    amount in a body must say its own bounds, or 2**63 reaches the database driver (a 500)."""
+    from carloop.settings import Settings
+    from carloop.web.app import create_app
+
+    app = create_app(Settings(environment="test", database_url="sqlite://", otp_sender="page"))
+    from fastapi.routing import iter_route_contexts
+
+    unbounded: set[str] = set()
+    for context in iter_route_contexts(app.routes):
+        if not isinstance(context.original_route, APIRoute):
+            continue
+        todo = [context.dependant]
+        while todo:
+            dependant = todo.pop()
+            todo.extend(dependant.dependencies)
+            for param in dependant.body_params:
+                info = param.field_info
+                where = f"{context.path} {param.name}"
+                unbounded.update(_ints_without_64_bit_bounds(info.annotation, list(info.metadata), where))
+    assert not unbounded, "declare gt/ge and lt/le (within 64 bits) on:\n" + "\n".join(sorted(unbounded))
