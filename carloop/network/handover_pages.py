@@ -43,9 +43,10 @@ def amount_fen(text: str) -> int:
     cleaned = text.strip().replace(",", "").replace("¥", "").replace("，", "")
     try:
         value = Decimal(cleaned)
-    except InvalidOperation:
+        exact = value.is_finite() and value == value.quantize(Decimal("0.01"))
+    except InvalidOperation:  # not a number, or more digits than any amount has (1e400)
         raise PolicyViolation("Type the amount in yuan, e.g. 12000.50.") from None
-    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
+    if not exact or value <= 0:
         raise PolicyViolation("Type the amount in yuan, e.g. 12000.50.")
     return yuan(value)
 

@@ -167,7 +167,9 @@ def test_balance_in_two_parts_then_handover_by_the_centres_staff_only(
     assert {"payment.record_at_store", "order.handover"} <= actions
 
 
-@pytest.mark.parametrize("text", ["", "abc", "-5", "0", "1.234", "NaN", "Infinity"])
+@pytest.mark.parametrize(
+    "text", ["", "abc", "-5", "0", "1.234", "NaN", "Infinity", "1e400", "9" * 40, "-1e400"]
+)
 def test_amounts_typed_in_yuan_must_be_positive_with_at_most_two_decimals(text: str) -> None:
     with pytest.raises(PolicyViolation):
         amount_fen(text)
