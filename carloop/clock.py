@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# The days a request may name. Far enough from the calendar's ends (year 1 and 9999) that a local day's
+# midnight moved to UTC, the day after it, or a period before it never leaves Python's dates (OverflowError).
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2999, 12, 31)
 
 
 def utcnow() -> datetime:

@@ -17,6 +17,7 @@ from carloop.analytics.rules import Channel
 from carloop.analytics.warehouse import TABLES, Filters, Table, dashboard
 from carloop.audit import service as audit
 from carloop.catalog import service as catalog
+from carloop.clock import FIRST_DAY, LAST_DAY
 from carloop.errors import NotFound, PolicyViolation
 from carloop.web.deps import DbSession, ReadSession, check_csrf, require_roles
 
@@ -43,9 +44,10 @@ TOP_BRANDS = 8
 
 def _day(raw: str) -> date | None:
     try:
-        return date.fromisoformat(raw) if raw else None
+        day = date.fromisoformat(raw) if raw else None
     except ValueError:
         return None
+    return day if day is None or FIRST_DAY <= day <= LAST_DAY else None  # 0001-01-01 would overflow in UTC
 
 
 def _filters(model: str, channel: str, date_from: str, date_to: str) -> Filters:

@@ -14,6 +14,7 @@ import yaml
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from carloop.clock import FIRST_DAY, LAST_DAY
 from carloop.ecosystem import activity, drives, live, preferences, service
 from carloop.ecosystem import scenes as scene_service
 from carloop.ecosystem.api import DryRunIn, run_dry, runtime_of
@@ -121,7 +122,7 @@ def drive_consent(
 
 @router.post("/ecosystem/drives/delete")
 def delete_drives(
-    session: DbSession, me: FormCustomer, day: Annotated[date | None, Form()] = None
+    session: DbSession, me: FormCustomer, day: Annotated[date | None, Form(ge=FIRST_DAY, le=LAST_DAY)] = None
 ) -> Response:
     """Delete one day of my recorded drives, or all of them."""
     return _attempt(lambda: drives.delete_drives(session=session, customer_id=_me(me), day=day))

@@ -1,4 +1,5 @@
-"""Bounds on what a request may carry: ids that fit a 64-bit column, no NUL, and a body size limit.
+"""Bounds on what a request may carry: ids that fit a 64-bit column, days within the calendar the
+business uses, no NUL, and a body size limit.
 
 Both are enforced once, for every route in the route table, so a route added tomorrow is bounded
 without anyone remembering to:
@@ -7,7 +8,8 @@ without anyone remembering to:
   must fit the signed 64-bit ``BigId`` columns; a path id outside that range names nothing (404), a
   query number outside it is invalid input (422). Without it the database driver raises on binding
   the value (``OverflowError`` on SQLite, ``NumericValueOutOfRange`` on PostgreSQL) and the caller
-  gets a 500.
+  gets a 500. A query date (or datetime) outside ``clock.FIRST_DAY`` .. ``clock.LAST_DAY`` is invalid
+  input (422) the same way: 0001-01-01 or 9999-12-31 overflow when their midnight is moved to UTC.
 - ``BodyLimit`` is an ASGI middleware in front of everything served (lanes included). A declared
   ``Content-Length`` over the limit is refused before the app runs; a chunked body is counted as it
   is read and refused the moment it passes the limit. Either way the answer is a 413 problem.
@@ -16,13 +18,16 @@ without anyone remembering to:
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 from typing import Any
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from carloop.clock import FIRST_DAY, LAST_DAY
 from carloop.errors import NotFound, PolicyViolation
 
 ID_MIN = -(2**63)
@@ -30,21 +35,29 @@ ID_MAX = 2**63 - 1  # the largest value a BigId (BIGINT / SQLite INTEGER) column
 TOO_LARGE = "The request body is larger than this server accepts."
 
 
-def _int_params(fields: list[Any]) -> tuple[str, ...]:
-    names = []
+def _is(annotation: Any, kinds: tuple[type, ...]) -> bool:
+    return annotation in kinds or any(a in kinds for a in getattr(annotation, "__args__", ()))
+
+
+def _params(fields: list[Any], *kinds: type) -> tuple[str, ...]:
+    names: list[str] = []
     for field in fields:
         annotation = getattr(field.field_info, "annotation", None)
-        if annotation is int or int in getattr(annotation, "__args__", ()):
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):  # a model of query parameters
+            names.extend(f.alias or n for n, f in annotation.model_fields.items() if _is(f.annotation, kinds))
+        elif _is(annotation, kinds):
             names.append(field.alias or field.name)
     return tuple(names)
 
 
-_INT_PARAMS: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # by id(dependant); routes live forever
+Names = tuple[str, ...]
+_PARAMS: dict[int, tuple[Names, Names, Names]] = {}  # by id(dependant); routes live forever
 
 
-def _int_params_of(dependant: Dependant) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(path, query) parameter names declared as ``int`` by the endpoint or its dependencies."""
-    found = _INT_PARAMS.get(id(dependant))
+def _params_of(dependant: Dependant) -> tuple[Names, Names, Names]:
+    """(path, query) parameter names declared as ``int``, and query parameter names declared as a date
+    or a datetime, by the endpoint or its dependencies."""
+    found = _PARAMS.get(id(dependant))
     if found is not None:
         return found
     path: list[Any] = []
@@ -57,7 +70,11 @@ def _int_params_of(dependant: Dependant) -> tuple[tuple[str, ...], tuple[str, ..
             walk(sub)
 
     walk(dependant)
-    found = _INT_PARAMS[id(dependant)] = (_int_params(path), _int_params(query))
+    found = _PARAMS[id(dependant)] = (
+        _params(path, int),
+        _params(query, int),
+        _params(query, date, datetime),
+    )
     return found
 
 
@@ -69,8 +86,17 @@ def _out_of_range(raw: str) -> bool:
     return not ID_MIN <= value <= ID_MAX
 
 
+def _day_out_of_range(raw: str) -> bool:
+    try:
+        day = date.fromisoformat(raw.strip()[:10])
+    except ValueError:
+        return False  # not a date (or not one written this way): the route's own validation answers
+    return not FIRST_DAY <= day <= LAST_DAY
+
+
 async def bounded_ids(request: Request) -> None:
-    """Refuse integer path ids (404) and query numbers (422) that no 64-bit column can hold.
+    """Refuse integer path ids (404) and query numbers (422) that no 64-bit column can hold, and query
+    dates outside the business's calendar (422).
 
     A NUL character is refused the same way in any path or query value: no name or number holds
     one, and PostgreSQL text columns cannot store it (the driver raises instead of finding nothing).
@@ -85,7 +111,7 @@ async def bounded_ids(request: Request) -> None:
     dependant = getattr(route, "dependant", None)
     if dependant is None:
         return
-    path_names, query_names = _int_params_of(dependant)
+    path_names, query_names, day_names = _params_of(dependant)
     for name in path_names:
         raw = request.path_params.get(name)
         if isinstance(raw, str) and _out_of_range(raw):
@@ -94,6 +120,10 @@ async def bounded_ids(request: Request) -> None:
         for raw in request.query_params.getlist(name):
             if _out_of_range(raw):
                 raise PolicyViolation("This number is out of range.", field=name)
+    for name in day_names:
+        for raw in request.query_params.getlist(name):
+            if _day_out_of_range(raw):
+                raise PolicyViolation("This date is out of range.", field=name)
 
 
 class BodyLimit:

@@ -219,3 +219,47 @@ def test_an_id_past_64_bits_in_a_body_or_a_form_is_a_422_not_a_500(client: TestC
     form = {"csrf_token": csrf, "device_id": raw, "destination": "office"}
     page = client.post("/ecosystem/phone/destination", data=form, headers=HTML, follow_redirects=False)
     assert page.status_code == 422, page.text[:300]
+
+
+def _hq(client: TestClient) -> str:
+    with client.app.state.sessions.begin() as s:  # type: ignore[attr-defined]
+        accounts.create_staff(
+            session=s, actor=None, username="hq-calendar", display_name="HQ", password=PASSWORD,
+            role=Role.HQ_OPS, store_id=None,
+        )  # fmt: skip
+    reply = client.post("/api/v1/auth/staff/sign-in", json={"username": "hq-calendar", "password": PASSWORD})
+    return str(reply.json()["token"])
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "0001-01-01T00:00:00+14:00"])
+def test_a_day_at_the_ends_of_the_calendar_is_a_422_problem_not_a_500(client: TestClient, day: str) -> None:
+    """Midnight of 0001-01-01 in Shanghai is before datetime.min in UTC (OverflowError)."""
+    token = _hq(client)
+    staff = {"Authorization": f"Bearer {token}"}
+    for path, field in (
+        (f"/api/v1/analytics/dashboard?date_from={day}", "date_from"),
+        (f"/api/v1/analytics/dashboard?date_to={day}", "date_to"),
+        (f"/api/v1/stores/BJ-01/calendar?day={day}", "day"),
+    ):
+        assert _problem(client.get(path.replace("+", "%2B"), headers=staff), 422)["field"] == field
+    event = {
+        "kind": "seminar",
+        "title_zh": "技术讲座",
+        "title_en": "Seminar",
+        "capacity": 10,
+        "starts_at": day,
+    }
+    if "T" in day:
+        _problem(client.post("/api/v1/staff/events", json=event, headers=staff), 422)
+    client.cookies.set("carloop_session", token)
+    for page in (f"/staff/calendar?day={day}", f"/console/audit?date_from={day}&date_to={day}"):
+        assert client.get(page.replace("+", "%2B"), headers=HTML).status_code == 422, page
+    assert client.get(f"/console/analytics?date_from={day}&date_to={day}", headers=HTML).status_code == 200
+    client.cookies.clear()
+    buyer = _buyer(client)
+    path = f"/api/v1/ecosystem/drives?day={day.replace('+', '%2B')}"
+    assert _problem(client.delete(path, headers=buyer), 422)["field"] == "day"
+    client.cookies.set("carloop_session", buyer["Authorization"].removeprefix("Bearer "))
+    csrf = csrf_token_for(client.app.state.settings, client.cookies["carloop_session"])  # type: ignore[attr-defined]
+    page = client.post("/ecosystem/drives/delete", data={"csrf_token": csrf, "day": day}, headers=HTML)
+    assert page.status_code == 422, page.text[:300]
