@@ -211,9 +211,14 @@ def drive_home(device_id: int, request: Request, session: DbSession, me: FormCus
 
 
 @router.post("/ecosystem/scenes/preset")
-def add_preset(session: DbSession, me: FormCustomer, preset: Annotated[str, Form(max_length=40)]) -> Response:
-    """Add one of the preset scenes."""
-    return _attempt(lambda: scene_service.add_preset(session=session, customer_id=_me(me), name=preset))
+def add_preset(
+    request: Request, session: DbSession, me: FormCustomer, preset: Annotated[str, Form(max_length=40)]
+) -> Response:
+    """Add one of the preset scenes, named in the page's language."""
+    locale = getattr(request.state, "locale", "en")
+    return _attempt(
+        lambda: scene_service.add_preset(session=session, customer_id=_me(me), name=preset, locale=locale)
+    )
 
 
 @router.post("/ecosystem/scenes/import")

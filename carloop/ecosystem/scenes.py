@@ -135,8 +135,8 @@ def export_yaml(*, session: Session, customer_id: int) -> str:
     return yaml_io.export_yaml(definitions)
 
 
-def add_preset(*, session: Session, customer_id: int, name: str) -> Scene:
-    """Create one of the presets for the owner's first car, phone, home and devices."""
+def add_preset(*, session: Session, customer_id: int, name: str, locale: str = "en") -> Scene:
+    """Create one of the presets for the owner's first car, phone, home and devices, named in ``locale``."""
     devices = list_devices(session=session, customer_id=customer_id)
     vehicles = [d for d in devices if d.kind is DeviceKind.VEHICLE and d.status is DeviceStatus.PAIRED]
     if not vehicles:
@@ -152,6 +152,7 @@ def add_preset(*, session: Session, customer_id: int, name: str) -> Scene:
             phone=phones[0] if phones else None,
             devices=home_devices,
             lock=locks[0] if locks else None,
+            locale=locale,
         )
     except KeyError as err:
         raise NotFound("No such preset.") from err

@@ -149,6 +149,21 @@ def test_owner_pages_add_a_preset_enable_it_and_read_the_scene(
     assert client.get("/ecosystem/phone?lang=zh-CN", headers=HTML).text.count("人民广场") == 1
 
 
+@pytest.mark.parametrize(
+    ("lang", "name", "english"), [("zh-CN", "回家模式", "Coming home"), ("en", "Coming home", "回家模式")]
+)
+def test_a_preset_added_on_the_page_is_named_in_the_pages_language(
+    client: TestClient, owner: dict[str, str], lang: str, name: str, english: str
+) -> None:
+    csrf = _page_session(client, owner)
+    form = {"csrf_token": csrf, "preset": "coming_home"}
+    client.post(f"/ecosystem/scenes/preset?lang={lang}", data=form, headers=HTML)
+    [scene] = client.get("/api/v1/ecosystem/scenes", headers=owner).json()
+    assert scene["name"] == name
+    page = client.get(f"/ecosystem/scenes/{scene['id']}?lang={lang}", headers=HTML).text
+    assert name in page and english not in page
+
+
 def test_page_forms_need_the_anti_forgery_token(client: TestClient, owner: dict[str, str]) -> None:
     _page_session(client, owner)
     response = client.post(
