@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 import uuid
 from typing import Any
 
@@ -371,3 +373,22 @@ def test_only_the_invited_person_answers_an_invitation(client: TestClient, buyer
     assert client.post(f"{path}/accept", headers=invitee).status_code == 404
     huge = client.post("/api/v1/family/invitations/99999999999999999999/accept", headers=invitee)
     assert huge.status_code in (404, 422)  # never a 500
+
+
+def test_the_lock_page_shows_the_configuration_in_the_pages_language_and_still_locks(
+    client: TestClient, buyer: dict[str, str]
+) -> None:
+    made = reserve(client, buyer)
+    pay(client, made["payment"])
+    number, summary_zh = made["order"]["number"], made["order"]["summary_zh"]
+    client.cookies.set("carloop_session", buyer["Authorization"].removeprefix("Bearer "))
+    page = client.get(f"/orders/{number}/lock?lang=zh-CN", headers={"Accept": "text/html"}).text
+    assert f'<td data-testid="lock-summary">{summary_zh}</td>' in page  # was the English summary, CN¥
+    form = {
+        k: html.unescape(v) for k, v in re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page)
+    }
+    locked = client.post(
+        f"/orders/{number}/lock", data={**form, "acknowledge": "true"}, follow_redirects=False
+    )
+    assert locked.status_code == 303, locked.text
+    assert client.get(f"/api/v1/orders/{number}", headers=buyer).json()["status"] == "locked"
