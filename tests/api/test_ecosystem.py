@@ -164,6 +164,18 @@ def test_a_preset_added_on_the_page_is_named_in_the_pages_language(
     assert name in page and english not in page
 
 
+@pytest.mark.parametrize(("lang", "word"), [("zh-CN", "打开"), ("en", "switch on")])
+def test_a_dry_run_says_what_the_scene_would_do_in_the_pages_language(
+    client: TestClient, owner: dict[str, str], lang: str, word: str
+) -> None:
+    csrf = _page_session(client, owner)
+    client.post("/ecosystem/scenes/preset", data={"csrf_token": csrf, "preset": "coming_home"}, headers=HTML)
+    [scene] = client.get("/api/v1/ecosystem/scenes", headers=owner).json()
+    page = client.get(f"/ecosystem/scenes/{scene['id']}?dry=1&lang={lang}", headers=HTML).text
+    effects = re.findall(r'<li data-testid="dry-effect"[^>]*>(.*?)</li>', page, re.S)
+    assert effects and all(e.endswith(f"</span> {word}") for e in effects), effects
+
+
 def test_page_forms_need_the_anti_forgery_token(client: TestClient, owner: dict[str, str]) -> None:
     _page_session(client, owner)
     response = client.post(
