@@ -27,8 +27,8 @@ def _seed(session: Session, body: str = "夏天坐久了后背全是汗") -> int
     ).id
 
 
-def _sign_in(page: Page, phone: str) -> None:
-    page.goto("/login?lang=en&next=/community")
+def _sign_in(page: Page, phone: str, lang: str = "en") -> None:
+    page.goto(f"/login?lang={lang}&next=/community")
     page.get_by_test_id("phone").fill(phone)
     page.get_by_test_id("send-code").click()
     code = page.get_by_test_id("dev-code").inner_text()
@@ -47,7 +47,7 @@ def test_a_likely_duplicate_is_flagged_before_posting(
     context = browser.new_context(base_url=live_server.url, locale="en", java_script_enabled=javascript)
     page: Page = context.new_page()
     try:
-        _sign_in(page, "13800138005" if javascript else "13800138006")
+        _sign_in(page, "13800138005" if javascript else "13800138006", "en" if javascript else "zh-CN")
         page.get_by_test_id("suggest-title").fill("座椅能不能加个通风")
         if javascript:
             flag = page.get_by_test_id("likely-duplicate")
@@ -55,9 +55,12 @@ def test_a_likely_duplicate_is_flagged_before_posting(
             # two-core runner): a bound on waiting, not a speed check
             expect(flag).to_be_visible(timeout=30_000)
             expect(page.get_by_test_id("similar-live")).to_contain_text("希望增加前排座椅通风功能")
+            expect(page.get_by_test_id("similar-live")).to_contain_text(re.compile(r" \(\d+ votes\)"))
         else:
             page.get_by_test_id("suggest-submit").click()
             expect(page.get_by_test_id("likely-duplicates")).to_contain_text("希望增加前排座椅通风功能")
+            # signed in on the Chinese site: full-width brackets and comma, the status in words
+            expect(page.get_by_test_id("likely-duplicates")).to_contain_text(re.compile(r"（\d+ 票，[^）]+）"))
             expect(page.locator(f'a[href="/community/suggestions/{existing}"]').first).to_be_visible()
     finally:
         context.close()

@@ -20,7 +20,7 @@
       a.href = "/community/suggestions/" + s.id;
       a.textContent = s.title;
       li.appendChild(a);
-      li.appendChild(document.createTextNode(" (" + s.votes + " " + box.dataset.votes + ")"));
+      li.appendChild(document.createTextNode(" " + box.dataset.votes.replace("{n}", s.votes)));
       if (s.likely_duplicate) {
         var flag = document.createElement("strong");
         flag.className = "warn";
