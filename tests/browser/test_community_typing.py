@@ -60,7 +60,8 @@ def test_a_likely_duplicate_is_flagged_before_posting(
             page.get_by_test_id("suggest-submit").click()
             expect(page.get_by_test_id("likely-duplicates")).to_contain_text("希望增加前排座椅通风功能")
             # signed in on the Chinese site: full-width brackets and comma, the status in words
-            expect(page.get_by_test_id("likely-duplicates")).to_contain_text(re.compile(r"（\d+ 票，[^）]+）"))
+            hint = page.get_by_test_id("likely-duplicates")
+            expect(hint).to_contain_text(re.compile(r"（\d+ 票，[^）]+）"))
             expect(page.locator(f'a[href="/community/suggestions/{existing}"]').first).to_be_visible()
     finally:
         context.close()
