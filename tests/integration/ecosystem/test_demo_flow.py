@@ -158,4 +158,7 @@ def test_demo_owner_flow(demo_client: TestClient) -> None:
             and p
         )
     )
-    assert "finished" in trace_page and f"{light} turn_on" in trace_page.replace("→ ", "")
+    words = re.sub(r"<[^>]+>", "", trace_page)
+    assert "finished" in words and f"Command → {light} switch on" in words
+    zh = re.sub(r"<[^>]+>", "", client.get(f"/ecosystem/scenes/{scene['id']}?lang=zh-CN", headers=HTML).text)
+    assert f"指令 → {light} 打开" in zh and "触发：进出区域" in zh  # the run in the page's language
