@@ -141,8 +141,9 @@ def scenes(session: DbSession, me: CurrentCustomer) -> Any:
 
 
 @router.post("/scenes", response_model=list[SceneRead], status_code=201)
-def add_scenes(data: SceneCreate, session: DbSession, me: CurrentCustomer) -> Any:
-    """Create scenes from a definition, Home Assistant YAML or a preset (invalid ones stay disabled)."""
+def add_scenes(data: SceneCreate, request: Request, session: DbSession, me: CurrentCustomer) -> Any:
+    """Create scenes from a definition, Home Assistant YAML or a preset (invalid ones stay disabled); a
+    preset is named and worded in the request's language (Accept-Language), as the owner reads it."""
     given = [x for x in (data.definition, data.yaml, data.preset) if x is not None]
     if len(given) != 1:
         raise PolicyViolation("Give exactly one of definition, yaml or preset.")
@@ -150,7 +151,9 @@ def add_scenes(data: SceneCreate, session: DbSession, me: CurrentCustomer) -> An
         return [scene_service.save_scene(session=session, customer_id=_me(me), data=data.definition)]
     if data.yaml is not None:
         return scene_service.import_yaml(session=session, customer_id=_me(me), text=data.yaml)
-    return [scene_service.add_preset(session=session, customer_id=_me(me), name=str(data.preset))]
+    locale = getattr(request.state, "locale", "en")
+    me_id, name = _me(me), str(data.preset)
+    return [scene_service.add_preset(session=session, customer_id=me_id, name=name, locale=locale)]
 
 
 @router.get("/scenes/export", response_class=PlainTextResponse)

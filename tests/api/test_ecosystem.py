@@ -96,10 +96,22 @@ def test_preset_dry_run_shows_when_it_would_fire(client: TestClient, owner: dict
 
 
 def test_export_is_home_assistant_yaml(client: TestClient, owner: dict[str, str]) -> None:
-    client.post("/api/v1/ecosystem/scenes", json={"preset": "low_battery"}, headers=owner)
+    english = {**owner, "Accept-Language": "en"}
+    client.post("/api/v1/ecosystem/scenes", json={"preset": "low_battery"}, headers=english)
     text = client.get("/api/v1/ecosystem/scenes/export", headers=owner).text
     assert text.startswith("- alias: 'Low battery: charge at home'")
     assert "condition: numeric_state" in text
+
+
+def test_a_preset_added_through_the_api_is_named_in_the_requests_language(
+    client: TestClient, owner: dict[str, str]
+) -> None:
+    chinese = {**owner, "Accept-Language": "zh-CN,zh;q=0.9"}
+    [scene] = client.post("/api/v1/ecosystem/scenes", json={"preset": "coming_home"}, headers=chinese).json()
+    assert scene["name"] == "回家模式"
+    english = {**owner, "Accept-Language": "en"}
+    [scene] = client.post("/api/v1/ecosystem/scenes", json={"preset": "coming_home"}, headers=english).json()
+    assert scene["name"] == "Coming home"
 
 
 def test_another_owner_sees_none_of_it(client: TestClient, owner: dict[str, str]) -> None:
