@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -10,6 +10,9 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 # midnight moved to UTC, the day after it, or a period before it never leaves Python's dates (OverflowError).
 FIRST_DAY = date(1900, 1, 1)
 LAST_DAY = date(2999, 12, 31)
+# The moments a request may name: from the first day's start to the last day's end, in UTC.
+FIRST_MOMENT = datetime.combine(FIRST_DAY, time(), UTC)
+LAST_MOMENT = datetime.combine(LAST_DAY, time.max, UTC)
 
 
 def utcnow() -> datetime:

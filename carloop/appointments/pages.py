@@ -12,7 +12,7 @@ from carloop.accounts.schemas import Principal, Role
 from carloop.appointments import rules, service
 from carloop.appointments.api import WriterGate
 from carloop.appointments.schemas import AppointmentKind, ServiceType
-from carloop.clock import utcnow
+from carloop.clock import FIRST_MOMENT, LAST_MOMENT, utcnow
 from carloop.errors import CapacityExhausted, DomainError, PermissionDenied, PolicyViolation
 from carloop.network import service as network
 from carloop.notices import service as notices
@@ -77,7 +77,7 @@ def book(
     me: FormCustomer,
     kind: Annotated[AppointmentKind, Form()],
     store_code: Annotated[str, Form(max_length=32)],
-    starts_at: Annotated[datetime, Form()],
+    starts_at: Annotated[datetime, Form(ge=FIRST_MOMENT, le=LAST_MOMENT)],
     model: Annotated[str | None, Form(max_length=40)] = None,
     order_number: Annotated[str | None, Form(max_length=24)] = None,
     service_type: Annotated[ServiceType | None, Form()] = None,
@@ -126,7 +126,7 @@ def staff_reschedule(
     request: Request,
     session: DbSession,
     staff: FormStaff,
-    starts_at: Annotated[datetime, Form()],
+    starts_at: Annotated[datetime, Form(ge=FIRST_MOMENT, le=LAST_MOMENT)],
 ) -> Response:
     """Move an appointment of the staff member's store to another slot (audited); a naive time is
     read as store-local (Asia/Shanghai), as the page's input gives it."""

@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from carloop.clock import FIRST_MOMENT, LAST_MOMENT
+
 
 class AppointmentKind(StrEnum):
     """What a buyer comes to an outlet for."""
@@ -38,7 +40,7 @@ class AppointmentCreate(BaseModel):
 
     kind: AppointmentKind
     store_code: str = Field(min_length=2, max_length=32, examples=["BJ-DC-01"])
-    starts_at: AwareDatetime
+    starts_at: AwareDatetime = Field(ge=FIRST_MOMENT, le=LAST_MOMENT)
     model: str | None = Field(default=None, max_length=40, examples=["su7"])  # test drives
     order_number: str | None = Field(default=None, max_length=24)  # deliveries
     service_type: ServiceType | None = None  # service
@@ -49,7 +51,7 @@ class AppointmentReschedule(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    starts_at: AwareDatetime
+    starts_at: AwareDatetime = Field(ge=FIRST_MOMENT, le=LAST_MOMENT)
 
 
 class AppointmentRead(BaseModel):

@@ -17,7 +17,7 @@ from carloop.campaigns import opening, registrations
 from carloop.campaigns import registration_rules as rules
 from carloop.campaigns.campaign_view import campaign_by_code
 from carloop.campaigns.registration_models import CampaignRegistration
-from carloop.clock import utcnow
+from carloop.clock import FIRST_MOMENT, LAST_MOMENT, utcnow
 from carloop.errors import AuthenticationFailed, MessageNotSent, RateLimited
 from carloop.web.deps import AppSettings, CurrentCustomer, DbSession, OptionalPrincipal, require_roles
 
@@ -88,7 +88,7 @@ class WaveCreate(BaseModel):
     models: list[Annotated[str, Field(max_length=40)]] = Field(default_factory=list, max_length=50)
     cities: list[Annotated[str, Field(max_length=40)]] = Field(default_factory=list, max_length=50)
     channels: list[Annotated[str, Field(max_length=40)]] = Field(default_factory=list, max_length=50)
-    starts_at: datetime | None = None
+    starts_at: datetime | None = Field(default=None, ge=FIRST_MOMENT, le=LAST_MOMENT)
 
 
 class WaveRead(BaseModel):

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from carloop.clock import FIRST_MOMENT, LAST_MOMENT
+
 
 class PerkIn(BaseModel):
     """An early-bird perk: the first ``limit`` paid orders, or every order locked within ``hours``."""
@@ -30,8 +32,8 @@ class CampaignCreate(BaseModel):
     name_zh: str = Field(min_length=1, max_length=120)
     models: list[str] = Field(min_length=1, max_length=20)
     trims: list[str] = Field(default_factory=list, max_length=40)
-    reveal_at: AwareDatetime
-    ends_at: AwareDatetime
+    reveal_at: AwareDatetime = Field(ge=FIRST_MOMENT, le=LAST_MOMENT)
+    ends_at: AwareDatetime = Field(ge=FIRST_MOMENT, le=LAST_MOMENT)
     perk: PerkIn | None = None
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from carloop.accounts.schemas import Principal
-from carloop.clock import utcnow
+from carloop.clock import FIRST_DAY, LAST_DAY, utcnow
 from carloop.ecosystem import activity, drives, preferences, service
 from carloop.ecosystem import scenes as scene_service
 from carloop.ecosystem.api_schemas import (
@@ -246,7 +246,8 @@ class DryRunIn(BaseModel):
     speed_kmh: float = 50.0
     start: float = 1_780_000_000.0  # POSIX seconds the recording starts at
     recording: list[dict[str, Any]] | None = None
-    day: date | None = None  # replay this local day of the owner's recorded drives instead
+    # replay this local day of the owner's recorded drives instead
+    day: date | None = Field(default=None, ge=FIRST_DAY, le=LAST_DAY)
 
 
 @router.post("/scenes/{scene_id}/dry-run")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from carloop.accounts.models import Customer
 from carloop.accounts.schemas import Principal, Role
 from carloop.audit import service as audit
-from carloop.clock import SHANGHAI, utcnow
+from carloop.clock import FIRST_MOMENT, LAST_MOMENT, SHANGHAI, utcnow
 from carloop.errors import PolicyViolation
 from carloop.loyalty import meetups
 from carloop.loyalty.models import EventSignup, OwnerEventKind, SignupStatus
@@ -96,6 +96,8 @@ def announce(
         start = datetime.fromisoformat(starts_at).replace(tzinfo=SHANGHAI)
     except ValueError as err:
         raise PolicyViolation(f"No such moment: {starts_at}.") from err
+    if not FIRST_MOMENT <= start <= LAST_MOMENT:  # 0001-01-01T00:00 in Shanghai is before any UTC moment
+        raise PolicyViolation("This date is out of range.", field="starts_at")
     event = meetups.create_event(
         session=session,
         kind=kind,

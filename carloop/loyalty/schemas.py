@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from carloop.clock import FIRST_DAY, LAST_DAY
+from carloop.clock import FIRST_MOMENT, LAST_MOMENT
 from carloop.loyalty.models import OwnerEventKind, SignupStatus
 
 
@@ -116,9 +116,7 @@ class OwnerEventCreate(BaseModel):
     title_zh: str = Field(min_length=2, max_length=200)
     title_en: str = Field(min_length=2, max_length=200)
     city: str = Field(default="", max_length=60)
-    starts_at: AwareDatetime = Field(
-        ge=datetime.combine(FIRST_DAY, time(), UTC), le=datetime.combine(LAST_DAY, time(), UTC)
-    )
+    starts_at: AwareDatetime = Field(ge=FIRST_MOMENT, le=LAST_MOMENT)
     capacity: int = Field(gt=0, le=100_000)
 
 

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from carloop.catalog.schemas import ConfigurationIn
+from carloop.clock import FIRST_DAY, LAST_DAY
 from carloop.errors import DomainError, InvalidConfiguration
 from carloop.ordering import rules as order_rules
 from carloop.ordering import service as ordering
@@ -103,7 +104,7 @@ def confirm_change(
     configuration: Annotated[str, Form(max_length=300)],
     form_key: Annotated[str, Form(min_length=8, max_length=64)],
     option: Annotated[list[str] | None, Form(max_length=60)] = None,
-    latest_delivery: Annotated[date | None, Form()] = None,
+    latest_delivery: Annotated[date | None, Form(ge=FIRST_DAY, le=LAST_DAY)] = None,
     acknowledge: Annotated[bool, Form()] = False,
 ) -> Response:
     """Step three: apply the reviewed change once the buyer acknowledged the new price and window."""

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from carloop.clock import FIRST_DAY, LAST_DAY
+
 
 class CapKind(StrEnum):
     """What a weekly cap limits."""
@@ -26,7 +28,8 @@ class LineIn(BaseModel):
     name: str = Field(max_length=80)
     models: list[str] = Field(min_length=1)
     weekly_capacity: int = Field(ge=0, le=100_000)
-    ramp_start: date | None = None  # the line starts at half capacity here and grows linearly...
+    # the line starts at half capacity here and grows linearly...
+    ramp_start: date | None = Field(default=None, ge=FIRST_DAY, le=LAST_DAY)
     ramp_weeks: int = Field(default=0, ge=0, le=104)  # ...to full capacity over this many weeks
 
 
@@ -56,7 +59,7 @@ class OutageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     target: str = Field(min_length=1, max_length=30)  # a line code, '*' for every line, or a cap code
-    start: date
+    start: date = Field(ge=FIRST_DAY, le=LAST_DAY)
     weeks: int = Field(ge=1, le=52)
     remaining: float = Field(ge=0, le=1)  # the share of capacity left: 0 is a stop, 0.7 a 30% cut
     reason: str = Field(default="", max_length=120)

@@ -263,3 +263,87 @@ def test_a_day_at_the_ends_of_the_calendar_is_a_422_problem_not_a_500(client: Te
     csrf = csrf_token_for(client.app.state.settings, client.cookies["carloop_session"])  # type: ignore[attr-defined]
     page = client.post("/ecosystem/drives/delete", data={"csrf_token": csrf, "day": day}, headers=HTML)
     assert page.status_code == 422, page.text[:300]
+
+
+FAR_DAYS = ["0001-01-01", "9999-12-31"]
+INVALID = {"en": "Invalid input: {}.", "zh-CN": "输入无效：{}。"}
+
+
+def _refused(response: object, field: str, lang: str) -> None:
+    """A 422 problem whose detail, in the asked language, names ``field`` and only it."""
+    body = _problem(response, 422)
+    assert body["detail"] == INVALID[lang].format(field), body
+    assert [e["field"] for e in body["errors"]] == [field]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+@pytest.mark.parametrize("day", FAR_DAYS)
+def test_a_far_date_in_a_json_body_is_a_422_naming_the_field(client: TestClient, day: str, lang: str) -> None:
+    buyer = {**_buyer(client), "Accept-Language": lang}
+    response = client.post("/api/v1/ecosystem/scenes/1/dry-run", json={"day": day}, headers=buyer)
+    _refused(response, "body.day", lang)
+    staff = {"Authorization": f"Bearer {_hq(client)}", "Accept-Language": lang}
+    outage = {"target": "*", "start": day, "weeks": 1, "remaining": 0}
+    plan = {"plan": {"lines": [], "caps": [], "outages": [outage]}}
+    body = _problem(client.put("/api/v1/production/plan", json=plan, headers=staff), 422)
+    assert "body.plan.outages.0.start" in [e["field"] for e in body["errors"]]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+@pytest.mark.parametrize("day", FAR_DAYS)
+def test_a_far_moment_in_a_json_body_is_a_422_naming_the_field(
+    client: TestClient, day: str, lang: str
+) -> None:
+    buyer = {**_buyer(client), "Accept-Language": lang}
+    moment = f"{day}T00:00:00+08:00"
+    booking = {"kind": "test_drive", "store_code": "BJ-01", "starts_at": moment, "model": "su7"}
+    _refused(client.post("/api/v1/appointments", json=booking, headers=buyer), "body.starts_at", lang)
+    moved = client.post("/api/v1/appointments/1/reschedule", json={"starts_at": moment}, headers=buyer)
+    _refused(moved, "body.starts_at", lang)
+    staff = {"Authorization": f"Bearer {_hq(client)}", "Accept-Language": lang}
+    wave = client.post(
+        "/api/v1/staff/campaigns/x/opening-waves", json={"starts_at": f"{day}T00:00"}, headers=staff
+    )
+    _refused(wave, "body.starts_at", lang)
+
+
+def _form_customer(client: TestClient) -> str:
+    """Sign a buyer in as a browser would; their form's anti-forgery token."""
+    client.cookies.set("carloop_session", _buyer(client)["Authorization"].removeprefix("Bearer "))
+    return csrf_token_for(client.app.state.settings, client.cookies["carloop_session"])  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+@pytest.mark.parametrize("day", FAR_DAYS)
+def test_a_far_date_in_a_page_form_is_a_422_naming_the_field(client: TestClient, day: str, lang: str) -> None:
+    form = {
+        "csrf_token": _form_customer(client),
+        "trim": "max",
+        "total_fen": "100",
+        "configuration": "SU7 Max",
+        "form_key": "change-key-1",
+        "latest_delivery": day,
+    }
+    response = client.post("/orders/SO-1/change", data=form, headers={"Accept-Language": lang})
+    _refused(response, "body.latest_delivery", lang)
+    page = client.post("/orders/SO-1/change", data=form, headers={**HTML, "Accept-Language": lang})
+    assert page.status_code == 422 and "latest_delivery" in page.text
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+@pytest.mark.parametrize("day", FAR_DAYS)
+def test_a_far_moment_in_a_page_form_is_a_422_naming_the_field(
+    client: TestClient, day: str, lang: str
+) -> None:
+    form = {"csrf_token": _form_customer(client), "kind": "test_drive", "store_code": "BJ-01"}
+    booking = {**form, "starts_at": f"{day}T00:00", "model": "su7"}
+    response = client.post("/appointments/book", data=booking, headers={"Accept-Language": lang})
+    _refused(response, "body.starts_at", lang)
+    token = _hq(client)
+    client.cookies.set("carloop_session", token)
+    csrf = csrf_token_for(client.app.state.settings, token)  # type: ignore[attr-defined]
+    event = {"csrf_token": csrf, "kind": "seminar", "title_zh": "技术讲座", "title_en": "Seminar"}
+    event |= {"starts_at": f"{day}T00:00", "capacity": "10"}
+    body = _problem(client.post("/staff/events", data=event, headers={"Accept-Language": lang}), 422)
+    assert body["field"] == "starts_at"
+    assert body["detail"] == {"en": "This date is out of range.", "zh-CN": "这个日期超出了允许的范围。"}[lang]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date, datetime, timedelta
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -18,8 +19,17 @@ from annotated_types import Ge, Gt, Le, Lt
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from pydantic import BaseModel
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    FutureDate,
+    FutureDatetime,
+    NaiveDatetime,
+    PastDate,
+    PastDatetime,
+)
 
+from carloop.clock import FIRST_DAY, FIRST_MOMENT, LAST_DAY, LAST_MOMENT
 from carloop.web.limits import ID_MAX, ID_MIN
 
 BODIES: list[tuple[str, str | bytes]] = [
@@ -122,37 +132,33 @@ def test_a_huge_body_on_any_route_is_a_413_problem(client: TestClient, signed_in
         assert response.headers["content-type"].startswith("application/problem+json"), path
 
 
-def _ints_without_64_bit_bounds(annotation: Any, metadata: list[Any], where: str) -> Iterator[str]:
-    """Where ``annotation`` (a body field's or a form field's type, ``metadata`` its constraints) takes an
-    integer that may lie outside the signed 64-bit columns it would be bound to."""
+def _leaves(annotation: Any, metadata: list[Any], where: str) -> Iterator[tuple[Any, list[Any], str]]:
+    """Each plain type a body field's or a form field's ``annotation`` takes, with the constraints
+    (``metadata``) that bind it: a model's fields are walked, ``int | None`` keeps its constraints, a
+    list's or a dict's items have their own."""
     if get_origin(annotation) is Annotated:
         inner, *extra = get_args(annotation)
         found = [m for e in extra for m in (getattr(e, "metadata", None) or [e])]
-        yield from _ints_without_64_bit_bounds(inner, metadata + found, where)
-    elif annotation is int:
-        low = [m.gt + 1 if isinstance(m, Gt) else m.ge for m in metadata if isinstance(m, Gt | Ge)]
-        high = [m.lt - 1 if isinstance(m, Lt) else m.le for m in metadata if isinstance(m, Lt | Le)]
-        if not (low and high and max(low) >= ID_MIN and min(high) <= ID_MAX):
-            yield where
+        yield from _leaves(inner, metadata + found, where)
     elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
         for name, field in annotation.model_fields.items():
-            yield from _ints_without_64_bit_bounds(field.annotation, list(field.metadata), f"{where}.{name}")
-    else:  # int | None keeps its constraints; a list's or a dict's items have their own
+            yield from _leaves(field.annotation, list(field.metadata), f"{where}.{name}")
+    elif get_args(annotation):
         keep = metadata if get_origin(annotation) in (Union, UnionType) else []
         for arg in get_args(annotation):
-            yield from _ints_without_64_bit_bounds(arg, keep, where)
+            yield from _leaves(arg, keep, where)
+    else:
+        yield annotation, metadata, where
 
 
-def test_every_integer_a_body_or_form_takes_fits_64_bits() -> None:
-    """Path and query ids are bounded for every route (``carloop.web.limits.bounded_ids``); an id or an
-    amount in a body must say its own bounds, or 2**63 reaches the database driver (a 500)."""
+def _body_leaves() -> Iterator[tuple[Any, list[Any], str]]:
+    """Every plain type any route's JSON body or page form takes (its dependencies' included)."""
+    from fastapi.routing import iter_route_contexts
+
     from carloop.settings import Settings
     from carloop.web.app import create_app
 
     app = create_app(Settings(environment="test", database_url="sqlite://", otp_sender="page"))
-    from fastapi.routing import iter_route_contexts
-
-    unbounded: set[str] = set()
     for context in iter_route_contexts(app.routes):
         if not isinstance(context.original_route, APIRoute):
             continue
@@ -162,6 +168,49 @@ def test_every_integer_a_body_or_form_takes_fits_64_bits() -> None:
             todo.extend(dependant.dependencies)
             for param in dependant.body_params:
                 info = param.field_info
-                where = f"{context.path} {param.name}"
-                unbounded.update(_ints_without_64_bit_bounds(info.annotation, list(info.metadata), where))
+                yield from _leaves(info.annotation, list(info.metadata), f"{context.path} {param.name}")
+
+
+def _low_high(metadata: list[Any], step: Any) -> tuple[list[Any], list[Any]]:
+    low = [m.gt + step if isinstance(m, Gt) else m.ge for m in metadata if isinstance(m, Gt | Ge)]
+    high = [m.lt - step if isinstance(m, Lt) else m.le for m in metadata if isinstance(m, Lt | Le)]
+    return low, high
+
+
+def test_every_integer_a_body_or_form_takes_fits_64_bits() -> None:
+    """Path and query ids are bounded for every route (``carloop.web.limits.bounded_ids``); an id or an
+    amount in a body must say its own bounds, or 2**63 reaches the database driver (a 500)."""
+    unbounded: set[str] = set()
+    for annotation, metadata, where in _body_leaves():
+        if annotation is int:
+            low, high = _low_high(metadata, 1)
+            if not (low and high and max(low) >= ID_MIN and min(high) <= ID_MAX):
+                unbounded.add(where)
     assert not unbounded, "declare gt/ge and lt/le (within 64 bits) on:\n" + "\n".join(sorted(unbounded))
+
+
+DAYS = (date, PastDate, FutureDate)
+MOMENTS = (datetime, AwareDatetime, NaiveDatetime, PastDatetime, FutureDatetime)
+
+
+def test_every_date_a_body_or_form_takes_lies_within_the_calendar() -> None:
+    """Query dates are bounded for every route (``bounded_ids``: ``clock.FIRST_DAY`` .. ``LAST_DAY``); a
+    date or a datetime in a body or a form must say the same bounds (``FIRST_MOMENT`` .. ``LAST_MOMENT``),
+    or 0001-01-01 moved to UTC overflows Python's dates (a 500)."""
+    unbounded: set[str] = set()
+    for annotation, metadata, where in _body_leaves():
+        if annotation in DAYS or annotation in MOMENTS:
+            first, last = (FIRST_DAY, LAST_DAY) if annotation in DAYS else (FIRST_MOMENT, LAST_MOMENT)
+            low, high = _low_high(metadata, timedelta(0))
+            if not (
+                low
+                and high
+                and all(type(b) is type(first) for b in low + high)
+                and max(low) >= first
+                and min(high) <= last
+            ):
+                unbounded.add(f"{where} ({getattr(annotation, '__name__', annotation)})")
+    assert not unbounded, (
+        "declare ge=FIRST_DAY, le=LAST_DAY (a datetime: FIRST_MOMENT, LAST_MOMENT) from carloop.clock on:\n"
+        + "\n".join(sorted(unbounded))
+    )
