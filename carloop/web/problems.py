@@ -10,7 +10,7 @@ import logging
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -141,13 +141,58 @@ def sign_in_redirect(request: Request) -> RedirectResponse:
 
 
 def _clean_validation_errors(raw: list[Any]) -> list[dict[str, Any]]:
-    cleaned = []
+    """Each error once (a body two dependencies declare is checked, and refused, twice)."""
+    cleaned: list[dict[str, Any]] = []
     for err in raw:
         loc = [str(part) for part in err.get("loc", ())]
-        cleaned.append(
-            {"field": ".".join(loc), "loc": loc, "message": err.get("msg", ""), "type": err.get("type", "")}
-        )
+        error = {
+            "field": ".".join(loc),
+            "loc": loc,
+            "message": err.get("msg", ""),
+            "type": err.get("type", ""),
+        }
+        if error not in cleaned:
+            cleaned.append(error)
     return cleaned
+
+
+def _not_json(request: Request, exc: RequestValidationError) -> Response:
+    """400: where the body stops being JSON, as a line and a column (FastAPI's error says only a
+    character offset, as if it were a field: ``body.1``)."""
+    raw = next(e for e in exc.errors() if e.get("type") == "json_invalid")
+    at, doc = raw["loc"][-1], exc.body
+    error: dict[str, Any] = {
+        "field": "body",
+        "loc": ["body"],
+        "message": "JSON decode error",
+        "type": "json_invalid",
+    }
+    if not (isinstance(at, int) and isinstance(doc, str)):
+        return problem(request, 400, "malformed-body", "The request body is not valid JSON.", errors=[error])
+    line, column = doc.count("\n", 0, at) + 1, at - doc.rfind("\n", 0, at)
+    reason = (raw.get("ctx") or {}).get("error")
+    error |= {
+        "message": f"JSON decode error: {reason}" if reason else error["message"],
+        "line": line,
+        "column": column,
+    }
+    return problem(
+        request,
+        400,
+        "malformed-body",
+        f"The request body is not valid JSON (line {line}, column {column}).",
+        errors=[error],
+    )
+
+
+def _unsupported_media_type(request: Request, exc: RequestValidationError) -> bool:
+    """Whether the route takes a JSON body and got one it did not read as JSON: FastAPI hands such a
+    route the raw bytes when the Content-Type is not JSON (or is missing), and they fail as a body.
+    A form route (pages, the providers' notify callbacks) is never one."""
+    body_field = getattr(request.scope.get("route"), "body_field", None)
+    if body_field is None or isinstance(body_field.field_info, params.Form):
+        return False
+    return isinstance(exc.body, bytes) and bool(exc.body)
 
 
 def install(app: FastAPI) -> None:
@@ -165,9 +210,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return _not_json(request, exc)
+        if _unsupported_media_type(request, exc):
+            accept = {"POST": "Accept-Post", "PATCH": "Accept-Patch"}.get(request.method)
+            return problem(
+                request,
+                415,
+                "unsupported-media-type",
+                "Send the request body as JSON (Content-Type: application/json).",
+                headers={accept: "application/json"} if accept else None,
+            )
         errs = _clean_validation_errors(list(exc.errors()))
-        if any(e["type"] == "json_invalid" for e in errs):
-            return problem(request, 400, "malformed-body", "The request body is not valid JSON.", errors=errs)
         fields = ", ".join(sorted({e["field"] for e in errs})) or "request"
         return problem(request, 422, "validation-error", f"Invalid input: {fields}.", errors=errs)
 

@@ -29,7 +29,8 @@ def test_a_validation_problem_is_translated_too(client: TestClient) -> None:
         content=b"{not json",
         headers={**buyer, "Content-Type": "application/json", "Accept-Language": "zh-CN"},
     )
-    assert response.status_code == 400 and response.json()["detail"] == "请求内容不是有效的 JSON。"
+    assert response.status_code == 400
+    assert response.json()["detail"] == "请求内容不是有效的 JSON（第 1 行第 2 列）。"
 
 
 def test_an_error_page_in_chinese_has_no_english_message(client: TestClient) -> None:
