@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from carloop.accounts.schemas import Principal
-from carloop.clock import FIRST_DAY, LAST_DAY, utcnow
+from carloop.clock import FIRST_DAY, FIRST_MOMENT, LAST_DAY, LAST_MOMENT, utcnow
 from carloop.ecosystem import activity, drives, preferences, service
 from carloop.ecosystem import scenes as scene_service
 from carloop.ecosystem.api_schemas import (
@@ -243,8 +243,10 @@ class DryRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     route: str = "office-home"
-    speed_kmh: float = 50.0
-    start: float = 1_780_000_000.0  # POSIX seconds the recording starts at
+    # A car's speed: a crawl would record a sample a second for ever (1e-300 km/h never arrives).
+    speed_kmh: float = Field(default=50.0, ge=5, le=300)
+    # POSIX seconds the recording starts at, within the calendar (1e12 is past year 9999: a 500).
+    start: float = Field(default=1_780_000_000.0, ge=FIRST_MOMENT.timestamp(), le=LAST_MOMENT.timestamp())
     recording: list[dict[str, Any]] | None = None
     # replay this local day of the owner's recorded drives instead
     day: date | None = Field(default=None, ge=FIRST_DAY, le=LAST_DAY)

@@ -347,3 +347,15 @@ def test_a_far_moment_in_a_page_form_is_a_422_naming_the_field(
     body = _problem(client.post("/staff/events", data=event, headers={"Accept-Language": lang}), 422)
     assert body["field"] == "starts_at"
     assert body["detail"] == {"en": "This date is out of range.", "zh-CN": "这个日期超出了允许的范围。"}[lang]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("start", 1e12), ("start", -1e300), ("speed_kmh", 1e-300), ("speed_kmh", 1e308)]
+)
+def test_a_dry_runs_start_or_speed_out_of_bounds_is_a_422(
+    client: TestClient, field: str, value: float
+) -> None:
+    """1e12 seconds is past year 9999 (a 500); a crawl recorded a sample a second for ever."""
+    buyer = _buyer(client)
+    response = client.post("/api/v1/ecosystem/scenes/1/dry-run", json={field: value}, headers=buyer)
+    _refused(response, f"body.{field}", "en")
